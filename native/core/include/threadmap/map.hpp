@@ -1,0 +1,146 @@
+// threadmap/map.hpp — the one interface every strategy implements.
+//
+// Keys and values are byte strings. The binding encodes JavaScript values to
+// bytes (see native/addon/codec.*) and the core never interprets them, with one
+// exception: `add` treats a value as a little-endian 64-bit counter (int64 or
+// double) that may follow a fixed prefix (the type tag of the `any` codec).
+//
+// Every operation is linearizable: it takes effect atomically at one instant
+// between its call and its return. Output strings are assigned (not appended)
+// and are left untouched when the operation reports that nothing was found.
+//
+// Memory safety across threads: every call must run inside an epoch guard
+// (threadmap/epoch.hpp); the strategies open one themselves, so callers only
+// need their own guard to keep a `concurrent_map*` alive while they use it
+// (see threadmap/registry.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace threadmap {
+
+using bytes = std::string_view;
+
+/// Largest encoded key and value the maps accept; larger ones are `too_large`.
+inline constexpr std::size_t max_key_bytes = 65535;
+inline constexpr std::size_t max_value_bytes = std::size_t{256} << 20;
+
+enum class status : std::uint8_t {
+  ok,            // done; for put: an existing entry was replaced
+  inserted,      // a new entry was created (put, put_if_absent, compare_and_set, add)
+  not_found,     // the key is absent (erase, compare_and_set with an expected value)
+  exists,        // put_if_absent: the key is present, nothing changed
+  mismatch,      // compare_and_set: the current value differs; add: not a counter
+  overflow,      // add: the int64 counter would overflow; nothing changed
+  too_large,     // key or value longer than the limits above; nothing changed
+  memory_limit,  // the map's max_memory would be exceeded; nothing changed
+};
+
+const char* to_string(status s) noexcept;
+
+enum class strategy_kind : std::uint8_t { mutex, striped };
+
+const char* to_string(strategy_kind s) noexcept;
+
+struct options {
+  strategy_kind strategy = strategy_kind::striped;
+  std::size_t capacity = 0;    // entries to size the tables for up front
+  std::size_t max_memory = 0;  // bytes of tables and out-of-line entries; 0 = unlimited
+  unsigned stripes = 0;        // striped only: 0 = derived from the hardware thread count
+};
+
+enum class counter_kind : std::uint8_t { i64, f64 };
+
+union counter {
+  std::int64_t i;
+  double f;
+};
+
+struct map_stats {
+  std::size_t size = 0;
+  strategy_kind strategy = strategy_kind::striped;
+  unsigned stripes = 0;         // independent locks/tables (1 for mutex)
+  std::size_t capacity = 0;     // slots allocated over all tables
+  std::size_t bytes = 0;        // tables + out-of-line entries, as accounted for max_memory
+  std::uint64_t resizes = 0;    // table reallocations (growth and tombstone cleanup)
+};
+
+/// Scan output: a sequence of records [u32 key_len][u32 value_len][key][value],
+/// native byte order. `scan_reader` walks it.
+struct scan_record {
+  bytes key;
+  bytes value;
+};
+
+class scan_reader {
+ public:
+  explicit scan_reader(bytes buffer) noexcept : buf_(buffer) {}
+  bool next(scan_record& out) noexcept;
+  bool done() const noexcept { return pos_ >= buf_.size(); }
+
+ private:
+  bytes buf_;
+  std::size_t pos_ = 0;
+};
+
+class concurrent_map {
+ public:
+  virtual ~concurrent_map() = default;
+
+  /// Copies the value into *out (if out is not null) and returns true when present.
+  virtual bool get(bytes key, std::string* out) const = 0;
+
+  /// Inserts or replaces. Returns inserted, ok (replaced; old value in *old when
+  /// old is not null), too_large or memory_limit.
+  virtual status put(bytes key, bytes value, std::string* old) = 0;
+
+  /// Inserts only if absent. Returns inserted, or exists with the current value
+  /// in *existing (when not null), too_large or memory_limit.
+  virtual status put_if_absent(bytes key, bytes value, std::string* existing) = 0;
+
+  /// Atomically: if the current state equals `expected` (null: absent), sets it
+  /// to `desired` (null: erase). Returns ok or inserted on success; on failure
+  /// mismatch (present, value in *current) or not_found (absent); also
+  /// too_large or memory_limit.
+  virtual status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
+                                 std::string* current) = 0;
+
+  /// Removes. Returns ok (old value in *old when not null) or not_found.
+  virtual status erase(bytes key, std::string* old) = 0;
+
+  /// Adds `delta` to a counter stored as prefix + 8 little-endian bytes; a
+  /// missing key counts as zero. The new value goes to *result. Returns ok,
+  /// inserted, mismatch (the stored value is not such a counter), overflow
+  /// (i64), too_large or memory_limit.
+  virtual status add(bytes key, counter_kind kind, counter delta, bytes prefix,
+                     counter* result) = 0;
+
+  /// Exact when no write is in flight; otherwise some value the size had
+  /// during the call.
+  virtual std::size_t size() const = 0;
+
+  virtual void clear() = 0;
+
+  /// Iteration is by units: scan(unit, out) appends the entries of one unit,
+  /// read atomically, and returns how many it appended. Each key lives in one
+  /// unit, so an iteration over all units sees each key that is present from
+  /// start to end exactly once, whatever runs concurrently.
+  virtual std::size_t scan_units() const = 0;
+  virtual std::size_t scan(std::size_t unit, std::string& out) const = 0;
+
+  virtual map_stats stats() const = 0;
+
+  // The design's swap and take are put and erase that report the old value.
+  status swap(bytes key, bytes value, std::string* old) { return put(key, value, old); }
+  status take(bytes key, std::string* old) { return erase(key, old); }
+};
+
+/// Creates a map of the chosen strategy. Throws std::bad_alloc when the
+/// initial capacity cannot be allocated or exceeds max_memory (std::length_error).
+std::unique_ptr<concurrent_map> make_map(const options& opts);
+
+}  // namespace threadmap

@@ -1,0 +1,71 @@
+// threadmap/registry.hpp — the process-wide registry of shared maps.
+//
+// The addon's .node file is loaded once per process, so this registry is the
+// one place where a map used by several threads (each with its own napi_env)
+// can live. A map is named by a 64-bit id that is never reused in a process;
+// handles carry that id, never a pointer, so a stale or forged handle can only
+// fail to find a map, never reach freed memory.
+//
+// Lifetime protocol:
+//   - Each JS wrapper owns a std::shared_ptr<shared_map>. The registry keeps only
+//     a weak reference, so the map's memory is freed when the last wrapper in
+//     any thread lets go (GC finalizer or environment cleanup hook).
+//   - close() detaches the concurrent_map from the shared_map at once, waits
+//     until every thread that may be inside a call on it has left its epoch
+//     guard, and frees it. Later calls see get() == nullptr and report an error.
+//   - A caller uses `get()` only inside an epoch_guard and only for the length
+//     of that guard.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "threadmap/map.hpp"
+
+namespace threadmap {
+
+class shared_map {
+ public:
+  shared_map(std::uint64_t id, std::unique_ptr<concurrent_map> impl, options opts,
+             std::string key_type, std::string value_type);
+  ~shared_map();
+  shared_map(const shared_map&) = delete;
+  shared_map& operator=(const shared_map&) = delete;
+
+  std::uint64_t id() const noexcept { return id_; }
+  const options& opts() const noexcept { return opts_; }
+  // Opaque to the core: the binding's names of the key and value codecs.
+  const std::string& key_type() const noexcept { return key_type_; }
+  const std::string& value_type() const noexcept { return value_type_; }
+
+  /// The live map, or nullptr once closed. Valid only inside an epoch_guard.
+  concurrent_map* get() const noexcept { return impl_.load(std::memory_order_acquire); }
+
+  /// Frees the map once no thread can be inside a call on it. Returns false
+  /// when it was already closed. Must not be called inside an epoch_guard.
+  bool close();
+
+ private:
+  const std::uint64_t id_;
+  std::atomic<concurrent_map*> impl_;
+  const options opts_;
+  const std::string key_type_;
+  const std::string value_type_;
+};
+
+namespace registry {
+
+/// Creates and registers a map. Throws what make_map throws.
+std::shared_ptr<shared_map> create(const options& opts, std::string key_type,
+                                   std::string value_type);
+
+/// The map with this id, or nullptr when no thread holds it any more.
+std::shared_ptr<shared_map> find(std::uint64_t id);
+
+/// Maps registered and not yet freed (closed ones count until freed).
+std::size_t live() noexcept;
+
+}  // namespace registry
+}  // namespace threadmap
