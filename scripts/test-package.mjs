@@ -1,0 +1,347 @@
+#!/usr/bin/env node
+// `npm run test:package`: prove threadmap works the way users get it.
+//
+//  1. `npm pack` the repository (its `prepare` script compiles dist/) and
+//     check that the tarball holds the prebuild, dist/*.js, dist/*.d.ts and
+//     esm/index.mjs, and no build/ or node_modules/.
+//  2. In an empty temporary folder, `npm install <tarball>` with default npm
+//     settings (no npm_config_* inherited from `npm run`) and a PATH that holds
+//     only node, npm and npx: no compiler, cmake or make can be reached, which
+//     this script checks before installing.
+//  3. There, run a CommonJS script (`require('threadmap')`, handle passed in
+//     workerData) and an ES module (`import`, handle passed by postMessage):
+//     each creates a ThreadMap, shares it with workers that `add` to counters
+//     while the main thread does too, and checks the exact totals.
+//
+// Exits non-zero with a message naming the failed step. Set
+// THREADMAP_KEEP_TMP=1 to keep the temporary folder for inspection.
+
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const platformArch = `${os.platform()}-${os.arch()}`
+const FORBIDDEN_TOOLS = ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja', 'ld']
+
+let step = 'setup'
+const section = (name) => {
+  step = name
+  console.log(`\n== test:package: ${name}`)
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts })
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`)
+  return r
+}
+
+function mustRun(cmd, args, opts = {}) {
+  const r = run(cmd, args, opts)
+  if (r.status !== 0) {
+    throw new Error(
+      `${cmd} ${args.join(' ')} exited with ${r.status ?? r.signal}\n--- stdout\n${r.stdout ?? ''}\n--- stderr\n${r.stderr ?? ''}`,
+    )
+  }
+  return r
+}
+
+// `which` over an explicit PATH string, so the check does not depend on a shell.
+function whichIn(pathValue, name) {
+  for (const dir of pathValue.split(path.delimiter).filter(Boolean)) {
+    const file = path.join(dir, name)
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      return file
+    } catch {
+      // not here
+    }
+  }
+  return null
+}
+
+function indent(text) {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => `   | ${l}`)
+    .join('\n')
+}
+
+// ---------------------------------------------------------------------------
+// The programs run inside the consumer folder. Each exits 0 only when every
+// total is exact. WORKERS workers and the main thread each add 1 to
+// COUNTERS counters ROUNDS times in round-robin, all at the same time.
+
+const COMMON = { WORKERS: 2, COUNTERS: 8, ROUNDS: 40_000 }
+
+const CJS_MAIN = `'use strict'
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { Worker } = require('node:worker_threads')
+const { ThreadMap } = require('threadmap')
+const { WORKERS, COUNTERS, ROUNDS } = ${JSON.stringify(COMMON)}
+
+// The package resolved is the installed tarball, and its binary the prebuild.
+const pkgDir = path.dirname(require.resolve('threadmap/package.json'))
+assert.equal(pkgDir, path.join(__dirname, 'node_modules', 'threadmap'))
+const ngb = require(require.resolve('node-gyp-build', { paths: [pkgDir] }))
+const addonFile = ngb.path(pkgDir)
+assert.ok(addonFile.includes(path.join('prebuilds', '${platformArch}')), 'addon loaded from ' + addonFile)
+
+async function main() {
+  const map = new ThreadMap(null, { keys: 'string', values: 'number' })
+  map.set('from-main', 7)
+  const handle = map.handle()
+  const workers = []
+  for (let id = 0; id < WORKERS; id++) {
+    workers.push(new Worker(path.join(__dirname, 'cjs-worker.cjs'), { workerData: { handle, id } }))
+  }
+  const done = workers.map(
+    (w, id) =>
+      new Promise((resolve, reject) => {
+        w.on('error', reject)
+        w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error('worker ' + id + ' exited with ' + code))))
+      }),
+  )
+  for (let i = 0; i < ROUNDS; i++) map.add('counter:' + (i % COUNTERS), 1)
+  await Promise.all(done)
+
+  const each = ((WORKERS + 1) * ROUNDS) / COUNTERS
+  for (let c = 0; c < COUNTERS; c++) assert.equal(map.get('counter:' + c), each, 'counter:' + c)
+  for (let id = 0; id < WORKERS; id++) assert.equal(map.get('worker:' + id), ROUNDS, 'worker:' + id)
+  assert.equal(map.size, 1 + COUNTERS + WORKERS)
+  map.close()
+  assert.throws(() => map.get('counter:0'), Error)
+  console.log('CJS OK: ' + (WORKERS + 1) + ' threads x ' + ROUNDS + ' adds, ' + COUNTERS + ' counters = ' + each + ' each; binary ' + path.relative(__dirname, addonFile))
+}
+main().catch((err) => {
+  console.error('CJS FAILED:', err && err.stack ? err.stack : err)
+  process.exit(1)
+})
+`
+
+const CJS_WORKER = `'use strict'
+const assert = require('node:assert/strict')
+const { workerData } = require('node:worker_threads')
+const { ThreadMap } = require('threadmap')
+const { COUNTERS, ROUNDS } = ${JSON.stringify(COMMON)}
+const map = ThreadMap.attach(workerData.handle)
+assert.equal(map.get('from-main'), 7)
+for (let i = 0; i < ROUNDS; i++) map.add('counter:' + ((i + workerData.id) % COUNTERS), 1)
+map.set('worker:' + workerData.id, ROUNDS)
+`
+
+const ESM_MAIN = `import assert from 'node:assert/strict'
+import { Worker } from 'node:worker_threads'
+import { ThreadMap } from 'threadmap'
+const { WORKERS, COUNTERS, ROUNDS } = ${JSON.stringify(COMMON)}
+
+try {
+  const map = new ThreadMap(null, { keys: 'string', values: 'number' })
+  map.set('from-main', 7)
+  const workers = []
+  for (let id = 0; id < WORKERS; id++) {
+    const w = new Worker(new URL('./esm-worker.mjs', import.meta.url))
+    // The handle crosses by postMessage (structured clone) this time.
+    w.postMessage({ handle: map.handle(), id })
+    workers.push(w)
+  }
+  const done = workers.map(
+    (w, id) =>
+      new Promise((resolve, reject) => {
+        let said = null
+        w.on('message', (m) => (said = m))
+        w.on('error', reject)
+        w.on('exit', (code) =>
+          code === 0 && said === 'done' ? resolve() : reject(new Error('worker ' + id + ' exited with ' + code + ', said ' + said)),
+        )
+      }),
+  )
+  for (let i = 0; i < ROUNDS; i++) map.add('counter:' + (i % COUNTERS), 1)
+  await Promise.all(done)
+
+  const each = ((WORKERS + 1) * ROUNDS) / COUNTERS
+  for (let c = 0; c < COUNTERS; c++) assert.equal(map.get('counter:' + c), each, 'counter:' + c)
+  for (let id = 0; id < WORKERS; id++) assert.equal(map.get('worker:' + id), ROUNDS, 'worker:' + id)
+  assert.equal(map.size, 1 + COUNTERS + WORKERS)
+  map.close()
+  assert.throws(() => map.get('counter:0'), Error)
+  console.log('ESM OK: ' + (WORKERS + 1) + ' threads x ' + ROUNDS + ' adds, ' + COUNTERS + ' counters = ' + each + ' each')
+} catch (err) {
+  console.error('ESM FAILED:', err && err.stack ? err.stack : err)
+  process.exit(1)
+}
+`
+
+const ESM_WORKER = `import assert from 'node:assert/strict'
+import { parentPort } from 'node:worker_threads'
+import { ThreadMap } from 'threadmap'
+const { COUNTERS, ROUNDS } = ${JSON.stringify(COMMON)}
+parentPort.once('message', ({ handle, id }) => {
+  const map = ThreadMap.attach(handle)
+  assert.equal(map.get('from-main'), 7)
+  for (let i = 0; i < ROUNDS; i++) map.add('counter:' + ((i + id) % COUNTERS), 1)
+  map.set('worker:' + id, ROUNDS)
+  parentPort.postMessage('done')
+  parentPort.close()
+})
+`
+
+// ---------------------------------------------------------------------------
+
+function checkTarball(tgz) {
+  const list = mustRun('tar', ['-tzf', tgz]).stdout.split('\n').filter(Boolean)
+  const files = new Set(list.map((f) => f.replace(/^package\//, '')))
+  const has = (f) => files.has(f)
+  const problems = []
+  for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'esm/index.mjs', 'scripts/install.js']) {
+    if (!has(f)) problems.push(`missing ${f}`)
+  }
+  const prebuilds = [...files].filter((f) => f.startsWith(`prebuilds/${platformArch}/`) && f.endsWith('.node'))
+  if (prebuilds.length === 0) problems.push(`no prebuilds/${platformArch}/*.node`)
+  const distJs = [...files].filter((f) => /^dist\/.*\.js$/.test(f))
+  const distDts = [...files].filter((f) => /^dist\/.*\.d\.ts$/.test(f))
+  // Every compiled module ships its declarations.
+  for (const js of distJs) {
+    if (!has(js.replace(/\.js$/, '.d.ts'))) problems.push(`${js} has no .d.ts beside it`)
+  }
+  for (const f of files) {
+    if (/^(build|build-[^/]*|node_modules)\//.test(f)) problems.push(`should not ship ${f}`)
+  }
+  if (problems.length) throw new Error(`the tarball is incomplete:\n  - ${problems.join('\n  - ')}`)
+  console.log(
+    `   ${list.length} files: ${prebuilds.join(', ')}; ${distJs.length} dist/*.js; ${distDts.length} dist/*.d.ts; esm/index.mjs`,
+  )
+}
+
+// A PATH with node, npm, npx and sh only. On Debian /bin is /usr/bin, so
+// neither is added. sh is there because npm spawns lifecycle scripts with
+// `sh` looked up on PATH (so does every user's machine), and a dependency's
+// install script (ours) must be able to run and find the prebuild; sh is a
+// shell, not a build tool.
+function makeBareBin(dir) {
+  fs.mkdirSync(dir)
+  fs.symlinkSync(process.execPath, path.join(dir, 'node'))
+  fs.symlinkSync('/bin/sh', path.join(dir, 'sh'))
+  for (const tool of ['npm', 'npx']) {
+    const found = whichIn(process.env.PATH || '', tool)
+    if (!found) throw new Error(`${tool} not found on PATH`)
+    fs.symlinkSync(fs.realpathSync(found), path.join(dir, tool))
+  }
+  return dir
+}
+
+function bareEnv(binDir) {
+  const env = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    // Drop what `npm run` injects (npm_config_*, npm_package_*, npm_lifecycle_*,
+    // INIT_CWD...) so the nested npm runs with its default settings.
+    if (/^npm_/i.test(k) || k === 'INIT_CWD' || k === 'NODE' || k === 'NODE_OPTIONS') continue
+    if (/^(CC|CXX|CMAKE_.*|MAKE|NINJA)$/.test(k)) continue
+    env[k] = v
+  }
+  env.PATH = binDir
+  return env
+}
+
+function checkNoToolchain(env) {
+  const reachable = FORBIDDEN_TOOLS.map((t) => [t, whichIn(env.PATH, t)]).filter(([, f]) => f)
+  if (reachable.length) {
+    throw new Error(`build tools reachable on the bare PATH: ${reachable.map(([t, f]) => `${t}=${f}`).join(', ')}`)
+  }
+  // Same question asked of a shell, as npm's scripts would ask it.
+  const script = `for t in ${FORBIDDEN_TOOLS.join(' ')}; do command -v "$t" && exit 1; done; exit 0`
+  const r = run('/bin/sh', ['-c', script], { env })
+  if (r.status !== 0) throw new Error(`/bin/sh finds a build tool on the bare PATH: ${r.stdout.trim()}`)
+  for (const tool of ['node', 'npm']) {
+    const v = mustRun(tool, ['--version'], { env }).stdout.trim()
+    console.log(`   ${tool} ${v} reachable`)
+  }
+  console.log(`   not reachable: ${FORBIDDEN_TOOLS.join(', ')} (PATH=${env.PATH})`)
+}
+
+function main() {
+  section('preconditions')
+  const prebuildDir = path.join(root, 'prebuilds', platformArch)
+  const prebuilt = fs.existsSync(prebuildDir) ? fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node')) : []
+  if (prebuilt.length === 0) {
+    throw new Error(`no prebuild in prebuilds/${platformArch}/: run \`npm run prebuild\` first`)
+  }
+  console.log(`   prebuilds/${platformArch}/${prebuilt.join(', ')}`)
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'threadmap-package-'))
+  try {
+    section('npm pack (runs prepare: tsc)')
+    const packDir = path.join(tmp, 'pack')
+    fs.mkdirSync(packDir)
+    const packed = mustRun('npm', ['pack', '--pack-destination', packDir], { cwd: root })
+    const tgzs = fs.readdirSync(packDir).filter((f) => f.endsWith('.tgz'))
+    if (tgzs.length !== 1) throw new Error(`npm pack made ${tgzs.length} tarballs:\n${packed.stdout}${packed.stderr}`)
+    const tgz = path.join(packDir, tgzs[0])
+    console.log(`   ${tgzs[0]} (${(fs.statSync(tgz).size / 1024).toFixed(0)} KiB)`)
+
+    section('tarball contents')
+    checkTarball(tgz)
+
+    section('bare PATH: node, npm, npx, sh only')
+    const env = bareEnv(makeBareBin(path.join(tmp, 'bin')))
+    checkNoToolchain(env)
+
+    section('npm install <tarball> into an empty folder (default settings, no compiler)')
+    const app = path.join(tmp, 'app')
+    fs.mkdirSync(app)
+    fs.writeFileSync(
+      path.join(app, 'package.json'),
+      JSON.stringify({ name: 'threadmap-package-test', version: '1.0.0', private: true }, null, 2),
+    )
+    const inst = run('npm', ['install', tgz], { cwd: app, env, timeout: 300_000 })
+    const instOut = `${inst.stdout}${inst.stderr}`
+    if (instOut.trim()) console.log(indent(instOut))
+    if (inst.status !== 0) throw new Error(`npm install of the tarball failed (exit ${inst.status ?? inst.signal})`)
+    const installed = path.join(app, 'node_modules', 'threadmap')
+    if (!fs.existsSync(path.join(installed, 'package.json'))) throw new Error('node_modules/threadmap is missing')
+    if (fs.existsSync(path.join(installed, 'build'))) {
+      throw new Error('node_modules/threadmap/build exists: something tried to compile instead of using the prebuild')
+    }
+    const scriptsNote = /install-scripts|allowScripts/.test(instOut)
+      ? 'npm warned that the install script is not covered by allowScripts'
+      : 'npm printed nothing about install scripts'
+    console.log(`   installed; no build/ folder (${scriptsNote})`)
+
+    // Whether npm runs dependency install scripts depends on its version and
+    // settings; run ours by hand too: with a prebuild and no compiler it must
+    // succeed without building.
+    const hook = run('node', [path.join('scripts', 'install.js')], { cwd: installed, env, timeout: 60_000 })
+    console.log(indent(`${hook.stdout}${hook.stderr}`))
+    if (hook.status !== 0) throw new Error(`scripts/install.js failed in the installed package (exit ${hook.status})`)
+    if (fs.existsSync(path.join(installed, 'build'))) throw new Error('scripts/install.js built instead of using the prebuild')
+
+    section('CommonJS: require, workerData handle, exact totals')
+    fs.writeFileSync(path.join(app, 'cjs-main.cjs'), CJS_MAIN)
+    fs.writeFileSync(path.join(app, 'cjs-worker.cjs'), CJS_WORKER)
+    const cjs = run('node', ['cjs-main.cjs'], { cwd: app, env, timeout: 120_000 })
+    console.log(indent(`${cjs.stdout}${cjs.stderr}`))
+    if (cjs.status !== 0) throw new Error(`the CommonJS program failed (exit ${cjs.status ?? cjs.signal})`)
+
+    section('ES module: import, postMessage handle, exact totals')
+    fs.writeFileSync(path.join(app, 'esm-main.mjs'), ESM_MAIN)
+    fs.writeFileSync(path.join(app, 'esm-worker.mjs'), ESM_WORKER)
+    const esm = run('node', ['esm-main.mjs'], { cwd: app, env, timeout: 120_000 })
+    console.log(indent(`${esm.stdout}${esm.stderr}`))
+    if (esm.status !== 0) throw new Error(`the ES module program failed (exit ${esm.status ?? esm.signal})`)
+  } finally {
+    if (process.env.THREADMAP_KEEP_TMP === '1') console.log(`\n   kept ${tmp}`)
+    else fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  console.log('\ntest:package: PASSED (tarball contents, install without a compiler, CJS + ESM + workers)')
+}
+
+try {
+  main()
+} catch (err) {
+  console.error(`\ntest:package: FAILED at step "${step}":\n${err && err.message ? err.message : err}`)
+  process.exit(1)
+}
