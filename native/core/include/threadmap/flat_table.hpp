@@ -1,0 +1,158 @@
+// threadmap/flat_table.hpp — the flat open-addressing table every locking
+// strategy is built from: one writer at a time, any number of optimistic
+// readers.
+//
+// Layout. One allocation holds a header, the tag bytes and the slots. Slots
+// come in groups of 16; each group has 16 one-byte tags: 0x80 empty, 0xFE
+// deleted, 0..127 full (the low 7 bits of the key's hash). A lookup compares
+// all 16 tags of a group at once (SSE2 where available, a scalar loop
+// elsewhere), so it touches the key bytes only on a tag match (1 in 128 for a
+// wrong key). Groups are probed triangularly (g, g+1, g+3, g+6, ...), which
+// visits every group of a power-of-two table.
+//
+// A slot is three 64-bit words. Short entries (key and value together at most
+// 22 bytes: 8-byte numbers, short strings) live inline: byte 0 the key length,
+// byte 1 the value length, then the bytes. Longer ones live in an immutable
+// out-of-line blob: byte 0 is 0x80, word 1 the blob pointer, word 2 the full
+// hash (so rehashing and most mismatches never touch the blob).
+//
+// Concurrency protocol (a seqlock). The writer, holding the owner's lock,
+// makes the version odd, mutates, and makes it even again; every word it
+// stores is an atomic store. A reader loads the version, reads the table with
+// atomic loads, and trusts what it read only if the version is unchanged
+// afterwards, so readers write no shared memory at all. A reader validates
+// before it follows a blob pointer; the blob it then reads is immutable, and
+// neither blobs nor table arrays are freed while a reader may hold them: they
+// are retired to the epoch domain (threadmap/epoch.hpp), and every call runs
+// inside an epoch guard.
+//
+// Growth builds the new array while the version stays even (readers keep
+// using the old, unchanged array), then publishes it in one short write
+// section, so a resize never blocks readers. The old array is retired; its
+// blobs move to the new one.
+//
+// Deletion leaves a tombstone (0xFE) unless the group still has an empty slot,
+// in which case no probe ever continued past this group and the slot can go
+// back to empty. Tombstones are dropped when the table is rebuilt.
+//
+// Memory accounting (for stats and max_memory) counts the array and every
+// live blob, and is charged before anything is allocated or changed, so an
+// operation that would exceed the limit fails with nothing changed.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "threadmap/map.hpp"
+
+namespace threadmap::detail {
+
+/// Bytes charged against a map's max_memory, shared by all its tables.
+class memory_budget {
+ public:
+  explicit memory_budget(std::size_t limit) noexcept : limit_(limit) {}
+  bool reserve(std::size_t n) noexcept;
+  void release(std::size_t n) noexcept;
+  std::size_t limit() const noexcept { return limit_; }
+
+ private:
+  const std::size_t limit_;  // 0: unlimited
+  std::atomic<std::size_t> used_{0};
+};
+
+/// The array behind a flat_table: header, tags, slots in one allocation.
+struct table_array;
+
+class flat_table {
+ public:
+  static constexpr std::size_t group_size = 16;
+  static constexpr std::size_t inline_bytes = 22;
+
+  flat_table() = default;
+  ~flat_table();
+  flat_table(const flat_table&) = delete;
+  flat_table& operator=(const flat_table&) = delete;
+
+  // --- readers (no lock) --------------------------------------------------
+  /// One optimistic attempt: the answer, or nullopt when a write interfered
+  /// (the caller retries, and after a few failures takes the lock).
+  std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out) const;
+
+  // --- writers (caller holds the owner's lock) ----------------------------
+  bool get_locked(std::uint64_t hash, bytes key, std::string* out) const;
+  status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget);
+  status put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
+                       memory_budget& budget);
+  status compare_and_set(std::uint64_t hash, bytes key, const bytes* expected,
+                         const bytes* desired, std::string* current, memory_budget& budget);
+  status erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget);
+  status add(std::uint64_t hash, bytes key, counter_kind kind, counter delta, bytes prefix,
+             counter* result, memory_budget& budget);
+  /// Empties the table. Nests inside an owner's write_section, so an owner of
+  /// several tables can clear them all in one atomic step for readers.
+  void clear(memory_budget& budget);
+  /// Makes room for `entries` without further growth. False: over budget.
+  bool reserve(std::size_t entries, memory_budget& budget);
+  /// Appends every entry in scan format; returns how many.
+  std::size_t scan(std::string& out) const;
+
+  // --- statistics (any thread; relaxed) -----------------------------------
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  std::size_t capacity() const noexcept;
+  std::size_t bytes_used() const noexcept { return bytes_.load(std::memory_order_relaxed); }
+  std::uint64_t resizes() const noexcept { return resizes_.load(std::memory_order_relaxed); }
+
+ private:
+  struct found {
+    std::size_t index;  // slot index, or npos
+    bool present() const noexcept { return index != npos; }
+  };
+  static constexpr std::size_t npos = ~std::size_t{0};
+
+  found find(const table_array* t, std::uint64_t hash, bytes key) const;
+  void read_value(const table_array* t, std::size_t index, std::string* out) const;
+  bool value_equals(const table_array* t, std::size_t index, bytes value) const;
+  /// Ensures one more entry fits; may rebuild the array. False: over budget.
+  bool make_room(memory_budget& budget);
+  status insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget);
+  status overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
+                   memory_budget& budget);
+  void remove(std::size_t index, memory_budget& budget);
+  bool rebuild(std::size_t groups, memory_budget& budget);
+
+  void begin_write() noexcept;
+  void end_write() noexcept;
+
+ public:
+  /// Holds the version odd: readers of this table retry (or wait for the lock)
+  /// until it ends. Nests with the table's own write sections.
+  class write_section {
+   public:
+    explicit write_section(flat_table& t) noexcept : t_(t) { t_.begin_write(); }
+    ~write_section() { t_.end_write(); }
+    write_section(const write_section&) = delete;
+    write_section& operator=(const write_section&) = delete;
+
+   private:
+    flat_table& t_;
+  };
+
+ private:
+
+  // Read by every reader: the version and the array pointer. The owner
+  // (striped stripe or mutex map) puts this object on its own cache line.
+  std::atomic<std::uint64_t> version_{0};
+  std::atomic<table_array*> array_{nullptr};
+  // Written by the writer only; read relaxed by size() and stats().
+  std::atomic<std::size_t> size_{0};
+  std::atomic<std::size_t> bytes_{0};
+  std::atomic<std::uint64_t> resizes_{0};
+  std::size_t used_ = 0;          // full + deleted slots (writer only)
+  unsigned write_depth_ = 0;     // nesting of write sections (writer only)
+};
+
+}  // namespace threadmap::detail

@@ -1,0 +1,78 @@
+// threadmap/striped.hpp — lock striping over flat tables: the `striped` and
+// `mutex` strategies.
+//
+// `striped`: 2^k stripes, chosen by the top bits of the key's hash. Each stripe
+// is one flat table plus one mutex, aligned to its own cache lines so that two
+// stripes never share a line (writers of different stripes never invalidate
+// each other's caches). Writers lock their stripe. Readers lock nothing and
+// write nothing shared: they run the flat table's seqlock read (see
+// threadmap/flat_table.hpp) and, after a few attempts that a writer
+// invalidated, take the stripe lock, so a stream of writers cannot starve
+// them. Each stripe grows on its own, so no resize ever stops the whole map.
+//
+// `mutex`: the same with one stripe and readers that always lock — the
+// baseline the others are measured against (the Kubernetes scheduler-cache
+// pattern).
+//
+// Iteration units are stripes: scan(unit) copies one stripe under its lock.
+// clear() locks every stripe and holds every stripe's version odd while it
+// empties them, so no reader can see some stripes cleared and others not.
+#pragma once
+
+#include <memory>
+#include <mutex>
+
+#include "threadmap/flat_table.hpp"
+#include "threadmap/map.hpp"
+#include "threadmap/padding.hpp"
+
+namespace threadmap {
+
+class striped_map final : public concurrent_map {
+ public:
+  /// `stripes` is rounded up to a power of two; 0 picks 4x the hardware
+  /// threads (at least 8, at most 1024). `optimistic` selects seqlock reads.
+  striped_map(const options& opts, unsigned stripes, bool optimistic);
+  ~striped_map() override;
+
+  bool get(bytes key, std::string* out) const override;
+  status put(bytes key, bytes value, std::string* old) override;
+  status put_if_absent(bytes key, bytes value, std::string* existing) override;
+  status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
+                         std::string* current) override;
+  status erase(bytes key, std::string* old) override;
+  status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override;
+  std::size_t size() const override;
+  void clear() override;
+  std::size_t scan_units() const override { return count_; }
+  std::size_t scan(std::size_t unit, std::string& out) const override;
+  map_stats stats() const override;
+
+  static unsigned default_stripes() noexcept;
+
+ private:
+  // One stripe per cache-line-aligned block: the table's version and array
+  // pointer (read by every reader of the stripe) and the lock never share a
+  // line with another stripe's.
+  struct alignas(cache_line) stripe {
+    detail::flat_table table;
+    mutable std::mutex lock;
+  };
+
+  stripe& stripe_for(std::uint64_t hash) const noexcept {
+    // Top 32 bits, scaled: independent of the bits the table uses for groups
+    // and tags.
+    return stripes_[((hash >> 32) * count_) >> 32];
+  }
+  template <class Op>
+  status write(bytes key, std::size_t value_size, Op&& op);
+
+  const options opts_;
+  const unsigned count_;
+  const bool optimistic_;
+  std::unique_ptr<stripe[]> stripes_;
+  // Shared by all stripes, but touched only when memory is allocated or freed.
+  mutable padded<detail::memory_budget> budget_;
+};
+
+}  // namespace threadmap

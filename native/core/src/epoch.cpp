@@ -1,0 +1,208 @@
+// Epoch-based reclamation; the protocol is described in threadmap/epoch.hpp.
+#include "threadmap/epoch.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "threadmap/padding.hpp"
+
+namespace threadmap::epoch {
+namespace {
+
+constexpr std::uint64_t quiescent = ~std::uint64_t{0};
+// Try to advance and free after this many retirements by one thread.
+constexpr std::size_t collect_every = 64;
+
+struct retired {
+  void* p;
+  void (*deleter)(void*);
+  std::uint64_t epoch;
+};
+
+// One per thread, on its own cache line: the owner writes `announced` on every
+// guard, and other threads read it only while advancing the epoch.
+struct alignas(cache_line) record {
+  std::atomic<std::uint64_t> announced{quiescent};
+  std::atomic<bool> in_use{false};
+  record* next = nullptr;  // immutable once the record is published
+
+  // Owner-only state.
+  unsigned depth = 0;
+  std::size_t since_collect = 0;
+  std::vector<retired> bag;
+};
+
+struct domain {
+  // Read by every guard, written only when the epoch advances.
+  alignas(cache_line) std::atomic<std::uint64_t> global{0};
+  alignas(cache_line) std::atomic<record*> head{nullptr};
+  std::atomic<std::size_t> pending{0};
+  alignas(cache_line) std::mutex orphans_lock;
+  std::vector<retired> orphans;  // garbage of threads that exited
+};
+
+// Never destroyed: threads may still exit (and hand over garbage) while static
+// destructors run at process exit.
+domain& dom() {
+  static domain* d = new domain;
+  return *d;
+}
+
+record* acquire_record() {
+  domain& d = dom();
+  for (record* r = d.head.load(std::memory_order_acquire); r; r = r->next) {
+    bool expected = false;
+    if (!r->in_use.load(std::memory_order_relaxed) &&
+        r->in_use.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      return r;
+    }
+  }
+  auto* r = new record;
+  r->in_use.store(true, std::memory_order_relaxed);
+  record* head = d.head.load(std::memory_order_relaxed);
+  do {
+    r->next = head;
+  } while (!d.head.compare_exchange_weak(head, r, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  return r;
+}
+
+void free_items(std::vector<retired>& items, std::uint64_t global) {
+  std::size_t kept = 0, freed = 0;
+  for (retired& item : items) {
+    if (item.epoch + 2 <= global) {
+      item.deleter(item.p);
+      ++freed;
+    } else {
+      items[kept++] = item;
+    }
+  }
+  items.resize(kept);
+  if (freed) dom().pending.fetch_sub(freed, std::memory_order_relaxed);
+}
+
+// Advances the global epoch if every active thread has announced it. Returns
+// the global epoch as seen after the attempt.
+std::uint64_t try_advance() {
+  domain& d = dom();
+  std::uint64_t g = d.global.load(std::memory_order_seq_cst);
+  for (record* r = d.head.load(std::memory_order_acquire); r; r = r->next) {
+    const std::uint64_t a = r->announced.load(std::memory_order_seq_cst);
+    if (a != quiescent && a != g) return g;
+  }
+  if (d.global.compare_exchange_strong(g, g + 1, std::memory_order_seq_cst)) return g + 1;
+  return g;  // someone else advanced; g holds the new value
+}
+
+void collect_orphans(std::uint64_t global, bool wait) {
+  domain& d = dom();
+  std::unique_lock lock(d.orphans_lock, std::defer_lock);
+  if (wait) {
+    lock.lock();
+  } else if (!lock.try_lock()) {
+    return;
+  }
+  if (!d.orphans.empty()) free_items(d.orphans, global);
+}
+
+void collect(record& r) {
+  const std::uint64_t g = try_advance();
+  free_items(r.bag, g);
+  collect_orphans(g, false);
+}
+
+struct thread_state {
+  record* rec = nullptr;
+  record& get() {
+    if (!rec) rec = acquire_record();
+    return *rec;
+  }
+  ~thread_state() {
+    if (!rec) return;
+    // A thread exits: its garbage goes to the orphans, its record to the next
+    // thread that needs one.
+    if (!rec->bag.empty()) {
+      domain& d = dom();
+      std::lock_guard lock(d.orphans_lock);
+      d.orphans.insert(d.orphans.end(), rec->bag.begin(), rec->bag.end());
+      rec->bag.clear();
+      rec->bag.shrink_to_fit();
+    }
+    rec->depth = 0;
+    rec->announced.store(quiescent, std::memory_order_release);
+    rec->in_use.store(false, std::memory_order_release);
+  }
+};
+
+thread_local thread_state tls;
+
+}  // namespace
+
+guard::guard() noexcept {
+  record& r = tls.get();
+  if (r.depth++ != 0) return;
+  domain& d = dom();
+  std::uint64_t e = d.global.load(std::memory_order_seq_cst);
+  for (;;) {
+    // The exchange is a full barrier on x86 (and a sequentially consistent
+    // RMW elsewhere): the announcement is visible before this thread loads any
+    // shared pointer. If the epoch moved meanwhile, announce the new one, so
+    // the announced epoch is one that was current after the announcement.
+    r.announced.exchange(e, std::memory_order_seq_cst);
+#if !defined(__x86_64__) && !defined(__i386__)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+    const std::uint64_t now = d.global.load(std::memory_order_seq_cst);
+    if (now == e) break;
+    e = now;
+  }
+}
+
+guard::~guard() {
+  record& r = *tls.rec;
+  if (--r.depth != 0) return;
+  r.announced.store(quiescent, std::memory_order_release);
+}
+
+void retire(void* p, void (*deleter)(void*)) {
+  domain& d = dom();
+  record& r = tls.get();
+  // The caller unlinked p before this call; the fence orders that before the
+  // epoch read, so a thread that announces a later epoch cannot reach p.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::uint64_t e = d.global.load(std::memory_order_seq_cst);
+  r.bag.push_back({p, deleter, e});
+  d.pending.fetch_add(1, std::memory_order_relaxed);
+  if (++r.since_collect >= collect_every) {
+    r.since_collect = 0;
+    // Collecting inside a guard is fine: this thread's own announcement only
+    // holds the epoch back, it never lets anything be freed early.
+    collect(r);
+  }
+}
+
+void synchronize() {
+  record& r = tls.get();
+  if (r.depth != 0) return;
+  domain& d = dom();
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::uint64_t target = d.global.load(std::memory_order_seq_cst) + 2;
+  unsigned spins = 0;
+  while (try_advance() < target) {
+    // Guards are held only for the length of one map call, so this waits for
+    // at most a few calls on other threads.
+    if (++spins > 64) std::this_thread::yield();
+  }
+  const std::uint64_t g = d.global.load(std::memory_order_seq_cst);
+  free_items(r.bag, g);
+  collect_orphans(g, true);
+}
+
+bool in_critical_section() noexcept { return tls.rec && tls.rec->depth != 0; }
+
+std::size_t pending() noexcept { return dom().pending.load(std::memory_order_relaxed); }
+
+}  // namespace threadmap::epoch

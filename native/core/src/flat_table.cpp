@@ -1,0 +1,619 @@
+// The flat table; its layout and seqlock protocol are described in
+// threadmap/flat_table.hpp.
+#include "threadmap/flat_table.hpp"
+
+#include <cstdlib>
+#include <new>
+
+#include "threadmap/epoch.hpp"
+#include "threadmap/hash.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace threadmap::detail {
+
+// ---------------------------------------------------------------------------
+// Memory budget
+
+bool memory_budget::reserve(std::size_t n) noexcept {
+  std::size_t cur = used_.load(std::memory_order_relaxed);
+  do {
+    if (limit_ != 0 && (cur + n < cur || cur + n > limit_)) return false;
+  } while (!used_.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
+  return true;
+}
+
+void memory_budget::release(std::size_t n) noexcept {
+  used_.fetch_sub(n, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// Array layout
+
+namespace {
+
+constexpr std::uint8_t tag_empty = 0x80;
+constexpr std::uint8_t tag_deleted = 0xFE;
+constexpr std::uint8_t blob_marker = 0x80;  // byte 0 of an out-of-line slot
+constexpr std::size_t header_bytes = 64;    // keeps the tags on a line boundary
+constexpr std::size_t slot_words = 3;
+
+struct blob {
+  std::uint32_t klen;
+  std::uint32_t vlen;
+  unsigned char* data() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
+  bytes key() noexcept { return {reinterpret_cast<const char*>(data()), klen}; }
+  bytes value() noexcept { return {reinterpret_cast<const char*>(data()) + klen, vlen}; }
+  static std::size_t size_for(bytes k, bytes v) noexcept { return sizeof(blob) + k.size() + v.size(); }
+};
+
+// All concurrently accessed words go through these. Acquire/release costs
+// nothing extra on x86; it is what makes a blob's contents visible to a reader
+// that loaded its pointer.
+inline std::uint64_t load_word(const std::uint64_t* p) noexcept {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+inline void store_word(std::uint64_t* p, std::uint64_t v) noexcept {
+  __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+inline std::uint8_t tag_of(std::uint64_t hash) noexcept { return hash & 0x7F; }
+
+// A bit per slot of a group, from its 16 tag bytes held in two words.
+struct group_tags {
+  std::uint64_t lo, hi;
+
+  std::uint32_t match(std::uint8_t b) const noexcept {
+#if defined(__SSE2__)
+    const __m128i g = _mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo));
+    return static_cast<std::uint32_t>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(g, _mm_set1_epi8(static_cast<char>(b)))));
+#else
+    std::uint32_t m = 0;
+    for (unsigned i = 0; i < 16; ++i) {
+      const std::uint64_t w = i < 8 ? lo : hi;
+      if (static_cast<std::uint8_t>(w >> ((i & 7) * 8)) == b) m |= 1u << i;
+    }
+    return m;
+#endif
+  }
+  // Empty and deleted both have the top bit set; full tags never do.
+  std::uint32_t free_slots() const noexcept {
+#if defined(__SSE2__)
+    const __m128i g = _mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo));
+    return static_cast<std::uint32_t>(_mm_movemask_epi8(g));
+#else
+    std::uint32_t m = 0;
+    for (unsigned i = 0; i < 16; ++i) {
+      const std::uint64_t w = i < 8 ? lo : hi;
+      if ((w >> ((i & 7) * 8)) & 0x80) m |= 1u << i;
+    }
+    return m;
+#endif
+  }
+  std::uint32_t full_slots() const noexcept { return ~free_slots() & 0xFFFF; }
+};
+
+// Triangular probing over groups: visits each group once in `mask + 1` steps.
+struct probe_seq {
+  std::size_t mask, pos, step = 0;
+  probe_seq(std::uint64_t hash, std::size_t mask_) : mask(mask_), pos((hash >> 7) & mask_) {}
+  void next() noexcept {
+    ++step;
+    pos = (pos + step) & mask;
+  }
+};
+
+}  // namespace
+
+struct table_array {
+  std::size_t groups;  // a power of two
+
+  std::uint64_t* tag_words() noexcept {
+    return reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(this) + header_bytes);
+  }
+  const std::uint64_t* tag_words() const noexcept {
+    return const_cast<table_array*>(this)->tag_words();
+  }
+  std::uint64_t* slot(std::size_t i) noexcept { return tag_words() + groups * 2 + i * slot_words; }
+  const std::uint64_t* slot(std::size_t i) const noexcept {
+    return const_cast<table_array*>(this)->slot(i);
+  }
+  group_tags tags(std::size_t g) const noexcept {
+    const std::uint64_t* w = tag_words() + g * 2;
+    return {load_word(w), load_word(w + 1)};
+  }
+  void set_tag(std::size_t i, std::uint8_t tag) noexcept {
+    std::uint64_t* w = tag_words() + i / 8;
+    const unsigned shift = (i % 8) * 8;
+    const std::uint64_t old = load_word(w);
+    store_word(w, (old & ~(std::uint64_t{0xFF} << shift)) | (std::uint64_t{tag} << shift));
+  }
+  std::size_t capacity() const noexcept { return groups * flat_table::group_size; }
+
+  static std::size_t bytes_for(std::size_t groups) noexcept {
+    return header_bytes + groups * 16 + groups * flat_table::group_size * slot_words * 8;
+  }
+  static table_array* create(std::size_t groups) {
+    const std::size_t n = bytes_for(groups);
+    void* mem = std::aligned_alloc(64, (n + 63) & ~std::size_t{63});
+    if (!mem) throw std::bad_alloc();
+    // Zeroed slots keep every word a reader may load defined; tags start empty.
+    std::memset(mem, 0, n);
+    auto* t = static_cast<table_array*>(mem);
+    t->groups = groups;
+    std::memset(t->tag_words(), tag_empty, groups * 16);
+    return t;
+  }
+  static void destroy(void* p) noexcept { std::free(p); }
+  // For arrays whose blobs did not move to a successor (clear, destruction).
+  static void destroy_with_blobs(void* p) noexcept {
+    auto* t = static_cast<table_array*>(p);
+    for (std::size_t g = 0; g < t->groups; ++g) {
+      for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
+        const std::uint64_t* s = t->slot(g * flat_table::group_size + __builtin_ctz(m));
+        if ((s[0] & 0xFF) == blob_marker) std::free(reinterpret_cast<void*>(s[1]));
+      }
+    }
+    std::free(p);
+  }
+};
+
+namespace {
+
+// A consistent copy of one slot's words, and its interpretation.
+struct slot_view {
+  std::uint64_t w[slot_words];
+
+  void load(const table_array* t, std::size_t i) noexcept {
+    const std::uint64_t* s = t->slot(i);
+    for (std::size_t k = 0; k < slot_words; ++k) w[k] = load_word(s + k);
+  }
+  const unsigned char* raw() const noexcept { return reinterpret_cast<const unsigned char*>(w); }
+  bool is_blob() const noexcept { return raw()[0] == blob_marker; }
+  blob* out_of_line() const noexcept { return reinterpret_cast<blob*>(w[1]); }
+  bytes key() const noexcept {
+    if (is_blob()) return out_of_line()->key();
+    return {reinterpret_cast<const char*>(raw()) + 2, raw()[0]};
+  }
+  bytes value() const noexcept {
+    if (is_blob()) return out_of_line()->value();
+    return {reinterpret_cast<const char*>(raw()) + 2 + raw()[0], raw()[1]};
+  }
+  std::uint64_t hash() const noexcept { return is_blob() ? w[2] : hash_bytes(key()); }
+  // May the key be `key`? Decides without following the blob pointer when it can.
+  bool may_hold(std::uint64_t hash, bytes key) const noexcept {
+    if (is_blob()) return w[2] == hash;
+    return raw()[0] == key.size() && std::memcmp(raw() + 2, key.data(), key.size()) == 0;
+  }
+  bool holds(std::uint64_t hash, bytes key) const noexcept {
+    if (!may_hold(hash, key)) return false;
+    return !is_blob() || out_of_line()->key() == key;
+  }
+};
+
+// Builds the slot words for an entry; allocates the blob when it does not fit
+// inline. The caller has charged blob::size_for(key, value) when needed.
+slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
+  slot_view s{};
+  if (key.size() + value.size() <= flat_table::inline_bytes) {
+    auto* b = reinterpret_cast<unsigned char*>(s.w);
+    b[0] = static_cast<unsigned char>(key.size());
+    b[1] = static_cast<unsigned char>(value.size());
+    if (!key.empty()) std::memcpy(b + 2, key.data(), key.size());
+    if (!value.empty()) std::memcpy(b + 2 + key.size(), value.data(), value.size());
+    return s;
+  }
+  auto* bl = static_cast<blob*>(std::malloc(blob::size_for(key, value)));
+  if (!bl) throw std::bad_alloc();
+  bl->klen = static_cast<std::uint32_t>(key.size());
+  bl->vlen = static_cast<std::uint32_t>(value.size());
+  if (!key.empty()) std::memcpy(bl->data(), key.data(), key.size());
+  if (!value.empty()) std::memcpy(bl->data() + key.size(), value.data(), value.size());
+  s.w[0] = blob_marker;
+  s.w[1] = reinterpret_cast<std::uint64_t>(bl);
+  s.w[2] = hash;
+  return s;
+}
+
+inline bool fits_inline(bytes key, bytes value) noexcept {
+  return key.size() + value.size() <= flat_table::inline_bytes;
+}
+
+inline std::size_t blob_bytes_for(bytes key, bytes value) noexcept {
+  return fits_inline(key, value) ? 0 : blob::size_for(key, value);
+}
+
+inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
+  return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
+}
+
+void store_slot(table_array* t, std::size_t i, const slot_view& s) noexcept {
+  std::uint64_t* d = t->slot(i);
+  for (std::size_t k = 0; k < slot_words; ++k) store_word(d + k, s.w[k]);
+}
+
+// The one probe loop. `visit(slot_index)` is called for each slot whose tag
+// matches; it returns 1 (found), 0 (keep probing) or -1 (abort). Returns the
+// slot index found, npos_probe when an empty slot ends the probe, or
+// abort_probe.
+constexpr std::size_t npos_probe = ~std::size_t{0};
+constexpr std::size_t abort_probe = ~std::size_t{0} - 1;
+
+template <class Visit>
+std::size_t probe(const table_array* t, std::uint64_t hash, Visit&& visit) {
+  const std::uint8_t tag = tag_of(hash);
+  probe_seq seq(hash, t->groups - 1);
+  for (std::size_t n = 0; n < t->groups; ++n, seq.next()) {
+    const group_tags g = t->tags(seq.pos);
+    for (std::uint32_t m = g.match(tag); m; m &= m - 1) {
+      const std::size_t i = seq.pos * flat_table::group_size + __builtin_ctz(m);
+      const int r = visit(i);
+      if (r > 0) return i;
+      if (r < 0) return abort_probe;
+    }
+    if (g.match(tag_empty)) return npos_probe;
+  }
+  return npos_probe;
+}
+
+// First free (empty or deleted) slot on the key's probe sequence. The caller
+// has made sure one exists.
+std::size_t free_slot_for(const table_array* t, std::uint64_t hash) {
+  probe_seq seq(hash, t->groups - 1);
+  for (;;) {
+    const std::uint32_t m = t->tags(seq.pos).free_slots();
+    if (m) return seq.pos * flat_table::group_size + __builtin_ctz(m);
+    seq.next();
+  }
+}
+
+std::size_t groups_for(std::size_t entries) noexcept {
+  // Load factor at most 7/8: 14 entries per group of 16.
+  std::size_t groups = 1;
+  while (groups * 14 < entries) groups *= 2;
+  return groups;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// flat_table
+
+flat_table::~flat_table() {
+  // Only destroyed when no reader can reach the table any more (the owning
+  // map was retired through the epoch domain or never shared).
+  if (table_array* t = array_.load(std::memory_order_relaxed)) table_array::destroy_with_blobs(t);
+}
+
+std::size_t flat_table::capacity() const noexcept {
+  const table_array* t = array_.load(std::memory_order_acquire);
+  return t ? t->capacity() : 0;
+}
+
+void flat_table::begin_write() noexcept {
+  if (write_depth_++ != 0) return;
+  version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // Orders the odd version before the data stores that follow (seqlock writer).
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+void flat_table::end_write() noexcept {
+  if (--write_depth_ != 0) return;
+  version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::string* out) const {
+  const std::uint64_t v = version_.load(std::memory_order_acquire);
+  if (v & 1) return std::nullopt;
+  const table_array* t = array_.load(std::memory_order_acquire);
+  if (!t) return false;
+  auto still_valid = [&]() noexcept {
+    // Orders the loads above before the version re-check (seqlock reader).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return version_.load(std::memory_order_relaxed) == v;
+  };
+  bool ok = true;
+  const std::size_t i = probe(t, hash, [&](std::size_t idx) {
+    slot_view s;
+    s.load(t, idx);
+    // Validate before interpreting: a torn slot could hold any bytes, and the
+    // blob pointer is only safe to follow if it was current at some instant.
+    if (!still_valid()) return ok = false, -1;
+    if (!s.holds(hash, key)) return 0;
+    if (out) {
+      const bytes val = s.value();
+      out->assign(val.data(), val.size());
+    }
+    return 1;
+  });
+  if (!ok) return std::nullopt;
+  if (i != npos_probe) return true;
+  if (!still_valid()) return std::nullopt;
+  return false;
+}
+
+flat_table::found flat_table::find(const table_array* t, std::uint64_t hash, bytes key) const {
+  if (!t) return {npos};
+  const std::size_t i = probe(t, hash, [&](std::size_t idx) {
+    slot_view s;
+    s.load(t, idx);
+    return s.holds(hash, key) ? 1 : 0;
+  });
+  return {i == npos_probe ? npos : i};
+}
+
+void flat_table::read_value(const table_array* t, std::size_t index, std::string* out) const {
+  if (!out) return;
+  slot_view s;
+  s.load(t, index);
+  const bytes v = s.value();
+  out->assign(v.data(), v.size());
+}
+
+bool flat_table::value_equals(const table_array* t, std::size_t index, bytes value) const {
+  slot_view s;
+  s.load(t, index);
+  return s.value() == value;
+}
+
+bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out) const {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const found f = find(t, hash, key);
+  if (!f.present()) return false;
+  read_value(t, f.index, out);
+  return true;
+}
+
+bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
+  table_array* old = array_.load(std::memory_order_relaxed);
+  const std::size_t new_bytes = table_array::bytes_for(groups);
+  if (!budget.reserve(new_bytes)) return false;
+  table_array* t;
+  try {
+    t = table_array::create(groups);
+  } catch (...) {
+    budget.release(new_bytes);
+    throw;
+  }
+  if (old) {
+    // Readers may still use `old`: it is not modified, only copied.
+    for (std::size_t g = 0; g < old->groups; ++g) {
+      for (std::uint32_t m = old->tags(g).full_slots(); m; m &= m - 1) {
+        const std::size_t i = g * group_size + __builtin_ctz(m);
+        slot_view s;
+        s.load(old, i);
+        const std::uint64_t h = s.hash();
+        const std::size_t j = free_slot_for(t, h);
+        store_slot(t, j, s);
+        t->set_tag(j, tag_of(h));
+      }
+    }
+  }
+  begin_write();
+  array_.store(t, std::memory_order_release);
+  end_write();
+  used_ = size_.load(std::memory_order_relaxed);
+  resizes_.fetch_add(1, std::memory_order_relaxed);
+  std::size_t b = bytes_.load(std::memory_order_relaxed) + new_bytes;
+  if (old) {
+    const std::size_t old_bytes = table_array::bytes_for(old->groups);
+    b -= old_bytes;
+    budget.release(old_bytes);
+    epoch::retire(old, &table_array::destroy);
+  }
+  bytes_.store(b, std::memory_order_relaxed);
+  return true;
+}
+
+bool flat_table::make_room(memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  if (!t) return rebuild(1, budget);
+  const std::size_t limit = t->groups * 14;
+  if (used_ + 1 <= limit) return true;
+  // Grow when live entries fill more than half the limit; otherwise the
+  // tombstones are what is full, and a same-size rebuild drops them.
+  const std::size_t size = size_.load(std::memory_order_relaxed);
+  return rebuild(size + 1 > limit / 2 ? t->groups * 2 : t->groups, budget);
+}
+
+bool flat_table::reserve(std::size_t entries, memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const std::size_t groups = groups_for(entries);
+  if (t && t->groups >= groups) return true;
+  return rebuild(groups, budget);
+}
+
+status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget) {
+  const std::size_t extra = blob_bytes_for(key, value);
+  if (extra && !budget.reserve(extra)) return status::memory_limit;
+  slot_view s;
+  try {
+    if (!make_room(budget)) {
+      budget.release(extra);
+      return status::memory_limit;
+    }
+    s = make_slot(hash, key, value);
+  } catch (...) {
+    budget.release(extra);
+    throw;
+  }
+  table_array* t = array_.load(std::memory_order_relaxed);
+  const std::size_t i = free_slot_for(t, hash);
+  const bool was_empty = t->tags(i / group_size).match(tag_empty) & (1u << (i % group_size));
+  begin_write();
+  store_slot(t, i, s);
+  t->set_tag(i, tag_of(hash));
+  end_write();
+  if (was_empty) ++used_;
+  size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bytes_.store(bytes_.load(std::memory_order_relaxed) + extra, std::memory_order_relaxed);
+  return status::inserted;
+}
+
+status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
+                             memory_budget& budget) {
+  table_array* t = array_.load(std::memory_order_relaxed);
+  slot_view old;
+  old.load(t, index);
+  const std::size_t extra = blob_bytes_for(key, value);
+  if (extra && !budget.reserve(extra)) return status::memory_limit;
+  slot_view s;
+  try {
+    s = make_slot(hash, key, value);
+  } catch (...) {
+    budget.release(extra);
+    throw;
+  }
+  begin_write();
+  store_slot(t, index, s);
+  end_write();
+  const std::size_t freed = blob_bytes_of(old);
+  if (old.is_blob()) {
+    budget.release(freed);
+    epoch::retire(old.out_of_line(), &std::free);
+  }
+  bytes_.store(bytes_.load(std::memory_order_relaxed) + extra - freed, std::memory_order_relaxed);
+  return status::ok;
+}
+
+void flat_table::remove(std::size_t index, memory_budget& budget) {
+  table_array* t = array_.load(std::memory_order_relaxed);
+  slot_view old;
+  old.load(t, index);
+  // If the group still has an empty slot, no probe ever went past it, so this
+  // slot can become empty again instead of a tombstone.
+  const bool group_has_empty = t->tags(index / group_size).match(tag_empty) != 0;
+  begin_write();
+  t->set_tag(index, group_has_empty ? tag_empty : tag_deleted);
+  end_write();
+  if (group_has_empty) --used_;
+  size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  if (old.is_blob()) {
+    const std::size_t freed = blob_bytes_of(old);
+    budget.release(freed);
+    bytes_.store(bytes_.load(std::memory_order_relaxed) - freed, std::memory_order_relaxed);
+    epoch::retire(old.out_of_line(), &std::free);
+  }
+}
+
+status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,
+                       memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const found f = find(t, hash, key);
+  if (!f.present()) return insert_new(hash, key, value, budget);
+  std::string previous;
+  if (old) read_value(t, f.index, &previous);
+  const status st = overwrite(f.index, hash, key, value, budget);
+  if (st == status::ok && old) old->swap(previous);
+  return st;
+}
+
+status flat_table::put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
+                                 memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const found f = find(t, hash, key);
+  if (!f.present()) return insert_new(hash, key, value, budget);
+  read_value(t, f.index, existing);
+  return status::exists;
+}
+
+status flat_table::compare_and_set(std::uint64_t hash, bytes key, const bytes* expected,
+                                   const bytes* desired, std::string* current,
+                                   memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const found f = find(t, hash, key);
+  if (!expected) {
+    if (f.present()) {
+      read_value(t, f.index, current);
+      return status::mismatch;
+    }
+    return desired ? insert_new(hash, key, *desired, budget) : status::ok;
+  }
+  if (!f.present()) return status::not_found;
+  if (!value_equals(t, f.index, *expected)) {
+    read_value(t, f.index, current);
+    return status::mismatch;
+  }
+  if (!desired) {
+    remove(f.index, budget);
+    return status::ok;
+  }
+  return overwrite(f.index, hash, key, *desired, budget);
+}
+
+status flat_table::erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const found f = find(t, hash, key);
+  if (!f.present()) return status::not_found;
+  read_value(t, f.index, old);
+  remove(f.index, budget);
+  return status::ok;
+}
+
+status flat_table::add(std::uint64_t hash, bytes key, counter_kind kind, counter delta,
+                       bytes prefix, counter* result, memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const found f = find(t, hash, key);
+  counter next = delta;
+  if (f.present()) {
+    std::string cur;
+    read_value(t, f.index, &cur);
+    if (cur.size() != prefix.size() + 8 || bytes(cur).substr(0, prefix.size()) != prefix) {
+      return status::mismatch;
+    }
+    counter c;
+    std::memcpy(&c, cur.data() + prefix.size(), 8);
+    if (kind == counter_kind::i64) {
+      if (__builtin_add_overflow(c.i, delta.i, &next.i)) return status::overflow;
+    } else {
+      next.f = c.f + delta.f;
+    }
+  }
+  char buf[256 + 8];
+  if (prefix.size() > 256) return status::too_large;
+  std::memcpy(buf, prefix.data(), prefix.size());
+  std::memcpy(buf + prefix.size(), &next, 8);
+  const bytes value(buf, prefix.size() + 8);
+  const status st = f.present() ? overwrite(f.index, hash, key, value, budget)
+                                : insert_new(hash, key, value, budget);
+  if ((st == status::ok || st == status::inserted) && result) *result = next;
+  return st;
+}
+
+void flat_table::clear(memory_budget& budget) {
+  table_array* t = array_.load(std::memory_order_relaxed);
+  if (!t) return;
+  begin_write();
+  array_.store(nullptr, std::memory_order_release);
+  end_write();
+  size_.store(0, std::memory_order_relaxed);
+  used_ = 0;
+  budget.release(bytes_.load(std::memory_order_relaxed));
+  bytes_.store(0, std::memory_order_relaxed);
+  epoch::retire(t, &table_array::destroy_with_blobs);
+}
+
+std::size_t flat_table::scan(std::string& out) const {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  if (!t) return 0;
+  std::size_t n = 0;
+  for (std::size_t g = 0; g < t->groups; ++g) {
+    for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
+      slot_view s;
+      s.load(t, g * group_size + __builtin_ctz(m));
+      const bytes k = s.key(), v = s.value();
+      const std::uint32_t lens[2] = {static_cast<std::uint32_t>(k.size()),
+                                     static_cast<std::uint32_t>(v.size())};
+      out.append(reinterpret_cast<const char*>(lens), sizeof lens);
+      out.append(k.data(), k.size());
+      out.append(v.data(), v.size());
+      ++n;
+    }
+  }
+  return n;
+}
+
+}  // namespace threadmap::detail

@@ -1,0 +1,51 @@
+#include <cstring>
+
+#include "threadmap/map.hpp"
+#include "threadmap/striped.hpp"
+
+namespace threadmap {
+
+const char* to_string(status s) noexcept {
+  switch (s) {
+    case status::ok: return "ok";
+    case status::inserted: return "inserted";
+    case status::not_found: return "not_found";
+    case status::exists: return "exists";
+    case status::mismatch: return "mismatch";
+    case status::overflow: return "overflow";
+    case status::too_large: return "too_large";
+    case status::memory_limit: return "memory_limit";
+  }
+  return "unknown";
+}
+
+const char* to_string(strategy_kind s) noexcept {
+  switch (s) {
+    case strategy_kind::mutex: return "mutex";
+    case strategy_kind::striped: return "striped";
+  }
+  return "unknown";
+}
+
+bool scan_reader::next(scan_record& out) noexcept {
+  std::uint32_t lens[2];
+  if (buf_.size() - pos_ < sizeof lens) return false;
+  std::memcpy(lens, buf_.data() + pos_, sizeof lens);
+  const std::size_t body = std::size_t{lens[0]} + lens[1];
+  if (buf_.size() - pos_ - sizeof lens < body) return false;
+  pos_ += sizeof lens;
+  out.key = buf_.substr(pos_, lens[0]);
+  out.value = buf_.substr(pos_ + lens[0], lens[1]);
+  pos_ += body;
+  return true;
+}
+
+std::unique_ptr<concurrent_map> make_map(const options& opts) {
+  switch (opts.strategy) {
+    case strategy_kind::mutex: return std::make_unique<striped_map>(opts, 1, false);
+    case strategy_kind::striped: return std::make_unique<striped_map>(opts, opts.stripes, true);
+  }
+  return nullptr;
+}
+
+}  // namespace threadmap

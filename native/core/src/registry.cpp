@@ -1,0 +1,94 @@
+#include "threadmap/registry.hpp"
+
+#include <mutex>
+#include <unordered_map>
+
+#include "threadmap/epoch.hpp"
+
+namespace threadmap {
+namespace {
+
+struct registry_state {
+  std::mutex lock;
+  std::uint64_t next_id = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<shared_map>> maps;
+};
+
+// Never destroyed: wrappers in exiting threads may release maps while static
+// destructors run.
+registry_state& state() {
+  static registry_state* s = new registry_state;
+  return *s;
+}
+
+void delete_map(void* p) noexcept { delete static_cast<concurrent_map*>(p); }
+
+}  // namespace
+
+shared_map::shared_map(std::uint64_t id, std::unique_ptr<concurrent_map> impl, options opts,
+                       std::string key_type, std::string value_type)
+    : id_(id),
+      impl_(impl.release()),
+      opts_(opts),
+      key_type_(std::move(key_type)),
+      value_type_(std::move(value_type)) {}
+
+shared_map::~shared_map() {
+  {
+    registry_state& s = state();
+    std::lock_guard lock(s.lock);
+    auto it = s.maps.find(id_);
+    // Only erase our own entry (it is ours: ids are never reused).
+    if (it != s.maps.end()) s.maps.erase(it);
+  }
+  // No wrapper is left, so no thread can be inside a call: free at once.
+  delete impl_.exchange(nullptr, std::memory_order_acq_rel);
+}
+
+bool shared_map::close() {
+  concurrent_map* m = impl_.exchange(nullptr, std::memory_order_acq_rel);
+  if (!m) return false;
+  if (epoch::in_critical_section()) {
+    epoch::retire(m, &delete_map);
+  } else {
+    // Every call that could still hold `m` runs inside a guard that began
+    // before the exchange; wait for those guards, then free.
+    epoch::synchronize();
+    delete m;
+  }
+  return true;
+}
+
+namespace registry {
+
+std::shared_ptr<shared_map> create(const options& opts, std::string key_type,
+                                   std::string value_type) {
+  std::unique_ptr<concurrent_map> impl = make_map(opts);
+  registry_state& s = state();
+  std::lock_guard lock(s.lock);
+  const std::uint64_t id = s.next_id++;
+  auto m = std::make_shared<shared_map>(id, std::move(impl), opts, std::move(key_type),
+                                        std::move(value_type));
+  s.maps.emplace(id, m);
+  return m;
+}
+
+std::shared_ptr<shared_map> find(std::uint64_t id) {
+  registry_state& s = state();
+  std::shared_ptr<shared_map> m;
+  {
+    std::lock_guard lock(s.lock);
+    auto it = s.maps.find(id);
+    if (it != s.maps.end()) m = it->second.lock();
+  }
+  return m;
+}
+
+std::size_t live() noexcept {
+  registry_state& s = state();
+  std::lock_guard lock(s.lock);
+  return s.maps.size();
+}
+
+}  // namespace registry
+}  // namespace threadmap

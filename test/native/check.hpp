@@ -1,0 +1,135 @@
+// A minimal test harness for the native suite: named cases, CHECK macros that
+// report file:line and keep going, a typed-suite helper that runs one case
+// body over every strategy, and a summary line ctest and CI can read.
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "threadmap/map.hpp"
+
+namespace tmtest {
+
+struct test_case {
+  std::string name;
+  std::function<void()> body;
+};
+
+inline std::vector<test_case>& registry() {
+  static std::vector<test_case> r;
+  return r;
+}
+inline int& failures() {
+  static int f = 0;
+  return f;
+}
+inline std::string& current() {
+  static std::string c;
+  return c;
+}
+
+struct registrar {
+  registrar(const char* name, std::function<void()> body) {
+    registry().push_back({name, std::move(body)});
+  }
+};
+
+inline void fail(const char* file, int line, const std::string& what) {
+  ++failures();
+  std::fprintf(stderr, "FAIL %s (%s:%d): %s\n", current().c_str(), file, line, what.c_str());
+}
+
+/// The strategies every typed case runs over; "striped-1" is striped with one
+/// stripe, so stripe selection and the seqlock path are both exercised.
+struct strategy_config {
+  const char* name;
+  threadmap::options opts;
+};
+inline std::vector<strategy_config> strategies() {
+  using threadmap::strategy_kind;
+  std::vector<strategy_config> v;
+  threadmap::options o;
+  o.strategy = strategy_kind::mutex;
+  v.push_back({"mutex", o});
+  o.strategy = strategy_kind::striped;
+  v.push_back({"striped", o});
+  o.stripes = 1;
+  v.push_back({"striped-1", o});
+  return v;
+}
+
+inline int run_all(int argc, char** argv) {
+  const char* filter = argc > 1 ? argv[1] : nullptr;
+  int ran = 0, failed_cases = 0;
+  for (const test_case& t : registry()) {
+    if (filter && t.name.find(filter) == std::string::npos) continue;
+    current() = t.name;
+    const int before = failures();
+    try {
+      t.body();
+    } catch (const std::exception& e) {
+      fail(__FILE__, __LINE__, std::string("uncaught exception: ") + e.what());
+    }
+    ++ran;
+    const bool ok = failures() == before;
+    if (!ok) ++failed_cases;
+    std::printf("%s %s\n", ok ? "ok  " : "FAIL", t.name.c_str());
+    std::fflush(stdout);
+  }
+  std::printf("%d passed, %d failed\n", ran - failed_cases, failed_cases);
+  if (ran == 0) {
+    std::fprintf(stderr, "no test case matched\n");
+    return 1;
+  }
+  return failed_cases ? 1 : 0;
+}
+
+}  // namespace tmtest
+
+#define TM_CONCAT2(a, b) a##b
+#define TM_CONCAT(a, b) TM_CONCAT2(a, b)
+
+/// A plain case.
+#define TEST_CASE(title)                                                         \
+  static void TM_CONCAT(tm_case_, __LINE__)();                                  \
+  static ::tmtest::registrar TM_CONCAT(tm_reg_, __LINE__)(title, &TM_CONCAT(tm_case_, __LINE__)); \
+  static void TM_CONCAT(tm_case_, __LINE__)()
+
+/// A case run once per strategy; the body sees `cfg` (a strategy_config).
+#define STRATEGY_CASE(title)                                                                      \
+  static void TM_CONCAT(tm_case_, __LINE__)(const ::tmtest::strategy_config& cfg);               \
+  static ::tmtest::registrar TM_CONCAT(tm_reg_, __LINE__)(title, [] {                              \
+    for (const auto& c : ::tmtest::strategies()) {                                               \
+      const std::string saved = ::tmtest::current();                                             \
+      ::tmtest::current() = saved + " [" + c.name + "]";                                         \
+      TM_CONCAT(tm_case_, __LINE__)(c);                                                          \
+      ::tmtest::current() = saved;                                                               \
+    }                                                                                            \
+  });                                                                                            \
+  static void TM_CONCAT(tm_case_, __LINE__)(const ::tmtest::strategy_config& cfg)
+
+#define CHECK(cond)                                                  \
+  do {                                                               \
+    if (!(cond)) ::tmtest::fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
+  } while (0)
+
+#define CHECK_EQ(a, b)                                                                  \
+  do {                                                                                  \
+    const auto& tm_a = (a);                                                             \
+    const auto& tm_b = (b);                                                             \
+    if (!(tm_a == tm_b)) ::tmtest::fail(__FILE__, __LINE__, "CHECK_EQ(" #a ", " #b ")"); \
+  } while (0)
+
+#define REQUIRE(cond)                                                    \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      ::tmtest::fail(__FILE__, __LINE__, "REQUIRE(" #cond ")");          \
+      return;                                                            \
+    }                                                                    \
+  } while (0)
+
+#define TEST_MAIN \
+  int main(int argc, char** argv) { return ::tmtest::run_all(argc, argv); }

@@ -1,0 +1,384 @@
+// The typed suite: every case runs over every strategy (tmtest::strategies()).
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "check.hpp"
+#include "threadmap/epoch.hpp"
+#include "threadmap/map.hpp"
+
+using namespace threadmap;
+
+namespace {
+
+std::unique_ptr<concurrent_map> make(const tmtest::strategy_config& cfg) {
+  return make_map(cfg.opts);
+}
+
+std::string key_of(int i) { return "key:" + std::to_string(i); }
+
+std::string i64_bytes(std::int64_t v) { return std::string(reinterpret_cast<char*>(&v), 8); }
+
+std::map<std::string, std::string> collect(const concurrent_map& m) {
+  std::map<std::string, std::string> all;
+  for (std::size_t u = 0; u < m.scan_units(); ++u) {
+    std::string buf;
+    const std::size_t n = m.scan(u, buf);
+    scan_reader r(buf);
+    scan_record rec;
+    std::size_t seen = 0;
+    while (r.next(rec)) {
+      all.emplace(std::string(rec.key), std::string(rec.value));
+      ++seen;
+    }
+    CHECK_EQ(seen, n);
+  }
+  return all;
+}
+
+}  // namespace
+
+STRATEGY_CASE("get/put/erase basics") {
+  auto m = make(cfg);
+  std::string out = "untouched";
+  CHECK(!m->get("a", &out));
+  CHECK_EQ(out, std::string("untouched"));
+  CHECK_EQ(m->put("a", "1", nullptr), status::inserted);
+  CHECK(m->get("a", &out));
+  CHECK_EQ(out, std::string("1"));
+  CHECK(m->get("a", nullptr));
+  std::string old;
+  CHECK_EQ(m->put("a", "2", &old), status::ok);
+  CHECK_EQ(old, std::string("1"));
+  CHECK_EQ(m->size(), 1u);
+  CHECK_EQ(m->erase("a", &old), status::ok);
+  CHECK_EQ(old, std::string("2"));
+  CHECK_EQ(m->erase("a", &old), status::not_found);
+  CHECK(!m->get("a", nullptr));
+  CHECK_EQ(m->size(), 0u);
+}
+
+STRATEGY_CASE("empty keys and values, binary bytes") {
+  auto m = make(cfg);
+  CHECK_EQ(m->put("", "", nullptr), status::inserted);
+  const std::string bin("\0\x01\xff\0", 4);
+  CHECK_EQ(m->put(bin, bin, nullptr), status::inserted);
+  std::string out = "x";
+  CHECK(m->get("", &out));
+  CHECK_EQ(out, std::string());
+  CHECK(m->get(bin, &out));
+  CHECK_EQ(out, bin);
+  CHECK(!m->get(std::string("\0\x01\xff", 3), nullptr));
+  CHECK_EQ(m->size(), 2u);
+}
+
+STRATEGY_CASE("inline and out-of-line entries switch in place") {
+  auto m = make(cfg);
+  const std::string long_key(100, 'k'), long_val(5000, 'v');
+  CHECK_EQ(m->put("k", "short", nullptr), status::inserted);
+  CHECK_EQ(m->put("k", long_val, nullptr), status::ok);  // inline -> blob
+  std::string out;
+  CHECK(m->get("k", &out));
+  CHECK_EQ(out, long_val);
+  CHECK_EQ(m->put("k", "s", nullptr), status::ok);  // blob -> inline
+  CHECK(m->get("k", &out));
+  CHECK_EQ(out, std::string("s"));
+  CHECK_EQ(m->put(long_key, "1", nullptr), status::inserted);  // long key, short value
+  CHECK(m->get(long_key, &out));
+  CHECK_EQ(out, std::string("1"));
+  // Exactly at the inline limit (22 bytes) and one past it.
+  const std::string k11(11, 'a'), v11(11, 'b'), v12(12, 'c');
+  CHECK_EQ(m->put(k11, v11, nullptr), status::inserted);
+  CHECK(m->get(k11, &out));
+  CHECK_EQ(out, v11);
+  CHECK_EQ(m->put(k11, v12, nullptr), status::ok);
+  CHECK(m->get(k11, &out));
+  CHECK_EQ(out, v12);
+  CHECK_EQ(m->size(), 3u);
+}
+
+STRATEGY_CASE("put_if_absent") {
+  auto m = make(cfg);
+  std::string existing;
+  CHECK_EQ(m->put_if_absent("a", "1", &existing), status::inserted);
+  CHECK_EQ(m->put_if_absent("a", "2", &existing), status::exists);
+  CHECK_EQ(existing, std::string("1"));
+  std::string out;
+  CHECK(m->get("a", &out));
+  CHECK_EQ(out, std::string("1"));
+}
+
+STRATEGY_CASE("compare_and_set covers every state transition") {
+  auto m = make(cfg);
+  std::string cur = "untouched";
+  const bytes one = "1", two = "2", three = "3";
+  // absent -> present
+  CHECK_EQ(m->compare_and_set("a", nullptr, &one, &cur), status::inserted);
+  // absent expected but present
+  CHECK_EQ(m->compare_and_set("a", nullptr, &two, &cur), status::mismatch);
+  CHECK_EQ(cur, std::string("1"));
+  // wrong expected value
+  CHECK_EQ(m->compare_and_set("a", &two, &three, &cur), status::mismatch);
+  CHECK_EQ(cur, std::string("1"));
+  // right expected value
+  CHECK_EQ(m->compare_and_set("a", &one, &two, &cur), status::ok);
+  std::string out;
+  CHECK(m->get("a", &out));
+  CHECK_EQ(out, std::string("2"));
+  // present -> absent
+  CHECK_EQ(m->compare_and_set("a", &two, nullptr, &cur), status::ok);
+  CHECK(!m->get("a", nullptr));
+  // expected value on an absent key
+  CHECK_EQ(m->compare_and_set("a", &two, &three, &cur), status::not_found);
+  // absent -> absent is a successful no-op
+  CHECK_EQ(m->compare_and_set("a", nullptr, nullptr, &cur), status::ok);
+  CHECK_EQ(m->size(), 0u);
+}
+
+STRATEGY_CASE("add on int64 and double counters, with and without prefix") {
+  auto m = make(cfg);
+  counter r{}, d{};
+  d.i = 5;
+  CHECK_EQ(m->add("n", counter_kind::i64, d, "", &r), status::inserted);
+  CHECK_EQ(r.i, 5);
+  d.i = -7;
+  CHECK_EQ(m->add("n", counter_kind::i64, d, "", &r), status::ok);
+  CHECK_EQ(r.i, -2);
+  std::string out;
+  CHECK(m->get("n", &out));
+  CHECK_EQ(out, i64_bytes(-2));
+  // overflow leaves the value alone
+  CHECK_EQ(m->put("big", i64_bytes(INT64_MAX), nullptr), status::inserted);
+  d.i = 1;
+  CHECK_EQ(m->add("big", counter_kind::i64, d, "", &r), status::overflow);
+  CHECK(m->get("big", &out));
+  CHECK_EQ(out, i64_bytes(INT64_MAX));
+  // a value that is not a counter
+  CHECK_EQ(m->put("s", "text", nullptr), status::inserted);
+  CHECK_EQ(m->add("s", counter_kind::i64, d, "", &r), status::mismatch);
+  CHECK(m->get("s", &out));
+  CHECK_EQ(out, std::string("text"));
+  // double with a one-byte prefix (the `any` codec's number tag)
+  d.f = 0.5;
+  CHECK_EQ(m->add("f", counter_kind::f64, d, "\x04", &r), status::inserted);
+  CHECK_EQ(m->add("f", counter_kind::f64, d, "\x04", &r), status::ok);
+  CHECK_EQ(r.f, 1.0);
+  CHECK_EQ(m->add("f", counter_kind::f64, d, "\x05", &r), status::mismatch);
+  CHECK(m->get("f", &out));
+  CHECK_EQ(out.size(), 9u);
+  CHECK_EQ(out[0], '\x04');
+  // a long key makes the counter live out of line; add still works there
+  const std::string long_key(40, 'L');
+  d.i = 3;
+  CHECK_EQ(m->add(long_key, counter_kind::i64, d, "", &r), status::inserted);
+  CHECK_EQ(m->add(long_key, counter_kind::i64, d, "", &r), status::ok);
+  CHECK_EQ(r.i, 6);
+}
+
+STRATEGY_CASE("growth from empty keeps every entry, with erasures between") {
+  auto m = make(cfg);
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) CHECK_EQ(m->put(key_of(i), std::to_string(i * 3), nullptr), status::inserted);
+  CHECK_EQ(m->size(), std::size_t(n));
+  for (int i = 0; i < n; i += 2) CHECK_EQ(m->erase(key_of(i), nullptr), status::ok);
+  CHECK_EQ(m->size(), std::size_t(n / 2));
+  std::string out;
+  int bad = 0;
+  for (int i = 0; i < n; ++i) {
+    const bool present = m->get(key_of(i), &out);
+    if (present != (i % 2 == 1) || (present && out != std::to_string(i * 3))) ++bad;
+  }
+  CHECK_EQ(bad, 0);
+  const map_stats st = m->stats();
+  CHECK_EQ(st.size, std::size_t(n / 2));
+  CHECK(st.resizes > 0);
+  CHECK(st.capacity >= st.size);
+}
+
+STRATEGY_CASE("tombstone churn does not grow the table without bound") {
+  auto m = make(cfg);
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 1000; ++i) m->put(key_of(round * 1000 + i), "v", nullptr);
+    for (int i = 0; i < 1000; ++i) m->erase(key_of(round * 1000 + i), nullptr);
+  }
+  CHECK_EQ(m->size(), 0u);
+  // 1,000 live entries at most at any time: capacity stays near that, not 50,000.
+  CHECK(m->stats().capacity <= 16384);
+}
+
+STRATEGY_CASE("clear empties, frees and the map stays usable") {
+  auto m = make(cfg);
+  for (int i = 0; i < 5000; ++i) m->put(key_of(i), std::string(30, 'x'), nullptr);
+  CHECK(m->stats().bytes > 5000 * 30);
+  m->clear();
+  CHECK_EQ(m->size(), 0u);
+  CHECK(!m->get(key_of(1), nullptr));
+  CHECK(m->stats().bytes < 100000);
+  CHECK_EQ(m->put("after", "1", nullptr), status::inserted);
+  CHECK_EQ(m->size(), 1u);
+}
+
+STRATEGY_CASE("scan sees every entry once") {
+  auto m = make(cfg);
+  for (int i = 0; i < 3000; ++i) m->put(key_of(i), std::string(i % 50, 'v'), nullptr);
+  const auto all = collect(*m);
+  CHECK_EQ(all.size(), 3000u);
+  int bad = 0;
+  for (int i = 0; i < 3000; ++i) {
+    auto it = all.find(key_of(i));
+    if (it == all.end() || it->second != std::string(i % 50, 'v')) ++bad;
+  }
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(m->scan(m->scan_units(), *new std::string), 0u);  // past the end
+}
+
+STRATEGY_CASE("size limits: too_large changes nothing") {
+  auto m = make(cfg);
+  const std::string huge_key(max_key_bytes + 1, 'k');
+  CHECK_EQ(m->put(huge_key, "v", nullptr), status::too_large);
+  CHECK_EQ(m->put_if_absent(huge_key, "v", nullptr), status::too_large);
+  CHECK(!m->get(huge_key, nullptr));
+  const std::string max_key(max_key_bytes, 'k');
+  CHECK_EQ(m->put(max_key, "v", nullptr), status::inserted);
+  CHECK_EQ(m->size(), 1u);
+}
+
+STRATEGY_CASE("max_memory: memory_limit changes nothing and keeps what is stored") {
+  options o = cfg.opts;
+  o.max_memory = 64 * 1024;
+  auto m = make_map(o);
+  int stored = 0;
+  status st = status::ok;
+  for (int i = 0; i < 100000; ++i) {
+    st = m->put(key_of(i), std::string(40, 'v'), nullptr);
+    if (st != status::inserted) break;
+    ++stored;
+  }
+  CHECK_EQ(st, status::memory_limit);
+  CHECK(stored > 100);
+  CHECK_EQ(m->size(), std::size_t(stored));
+  CHECK(m->stats().bytes <= o.max_memory + 64 * 1024);  // fixed per-map overhead aside
+  int bad = 0;
+  std::string out;
+  for (int i = 0; i < stored; ++i) {
+    if (!m->get(key_of(i), &out) || out != std::string(40, 'v')) ++bad;
+  }
+  CHECK_EQ(bad, 0);
+  // Replacing with a longer value that does not fit fails and keeps the old one.
+  CHECK_EQ(m->put(key_of(0), std::string(100000, 'w'), nullptr), status::memory_limit);
+  CHECK(m->get(key_of(0), &out));
+  CHECK_EQ(out, std::string(40, 'v'));
+  // Freeing makes room again.
+  for (int i = 0; i < stored; ++i) m->erase(key_of(i), nullptr);
+  CHECK_EQ(m->put("again", std::string(40, 'v'), nullptr), status::inserted);
+}
+
+STRATEGY_CASE("capacity presizes; more than max_memory throws") {
+  options o = cfg.opts;
+  o.capacity = 100000;
+  auto m = make_map(o);
+  CHECK(m->stats().capacity >= 100000);
+  const std::uint64_t resizes = m->stats().resizes;
+  for (int i = 0; i < 100000; ++i) m->put(key_of(i), "v", nullptr);
+  CHECK_EQ(m->stats().resizes, resizes);
+  o.max_memory = 4096;
+  bool threw = false;
+  try {
+    make_map(o);
+  } catch (const std::length_error&) {
+    threw = true;
+  }
+  CHECK(threw);
+}
+
+STRATEGY_CASE("random operations agree with std::map") {
+  auto m = make(cfg);
+  std::map<std::string, std::string> model;
+  std::mt19937_64 rng(42);
+  std::string out;
+  int bad = 0;
+  for (int step = 0; step < 200000; ++step) {
+    const std::string k = "k" + std::to_string(rng() % 2000);
+    const std::string v = std::string(rng() % 40, char('a' + rng() % 26));
+    switch (rng() % 6) {
+      case 0: {
+        const bool had = model.count(k);
+        const status st = m->put(k, v, &out);
+        if (st != (had ? status::ok : status::inserted) || (had && out != model[k])) ++bad;
+        model[k] = v;
+        break;
+      }
+      case 1: {
+        const bool had = model.count(k);
+        if ((m->erase(k, &out) == status::ok) != had) ++bad;
+        if (had && out != model[k]) ++bad;
+        model.erase(k);
+        break;
+      }
+      case 2: {
+        const bool had = model.count(k);
+        const status st = m->put_if_absent(k, v, &out);
+        if (st != (had ? status::exists : status::inserted)) ++bad;
+        if (!had) model[k] = v;
+        break;
+      }
+      case 3: {
+        auto it = model.find(k);
+        const bool present = it != model.end();
+        const bool wrong = rng() % 4 == 0;  // sometimes expect a value that is not there
+        const bool erase = rng() % 4 == 0;
+        const std::string exp_value = present ? (wrong ? it->second + "?" : it->second) : "x";
+        const bytes expected = exp_value;
+        const bytes desired = v;
+        const bool expect_absent = !present && !wrong;
+        const status st = m->compare_and_set(k, expect_absent ? nullptr : &expected,
+                                             erase ? nullptr : &desired, &out);
+        if (expect_absent) {
+          if (st != (erase ? status::ok : status::inserted)) ++bad;
+          if (!erase) model[k] = v;
+        } else if (!present) {
+          if (st != status::not_found) ++bad;
+        } else if (wrong) {
+          if (st != status::mismatch || out != it->second) ++bad;
+        } else {
+          if (st != status::ok) ++bad;
+          if (erase) model.erase(it); else it->second = v;
+        }
+        break;
+      }
+      default: {
+        auto it = model.find(k);
+        const bool present = m->get(k, &out);
+        if (present != (it != model.end()) || (present && out != it->second)) ++bad;
+      }
+    }
+  }
+  CHECK_EQ(bad, 0);
+  CHECK_EQ(m->size(), model.size());
+  CHECK(collect(*m) == model);
+}
+
+TEST_CASE("epoch: retired objects are freed once no guard can hold them") {
+  static std::atomic<int> freed{0};
+  freed = 0;
+  const std::size_t before = epoch::pending();
+  {
+    epoch::guard g;
+    for (int i = 0; i < 10; ++i) epoch::retire(new int(i), [](void* p) {
+      delete static_cast<int*>(p);
+      ++freed;
+    });
+    CHECK(epoch::in_critical_section());
+    epoch::synchronize();  // inside a guard: must return without waiting for itself
+  }
+  CHECK(!epoch::in_critical_section());
+  epoch::synchronize();
+  CHECK_EQ(freed.load(), 10);
+  CHECK(epoch::pending() <= before);
+}
+
+TEST_MAIN
