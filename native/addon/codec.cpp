@@ -1,0 +1,532 @@
+// codec.cpp — see codec.hpp for the encodings and why each is a bijection.
+#include "codec.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace threadmap::addon {
+namespace {
+
+constexpr std::string_view kKeyNames[] = {"string", "number", "bigint", "bytes", "any"};
+constexpr std::string_view kValueNames[] = {"string", "number", "bigint",     "boolean",
+                                            "bytes",  "json",   "structured", "any"};
+
+// The stored bytes are little-endian on every host, so a map's contents mean
+// the same thing whichever thread (or, one day, process) reads them.
+inline std::uint64_t to_le(std::uint64_t x) noexcept {
+  if constexpr (std::endian::native == std::endian::big) return __builtin_bswap64(x);
+  return x;
+}
+
+const char* type_name(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
+  if (napi_typeof(env, v, &t) != napi_ok) return "unknown";
+  switch (t) {
+    case napi_undefined:
+      return "undefined";
+    case napi_null:
+      return "null";
+    case napi_boolean:
+      return "boolean";
+    case napi_number:
+      return "number";
+    case napi_string:
+      return "string";
+    case napi_symbol:
+      return "symbol";
+    case napi_object: {
+      bool is_ta = false;
+      napi_is_typedarray(env, v, &is_ta);
+      return is_ta ? "a typed array other than Uint8Array" : "object";
+    }
+    case napi_function:
+      return "function";
+    case napi_external:
+      return "external";
+    case napi_bigint:
+      return "bigint";
+  }
+  return "unknown";
+}
+
+[[noreturn]] void wrong_type(napi_env env, napi_value v, bool is_key, const char* want,
+                             const char* codec_name) {
+  std::string msg = "threadmap: ";
+  msg += is_key ? "key" : "value";
+  msg += " must be ";
+  msg += want;
+  msg += is_key ? " (this map's keys are '" : " (this map's values are '";
+  msg += codec_name;
+  msg += "'), got ";
+  msg += type_name(env, v);
+  throw_type_error(env, msg);
+}
+
+// --- strings -----------------------------------------------------------------
+
+bool is_high(char16_t c) noexcept {
+  return c >= 0xD800 && c <= 0xDBFF;
+}
+bool is_low(char16_t c) noexcept {
+  return c >= 0xDC00 && c <= 0xDFFF;
+}
+
+void put_utf8(byte_buffer& out, std::uint32_t cp) {
+  char* p = out.reserve_more(4);
+  std::size_t n;
+  if (cp < 0x80) {
+    p[0] = static_cast<char>(cp);
+    n = 1;
+  } else if (cp < 0x800) {
+    p[0] = static_cast<char>(0xC0 | (cp >> 6));
+    p[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    n = 2;
+  } else if (cp < 0x10000) {
+    p[0] = static_cast<char>(0xE0 | (cp >> 12));
+    p[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    p[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    n = 3;
+  } else {
+    p[0] = static_cast<char>(0xF0 | (cp >> 18));
+    p[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    p[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    p[3] = static_cast<char>(0x80 | (cp & 0x3F));
+    n = 4;
+  }
+  out.commit(n);
+}
+
+// Node-API's UTF-8 conversion turns a lone surrogate into U+FFFD, so "\uD800"
+// and "\uFFFD" would collide. Only when U+FFFD shows up do we look at the
+// UTF-16 and, if it holds a lone surrogate, re-encode the string as WTF-8 (a
+// lone surrogate as its 3-byte generalized UTF-8 form, pairs as usual).
+// Returns false when the string had none (the UTF-8 already written is exact).
+bool rewrite_as_wtf8(napi_env env, napi_value v, byte_buffer& out, std::size_t start) {
+  std::size_t len = 0;
+  check(env, napi_get_value_string_utf16(env, v, nullptr, 0, &len));
+  std::vector<char16_t> u(len + 1);
+  check(env, napi_get_value_string_utf16(env, v, u.data(), u.size(), &len));
+  bool lone = false;
+  for (std::size_t i = 0; i < len; ++i) {
+    if (is_high(u[i]) && i + 1 < len && is_low(u[i + 1])) {
+      ++i;
+    } else if (is_high(u[i]) || is_low(u[i])) {
+      lone = true;
+      break;
+    }
+  }
+  if (!lone) return false;
+  out.resize(start);
+  for (std::size_t i = 0; i < len; ++i) {
+    std::uint32_t c = u[i];
+    if (is_high(u[i]) && i + 1 < len && is_low(u[i + 1])) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (u[i + 1] - 0xDC00);
+      ++i;
+    }
+    put_utf8(out, c);
+  }
+  return true;
+}
+
+// Appends the string's bytes. Returns false when v is not a string.
+bool append_string(napi_env env, napi_value v, byte_buffer& out) {
+  const std::size_t start = out.size();
+  out.reserve_more(256);
+  std::size_t avail = out.capacity() - start;
+  char* p = out.data() + start;
+  std::size_t copied = 0;
+  napi_status st = napi_get_value_string_utf8(env, v, p, avail, &copied);
+  if (st == napi_string_expected) return false;
+  check(env, st);
+  // V8 writes at most avail - 1 bytes and stops before a character (up to 4
+  // bytes) that does not fit, so only a result this close to the end may be
+  // cut short; then ask for the exact length and convert again.
+  if (copied + 5 >= avail) {
+    std::size_t len = 0;
+    check(env, napi_get_value_string_utf8(env, v, nullptr, 0, &len));
+    p = out.reserve_more(len + 1);
+    check(env, napi_get_value_string_utf8(env, v, p, len + 1, &copied));
+  }
+  std::string_view written(p, copied);
+  if (written.find("\xEF\xBF\xBD") != std::string_view::npos && rewrite_as_wtf8(env, v, out, start))
+    return true;
+  out.commit(copied);
+  return true;
+}
+
+napi_value make_string(napi_env env, std::string_view b) {
+  napi_value r;
+  // Valid UTF-8 never contains ED A0..ED BF (those would be surrogates); only
+  // our WTF-8 for lone surrogates does, and V8's UTF-8 reader would replace it.
+  bool wtf8 = false;
+  for (std::size_t i = b.find('\xED'); i != std::string_view::npos; i = b.find('\xED', i + 1)) {
+    if (i + 1 < b.size() && static_cast<unsigned char>(b[i + 1]) >= 0xA0) {
+      wtf8 = true;
+      break;
+    }
+  }
+  if (!wtf8) {
+    check(env, napi_create_string_utf8(env, b.data(), b.size(), &r));
+    return r;
+  }
+  std::u16string u;
+  u.reserve(b.size());
+  const auto* s = reinterpret_cast<const unsigned char*>(b.data());
+  const std::size_t n = b.size();
+  for (std::size_t i = 0; i < n;) {
+    std::uint32_t c = s[i];
+    std::size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (i + len > n) {
+      u.push_back(0xFFFD);  // never produced by the encoder; stay in bounds anyway
+      break;
+    }
+    if (len == 2) c = ((c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+    if (len == 3) c = ((c & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+    if (len == 4)
+      c = ((c & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) |
+          (s[i + 3] & 0x3F);
+    if (c >= 0x10000) {
+      c -= 0x10000;
+      u.push_back(static_cast<char16_t>(0xD800 + (c >> 10)));
+      u.push_back(static_cast<char16_t>(0xDC00 + (c & 0x3FF)));
+    } else {
+      u.push_back(static_cast<char16_t>(c));
+    }
+    i += len;
+  }
+  check(env, napi_create_string_utf16(env, u.data(), u.size(), &r));
+  return r;
+}
+
+// --- numbers, bigints, booleans, bytes ------------------------------------------
+
+void append_u64(byte_buffer& out, std::uint64_t x) {
+  x = to_le(x);
+  out.append(&x, 8);
+}
+
+std::uint64_t read_u64(const char* p) noexcept {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  return to_le(x);
+}
+
+bool append_number(napi_env env, napi_value v, bool same_value_zero, byte_buffer& out) {
+  double d;
+  napi_status st = napi_get_value_double(env, v, &d);
+  if (st == napi_number_expected) return false;
+  check(env, st);
+  if (same_value_zero) {
+    if (d == 0) d = 0.0;                                              // -0 and 0 are one key
+    if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();  // one NaN key
+  }
+  append_u64(out, std::bit_cast<std::uint64_t>(d));
+  return true;
+}
+
+bool append_bigint(napi_env env, napi_value v, byte_buffer& out) {
+  std::int64_t i;
+  bool lossless = false;
+  napi_status st = napi_get_value_bigint_int64(env, v, &i, &lossless);
+  if (st == napi_bigint_expected) return false;
+  check(env, st);
+  if (lossless) {
+    append_u64(out, static_cast<std::uint64_t>(i));
+    return true;
+  }
+  std::size_t count = 0;
+  int sign = 0;
+  // Both out-pointers null: Node-API only reports the word count.
+  check(env, napi_get_value_bigint_words(env, v, nullptr, &count, nullptr));
+  std::vector<std::uint64_t> words(count);
+  check(env, napi_get_value_bigint_words(env, v, &sign, &count, words.data()));
+  while (count > 0 && words[count - 1] == 0) --count;  // canonical: no zero high word
+  out.push(sign ? 1 : 0);
+  for (std::size_t k = 0; k < count; ++k) append_u64(out, words[k]);
+  return true;
+}
+
+// The Uint8Array's bytes, or false when v is not a Uint8Array.
+bool uint8_view(napi_env env, napi_value v, std::string_view& bytes) {
+  bool is_ta = false;
+  check(env, napi_is_typedarray(env, v, &is_ta));
+  if (!is_ta) return false;
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  void* data = nullptr;
+  check(env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr));
+  if (type != napi_uint8_array) return false;
+  bytes = std::string_view(static_cast<const char*>(data), data ? length : 0);
+  return true;
+}
+
+napi_value make_number(napi_env env, std::string_view b) {
+  if (b.size() != 8) throw_error(env, "threadmap: stored bytes are not a number (corrupt entry)");
+  napi_value r;
+  check(env, napi_create_double(env, std::bit_cast<double>(read_u64(b.data())), &r));
+  return r;
+}
+
+napi_value make_bigint(napi_env env, std::string_view b) {
+  napi_value r;
+  if (b.size() == 8) {
+    check(env, napi_create_bigint_int64(env, static_cast<std::int64_t>(read_u64(b.data())), &r));
+    return r;
+  }
+  if (b.size() < 9 || (b.size() - 1) % 8 != 0)
+    throw_error(env, "threadmap: stored bytes are not a bigint (corrupt entry)");
+  const std::size_t count = (b.size() - 1) / 8;
+  std::vector<std::uint64_t> words(count);
+  for (std::size_t k = 0; k < count; ++k) words[k] = read_u64(b.data() + 1 + 8 * k);
+  check(env, napi_create_bigint_words(env, b[0] ? 1 : 0, count, words.data(), &r));
+  return r;
+}
+
+napi_value make_bytes(napi_env env, std::string_view b) {
+  void* data = nullptr;
+  napi_value ab, r;
+  check(env, napi_create_arraybuffer(env, b.size(), &data, &ab));
+  if (!b.empty()) std::memcpy(data, b.data(), b.size());
+  check(env, napi_create_typedarray(env, napi_uint8_array, b.size(), ab, 0, &r));
+  return r;
+}
+
+napi_value make_bool(napi_env env, bool x) {
+  napi_value r;
+  check(env, napi_get_boolean(env, x, &r));
+  return r;
+}
+
+// --- any -------------------------------------------------------------------------
+
+void encode_any(napi_env env, napi_value v, bool is_key, byte_buffer& out) {
+  napi_valuetype t;
+  check(env, napi_typeof(env, v, &t));
+  switch (t) {
+    case napi_undefined:
+      out.push(any_tag::undefined);
+      return;
+    case napi_null:
+      out.push(any_tag::null);
+      return;
+    case napi_boolean: {
+      bool b;
+      check(env, napi_get_value_bool(env, v, &b));
+      out.push(b ? any_tag::true_ : any_tag::false_);
+      return;
+    }
+    case napi_number:
+      out.push(any_tag::number);
+      append_number(env, v, is_key, out);
+      return;
+    case napi_string:
+      out.push(any_tag::string);
+      append_string(env, v, out);
+      return;
+    case napi_bigint:
+      out.push(any_tag::bigint);
+      append_bigint(env, v, out);
+      return;
+    case napi_object: {
+      std::string_view bytes;
+      if (!is_key && uint8_view(env, v, bytes)) {
+        out.push(any_tag::structured);
+        out.append(bytes.data(), bytes.size());
+        return;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  if (is_key)
+    wrong_type(env, v, true, "a primitive (string, number, bigint, boolean, null or undefined)",
+               "any");
+  wrong_type(env, v, false, "a primitive or v8-serialized bytes", "any");
+}
+
+napi_value decode_any(napi_env env, std::string_view b) {
+  if (b.empty()) throw_error(env, "threadmap: empty 'any' entry (corrupt)");
+  napi_value r;
+  std::string_view payload = b.substr(1);
+  switch (static_cast<std::uint8_t>(b[0])) {
+    case any_tag::undefined:
+      check(env, napi_get_undefined(env, &r));
+      return r;
+    case any_tag::null:
+      check(env, napi_get_null(env, &r));
+      return r;
+    case any_tag::false_:
+      return make_bool(env, false);
+    case any_tag::true_:
+      return make_bool(env, true);
+    case any_tag::number:
+      return make_number(env, payload);
+    case any_tag::string:
+      return make_string(env, payload);
+    case any_tag::bigint:
+      return make_bigint(env, payload);
+    case any_tag::structured:
+      return make_bytes(env, payload);
+    default:
+      throw_error(env, "threadmap: unknown 'any' tag (corrupt entry)");
+  }
+}
+
+void check_key_size(napi_env env, const byte_buffer& out) {
+  if (out.size() > max_key_bytes)
+    throw_range_error(env, "threadmap: key is " + std::to_string(out.size()) +
+                               " bytes once encoded; the limit is " +
+                               std::to_string(max_key_bytes));
+}
+
+void check_value_size(napi_env env, const byte_buffer& out) {
+  if (out.size() > max_value_bytes)
+    throw_range_error(env, "threadmap: value is " + std::to_string(out.size()) +
+                               " bytes once encoded; the limit is " +
+                               std::to_string(max_value_bytes));
+}
+
+}  // namespace
+
+std::optional<key_codec> parse_key_codec(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < std::size(kKeyNames); ++i)
+    if (kKeyNames[i] == name) return static_cast<key_codec>(i);
+  return std::nullopt;
+}
+
+std::optional<value_codec> parse_value_codec(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < std::size(kValueNames); ++i)
+    if (kValueNames[i] == name) return static_cast<value_codec>(i);
+  return std::nullopt;
+}
+
+const char* to_string(key_codec c) noexcept {
+  return kKeyNames[static_cast<std::size_t>(c)].data();
+}
+const char* to_string(value_codec c) noexcept {
+  return kValueNames[static_cast<std::size_t>(c)].data();
+}
+const char* key_codec_choices() noexcept {
+  return "'string', 'number', 'bigint', 'bytes' or 'any'";
+}
+const char* value_codec_choices() noexcept {
+  return "'string', 'number', 'bigint', 'boolean', 'bytes', 'json', 'structured' or 'any'";
+}
+
+void encode_key(napi_env env, napi_value v, key_codec c, byte_buffer& out) {
+  out.clear();
+  switch (c) {
+    case key_codec::string:
+      if (!append_string(env, v, out)) wrong_type(env, v, true, "a string", "string");
+      break;
+    case key_codec::number:
+      if (!append_number(env, v, true, out)) wrong_type(env, v, true, "a number", "number");
+      break;
+    case key_codec::bigint:
+      if (!append_bigint(env, v, out)) wrong_type(env, v, true, "a bigint", "bigint");
+      break;
+    case key_codec::bytes: {
+      std::string_view bytes;
+      if (!uint8_view(env, v, bytes)) wrong_type(env, v, true, "a Uint8Array or Buffer", "bytes");
+      out.append(bytes.data(), bytes.size());
+      break;
+    }
+    case key_codec::any:
+      encode_any(env, v, true, out);
+      break;
+  }
+  check_key_size(env, out);
+}
+
+void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out) {
+  out.clear();
+  switch (c) {
+    case value_codec::string:
+      if (!append_string(env, v, out)) wrong_type(env, v, false, "a string", "string");
+      break;
+    case value_codec::json:
+      if (!append_string(env, v, out)) wrong_type(env, v, false, "JSON text", "json");
+      break;
+    case value_codec::number:
+      if (!append_number(env, v, false, out)) wrong_type(env, v, false, "a number", "number");
+      break;
+    case value_codec::bigint:
+      if (!append_bigint(env, v, out)) wrong_type(env, v, false, "a bigint", "bigint");
+      break;
+    case value_codec::boolean: {
+      bool b;
+      napi_status st = napi_get_value_bool(env, v, &b);
+      if (st == napi_boolean_expected) wrong_type(env, v, false, "a boolean", "boolean");
+      check(env, st);
+      out.push(b ? 1 : 0);
+      break;
+    }
+    case value_codec::bytes:
+    case value_codec::structured: {
+      std::string_view bytes;
+      if (!uint8_view(env, v, bytes))
+        wrong_type(env, v, false,
+                   c == value_codec::bytes ? "a Uint8Array or Buffer" : "v8-serialized bytes",
+                   to_string(c));
+      out.append(bytes.data(), bytes.size());
+      break;
+    }
+    case value_codec::any:
+      encode_any(env, v, false, out);
+      break;
+  }
+  check_value_size(env, out);
+}
+
+napi_value decode_key(napi_env env, key_codec c, std::string_view b) {
+  switch (c) {
+    case key_codec::string:
+      return make_string(env, b);
+    case key_codec::number:
+      return make_number(env, b);
+    case key_codec::bigint:
+      return make_bigint(env, b);
+    case key_codec::bytes:
+      return make_bytes(env, b);
+    case key_codec::any:
+      return decode_any(env, b);
+  }
+  throw_error(env, "threadmap: unknown key codec");
+}
+
+napi_value decode_value(napi_env env, value_codec c, std::string_view b) {
+  switch (c) {
+    case value_codec::string:
+    case value_codec::json:
+      return make_string(env, b);
+    case value_codec::number:
+      return make_number(env, b);
+    case value_codec::bigint:
+      return make_bigint(env, b);
+    case value_codec::boolean:
+      if (b.size() != 1) throw_error(env, "threadmap: stored bytes are not a boolean (corrupt)");
+      return make_bool(env, b[0] != 0);
+    case value_codec::bytes:
+    case value_codec::structured:
+      return make_bytes(env, b);
+    case value_codec::any:
+      return decode_any(env, b);
+  }
+  throw_error(env, "threadmap: unknown value codec");
+}
+
+std::int64_t bigint_to_i64(napi_env env, napi_value v) {
+  std::int64_t i;
+  bool lossless = false;
+  check(env, napi_get_value_bigint_int64(env, v, &i, &lossless));
+  if (!lossless)
+    throw_range_error(env, "threadmap: a bigint delta must fit in a signed 64-bit integer");
+  return i;
+}
+
+}  // namespace threadmap::addon

@@ -1,0 +1,77 @@
+// codec.hpp — JavaScript "wire" values <-> the byte strings the core stores.
+//
+// Every encoding is a bijection between the JS values a type admits and its
+// byte strings, so equal keys (under Map's SameValueZero) have equal bytes and
+// different keys never collide:
+//   string      UTF-8; a string holding a lone surrogate (which UTF-8 cannot
+//               express) is stored as WTF-8 and decoded back exactly.
+//   number      8-byte little-endian IEEE double. As a key: -0 becomes 0 and
+//               every NaN the one canonical NaN (SameValueZero); values keep -0.
+//   bigint      8-byte little-endian int64 when it fits; otherwise a sign byte
+//               (0 or 1) then the magnitude as little-endian 64-bit words with
+//               no zero high word, so 9, 17, 25 ... bytes.
+//   boolean     1 byte, 0 or 1.
+//   bytes       the bytes of a Uint8Array (Buffer included).
+//   json        the JSON text (the TypeScript layer stringifies and parses).
+//   structured  v8.serialize output (the TypeScript layer serializes).
+//   any         one tag byte (any_tag below), then the payload of the
+//               primitive type; objects arrive already v8-serialized as a
+//               Uint8Array and get the `structured` tag. Keys admit primitives
+//               only.
+// Counters (`add`) rely on number being 8 bytes of double and a bigint in
+// int64 range being 8 bytes of int64, behind the tag byte for `any`.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "common.hpp"
+
+namespace threadmap::addon {
+
+enum class key_codec : std::uint8_t { string, number, bigint, bytes, any };
+enum class value_codec : std::uint8_t {
+  string,
+  number,
+  bigint,
+  boolean,
+  bytes,
+  json,
+  structured,
+  any
+};
+
+namespace any_tag {
+inline constexpr std::uint8_t undefined = 0;
+inline constexpr std::uint8_t null = 1;
+inline constexpr std::uint8_t false_ = 2;
+inline constexpr std::uint8_t true_ = 3;
+inline constexpr std::uint8_t number = 4;
+inline constexpr std::uint8_t string = 5;
+inline constexpr std::uint8_t bigint = 6;
+inline constexpr std::uint8_t structured = 7;
+}  // namespace any_tag
+
+std::optional<key_codec> parse_key_codec(std::string_view name) noexcept;
+std::optional<value_codec> parse_value_codec(std::string_view name) noexcept;
+const char* to_string(key_codec c) noexcept;
+const char* to_string(value_codec c) noexcept;
+// The names in the order of the enums, for error messages ("'a', 'b' or 'c'").
+const char* key_codec_choices() noexcept;
+const char* value_codec_choices() noexcept;
+
+// Encode into `out` (cleared first). A value of the wrong type is a TypeError,
+// one past the core's size limits a RangeError; `out` is then unspecified.
+void encode_key(napi_env env, napi_value v, key_codec c, byte_buffer& out);
+void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out);
+
+napi_value decode_key(napi_env env, key_codec c, std::string_view bytes);
+napi_value decode_value(napi_env env, value_codec c, std::string_view bytes);
+
+// Reading a JS bigint as int64 for counter deltas; RangeError outside int64.
+std::int64_t bigint_to_i64(napi_env env, napi_value v);
+
+}  // namespace threadmap::addon

@@ -1,0 +1,165 @@
+// common.hpp — small pieces every binding file uses: the reusable scratch
+// buffers, error helpers and the checked method thunk.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "threadmap/map.hpp"
+
+namespace threadmap::addon {
+
+// A growable byte buffer that never zero-fills: the codecs write straight into
+// it, so the common case (a short key) costs no allocation and no memset.
+class byte_buffer {
+ public:
+  char* data() noexcept { return data_.get(); }
+  const char* data() const noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return cap_; }
+  std::string_view view() const noexcept { return {data_.get(), size_}; }
+
+  void clear() noexcept { size_ = 0; }
+  // Makes room for n more bytes past size() and returns where they start.
+  char* reserve_more(std::size_t n) {
+    if (cap_ - size_ < n) grow(size_ + n);
+    return data_.get() + size_;
+  }
+  void commit(std::size_t n) noexcept { size_ += n; }
+  void push(std::uint8_t b) {
+    *reserve_more(1) = static_cast<char>(b);
+    ++size_;
+  }
+  void append(const void* p, std::size_t n) {
+    if (n == 0) return;
+    std::memcpy(reserve_more(n), p, n);
+    size_ += n;
+  }
+  void resize(std::size_t n) {
+    if (n > cap_) grow(n);
+    size_ = n;
+  }
+  // A huge value must not stay pinned in a thread-local buffer forever.
+  void trim() {
+    if (cap_ > kKeep) {
+      data_.reset();
+      cap_ = size_ = 0;
+    }
+  }
+
+ private:
+  static constexpr std::size_t kKeep = std::size_t{1} << 20;
+  void grow(std::size_t need) {
+    std::size_t cap = cap_ < 256 ? 256 : cap_;
+    while (cap < need) cap = cap * 2 > cap ? cap * 2 : need;
+    std::unique_ptr<char[]> next(new char[cap]);
+    if (size_ != 0) std::memcpy(next.get(), data_.get(), size_);
+    data_ = std::move(next);
+    cap_ = cap;
+  }
+  std::unique_ptr<char[]> data_;
+  std::size_t cap_ = 0;
+  std::size_t size_ = 0;
+};
+
+// Per-thread scratch space for encoding arguments and receiving results, so a
+// call allocates nothing once the buffers have grown to the working size.
+// Thread-local (not per environment) is right: an environment runs on exactly
+// one thread, and nothing here outlives a single call.
+struct scratch {
+  byte_buffer key;
+  byte_buffer value;
+  byte_buffer expected;
+  std::string out;
+
+  void trim() {
+    value.trim();
+    expected.trim();
+    if (out.capacity() > (std::size_t{1} << 20)) std::string().swap(out);
+  }
+};
+scratch& tls_scratch();
+
+// Throws a JS exception for a failed napi call (keeps a pending exception).
+inline void check(napi_env env, napi_status st) {
+  if (st != napi_ok) throw Napi::Error::New(env);
+}
+
+[[noreturn]] void throw_type_error(napi_env env, const std::string& msg);
+[[noreturn]] void throw_range_error(napi_env env, const std::string& msg);
+[[noreturn]] void throw_error(napi_env env, const std::string& msg);
+
+// Maps a core status that means failure to the JS error the API promises.
+// `what` names the operation for the message.
+[[noreturn]] void throw_status(napi_env env, status s, const char* what);
+
+// Prototype methods go through this thunk instead of ObjectWrap's own: it
+// checks the receiver's napi_type_tag before unwrapping, so calling a method
+// on a foreign object (another class, another addon) is a TypeError instead
+// of a wild pointer, and it turns C++ exceptions from the core into JS ones.
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+Napi::Value checked_method(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  napi_value self = info.This();
+  bool tagged = false;
+  check(env, napi_check_object_type_tag(env, self, &T::type_tag, &tagged));
+  if (!tagged) throw_type_error(env, std::string("Illegal invocation: not a ") + T::class_name);
+  void* raw = nullptr;
+  check(env, napi_unwrap(env, self, &raw));
+  T* obj = static_cast<T*>(raw);
+  try {
+    return (obj->*M)(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw_range_error(env, "threadmap: out of memory");
+  } catch (const std::exception& e) {
+    throw_error(env, std::string("threadmap: ") + e.what());
+  }
+}
+
+// The raw napi_callback behind a prototype method.
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+napi_value raw_method(napi_env env, napi_callback_info cbinfo) {
+  try {
+    Napi::CallbackInfo info(env, cbinfo);
+    return checked_method<T, M>(info);
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+    return nullptr;
+  }
+}
+
+template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+napi_property_descriptor method(const char* name) {
+  // Like a class method: writable, configurable, not enumerable.
+  return {name,
+          nullptr,
+          raw_method<T, M>,
+          nullptr,
+          nullptr,
+          nullptr,
+          static_cast<napi_property_attributes>(napi_writable | napi_configurable),
+          nullptr};
+}
+
+// Defines the class with its methods on the prototype. (napi_define_class
+// cannot take our checked thunks as instance methods: it only knows its own
+// member-function trampolines.)
+template <typename T, std::size_t N>
+Napi::Function define_class(Napi::Env env, const char* name,
+                            const napi_property_descriptor (&methods)[N]) {
+  Napi::Function ctor = T::DefineClass(env, name, {});
+  Napi::Object proto = ctor.Get("prototype").template As<Napi::Object>();
+  check(env, napi_define_properties(env, proto, N, methods));
+  return ctor;
+}
+
+}  // namespace threadmap::addon

@@ -1,0 +1,78 @@
+// map_wrap.hpp — NativeMap: the JS object over one shared native map.
+//
+// Each NativeMap owns a std::shared_ptr to a registry entry; several NativeMaps
+// (one per thread that attached, or several in one thread) may own the same
+// entry. Arguments are encoded by the codecs into thread-local buffers, the
+// core call runs inside an epoch guard that keeps the map alive against a
+// concurrent close(), and results are turned into JS values only after the
+// guard is left, so no JS allocation (and thus no GC) happens inside it.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "codec.hpp"
+#include "env_state.hpp"
+#include "threadmap/registry.hpp"
+
+namespace threadmap::addon {
+
+// compareAndSet flags: how "absent" is said, since undefined is a value of
+// the `any` and `structured` types and cannot double as "no entry".
+inline constexpr std::uint32_t cas_expect_absent = 1;  // expected: the key is absent
+inline constexpr std::uint32_t cas_delete = 2;         // next: remove the entry
+
+// Iterator modes.
+inline constexpr std::uint32_t iter_keys = 0;
+inline constexpr std::uint32_t iter_values = 1;
+inline constexpr std::uint32_t iter_entries = 2;
+
+class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
+ public:
+  static constexpr const char* class_name = "NativeMap";
+  static const napi_type_tag type_tag;
+
+  static Napi::Function define(Napi::Env env);
+  // A new NativeMap over an existing registry entry (attach).
+  static Napi::Object wrap_existing(Napi::Env env, std::shared_ptr<shared_map> m);
+
+  explicit NativeMap(const Napi::CallbackInfo& info);
+  ~NativeMap() override;
+  void release() noexcept override;
+
+ private:
+  Napi::Value Get(const Napi::CallbackInfo& info);
+  Napi::Value Has(const Napi::CallbackInfo& info);
+  Napi::Value Set(const Napi::CallbackInfo& info);
+  Napi::Value SetIfAbsent(const Napi::CallbackInfo& info);
+  Napi::Value GetOrSet(const Napi::CallbackInfo& info);
+  Napi::Value CompareAndSet(const Napi::CallbackInfo& info);
+  Napi::Value Swap(const Napi::CallbackInfo& info);
+  Napi::Value Take(const Napi::CallbackInfo& info);
+  Napi::Value Delete(const Napi::CallbackInfo& info);
+  Napi::Value Add(const Napi::CallbackInfo& info);
+  Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value Clear(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value IsClosed(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Iterate(const Napi::CallbackInfo& info);
+
+  template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
+  friend Napi::Value checked_method(const Napi::CallbackInfo&);
+
+  // The live core map; call only inside an epoch guard. Throws a clear Error
+  // when the map was closed (by any thread) or released with its environment.
+  concurrent_map* live(napi_env env) const;
+  [[noreturn]] void throw_closed(napi_env env) const;
+
+  std::shared_ptr<shared_map> shared_;
+  std::shared_ptr<env_state> env_;
+  std::uint64_t id_ = 0;
+  key_codec kc_ = key_codec::any;
+  value_codec vc_ = value_codec::any;
+};
+
+}  // namespace threadmap::addon

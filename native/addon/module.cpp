@@ -1,0 +1,117 @@
+// module.cpp — module init: per-environment state, the cleanup hook, and the
+// module-level functions (attach, liveMaps) and constants.
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "common.hpp"
+#include "env_state.hpp"
+#include "iterator_wrap.hpp"
+#include "map_wrap.hpp"
+#include "threadmap/epoch.hpp"
+#include "threadmap/registry.hpp"
+
+namespace threadmap::addon {
+
+addon_data& data_of(napi_env env) {
+  void* p = nullptr;
+  check(env, napi_get_instance_data(env, &p));
+  if (p == nullptr) throw_error(env, "threadmap: the addon is not initialized in this thread");
+  return *static_cast<addon_data*>(p);
+}
+
+void track(const std::shared_ptr<env_state>& st, env_resource* r) {
+  st->resources.insert(r);
+}
+
+void untrack(const std::shared_ptr<env_state>& st, env_resource* r) noexcept {
+  if (st) st->resources.erase(r);
+}
+
+namespace {
+
+// Runs when the environment (a worker's, or the main thread's at exit) is torn
+// down, before the remaining wrappers are finalized (if they ever are).
+// Releasing here is what makes worker.terminate() give back the maps the
+// worker held. `arg` owns a reference to the state so the order in which
+// Node tears down instance data, finalizers and hooks does not matter.
+void cleanup_env(void* arg) {
+  auto* hold = static_cast<std::shared_ptr<env_state>*>(arg);
+  (*hold)->torn_down = true;
+  // release() never untracks, so iterating the set while releasing is safe.
+  for (env_resource* r : (*hold)->resources) r->release();
+  (*hold)->resources.clear();
+  delete hold;
+}
+
+Napi::Value Attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value v = info[0];
+  if (!v.IsNumber()) throw_type_error(env, "threadmap: attach: the id must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0)
+    throw_type_error(env, "threadmap: attach: the id must be a non-negative safe integer");
+  const auto id = static_cast<std::uint64_t>(d);
+  std::shared_ptr<shared_map> m;
+  try {
+    m = registry::find(id);
+  } catch (const std::exception& e) {
+    throw_error(env, std::string("threadmap: attach: ") + e.what());
+  }
+  if (!m)
+    throw_error(env, "threadmap: attach: no live map has id " + std::to_string(id) +
+                         " (it was closed or freed, or the handle is forged)");
+  bool closed;
+  {
+    epoch::guard g;
+    closed = m->get() == nullptr;
+  }
+  if (closed) throw_error(env, "threadmap: attach: map " + std::to_string(id) + " is closed");
+  return NativeMap::wrap_existing(env, std::move(m));
+}
+
+Napi::Value LiveMaps(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(registry::live()));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new addon_data();
+  env.SetInstanceData<addon_data>(data);  // deleted by Node when the environment ends
+  auto* hold = new std::shared_ptr<env_state>(data->state);
+  if (napi_add_env_cleanup_hook(env, cleanup_env, hold) != napi_ok) {
+    delete hold;
+    throw_error(env, "threadmap: cannot register the environment cleanup hook");
+  }
+
+  Napi::Function map_ctor = NativeMap::define(env);
+  data->map_ctor = Napi::Persistent(map_ctor);
+  Napi::Function iterator_ctor = NativeIterator::define(env);
+  data->iterator_ctor = Napi::Persistent(iterator_ctor);
+
+  exports.Set("NativeMap", map_ctor);
+  exports.Set("attach", Napi::Function::New<Attach>(env, "attach"));
+  exports.Set("liveMaps", Napi::Function::New<LiveMaps>(env, "liveMaps"));
+
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("CAS_EXPECT_ABSENT", Napi::Number::New(env, cas_expect_absent));
+  c.Set("CAS_DELETE", Napi::Number::New(env, cas_delete));
+  c.Set("ITER_KEYS", Napi::Number::New(env, iter_keys));
+  c.Set("ITER_VALUES", Napi::Number::New(env, iter_values));
+  c.Set("ITER_ENTRIES", Napi::Number::New(env, iter_entries));
+  c.Set("MAX_KEY_BYTES", Napi::Number::New(env, static_cast<double>(max_key_bytes)));
+  c.Set("MAX_VALUE_BYTES", Napi::Number::New(env, static_cast<double>(max_value_bytes)));
+  c.Freeze();
+  exports.Set("constants", c);
+  return exports;
+}
+
+}  // namespace
+}  // namespace threadmap::addon
+
+Napi::Object ThreadmapInit(Napi::Env env, Napi::Object exports) {
+  return threadmap::addon::Init(env, exports);
+}
+
+NODE_API_MODULE(threadmap, ThreadmapInit)
