@@ -1,0 +1,78 @@
+// Deterministic workloads: the same seed gives the same keys and orders in
+// every thread, so workers rebuild them instead of receiving 1M strings.
+
+// A 32-bit generator (splitmix-style increments, then an avalanche mix).
+export function rng(seed) {
+  let state = seed >>> 0
+  return function next() {
+    state = (state + 0x9e3779b9) >>> 0
+    return mix32(state)
+  }
+}
+
+// A bijection on uint32 (xor-shifts and odd multipliers are invertible), so
+// distinct inputs give distinct outputs: keys made from it are unique.
+export function mix32(x) {
+  x = Math.imul(x ^ (x >>> 16), 0x7feb352d)
+  x = Math.imul(x ^ (x >>> 15), 0x846ca68b)
+  return (x ^ (x >>> 16)) >>> 0
+}
+
+// n unique keys such as "user:3f2a9c01", as flat (sequential) one-byte
+// strings sliced from one buffer: no cons strings, so neither Map nor
+// ThreadMap pays for flattening inside the timed loop.
+export function makeKeys(n, seed) {
+  const prefix = 'user:'
+  const width = prefix.length + 8
+  const buf = Buffer.alloc(n * width)
+  for (let i = 0; i < n; i++) {
+    const hex = mix32((i ^ Math.imul(seed, 0x5bd1e995)) >>> 0)
+      .toString(16)
+      .padStart(8, '0')
+    buf.write(prefix + hex, i * width, 'latin1')
+  }
+  const keys = new Array(n)
+  for (let i = 0; i < n; i++) keys[i] = buf.toString('latin1', i * width, (i + 1) * width)
+  return keys
+}
+
+// A random permutation of 0..n-1 (Fisher-Yates).
+export function permutation(n, seed) {
+  const next = rng(seed)
+  const p = new Uint32Array(n)
+  for (let i = 0; i < n; i++) p[i] = i
+  for (let i = n - 1; i > 0; i--) {
+    const j = next() % (i + 1)
+    const t = p[i]
+    p[i] = p[j]
+    p[j] = t
+  }
+  return p
+}
+
+// The keys in a random order, with the value stored under each one (its
+// index in insertion order), for lookups that hit every key equally. The
+// probe strings are a second, separately allocated copy of the keys (equal
+// content, other objects), as keys parsed from input would be: no
+// implementation gets to match a lookup by pointer identity.
+export function probeOrder(n, seed, orderSeed) {
+  const copy = makeKeys(n, seed)
+  const p = permutation(n, orderSeed)
+  const probe = new Array(n)
+  const values = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    probe[i] = copy[p[i]]
+    values[i] = p[i]
+  }
+  return { probe, values }
+}
+
+// A pattern of operations: 1 = set, 0 = get, `percent` of them sets, spread
+// at random; its length is a power of two so it can be indexed with a mask.
+export function opPattern(percent, seed, length = 4096) {
+  const pattern = new Uint8Array(length)
+  const sets = Math.round((length * percent) / 100)
+  const p = permutation(length, seed)
+  for (let i = 0; i < sets; i++) pattern[p[i]] = 1
+  return pattern
+}

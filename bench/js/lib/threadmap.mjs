@@ -1,0 +1,43 @@
+// The package under test, loaded from the compiled dist/ (npm run bench
+// compiles it first), plus the constructors the suites share.
+
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+export const distPath = path.resolve(here, '..', '..', '..', 'dist', 'index.js')
+
+let cached = null
+export function loadThreadMap() {
+  if (cached) return cached
+  const require = createRequire(import.meta.url)
+  try {
+    cached = require(distPath).ThreadMap
+  } catch (err) {
+    throw new Error(
+      `cannot load ${distPath} (${err.message}).\n` +
+        'Run `npm install` (builds the addon) and `npm run build:ts`, or use `npm run bench`.',
+    )
+  }
+  if (typeof cached !== 'function') throw new Error(`${distPath} exports no ThreadMap class`)
+  return cached
+}
+
+// String keys, number values: the workload every suite measures.
+export function newThreadMap(strategy) {
+  const ThreadMap = loadThreadMap()
+  return new ThreadMap(null, { keys: 'string', values: 'number', strategy })
+}
+
+export function closeQuietly(map) {
+  if (map && typeof map.close === 'function') map.close()
+}
+
+export function statsOf(map) {
+  try {
+    return typeof map.stats === 'function' ? map.stats() : null
+  } catch {
+    return null
+  }
+}
