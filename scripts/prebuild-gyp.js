@@ -12,13 +12,17 @@
 // by this script, so it is a Release build with cmake-js's defaults whatever
 // state the developer's build/ is in; being private, it can be rebuilt
 // incrementally (cmake-js compile falls back to a full rebuild on failure).
-// Its product is then copied to build/Release/ where prebuildify looks.
+// prebuildify runs this in a staging folder (its cwd, see prebuild.js), and
+// the product is copied to <cwd>/build/Release/ where prebuildify looks, so
+// the developer's build/Release is never touched. THREADMAP_ROOT names the
+// source tree (default: the cwd).
 
 const fs = require('fs')
 const path = require('path')
 const { spawnSync } = require('child_process')
 
-const root = process.cwd()
+const root = path.resolve(process.env.THREADMAP_ROOT || process.cwd())
+const stage = process.cwd()
 const outDir = 'build-prebuild'
 
 function fail(msg) {
@@ -63,7 +67,7 @@ if (r.status !== 0) fail(`cmake-js exited with ${r.status ?? r.signal}`)
 const built = path.join(root, outDir, 'Release')
 const products = fs.readdirSync(built).filter((f) => f.endsWith('.node'))
 if (products.length !== 1) fail(`expected one .node file in ${built}, found: ${products.join(', ') || 'none'}`)
-const dest = path.join(root, 'build', 'Release')
+const dest = path.join(stage, 'build', 'Release')
 fs.mkdirSync(dest, { recursive: true })
 fs.copyFileSync(path.join(built, products[0]), path.join(dest, products[0]))
-process.stdout.write(`prebuild-gyp: ${outDir}/Release/${products[0]} -> build/Release/${products[0]}\n`)
+process.stdout.write(`prebuild-gyp: copied ${outDir}/Release/${products[0]} to ${path.relative(root, dest)}/\n`)

@@ -4,8 +4,9 @@
 // (or .musl.node) with prebuildify --napi --strip, cmake-js standing in for
 // node-gyp (scripts/prebuild-gyp.js), then check that the result loads.
 //
-// prebuildify *moves* build/Release/*.node into prebuilds/, so a developer's
-// own build/Release/threadmap.node is put aside first and restored after.
+// prebuildify takes (moves) <cwd>/build/Release/*.node, so it runs in a
+// staging folder, build-prebuild-stage/, with --out pointing back at the
+// package root: the developer's own build/Release is never touched.
 
 const fs = require('fs')
 const os = require('os')
@@ -15,7 +16,7 @@ const { spawnSync } = require('child_process')
 const root = path.resolve(__dirname, '..')
 const platformArch = `${os.platform()}-${os.arch()}`
 const prebuildDir = path.join(root, 'prebuilds', platformArch)
-const releaseDir = path.join(root, 'build', 'Release')
+const stage = path.join(root, 'build-prebuild-stage')
 const shim = path.join(root, 'scripts', 'prebuild-gyp.js')
 
 function log(msg) {
@@ -27,29 +28,6 @@ function fail(msg) {
   process.exit(1)
 }
 
-function stashDevBinaries() {
-  const stashed = []
-  let files = []
-  try {
-    files = fs.readdirSync(releaseDir).filter((f) => f.endsWith('.node'))
-  } catch {
-    return stashed
-  }
-  for (const f of files) {
-    const stash = path.join(root, 'build', `${f}.before-prebuild`)
-    fs.renameSync(path.join(releaseDir, f), stash)
-    stashed.push({ from: stash, to: path.join(releaseDir, f) })
-  }
-  return stashed
-}
-
-function restore(stashed) {
-  for (const { from, to } of stashed) {
-    fs.mkdirSync(path.dirname(to), { recursive: true })
-    fs.renameSync(from, to)
-  }
-}
-
 function runPrebuildify() {
   let bin
   try {
@@ -58,15 +36,28 @@ function runPrebuildify() {
     fail('prebuildify is not installed: run npm install first')
   }
   fs.chmodSync(shim, 0o755) // prebuildify spawns it directly, without a shell
-  const args = [bin, '--napi', '--strip', '--tag-libc', `--target=node@${process.versions.node}`]
-  log(`PREBUILD_NODE_GYP=${path.relative(root, shim)} prebuildify ${args.slice(1).join(' ')}`)
+  fs.rmSync(stage, { recursive: true, force: true })
+  fs.mkdirSync(stage, { recursive: true })
+  const { name } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify({ name, private: true }))
+  const args = [
+    bin,
+    stage,
+    `--out=${root}`,
+    '--napi',
+    '--strip',
+    '--tag-libc',
+    `--target=node@${process.versions.node}`,
+  ]
+  log(`PREBUILD_NODE_GYP=${path.relative(root, shim)} prebuildify ${args.slice(1).map((a) => a.replace(root, '.')).join(' ')}`)
   const r = spawnSync(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, PREBUILD_NODE_GYP: shim },
+    env: { ...process.env, PREBUILD_NODE_GYP: shim, THREADMAP_ROOT: root },
   })
   if (r.error) fail(`could not run prebuildify: ${r.error.message}`)
   if (r.status !== 0) fail(`prebuildify exited with ${r.status ?? r.signal}`)
+  fs.rmSync(stage, { recursive: true, force: true })
 }
 
 // Load the prebuild the way a user's install does: node-gyp-build with
@@ -105,12 +96,7 @@ function verify(expected) {
 
 function main() {
   fs.rmSync(prebuildDir, { recursive: true, force: true })
-  const stashed = stashDevBinaries()
-  try {
-    runPrebuildify()
-  } finally {
-    restore(stashed)
-  }
+  runPrebuildify()
   const made = fs.existsSync(prebuildDir) ? fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node')) : []
   if (made.length !== 1) fail(`expected one .node file in ${prebuildDir}, found: ${made.join(', ') || 'none'}`)
   const file = path.join(prebuildDir, made[0])
