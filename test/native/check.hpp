@@ -54,6 +54,8 @@ inline std::vector<strategy_config> strategies() {
   threadmap::options o;
   o.strategy = strategy_kind::mutex;
   v.push_back({"mutex", o});
+  o.strategy = strategy_kind::rwlock;
+  v.push_back({"rwlock", o});
   o.strategy = strategy_kind::striped;
   v.push_back({"striped", o});
   o.stripes = 1;

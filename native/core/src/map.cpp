@@ -23,6 +23,7 @@ const char* to_string(strategy_kind s) noexcept {
   switch (s) {
     case strategy_kind::mutex: return "mutex";
     case strategy_kind::striped: return "striped";
+    case strategy_kind::rwlock: return "rwlock";
   }
   return "unknown";
 }
@@ -42,8 +43,10 @@ bool scan_reader::next(scan_record& out) noexcept {
 
 std::unique_ptr<concurrent_map> make_map(const options& opts) {
   switch (opts.strategy) {
-    case strategy_kind::mutex: return std::make_unique<striped_map>(opts, 1, false);
-    case strategy_kind::striped: return std::make_unique<striped_map>(opts, opts.stripes, true);
+    case strategy_kind::mutex: return std::make_unique<mutex_map>(opts, opts.strategy, 1);
+    case strategy_kind::rwlock: return std::make_unique<rwlock_map>(opts, opts.strategy, 1);
+    case strategy_kind::striped:
+      return std::make_unique<optimistic_striped_map>(opts, opts.strategy, opts.stripes);
   }
   return nullptr;
 }

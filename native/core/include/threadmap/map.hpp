@@ -42,7 +42,7 @@ enum class status : std::uint8_t {
 
 const char* to_string(status s) noexcept;
 
-enum class strategy_kind : std::uint8_t { mutex, striped };
+enum class strategy_kind : std::uint8_t { mutex, striped, rwlock };
 
 const char* to_string(strategy_kind s) noexcept;
 

@@ -1,5 +1,5 @@
-// threadmap/striped.hpp — lock striping over flat tables: the `striped` and
-// `mutex` strategies.
+// threadmap/striped.hpp — lock striping over flat tables: the `striped`,
+// `mutex` and `rwlock` strategies.
 //
 // `striped`: 2^k stripes, chosen by the top bits of the key's hash. Each stripe
 // is one flat table plus one mutex, aligned to its own cache lines so that two
@@ -12,7 +12,12 @@
 //
 // `mutex`: the same with one stripe and readers that always lock — the
 // baseline the others are measured against (the Kubernetes scheduler-cache
-// pattern).
+// pattern). `rwlock`: one stripe whose readers take a shared lock
+// (threadmap/rw_spinlock.hpp), so readers run in parallel but all write the
+// lock word.
+//
+// The three differ only in the lock type and the read mode, so they are one
+// class template; the probe loops, growth and accounting are the flat table's.
 //
 // Iteration units are stripes: scan(unit) copies one stripe under its lock.
 // clear() locks every stripe and holds every stripe's version odd while it
@@ -21,18 +26,30 @@
 
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 
 #include "threadmap/flat_table.hpp"
 #include "threadmap/map.hpp"
 #include "threadmap/padding.hpp"
+#include "threadmap/rw_spinlock.hpp"
 
 namespace threadmap {
 
+/// How readers reach a stripe's table.
+enum class read_mode {
+  optimistic,  // seqlock reads, the stripe lock after a few failed attempts
+  shared,      // lock_shared() on the stripe lock
+  exclusive,   // lock() on the stripe lock
+};
+
+/// Stripe count for `stripes` = 0: 4x the hardware threads (8 to 1024).
+unsigned default_stripes() noexcept;
+
+template <class Lock, read_mode Mode>
 class striped_map final : public concurrent_map {
  public:
-  /// `stripes` is rounded up to a power of two; 0 picks 4x the hardware
-  /// threads (at least 8, at most 1024). `optimistic` selects seqlock reads.
-  striped_map(const options& opts, unsigned stripes, bool optimistic);
+  /// `stripes` is rounded up to a power of two; 0 picks default_stripes().
+  striped_map(const options& opts, strategy_kind kind, unsigned stripes);
   ~striped_map() override;
 
   bool get(bytes key, std::string* out) const override;
@@ -48,15 +65,13 @@ class striped_map final : public concurrent_map {
   std::size_t scan(std::size_t unit, std::string& out) const override;
   map_stats stats() const override;
 
-  static unsigned default_stripes() noexcept;
-
  private:
   // One stripe per cache-line-aligned block: the table's version and array
   // pointer (read by every reader of the stripe) and the lock never share a
   // line with another stripe's.
   struct alignas(cache_line) stripe {
     detail::flat_table table;
-    mutable std::mutex lock;
+    mutable Lock lock;
   };
 
   stripe& stripe_for(std::uint64_t hash) const noexcept {
@@ -68,11 +83,19 @@ class striped_map final : public concurrent_map {
   status write(bytes key, std::size_t value_size, Op&& op);
 
   const options opts_;
+  const strategy_kind kind_;
   const unsigned count_;
-  const bool optimistic_;
   std::unique_ptr<stripe[]> stripes_;
   // Shared by all stripes, but touched only when memory is allocated or freed.
   mutable padded<detail::memory_budget> budget_;
 };
+
+using mutex_map = striped_map<std::mutex, read_mode::exclusive>;
+using rwlock_map = striped_map<rw_spinlock, read_mode::shared>;
+using optimistic_striped_map = striped_map<std::mutex, read_mode::optimistic>;
+
+extern template class striped_map<std::mutex, read_mode::exclusive>;
+extern template class striped_map<rw_spinlock, read_mode::shared>;
+extern template class striped_map<std::mutex, read_mode::optimistic>;
 
 }  // namespace threadmap
