@@ -1,0 +1,12 @@
+// ES module entry: re-exports the CommonJS build, so `import` and `require`
+// share one module instance (one ThreadMap class, one addon binding).
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const cjs = require('../dist/index.js')
+
+export const ThreadMap = cjs.ThreadMap
+export const liveMaps = cjs.liveMaps
+export const MAX_KEY_BYTES = cjs.MAX_KEY_BYTES
+export const MAX_VALUE_BYTES = cjs.MAX_VALUE_BYTES
+export default cjs.ThreadMap

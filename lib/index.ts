@@ -1,0 +1,410 @@
+// ThreadMap<K, V>: a Map over a native concurrent map that every worker
+// thread can share (see ../README.md and docs/ for the lifetime rules).
+
+import { valueCodec, type ValueCodec } from './codecs'
+import { addon, type NativeInfo, type NativeMap, type Wire } from './native'
+import type {
+  KeyTypeName,
+  KeyTypes,
+  StrategyName,
+  ThreadMapHandle,
+  ThreadMapOptions,
+  ThreadMapStats,
+  ValueTypeName,
+  ValueTypes,
+} from './types'
+
+export type {
+  JsonValue,
+  KeyTypeName,
+  KeyTypes,
+  Primitive,
+  StrategyName,
+  StrategyOption,
+  ThreadMapHandle,
+  ThreadMapOptions,
+  ThreadMapStats,
+  ValueTypeName,
+  ValueTypes,
+} from './types'
+
+const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES } = addon.constants
+
+/** Largest encoded key, in bytes. */
+export const MAX_KEY_BYTES: number = addon.constants.MAX_KEY_BYTES
+/** Largest encoded value, in bytes. */
+export const MAX_VALUE_BYTES: number = addon.constants.MAX_VALUE_BYTES
+
+const KEY_TYPES: readonly string[] = ['string', 'number', 'bigint', 'bytes', 'any'] satisfies KeyTypeName[]
+const VALUE_TYPES: readonly string[] = [
+  'string',
+  'number',
+  'bigint',
+  'boolean',
+  'bytes',
+  'json',
+  'structured',
+  'any',
+] satisfies ValueTypeName[]
+const STRATEGIES: readonly string[] = ['mutex', 'striped'] satisfies StrategyName[]
+
+// Returned by native lookups for "no entry", since undefined is a storable
+// value of `any` and `structured` maps.
+const ABSENT: unique symbol = Symbol('threadmap.absent')
+type Absent = typeof ABSENT
+
+// ThreadMap.attach() passes the native map to the constructor through this
+// slot (set and cleared around one `new`, with no user code in between).
+let attaching: NativeMap | null = null
+
+function isHandle(h: unknown): h is ThreadMapHandle {
+  if (typeof h !== 'object' || h === null) return false
+  const o = h as Record<string, unknown>
+  return (
+    o.threadmap === 1 &&
+    typeof o.id === 'number' &&
+    Number.isSafeInteger(o.id) &&
+    o.id >= 0 &&
+    typeof o.keys === 'string' &&
+    KEY_TYPES.includes(o.keys) &&
+    typeof o.values === 'string' &&
+    VALUE_TYPES.includes(o.values) &&
+    typeof o.strategy === 'string' &&
+    STRATEGIES.includes(o.strategy)
+  )
+}
+
+/** Maps registered in this process and not yet freed (closed ones count until freed). */
+export function liveMaps(): number {
+  return addon.liveMaps()
+}
+
+/**
+ * A Map whose entries live in a native concurrent hash map, outside the V8
+ * heap, shared by every thread that attaches to it.
+ *
+ * Differences from Map: keys and values have a type fixed at construction
+ * (objects are not keys; `bytes` keys compare by content); iteration order is
+ * not insertion order; iteration reads the map in chunks, so entries set or
+ * deleted by anyone during an iteration may or may not be seen (each entry
+ * present for the whole iteration is seen exactly once).
+ */
+export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
+  readonly #native: NativeMap
+  readonly #info: NativeInfo
+  readonly #codec: ValueCodec | null
+
+  /**
+   * `new ThreadMap()` and `new ThreadMap(entries)` behave like `new Map(...)`
+   * with key and value types 'any'; `options` picks types, strategy and limits.
+   */
+  constructor(entries?: Iterable<readonly [K, V]> | null, options?: ThreadMapOptions) {
+    if (attaching !== null) {
+      this.#native = attaching
+      attaching = null
+    } else {
+      if (options !== undefined && (typeof options !== 'object' || options === null)) {
+        throw new TypeError('threadmap: options must be an object')
+      }
+      this.#native = new addon.NativeMap(options)
+    }
+    this.#info = this.#native.info()
+    this.#codec = valueCodec(this.#info.values)
+    if (entries !== undefined && entries !== null) {
+      try {
+        for (const entry of entries) {
+          if (typeof entry !== 'object' || entry === null) {
+            throw new TypeError(`Iterator value ${String(entry)} is not an entry object`)
+          }
+          this.set(entry[0], entry[1])
+        }
+      } catch (err) {
+        // The half-filled map is unreachable: free it now, not at GC.
+        this.#native.close()
+        throw err
+      }
+    }
+  }
+
+  /**
+   * Typed construction from type names:
+   * `ThreadMap.create({ keys: 'string', values: 'number' })` is a
+   * `ThreadMap<string, number>`.
+   */
+  static create<KT extends KeyTypeName = 'any', VT extends ValueTypeName = 'any'>(
+    options?: ThreadMapOptions<KT, VT>,
+  ): ThreadMap<KeyTypes[KT], ValueTypes[VT]> {
+    return new ThreadMap<KeyTypes[KT], ValueTypes[VT]>(null, options)
+  }
+
+  /**
+   * A ThreadMap over the map `handle` names (from `map.handle()` in any
+   * thread), with the same types. TypeError when `handle` is not a handle;
+   * Error when no live map has its id (closed, freed, or forged).
+   */
+  static attach<K = unknown, V = unknown>(handle: ThreadMapHandle): ThreadMap<K, V> {
+    if (!isHandle(handle)) {
+      throw new TypeError(
+        'threadmap: ThreadMap.attach() needs the object returned by map.handle() ' +
+          '({ threadmap: 1, id, keys, values, strategy })',
+      )
+    }
+    const native = addon.attach(handle.id)
+    const info = native.info()
+    if (info.keys !== handle.keys || info.values !== handle.values || info.strategy !== handle.strategy) {
+      throw new Error(
+        `threadmap: the handle does not describe map ${handle.id} (it has keys '${info.keys}', ` +
+          `values '${info.values}', strategy '${info.strategy}'); it is stale or forged`,
+      )
+    }
+    attaching = native
+    try {
+      return new ThreadMap<K, V>()
+    } finally {
+      attaching = null
+    }
+  }
+
+  #encode(value: V | undefined): Wire {
+    return this.#codec === null ? (value as Wire) : this.#codec.encode(value)
+  }
+
+  #decode(wire: Wire): V {
+    return (this.#codec === null ? wire : this.#codec.decode(wire)) as V
+  }
+
+  #decodeOr(wire: Wire | Absent): V | undefined {
+    return wire === ABSENT ? undefined : this.#decode(wire)
+  }
+
+  // --- Map --------------------------------------------------------------------
+
+  get size(): number {
+    return this.#native.size()
+  }
+
+  get(key: K): V | undefined {
+    if (this.#codec === null) return this.#native.get(key as Wire) as V | undefined
+    return this.#decodeOr(this.#native.get(key as Wire, ABSENT))
+  }
+
+  set(key: K, value: V): this {
+    this.#native.set(key as Wire, this.#encode(value))
+    return this
+  }
+
+  has(key: K): boolean {
+    return this.#native.has(key as Wire)
+  }
+
+  delete(key: K): boolean {
+    return this.#native.delete(key as Wire)
+  }
+
+  clear(): void {
+    this.#native.clear()
+  }
+
+  forEach(callbackfn: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
+    if (typeof callbackfn !== 'function') {
+      throw new TypeError(`${String(callbackfn)} is not a function`)
+    }
+    for (const [key, value] of this.#entries()) callbackfn.call(thisArg, value, key, this)
+  }
+
+  entries(): MapIterator<[K, V]> {
+    return this.#entries()
+  }
+
+  keys(): MapIterator<K> {
+    return this.#keys()
+  }
+
+  values(): MapIterator<V> {
+    return this.#values()
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.#entries()
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'ThreadMap'
+  }
+
+  // Generators (not a hand-written iterator class) so the iterators inherit
+  // from %IteratorPrototype% and get the iterator helpers where the runtime
+  // has them, like Map's own; `finally` frees the native cursor on break.
+  *#entries(): Generator<[K, V], undefined, unknown> {
+    const it = this.#native.iterate(ITER_ENTRIES)
+    try {
+      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
+        for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
+      }
+    } finally {
+      it.return()
+    }
+    return undefined
+  }
+
+  *#keys(): Generator<K, undefined, unknown> {
+    const it = this.#native.iterate(ITER_KEYS)
+    try {
+      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
+        for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
+      }
+    } finally {
+      it.return()
+    }
+    return undefined
+  }
+
+  *#values(): Generator<V, undefined, unknown> {
+    const it = this.#native.iterate(ITER_VALUES)
+    try {
+      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
+        for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])
+      }
+    } finally {
+      it.return()
+    }
+    return undefined
+  }
+
+  // --- atomic operations ------------------------------------------------------
+
+  /** The current value; if the key is absent, sets `value` and returns it. One atomic step. */
+  getOrSet(key: K, value: V): V {
+    const wire = this.#native.getOrSet(key as Wire, this.#encode(value), ABSENT)
+    return wire === ABSENT ? value : this.#decode(wire)
+  }
+
+  /** Sets `value` only if the key is absent; returns whether it did. */
+  setIfAbsent(key: K, value: V): boolean {
+    return this.#native.setIfAbsent(key as Wire, this.#encode(value))
+  }
+
+  /**
+   * Atomically: if the entry is `expected`, make it `next`; returns whether it
+   * did. `undefined` as `expected` means "absent" (for 'any' and 'structured'
+   * values it also matches a stored undefined, as get() would); `undefined` as
+   * `next` deletes the entry. Values compare by their stored form: JSON text
+   * for 'json', v8.serialize bytes for 'structured' and objects in 'any' (use
+   * update() for a read-modify-write of such values).
+   */
+  compareAndSet(key: K, expected: V | undefined, next: V | undefined): boolean {
+    const n = this.#native
+    const k = key as Wire
+    let flags = 0
+    let nextWire: Wire = undefined
+    if (next === undefined) flags |= CAS_DELETE
+    else nextWire = this.#encode(next)
+    if (expected !== undefined) return n.compareAndSet(k, this.#encode(expected), nextWire, flags)
+    if (this.#codec === null || !this.#codec.storesUndefined) {
+      return n.compareAndSet(k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)
+    }
+    // "absent or a stored undefined": two native states, tried one at a time
+    // until one matches or the entry holds something else.
+    for (;;) {
+      if (n.compareAndSet(k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)) return true
+      const wire = n.get(k, ABSENT)
+      if (wire === ABSENT) continue // deleted since: "absent" may match now
+      if (this.#decode(wire) !== undefined) return false
+      if (n.compareAndSet(k, wire, nextWire, flags)) return true
+    }
+  }
+
+  /** Sets `value` and returns the previous value (undefined when there was none). */
+  swap(key: K, value: V): V | undefined {
+    return this.#decodeOr(this.#native.swap(key as Wire, this.#encode(value), ABSENT))
+  }
+
+  /** Removes the entry and returns its value (undefined when there was none). */
+  take(key: K): V | undefined {
+    return this.#decodeOr(this.#native.take(key as Wire, ABSENT))
+  }
+
+  /**
+   * Atomically adds `delta` to a counter and returns the new value; a missing
+   * key counts as 0. Values 'number' take number deltas, 'bigint' bigint
+   * deltas (RangeError on int64 overflow), 'any' either (the stored value must
+   * then be of the delta's type).
+   */
+  add(key: K, delta: number): number
+  add(key: K, delta: bigint): bigint
+  add(key: K, delta: number | bigint): number | bigint
+  add(key: K, delta: number | bigint): number | bigint {
+    return this.#native.add(key as Wire, delta)
+  }
+
+  /**
+   * Read-modify-write: sets the key to `fn(current, key)` and returns it, as an
+   * optimistic compare-and-set loop. `fn` runs outside any native lock and may
+   * run more than once when other threads write the key meanwhile, so it
+   * should be pure. The comparison uses the stored form read before `fn` ran,
+   * so it is exact for every value type.
+   */
+  update(key: K, fn: (current: V | undefined, key: K) => V): V {
+    const n = this.#native
+    const k = key as Wire
+    for (;;) {
+      const wire = n.get(k, ABSENT)
+      const next = fn(this.#decodeOr(wire), key)
+      const nextWire = this.#encode(next)
+      const done =
+        wire === ABSENT
+          ? n.compareAndSet(k, undefined, nextWire, CAS_EXPECT_ABSENT)
+          : n.compareAndSet(k, wire, nextWire, 0)
+      if (done) return next
+    }
+  }
+
+  // --- sharing and lifetime ---------------------------------------------------
+
+  /** A plain, cloneable description of this map for ThreadMap.attach() in another thread. */
+  handle(): ThreadMapHandle {
+    if (this.#native.isClosed()) throw new Error(`threadmap: map ${this.#info.id} is closed`)
+    const { id, keys, values, strategy } = this.#info
+    return { threadmap: 1, id, keys, values, strategy }
+  }
+
+  /** The map's id in this process (what handles carry). */
+  get id(): number {
+    return this.#info.id
+  }
+
+  get keyType(): KeyTypeName {
+    return this.#info.keys
+  }
+
+  get valueType(): ValueTypeName {
+    return this.#info.values
+  }
+
+  get strategy(): StrategyName {
+    return this.#info.strategy
+  }
+
+  /** Whether the map was closed (by any thread). */
+  get closed(): boolean {
+    return this.#native.isClosed()
+  }
+
+  stats(): ThreadMapStats {
+    return this.#native.stats()
+  }
+
+  /**
+   * Frees the map at once, for every thread: later calls on it from any
+   * thread throw an Error. Calling close() again does nothing.
+   */
+  close(): void {
+    this.#native.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+}
+
+export default ThreadMap

@@ -1,0 +1,139 @@
+// The one typed contract of everything the native addon exports
+// (native/addon/*.cpp). Nothing else in lib/ touches the addon's untyped
+// surface, so a change on the C++ side shows up here, in one place.
+
+import { createRequire } from 'node:module'
+import * as path from 'node:path'
+
+/** Key type names; they mirror the codecs in native/addon/codec.hpp. */
+export type KeyTypeName = 'string' | 'number' | 'bigint' | 'bytes' | 'any'
+/** Value type names; they mirror the codecs in native/addon/codec.hpp. */
+export type ValueTypeName =
+  | 'string'
+  | 'number'
+  | 'bigint'
+  | 'boolean'
+  | 'bytes'
+  | 'json'
+  | 'structured'
+  | 'any'
+/** Strategy names; they mirror threadmap::strategy_kind. */
+export type StrategyName = 'mutex' | 'striped'
+/** What options.strategy accepts: a strategy, or 'auto' to let threadmap pick. */
+export type StrategyOption = StrategyName | 'auto'
+
+/**
+ * A value as it crosses the boundary. Keys and primitive values cross as
+ * themselves; json values as their JSON text; structured values (and objects
+ * inside `any` values) as v8.serialize bytes.
+ */
+export type Wire = string | number | bigint | boolean | Uint8Array | null | undefined
+
+export interface NativeMapOptions {
+  keys?: KeyTypeName
+  values?: ValueTypeName
+  strategy?: StrategyOption
+  capacity?: number
+  maxMemory?: number
+}
+
+export interface NativeInfo {
+  id: number
+  keys: KeyTypeName
+  values: ValueTypeName
+  strategy: StrategyName
+}
+
+export interface NativeStats {
+  size: number
+  strategy: StrategyName
+  stripes: number
+  capacity: number
+  bytes: number
+  resizes: number
+  maxMemory: number
+}
+
+/** Chunked iteration; see native/addon/iterator_wrap.hpp. */
+export interface NativeIterator {
+  /** Up to one chunk: keys, values, or flattened [key, value] pairs; null at the end. */
+  next(): Wire[] | null
+  return(): void
+}
+
+/**
+ * Methods that may find no entry take a `missing` marker and return it in
+ * that case, because `undefined` is a storable value of `any` maps.
+ */
+export interface NativeMap {
+  get<M = undefined>(key: Wire, missing?: M): Wire | M
+  has(key: Wire): boolean
+  /** Returns true when the key was new. */
+  set(key: Wire, value: Wire): boolean
+  setIfAbsent(key: Wire, value: Wire): boolean
+  /** The current value, or `missing` when `value` was inserted. */
+  getOrSet<M = undefined>(key: Wire, value: Wire, missing?: M): Wire | M
+  /** flags: constants.CAS_EXPECT_ABSENT ignores `expected`, CAS_DELETE ignores `next`. */
+  compareAndSet(key: Wire, expected: Wire, next: Wire, flags: number): boolean
+  swap<M = undefined>(key: Wire, value: Wire, missing?: M): Wire | M
+  take<M = undefined>(key: Wire, missing?: M): Wire | M
+  delete(key: Wire): boolean
+  add(key: Wire, delta: number): number
+  add(key: Wire, delta: bigint): bigint
+  add(key: Wire, delta: number | bigint): number | bigint
+  size(): number
+  clear(): void
+  stats(): NativeStats
+  /** True when this call closed the map (false: it was closed already). */
+  close(): boolean
+  isClosed(): boolean
+  info(): NativeInfo
+  /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
+  iterate(mode: number, chunk?: number): NativeIterator
+}
+
+export interface NativeConstants {
+  readonly CAS_EXPECT_ABSENT: number
+  readonly CAS_DELETE: number
+  readonly ITER_KEYS: number
+  readonly ITER_VALUES: number
+  readonly ITER_ENTRIES: number
+  readonly MAX_KEY_BYTES: number
+  readonly MAX_VALUE_BYTES: number
+}
+
+export interface Addon {
+  NativeMap: new (options?: NativeMapOptions) => NativeMap
+  /** The map with this id; an Error when no live map has it. */
+  attach(id: number): NativeMap
+  /** Maps registered in this process and not yet freed. */
+  liveMaps(): number
+  constants: NativeConstants
+}
+
+// lib/native.ts compiles to dist/native.js; both sit one level below the
+// package root, where node-gyp-build looks in prebuilds/<platform>-<arch>/
+// first and then in build/Release.
+const root = path.resolve(__dirname, '..')
+const requireHere = createRequire(path.join(root, 'package.json'))
+
+function load(): Addon {
+  const nodeGypBuild = requireHere('node-gyp-build') as (dir: string) => unknown
+  const raw = nodeGypBuild(root) as Partial<Addon> | null
+  if (
+    raw === null ||
+    typeof raw !== 'object' ||
+    typeof raw.NativeMap !== 'function' ||
+    typeof raw.attach !== 'function' ||
+    typeof raw.liveMaps !== 'function' ||
+    typeof raw.constants !== 'object'
+  ) {
+    throw new Error(
+      `threadmap: the native addon loaded from ${root} does not match this version of the ` +
+        'JavaScript layer; rebuild it (npm run build:native)',
+    )
+  }
+  return raw as Addon
+}
+
+export const addon: Addon = load()

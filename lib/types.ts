@@ -1,0 +1,78 @@
+// Public types of the TypeScript layer: option shapes, the type-name to
+// TypeScript-type maps, handles and stats.
+
+import type { KeyTypeName, StrategyName, StrategyOption, ValueTypeName } from './native'
+
+export type { KeyTypeName, StrategyName, StrategyOption, ValueTypeName }
+
+/** The primitives an `any` key may be (objects are not keys: they cannot cross threads by identity). */
+export type Primitive = string | number | bigint | boolean | null | undefined
+
+/** What JSON.parse can return. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+/** The TypeScript type of each key type name. */
+export interface KeyTypes {
+  string: string
+  number: number
+  bigint: bigint
+  bytes: Uint8Array
+  any: Primitive
+}
+
+/** The TypeScript type of each value type name. */
+export interface ValueTypes {
+  string: string
+  number: number
+  bigint: bigint
+  boolean: boolean
+  bytes: Uint8Array
+  json: JsonValue
+  structured: unknown
+  any: unknown
+}
+
+export interface ThreadMapOptions<
+  KT extends KeyTypeName = KeyTypeName,
+  VT extends ValueTypeName = ValueTypeName,
+> {
+  /** Key type; default 'any' (primitives, SameValueZero like Map). */
+  keys?: KT
+  /** Value type; default 'any' (primitives, objects via v8.serialize). */
+  values?: VT
+  /** Default 'auto'. */
+  strategy?: StrategyOption
+  /** Entries to size the tables for up front; default 0. */
+  capacity?: number
+  /** Bytes of tables and entries the map may use; 0 (default) is unlimited. */
+  maxMemory?: number
+}
+
+/**
+ * A plain object naming a shared map: it survives postMessage and workerData
+ * (structured clone) and JSON. It does not keep the map alive: keep a
+ * ThreadMap open in some thread until the receiver has attached.
+ */
+export interface ThreadMapHandle {
+  readonly threadmap: 1
+  readonly id: number
+  readonly keys: KeyTypeName
+  readonly values: ValueTypeName
+  readonly strategy: StrategyName
+}
+
+export interface ThreadMapStats {
+  /** Entries (exact when no write is in flight). */
+  size: number
+  strategy: StrategyName
+  /** Independent locks and tables (1 for 'mutex'). */
+  stripes: number
+  /** Slots allocated over all tables. */
+  capacity: number
+  /** Bytes of tables and out-of-line entries, as counted against maxMemory. */
+  bytes: number
+  /** Table reallocations so far. */
+  resizes: number
+  /** The configured limit; 0 is unlimited. */
+  maxMemory: number
+}
