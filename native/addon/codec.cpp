@@ -473,6 +473,11 @@ void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out) {
         wrong_type(env, v, false,
                    c == value_codec::bytes ? "a Uint8Array or Buffer" : "v8-serialized bytes",
                    to_string(c));
+      // Refuse before copying: a 256 MiB copy only to throw it away is a waste.
+      if (bytes.size() > max_value_bytes) {
+        throw_range_error(env, "threadmap: value is " + std::to_string(bytes.size()) +
+                                   " bytes; the limit is " + std::to_string(max_value_bytes));
+      }
       out.append(bytes.data(), bytes.size());
       break;
     }

@@ -110,13 +110,13 @@ describe.each(STRATEGIES)('Map conformance (%s)', (strategy) => {
     expect(() => new ThreadMap([1 as unknown as [unknown, unknown]])).toThrow(TypeError)
     // A closed-over iterator is closed when an entry is bad, as for Map.
     let closed = false
-    const iterable = {
+    const iterable: Iterable<readonly [unknown, unknown]> = {
       [Symbol.iterator]() {
         return {
-          next: () => ({ done: false, value: 'not an entry' as unknown as [unknown, unknown] }),
+          next: () => ({ done: false as const, value: 'not an entry' as unknown as [unknown, unknown] }),
           return: () => {
             closed = true
-            return { done: true, value: undefined }
+            return { done: true as const, value: undefined }
           },
         }
       },

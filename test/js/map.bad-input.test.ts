@@ -1,0 +1,379 @@
+// Bad input: wrong types are TypeErrors, sizes past the limits and maxMemory
+// are RangeErrors, forged or stale handles and closed maps are Errors; in
+// every case nothing already stored changes and nothing crashes.
+import { createRequire } from 'node:module'
+import * as path from 'node:path'
+
+import { describe, expect, test } from 'vitest'
+
+import {
+  MAX_KEY_BYTES,
+  ThreadMap,
+  type KeyTypeName,
+  type ThreadMapHandle,
+  type ValueTypeName,
+} from '../../lib/index'
+import { collectUntil, STRATEGIES } from './helpers'
+
+type AnyMap = ThreadMap<unknown, unknown>
+
+function snapshot(m: AnyMap): string {
+  const rows = [...m.entries()].map(([k, v]) => `${typeof k}:${String(k)}=${typeof v}:${String(v)}`)
+  return `${m.size}|${rows.sort().join(',')}`
+}
+
+const circular: Record<string, unknown> = {}
+circular.self = circular
+
+const goodKey: Record<KeyTypeName, unknown> = {
+  string: 'k',
+  number: 1,
+  bigint: 1n,
+  bytes: new Uint8Array([1]),
+  any: 'k',
+}
+const badKeys: Record<KeyTypeName, unknown[]> = {
+  string: [1, 1n, null, undefined, {}, Symbol('s'), new Uint8Array([1])],
+  number: ['1', 1n, null, undefined, {}, true],
+  bigint: [1, '1', null, {}],
+  bytes: ['abc', [1, 2], new Uint16Array([1]), new ArrayBuffer(2), null, 1],
+  any: [{}, [], Symbol('s'), () => 1, new Uint8Array([1]), new Date(0)],
+}
+const goodValue: Record<ValueTypeName, unknown> = {
+  string: 'v',
+  number: 1,
+  bigint: 1n,
+  boolean: true,
+  bytes: new Uint8Array([1]),
+  json: { a: 1 },
+  structured: new Map([[1, 2]]),
+  any: 'v',
+}
+const badValues: Record<ValueTypeName, unknown[]> = {
+  string: [1, null, undefined, {}, Symbol('s')],
+  number: ['1', 1n, null, undefined, {}],
+  bigint: [1, '1', undefined],
+  boolean: [0, 'true', null, undefined],
+  bytes: ['x', [1], new Int8Array(1), undefined],
+  json: [undefined, () => 1, Symbol('s'), 1n, circular],
+  structured: [() => 1, Symbol('s'), { f: () => 1 }],
+  any: [Symbol('s'), () => 1, { f: () => 1 }],
+}
+
+describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
+  describe.each(Object.keys(badKeys) as KeyTypeName[])('keys %s', (keys) => {
+    test('a key of the wrong type is a TypeError that changes nothing', () => {
+      const m = new ThreadMap<unknown, unknown>(null, { keys, values: 'any', strategy })
+      m.set(goodKey[keys], 'kept')
+      const before = snapshot(m)
+      for (const bad of badKeys[keys]) {
+        expect(() => m.set(bad, 'x')).toThrow(TypeError)
+        expect(() => m.get(bad)).toThrow(TypeError)
+        expect(() => m.has(bad)).toThrow(TypeError)
+        expect(() => m.delete(bad)).toThrow(TypeError)
+        expect(() => m.getOrSet(bad, 'x')).toThrow(TypeError)
+        expect(() => m.setIfAbsent(bad, 'x')).toThrow(TypeError)
+        expect(() => m.compareAndSet(bad, undefined, 'x')).toThrow(TypeError)
+        expect(() => m.swap(bad, 'x')).toThrow(TypeError)
+        expect(() => m.take(bad)).toThrow(TypeError)
+        expect(() => m.add(bad, 1)).toThrow(TypeError)
+        expect(() => m.update(bad, () => 'x')).toThrow(TypeError)
+      }
+      expect(snapshot(m)).toBe(before)
+    })
+
+    test('the TypeError names the expected type', () => {
+      const m = new ThreadMap<unknown, unknown>(null, { keys, strategy })
+      expect(() => m.set(badKeys[keys][0], 1)).toThrow(new RegExp(`keys are '${keys}'`))
+    })
+  })
+
+  describe.each(Object.keys(badValues) as ValueTypeName[])('values %s', (values) => {
+    test('a value of the wrong type is a TypeError that changes nothing', () => {
+      const m = new ThreadMap<unknown, unknown>(null, { keys: 'string', values, strategy })
+      m.set('k', goodValue[values])
+      const before = snapshot(m)
+      for (const bad of badValues[values]) {
+        expect(() => m.set('k', bad)).toThrow(TypeError)
+        expect(() => m.set('new', bad)).toThrow(TypeError)
+        expect(() => m.getOrSet('new', bad)).toThrow(TypeError)
+        expect(() => m.setIfAbsent('new', bad)).toThrow(TypeError)
+        expect(() => m.swap('k', bad)).toThrow(TypeError)
+        if (bad !== undefined) {
+          // undefined means "absent"/"delete" to compareAndSet
+          expect(() => m.compareAndSet('k', goodValue[values], bad)).toThrow(TypeError)
+          expect(() => m.compareAndSet('k', bad, goodValue[values])).toThrow(TypeError)
+        }
+        expect(() => m.update('k', () => bad)).toThrow(TypeError)
+      }
+      expect(snapshot(m)).toBe(before)
+      expect(m.has('new')).toBe(false)
+    })
+  })
+
+  test('keys past the size limit are RangeErrors; at the limit they work', () => {
+    const m = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy })
+    m.set('x'.repeat(MAX_KEY_BYTES), 1)
+    expect(m.get('x'.repeat(MAX_KEY_BYTES))).toBe(1)
+    expect(() => m.set('y'.repeat(MAX_KEY_BYTES + 1), 2)).toThrow(RangeError)
+    expect(() => m.set('é'.repeat(MAX_KEY_BYTES / 2 + 1), 2)).toThrow(RangeError) // 2 bytes each in UTF-8
+    expect(() => m.get('y'.repeat(MAX_KEY_BYTES + 1))).toThrow(RangeError)
+    expect(m.size).toBe(1)
+
+    const b = new ThreadMap<Uint8Array, number>(null, { keys: 'bytes', values: 'number', strategy })
+    expect(() => b.set(new Uint8Array(MAX_KEY_BYTES + 1), 1)).toThrow(RangeError)
+    const a = new ThreadMap<unknown, number>(null, { keys: 'any', values: 'number', strategy })
+    // 'any' spends one byte on the type tag.
+    a.set('z'.repeat(MAX_KEY_BYTES - 1), 1)
+    expect(() => a.set('z'.repeat(MAX_KEY_BYTES), 1)).toThrow(RangeError)
+    expect(b.size + a.size).toBe(1)
+  })
+
+  test('values past the size limit are RangeErrors', () => {
+    const m = new ThreadMap<string, Uint8Array>(null, { keys: 'string', values: 'bytes', strategy })
+    m.set('k', new Uint8Array([1]))
+    // Zero-filled pages that are never touched: cheap to allocate.
+    const huge = new Uint8Array(256 * 1024 * 1024 + 1)
+    expect(() => m.set('k', huge)).toThrow(RangeError)
+    expect(() => m.set('other', huge)).toThrow(RangeError)
+    expect(m.get('k')).toEqual(new Uint8Array([1]))
+    expect(m.size).toBe(1)
+  })
+
+  test('maxMemory exceeded is a RangeError; stored data stays intact', () => {
+    const m = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy, maxMemory: 512 * 1024 })
+    const value = (i: number): string => `${i}:`.padEnd(200, 'v')
+    let stored = 0
+    let error: unknown = null
+    for (; stored < 100_000; stored++) {
+      try {
+        m.set(`key${stored}`, value(stored))
+      } catch (err) {
+        error = err
+        break
+      }
+    }
+    expect(error).toBeInstanceOf(RangeError)
+    expect(String(error)).toMatch(/maxMemory/)
+    expect(stored).toBeGreaterThan(100)
+    expect(m.has(`key${stored}`)).toBe(false)
+    expect(m.size).toBe(stored)
+    for (let i = 0; i < stored; i++) expect(m.get(`key${i}`)).toBe(value(i))
+    // stats().bytes also counts the map's fixed header and stripe array, which
+    // the core does not charge to maxMemory; that overhead is a few KiB.
+    expect(m.stats().bytes).toBeLessThanOrEqual(512 * 1024 + 16 * 1024)
+    // Growing an existing value past the limit fails the same way.
+    expect(() => m.set('key0', 'x'.repeat(1024 * 1024))).toThrow(RangeError)
+    expect(m.get('key0')).toBe(value(0))
+    // The other atomic writes respect the limit too.
+    expect(() => m.setIfAbsent('fresh', 'x'.repeat(1024 * 1024))).toThrow(RangeError)
+    expect(() => m.swap('key1', 'x'.repeat(1024 * 1024))).toThrow(RangeError)
+    expect(m.get('key1')).toBe(value(1))
+    expect(m.size).toBe(stored)
+  })
+
+  test('a capacity that cannot fit in maxMemory is a RangeError', () => {
+    expect(() => new ThreadMap(null, { strategy, capacity: 1_000_000, maxMemory: 1024 })).toThrow(RangeError)
+  })
+
+  test('add: wrong value types, wrong deltas and overflow', () => {
+    const s = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy })
+    expect(() => s.add('k', 1)).toThrow(TypeError)
+    expect(s.size).toBe(0)
+
+    const n = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy })
+    expect(() => n.add('k', 1n)).toThrow(TypeError)
+    expect(() => n.add('k', '1' as unknown as number)).toThrow(TypeError)
+    expect(n.size).toBe(0)
+
+    const b = new ThreadMap<string, bigint>(null, { keys: 'string', values: 'bigint', strategy })
+    expect(() => b.add('k', 1)).toThrow(TypeError)
+    b.set('max', 2n ** 63n - 1n)
+    expect(() => b.add('max', 1n)).toThrow(RangeError)
+    expect(b.get('max')).toBe(2n ** 63n - 1n)
+    expect(() => b.add('k', 2n ** 64n)).toThrow(RangeError) // the delta itself is out of range
+    b.set('huge', 2n ** 100n) // stored in the long form, not a counter
+    expect(() => b.add('huge', 1n)).toThrow(TypeError)
+    expect(b.get('huge')).toBe(2n ** 100n)
+
+    const a = new ThreadMap<string, unknown>(null, { keys: 'string', values: 'any', strategy })
+    a.set('str', 'text')
+    expect(() => a.add('str', 1)).toThrow(TypeError)
+    a.set('num', 1)
+    expect(() => a.add('num', 1n)).toThrow(TypeError)
+    expect(() => a.add('num', 'x' as unknown as number)).toThrow(TypeError)
+    expect(a.get('str')).toBe('text')
+    expect(a.get('num')).toBe(1)
+  })
+
+  test('bad options are TypeErrors or RangeErrors naming the choices', () => {
+    expect(() => new ThreadMap(null, { keys: 'object' as KeyTypeName })).toThrow(/'string', 'number', 'bigint', 'bytes' or 'any'/)
+    expect(() => new ThreadMap(null, { keys: 'object' as KeyTypeName })).toThrow(TypeError)
+    expect(() => new ThreadMap(null, { values: 'date' as ValueTypeName })).toThrow(TypeError)
+    expect(() => new ThreadMap(null, { values: 'date' as ValueTypeName })).toThrow(/'json', 'structured' or 'any'/)
+    expect(() => new ThreadMap(null, { strategy: 'lockfree' as 'mutex' })).toThrow(/'mutex', 'striped' or 'auto'/)
+    expect(() => new ThreadMap(null, { strategy: 'lockfree' as 'mutex' })).toThrow(TypeError)
+    expect(() => new ThreadMap(null, { capacity: -1 })).toThrow(RangeError)
+    expect(() => new ThreadMap(null, { capacity: 1.5 })).toThrow(RangeError)
+    expect(() => new ThreadMap(null, { capacity: '10' as unknown as number })).toThrow(TypeError)
+    expect(() => new ThreadMap(null, { maxMemory: NaN })).toThrow(RangeError)
+    expect(() => new ThreadMap(null, 'striped' as unknown as undefined)).toThrow(TypeError)
+    expect(new ThreadMap(null, { strategy: 'auto' }).strategy).toBe('striped')
+  })
+})
+
+describe('handles', () => {
+  const handleOf = (m: AnyMap): ThreadMapHandle => m.handle()
+
+  test('a handle is a plain, cloneable object and attach gives the same map', () => {
+    const m = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy: 'mutex' })
+    m.set('a', 1)
+    const h = m.handle()
+    expect(h).toEqual({ threadmap: 1, id: m.id, keys: 'string', values: 'number', strategy: 'mutex' })
+    const cloned = structuredClone(h)
+    const again = ThreadMap.attach<string, number>(cloned)
+    expect(again.get('a')).toBe(1)
+    again.set('b', 2)
+    expect(m.get('b')).toBe(2)
+    const viaJson = ThreadMap.attach<string, number>(JSON.parse(JSON.stringify(h)) as ThreadMapHandle)
+    expect(viaJson.size).toBe(2)
+  })
+
+  test('not-a-handle is a TypeError', () => {
+    const m = new ThreadMap()
+    const good = handleOf(m)
+    const forged: unknown[] = [
+      undefined,
+      null,
+      42,
+      'handle',
+      {},
+      { ...good, threadmap: 2 },
+      { ...good, id: String(good.id) },
+      { ...good, id: -1 },
+      { ...good, id: 1.5 },
+      { ...good, id: NaN },
+      { ...good, id: 2 ** 60 },
+      { ...good, keys: 'object' },
+      { ...good, values: undefined },
+      { ...good, strategy: 'lockfree' },
+    ]
+    for (const h of forged) expect(() => ThreadMap.attach(h as ThreadMapHandle)).toThrow(TypeError)
+  })
+
+  test('a forged or stale id is an Error, never a crash', () => {
+    const m = new ThreadMap()
+    const good = handleOf(m)
+    expect(() => ThreadMap.attach({ ...good, id: 2 ** 53 - 1 })).toThrow(/no live map/)
+    expect(() => ThreadMap.attach({ ...good, id: 0 })).toThrow(Error)
+    expect(() => ThreadMap.attach({ ...good, keys: 'string' })).toThrow(/stale or forged/)
+    expect(() => ThreadMap.attach({ ...good, strategy: good.strategy === 'mutex' ? 'striped' : 'mutex' })).toThrow(Error)
+    m.close()
+    expect(() => ThreadMap.attach(good)).toThrow(Error)
+    expect(() => m.handle()).toThrow(/closed/)
+  })
+
+  test('a handle to a map that was garbage-collected is stale', async () => {
+    let h: ThreadMapHandle | null = null
+    ;(() => {
+      const m = new ThreadMap(null, { keys: 'number' })
+      m.set(1, 1)
+      h = m.handle()
+    })()
+    const stale = h as unknown as ThreadMapHandle
+    const gone = await collectUntil(() => {
+      try {
+        ThreadMap.attach(stale).close()
+        return false
+      } catch {
+        return true
+      }
+    })
+    expect(gone).toBe(true)
+    expect(() => ThreadMap.attach(stale)).toThrow(/no live map/)
+    // Ids are never reused: new maps do not make the old handle valid.
+    const fresh = new ThreadMap(null, { keys: 'number' })
+    expect(fresh.id).not.toBe(stale.id)
+    expect(() => ThreadMap.attach(stale)).toThrow(Error)
+  })
+})
+
+describe('closed maps', () => {
+  test('every call after close() throws a clear Error; close() again is harmless', () => {
+    const m = new ThreadMap<string, number>(null, { keys: 'string', values: 'number' })
+    m.set('a', 1)
+    const other = ThreadMap.attach<string, number>(m.handle())
+    expect(m.closed).toBe(false)
+    m.close()
+    expect(m.closed).toBe(true)
+    expect(other.closed).toBe(true)
+    for (const map of [m, other]) {
+      const calls: (() => unknown)[] = [
+        () => map.get('a'),
+        () => map.set('a', 1),
+        () => map.has('a'),
+        () => map.delete('a'),
+        () => map.size,
+        () => map.clear(),
+        () => map.getOrSet('a', 1),
+        () => map.setIfAbsent('a', 1),
+        () => map.compareAndSet('a', 1, 2),
+        () => map.swap('a', 1),
+        () => map.take('a'),
+        () => map.add('a', 1),
+        () => map.update('a', () => 1),
+        () => map.stats(),
+        () => [...map],
+        () => map.forEach(() => undefined),
+        () => [...map.keys()],
+        () => map.handle(),
+      ]
+      for (const call of calls) expect(call).toThrow(/closed/)
+    }
+    expect(() => m.close()).not.toThrow()
+    expect(() => other.close()).not.toThrow()
+  })
+
+  test('Symbol.dispose closes', () => {
+    const m = new ThreadMap()
+    m[Symbol.dispose]()
+    expect(m.closed).toBe(true)
+    expect(() => m.get(1)).toThrow(Error)
+  })
+
+  test('closing during an iteration makes the iteration throw, never crash', () => {
+    const m = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy: 'striped' })
+    for (let i = 0; i < 20_000; i++) m.set(i, i)
+    const it = m.entries()
+    it.next()
+    m.close()
+    expect(() => {
+      for (let r = it.next(); !r.done; r = it.next()) {
+        /* drain what was already copied, then the next unit throws */
+      }
+    }).toThrow(/closed/)
+  })
+})
+
+describe('the native classes cannot be misused into a crash', () => {
+  const root = path.resolve(__dirname, '..', '..')
+  const requireHere = createRequire(path.join(root, 'package.json'))
+  const load = requireHere('node-gyp-build') as (dir: string) => {
+    NativeMap: new (o?: object) => Record<string, (...args: unknown[]) => unknown>
+  }
+  const native = load(root)
+
+  test('methods called on foreign receivers are TypeErrors', () => {
+    const m = new native.NativeMap({})
+    const it = (m.iterate as (mode: number) => Record<string, (...a: unknown[]) => unknown>)(2)
+    const getFn = m.get as (...a: unknown[]) => unknown
+    const nextFn = it.next as (...a: unknown[]) => unknown
+    expect(() => getFn.call({}, 1)).toThrow(TypeError)
+    expect(() => getFn.call(it, 1)).toThrow(TypeError)
+    expect(() => nextFn.call(m)).toThrow(TypeError)
+    expect(() => getFn.call(new Map(), 1)).toThrow(TypeError)
+    expect(() => getFn.call(undefined, 1)).toThrow(TypeError)
+    const Iter = Object.getPrototypeOf(it).constructor as new () => unknown
+    expect(() => new Iter()).toThrow(TypeError)
+  })
+})
