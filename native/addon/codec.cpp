@@ -220,10 +220,10 @@ bool append_number(napi_env env, napi_value v, bool same_value_zero, byte_buffer
   napi_status st = napi_get_value_double(env, v, &d);
   if (st == napi_number_expected) return false;
   check(env, st);
-  if (same_value_zero) {
-    if (d == 0) d = 0.0;                                              // -0 and 0 are one key
-    if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();  // one NaN key
-  }
+  if (same_value_zero && d == 0) d = 0.0;  // -0 and 0 are one key; values keep -0
+  // One NaN: JS cannot tell NaN payloads apart, so neither may keys nor
+  // compareAndSet on values.
+  if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
   append_u64(out, std::bit_cast<std::uint64_t>(d));
   return true;
 }

@@ -5,8 +5,8 @@
 // different keys never collide:
 //   string      UTF-8; a string holding a lone surrogate (which UTF-8 cannot
 //               express) is stored as WTF-8 and decoded back exactly.
-//   number      8-byte little-endian IEEE double. As a key: -0 becomes 0 and
-//               every NaN the one canonical NaN (SameValueZero); values keep -0.
+//   number      8-byte little-endian IEEE double, every NaN the one canonical
+//               NaN. As a key -0 becomes 0 (SameValueZero); values keep -0.
 //   bigint      8-byte little-endian int64 when it fits; otherwise a sign byte
 //               (0 or 1) then the magnitude as little-endian 64-bit words with
 //               no zero high word, so 9, 17, 25 ... bytes.
