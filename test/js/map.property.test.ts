@@ -161,10 +161,11 @@ const storesUndefined = (values: ValueTypeName): boolean => values === 'any' || 
 
 function applyModel(model: Model, keys: KeyTypeName, values: ValueTypeName, o: Op): unknown {
   const e = model.entries
-  const mk = 'key' in o ? modelKey(keys, o.key) : undefined
-  const cur = mk === undefined && !('key' in o) ? undefined : e.get(mk)
+  const key: unknown = 'key' in o ? o.key : undefined
+  const mk = 'key' in o ? modelKey(keys, key) : undefined
+  const cur = 'key' in o ? e.get(mk) : undefined
   const put = (value: unknown): void => {
-    e.set(mk, { key: canonicalKey(o.key as unknown), value: roundTrip(values, value) })
+    e.set(mk, { key: canonicalKey(key), value: roundTrip(values, value) })
   }
   switch (o.op) {
     case 'set':
