@@ -56,6 +56,8 @@ inline std::vector<strategy_config> strategies() {
   v.push_back({"mutex", o});
   o.strategy = strategy_kind::rwlock;
   v.push_back({"rwlock", o});
+  o.strategy = strategy_kind::readmostly;
+  v.push_back({"readmostly", o});
   o.strategy = strategy_kind::striped;
   v.push_back({"striped", o});
   o.stripes = 1;

@@ -604,12 +604,7 @@ std::size_t flat_table::scan(std::string& out) const {
     for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
       slot_view s;
       s.load(t, g * group_size + __builtin_ctz(m));
-      const bytes k = s.key(), v = s.value();
-      const std::uint32_t lens[2] = {static_cast<std::uint32_t>(k.size()),
-                                     static_cast<std::uint32_t>(v.size())};
-      out.append(reinterpret_cast<const char*>(lens), sizeof lens);
-      out.append(k.data(), k.size());
-      out.append(v.data(), v.size());
+      append_scan_record(out, s.key(), s.value());
       ++n;
     }
   }

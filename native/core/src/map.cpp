@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "threadmap/map.hpp"
+#include "threadmap/readmostly.hpp"
 #include "threadmap/striped.hpp"
 
 namespace threadmap {
@@ -24,8 +25,17 @@ const char* to_string(strategy_kind s) noexcept {
     case strategy_kind::mutex: return "mutex";
     case strategy_kind::striped: return "striped";
     case strategy_kind::rwlock: return "rwlock";
+    case strategy_kind::readmostly: return "readmostly";
   }
   return "unknown";
+}
+
+void append_scan_record(std::string& out, bytes key, bytes value) {
+  const std::uint32_t lens[2] = {static_cast<std::uint32_t>(key.size()),
+                                 static_cast<std::uint32_t>(value.size())};
+  out.append(reinterpret_cast<const char*>(lens), sizeof lens);
+  out.append(key.data(), key.size());
+  out.append(value.data(), value.size());
 }
 
 bool scan_reader::next(scan_record& out) noexcept {
@@ -45,6 +55,7 @@ std::unique_ptr<concurrent_map> make_map(const options& opts) {
   switch (opts.strategy) {
     case strategy_kind::mutex: return std::make_unique<mutex_map>(opts, opts.strategy, 1);
     case strategy_kind::rwlock: return std::make_unique<rwlock_map>(opts, opts.strategy, 1);
+    case strategy_kind::readmostly: return std::make_unique<readmostly_map>(opts);
     case strategy_kind::striped:
       return std::make_unique<optimistic_striped_map>(opts, opts.strategy, opts.stripes);
   }

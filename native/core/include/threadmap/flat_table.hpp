@@ -58,6 +58,7 @@ class memory_budget {
   bool reserve(std::size_t n) noexcept;
   void release(std::size_t n) noexcept;
   std::size_t limit() const noexcept { return limit_; }
+  std::size_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
 
  private:
   const std::size_t limit_;  // 0: unlimited

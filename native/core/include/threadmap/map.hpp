@@ -42,7 +42,7 @@ enum class status : std::uint8_t {
 
 const char* to_string(status s) noexcept;
 
-enum class strategy_kind : std::uint8_t { mutex, striped, rwlock };
+enum class strategy_kind : std::uint8_t { mutex, striped, rwlock, readmostly };
 
 const char* to_string(strategy_kind s) noexcept;
 
@@ -75,6 +75,9 @@ struct scan_record {
   bytes key;
   bytes value;
 };
+
+/// Appends one record in scan format (the strategies' one writer of it).
+void append_scan_record(std::string& out, bytes key, bytes value);
 
 class scan_reader {
  public:

@@ -1,0 +1,110 @@
+// threadmap/readmostly.hpp — the `readmostly` strategy: Go's sync.Map without
+// a garbage collector.
+//
+// Two tables map keys to entries, where an entry is a heap cell holding one
+// atomic pointer to an immutable value node:
+//   - `read`, published through an atomic pointer to an immutable `readonly`
+//     {table, amended}. Its table never changes once published, so readers
+//     probe it with no lock and no shared write, and an update of a key that is
+//     in it is a CAS on the entry's value pointer: also no lock.
+//   - `dirty`, under a mutex, holding every live entry once `amended` is set:
+//     all of read's entries that are not expunged, plus the keys added since.
+// A lookup that misses in `read` while `amended` is set takes the lock and
+// looks in `dirty`, counting a miss; when the misses reach the size of
+// `dirty`, `dirty` is promoted to be the new `read` (amended = false) and the
+// old read table is retired. The first new key after a promotion copies read
+// into a fresh dirty table and sets `amended`.
+//
+// Entry value states: a value node (present), null (deleted, still in both
+// tables) and `expunged` (deleted and known to be absent from dirty, which is
+// why a store to it must take the lock and put the entry back into dirty).
+// Only lock holders move an entry into or out of `expunged`; everything else
+// is a CAS loop on the pointer, so any read-modify-write (put, put_if_absent,
+// compare_and_set, erase, add) on a key in `read` is lock-free.
+//
+// Reclamation: value nodes, entries, read tables and readonly cells are
+// retired to the epoch domain, never freed while a reader may hold them.
+// Entries are retired when they can no longer be reached from any table: at
+// promotion (the expunged ones, which dirty never got), when a dirty-only key
+// is erased, and by clear(), which first sets every entry to `expunged` so a
+// thread still holding one retries under the lock and finds the new tables.
+//
+// Size is a striped counter updated on every absent <-> present transition.
+// Iteration has one unit: the table that holds every live entry (dirty when
+// amended, else read) is walked under the lock; values are read atomically
+// per entry, and each key present throughout is seen exactly once.
+//
+// Where it wins: stable key sets read far more than written (caches, config,
+// interned ids). Where it loses: many new keys, which all go through the lock
+// and repeatedly copy the read table into dirty.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+
+#include "threadmap/counter.hpp"
+#include "threadmap/flat_table.hpp"
+#include "threadmap/map.hpp"
+#include "threadmap/padding.hpp"
+
+namespace threadmap {
+
+class readmostly_map final : public concurrent_map {
+ public:
+  explicit readmostly_map(const options& opts);
+  ~readmostly_map() override;
+
+  bool get(bytes key, std::string* out) const override;
+  status put(bytes key, bytes value, std::string* old) override;
+  status put_if_absent(bytes key, bytes value, std::string* existing) override;
+  status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
+                         std::string* current) override;
+  status erase(bytes key, std::string* old) override;
+  status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override;
+  std::size_t size() const override;
+  void clear() override;
+  std::size_t scan_units() const override { return 1; }
+  std::size_t scan(std::size_t unit, std::string& out) const override;
+  map_stats stats() const override;
+
+ private:
+  struct value_node;
+  struct entry;
+  struct readonly {
+    detail::flat_table* table;
+    bool amended;
+  };
+  // What a read-modify-write decides, given the current value (or none).
+  struct decision {
+    enum kind_t { keep, set, erase } kind;
+    bytes value;    // for set
+    status result;  // returned when this decision is applied
+  };
+
+  template <class Decide>
+  status modify(bytes key, Decide&& decide);
+  template <class Decide>
+  std::optional<status> cas_loop(entry* e, Decide& decide);
+
+  entry* lookup(const detail::flat_table* t, std::uint64_t hash, bytes key) const;
+  void miss_locked() const;
+  bool make_dirty_locked();
+  value_node* make_node(bytes v);
+  void free_unpublished(value_node* n);
+  void retire_node(value_node* n);
+  void retire_entry(entry* e);
+  void retire_table(detail::flat_table* t);
+
+  // Loaded by every reader; written on promotion, amendment and clear only.
+  alignas(cache_line) mutable std::atomic<readonly*> read_;
+  // Writers' state, on other lines.
+  alignas(cache_line) mutable std::mutex lock_;
+  mutable detail::flat_table* dirty_ = nullptr;  // guarded by lock_
+  mutable std::size_t misses_ = 0;               // guarded by lock_
+  const std::size_t capacity_;                   // entries each dirty table is sized for
+  striped_counter size_;
+  mutable padded<detail::memory_budget> budget_;
+};
+
+}  // namespace threadmap

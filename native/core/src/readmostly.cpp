@@ -1,0 +1,443 @@
+// The readmostly strategy; its protocol is described in threadmap/readmostly.hpp.
+#include "threadmap/readmostly.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <new>
+#include <stdexcept>
+#include <unordered_set>
+
+#include "threadmap/epoch.hpp"
+#include "threadmap/hash.hpp"
+
+namespace threadmap {
+
+struct readmostly_map::value_node {
+  std::uint32_t len;
+  bytes view() const noexcept { return {reinterpret_cast<const char*>(this + 1), len}; }
+  static std::size_t size_for(std::size_t len) noexcept { return sizeof(value_node) + len; }
+};
+
+struct readmostly_map::entry {
+  std::atomic<value_node*> p;
+};
+
+namespace {
+
+// The `expunged` state: an address no value node can have.
+alignas(16) unsigned char expunged_storage[16];
+
+template <class Node>
+Node* expunged() noexcept {
+  return reinterpret_cast<Node*>(&expunged_storage);
+}
+
+std::string entry_bytes(const void* e) {
+  return std::string(reinterpret_cast<const char*>(&e), sizeof e);
+}
+
+}  // namespace
+
+readmostly_map::readmostly_map(const options& opts)
+    : read_(nullptr),
+      capacity_(opts.capacity),
+      budget_(opts.max_memory) {
+  // `capacity` sizes every dirty table (the read tables are former dirty
+  // ones). Check up front that one such table fits in max_memory.
+  if (capacity_) {
+    detail::flat_table probe;
+    if (!probe.reserve(capacity_, *budget_)) {
+      throw std::length_error("threadmap: capacity needs more memory than max_memory allows");
+    }
+    budget_->release(probe.bytes_used());
+  }
+  read_.store(new readonly{new detail::flat_table, false}, std::memory_order_relaxed);
+}
+
+readmostly_map::~readmostly_map() {
+  // No other thread can be inside a call: free everything directly.
+  readonly* r = read_.load(std::memory_order_relaxed);
+  std::unordered_set<entry*> entries;
+  for (detail::flat_table* t : {r->table, dirty_}) {
+    if (!t) continue;
+    std::string buf;
+    t->scan(buf);
+    scan_reader rd(buf);
+    scan_record rec;
+    while (rd.next(rec)) {
+      entry* e;
+      std::memcpy(&e, rec.value.data(), sizeof e);
+      entries.insert(e);
+    }
+  }
+  for (entry* e : entries) {
+    value_node* p = e->p.load(std::memory_order_relaxed);
+    if (p && p != expunged<value_node>()) std::free(p);
+    delete e;
+  }
+  if (dirty_ != r->table) delete dirty_;
+  delete r->table;
+  delete r;
+}
+
+readmostly_map::entry* readmostly_map::lookup(const detail::flat_table* t, std::uint64_t hash,
+                                              bytes key) const {
+  if (!t) return nullptr;
+  thread_local std::string buf;
+  // The read table is immutable once published and dirty is only read under
+  // the lock, so one optimistic attempt always succeeds.
+  std::optional<bool> found = t->try_get(hash, key, &buf);
+  if (!found) found = t->get_locked(hash, key, &buf);
+  if (!*found || buf.size() != sizeof(entry*)) return nullptr;
+  entry* e;
+  std::memcpy(&e, buf.data(), sizeof e);
+  return e;
+}
+
+readmostly_map::value_node* readmostly_map::make_node(bytes v) {
+  const std::size_t n = value_node::size_for(v.size());
+  if (!budget_->reserve(n)) return nullptr;
+  auto* node = static_cast<value_node*>(std::malloc(n));
+  if (!node) {
+    budget_->release(n);
+    throw std::bad_alloc();
+  }
+  node->len = static_cast<std::uint32_t>(v.size());
+  if (!v.empty()) std::memcpy(node + 1, v.data(), v.size());
+  return node;
+}
+
+void readmostly_map::free_unpublished(value_node* n) {
+  if (!n) return;
+  budget_->release(value_node::size_for(n->len));
+  std::free(n);
+}
+
+void readmostly_map::retire_node(value_node* n) {
+  if (!n || n == expunged<value_node>()) return;
+  budget_->release(value_node::size_for(n->len));
+  epoch::retire(n, &std::free);
+}
+
+void readmostly_map::retire_entry(entry* e) {
+  budget_->release(sizeof(entry));
+  epoch::retire(e, [](void* p) { delete static_cast<entry*>(p); });
+}
+
+void readmostly_map::retire_table(detail::flat_table* t) {
+  if (!t) return;
+  budget_->release(t->bytes_used());
+  epoch::retire(t, [](void* p) { delete static_cast<detail::flat_table*>(p); });
+}
+
+template <class Decide>
+std::optional<status> readmostly_map::cas_loop(entry* e, Decide& decide) {
+  for (;;) {
+    value_node* p = e->p.load(std::memory_order_acquire);
+    if (p == expunged<value_node>()) return std::nullopt;
+    const decision d = p ? decide(std::optional<bytes>(p->view())) : decide(std::nullopt);
+    if (d.kind == decision::keep || (d.kind == decision::erase && !p)) return d.result;
+    value_node* n = nullptr;
+    if (d.kind == decision::set && !(n = make_node(d.value))) return status::memory_limit;
+    if (e->p.compare_exchange_strong(p, n, std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
+      if (!p && n) size_.add(1);
+      if (p && !n) size_.add(-1);
+      retire_node(p);
+      return d.result;
+    }
+    free_unpublished(n);
+  }
+}
+
+void readmostly_map::miss_locked() const {
+  if (++misses_ < (dirty_ ? dirty_->size() : 0)) return;
+  if (!dirty_) return;
+  auto* self = const_cast<readmostly_map*>(this);
+  readonly* old = read_.load(std::memory_order_relaxed);
+  read_.store(new readonly{dirty_, false}, std::memory_order_release);
+  // The old read table's expunged entries were never copied to dirty: nothing
+  // reaches them any more.
+  std::string buf;
+  old->table->scan(buf);
+  scan_reader rd(buf);
+  scan_record rec;
+  while (rd.next(rec)) {
+    entry* e;
+    std::memcpy(&e, rec.value.data(), sizeof e);
+    if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) self->retire_entry(e);
+  }
+  self->retire_table(old->table);
+  epoch::retire(old, [](void* p) { delete static_cast<readonly*>(p); });
+  dirty_ = nullptr;
+  misses_ = 0;
+}
+
+bool readmostly_map::make_dirty_locked() {
+  const readonly* r = read_.load(std::memory_order_relaxed);
+  auto* d = new detail::flat_table;
+  std::string buf;
+  r->table->scan(buf);
+  if (!d->reserve(std::max(r->table->size(), capacity_), *budget_)) {
+    delete d;
+    return false;
+  }
+  scan_reader rd(buf);
+  scan_record rec;
+  while (rd.next(rec)) {
+    entry* e;
+    std::memcpy(&e, rec.value.data(), sizeof e);
+    // Deleted entries become expunged and stay out of dirty.
+    value_node* p = e->p.load(std::memory_order_acquire);
+    while (!p) {
+      if (e->p.compare_exchange_weak(p, expunged<value_node>(), std::memory_order_acq_rel)) {
+        p = expunged<value_node>();
+      }
+    }
+    if (p == expunged<value_node>()) continue;
+    if (d->put(hash_bytes(rec.key), rec.key, rec.value, nullptr, *budget_) != status::inserted) {
+      budget_->release(d->bytes_used());
+      delete d;
+      return false;
+    }
+  }
+  dirty_ = d;
+  return true;
+}
+
+template <class Decide>
+status readmostly_map::modify(bytes key, Decide&& decide) {
+  epoch::guard g;
+  const std::uint64_t h = hash_bytes(key);
+  // Lock-free when the key is in the read table and not expunged.
+  if (entry* e = lookup(read_.load(std::memory_order_acquire)->table, h, key)) {
+    if (const std::optional<status> st = cas_loop(e, decide)) return *st;
+  }
+  std::lock_guard lock(lock_);
+  readonly* r = read_.load(std::memory_order_relaxed);
+  if (entry* e = lookup(r->table, h, key)) {
+    value_node* p = e->p.load(std::memory_order_acquire);
+    if (p != expunged<value_node>()) return *cas_loop(e, decide);  // only we expunge
+    // Expunged: absent, and not in dirty. A set puts it back into dirty.
+    const decision d = decide(std::nullopt);
+    if (d.kind != decision::set) return d.result;
+    value_node* n = make_node(d.value);
+    if (!n) return status::memory_limit;
+    const std::string eb = entry_bytes(e);
+    if (dirty_->put(h, key, eb, nullptr, *budget_) == status::memory_limit) {
+      free_unpublished(n);
+      return status::memory_limit;
+    }
+    e->p.store(n, std::memory_order_release);
+    size_.add(1);
+    return d.result;
+  }
+  if (r->amended) {
+    if (entry* e = lookup(dirty_, h, key)) {
+      const status st = *cas_loop(e, decide);  // dirty-only entries are never expunged
+      miss_locked();
+      return st;
+    }
+  }
+  const decision d = decide(std::nullopt);
+  if (d.kind != decision::set) return d.result;
+  if (!r->amended) {
+    if (!make_dirty_locked()) return status::memory_limit;
+    read_.store(new readonly{r->table, true}, std::memory_order_release);
+    epoch::retire(r, [](void* p) { delete static_cast<readonly*>(p); });
+  }
+  if (!budget_->reserve(sizeof(entry))) return status::memory_limit;
+  value_node* n = make_node(d.value);
+  if (!n) {
+    budget_->release(sizeof(entry));
+    return status::memory_limit;
+  }
+  auto* e = new entry{{n}};
+  if (dirty_->put(h, key, entry_bytes(e), nullptr, *budget_) != status::inserted) {
+    free_unpublished(n);
+    budget_->release(sizeof(entry));
+    delete e;
+    return status::memory_limit;
+  }
+  size_.add(1);
+  return d.result;
+}
+
+bool readmostly_map::get(bytes key, std::string* out) const {
+  if (key.size() > max_key_bytes) return false;
+  epoch::guard g;
+  const std::uint64_t h = hash_bytes(key);
+  const readonly* r = read_.load(std::memory_order_acquire);
+  entry* e = lookup(r->table, h, key);
+  if (!e && r->amended) {
+    std::lock_guard lock(lock_);
+    r = read_.load(std::memory_order_relaxed);
+    e = lookup(r->table, h, key);
+    if (!e && r->amended) {
+      e = lookup(dirty_, h, key);
+      miss_locked();
+    }
+  }
+  if (!e) return false;
+  const value_node* p = e->p.load(std::memory_order_acquire);
+  if (!p || p == expunged<value_node>()) return false;
+  if (out) out->assign(p->view().data(), p->view().size());
+  return true;
+}
+
+status readmostly_map::put(bytes key, bytes value, std::string* old) {
+  if (key.size() > max_key_bytes || value.size() > max_value_bytes) return status::too_large;
+  return modify(key, [&](std::optional<bytes> cur) {
+    if (!cur) return decision{decision::set, value, status::inserted};
+    if (old) old->assign(cur->data(), cur->size());
+    return decision{decision::set, value, status::ok};
+  });
+}
+
+status readmostly_map::put_if_absent(bytes key, bytes value, std::string* existing) {
+  if (key.size() > max_key_bytes || value.size() > max_value_bytes) return status::too_large;
+  return modify(key, [&](std::optional<bytes> cur) {
+    if (!cur) return decision{decision::set, value, status::inserted};
+    if (existing) existing->assign(cur->data(), cur->size());
+    return decision{decision::keep, {}, status::exists};
+  });
+}
+
+status readmostly_map::compare_and_set(bytes key, const bytes* expected, const bytes* desired,
+                                       std::string* current) {
+  if (key.size() > max_key_bytes || (desired && desired->size() > max_value_bytes)) {
+    return status::too_large;
+  }
+  return modify(key, [&](std::optional<bytes> cur) {
+    if (!expected) {
+      if (cur) {
+        if (current) current->assign(cur->data(), cur->size());
+        return decision{decision::keep, {}, status::mismatch};
+      }
+      if (!desired) return decision{decision::keep, {}, status::ok};
+      return decision{decision::set, *desired, status::inserted};
+    }
+    if (!cur) return decision{decision::keep, {}, status::not_found};
+    if (*cur != *expected) {
+      if (current) current->assign(cur->data(), cur->size());
+      return decision{decision::keep, {}, status::mismatch};
+    }
+    if (!desired) return decision{decision::erase, {}, status::ok};
+    return decision{decision::set, *desired, status::ok};
+  });
+}
+
+status readmostly_map::erase(bytes key, std::string* old) {
+  if (key.size() > max_key_bytes) return status::not_found;
+  return modify(key, [&](std::optional<bytes> cur) {
+    if (!cur) return decision{decision::keep, {}, status::not_found};
+    if (old) old->assign(cur->data(), cur->size());
+    return decision{decision::erase, {}, status::ok};
+  });
+}
+
+status readmostly_map::add(bytes key, counter_kind kind, counter delta, bytes prefix,
+                           counter* result) {
+  if (key.size() > max_key_bytes || prefix.size() > 256) return status::too_large;
+  char buf[256 + 8];
+  std::memcpy(buf, prefix.data(), prefix.size());
+  return modify(key, [&](std::optional<bytes> cur) {
+    counter next = delta;
+    status st = status::inserted;
+    if (cur) {
+      if (cur->size() != prefix.size() + 8 || cur->substr(0, prefix.size()) != prefix) {
+        return decision{decision::keep, {}, status::mismatch};
+      }
+      counter c;
+      std::memcpy(&c, cur->data() + prefix.size(), 8);
+      if (kind == counter_kind::i64) {
+        if (__builtin_add_overflow(c.i, delta.i, &next.i)) {
+          return decision{decision::keep, {}, status::overflow};
+        }
+      } else {
+        next.f = c.f + delta.f;
+      }
+      st = status::ok;
+    }
+    std::memcpy(buf + prefix.size(), &next, 8);
+    if (result) *result = next;
+    return decision{decision::set, bytes(buf, prefix.size() + 8), st};
+  });
+}
+
+std::size_t readmostly_map::size() const {
+  const std::int64_t n = size_.sum();
+  return n < 0 ? 0 : static_cast<std::size_t>(n);
+}
+
+void readmostly_map::clear() {
+  epoch::guard g;
+  std::lock_guard lock(lock_);
+  readonly* r = read_.load(std::memory_order_relaxed);
+  std::unordered_set<entry*> entries;
+  for (detail::flat_table* t : {r->table, dirty_}) {
+    if (!t) continue;
+    std::string buf;
+    t->scan(buf);
+    scan_reader rd(buf);
+    scan_record rec;
+    while (rd.next(rec)) {
+      entry* e;
+      std::memcpy(&e, rec.value.data(), sizeof e);
+      entries.insert(e);
+    }
+  }
+  read_.store(new readonly{new detail::flat_table, false}, std::memory_order_release);
+  for (entry* e : entries) {
+    // A thread still holding `e` sees expunged, takes the lock and finds the
+    // new, empty tables.
+    value_node* p = e->p.exchange(expunged<value_node>(), std::memory_order_acq_rel);
+    if (p && p != expunged<value_node>()) size_.add(-1);
+    retire_node(p);
+    retire_entry(e);
+  }
+  retire_table(r->table);
+  retire_table(dirty_);
+  epoch::retire(r, [](void* p) { delete static_cast<readonly*>(p); });
+  dirty_ = nullptr;
+  misses_ = 0;
+}
+
+std::size_t readmostly_map::scan(std::size_t unit, std::string& out) const {
+  if (unit != 0) return 0;
+  epoch::guard g;
+  std::lock_guard lock(lock_);
+  const readonly* r = read_.load(std::memory_order_relaxed);
+  const detail::flat_table* t = r->amended ? dirty_ : r->table;
+  std::string buf;
+  t->scan(buf);
+  scan_reader rd(buf);
+  scan_record rec;
+  std::size_t n = 0;
+  while (rd.next(rec)) {
+    entry* e;
+    std::memcpy(&e, rec.value.data(), sizeof e);
+    const value_node* p = e->p.load(std::memory_order_acquire);
+    if (!p || p == expunged<value_node>()) continue;
+    append_scan_record(out, rec.key, p->view());
+    ++n;
+  }
+  return n;
+}
+
+map_stats readmostly_map::stats() const {
+  epoch::guard g;
+  std::lock_guard lock(lock_);
+  map_stats st;
+  st.strategy = strategy_kind::readmostly;
+  st.stripes = 1;
+  st.size = size();
+  const readonly* r = read_.load(std::memory_order_relaxed);
+  st.capacity = r->table->capacity() + (dirty_ ? dirty_->capacity() : 0);
+  st.resizes = r->table->resizes() + (dirty_ ? dirty_->resizes() : 0);
+  st.bytes = budget_->used() + sizeof(*this);
+  return st;
+}
+
+}  // namespace threadmap
