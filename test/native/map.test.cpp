@@ -1,5 +1,6 @@
 // The typed suite: every case runs over every strategy (tmtest::strategies()).
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <random>
@@ -171,6 +172,10 @@ STRATEGY_CASE("add on int64 and double counters, with and without prefix") {
   CHECK(m->get("f", &out));
   CHECK_EQ(out.size(), 9u);
   CHECK_EQ(out[0], '\x04');
+  // a missing key counts as +0: adding -0 stores +0, as 0 + -0 does in JS
+  d.f = -0.0;
+  CHECK_EQ(m->add("z", counter_kind::f64, d, "", &r), status::inserted);
+  CHECK(!std::signbit(r.f));
   // a long key makes the counter live out of line; add still works there
   const std::string long_key(40, 'L');
   d.i = 3;

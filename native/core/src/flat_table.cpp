@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
 
@@ -557,25 +558,14 @@ status flat_table::add(std::uint64_t hash, bytes key, counter_kind kind, counter
                        bytes prefix, counter* result, memory_budget& budget) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
-  counter next = delta;
-  if (f.present()) {
-    std::string cur;
-    read_value(t, f.index, &cur);
-    if (cur.size() != prefix.size() + 8 || bytes(cur).substr(0, prefix.size()) != prefix) {
-      return status::mismatch;
-    }
-    counter c;
-    std::memcpy(&c, cur.data() + prefix.size(), 8);
-    if (kind == counter_kind::i64) {
-      if (__builtin_add_overflow(c.i, delta.i, &next.i)) return status::overflow;
-    } else {
-      next.f = c.f + delta.f;
-    }
-  }
-  char buf[256 + 8];
-  if (prefix.size() > 256) return status::too_large;
-  std::memcpy(buf, prefix.data(), prefix.size());
-  std::memcpy(buf + prefix.size(), &next, 8);
+  std::string cur;
+  if (f.present()) read_value(t, f.index, &cur);
+  const bytes cur_view = cur;
+  char buf[max_counter_prefix + 8];
+  counter next;
+  const status computed =
+      next_counter(f.present() ? &cur_view : nullptr, kind, delta, prefix, buf, next);
+  if (computed != status::ok && computed != status::inserted) return computed;
   const bytes value(buf, prefix.size() + 8);
   const status st = f.present() ? overwrite(f.index, hash, key, value, budget)
                                 : insert_new(hash, key, value, budget);

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
 
@@ -339,28 +340,15 @@ status readmostly_map::erase(bytes key, std::string* old) {
 
 status readmostly_map::add(bytes key, counter_kind kind, counter delta, bytes prefix,
                            counter* result) {
-  if (key.size() > max_key_bytes || prefix.size() > 256) return status::too_large;
-  char buf[256 + 8];
-  std::memcpy(buf, prefix.data(), prefix.size());
+  if (key.size() > max_key_bytes || prefix.size() > detail::max_counter_prefix) {
+    return status::too_large;
+  }
+  char buf[detail::max_counter_prefix + 8];
   return modify(key, [&](std::optional<bytes> cur) {
-    counter next = delta;
-    status st = status::inserted;
-    if (cur) {
-      if (cur->size() != prefix.size() + 8 || cur->substr(0, prefix.size()) != prefix) {
-        return decision{decision::keep, {}, status::mismatch};
-      }
-      counter c;
-      std::memcpy(&c, cur->data() + prefix.size(), 8);
-      if (kind == counter_kind::i64) {
-        if (__builtin_add_overflow(c.i, delta.i, &next.i)) {
-          return decision{decision::keep, {}, status::overflow};
-        }
-      } else {
-        next.f = c.f + delta.f;
-      }
-      st = status::ok;
-    }
-    std::memcpy(buf + prefix.size(), &next, 8);
+    counter next;
+    const status st =
+        detail::next_counter(cur ? &*cur : nullptr, kind, delta, prefix, buf, next);
+    if (st != status::ok && st != status::inserted) return decision{decision::keep, {}, st};
     if (result) *result = next;
     return decision{decision::set, bytes(buf, prefix.size() + 8), st};
   });
