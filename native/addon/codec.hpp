@@ -22,8 +22,6 @@
 // int64 range being 8 bytes of int64, behind the tag byte for `any`.
 #pragma once
 
-#include <napi.h>
-
 #include <cstdint>
 #include <optional>
 #include <string_view>

@@ -2,6 +2,13 @@
 // buffers, error helpers and the checked method thunk.
 #pragma once
 
+// Every addon source includes napi.h through this header, so all of them see
+// the same configuration. A worker being terminated can no longer throw into
+// JS; node-addon-api then drops the exception instead of rethrowing it as a
+// C++ exception out of its callback wrapper (which would call std::terminate).
+#ifndef NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+#endif
 #include <napi.h>
 
 #include <cstddef>
@@ -132,7 +139,14 @@ napi_value raw_method(napi_env env, napi_callback_info cbinfo) {
     Napi::CallbackInfo info(env, cbinfo);
     return checked_method<T, M>(info);
   } catch (const Napi::Error& e) {
-    e.ThrowAsJavaScriptException();
+    try {
+      e.ThrowAsJavaScriptException();
+    } catch (...) {
+      // The environment is shutting down and cannot take an exception.
+    }
+    return nullptr;
+  } catch (...) {
+    // checked_method converts everything else; never unwind into Node.
     return nullptr;
   }
 }

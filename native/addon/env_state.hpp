@@ -11,7 +11,7 @@
 // threads: an environment runs on one thread only.
 #pragma once
 
-#include <napi.h>
+#include "common.hpp"  // first: it configures napi.h
 
 #include <memory>
 #include <unordered_set>

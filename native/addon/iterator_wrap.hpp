@@ -8,7 +8,7 @@
 // iteration is seen exactly once, whatever other threads do meanwhile.
 #pragma once
 
-#include <napi.h>
+#include "common.hpp"  // first: it configures napi.h
 
 #include <memory>
 #include <optional>

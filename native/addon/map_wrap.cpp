@@ -118,6 +118,17 @@ Napi::Object NativeMap::wrap_existing(Napi::Env env, std::shared_ptr<shared_map>
 }
 
 NativeMap::NativeMap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeMap>(info) {
+  try {
+    init(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    // node-addon-api's constructor wrapper only converts Napi::Error.
+    throw Napi::Error::New(info.Env(), std::string("threadmap: ") + e.what());
+  }
+}
+
+void NativeMap::init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   info.This().As<Napi::Object>().TypeTag(&type_tag);
   env_ = data_of(env).state;
@@ -159,7 +170,7 @@ void NativeMap::release() noexcept {
 }
 
 void NativeMap::throw_closed(napi_env env) const {
-  if (!shared_)
+  if (!shared_ && !closed_)
     throw_error(env, "threadmap: map " + std::to_string(id_) +
                          " was released because its thread is shutting down");
   throw_error(env, "threadmap: map " + std::to_string(id_) + " is closed");
@@ -430,6 +441,10 @@ Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info) {
 Napi::Value NativeMap::Close(const Napi::CallbackInfo& info) {
   // Not inside a guard: close() waits for every guard that may use the map.
   bool closed = shared_ ? shared_->close() : false;
+  // This wrapper will never use the map again: let go of the registry entry
+  // now rather than at GC, so it is freed once every other holder lets go.
+  shared_.reset();
+  closed_ = true;
   return Napi::Boolean::New(info.Env(), closed);
 }
 

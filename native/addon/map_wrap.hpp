@@ -8,7 +8,7 @@
 // guard is left, so no JS allocation (and thus no GC) happens inside it.
 #pragma once
 
-#include <napi.h>
+#include "common.hpp"  // first: it configures napi.h
 
 #include <memory>
 
@@ -63,6 +63,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
   friend Napi::Value checked_method(const Napi::CallbackInfo&);
 
+  void init(const Napi::CallbackInfo& info);
   // The live core map; call only inside an epoch guard. Throws a clear Error
   // when the map was closed (by any thread) or released with its environment.
   concurrent_map* live(napi_env env) const;
@@ -71,6 +72,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   std::shared_ptr<shared_map> shared_;
   std::shared_ptr<env_state> env_;
   std::uint64_t id_ = 0;
+  bool closed_ = false;  // close() was called on this wrapper (and shared_ released)
   key_codec kc_ = key_codec::any;
   value_codec vc_ = value_codec::any;
 };

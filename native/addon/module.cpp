@@ -1,12 +1,11 @@
 // module.cpp — module init: per-environment state, the cleanup hook, and the
 // module-level functions (attach, liveMaps) and constants.
-#include <napi.h>
+#include "common.hpp"  // first: it configures napi.h
 
 #include <cmath>
 #include <memory>
 #include <string>
 
-#include "common.hpp"
 #include "env_state.hpp"
 #include "iterator_wrap.hpp"
 #include "map_wrap.hpp"
