@@ -46,7 +46,7 @@ const VALUE_TYPES: readonly string[] = [
   'structured',
   'any',
 ] satisfies ValueTypeName[]
-const STRATEGIES: readonly string[] = ['mutex', 'striped'] satisfies StrategyName[]
+const STRATEGIES: readonly string[] = ['mutex', 'striped', 'rwlock', 'readmostly'] satisfies StrategyName[]
 
 // Returned by native lookups for "no entry", since undefined is a storable
 // value of `any` and `structured` maps.

@@ -18,7 +18,7 @@ export type ValueTypeName =
   | 'structured'
   | 'any'
 /** Strategy names; they mirror threadmap::strategy_kind. */
-export type StrategyName = 'mutex' | 'striped'
+export type StrategyName = 'mutex' | 'striped' | 'rwlock' | 'readmostly'
 /** What options.strategy accepts: a strategy, or 'auto' to let threadmap pick. */
 export type StrategyOption = StrategyName | 'auto'
 

@@ -68,17 +68,28 @@ parsed_options parse_options(Napi::Env env, Napi::Value arg) {
                               value_codec_choices() + ", got '" + values + "'");
   p.values = *vc;
 
-  constexpr const char* strategies = "'mutex', 'striped' or 'auto'";
-  std::string strategy = get_string_option(env, o, "strategy", "auto", strategies);
-  if (strategy == "mutex") {
-    p.core.strategy = strategy_kind::mutex;
-  } else if (strategy == "striped" || strategy == "auto") {
+  // Every strategy the core builds, by the core's own names.
+  constexpr strategy_kind kinds[] = {strategy_kind::mutex, strategy_kind::striped,
+                                     strategy_kind::rwlock, strategy_kind::readmostly};
+  std::string choices;
+  for (strategy_kind k : kinds) choices += std::string("'") + to_string(k) + "', ";
+  choices += "or 'auto'";
+  std::string strategy = get_string_option(env, o, "strategy", "auto", choices.c_str());
+  bool known = false;
+  if (strategy == "auto") {
     // 'auto' is striped until the benchmark says otherwise (see DESIGN.md).
     p.core.strategy = strategy_kind::striped;
-  } else {
-    throw_type_error(env, std::string("threadmap: options.strategy must be ") + strategies +
-                              ", got '" + strategy + "'");
+    known = true;
   }
+  for (strategy_kind k : kinds) {
+    if (strategy == to_string(k)) {
+      p.core.strategy = k;
+      known = true;
+    }
+  }
+  if (!known)
+    throw_type_error(env,
+                     "threadmap: options.strategy must be " + choices + ", got '" + strategy + "'");
   p.core.capacity = get_size_option(env, o, "capacity");
   p.core.max_memory = get_size_option(env, o, "maxMemory");
   return p;

@@ -7,7 +7,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads'
 
 import type { StrategyName } from '../../lib/index'
 
-export const STRATEGIES: readonly StrategyName[] = ['mutex', 'striped']
+export const STRATEGIES: readonly StrategyName[] = ['mutex', 'striped', 'rwlock', 'readmostly']
 
 export function workerPath(name: string): string {
   return path.join(__dirname, 'workers', name)

@@ -71,10 +71,6 @@ function storedForm(type: ValueTypeName, v: unknown): unknown {
   }
 }
 
-function sameStored(type: ValueTypeName, a: unknown, b: unknown): boolean {
-  return Object.is(storedForm(type, a), storedForm(type, b))
-}
-
 /** What get() returns after set(v): json goes through its text, objects through v8.serialize. */
 function roundTrip(type: ValueTypeName, v: unknown): unknown {
   if (type === 'json') return JSON.parse(JSON.stringify(v))
@@ -93,7 +89,11 @@ function canonicalKey(k: unknown): unknown {
 }
 
 interface Model {
-  entries: Map<unknown, { key: unknown; value: unknown }>
+  // value: what get() returns; form: the stored form of the value as set,
+  // which is what compareAndSet compares against (a structured value read
+  // back and serialized again need not give the same bytes, e.g. a holey
+  // array comes back packed).
+  entries: Map<unknown, { key: unknown; value: unknown; form: unknown }>
 }
 
 type Op =
@@ -165,7 +165,7 @@ function applyModel(model: Model, keys: KeyTypeName, values: ValueTypeName, o: O
   const mk = 'key' in o ? modelKey(keys, key) : undefined
   const cur = 'key' in o ? e.get(mk) : undefined
   const put = (value: unknown): void => {
-    e.set(mk, { key: canonicalKey(key), value: roundTrip(values, value) })
+    e.set(mk, { key: canonicalKey(key), value: roundTrip(values, value), form: storedForm(values, value) })
   }
   switch (o.op) {
     case 'set':
@@ -196,7 +196,7 @@ function applyModel(model: Model, keys: KeyTypeName, values: ValueTypeName, o: O
       const next = o.remove ? undefined : o.next
       let matches: boolean
       if (expected === undefined) matches = !cur || (storesUndefined(values) && cur.value === undefined)
-      else matches = cur !== undefined && sameStored(values, cur.value, expected)
+      else matches = cur !== undefined && Object.is(cur.form, storedForm(values, expected))
       if (!matches) return { ok: false }
       if (next === undefined) e.delete(mk)
       else put(next)
