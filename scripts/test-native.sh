@@ -21,6 +21,9 @@ cmake --build "$build" -j "$(nproc)"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1 ${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 ${UBSAN_OPTIONS:-}"
-if [ "$mode" != release ]; then export THREADMAP_STRESS_SCALE="${THREADMAP_STRESS_SCALE:-0.25}"; fi
+if [ "$mode" != release ]; then
+  export THREADMAP_STRESS_SCALE="${THREADMAP_STRESS_SCALE:-0.25}"
+  export THREADMAP_GROWTH_SCALE="${THREADMAP_GROWTH_SCALE:-0.05}"
+fi
 cd "$build"
 ctest --output-on-failure --timeout 900
