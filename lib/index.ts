@@ -2,7 +2,7 @@
 // thread can share (see ../README.md and docs/ for the lifetime rules).
 
 import { valueCodec, type ValueCodec } from './codecs'
-import { addon, type NativeInfo, type NativeMap, type Wire } from './native'
+import { addon, type MapRef, type NativeInfo, type NativeMap, type Wire } from './native'
 import type {
   KeyTypeName,
   KeyTypes,
@@ -90,7 +90,10 @@ export function liveMaps(): number {
  * present for the whole iteration is seen exactly once).
  */
 export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
+  // The native object keeps this thread's hold on the shared map; #ref names
+  // it in the addon's map functions.
   readonly #native: NativeMap
+  readonly #ref: MapRef
   readonly #info: NativeInfo
   readonly #codec: ValueCodec | null
 
@@ -108,7 +111,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       }
       this.#native = new addon.NativeMap(options)
     }
-    this.#info = this.#native.info()
+    this.#info = addon.info(this.#native)
+    this.#ref = this.#info.ref
     this.#codec = valueCodec(this.#info.values)
     if (entries !== undefined && entries !== null) {
       try {
@@ -120,7 +124,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
         }
       } catch (err) {
         // The half-filled map is unreachable: free it now, not at GC.
-        this.#native.close()
+        addon.close(this.#ref)
         throw err
       }
     }
@@ -150,7 +154,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       )
     }
     const native = addon.attach(handle.id)
-    const info = native.info()
+    const info = addon.info(native)
     if (info.keys !== handle.keys || info.values !== handle.values || info.strategy !== handle.strategy) {
       throw new Error(
         `threadmap: the handle does not describe map ${handle.id} (it has keys '${info.keys}', ` +
@@ -180,29 +184,29 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // --- Map --------------------------------------------------------------------
 
   get size(): number {
-    return this.#native.size()
+    return addon.size(this.#ref)
   }
 
   get(key: K): V | undefined {
-    if (this.#codec === null) return this.#native.get(key as Wire) as V | undefined
-    return this.#decodeOr(this.#native.get(key as Wire, ABSENT))
+    if (this.#codec === null) return addon.get(this.#ref, key as Wire) as V | undefined
+    return this.#decodeOr(addon.get(this.#ref, key as Wire, ABSENT))
   }
 
   set(key: K, value: V): this {
-    this.#native.set(key as Wire, this.#encode(value))
+    addon.set(this.#ref, key as Wire, this.#encode(value))
     return this
   }
 
   has(key: K): boolean {
-    return this.#native.has(key as Wire)
+    return addon.has(this.#ref, key as Wire)
   }
 
   delete(key: K): boolean {
-    return this.#native.delete(key as Wire)
+    return addon.delete(this.#ref, key as Wire)
   }
 
   clear(): void {
-    this.#native.clear()
+    addon.clear(this.#ref)
   }
 
   forEach(callbackfn: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
@@ -236,7 +240,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // from %IteratorPrototype% and get the iterator helpers where the runtime
   // has them, like Map's own; `finally` frees the native cursor on break.
   *#entries(): Generator<[K, V], undefined, unknown> {
-    const it = this.#native.iterate(ITER_ENTRIES)
+    const it = addon.iterate(this.#ref, ITER_ENTRIES)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
@@ -248,7 +252,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   }
 
   *#keys(): Generator<K, undefined, unknown> {
-    const it = this.#native.iterate(ITER_KEYS)
+    const it = addon.iterate(this.#ref, ITER_KEYS)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
@@ -260,7 +264,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   }
 
   *#values(): Generator<V, undefined, unknown> {
-    const it = this.#native.iterate(ITER_VALUES)
+    const it = addon.iterate(this.#ref, ITER_VALUES)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])
@@ -275,13 +279,13 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   /** The current value; if the key is absent, sets `value` and returns it. One atomic step. */
   getOrSet(key: K, value: V): V {
-    const wire = this.#native.getOrSet(key as Wire, this.#encode(value), ABSENT)
+    const wire = addon.getOrSet(this.#ref, key as Wire, this.#encode(value), ABSENT)
     return wire === ABSENT ? value : this.#decode(wire)
   }
 
   /** Sets `value` only if the key is absent; returns whether it did. */
   setIfAbsent(key: K, value: V): boolean {
-    return this.#native.setIfAbsent(key as Wire, this.#encode(value))
+    return addon.setIfAbsent(this.#ref, key as Wire, this.#encode(value))
   }
 
   /**
@@ -293,35 +297,35 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * update() for a read-modify-write of such values).
    */
   compareAndSet(key: K, expected: V | undefined, next: V | undefined): boolean {
-    const n = this.#native
+    const ref = this.#ref
     const k = key as Wire
     let flags = 0
     let nextWire: Wire = undefined
     if (next === undefined) flags |= CAS_DELETE
     else nextWire = this.#encode(next)
-    if (expected !== undefined) return n.compareAndSet(k, this.#encode(expected), nextWire, flags)
+    if (expected !== undefined) return addon.compareAndSet(ref, k, this.#encode(expected), nextWire, flags)
     if (this.#codec === null || !this.#codec.storesUndefined) {
-      return n.compareAndSet(k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)
+      return addon.compareAndSet(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)
     }
     // "absent or a stored undefined": two native states, tried one at a time
     // until one matches or the entry holds something else.
     for (;;) {
-      if (n.compareAndSet(k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)) return true
-      const wire = n.get(k, ABSENT)
+      if (addon.compareAndSet(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)) return true
+      const wire = addon.get(ref, k, ABSENT)
       if (wire === ABSENT) continue // deleted since: "absent" may match now
       if (this.#decode(wire) !== undefined) return false
-      if (n.compareAndSet(k, wire, nextWire, flags)) return true
+      if (addon.compareAndSet(ref, k, wire, nextWire, flags)) return true
     }
   }
 
   /** Sets `value` and returns the previous value (undefined when there was none). */
   swap(key: K, value: V): V | undefined {
-    return this.#decodeOr(this.#native.swap(key as Wire, this.#encode(value), ABSENT))
+    return this.#decodeOr(addon.swap(this.#ref, key as Wire, this.#encode(value), ABSENT))
   }
 
   /** Removes the entry and returns its value (undefined when there was none). */
   take(key: K): V | undefined {
-    return this.#decodeOr(this.#native.take(key as Wire, ABSENT))
+    return this.#decodeOr(addon.take(this.#ref, key as Wire, ABSENT))
   }
 
   /**
@@ -334,7 +338,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   add(key: K, delta: bigint): bigint
   add(key: K, delta: number | bigint): number | bigint
   add(key: K, delta: number | bigint): number | bigint {
-    return this.#native.add(key as Wire, delta)
+    return addon.add(this.#ref, key as Wire, delta)
   }
 
   /**
@@ -345,16 +349,16 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * so it is exact for every value type.
    */
   update(key: K, fn: (current: V | undefined, key: K) => V): V {
-    const n = this.#native
+    const ref = this.#ref
     const k = key as Wire
     for (;;) {
-      const wire = n.get(k, ABSENT)
+      const wire = addon.get(ref, k, ABSENT)
       const next = fn(this.#decodeOr(wire), key)
       const nextWire = this.#encode(next)
       const done =
         wire === ABSENT
-          ? n.compareAndSet(k, undefined, nextWire, CAS_EXPECT_ABSENT)
-          : n.compareAndSet(k, wire, nextWire, 0)
+          ? addon.compareAndSet(ref, k, undefined, nextWire, CAS_EXPECT_ABSENT)
+          : addon.compareAndSet(ref, k, wire, nextWire, 0)
       if (done) return next
     }
   }
@@ -363,7 +367,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   /** A plain, cloneable description of this map for ThreadMap.attach() in another thread. */
   handle(): ThreadMapHandle {
-    if (this.#native.isClosed()) throw new Error(`threadmap: map ${this.#info.id} is closed`)
+    if (addon.isClosed(this.#ref)) throw new Error(`threadmap: map ${this.#info.id} is closed`)
     const { id, keys, values, strategy } = this.#info
     return { threadmap: 1, id, keys, values, strategy }
   }
@@ -387,11 +391,11 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   /** Whether the map was closed (by any thread). */
   get closed(): boolean {
-    return this.#native.isClosed()
+    return addon.isClosed(this.#ref)
   }
 
   stats(): ThreadMapStats {
-    return this.#native.stats()
+    return addon.stats(this.#ref)
   }
 
   /**
@@ -399,7 +403,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * thread throw an Error. Calling close() again does nothing.
    */
   close(): void {
-    this.#native.close()
+    addon.close(this.#ref)
   }
 
   [Symbol.dispose](): void {

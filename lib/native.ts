@@ -42,6 +42,8 @@ export interface NativeInfo {
   keys: KeyTypeName
   values: ValueTypeName
   strategy: StrategyName
+  /** This thread's reference to the map: the first argument of every map function. */
+  ref: MapRef
 }
 
 export interface NativeStats {
@@ -54,42 +56,23 @@ export interface NativeStats {
   maxMemory: number
 }
 
+/**
+ * The native map object: no methods, only a lifetime. While it is reachable
+ * its reference (info(map).ref) is valid in this thread; when it is
+ * collected, or its thread ends, the thread's hold on the shared map ends.
+ */
+export interface NativeMap {
+  readonly __nativeMap?: never
+}
+
+/** A map reference: valid only in the thread that got it from info(). */
+export type MapRef = number
+
 /** Chunked iteration; see native/addon/iterator_wrap.hpp. */
 export interface NativeIterator {
   /** Up to one chunk: keys, values, or flattened [key, value] pairs; null at the end. */
   next(): Wire[] | null
   return(): void
-}
-
-/**
- * Methods that may find no entry take a `missing` marker and return it in
- * that case, because `undefined` is a storable value of `any` maps.
- */
-export interface NativeMap {
-  get<M = undefined>(key: Wire, missing?: M): Wire | M
-  has(key: Wire): boolean
-  /** Returns true when the key was new. */
-  set(key: Wire, value: Wire): boolean
-  setIfAbsent(key: Wire, value: Wire): boolean
-  /** The current value, or `missing` when `value` was inserted. */
-  getOrSet<M = undefined>(key: Wire, value: Wire, missing?: M): Wire | M
-  /** flags: constants.CAS_EXPECT_ABSENT ignores `expected`, CAS_DELETE ignores `next`. */
-  compareAndSet(key: Wire, expected: Wire, next: Wire, flags: number): boolean
-  swap<M = undefined>(key: Wire, value: Wire, missing?: M): Wire | M
-  take<M = undefined>(key: Wire, missing?: M): Wire | M
-  delete(key: Wire): boolean
-  add(key: Wire, delta: number): number
-  add(key: Wire, delta: bigint): bigint
-  add(key: Wire, delta: number | bigint): number | bigint
-  size(): number
-  clear(): void
-  stats(): NativeStats
-  /** True when this call closed the map (false: it was closed already). */
-  close(): boolean
-  isClosed(): boolean
-  info(): NativeInfo
-  /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
-  iterate(mode: number, chunk?: number): NativeIterator
 }
 
 export interface NativeConstants {
@@ -102,6 +85,11 @@ export interface NativeConstants {
   readonly MAX_VALUE_BYTES: number
 }
 
+/**
+ * Everything the addon exports. Functions that may find no entry take a
+ * `missing` marker and return it in that case, because `undefined` is a
+ * storable value of `any` and `structured` maps.
+ */
 export interface Addon {
   NativeMap: new (options?: NativeMapOptions) => NativeMap
   /** The map with this id; an Error when no live map has it. */
@@ -109,6 +97,32 @@ export interface Addon {
   /** Maps registered in this process and not yet freed. */
   liveMaps(): number
   constants: NativeConstants
+
+  /** TypeError unless `map` is a NativeMap of this addon. */
+  info(map: NativeMap): NativeInfo
+  get<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
+  has(ref: MapRef, key: Wire): boolean
+  /** Returns true when the key was new. */
+  set(ref: MapRef, key: Wire, value: Wire): boolean
+  setIfAbsent(ref: MapRef, key: Wire, value: Wire): boolean
+  /** The current value, or `missing` when `value` was inserted. */
+  getOrSet<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
+  /** flags: constants.CAS_EXPECT_ABSENT ignores `expected`, CAS_DELETE ignores `next`. */
+  compareAndSet(ref: MapRef, key: Wire, expected: Wire, next: Wire, flags: number): boolean
+  swap<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
+  take<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
+  delete(ref: MapRef, key: Wire): boolean
+  add(ref: MapRef, key: Wire, delta: number): number
+  add(ref: MapRef, key: Wire, delta: bigint): bigint
+  add(ref: MapRef, key: Wire, delta: number | bigint): number | bigint
+  size(ref: MapRef): number
+  clear(ref: MapRef): void
+  stats(ref: MapRef): NativeStats
+  /** True when this call closed the map (false: it was closed already). */
+  close(ref: MapRef): boolean
+  isClosed(ref: MapRef): boolean
+  /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
+  iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
 }
 
 // lib/native.ts compiles to dist/native.js; both sit one level below the
@@ -126,6 +140,8 @@ function load(): Addon {
     typeof raw.NativeMap !== 'function' ||
     typeof raw.attach !== 'function' ||
     typeof raw.liveMaps !== 'function' ||
+    typeof raw.info !== 'function' ||
+    typeof raw.iterate !== 'function' ||
     typeof raw.constants !== 'object'
   ) {
     throw new Error(

@@ -5,11 +5,6 @@
 
 namespace threadmap::addon {
 
-scratch& tls_scratch() {
-  thread_local scratch s;
-  return s;
-}
-
 void throw_type_error(napi_env env, const std::string& msg) {
   throw Napi::TypeError::New(env, msg);
 }

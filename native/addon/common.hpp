@@ -76,10 +76,10 @@ class byte_buffer {
   std::size_t size_ = 0;
 };
 
-// Per-thread scratch space for encoding arguments and receiving results, so a
-// call allocates nothing once the buffers have grown to the working size.
-// Thread-local (not per environment) is right: an environment runs on exactly
-// one thread, and nothing here outlives a single call.
+// Scratch space for encoding arguments and receiving results, so a call
+// allocates nothing once the buffers have grown to the working size. One per
+// environment (in its instance data): an environment runs on one thread, and
+// nothing here outlives a single call.
 struct scratch {
   byte_buffer key;
   byte_buffer value;
@@ -92,7 +92,6 @@ struct scratch {
     if (out.capacity() > (std::size_t{1} << 20)) std::string().swap(out);
   }
 };
-scratch& tls_scratch();
 
 // Throws a JS exception for a failed napi call (keeps a pending exception).
 inline void check(napi_env env, napi_status st) {
@@ -107,48 +106,61 @@ inline void check(napi_env env, napi_status st) {
 // `what` names the operation for the message.
 [[noreturn]] void throw_status(napi_env env, status s, const char* what);
 
-// Prototype methods go through this thunk instead of ObjectWrap's own: it
-// checks the receiver's napi_type_tag before unwrapping, so calling a method
-// on a foreign object (another class, another addon) is a TypeError instead
-// of a wild pointer, and it turns C++ exceptions from the core into JS ones.
-template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
-Napi::Value checked_method(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  napi_value self = info.This();
-  bool tagged = false;
-  check(env, napi_check_object_type_tag(env, self, &T::type_tag, &tagged));
-  if (!tagged) throw_type_error(env, std::string("Illegal invocation: not a ") + T::class_name);
-  void* raw = nullptr;
-  check(env, napi_unwrap(env, self, &raw));
-  T* obj = static_cast<T*>(raw);
+// Runs a binding body and turns every C++ exception into a JS exception, so
+// nothing ever unwinds into Node: Napi::Error as is, std::bad_alloc as a
+// RangeError, other std::exceptions (from the core) as Error. In an
+// environment that is shutting down nothing can be thrown, and nothing is.
+inline void throw_into_js(const Napi::Error& e) noexcept {
   try {
-    return (obj->*M)(info);
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw_range_error(env, "threadmap: out of memory");
-  } catch (const std::exception& e) {
-    throw_error(env, std::string("threadmap: ") + e.what());
+    e.ThrowAsJavaScriptException();
+  } catch (...) {
   }
 }
 
-// The raw napi_callback behind a prototype method.
+template <typename F>
+napi_value guarded_call(napi_env env, F&& body) noexcept {
+  try {
+    return body();
+  } catch (const Napi::Error& e) {
+    throw_into_js(e);
+  } catch (const std::bad_alloc&) {
+    try {
+      throw_into_js(Napi::RangeError::New(env, "threadmap: out of memory"));
+    } catch (...) {
+    }
+  } catch (const std::exception& e) {
+    try {
+      throw_into_js(Napi::Error::New(env, std::string("threadmap: ") + e.what()));
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return nullptr;
+}
+
+// Prototype methods go through this thunk instead of ObjectWrap's own: it
+// checks the receiver's napi_type_tag before unwrapping, so calling a method
+// on a foreign object (another class, another addon) is a TypeError instead
+// of a wild pointer.
+template <typename T>
+T* unwrap_tagged(napi_env env, napi_value obj, const char* what) {
+  bool tagged = false;
+  napi_valuetype t;
+  check(env, napi_typeof(env, obj, &t));
+  if (t == napi_object) check(env, napi_check_object_type_tag(env, obj, &T::type_tag, &tagged));
+  if (!tagged) throw_type_error(env, std::string(what) + " is not a " + T::class_name);
+  void* raw = nullptr;
+  check(env, napi_unwrap(env, obj, &raw));
+  return static_cast<T*>(raw);
+}
+
 template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
 napi_value raw_method(napi_env env, napi_callback_info cbinfo) {
-  try {
+  return guarded_call(env, [&]() -> napi_value {
     Napi::CallbackInfo info(env, cbinfo);
-    return checked_method<T, M>(info);
-  } catch (const Napi::Error& e) {
-    try {
-      e.ThrowAsJavaScriptException();
-    } catch (...) {
-      // The environment is shutting down and cannot take an exception.
-    }
-    return nullptr;
-  } catch (...) {
-    // checked_method converts everything else; never unwind into Node.
-    return nullptr;
-  }
+    T* obj = unwrap_tagged<T>(env, info.This(), "Illegal invocation: the receiver");
+    return (obj->*M)(info);
+  });
 }
 
 template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>

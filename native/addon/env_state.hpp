@@ -13,8 +13,10 @@
 
 #include "common.hpp"  // first: it configures napi.h
 
+#include <cstdint>
 #include <memory>
 #include <unordered_set>
+#include <vector>
 
 namespace threadmap::addon {
 
@@ -26,18 +28,40 @@ class env_resource {
   virtual void release() noexcept = 0;
 };
 
-struct env_state {
-  std::unordered_set<env_resource*> resources;
-  bool torn_down = false;
+class NativeMap;
+
+// Hot calls name their map by a small number instead of by `this`: finding
+// the C++ object behind a JS object costs two private-symbol lookups (type
+// tag, then unwrap), about a third of a whole get(). A reference is
+// slot | generation << 32, exact in a double; the slot indexes this table
+// and the generation, bumped whenever a slot is freed, makes a stale or
+// forged reference fail the lookup instead of reaching another object.
+struct map_slot {
+  NativeMap* map = nullptr;
+  std::uint32_t gen = 0;
 };
 
-// Per-environment instance data (napi_set_instance_data). Holds the class
-// constructors of this environment; they are napi_refs and so must never be
-// used from another thread, which instance data guarantees.
+struct env_state {
+  std::unordered_set<env_resource*> resources;
+  std::vector<map_slot> slots;
+  std::vector<std::uint32_t> free_slots;
+  bool torn_down = false;
+
+  // Returns the reference of a new slot holding m.
+  double add_slot(NativeMap* m);
+  void free_slot(double ref) noexcept;
+  // The map behind a reference, or nullptr.
+  NativeMap* find_slot(double ref) const noexcept;
+};
+
+// Per-environment instance data (napi_set_instance_data): the class
+// constructors (napi_refs, which must never be used from another thread) and
+// the scratch buffers of the environment's one thread.
 struct addon_data {
   std::shared_ptr<env_state> state = std::make_shared<env_state>();
   Napi::FunctionReference map_ctor;
   Napi::FunctionReference iterator_ctor;
+  scratch buffers;
 };
 
 addon_data& data_of(napi_env env);

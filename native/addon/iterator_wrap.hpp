@@ -47,9 +47,6 @@ class NativeIterator : public Napi::ObjectWrap<NativeIterator>, public env_resou
   // return(): ends the iteration early and frees the buffered unit.
   Napi::Value Return(const Napi::CallbackInfo& info);
 
-  template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
-  friend Napi::Value checked_method(const Napi::CallbackInfo&);
-
   bool load_next_unit(napi_env env);
   void finish() noexcept;
 

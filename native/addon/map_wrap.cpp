@@ -98,26 +98,72 @@ parsed_options parse_options(Napi::Env env, Napi::Value arg) {
 }  // namespace
 
 Napi::Function NativeMap::define(Napi::Env env) {
-  static const napi_property_descriptor methods[] = {
-      method<NativeMap, &NativeMap::Get>("get"),
-      method<NativeMap, &NativeMap::Has>("has"),
-      method<NativeMap, &NativeMap::Set>("set"),
-      method<NativeMap, &NativeMap::SetIfAbsent>("setIfAbsent"),
-      method<NativeMap, &NativeMap::GetOrSet>("getOrSet"),
-      method<NativeMap, &NativeMap::CompareAndSet>("compareAndSet"),
-      method<NativeMap, &NativeMap::Swap>("swap"),
-      method<NativeMap, &NativeMap::Take>("take"),
-      method<NativeMap, &NativeMap::Delete>("delete"),
-      method<NativeMap, &NativeMap::Add>("add"),
-      method<NativeMap, &NativeMap::Size>("size"),
-      method<NativeMap, &NativeMap::Clear>("clear"),
-      method<NativeMap, &NativeMap::Stats>("stats"),
-      method<NativeMap, &NativeMap::Close>("close"),
-      method<NativeMap, &NativeMap::IsClosed>("isClosed"),
-      method<NativeMap, &NativeMap::Info>("info"),
-      method<NativeMap, &NativeMap::Iterate>("iterate"),
+  // No prototype methods: see map_wrap.hpp.
+  return DefineClass(env, "NativeMap", {});
+}
+
+namespace {
+
+// The thunk behind every map function: finds the map by its reference in
+// this environment's slot table (a stale, forged or foreign reference is an
+// Error, never a wild pointer) and hands it the environment's scratch.
+template <Napi::Value (NativeMap::*M)(const Napi::CallbackInfo&, scratch&)>
+napi_value map_function(napi_env env, napi_callback_info cbinfo) {
+  return guarded_call(env, [&]() -> napi_value {
+    Napi::CallbackInfo info(env, cbinfo);
+    addon_data& d = data_of(env);
+    double ref = -1;
+    NativeMap* m = nullptr;
+    if (info.Length() > 0 && napi_get_value_double(env, info[0], &ref) == napi_ok)
+      m = d.state->find_slot(ref);
+    if (m == nullptr) throw_error(env, "threadmap: not a live map reference in this thread");
+    return (m->*M)(info, d.buffers);
+  });
+}
+
+template <Napi::Value (NativeMap::*M)(const Napi::CallbackInfo&, scratch&)>
+napi_property_descriptor map_fn(const char* name) {
+  return {
+      name,
+      nullptr,
+      map_function<M>,
+      nullptr,
+      nullptr,
+      nullptr,
+      static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
+      nullptr};
+}
+
+napi_value info_function(napi_env env, napi_callback_info cbinfo) {
+  return guarded_call(
+      env, [&]() -> napi_value { return NativeMap::Info(Napi::CallbackInfo(env, cbinfo)); });
+}
+
+}  // namespace
+
+void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
+  const napi_property_descriptor fns[] = {
+      {"info", nullptr, info_function, nullptr, nullptr, nullptr,
+       static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
+       nullptr},
+      map_fn<&NativeMap::Get>("get"),
+      map_fn<&NativeMap::Has>("has"),
+      map_fn<&NativeMap::Set>("set"),
+      map_fn<&NativeMap::SetIfAbsent>("setIfAbsent"),
+      map_fn<&NativeMap::GetOrSet>("getOrSet"),
+      map_fn<&NativeMap::CompareAndSet>("compareAndSet"),
+      map_fn<&NativeMap::Swap>("swap"),
+      map_fn<&NativeMap::Take>("take"),
+      map_fn<&NativeMap::Delete>("delete"),
+      map_fn<&NativeMap::Add>("add"),
+      map_fn<&NativeMap::Size>("size"),
+      map_fn<&NativeMap::Clear>("clear"),
+      map_fn<&NativeMap::Stats>("stats"),
+      map_fn<&NativeMap::Close>("close"),
+      map_fn<&NativeMap::IsClosed>("isClosed"),
+      map_fn<&NativeMap::Iterate>("iterate"),
   };
-  return define_class<NativeMap>(env, "NativeMap", methods);
+  check(env, napi_define_properties(env, exports, std::size(fns), fns));
 }
 
 Napi::Object NativeMap::wrap_existing(Napi::Env env, std::shared_ptr<shared_map> m) {
@@ -169,10 +215,13 @@ void NativeMap::init(const Napi::CallbackInfo& info) {
     }
   }
   id_ = shared_->id();
+  ref_ = env_->add_slot(this);
   track(env_, this);
 }
 
 NativeMap::~NativeMap() {
+  // The reference must stop naming this object before its memory goes.
+  if (env_ && ref_ >= 0) env_->free_slot(ref_);
   untrack(env_, this);
 }
 
@@ -193,25 +242,23 @@ concurrent_map* NativeMap::live(napi_env env) const {
   return m;
 }
 
-Napi::Value NativeMap::Get(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Get(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
+  encode_key(env, info[1], kc_, s.key);
   bool found;
   {
     epoch::guard g;
     found = live(env)->get(s.key.view(), &s.out);
   }
-  if (!found) return info[1];  // the caller's "missing" marker, undefined by default
+  if (!found) return info[2];  // the caller's "missing" marker, undefined by default
   Napi::Value r(env, decode_value(env, vc_, s.out));
   s.trim();
   return r;
 }
 
-Napi::Value NativeMap::Has(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Has(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
+  encode_key(env, info[1], kc_, s.key);
   bool found;
   {
     epoch::guard g;
@@ -220,11 +267,10 @@ Napi::Value NativeMap::Has(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, found);
 }
 
-Napi::Value NativeMap::Set(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Set(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
-  encode_value(env, info[1], vc_, s.value);
+  encode_key(env, info[1], kc_, s.key);
+  encode_value(env, info[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -235,11 +281,10 @@ Napi::Value NativeMap::Set(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, st == status::inserted);
 }
 
-Napi::Value NativeMap::SetIfAbsent(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::SetIfAbsent(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
-  encode_value(env, info[1], vc_, s.value);
+  encode_key(env, info[1], kc_, s.key);
+  encode_value(env, info[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -250,11 +295,10 @@ Napi::Value NativeMap::SetIfAbsent(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, st == status::inserted);
 }
 
-Napi::Value NativeMap::GetOrSet(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::GetOrSet(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
-  encode_value(env, info[1], vc_, s.value);
+  encode_key(env, info[1], kc_, s.key);
+  encode_value(env, info[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -262,7 +306,7 @@ Napi::Value NativeMap::GetOrSet(const Napi::CallbackInfo& info) {
   }
   if (st == status::inserted) {
     s.trim();
-    return info[2];  // "inserted": the caller returns its own value
+    return info[3];  // "inserted": the caller returns its own value
   }
   if (st != status::exists) throw_status(env, st, "getOrSet");
   Napi::Value r(env, decode_value(env, vc_, s.out));
@@ -270,20 +314,19 @@ Napi::Value NativeMap::GetOrSet(const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value NativeMap::CompareAndSet(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::CompareAndSet(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
   std::uint32_t flags = 0;
-  if (!info[3].IsUndefined()) {
-    if (!info[3].IsNumber())
+  if (!info[4].IsUndefined()) {
+    if (!info[4].IsNumber())
       throw_type_error(env, "threadmap: compareAndSet flags must be a number");
-    flags = info[3].As<Napi::Number>().Uint32Value();
+    flags = info[4].As<Napi::Number>().Uint32Value();
   }
-  encode_key(env, info[0], kc_, s.key);
+  encode_key(env, info[1], kc_, s.key);
   const bool expect_absent = flags & cas_expect_absent;
   const bool erase = flags & cas_delete;
-  if (!expect_absent) encode_value(env, info[1], vc_, s.expected);
-  if (!erase) encode_value(env, info[2], vc_, s.value);
+  if (!expect_absent) encode_value(env, info[2], vc_, s.expected);
+  if (!erase) encode_value(env, info[3], vc_, s.value);
   const bytes expected = s.expected.view();
   const bytes desired = s.value.view();
   status st;
@@ -305,11 +348,10 @@ Napi::Value NativeMap::CompareAndSet(const Napi::CallbackInfo& info) {
   }
 }
 
-Napi::Value NativeMap::Swap(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Swap(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
-  encode_value(env, info[1], vc_, s.value);
+  encode_key(env, info[1], kc_, s.key);
+  encode_value(env, info[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -317,7 +359,7 @@ Napi::Value NativeMap::Swap(const Napi::CallbackInfo& info) {
   }
   if (st == status::inserted) {
     s.trim();
-    return info[2];
+    return info[3];
   }
   if (st != status::ok) throw_status(env, st, "swap");
   Napi::Value r(env, decode_value(env, vc_, s.out));
@@ -325,26 +367,24 @@ Napi::Value NativeMap::Swap(const Napi::CallbackInfo& info) {
   return r;
 }
 
-Napi::Value NativeMap::Take(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Take(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
+  encode_key(env, info[1], kc_, s.key);
   status st;
   {
     epoch::guard g;
     st = live(env)->take(s.key.view(), &s.out);
   }
-  if (st == status::not_found) return info[1];
+  if (st == status::not_found) return info[2];
   if (st != status::ok) throw_status(env, st, "take");
   Napi::Value r(env, decode_value(env, vc_, s.out));
   s.trim();
   return r;
 }
 
-Napi::Value NativeMap::Delete(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Delete(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  encode_key(env, info[0], kc_, s.key);
+  encode_key(env, info[1], kc_, s.key);
   status st;
   {
     epoch::guard g;
@@ -354,10 +394,9 @@ Napi::Value NativeMap::Delete(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, st == status::ok);
 }
 
-Napi::Value NativeMap::Add(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Add(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
-  scratch& s = tls_scratch();
-  Napi::Value delta = info[1];
+  Napi::Value delta = info[2];
   const bool is_number = delta.IsNumber();
   const bool is_bigint = delta.IsBigInt();
   // The counter layout is the value codec's own: 8 bytes of double (number)
@@ -390,7 +429,7 @@ Napi::Value NativeMap::Add(const Napi::CallbackInfo& info) {
                                       "this map's values are '") +
                               to_string(vc_) + "'");
   }
-  encode_key(env, info[0], kc_, s.key);
+  encode_key(env, info[1], kc_, s.key);
   counter result{};
   status st;
   {
@@ -412,7 +451,7 @@ Napi::Value NativeMap::Add(const Napi::CallbackInfo& info) {
   }
 }
 
-Napi::Value NativeMap::Size(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Size(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
   std::size_t n;
   {
@@ -422,7 +461,7 @@ Napi::Value NativeMap::Size(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-Napi::Value NativeMap::Clear(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Clear(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
   {
     epoch::guard g;
@@ -431,7 +470,7 @@ Napi::Value NativeMap::Clear(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
   map_stats st;
   {
@@ -449,7 +488,7 @@ Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value NativeMap::Close(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Close(const Napi::CallbackInfo& info, scratch& s) {
   // Not inside a guard: close() waits for every guard that may use the map.
   bool closed = shared_ ? shared_->close() : false;
   // This wrapper will never use the map again: let go of the registry entry
@@ -459,7 +498,7 @@ Napi::Value NativeMap::Close(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), closed);
 }
 
-Napi::Value NativeMap::IsClosed(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::IsClosed(const Napi::CallbackInfo& info, scratch& s) {
   bool closed;
   {
     epoch::guard g;
@@ -470,27 +509,29 @@ Napi::Value NativeMap::IsClosed(const Napi::CallbackInfo& info) {
 
 Napi::Value NativeMap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!shared_) throw_closed(env);
+  NativeMap* m = unwrap_tagged<NativeMap>(env, info[0], "threadmap: info(): the argument");
+  if (!m->shared_) m->throw_closed(env);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("id", Napi::Number::New(env, static_cast<double>(id_)));
-  o.Set("keys", Napi::String::New(env, to_string(kc_)));
-  o.Set("values", Napi::String::New(env, to_string(vc_)));
-  o.Set("strategy", Napi::String::New(env, threadmap::to_string(shared_->opts().strategy)));
+  o.Set("id", Napi::Number::New(env, static_cast<double>(m->id_)));
+  o.Set("keys", Napi::String::New(env, to_string(m->kc_)));
+  o.Set("values", Napi::String::New(env, to_string(m->vc_)));
+  o.Set("strategy", Napi::String::New(env, threadmap::to_string(m->shared_->opts().strategy)));
+  o.Set("ref", Napi::Number::New(env, m->ref_));
   return o;
 }
 
-Napi::Value NativeMap::Iterate(const Napi::CallbackInfo& info) {
+Napi::Value NativeMap::Iterate(const Napi::CallbackInfo& info, scratch& s) {
   Napi::Env env = info.Env();
   std::uint32_t mode = iter_entries;
-  if (!info[0].IsUndefined()) {
-    if (!info[0].IsNumber()) throw_type_error(env, "threadmap: iterate mode must be a number");
-    mode = info[0].As<Napi::Number>().Uint32Value();
+  if (!info[1].IsUndefined()) {
+    if (!info[1].IsNumber()) throw_type_error(env, "threadmap: iterate mode must be a number");
+    mode = info[1].As<Napi::Number>().Uint32Value();
     if (mode > iter_entries) throw_range_error(env, "threadmap: unknown iterate mode");
   }
   std::uint32_t chunk = 1024;
-  if (!info[1].IsUndefined()) {
-    if (!info[1].IsNumber()) throw_type_error(env, "threadmap: iterate chunk must be a number");
-    chunk = info[1].As<Napi::Number>().Uint32Value();
+  if (!info[2].IsUndefined()) {
+    if (!info[2].IsNumber()) throw_type_error(env, "threadmap: iterate chunk must be a number");
+    chunk = info[2].As<Napi::Number>().Uint32Value();
     if (chunk == 0 || chunk > (1u << 20))
       throw_range_error(env, "threadmap: iterate chunk must be from 1 to 2^20");
   }

@@ -30,6 +30,46 @@ void untrack(const std::shared_ptr<env_state>& st, env_resource* r) noexcept {
 }
 
 namespace {
+constexpr double kTwo32 = 4294967296.0;
+constexpr std::uint32_t kGenMask = (1u << 21) - 1;  // slot + gen fit in 53 bits
+}  // namespace
+
+double env_state::add_slot(NativeMap* m) {
+  std::uint32_t slot;
+  if (!free_slots.empty()) {
+    slot = free_slots.back();
+    free_slots.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots.size());
+    slots.emplace_back();
+  }
+  slots[slot].map = m;
+  return static_cast<double>(slots[slot].gen) * kTwo32 + slot;
+}
+
+void env_state::free_slot(double ref) noexcept {
+  const auto slot = static_cast<std::uint32_t>(static_cast<std::uint64_t>(ref));
+  if (slot >= slots.size()) return;
+  slots[slot].map = nullptr;
+  slots[slot].gen = (slots[slot].gen + 1) & kGenMask;
+  try {
+    free_slots.push_back(slot);
+  } catch (...) {
+    // Out of memory: the slot is simply never reused.
+  }
+}
+
+NativeMap* env_state::find_slot(double ref) const noexcept {
+  if (!(ref >= 0 && ref < 9007199254740992.0)) return nullptr;
+  const auto bits = static_cast<std::uint64_t>(ref);
+  if (static_cast<double>(bits) != ref) return nullptr;
+  const auto slot = static_cast<std::uint32_t>(bits);
+  const auto gen = static_cast<std::uint32_t>(bits >> 32);
+  if (slot >= slots.size() || slots[slot].gen != gen) return nullptr;
+  return slots[slot].map;
+}
+
+namespace {
 
 // Runs when the environment (a worker's, or the main thread's at exit) is torn
 // down, before the remaining wrappers are finalized (if they ever are).
@@ -90,6 +130,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->iterator_ctor = Napi::Persistent(iterator_ctor);
 
   exports.Set("NativeMap", map_ctor);
+  NativeMap::export_functions(env, exports);
   exports.Set("attach", Napi::Function::New<Attach>(env, "attach"));
   exports.Set("liveMaps", Napi::Function::New<LiveMaps>(env, "liveMaps"));
 

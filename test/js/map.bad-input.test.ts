@@ -355,25 +355,73 @@ describe('closed maps', () => {
   })
 })
 
-describe('the native classes cannot be misused into a crash', () => {
+describe('the native addon cannot be misused into a crash', () => {
   const root = path.resolve(__dirname, '..', '..')
   const requireHere = createRequire(path.join(root, 'package.json'))
-  const load = requireHere('node-gyp-build') as (dir: string) => {
-    NativeMap: new (o?: object) => Record<string, (...args: unknown[]) => unknown>
+  const load = requireHere('node-gyp-build') as (dir: string) => Record<string, unknown>
+  type Fn = (...args: unknown[]) => unknown
+  const native = load(root) as {
+    NativeMap: new (o?: object) => object
+    info: Fn
+    get: Fn
+    set: Fn
+    size: Fn
+    close: Fn
+    iterate: (ref: unknown, mode: number) => Record<string, Fn>
   }
-  const native = load(root)
 
-  test('methods called on foreign receivers are TypeErrors', () => {
+  test('info() of anything but a NativeMap is a TypeError', () => {
+    for (const bad of [{}, null, undefined, 1, 'x', new Map(), Object.create(null)]) {
+      expect(() => native.info(bad)).toThrow(TypeError)
+    }
+    const it = native.iterate((native.info(new native.NativeMap()) as { ref: number }).ref, 2)
+    expect(() => native.info(it)).toThrow(TypeError)
+  })
+
+  test('forged, stale and foreign map references are Errors', () => {
+    const m = new native.NativeMap({ keys: 'number' })
+    const { ref } = native.info(m) as { ref: number }
+    native.set(ref, 1, 'one')
+    expect(native.get(ref, 1)).toBe('one')
+    for (const bad of [ref + 1, ref + 2 ** 32, -1, 1.5, NaN, 2 ** 53, '0', undefined, {}, 1n]) {
+      expect(() => native.get(bad, 1)).toThrow(Error)
+      expect(() => native.size(bad)).toThrow(Error)
+    }
+    expect(() => (native.get as () => unknown)()).toThrow(Error)
+  })
+
+  test('a reference outlives its map object only as an Error', async () => {
+    let ref = -1
+    ;(() => {
+      const m = new native.NativeMap()
+      ref = (native.info(m) as { ref: number }).ref
+    })()
+    const gone = await collectUntil(() => {
+      try {
+        native.size(ref)
+        return false
+      } catch {
+        return true
+      }
+    })
+    expect(gone).toBe(true)
+    // A new map may take the slot; the old reference still does not reach it.
+    const fresh = new native.NativeMap()
+    const freshRef = (native.info(fresh) as { ref: number }).ref
+    expect(() => native.size(ref)).toThrow(/not a live map reference/)
+    expect(native.size(freshRef)).toBe(0)
+  })
+
+  test('iterator methods called on foreign receivers are TypeErrors', () => {
     const m = new native.NativeMap({})
-    const it = (m.iterate as (mode: number) => Record<string, (...a: unknown[]) => unknown>)(2)
-    const getFn = m.get as (...a: unknown[]) => unknown
-    const nextFn = it.next as (...a: unknown[]) => unknown
-    expect(() => getFn.call({}, 1)).toThrow(TypeError)
-    expect(() => getFn.call(it, 1)).toThrow(TypeError)
+    const it = native.iterate((native.info(m) as { ref: number }).ref, 2)
+    const nextFn = it.next as Fn
     expect(() => nextFn.call(m)).toThrow(TypeError)
-    expect(() => getFn.call(new Map(), 1)).toThrow(TypeError)
-    expect(() => getFn.call(undefined, 1)).toThrow(TypeError)
+    expect(() => nextFn.call({})).toThrow(TypeError)
+    expect(() => nextFn.call(new Map())).toThrow(TypeError)
+    expect(() => nextFn.call(undefined)).toThrow(TypeError)
     const Iter = Object.getPrototypeOf(it).constructor as new () => unknown
     expect(() => new Iter()).toThrow(TypeError)
+    expect(nextFn.call(it)).toBeNull()
   })
 })
