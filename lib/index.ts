@@ -1,6 +1,8 @@
 // ThreadMap<K, V>: a Map over a native concurrent map that every worker
 // thread can share (see ../README.md and docs/ for the lifetime rules).
 
+import { inspect, type InspectOptions } from 'node:util'
+
 import { valueCodec, type ValueCodec } from './codecs'
 import { addon, type MapRef, type NativeInfo, type NativeMap, type Wire } from './native'
 import type {
@@ -408,6 +410,21 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   [Symbol.dispose](): void {
     this.close()
+  }
+
+  /** console.log and util.inspect show the entries as for a Map (at most 100). */
+  [inspect.custom](depth: number, options: InspectOptions): string {
+    const { id, keys, values, strategy } = this.#info
+    if (addon.isClosed(this.#ref)) return `ThreadMap <closed> { id: ${id} }`
+    const shown = new Map<K, V>()
+    for (const [k, v] of this.#entries()) {
+      if (shown.size === 100) break
+      shown.set(k, v)
+    }
+    const size = this.size
+    const body = depth < 0 ? '[ThreadMap]' : inspect(shown, { ...options, depth: options.depth == null ? null : depth })
+    const more = size > shown.size ? ` (${size - shown.size} more)` : ''
+    return `ThreadMap(${size}) <${strategy} ${keys} => ${values}, id ${id}> ${body.replace(/^Map\(\d+\) /, '')}${more}`
   }
 }
 
