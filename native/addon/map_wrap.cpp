@@ -215,8 +215,15 @@ void NativeMap::init(const Napi::CallbackInfo& info) {
     }
   }
   id_ = shared_->id();
+  // Last, and all or nothing: if the constructor throws, no destructor runs,
+  // so neither the slot table nor the resource set may keep `this`.
   ref_ = env_->add_slot(this);
-  track(env_, this);
+  try {
+    track(env_, this);
+  } catch (...) {
+    env_->free_slot(ref_);
+    throw;
+  }
 }
 
 NativeMap::~NativeMap() {
