@@ -61,6 +61,8 @@ struct addon_data {
   std::shared_ptr<env_state> state = std::make_shared<env_state>();
   Napi::FunctionReference map_ctor;
   Napi::FunctionReference iterator_ctor;
+  // Array.of as it was when the addon loaded, to build iteration chunks.
+  Napi::FunctionReference array_of;
   scratch buffers;
 };
 

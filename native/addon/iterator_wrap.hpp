@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "codec.hpp"
 #include "env_state.hpp"
@@ -59,6 +60,7 @@ class NativeIterator : public Napi::ObjectWrap<NativeIterator>, public env_resou
   std::size_t next_unit_ = 0;
   std::string unit_;
   std::optional<scan_reader> reader_;
+  std::vector<napi_value> values_;  // one chunk's decoded elements (reused)
   bool done_ = false;
 };
 

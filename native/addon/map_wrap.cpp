@@ -539,8 +539,10 @@ Napi::Value NativeMap::Iterate(const Napi::CallbackInfo& info, scratch& s) {
   if (!info[2].IsUndefined()) {
     if (!info[2].IsNumber()) throw_type_error(env, "threadmap: iterate chunk must be a number");
     chunk = info[2].As<Napi::Number>().Uint32Value();
-    if (chunk == 0 || chunk > (1u << 20))
-      throw_range_error(env, "threadmap: iterate chunk must be from 1 to 2^20");
+    // Bounded: a chunk becomes the arguments of one Array.of call (two per
+    // entry), which must fit on a worker's stack.
+    if (chunk == 0 || chunk > 4096)
+      throw_range_error(env, "threadmap: iterate chunk must be from 1 to 4096");
   }
   {
     epoch::guard g;

@@ -128,6 +128,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->map_ctor = Napi::Persistent(map_ctor);
   Napi::Function iterator_ctor = NativeIterator::define(env);
   data->iterator_ctor = Napi::Persistent(iterator_ctor);
+  Napi::Value array_of = env.Global().Get("Array").As<Napi::Object>().Get("of");
+  if (!array_of.IsFunction()) throw_error(env, "threadmap: Array.of is missing");
+  data->array_of = Napi::Persistent(array_of.As<Napi::Function>());
 
   exports.Set("NativeMap", map_ctor);
   NativeMap::export_functions(env, exports);
