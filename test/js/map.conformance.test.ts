@@ -209,6 +209,31 @@ describe.each(STRATEGIES)('Map conformance (%s)', (strategy) => {
     expect(count).toBe(n)
   })
 
+  test('writes during an iteration: untouched entries are seen exactly once, nothing breaks', () => {
+    const m = anyMap<number, number>()
+    for (let i = 0; i < 5000; i++) m.set(i, i)
+    const seen = new Map<number, number>()
+    const deleted = new Set<number>()
+    let step = 0
+    for (const [k] of m) {
+      seen.set(k, (seen.get(k) ?? 0) + 1)
+      // Delete some keys (maybe seen already, maybe not), add new ones,
+      // rewrite the current one.
+      if (step % 3 === 0) {
+        const victim = (k * 7919) % 5000
+        m.delete(victim)
+        deleted.add(victim)
+      }
+      if (step % 5 === 0) m.set(10_000 + step, step)
+      if (step % 7 === 0) m.set(k, -1)
+      step++
+    }
+    for (const count of seen.values()) expect(count).toBe(1)
+    // Keys that nobody deleted were present throughout, so they were seen.
+    for (let i = 0; i < 5000; i++) if (!deleted.has(i)) expect(seen.has(i)).toBe(true)
+    expect(m.size).toBe([...m.keys()].length)
+  })
+
   test('toStringTag and the Map interface', () => {
     const m = anyMap()
     expect(m[Symbol.toStringTag]).toBe('ThreadMap')
