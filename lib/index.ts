@@ -48,7 +48,8 @@ const VALUE_TYPES: readonly string[] = [
   'structured',
   'any',
 ] satisfies ValueTypeName[]
-const STRATEGIES: readonly string[] = ['mutex', 'striped', 'rwlock', 'readmostly'] satisfies StrategyName[]
+/** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
+export const STRATEGIES: readonly StrategyName[] = addon.constants.STRATEGIES
 
 // Returned by native lookups for "no entry", since undefined is a storable
 // value of `any` and `structured` maps.
@@ -72,7 +73,7 @@ function isHandle(h: unknown): h is ThreadMapHandle {
     typeof o.values === 'string' &&
     VALUE_TYPES.includes(o.values) &&
     typeof o.strategy === 'string' &&
-    STRATEGIES.includes(o.strategy)
+    (STRATEGIES as readonly string[]).includes(o.strategy)
   )
 }
 

@@ -17,7 +17,11 @@ export type ValueTypeName =
   | 'json'
   | 'structured'
   | 'any'
-/** Strategy names; they mirror threadmap::strategy_kind. */
+/**
+ * Strategy names; they mirror threadmap::strategy_kind. The addon lists the
+ * strategies it was built with in constants.STRATEGIES (from the core's own
+ * names); add a new one here when the core grows one.
+ */
 export type StrategyName = 'mutex' | 'striped' | 'rwlock' | 'readmostly'
 /** What options.strategy accepts: a strategy, or 'auto' to let threadmap pick. */
 export type StrategyOption = StrategyName | 'auto'
@@ -83,6 +87,8 @@ export interface NativeConstants {
   readonly ITER_ENTRIES: number
   readonly MAX_KEY_BYTES: number
   readonly MAX_VALUE_BYTES: number
+  /** The strategies of this build, in the core's enum order. */
+  readonly STRATEGIES: readonly StrategyName[]
 }
 
 /**

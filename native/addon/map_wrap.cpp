@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "iterator_wrap.hpp"
 #include "threadmap/epoch.hpp"
@@ -18,6 +20,26 @@ namespace {
 // JS runs between setting it and the constructor reading it, and a user who
 // calls `new NativeMap(...)` never sees it set.
 thread_local std::shared_ptr<shared_map>* t_pending_attach = nullptr;
+
+}  // namespace
+
+const std::vector<strategy_kind>& strategy_kinds() {
+  // The core names its strategies; an enum value it has no name for ends the
+  // list (its to_string answers "unknown"), so a strategy added to the core
+  // is accepted here, and listed in constants.STRATEGIES, without an edit.
+  static const std::vector<strategy_kind> kinds = [] {
+    std::vector<strategy_kind> v;
+    for (unsigned i = 0; i < 64; ++i) {
+      const auto k = static_cast<strategy_kind>(i);
+      if (std::string_view(to_string(k)) == "unknown") break;
+      v.push_back(k);
+    }
+    return v;
+  }();
+  return kinds;
+}
+
+namespace {
 
 std::string get_string_option(Napi::Env env, Napi::Object o, const char* name, const char* dflt,
                               const char* choices) {
@@ -68,9 +90,7 @@ parsed_options parse_options(Napi::Env env, Napi::Value arg) {
                               value_codec_choices() + ", got '" + values + "'");
   p.values = *vc;
 
-  // Every strategy the core builds, by the core's own names.
-  constexpr strategy_kind kinds[] = {strategy_kind::mutex, strategy_kind::striped,
-                                     strategy_kind::rwlock, strategy_kind::readmostly};
+  const std::vector<strategy_kind>& kinds = strategy_kinds();
   std::string choices;
   for (strategy_kind k : kinds) choices += std::string("'") + to_string(k) + "', ";
   choices += "or 'auto'";

@@ -18,6 +18,7 @@
 #include "common.hpp"  // first: it configures napi.h
 
 #include <memory>
+#include <vector>
 
 #include "codec.hpp"
 #include "env_state.hpp"
@@ -29,6 +30,9 @@ namespace threadmap::addon {
 // the `any` and `structured` types and cannot double as "no entry".
 inline constexpr std::uint32_t cas_expect_absent = 1;  // expected: the key is absent
 inline constexpr std::uint32_t cas_delete = 2;         // next: remove the entry
+
+// The core's strategies, in enum order (see map_wrap.cpp).
+const std::vector<strategy_kind>& strategy_kinds();
 
 // Iterator modes.
 inline constexpr std::uint32_t iter_keys = 0;

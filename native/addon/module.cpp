@@ -145,6 +145,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("ITER_ENTRIES", Napi::Number::New(env, iter_entries));
   c.Set("MAX_KEY_BYTES", Napi::Number::New(env, static_cast<double>(max_key_bytes)));
   c.Set("MAX_VALUE_BYTES", Napi::Number::New(env, static_cast<double>(max_value_bytes)));
+  Napi::Array strategies = Napi::Array::New(env);
+  for (strategy_kind k : strategy_kinds())
+    strategies.Set(strategies.Length(), Napi::String::New(env, threadmap::to_string(k)));
+  strategies.Freeze();
+  c.Set("STRATEGIES", strategies);
   c.Freeze();
   exports.Set("constants", c);
   return exports;

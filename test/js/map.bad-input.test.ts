@@ -8,12 +8,13 @@ import { describe, expect, test } from 'vitest'
 
 import {
   MAX_KEY_BYTES,
+  STRATEGIES,
   ThreadMap,
   type KeyTypeName,
   type ThreadMapHandle,
   type ValueTypeName,
 } from '../../lib/index'
-import { collectUntil, STRATEGIES } from './helpers'
+import { collectUntil } from './helpers'
 
 type AnyMap = ThreadMap<unknown, unknown>
 
@@ -211,8 +212,9 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     expect(() => new ThreadMap(null, { keys: 'object' as KeyTypeName })).toThrow(TypeError)
     expect(() => new ThreadMap(null, { values: 'date' as ValueTypeName })).toThrow(TypeError)
     expect(() => new ThreadMap(null, { values: 'date' as ValueTypeName })).toThrow(/'json', 'structured' or 'any'/)
-    expect(() => new ThreadMap(null, { strategy: 'lockfree' as 'mutex' })).toThrow(/'mutex', 'striped', 'rwlock', 'readmostly', or 'auto'/)
-    expect(() => new ThreadMap(null, { strategy: 'lockfree' as 'mutex' })).toThrow(TypeError)
+    const choices = `${STRATEGIES.map((x) => `'${x}'`).join(', ')}, or 'auto'`
+    expect(() => new ThreadMap(null, { strategy: 'nonesuch' as 'mutex' })).toThrow(choices)
+    expect(() => new ThreadMap(null, { strategy: 'nonesuch' as 'mutex' })).toThrow(TypeError)
     expect(() => new ThreadMap(null, { capacity: -1 })).toThrow(RangeError)
     expect(() => new ThreadMap(null, { capacity: 1.5 })).toThrow(RangeError)
     expect(() => new ThreadMap(null, { capacity: '10' as unknown as number })).toThrow(TypeError)
@@ -256,7 +258,7 @@ describe('handles', () => {
       { ...good, id: 2 ** 60 },
       { ...good, keys: 'object' },
       { ...good, values: undefined },
-      { ...good, strategy: 'lockfree' },
+      { ...good, strategy: 'nonesuch' },
     ]
     for (const h of forged) expect(() => ThreadMap.attach(h as ThreadMapHandle)).toThrow(TypeError)
   })

@@ -22,6 +22,8 @@ test('require(dist) and import(esm) give the same class and functions', async ()
   expect(esm.default).toBe(cjs.ThreadMap)
   expect(esm.liveMaps).toBe(cjs.liveMaps)
   expect(esm.MAX_KEY_BYTES).toBe(65535)
+  expect(esm.STRATEGIES).toEqual(cjs.STRATEGIES)
+  expect(cjs.STRATEGIES).toEqual(expect.arrayContaining(['mutex', 'striped']))
   // A map made by one entry point attaches through the other and through
   // the TypeScript source: they share the one addon binding.
   const m = new cjs.ThreadMap<string, number>(null, { keys: 'string', values: 'number' })
