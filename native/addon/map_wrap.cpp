@@ -233,6 +233,14 @@ void NativeMap::init(const Napi::CallbackInfo& info) {
     } catch (const std::exception& e) {
       throw_error(env, std::string("threadmap: cannot create the map: ") + e.what());
     }
+    bool built;
+    {
+      epoch::guard g;
+      built = shared_->get() != nullptr;
+    }
+    if (!built)  // make_map had nothing for this strategy
+      throw_error(env, std::string("threadmap: this build cannot make a '") +
+                           threadmap::to_string(p.core.strategy) + "' map");
   }
   id_ = shared_->id();
   // Last, and all or nothing: if the constructor throws, no destructor runs,
