@@ -22,12 +22,18 @@ namespace {
 
 std::string pool_string(std::uint8_t sel) {
   switch (sel % 6) {
-    case 0: return std::string();
-    case 1: return std::string(1, char(sel));
-    case 2: return "k" + std::to_string(sel);
-    case 3: return std::string(8, char(sel));                  // counter-sized
-    case 4: return std::string(21 + sel % 4, char('a' + sel % 26));  // around the inline limit
-    default: return std::string(100 + sel, char(sel));         // out of line
+    case 0:
+      return std::string();
+    case 1:
+      return std::string(1, char(sel));
+    case 2:
+      return "k" + std::to_string(sel);
+    case 3:
+      return std::string(8, char(sel));  // counter-sized
+    case 4:
+      return std::string(21 + sel % 4, char('a' + sel % 26));  // around the inline limit
+    default:
+      return std::string(100 + sel, char(sel));  // out of line
   }
 }
 
@@ -57,15 +63,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     op.key = k;
     op.value = v;
     switch (opcode % 8) {
-      case 0: op.kind = lincheck::op_kind::get; break;
-      case 1: op.kind = lincheck::op_kind::put; break;
-      case 2: op.kind = lincheck::op_kind::put_if_absent; break;
+      case 0:
+        op.kind = lincheck::op_kind::get;
+        break;
+      case 1:
+        op.kind = lincheck::op_kind::put;
+        break;
+      case 2:
+        op.kind = lincheck::op_kind::put_if_absent;
+        break;
       case 3:
         op.kind = lincheck::op_kind::compare_and_set;
         if (arg & 1) op.expected = present && (arg & 2) ? it->second : pool_string(arg >> 2);
         if (arg & 4) op.value.reset();
         break;
-      case 4: op.kind = lincheck::op_kind::erase; break;
+      case 4:
+        op.kind = lincheck::op_kind::erase;
+        break;
       case 5:
         op.kind = lincheck::op_kind::add;
         op.delta = static_cast<std::int8_t>(arg);
@@ -97,7 +111,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     lincheck::key_state s;
     if (present) s = it->second;
     if (!lincheck::apply(op, s)) mismatch("operation result");
-    if (s) model[k] = *s; else model.erase(k);
+    if (s)
+      model[k] = *s;
+    else
+      model.erase(k);
     if (m->size() != model.size()) mismatch("size");
   }
   return 0;

@@ -97,43 +97,45 @@ inline int run_all(int argc, char** argv) {
 #define TM_CONCAT(a, b) TM_CONCAT2(a, b)
 
 /// A plain case.
-#define TEST_CASE(title)                                                         \
-  static void TM_CONCAT(tm_case_, __LINE__)();                                  \
+#define TEST_CASE(title)                                                                          \
+  static void TM_CONCAT(tm_case_, __LINE__)();                                                    \
   static ::tmtest::registrar TM_CONCAT(tm_reg_, __LINE__)(title, &TM_CONCAT(tm_case_, __LINE__)); \
   static void TM_CONCAT(tm_case_, __LINE__)()
 
 /// A case run once per strategy; the body sees `cfg` (a strategy_config).
-#define STRATEGY_CASE(title)                                                                      \
-  static void TM_CONCAT(tm_case_, __LINE__)(const ::tmtest::strategy_config& cfg);               \
-  static ::tmtest::registrar TM_CONCAT(tm_reg_, __LINE__)(title, [] {                              \
-    for (const auto& c : ::tmtest::strategies()) {                                               \
-      const std::string saved = ::tmtest::current();                                             \
-      ::tmtest::current() = saved + " [" + c.name + "]";                                         \
-      TM_CONCAT(tm_case_, __LINE__)(c);                                                          \
-      ::tmtest::current() = saved;                                                               \
-    }                                                                                            \
-  });                                                                                            \
+#define STRATEGY_CASE(title)                                                       \
+  static void TM_CONCAT(tm_case_, __LINE__)(const ::tmtest::strategy_config& cfg); \
+  static ::tmtest::registrar TM_CONCAT(tm_reg_, __LINE__)(title, [] {              \
+    for (const auto& c : ::tmtest::strategies()) {                                 \
+      const std::string saved = ::tmtest::current();                               \
+      ::tmtest::current() = saved + " [" + c.name + "]";                           \
+      TM_CONCAT(tm_case_, __LINE__)(c);                                            \
+      ::tmtest::current() = saved;                                                 \
+    }                                                                              \
+  });                                                                              \
   static void TM_CONCAT(tm_case_, __LINE__)(const ::tmtest::strategy_config& cfg)
 
-#define CHECK(cond)                                                  \
-  do {                                                               \
+#define CHECK(cond)                                                      \
+  do {                                                                   \
     if (!(cond)) ::tmtest::fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                  \
-  do {                                                                                  \
-    const auto& tm_a = (a);                                                             \
-    const auto& tm_b = (b);                                                             \
+#define CHECK_EQ(a, b)                                                                   \
+  do {                                                                                   \
+    const auto& tm_a = (a);                                                              \
+    const auto& tm_b = (b);                                                              \
     if (!(tm_a == tm_b)) ::tmtest::fail(__FILE__, __LINE__, "CHECK_EQ(" #a ", " #b ")"); \
   } while (0)
 
-#define REQUIRE(cond)                                                    \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      ::tmtest::fail(__FILE__, __LINE__, "REQUIRE(" #cond ")");          \
-      return;                                                            \
-    }                                                                    \
+#define REQUIRE(cond)                                           \
+  do {                                                          \
+    if (!(cond)) {                                              \
+      ::tmtest::fail(__FILE__, __LINE__, "REQUIRE(" #cond ")"); \
+      return;                                                   \
+    }                                                           \
   } while (0)
 
-#define TEST_MAIN \
-  int main(int argc, char** argv) { return ::tmtest::run_all(argc, argv); }
+#define TEST_MAIN                         \
+  int main(int argc, char** argv) {       \
+    return ::tmtest::run_all(argc, argv); \
+  }

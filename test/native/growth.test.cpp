@@ -74,14 +74,17 @@ void grow(strategy_kind kind, const char* name) {
   CHECK_EQ(missing, 0);
   epoch::synchronize();  // retired arrays of past resizes do not count
   const map_stats st = m->stats();
-  std::printf("growth %s: %ld keys (16-byte keys, 8-byte values), 2 threads; "
-              "%.1f bytes/entry accounted, %.1f bytes/entry RSS growth, %llu resizes\n",
-              name, total, double(st.bytes) / total, double(rss_bytes() - rss_before) / total,
-              static_cast<unsigned long long>(st.resizes));
+  std::printf(
+      "growth %s: %ld keys (16-byte keys, 8-byte values), 2 threads; "
+      "%.1f bytes/entry accounted, %.1f bytes/entry RSS growth, %llu resizes\n",
+      name, total, double(st.bytes) / total, double(rss_bytes() - rss_before) / total,
+      static_cast<unsigned long long>(st.resizes));
 }
 
 }  // namespace
 
-TEST_CASE("growth: striped, 2 threads, 20M distinct keys") { grow(strategy_kind::striped, "striped"); }
+TEST_CASE("growth: striped, 2 threads, 20M distinct keys") {
+  grow(strategy_kind::striped, "striped");
+}
 
 TEST_MAIN

@@ -64,7 +64,10 @@ int record_and_check(Make&& make, int histories, int threads, int ops, unsigned 
           op.key = "k" + std::to_string(rng() % 2);
           op.value = values[rng() % 5];
           if (op.kind == op_kind::compare_and_set) {
-            if (rng() % 3 == 0) op.expected.reset(); else op.expected = values[rng() % 5];
+            if (rng() % 3 == 0)
+              op.expected.reset();
+            else
+              op.expected = values[rng() % 5];
             if (rng() % 4 == 0) op.value.reset();
           }
           op.delta = static_cast<std::int64_t>(rng() % 3) - 1;
@@ -152,7 +155,8 @@ TEST_CASE("lincheck: impossible histories are rejected") {
        op_at(op_kind::get, 1, 2, status::ok, std::nullopt, "z")};
   CHECK(!check(h).linearizable);
   // Lost update: two adds of 1 from 0 both answering 1.
-  operation a = op_at(op_kind::add, 0, 3, status::inserted), b = op_at(op_kind::add, 1, 2, status::ok);
+  operation a = op_at(op_kind::add, 0, 3, status::inserted),
+            b = op_at(op_kind::add, 1, 2, status::ok);
   a.delta = b.delta = 1;
   a.counter = b.counter = 1;
   CHECK(!check({a, b}).linearizable);
@@ -171,8 +175,8 @@ TEST_CASE("lincheck: recorded histories of every strategy are linearizable") {
 TEST_CASE("lincheck: a put_if_absent that skips its atomic step is caught") {
   options o;
   o.strategy = strategy_kind::mutex;
-  const int bad = record_and_check(
-      [&] { return std::make_unique<broken_map>(make_map(o)); }, 2000, 3, 8, 11);
+  const int bad =
+      record_and_check([&] { return std::make_unique<broken_map>(make_map(o)); }, 2000, 3, 8, 11);
   std::printf("broken map: %d of 2000 histories not linearizable\n", bad);
   CHECK(bad > 0);
 }

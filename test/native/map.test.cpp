@@ -20,9 +20,13 @@ std::unique_ptr<concurrent_map> make(const tmtest::strategy_config& cfg) {
   return make_map(cfg.opts);
 }
 
-std::string key_of(int i) { return "key:" + std::to_string(i); }
+std::string key_of(int i) {
+  return "key:" + std::to_string(i);
+}
 
-std::string i64_bytes(std::int64_t v) { return std::string(reinterpret_cast<char*>(&v), 8); }
+std::string i64_bytes(std::int64_t v) {
+  return std::string(reinterpret_cast<char*>(&v), 8);
+}
 
 std::map<std::string, std::string> collect(const concurrent_map& m) {
   std::map<std::string, std::string> all;
@@ -187,7 +191,8 @@ STRATEGY_CASE("add on int64 and double counters, with and without prefix") {
 STRATEGY_CASE("growth from empty keeps every entry, with erasures between") {
   auto m = make(cfg);
   const int n = 200000;
-  for (int i = 0; i < n; ++i) CHECK_EQ(m->put(key_of(i), std::to_string(i * 3), nullptr), status::inserted);
+  for (int i = 0; i < n; ++i)
+    CHECK_EQ(m->put(key_of(i), std::to_string(i * 3), nullptr), status::inserted);
   CHECK_EQ(m->size(), std::size_t(n));
   for (int i = 0; i < n; i += 2) CHECK_EQ(m->erase(key_of(i), nullptr), status::ok);
   CHECK_EQ(m->size(), std::size_t(n / 2));
@@ -357,7 +362,10 @@ STRATEGY_CASE("random operations agree with std::map") {
           if (st != status::mismatch || out != it->second) ++bad;
         } else {
           if (st != status::ok) ++bad;
-          if (erase) model.erase(it); else it->second = v;
+          if (erase)
+            model.erase(it);
+          else
+            it->second = v;
         }
         break;
       }
@@ -379,10 +387,11 @@ TEST_CASE("epoch: retired objects are freed once no guard can hold them") {
   const std::size_t before = epoch::pending();
   {
     epoch::guard g;
-    for (int i = 0; i < 10; ++i) epoch::retire(new int(i), [](void* p) {
-      delete static_cast<int*>(p);
-      ++freed;
-    });
+    for (int i = 0; i < 10; ++i)
+      epoch::retire(new int(i), [](void* p) {
+        delete static_cast<int*>(p);
+        ++freed;
+      });
     CHECK(epoch::in_critical_section());
     epoch::synchronize();  // inside a guard: must return without waiting for itself
   }

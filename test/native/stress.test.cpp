@@ -167,7 +167,10 @@ STRATEGY_CASE("stress: a scan during writes sees each stable key exactly once") 
     while (!stop.load(std::memory_order_relaxed)) {
       // Churn keys grow and shrink the stripes underneath the scans.
       const std::string k = "c" + std::to_string(rng() % 20000);
-      if (++i % 3 == 0) m->erase(k, nullptr); else m->put(k, std::string(rng() % 40, 'w'), nullptr);
+      if (++i % 3 == 0)
+        m->erase(k, nullptr);
+      else
+        m->put(k, std::string(rng() % 40, 'w'), nullptr);
     }
   });
   const long scans = scaled(40);
@@ -180,8 +183,10 @@ STRATEGY_CASE("stress: a scan during writes sees each stable key exactly once") 
       scan_record rec;
       while (r.next(rec)) ++seen[std::string(rec.key)];
     }
-    for (const auto& [k, n] : seen) if (n != 1) bad.fetch_add(1);
-    for (int i = 0; i < stable; ++i) if (!seen.count("s" + std::to_string(i))) bad.fetch_add(1);
+    for (const auto& [k, n] : seen)
+      if (n != 1) bad.fetch_add(1);
+    for (int i = 0; i < stable; ++i)
+      if (!seen.count("s" + std::to_string(i))) bad.fetch_add(1);
   }
   stop = true;
   writer.join();
@@ -202,9 +207,15 @@ STRATEGY_CASE("stress: every operation mixed, with clears, on a small key space"
       const std::string v = value_for(k, rng());
       const bytes vb = v;
       switch (rng() % 10) {
-        case 0: m->put(k, v, &out); break;
-        case 1: m->put_if_absent(k, v, &out); break;
-        case 2: m->erase(k, &out); break;
+        case 0:
+          m->put(k, v, &out);
+          break;
+        case 1:
+          m->put_if_absent(k, v, &out);
+          break;
+        case 2:
+          m->erase(k, &out);
+          break;
         case 3: {
           std::string cur;
           if (m->get(k, &cur)) {
@@ -215,11 +226,16 @@ STRATEGY_CASE("stress: every operation mixed, with clears, on a small key space"
           }
           break;
         }
-        case 4: m->add("n" + std::to_string(rng() % 4), counter_kind::i64, d, "", &r); break;
+        case 4:
+          m->add("n" + std::to_string(rng() % 4), counter_kind::i64, d, "", &r);
+          break;
         case 5:
           if (rng() % 50 == 0) m->clear();
           break;
-        case 6: m->size(); m->stats(); break;
+        case 6:
+          m->size();
+          m->stats();
+          break;
         default:
           if (m->get(k, &out) && !well_formed(k, out)) bad.fetch_add(1);
       }

@@ -65,8 +65,8 @@ record* acquire_record() {
   record* head = d.head.load(std::memory_order_relaxed);
   do {
     r->next = head;
-  } while (!d.head.compare_exchange_weak(head, r, std::memory_order_release,
-                                         std::memory_order_relaxed));
+  } while (
+      !d.head.compare_exchange_weak(head, r, std::memory_order_release, std::memory_order_relaxed));
   return r;
 }
 
@@ -201,8 +201,12 @@ void synchronize() {
   collect_orphans(g, true);
 }
 
-bool in_critical_section() noexcept { return tls.rec && tls.rec->depth != 0; }
+bool in_critical_section() noexcept {
+  return tls.rec && tls.rec->depth != 0;
+}
 
-std::size_t pending() noexcept { return dom().pending.load(std::memory_order_relaxed); }
+std::size_t pending() noexcept {
+  return dom().pending.load(std::memory_order_relaxed);
+}
 
 }  // namespace threadmap::epoch

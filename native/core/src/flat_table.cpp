@@ -47,7 +47,9 @@ struct blob {
   unsigned char* data() noexcept { return reinterpret_cast<unsigned char*>(this + 1); }
   bytes key() noexcept { return {reinterpret_cast<const char*>(data()), klen}; }
   bytes value() noexcept { return {reinterpret_cast<const char*>(data()) + klen, vlen}; }
-  static std::size_t size_for(bytes k, bytes v) noexcept { return sizeof(blob) + k.size() + v.size(); }
+  static std::size_t size_for(bytes k, bytes v) noexcept {
+    return sizeof(blob) + k.size() + v.size();
+  }
 };
 
 // All concurrently accessed words go through these. Acquire/release costs
@@ -60,7 +62,9 @@ inline void store_word(std::uint64_t* p, std::uint64_t v) noexcept {
   __atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
-inline std::uint8_t tag_of(std::uint64_t hash) noexcept { return hash & 0x7F; }
+inline std::uint8_t tag_of(std::uint64_t hash) noexcept {
+  return hash & 0x7F;
+}
 
 // A bit per slot of a group, from its 16 tag bytes held in two words.
 struct group_tags {
@@ -94,7 +98,9 @@ struct group_tags {
     return m;
 #endif
   }
-  std::uint32_t full_slots() const noexcept { return ~free_slots() & 0xFFFF; }
+  std::uint32_t full_slots() const noexcept {
+    return ~free_slots() & 0xFFFF;
+  }
 };
 
 // Triangular probing over groups: visits each group once in `mask + 1` steps.

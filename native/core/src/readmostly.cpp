@@ -1,9 +1,9 @@
 // The readmostly strategy; its protocol is described in threadmap/readmostly.hpp.
 #include "threadmap/readmostly.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
 #include <new>
 #include <stdexcept>
 #include <unordered_set>
@@ -41,9 +41,7 @@ std::string entry_bytes(const void* e) {
 }  // namespace
 
 readmostly_map::readmostly_map(const options& opts)
-    : read_(nullptr),
-      capacity_(opts.capacity),
-      budget_(opts.max_memory) {
+    : read_(nullptr), capacity_(opts.capacity), budget_(opts.max_memory) {
   // `capacity` sizes every dirty table (the read tables are former dirty
   // ones). Check up front that one such table fits in max_memory.
   if (capacity_) {
@@ -141,8 +139,7 @@ std::optional<status> readmostly_map::cas_loop(entry* e, Decide& decide) {
     if (d.kind == decision::keep || (d.kind == decision::erase && !p)) return d.result;
     value_node* n = nullptr;
     if (d.kind == decision::set && !(n = make_node(d.value))) return status::memory_limit;
-    if (e->p.compare_exchange_strong(p, n, std::memory_order_acq_rel,
-                                     std::memory_order_acquire)) {
+    if (e->p.compare_exchange_strong(p, n, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (!p && n) size_.add(1);
       if (p && !n) size_.add(-1);
       retire_node(p);
@@ -346,8 +343,7 @@ status readmostly_map::add(bytes key, counter_kind kind, counter delta, bytes pr
   char buf[detail::max_counter_prefix + 8];
   return modify(key, [&](std::optional<bytes> cur) {
     counter next;
-    const status st =
-        detail::next_counter(cur ? &*cur : nullptr, kind, delta, prefix, buf, next);
+    const status st = detail::next_counter(cur ? &*cur : nullptr, kind, delta, prefix, buf, next);
     if (st != status::ok && st != status::inserted) return decision{decision::keep, {}, st};
     if (result) *result = next;
     return decision{decision::set, bytes(buf, prefix.size() + 8), st};

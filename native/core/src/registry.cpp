@@ -21,7 +21,9 @@ registry_state& state() {
   return *s;
 }
 
-void delete_map(void* p) noexcept { delete static_cast<concurrent_map*>(p); }
+void delete_map(void* p) noexcept {
+  delete static_cast<concurrent_map*>(p);
+}
 
 }  // namespace
 

@@ -108,8 +108,8 @@ status striped_map<Lock, Mode>::put_if_absent(bytes key, bytes value, std::strin
 }
 
 template <class Lock, read_mode Mode>
-status striped_map<Lock, Mode>::compare_and_set(bytes key, const bytes* expected, const bytes* desired,
-                                    std::string* current) {
+status striped_map<Lock, Mode>::compare_and_set(bytes key, const bytes* expected,
+                                                const bytes* desired, std::string* current) {
   return write(key, desired ? desired->size() : 0, [&](detail::flat_table& t, std::uint64_t h) {
     return t.compare_and_set(h, key, expected, desired, current, *budget_);
   });
@@ -125,7 +125,7 @@ status striped_map<Lock, Mode>::erase(bytes key, std::string* old) {
 
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::add(bytes key, counter_kind kind, counter delta, bytes prefix,
-                        counter* result) {
+                                    counter* result) {
   return write(key, prefix.size() + 8, [&](detail::flat_table& t, std::uint64_t h) {
     return t.add(h, key, kind, delta, prefix, result, *budget_);
   });

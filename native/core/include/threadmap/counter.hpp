@@ -22,9 +22,7 @@ class striped_counter {
  public:
   static constexpr unsigned cells = 16;  // power of two
 
-  void add(std::int64_t d) noexcept {
-    cells_[slot()]->fetch_add(d, std::memory_order_relaxed);
-  }
+  void add(std::int64_t d) noexcept { cells_[slot()]->fetch_add(d, std::memory_order_relaxed); }
   std::int64_t sum() const noexcept {
     std::int64_t s = 0;
     for (const auto& c : cells_) s += c->load(std::memory_order_relaxed);

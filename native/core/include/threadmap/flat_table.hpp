@@ -88,8 +88,8 @@ class flat_table {
   status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget);
   status put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
                        memory_budget& budget);
-  status compare_and_set(std::uint64_t hash, bytes key, const bytes* expected,
-                         const bytes* desired, std::string* current, memory_budget& budget);
+  status compare_and_set(std::uint64_t hash, bytes key, const bytes* expected, const bytes* desired,
+                         std::string* current, memory_budget& budget);
   status erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget);
   status add(std::uint64_t hash, bytes key, counter_kind kind, counter delta, bytes prefix,
              counter* result, memory_budget& budget);
@@ -143,7 +143,6 @@ class flat_table {
   };
 
  private:
-
   // Read by every reader: the version and the array pointer. The owner
   // (striped stripe or mutex map) puts this object on its own cache line.
   std::atomic<std::uint64_t> version_{0};
@@ -152,8 +151,8 @@ class flat_table {
   std::atomic<std::size_t> size_{0};
   std::atomic<std::size_t> bytes_{0};
   std::atomic<std::uint64_t> resizes_{0};
-  std::size_t used_ = 0;          // full + deleted slots (writer only)
-  unsigned write_depth_ = 0;     // nesting of write sections (writer only)
+  std::size_t used_ = 0;      // full + deleted slots (writer only)
+  unsigned write_depth_ = 0;  // nesting of write sections (writer only)
 };
 
 }  // namespace threadmap::detail

@@ -41,14 +41,14 @@ struct operation {
   op_kind kind = op_kind::get;
   std::string key;
   // Arguments.
-  std::optional<std::string> value;     // put, put_if_absent; compare_and_set: desired (none = erase)
+  std::optional<std::string> value;  // put, put_if_absent; compare_and_set: desired (none = erase)
   std::optional<std::string> expected;  // compare_and_set: expected (none = must be absent)
   std::int64_t delta = 0;               // add (int64 counter, no prefix)
   // Result, as the map returned it.
-  status result = status::ok;           // get: ok when found, not_found otherwise
-  std::optional<std::string> out;       // get: value; put: old; put_if_absent: existing;
-                                        // compare_and_set: current on mismatch; erase: old
-  std::int64_t counter = 0;             // add: the new value
+  status result = status::ok;      // get: ok when found, not_found otherwise
+  std::optional<std::string> out;  // get: value; put: old; put_if_absent: existing;
+                                   // compare_and_set: current on mismatch; erase: old
+  std::int64_t counter = 0;        // add: the new value
   // Logical times.
   std::uint64_t invoked = 0;
   std::uint64_t responded = 0;
@@ -67,11 +67,10 @@ inline bool apply(const operation& op, key_state& s) {
   auto out_is_current = [&] { return op.out.has_value() && *op.out == *s; };
   switch (op.kind) {
     case op_kind::get:
-      return present ? op.result == status::ok && out_is_current()
-                     : op.result == status::not_found;
+      return present ? op.result == status::ok && out_is_current() : op.result == status::not_found;
     case op_kind::put: {
-      const bool ok = present ? op.result == status::ok && out_is_current()
-                              : op.result == status::inserted;
+      const bool ok =
+          present ? op.result == status::ok && out_is_current() : op.result == status::inserted;
       s = op.value;
       return ok;
     }
@@ -90,8 +89,8 @@ inline bool apply(const operation& op, key_state& s) {
       s = op.value;
       return op.result == status::ok;
     case op_kind::erase: {
-      const bool ok = present ? op.result == status::ok && out_is_current()
-                              : op.result == status::not_found;
+      const bool ok =
+          present ? op.result == status::ok && out_is_current() : op.result == status::not_found;
       s.reset();
       return ok;
     }
@@ -190,8 +189,8 @@ inline void execute(concurrent_map& m, operation& op) {
     case op_kind::compare_and_set: {
       const bytes e = op.expected ? bytes(*op.expected) : bytes();
       const bytes d = op.value ? bytes(*op.value) : bytes();
-      op.result = m.compare_and_set(op.key, op.expected ? &e : nullptr, op.value ? &d : nullptr,
-                                    &out);
+      op.result =
+          m.compare_and_set(op.key, op.expected ? &e : nullptr, op.value ? &d : nullptr, &out);
       got_out = op.result == status::mismatch;
       break;
     }
