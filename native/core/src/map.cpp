@@ -26,6 +26,7 @@ const char* to_string(strategy_kind s) noexcept {
     case strategy_kind::striped: return "striped";
     case strategy_kind::rwlock: return "rwlock";
     case strategy_kind::readmostly: return "readmostly";
+    case strategy_kind::lockfree: return "lockfree";
   }
   return "unknown";
 }

@@ -42,7 +42,7 @@ enum class status : std::uint8_t {
 
 const char* to_string(status s) noexcept;
 
-enum class strategy_kind : std::uint8_t { mutex, striped, rwlock, readmostly };
+enum class strategy_kind : std::uint8_t { mutex, striped, rwlock, readmostly, lockfree };
 
 const char* to_string(strategy_kind s) noexcept;
 

@@ -1,0 +1,201 @@
+// threadmap/lockfree.hpp — the `lockfree` strategy: no locks at all.
+//
+// Every operation (get, put, put_if_absent, compare_and_set, erase, add, scan,
+// size, clear) is lock-free: a thread that stalls or is descheduled at any
+// instruction never stops the others from completing theirs. There is no
+// mutex, no spinlock and no "wait until another thread finishes" anywhere on
+// these paths; where one thread needs work another started, it does that work
+// itself. (Memory reclamation uses epochs, threadmap/epoch.hpp, so a stalled
+// thread delays the *freeing* of retired memory, never an operation.)
+//
+// TABLE. Open addressing with linear probing over a power-of-two array of
+// slots. A key's home slot is given by the TOP bits of its 64-bit hash
+// (home = hash >> (64 - log2 capacity)), so slots are ordered by hash prefix:
+// keys whose hash starts with the byte u live in one contiguous region of
+// every table, whatever its size. Iteration is built on that (below).
+//
+// SLOT. Two 64-bit words, each only ever accessed atomically:
+//   key word    0 = empty; DEAD = killed by a migration (never used again);
+//               else a pointer to an immutable key node {hash, len, refs,
+//               bytes} with 16 low bits of the hash packed in the unused top
+//               16 bits, so most mismatches are rejected without touching the
+//               node.
+//   value word  0 = null (key claimed, no value yet); TOMBSTONE; or a pointer
+//               to an immutable value node {len, bytes}; bit 0 is FROZEN (set
+//               by a migration); MOVED_NULL / MOVED_TOMB / MOVED_LIVE are the
+//               final states of a migrated slot (they have bit 0 set too, so
+//               freezing them again is a no-op).
+// A key word changes exactly once (empty -> key, or empty -> DEAD) — Cliff
+// Click's rule — so a key occupies at most one slot of a table, however many
+// threads race to insert it, and a key never moves within a table. Erasing
+// stores TOMBSTONE and leaves the key in its slot; migration drops it.
+//
+// OPERATIONS. Each mutation is one compare-and-swap on the value word: put
+// swaps in a new value node; put_if_absent swaps only from null/TOMBSTONE;
+// compare_and_set compares the bytes of the node it observed and swaps that
+// exact pointer (a racing change of the word fails the CAS and the loop
+// re-reads); erase swaps in TOMBSTONE; add computes the next counter from the
+// observed node and swaps. A new key first claims an empty slot (CAS on the
+// key word), then swaps its value in. Nodes are immutable once published, so
+// a reader that loaded a pointer reads a consistent value. The linearization
+// point of a write is its successful CAS; of a read, its load of the value
+// word (or of the empty key word that proves absence).
+//
+// GROWTH: cooperative incremental migration (after Click's NonBlockingHashMap
+// and growt). When the keys claimed in a table (tombstones included) pass 5/8
+// of a region of it, a thread allocates the next table — twice the size, or
+// the same size when most claims are tombstones, or smaller after mass
+// erasure — and publishes it with one CAS on `next`. From then on:
+//   - every operation that touches the table first migrates one chunk of it
+//     (chunks are claimed with a fetch_add on a cursor; once all are claimed,
+//     helpers sweep the table again, so a migrator that stalls forever holding
+//     a chunk delays nothing: others redo its slots);
+//   - migrating a slot: an empty slot is killed (key 0 -> DEAD). Otherwise
+//     the value word is frozen (fetch_or FROZEN), a live value is copied into
+//     the next table with "put if the key's value is still null" semantics,
+//     and the word goes FROZEN -> MOVED_x by CAS. Whoever wins a final
+//     transition (DEAD or MOVED) counts the slot as moved; the thread whose
+//     count completes the table promotes `next` to head and retires the old
+//     array;
+//   - a write that meets a frozen slot finishes that slot's copy itself and
+//     continues in the next table; meeting MOVED or DEAD it just continues
+//     there; a new key is never inserted into a table that has a `next` (its
+//     empty slot is killed instead), so a key's state lives in exactly one
+//     table at any instant: the oldest one in which it is not MOVED;
+//   - a read that meets a frozen value returns it (it is the current value
+//     until the slot becomes MOVED); meeting MOVED or DEAD it continues in
+//     the next table.
+// The copy ("put if null") is what makes racing copiers and writers safe: a
+// writer reaches the next table only after the old slot is MOVED, i.e. after
+// some copier already installed the value, so a late copier never overwrites
+// a newer write; and it continues past a table only while the key's slot
+// there never held a value (null, or MOVED_NULL, or a DEAD probe path), so a
+// copier that stalled and wakes after the key was copied, erased and dropped
+// stops at the table that holds the tombstone instead of resurrecting it.
+// Tables can chain (the next table may need to grow before the first
+// migration ends); everything above works per link.
+//
+// CLEAR publishes a fresh empty *generation* (its table, counters and memory
+// budget) with one exchange on the map's root, and retires the old one with
+// everything in it. An operation works inside the one generation it loaded at
+// its start, so operations still running in the old one linearize before the
+// clear; their effects vanish with it, and they can never leak into the new
+// generation's size or budget.
+//
+// ITERATION. scan_units() is 256 for the map's lifetime; unit u holds the keys
+// whose hash starts with the byte u. scan(u) migrates unit u's region out of
+// every table that has a `next` (so its keys all live in the newest table),
+// then walks that region of the newest table — the home range plus the
+// linear-probe overflow up to the first empty slot — into a local buffer. If
+// it meets a MOVED or DEAD slot, a newer migration overtook the walk: it
+// discards the buffer and starts again in the newest table. Only the final
+// buffer is appended to `out`, so each key present for a whole iteration is
+// seen exactly once.
+//
+// MEMORY. Every public call opens an epoch guard. Replaced and erased value
+// nodes are retired at once by the thread whose CAS unlinked them. A value
+// node copied by a migration is shared by the old slot (frozen) and the new
+// one; the old table never frees values. Key nodes are shared the same way
+// and carry a reference count (one per table slot holding them): the winner
+// of a slot's MOVED transition drops that slot's reference, and the node is
+// retired at zero — so tombstoned keys are freed when migration drops them,
+// and a copier only takes a reference while the count is nonzero. Promotion
+// retires only the old array. Bytes are charged to the generation's
+// detail::memory_budget before allocating (memory_limit: nothing changed) and
+// released when retired; stats().bytes sums per-thread counters.
+//
+// MEMORY ORDERING. Publication is release (CAS on a word, or on `next`, or on
+// a head/root pointer) and every load that may be followed by a dereference is
+// acquire, so node contents and table initialisation are visible to whoever
+// loads the pointer; no standalone fences are needed (ThreadSanitizer sees
+// every happens-before edge on the words themselves). Migration accounting
+// (`moved` counts and the head CAS) is sequentially consistent, so of two
+// threads finishing consecutive tables of a chain at once, at least one sees
+// the other's completion and promotes both.
+//
+// PADDING. The map's root pointer sits alone on its line (read by every call,
+// written only by clear). In a table, the fields every operation reads (mask,
+// shift, `next`, slot pointer) share one line that is written once (`next`);
+// the migration cursors and `moved` count get their own line, written only
+// while a migration runs; each region's claim counter has its own line, so
+// inserters in different parts of the table do not bounce one line. A
+// generation's size and byte counters are per-thread cells, one line each, so
+// writers never share a counter line and readers write nothing at all.
+//
+// TEST HOOK. lockfree_test::set_pause_hook installs a function called at the
+// sites listed below (one relaxed load of a function pointer when unset); the
+// lock-freedom tests park a thread there and show the others still finish.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "threadmap/map.hpp"
+#include "threadmap/padding.hpp"
+
+namespace threadmap {
+
+namespace lockfree_detail {
+struct generation;
+}
+
+class lockfree_map final : public concurrent_map {
+ public:
+  /// Throws std::length_error when opts.capacity needs more than
+  /// opts.max_memory, std::bad_alloc when it cannot be allocated.
+  explicit lockfree_map(const options& opts);
+  ~lockfree_map() override;
+  lockfree_map(const lockfree_map&) = delete;
+  lockfree_map& operator=(const lockfree_map&) = delete;
+
+  bool get(bytes key, std::string* out) const override;
+  status put(bytes key, bytes value, std::string* old) override;
+  status put_if_absent(bytes key, bytes value, std::string* existing) override;
+  status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
+                         std::string* current) override;
+  status erase(bytes key, std::string* old) override;
+  status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override;
+  std::size_t size() const override;
+  void clear() override;
+  std::size_t scan_units() const override { return units; }
+  std::size_t scan(std::size_t unit, std::string& out) const override;
+  map_stats stats() const override;
+
+  /// Iteration units: keys are grouped by the first byte of their hash.
+  static constexpr std::size_t units = 256;
+
+  /// Tables in the current generation's chain: 1 when no migration runs
+  /// (tests use it to see a migration start and finish).
+  std::size_t chain_length() const;
+
+ private:
+  lockfree_detail::generation* new_generation(std::size_t entries) const;
+
+  const options opts_;
+  const unsigned cells_;  // per-thread counter cells per generation (power of two)
+  // Read by every call, written only by clear(): alone on its line so that
+  // the resize counter below never invalidates it.
+  alignas(cache_line) std::atomic<lockfree_detail::generation*> root_{nullptr};
+  alignas(cache_line) mutable std::atomic<std::uint64_t> resizes_{0};
+};
+
+/// Test seam for the lock-freedom tests (compiled in always; costs one relaxed
+/// load of a function pointer per site when unset).
+namespace lockfree_test {
+
+enum site : int {
+  claim_window = 1,   // an empty slot was seen, before the CAS that claims it
+  cas_window = 2,     // a value word was read and the new one decided, before the CAS
+  migrate_chunk = 3,  // a migration chunk was claimed, before any of its slots is copied
+  migrate_slot = 4,   // a slot was frozen, before its value is copied to the next table
+  resize_window = 5,  // a next table was allocated, before it is published
+};
+
+using pause_hook = void (*)(int site);
+void set_pause_hook(pause_hook hook) noexcept;
+
+}  // namespace lockfree_test
+
+}  // namespace threadmap

@@ -1,0 +1,1177 @@
+// The lock-free strategy; its invariants and protocols are described in
+// threadmap/lockfree.hpp. This file adds the ownership rules of nodes and
+// tables, which only matter to the code here:
+//
+// - Value nodes have one owner: the slot holding them unfrozen, or, while a
+//   copy is in flight, the newest slot holding them. Writers retire what their
+//   CAS unlinked; promotion never frees values; clearing frees each value once
+//   (a frozen value also found downstream belongs downstream).
+// - Key nodes count references: one per slot that claimed them (plus one held
+//   by an operation between allocating or re-referencing a node and placing
+//   it). A slot whose value is copied on (MOVED_LIVE) hands its reference
+//   over at once: the copy's slot downstream holds one, so the count cannot
+//   reach zero there, and the key node is warm in cache then. A slot that
+//   drops its key (MOVED_TOMB, MOVED_NULL) keeps its reference until its table
+//   is deleted by the epoch domain, because until then a reader may still
+//   reach the node through that table. So deleting a promoted table touches
+//   only the key nodes it drops (the chunks holding drops are marked), never
+//   the live ones.
+// - A table holds a reference on its generation, so a deleter that runs after
+//   clear() or after the map is gone can still return bytes to the
+//   generation's accounting.
+#include "threadmap/lockfree.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <thread>
+
+#include "threadmap/detail/counter_value.hpp"
+#include "threadmap/epoch.hpp"
+#include "threadmap/flat_table.hpp"  // detail::memory_budget
+#include "threadmap/hash.hpp"
+
+namespace threadmap {
+
+namespace lockfree_test {
+namespace {
+std::atomic<pause_hook> hook{nullptr};
+}  // namespace
+void set_pause_hook(pause_hook h) noexcept { hook.store(h, std::memory_order_release); }
+}  // namespace lockfree_test
+
+// Internal, but not in an anonymous namespace: the header names
+// lockfree_detail::generation. Nothing here is visible outside the library.
+namespace lockfree_detail {
+
+inline void pause_at(int site) {
+  if (lockfree_test::pause_hook h = lockfree_test::hook.load(std::memory_order_relaxed)) h(site);
+}
+
+// ---------------------------------------------------------------------------
+// Words
+
+using word = std::uint64_t;
+
+constexpr word frozen_bit = 1;
+constexpr word v_null = 0;
+constexpr word v_tomb = 2;
+// Final states of a migrated slot. Bit 0 is set in each, so a fetch_or that
+// freezes an already-moved word changes nothing.
+constexpr word v_moved_null = 5;  // no value was ever set here: the key is dropped
+constexpr word v_moved_tomb = 7;  // erased here: the key is dropped
+constexpr word v_moved_live = 9;  // the value was copied to the next table
+constexpr word k_empty = 0;
+constexpr word k_dead = 1;
+// Set in a key word claimed by a migration copy (not by an insert): if that
+// slot ends MOVED_NULL, the copy landed further on and the key lives on.
+constexpr word k_copy_bit = 2;
+constexpr unsigned tag_shift = 48;
+constexpr word ptr_mask = (word{1} << tag_shift) - 1;
+#if defined(__SANITIZE_ADDRESS__)
+#define THREADMAP_LOCKFREE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define THREADMAP_LOCKFREE_ASAN 1
+#endif
+#endif
+#ifdef THREADMAP_LOCKFREE_ASAN
+// LeakSanitizer does not recognise a pointer with bits above 47 set, so at
+// exit it would report every key node referenced only from a table still
+// waiting in the epoch domain. AddressSanitizer builds store plain pointers
+// (tag 0) and keep leak detection exact; everything else is unchanged.
+constexpr bool tag_keys = false;
+#else
+constexpr bool tag_keys = true;
+#endif
+// The hash bits that tag a key word: the low ones, because neighbouring slots
+// hold keys whose hashes share their top bits.
+inline word tag_of(std::uint64_t h) noexcept { return tag_keys ? (h & 0xFFFF) << tag_shift : 0; }
+// Node pointers are at least 16-byte aligned and far above 16, so every word
+// below 16 is one of the constants above.
+constexpr word min_node = 16;
+
+inline bool is_moved(word v) noexcept {
+  return v == v_moved_null || v == v_moved_tomb || v == v_moved_live;
+}
+
+// All concurrently accessed slot words go through these.
+inline word load(const word* p) noexcept { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+inline bool cas(word* p, word& expected, word desired) noexcept {
+  return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE);
+}
+inline word freeze(word* p) noexcept {
+  return __atomic_fetch_or(p, frozen_bit, __ATOMIC_ACQ_REL) | frozen_bit;
+}
+
+// ---------------------------------------------------------------------------
+// Nodes
+
+struct key_node {
+  std::uint64_t hash;
+  std::uint32_t len;
+  std::atomic<std::uint32_t> refs;
+  const char* data() const noexcept { return reinterpret_cast<const char*>(this + 1); }
+  bytes key() const noexcept { return {data(), len}; }
+};
+static_assert(sizeof(key_node) == 16);
+
+struct value_node {
+  std::uint64_t len;
+  char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
+  bytes value() const noexcept { return {reinterpret_cast<const char*>(this + 1), len}; }
+};
+static_assert(sizeof(value_node) == 8);
+
+inline std::size_t round16(std::size_t n) noexcept { return (n + 15) & ~std::size_t{15}; }
+inline std::size_t key_bytes(std::size_t len) noexcept { return round16(sizeof(key_node) + len); }
+inline std::size_t value_bytes(std::size_t len) noexcept {
+  return round16(sizeof(value_node) + len);
+}
+
+inline key_node* key_of(word kw) noexcept {
+  return reinterpret_cast<key_node*>(kw & ptr_mask & ~word{15});
+}
+inline value_node* value_of(word vw) noexcept {
+  return reinterpret_cast<value_node*>(vw & ~frozen_bit);
+}
+
+void* allocate_node(std::size_t n) {
+  void* p = std::malloc(n);
+  if (!p) throw std::bad_alloc();
+  // The top 16 bits of a key word carry a hash tag, so node addresses must
+  // fit in 48 bits (every x86-64 and arm64 user address does unless a program
+  // asks the kernel for more).
+  if (reinterpret_cast<std::uintptr_t>(p) >> tag_shift) {
+    std::fputs("threadmap: lockfree needs 48-bit heap addresses\n", stderr);
+    std::abort();
+  }
+  return p;
+}
+
+void free_node(void* p) noexcept { std::free(p); }
+
+// ---------------------------------------------------------------------------
+// Per-thread counter cells
+
+struct cell {
+  std::atomic<std::int64_t> size{0};
+  std::atomic<std::int64_t> bytes{0};
+};
+
+unsigned thread_index() noexcept {
+  // Threads take cells round-robin on first use, so the first `cells_`
+  // threads of a process never share a counter line.
+  static std::atomic<unsigned> next{0};
+  thread_local const unsigned mine = next.fetch_add(1, std::memory_order_relaxed);
+  return mine;
+}
+
+// ---------------------------------------------------------------------------
+// Tables and generations
+
+constexpr std::size_t min_capacity = 16;
+constexpr std::size_t chunk_slots = 512;  // slots one helper migrates per visit
+constexpr unsigned region_log2_min = 12;  // claim counters cover >= 4096 slots
+constexpr unsigned max_regions_log2 = 6;  // ... and at most 64 of them per table
+
+struct slot {
+  word key;
+  word value;
+};
+static_assert(sizeof(slot) == 16);
+
+struct generation;
+
+struct table {
+  // Read by every operation; `next` is written once.
+  void* raw = nullptr;
+  generation* gen = nullptr;
+  std::size_t mask = 0;
+  unsigned log2 = 0;
+  unsigned region_shift = 0;
+  std::size_t threshold = 0;  // claims in a region that start a resize
+  std::size_t hard = 0;       // claims in a region past which a new key needs it
+  std::size_t bytes = 0;
+  std::atomic<table*> next{nullptr};
+  slot* slots = nullptr;
+  padded<std::atomic<std::size_t>>* claims = nullptr;
+  std::atomic<std::uint64_t>* drops = nullptr;  // bit per chunk holding a dropped key
+  std::atomic<std::uint64_t>* done = nullptr;   // bit per chunk fully migrated
+
+  // Written only while this table is migrated out (and once at promotion).
+  alignas(cache_line) std::atomic<std::size_t> copy_cursor{0};  // in chunks
+  std::atomic<std::size_t> sweep_cursor{0};                     // in chunks
+  std::atomic<std::size_t> chunks_done{0};
+  std::atomic<bool> resize_claimed{false};
+
+  std::size_t capacity() const noexcept { return mask + 1; }
+  std::size_t home(std::uint64_t h) const noexcept { return h >> (64 - log2); }
+  std::size_t chunk() const noexcept { return std::min(capacity(), chunk_slots); }
+  std::size_t chunks() const noexcept { return capacity() / chunk(); }
+  bool chunk_done(std::size_t c) const noexcept {
+    return done[c / 64].load(std::memory_order_acquire) & (std::uint64_t{1} << (c % 64));
+  }
+};
+
+struct layout {
+  std::size_t regions, bit_words, claims_at, drops_at, done_at, slots_at, total;
+};
+
+layout layout_for(std::size_t cap) noexcept {
+  const unsigned lg = std::countr_zero(cap);
+  const unsigned rs = lg <= region_log2_min ? lg : std::max(region_log2_min, lg - max_regions_log2);
+  layout l;
+  l.regions = cap >> rs;
+  const std::size_t chunks = (cap + chunk_slots - 1) / chunk_slots;
+  l.bit_words = (chunks + 63) / 64;
+  l.claims_at = (sizeof(table) + cache_line - 1) & ~(cache_line - 1);
+  l.drops_at = l.claims_at + l.regions * cache_line;
+  l.done_at = l.drops_at + l.bit_words * 8;
+  l.slots_at = (l.done_at + l.bit_words * 8 + cache_line - 1) & ~(cache_line - 1);
+  l.total = l.slots_at + cap * sizeof(slot);
+  return l;
+}
+
+inline std::size_t table_bytes(std::size_t cap) noexcept { return layout_for(cap).total; }
+
+struct generation {
+  generation(std::size_t lim, unsigned ncells, std::atomic<std::uint64_t>* rs)
+      : cells(new padded<cell>[ncells]), cell_mask(ncells - 1), limit(lim), resizes(rs),
+        budget(lim) {}
+
+  // Read by every operation; `head` is written once per promotion.
+  std::atomic<table*> head{nullptr};
+  std::unique_ptr<padded<cell>[]> cells;
+  const unsigned cell_mask;
+  const std::size_t limit;
+  std::atomic<std::uint64_t>* const resizes;  // the map's counter (the map outlives every call)
+  // One reference for being a map's generation, one per table not yet deleted.
+  std::atomic<std::size_t> refs{1};
+  // Written on every allocation and free when a limit is set.
+  alignas(cache_line) detail::memory_budget budget;
+  // Written when a table is created or retired.
+  alignas(cache_line) std::atomic<std::size_t> table_bytes{0};
+  // Table bytes allocated beyond the budget (a rebuild that must happen
+  // anyway); paid back from the next table bytes released.
+  std::atomic<std::size_t> debt{0};
+
+  // Every table is charged its bytes: reserved, or owed when forced.
+  bool charge_table(std::size_t n, bool force) noexcept {
+    if (!limit || budget.reserve(n)) return true;
+    if (force) debt.fetch_add(n, std::memory_order_relaxed);
+    return force;
+  }
+  void uncharge_table(std::size_t n) noexcept {
+    if (!limit) return;
+    std::size_t d = debt.load(std::memory_order_relaxed), pay;
+    do {
+      pay = std::min(d, n);
+    } while (pay && !debt.compare_exchange_weak(d, d - pay, std::memory_order_relaxed));
+    if (n > pay) budget.release(n - pay);
+  }
+
+  cell& mine() noexcept { return *cells[thread_index() & cell_mask]; }
+
+  bool charge(std::size_t n) noexcept {
+    if (limit && !budget.reserve(n)) return false;
+    mine().bytes.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
+    return true;
+  }
+  void uncharge(std::size_t n) noexcept {
+    if (limit) budget.release(n);
+    mine().bytes.fetch_sub(static_cast<std::int64_t>(n), std::memory_order_relaxed);
+  }
+  std::int64_t live() const noexcept {
+    std::int64_t n = 0;
+    for (unsigned i = 0; i <= cell_mask; ++i) n += cells[i]->size.load(std::memory_order_relaxed);
+    return n < 0 ? 0 : n;
+  }
+  std::int64_t node_bytes() const noexcept {
+    std::int64_t n = 0;
+    for (unsigned i = 0; i <= cell_mask; ++i) n += cells[i]->bytes.load(std::memory_order_relaxed);
+    return n < 0 ? 0 : n;
+  }
+};
+
+void unref_generation(generation* g) noexcept {
+  if (g->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete g;
+}
+
+// Allocates a zeroed table (calloc: large arrays come zeroed from the kernel
+// without being touched). The caller has charged the bytes or decided not to.
+table* create_table(generation* g, std::size_t cap) {
+  const layout l = layout_for(cap);
+  void* raw = std::calloc(1, l.total + cache_line);
+  if (!raw) throw std::bad_alloc();
+  char* base = reinterpret_cast<char*>(
+      (reinterpret_cast<std::uintptr_t>(raw) + cache_line - 1) & ~std::uintptr_t{cache_line - 1});
+  auto* t = new (base) table;
+  t->raw = raw;
+  t->gen = g;
+  t->mask = cap - 1;
+  t->log2 = std::countr_zero(cap);
+  t->region_shift = t->log2 - std::countr_zero(l.regions);
+  const std::size_t region = std::size_t{1} << t->region_shift;
+  t->threshold = region * 5 / 8;
+  t->hard = region * 7 / 8;
+  t->bytes = l.total;
+  t->claims = reinterpret_cast<padded<std::atomic<std::size_t>>*>(base + l.claims_at);
+  for (std::size_t r = 0; r < l.regions; ++r) new (&t->claims[r]) padded<std::atomic<std::size_t>>();
+  t->drops = reinterpret_cast<std::atomic<std::uint64_t>*>(base + l.drops_at);
+  t->done = reinterpret_cast<std::atomic<std::uint64_t>*>(base + l.done_at);
+  for (std::size_t w = 0; w < l.bit_words; ++w) {
+    new (&t->drops[w]) std::atomic<std::uint64_t>(0);
+    new (&t->done[w]) std::atomic<std::uint64_t>(0);
+  }
+  t->slots = reinterpret_cast<slot*>(base + l.slots_at);  // zeroed by calloc: all empty
+  g->refs.fetch_add(1, std::memory_order_relaxed);
+  return t;
+}
+
+void free_table_array(table* t) noexcept {
+  generation* g = t->gen;
+  std::free(t->raw);
+  unref_generation(g);
+}
+
+// Drops one slot's (or a copier's) reference; frees at zero. The bytes were
+// released from the budget when the key was dropped (see copy_slot).
+void unref_key(key_node* k) noexcept {
+  if (k->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_node(k);
+}
+
+bool try_ref(key_node* k) noexcept {
+  std::uint32_t r = k->refs.load(std::memory_order_relaxed);
+  while (r != 0) {
+    if (k->refs.compare_exchange_weak(r, r + 1, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Epoch deleter of a promoted table: every slot is DEAD or MOVED. Live keys
+// were handed over when their values moved on; dropped ones (in the chunks
+// marked) still hold this table's reference.
+void delete_promoted_table(void* p) noexcept {
+  auto* t = static_cast<table*>(p);
+  const std::size_t chunk = t->chunk();
+  for (std::size_t c = 0; c < t->chunks(); ++c) {
+    if (!(t->drops[c / 64].load(std::memory_order_relaxed) & (std::uint64_t{1} << (c % 64)))) {
+      continue;
+    }
+    for (std::size_t i = c * chunk; i < (c + 1) * chunk; ++i) {
+      const word kw = load(&t->slots[i].key);
+      if (kw == k_empty || kw == k_dead) continue;
+      const word vw = load(&t->slots[i].value);
+      if (vw == v_moved_null || vw == v_moved_tomb) unref_key(key_of(kw));
+    }
+  }
+  free_table_array(t);
+}
+
+// Is value node `v` held by key `k`'s slot in table `t` or a later one?
+bool held_downstream(table* t, const key_node* k, word v) noexcept {
+  const word tag = tag_of(k->hash);
+  for (; t; t = t->next.load(std::memory_order_acquire)) {
+    std::size_t i = t->home(k->hash);
+    for (std::size_t n = 0; n <= t->mask; ++n, i = (i + 1) & t->mask) {
+      const word kw = load(&t->slots[i].key);
+      if (kw == k_empty || kw == k_dead) break;
+      if ((kw & ~ptr_mask) != tag) continue;
+      const key_node* o = key_of(kw);
+      if (o != k && (o->hash != k->hash || o->key() != k->key())) continue;
+      if ((load(&t->slots[i].value) & ~frozen_bit) == v) return true;
+      break;
+    }
+  }
+  return false;
+}
+
+// Frees a whole chain: clear() (through the epoch domain, once no call can
+// still run in it) and the destructor. Nothing runs in it any more, but slots
+// may be in any state a stalled migration left them in.
+void destroy_chain(generation* g) noexcept {
+  table* head = g->head.load(std::memory_order_acquire);
+  for (table* t = head; t; t = t->next.load(std::memory_order_acquire)) {
+    table* downstream = t->next.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i <= t->mask; ++i) {
+      const word kw = load(&t->slots[i].key);
+      if (kw == k_empty || kw == k_dead) continue;
+      const word vw = load(&t->slots[i].value);
+      if (vw == v_moved_live) continue;  // its key reference moved on
+      key_node* k = key_of(kw);
+      const word v = vw & ~frozen_bit;
+      if (v >= min_node && !((vw & frozen_bit) && held_downstream(downstream, k, v))) {
+        free_node(value_of(v));
+      }
+      unref_key(k);
+    }
+  }
+  for (table* t = head; t;) {
+    table* n = t->next.load(std::memory_order_acquire);
+    free_table_array(t);
+    t = n;
+  }
+}
+
+void delete_generation(void* p) noexcept {
+  auto* g = static_cast<generation*>(p);
+  destroy_chain(g);
+  unref_generation(g);
+}
+
+// ---------------------------------------------------------------------------
+// Resizing and migration
+
+enum class resize_mode {
+  soft,    // the load passed the threshold: start one unless another thread is at it
+  hard,    // a new key cannot go in without it
+  forced,  // a migration copy needs room: allocate even beyond the budget
+};
+
+table* start_resize(generation* g, table* t, resize_mode mode);
+
+void count_claim(generation* g, table* t, std::size_t i) {
+  const std::size_t c = t->claims[i >> t->region_shift]->fetch_add(1, std::memory_order_relaxed) + 1;
+  if (c == t->threshold && !t->next.load(std::memory_order_acquire)) {
+    start_resize(g, t, resize_mode::soft);
+  }
+}
+
+enum class where {
+  found,      // index is the key's slot (claimed by this call if it was absent)
+  absent,     // the key is in no table of the chain (lookup only)
+  next,       // continue in t->next
+  full,       // no empty slot and no key slot in the whole table
+  no_memory,  // a key node or the next table would exceed the budget
+  moot,       // copy only: the key node is gone, so the copy already happened
+};
+
+enum class mode { lookup, insert, copy };
+
+// An operation's key node: allocated on the first claim attempt and reused
+// until a claim succeeds; a later claim (in a next table) allocates anew, so
+// an inserted node is never published twice and each one's bytes are charged
+// once and released once (when its key is dropped). A copy borrows the node
+// of the slot it copies and takes a reference for each claim.
+struct claim {
+  key_node* node = nullptr;
+  bool owned = false;  // holds a node (insert) or a reference (copy) no slot carries yet
+};
+
+inline bool same_key(word kw, word tag, const key_node* mine, std::uint64_t h,
+                     bytes key) noexcept {
+  if ((kw & ~ptr_mask) != tag) return false;
+  const key_node* k = key_of(kw);
+  if (k == mine) return true;
+  return k->hash == h && k->len == key.size() &&
+         (key.empty() || std::memcmp(k->data(), key.data(), key.size()) == 0);
+}
+
+key_node* new_key(generation* g, std::uint64_t h, bytes key) {
+  const std::size_t n = key_bytes(key.size());
+  if (!g->charge(n)) return nullptr;
+  void* mem;
+  try {
+    mem = allocate_node(n);
+  } catch (...) {
+    g->uncharge(n);
+    throw;
+  }
+  auto* k = static_cast<key_node*>(mem);
+  k->hash = h;
+  k->len = static_cast<std::uint32_t>(key.size());
+  new (&k->refs) std::atomic<std::uint32_t>(1);
+  if (!key.empty()) std::memcpy(const_cast<char*>(k->data()), key.data(), key.size());
+  return k;
+}
+
+// The one probe loop. Walks the key's probe sequence in `t` from its home
+// slot: a matching key ends it (found), so does an empty slot (absent, or
+// claimed for insert/copy; killed instead when t has a next table) or a DEAD
+// one (the key can only be in the next table).
+where locate(generation* g, table* t, std::uint64_t h, bytes key, mode md, claim* c,
+             std::size_t& index) {
+  const word tag = tag_of(h);
+  std::size_t i = t->home(h);
+  for (std::size_t n = 0; n <= t->mask; ++n, i = (i + 1) & t->mask) {
+    word* kp = &t->slots[i].key;
+    word kw = load(kp);
+    for (;;) {
+      if (kw == k_dead) return where::next;
+      if (kw != k_empty) {
+        if (same_key(kw, tag, c ? c->node : nullptr, h, key)) {
+          index = i;
+          return where::found;
+        }
+        break;
+      }
+      if (md == mode::lookup) return where::absent;
+      table* nx = t->next.load(std::memory_order_acquire);
+      if (!nx && md == mode::insert) {
+        const std::size_t claimed = t->claims[i >> t->region_shift]->load(std::memory_order_relaxed);
+        if (claimed >= t->threshold) {
+          const bool hard = claimed >= t->hard;
+          nx = start_resize(g, t, hard ? resize_mode::hard : resize_mode::soft);
+          if (!nx && hard) return where::no_memory;
+        }
+      }
+      if (nx) {
+        // A table with a successor takes no new keys. Killing the slot is its
+        // migration, and proves the key is not in this table.
+        if (cas(kp, kw, k_dead)) return where::next;
+        continue;  // kw holds what won the slot
+      }
+      if (!c->owned) {
+        if (md == mode::copy) {
+          if (!try_ref(c->node)) return where::moot;
+        } else {
+          c->node = new_key(g, h, key);
+          if (!c->node) return where::no_memory;
+        }
+        c->owned = true;
+      }
+      pause_at(lockfree_test::claim_window);
+      const word claimed = tag | reinterpret_cast<word>(c->node) | (md == mode::copy ? k_copy_bit : 0);
+      if (cas(kp, kw, claimed)) {
+        c->owned = false;
+        count_claim(g, t, i);
+        index = i;
+        return where::found;
+      }
+      // Lost the slot; kw is the winner's word (it may be this very key).
+    }
+  }
+  return where::full;
+}
+
+// Installs value word `v` for key `k` in the first table from `t` on where
+// the key's slot never held a value; stops (the copy already happened, or
+// was overtaken by later writes) at the first where it did.
+void copy_value(generation* g, table* t, key_node* k, word v);
+
+// Migrates slot i of t (which has a next table). On return the slot is in a
+// final state (DEAD or MOVED), by this call or another.
+void copy_slot(generation* g, table* t, std::size_t i) {
+  slot& s = t->slots[i];
+  word kw = load(&s.key);
+  if (kw == k_empty && cas(&s.key, kw, k_dead)) return;
+  if (kw == k_dead) return;
+  word vw = load(&s.value);
+  if (!(vw & frozen_bit)) vw = freeze(&s.value);
+  if (is_moved(vw)) return;
+  pause_at(lockfree_test::migrate_slot);
+  key_node* k = key_of(kw);
+  const word v = vw & ~frozen_bit;
+  word final_word;
+  if (v >= min_node) {
+    copy_value(g, t->next.load(std::memory_order_acquire), k, v);
+    final_word = v_moved_live;
+  } else {
+    final_word = v == v_tomb ? v_moved_tomb : v_moved_null;
+  }
+  if (!cas(&s.value, vw, final_word)) return;  // another copier finished it
+  if (final_word == v_moved_live) {
+    // The copy's slot downstream holds a reference, so this never frees.
+    k->refs.fetch_sub(1, std::memory_order_acq_rel);
+    return;
+  }
+  // The key is dropped here. Its node stays until this table is deleted (a
+  // reader may still reach it through this slot), but its bytes go back to
+  // the budget now, unless this slot was only a copy's stop on the way on.
+  const std::size_t c = i / t->chunk();
+  t->drops[c / 64].fetch_or(std::uint64_t{1} << (c % 64), std::memory_order_relaxed);
+  if (final_word == v_moved_tomb || !(kw & k_copy_bit)) g->uncharge(key_bytes(k->len));
+}
+
+void copy_value(generation* g, table* t, key_node* k, word v) {
+  claim c{k, false};
+  const bytes key = k->key();
+  for (;;) {
+    std::size_t i = 0;
+    const where w = locate(g, t, k->hash, key, mode::copy, &c, i);
+    if (w == where::moot) break;
+    if (w == where::next) {
+      t = t->next.load(std::memory_order_acquire);
+      continue;
+    }
+    if (w == where::full) {
+      table* nx = t->next.load(std::memory_order_acquire);
+      t = nx ? nx : start_resize(g, t, resize_mode::forced);
+      continue;
+    }
+    // found (absent and no_memory cannot happen in copy mode)
+    word* vp = &t->slots[i].value;
+    word vw = load(vp);
+    bool onward = false;
+    for (;;) {
+      if (vw == v_null) {
+        if (cas(vp, vw, v)) break;
+        continue;
+      }
+      if (vw == (v_null | frozen_bit)) {
+        copy_slot(g, t, i);
+        onward = true;
+      } else if (vw == v_moved_null) {
+        onward = true;
+      }
+      break;  // any other state: the key already has its value here
+    }
+    if (!onward) break;
+    t = t->next.load(std::memory_order_acquire);
+  }
+  if (c.owned) unref_key(c.node);
+}
+
+void retire_table(generation* g, table* t) {
+  g->table_bytes.fetch_sub(t->bytes, std::memory_order_relaxed);
+  g->uncharge_table(t->bytes);
+  epoch::retire(t, &delete_promoted_table);
+}
+
+// t is fully migrated. If it is the head, its successor becomes the head; a
+// successor that finished while t was still the head is promoted in turn.
+// (Of two threads finishing consecutive tables at once, the sequentially
+// consistent count and head CAS make at least one see the other.)
+void promote(generation* g, table* t) {
+  for (;;) {
+    table* nx = t->next.load(std::memory_order_acquire);
+    table* expected = t;
+    if (!g->head.compare_exchange_strong(expected, nx, std::memory_order_seq_cst)) return;
+    retire_table(g, t);
+    t = nx;
+    if (t->chunks_done.load(std::memory_order_seq_cst) != t->chunks()) return;
+  }
+}
+
+// Chunk c of t has every slot in a final state. Counted once, whoever
+// noticed first (its owner, or a sweeper if the owner stalled).
+void chunk_finished(generation* g, table* t, std::size_t c) {
+  const std::uint64_t bit = std::uint64_t{1} << (c % 64);
+  if (t->done[c / 64].fetch_or(bit, std::memory_order_acq_rel) & bit) return;
+  if (t->chunks_done.fetch_add(1, std::memory_order_seq_cst) + 1 == t->chunks()) promote(g, t);
+}
+
+// Migrates one chunk of t (which has a next table): the next unclaimed one,
+// or, once all are claimed but not all finished, the next unfinished one of a
+// sweep over the table. So a migrator that stalls holding a chunk holds no
+// one back: a sweeper redoes its slots (copy_slot is idempotent) and counts
+// the chunk.
+void help_migrate(generation* g, table* t) {
+  const std::size_t chunks = t->chunks(), chunk = t->chunk();
+  std::size_t c = chunks;
+  if (t->copy_cursor.load(std::memory_order_relaxed) < chunks) {
+    c = t->copy_cursor.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (c >= chunks) {
+    if (t->chunks_done.load(std::memory_order_acquire) >= chunks) return;
+    c = t->sweep_cursor.fetch_add(1, std::memory_order_relaxed) % chunks;
+    for (std::size_t k = 0; k < 64 && t->chunk_done(c); ++k) c = (c + 1) % chunks;
+    if (t->chunk_done(c)) return;
+  }
+  pause_at(lockfree_test::migrate_chunk);
+  for (std::size_t i = c * chunk; i < (c + 1) * chunk; ++i) copy_slot(g, t, i);
+  chunk_finished(g, t, c);
+}
+
+table* start_resize(generation* g, table* t, resize_mode mode) {
+  if (table* nx = t->next.load(std::memory_order_acquire)) return nx;
+  if (mode == resize_mode::soft && t->resize_claimed.exchange(true, std::memory_order_acq_rel)) {
+    return nullptr;  // another thread is allocating; keep inserting below the hard limit
+  }
+  // Room for the live entries at 3/8 load: twice the size when the table is
+  // full of live keys, the same size when most claims are tombstones, smaller
+  // (at most 4x per step) after mass erasure.
+  const std::size_t cap = t->capacity();
+  const std::size_t live = static_cast<std::size_t>(g->live());
+  std::size_t want = min_capacity;
+  while (want * 3 / 8 < live) want *= 2;
+  std::size_t new_cap = std::max(want, std::max(cap / 4, min_capacity));
+  if (mode == resize_mode::forced) new_cap = std::max(new_cap, cap);
+  const std::size_t n = table_bytes(new_cap);
+  // A rebuild that does not grow may overdraw the budget: it is the only way
+  // to turn tombstones back into room, and the old table it replaces, at
+  // least as large, pays the debt back when it is retired.
+  const bool cleanup = new_cap <= cap;
+  if (!g->charge_table(n, mode == resize_mode::forced || cleanup)) {
+    if (mode == resize_mode::soft) t->resize_claimed.store(false, std::memory_order_release);
+    return t->next.load(std::memory_order_acquire);
+  }
+  table* nt;
+  try {
+    nt = create_table(g, new_cap);
+  } catch (...) {
+    g->uncharge_table(n);
+    if (mode == resize_mode::soft) t->resize_claimed.store(false, std::memory_order_release);
+    throw;
+  }
+  pause_at(lockfree_test::resize_window);
+  table* expected = nullptr;
+  if (t->next.compare_exchange_strong(expected, nt, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+    g->table_bytes.fetch_add(n, std::memory_order_relaxed);
+    g->resizes->fetch_add(1, std::memory_order_relaxed);
+    return nt;
+  }
+  g->uncharge_table(n);
+  free_table_array(nt);
+  return expected;
+}
+
+// ---------------------------------------------------------------------------
+// Operations
+
+value_node* new_value(generation* g, std::size_t len) {
+  const std::size_t n = value_bytes(len);
+  if (!g->charge(n)) return nullptr;
+  value_node* v;
+  try {
+    v = static_cast<value_node*>(allocate_node(n));
+  } catch (...) {
+    g->uncharge(n);
+    throw;
+  }
+  v->len = len;
+  return v;
+}
+
+value_node* new_value(generation* g, bytes value) {
+  value_node* v = new_value(g, value.size());
+  if (v && !value.empty()) std::memcpy(v->data(), value.data(), value.size());
+  return v;
+}
+
+void discard_value(generation* g, value_node* v) noexcept {
+  g->uncharge(value_bytes(v->len));
+  free_node(v);
+}
+
+void retire_value(generation* g, value_node* v) {
+  g->uncharge(value_bytes(v->len));
+  epoch::retire(v, &free_node);
+}
+
+struct found_value {
+  table* t = nullptr;
+  std::size_t index = 0;
+  word vw = v_null;  // a node pointer (maybe frozen) when present
+  bool present() const noexcept { return (vw & ~frozen_bit) >= min_node; }
+  const value_node* node() const noexcept { return value_of(vw); }
+};
+
+// Reads the key's current value word: from the oldest table where its slot
+// is not MOVED. Frozen values count: they are current until MOVED.
+found_value lookup(generation* g, std::uint64_t h, bytes key) {
+  table* t = g->head.load(std::memory_order_acquire);
+  for (;;) {
+    if (t->next.load(std::memory_order_acquire)) help_migrate(g, t);
+    std::size_t i = 0;
+    const where w = locate(g, t, h, key, mode::lookup, nullptr, i);
+    if (w == where::found) {
+      const word vw = load(&t->slots[i].value);
+      if (!is_moved(vw)) return {t, i, vw};
+    } else if (w == where::absent) {
+      return {};
+    } else if (w == where::full && !t->next.load(std::memory_order_acquire)) {
+      return {};
+    }
+    t = t->next.load(std::memory_order_acquire);
+  }
+}
+
+// What an update does with the value it observed (null: absent).
+struct decision {
+  status st;
+  bool write;
+  word to;  // v_tomb, or a value node pointer
+};
+
+// The write loop shared by every mutation: find (or claim) the key's slot,
+// ask `plan` what to do with the current value, CAS it in; help and move on
+// when a migration froze the slot. `fresh` is the value node a write may
+// install (freed here if it was not installed); `old` receives the value a
+// successful write replaced.
+template <class Plan>
+status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_node*& fresh,
+              std::string* old, Plan&& plan) {
+  claim c;
+  table* t = g->head.load(std::memory_order_acquire);
+  status result;
+  for (;;) {
+    if (t->next.load(std::memory_order_acquire)) help_migrate(g, t);
+    std::size_t i = 0;
+    const where w = locate(g, t, h, key, may_insert ? mode::insert : mode::lookup, &c, i);
+    if (w == where::next) {
+      t = t->next.load(std::memory_order_acquire);
+      continue;
+    }
+    if (w == where::full) {
+      table* nx = t->next.load(std::memory_order_acquire);
+      if (!nx && may_insert) nx = start_resize(g, t, resize_mode::hard);
+      if (nx) {
+        t = nx;
+        continue;
+      }
+      result = may_insert ? status::memory_limit : plan(nullptr).st;
+      break;
+    }
+    if (w == where::no_memory) {
+      result = status::memory_limit;
+      break;
+    }
+    if (w == where::absent) {
+      result = plan(nullptr).st;  // plans never write when the key is absent without a slot
+      break;
+    }
+    word* vp = &t->slots[i].value;
+    word vw = load(vp);
+    bool moved_on = false;
+    for (;;) {
+      if (vw & frozen_bit) {
+        if (!is_moved(vw)) copy_slot(g, t, i);
+        moved_on = true;
+        break;
+      }
+      value_node* cur = vw >= min_node ? value_of(vw) : nullptr;
+      const decision d = plan(cur);
+      if (!d.write) {
+        result = d.st;
+        break;
+      }
+      pause_at(lockfree_test::cas_window);
+      if (cas(vp, vw, d.to)) {
+        const bool now_live = d.to >= min_node;
+        if (now_live) fresh = nullptr;  // installed
+        const int delta = int(now_live) - int(cur != nullptr);
+        if (delta) g->mine().size.fetch_add(delta, std::memory_order_relaxed);
+        if (cur) {
+          if (old) old->assign(cur->value().data(), cur->len);
+          retire_value(g, cur);
+        }
+        result = d.st;
+        break;
+      }
+    }
+    if (moved_on) {
+      t = t->next.load(std::memory_order_acquire);
+      continue;
+    }
+    break;
+  }
+  if (c.owned) {  // a node this call allocated and never placed
+    g->uncharge(key_bytes(c.node->len));
+    free_node(c.node);
+  }
+  if (fresh) {
+    discard_value(g, fresh);
+    fresh = nullptr;
+  }
+  return result;
+}
+
+inline bool equal(const value_node* v, bytes b) noexcept { return v->value() == b; }
+
+inline void copy_out(const value_node* v, std::string* out) {
+  if (out) out->assign(v->value().data(), v->len);
+}
+
+// ---------------------------------------------------------------------------
+// Scan
+
+void region_of(const table* t, std::size_t unit, std::size_t& begin, std::size_t& end) noexcept {
+  if (t->log2 >= 8) {
+    begin = unit << (t->log2 - 8);
+    end = (unit + 1) << (t->log2 - 8);
+  } else {
+    begin = unit >> (8 - t->log2);
+    end = begin + 1;
+  }
+}
+
+// Moves every key of `unit` out of t (which has a next table): its region and
+// the probe overflow after it, up to the first killed empty slot.
+void migrate_region(generation* g, table* t, std::size_t unit) {
+  std::size_t begin, end;
+  region_of(t, unit, begin, end);
+  for (std::size_t j = begin; j < begin + t->capacity(); ++j) {
+    const std::size_t i = j & t->mask;
+    copy_slot(g, t, i);
+    if (j >= end && load(&t->slots[i].key) == k_dead) break;
+  }
+}
+
+// Appends unit's live entries of t to buf. False when a migration overtook
+// the walk (a MOVED or DEAD slot): the caller starts again.
+bool walk_region(const table* t, std::size_t unit, std::string& buf, std::size_t& count) {
+  std::size_t begin, end;
+  region_of(t, unit, begin, end);
+  for (std::size_t j = begin; j < begin + t->capacity(); ++j) {
+    const std::size_t i = j & t->mask;
+    const word kw = load(&t->slots[i].key);
+    if (kw == k_dead) return false;
+    if (kw == k_empty) {
+      if (j >= end) break;
+      continue;
+    }
+    const key_node* k = key_of(kw);
+    if ((k->hash >> 56) != unit) continue;
+    const word vw = load(&t->slots[i].value);
+    if (is_moved(vw)) return false;
+    if ((vw & ~frozen_bit) < min_node) continue;
+    append_scan_record(buf, k->key(), value_of(vw)->value());
+    ++count;
+  }
+  return true;
+}
+
+}  // namespace lockfree_detail
+
+// ---------------------------------------------------------------------------
+// lockfree_map
+
+using namespace lockfree_detail;
+
+namespace {
+
+unsigned cell_count() noexcept {
+  unsigned hw = std::thread::hardware_concurrency();
+  if (hw == 0) hw = 4;
+  return std::clamp(std::bit_ceil(hw * 2), 2u, 64u);
+}
+
+std::size_t capacity_for(std::size_t entries) {
+  // Keep the load under the 5/8 resize threshold with room for the spread of
+  // keys over the claim regions.
+  const std::size_t want = entries + entries / 8;
+  std::size_t cap = min_capacity;
+  while (cap * 5 / 8 < want) {
+    if (cap > (std::size_t{1} << 40)) throw std::length_error("threadmap: capacity too large");
+    cap *= 2;
+  }
+  return cap;
+}
+
+}  // namespace
+
+generation* lockfree_map::new_generation(std::size_t entries) const {
+  const std::size_t cap = capacity_for(entries);
+  auto* g = new generation(opts_.max_memory, cells_, &resizes_);
+  const std::size_t n = table_bytes(cap);
+  if (opts_.max_memory && !g->budget.reserve(n)) {
+    delete g;
+    throw std::length_error("threadmap: capacity needs more memory than max_memory allows");
+  }
+  table* t;
+  try {
+    t = create_table(g, cap);
+  } catch (...) {
+    delete g;
+    throw;
+  }
+  g->table_bytes.store(n, std::memory_order_relaxed);
+  g->head.store(t, std::memory_order_release);
+  return g;
+}
+
+lockfree_map::lockfree_map(const options& opts) : opts_(opts), cells_(cell_count()) {
+  root_.store(new_generation(opts.capacity), std::memory_order_release);
+}
+
+lockfree_map::~lockfree_map() {
+  // No call runs any more (the owner guarantees it); tables retired earlier
+  // are still in the epoch domain and keep the generation alive until freed.
+  generation* g = root_.load(std::memory_order_acquire);
+  destroy_chain(g);
+  unref_generation(g);
+}
+
+bool lockfree_map::get(bytes key, std::string* out) const {
+  if (key.size() > max_key_bytes) return false;
+  epoch::guard guard;
+  generation* g = root_.load(std::memory_order_acquire);
+  const found_value f = lookup(g, hash_bytes(key), key);
+  if (!f.present()) return false;
+  copy_out(f.node(), out);
+  return true;
+}
+
+status lockfree_map::put(bytes key, bytes value, std::string* old) {
+  if (key.size() > max_key_bytes || value.size() > max_value_bytes) return status::too_large;
+  epoch::guard guard;
+  generation* g = root_.load(std::memory_order_acquire);
+  value_node* fresh = new_value(g, value);
+  if (!fresh) return status::memory_limit;
+  const word to = reinterpret_cast<word>(fresh);
+  return update(g, hash_bytes(key), key, true, fresh, old, [&](const value_node* cur) {
+    return decision{cur ? status::ok : status::inserted, true, to};
+  });
+}
+
+status lockfree_map::put_if_absent(bytes key, bytes value, std::string* existing) {
+  if (key.size() > max_key_bytes || value.size() > max_value_bytes) return status::too_large;
+  epoch::guard guard;
+  generation* g = root_.load(std::memory_order_acquire);
+  const std::uint64_t h = hash_bytes(key);
+  // Present: answer without allocating (the read is this call's linearization point).
+  if (const found_value f = lookup(g, h, key); f.present()) {
+    copy_out(f.node(), existing);
+    return status::exists;
+  }
+  value_node* fresh = new_value(g, value);
+  if (!fresh) return status::memory_limit;
+  const word to = reinterpret_cast<word>(fresh);
+  return update(g, h, key, true, fresh, nullptr, [&](const value_node* cur) {
+    if (cur) {
+      copy_out(cur, existing);
+      return decision{status::exists, false, 0};
+    }
+    return decision{status::inserted, true, to};
+  });
+}
+
+status lockfree_map::compare_and_set(bytes key, const bytes* expected, const bytes* desired,
+                                     std::string* current) {
+  if (key.size() > max_key_bytes || (desired && desired->size() > max_value_bytes)) {
+    return status::too_large;
+  }
+  epoch::guard guard;
+  generation* g = root_.load(std::memory_order_acquire);
+  const std::uint64_t h = hash_bytes(key);
+  value_node* fresh = nullptr;
+  if (!expected) {
+    // May insert: settle "present" first, so that no key slot is claimed for
+    // a call that then fails, and allocate before claiming.
+    if (const found_value f = lookup(g, h, key); f.present()) {
+      copy_out(f.node(), current);
+      return status::mismatch;
+    }
+    if (!desired) return status::ok;  // absent -> absent
+    fresh = new_value(g, *desired);
+    if (!fresh) return status::memory_limit;
+    const word to = reinterpret_cast<word>(fresh);
+    return update(g, h, key, true, fresh, nullptr, [&](const value_node* cur) {
+      if (cur) {
+        copy_out(cur, current);
+        return decision{status::mismatch, false, 0};
+      }
+      return decision{status::inserted, true, to};
+    });
+  }
+  // Never inserts: allocate the new value only once the expected one is seen.
+  return update(g, h, key, false, fresh, nullptr, [&](const value_node* cur) {
+    if (!cur) return decision{status::not_found, false, 0};
+    if (!equal(cur, *expected)) {
+      copy_out(cur, current);
+      return decision{status::mismatch, false, 0};
+    }
+    if (!desired) return decision{status::ok, true, v_tomb};
+    if (!fresh && !(fresh = new_value(g, *desired))) return decision{status::memory_limit, false, 0};
+    return decision{status::ok, true, reinterpret_cast<word>(fresh)};
+  });
+}
+
+status lockfree_map::erase(bytes key, std::string* old) {
+  if (key.size() > max_key_bytes) return status::not_found;
+  epoch::guard guard;
+  generation* g = root_.load(std::memory_order_acquire);
+  value_node* none = nullptr;
+  return update(g, hash_bytes(key), key, false, none, old, [&](const value_node* cur) {
+    if (!cur) return decision{status::not_found, false, 0};
+    return decision{status::ok, true, v_tomb};
+  });
+}
+
+status lockfree_map::add(bytes key, counter_kind kind, counter delta, bytes prefix,
+                         counter* result) {
+  if (key.size() > max_key_bytes || prefix.size() > detail::max_counter_prefix) {
+    return status::too_large;
+  }
+  epoch::guard guard;
+  generation* g = root_.load(std::memory_order_acquire);
+  // One node, rewritten on every attempt: it is private until a CAS installs it.
+  value_node* fresh = new_value(g, prefix.size() + 8);
+  if (!fresh) return status::memory_limit;
+  const word to = reinterpret_cast<word>(fresh);
+  counter next{};
+  const status st = update(g, hash_bytes(key), key, true, fresh, nullptr, [&](const value_node* cur) {
+    bytes cur_bytes;
+    if (cur) cur_bytes = cur->value();
+    const status s = detail::next_counter(cur ? &cur_bytes : nullptr, kind, delta, prefix,
+                                          value_of(to)->data(), next);
+    if (s != status::ok && s != status::inserted) return decision{s, false, 0};
+    return decision{s, true, to};
+  });
+  if ((st == status::ok || st == status::inserted) && result) *result = next;
+  return st;
+}
+
+std::size_t lockfree_map::size() const {
+  epoch::guard guard;
+  return static_cast<std::size_t>(root_.load(std::memory_order_acquire)->live());
+}
+
+void lockfree_map::clear() {
+  epoch::guard guard;
+  generation* fresh = new_generation(0);
+  generation* old = root_.exchange(fresh, std::memory_order_acq_rel);
+  epoch::retire(old, &delete_generation);
+}
+
+std::size_t lockfree_map::scan(std::size_t unit, std::string& out) const {
+  if (unit >= units) return 0;
+  epoch::guard guard;
+  std::string buf;
+  std::size_t count = 0;
+  for (;;) {
+    generation* g = root_.load(std::memory_order_acquire);
+    table* t = g->head.load(std::memory_order_acquire);
+    while (table* nx = t->next.load(std::memory_order_acquire)) {
+      migrate_region(g, t, unit);
+      t = nx;
+    }
+    buf.clear();
+    count = 0;
+    if (walk_region(t, unit, buf, count)) break;
+  }
+  out.append(buf);
+  return count;
+}
+
+std::size_t lockfree_map::chain_length() const {
+  epoch::guard guard;
+  std::size_t n = 0;
+  for (table* t = root_.load(std::memory_order_acquire)->head.load(std::memory_order_acquire); t;
+       t = t->next.load(std::memory_order_acquire)) {
+    ++n;
+  }
+  return n;
+}
+
+map_stats lockfree_map::stats() const {
+  epoch::guard guard;
+  generation* g = root_.load(std::memory_order_acquire);
+  map_stats st;
+  st.strategy = strategy_kind::lockfree;
+  st.stripes = 1;
+  st.size = static_cast<std::size_t>(g->live());
+  for (table* t = g->head.load(std::memory_order_acquire); t;
+       t = t->next.load(std::memory_order_acquire)) {
+    st.capacity += t->capacity();
+  }
+  st.bytes = static_cast<std::size_t>(g->node_bytes()) +
+             g->table_bytes.load(std::memory_order_relaxed) + sizeof(*this) + sizeof(generation) +
+             (g->cell_mask + 1) * sizeof(padded<cell>);
+  st.resizes = resizes_.load(std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace threadmap
