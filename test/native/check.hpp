@@ -62,6 +62,9 @@ inline std::vector<strategy_config> strategies() {
   v.push_back({"striped", o});
   o.stripes = 1;
   v.push_back({"striped-1", o});
+  o.stripes = 0;
+  o.strategy = strategy_kind::lockfree;
+  v.push_back({"lockfree", o});
   return v;
 }
 

@@ -124,8 +124,12 @@ struct parker {
   }
 };
 
-std::string key_of(const char* p, long i) { return p + std::to_string(i); }
-std::string val_of(long i, int gen) { return "v" + std::to_string(i) + "." + std::to_string(gen); }
+std::string key_of(const char* p, long i) {
+  return p + std::to_string(i);
+}
+std::string val_of(long i, int gen) {
+  return "v" + std::to_string(i) + "." + std::to_string(gen);
+}
 
 // Every kind of operation, on the preloaded keys (whatever state a parked
 // thread left them in) and on new keys that force further resizes, checked
@@ -328,8 +332,8 @@ TEST_CASE("lockfree: 2 threads grow from empty; every key found, size exact, cha
   CHECK(st.resizes >= 10);
   CHECK(st.capacity >= st.size);
   epoch::synchronize();
-  std::printf("lockfree growth: %ld keys, %llu resizes, capacity %zu, %.1f bytes/entry\n",
-              per * 2, static_cast<unsigned long long>(st.resizes), st.capacity,
+  std::printf("lockfree growth: %ld keys, %llu resizes, capacity %zu, %.1f bytes/entry\n", per * 2,
+              static_cast<unsigned long long>(st.resizes), st.capacity,
               double(m.stats().bytes) / double(per * 2));
 }
 

@@ -42,7 +42,9 @@ namespace lockfree_test {
 namespace {
 std::atomic<pause_hook> hook{nullptr};
 }  // namespace
-void set_pause_hook(pause_hook h) noexcept { hook.store(h, std::memory_order_release); }
+void set_pause_hook(pause_hook h) noexcept {
+  hook.store(h, std::memory_order_release);
+}
 }  // namespace lockfree_test
 
 // Internal, but not in an anonymous namespace: the header names
@@ -91,7 +93,9 @@ constexpr bool tag_keys = true;
 #endif
 // The hash bits that tag a key word: the low ones, because neighbouring slots
 // hold keys whose hashes share their top bits.
-inline word tag_of(std::uint64_t h) noexcept { return tag_keys ? (h & 0xFFFF) << tag_shift : 0; }
+inline word tag_of(std::uint64_t h) noexcept {
+  return tag_keys ? (h & 0xFFFF) << tag_shift : 0;
+}
 // Node pointers are at least 16-byte aligned and far above 16, so every word
 // below 16 is one of the constants above.
 constexpr word min_node = 16;
@@ -101,7 +105,9 @@ inline bool is_moved(word v) noexcept {
 }
 
 // All concurrently accessed slot words go through these.
-inline word load(const word* p) noexcept { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+inline word load(const word* p) noexcept {
+  return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
 inline bool cas(word* p, word& expected, word desired) noexcept {
   return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE);
@@ -129,8 +135,12 @@ struct value_node {
 };
 static_assert(sizeof(value_node) == 8);
 
-inline std::size_t round16(std::size_t n) noexcept { return (n + 15) & ~std::size_t{15}; }
-inline std::size_t key_bytes(std::size_t len) noexcept { return round16(sizeof(key_node) + len); }
+inline std::size_t round16(std::size_t n) noexcept {
+  return (n + 15) & ~std::size_t{15};
+}
+inline std::size_t key_bytes(std::size_t len) noexcept {
+  return round16(sizeof(key_node) + len);
+}
 inline std::size_t value_bytes(std::size_t len) noexcept {
   return round16(sizeof(value_node) + len);
 }
@@ -155,7 +165,9 @@ void* allocate_node(std::size_t n) {
   return p;
 }
 
-void free_node(void* p) noexcept { std::free(p); }
+void free_node(void* p) noexcept {
+  std::free(p);
+}
 
 // ---------------------------------------------------------------------------
 // Per-thread counter cells
@@ -239,11 +251,16 @@ layout layout_for(std::size_t cap) noexcept {
   return l;
 }
 
-inline std::size_t table_bytes(std::size_t cap) noexcept { return layout_for(cap).total; }
+inline std::size_t table_bytes(std::size_t cap) noexcept {
+  return layout_for(cap).total;
+}
 
 struct generation {
   generation(std::size_t lim, unsigned ncells, std::atomic<std::uint64_t>* rs)
-      : cells(new padded<cell>[ncells]), cell_mask(ncells - 1), limit(lim), resizes(rs),
+      : cells(new padded<cell>[ncells]),
+        cell_mask(ncells - 1),
+        limit(lim),
+        resizes(rs),
         budget(lim) {}
 
   // Read by every operation; `head` is written once per promotion.
@@ -310,8 +327,8 @@ table* create_table(generation* g, std::size_t cap) {
   const layout l = layout_for(cap);
   void* raw = std::calloc(1, l.total + cache_line);
   if (!raw) throw std::bad_alloc();
-  char* base = reinterpret_cast<char*>(
-      (reinterpret_cast<std::uintptr_t>(raw) + cache_line - 1) & ~std::uintptr_t{cache_line - 1});
+  char* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + cache_line - 1) &
+                                       ~std::uintptr_t{cache_line - 1});
   auto* t = new (base) table;
   t->raw = raw;
   t->gen = g;
@@ -323,7 +340,8 @@ table* create_table(generation* g, std::size_t cap) {
   t->hard = region * 7 / 8;
   t->bytes = l.total;
   t->claims = reinterpret_cast<padded<std::atomic<std::size_t>>*>(base + l.claims_at);
-  for (std::size_t r = 0; r < l.regions; ++r) new (&t->claims[r]) padded<std::atomic<std::size_t>>();
+  for (std::size_t r = 0; r < l.regions; ++r)
+    new (&t->claims[r]) padded<std::atomic<std::size_t>>();
   t->drops = reinterpret_cast<std::atomic<std::uint64_t>*>(base + l.drops_at);
   t->done = reinterpret_cast<std::atomic<std::uint64_t>*>(base + l.done_at);
   for (std::size_t w = 0; w < l.bit_words; ++w) {
@@ -441,7 +459,8 @@ enum class resize_mode {
 table* start_resize(generation* g, table* t, resize_mode mode);
 
 void count_claim(generation* g, table* t, std::size_t i) {
-  const std::size_t c = t->claims[i >> t->region_shift]->fetch_add(1, std::memory_order_relaxed) + 1;
+  const std::size_t c =
+      t->claims[i >> t->region_shift]->fetch_add(1, std::memory_order_relaxed) + 1;
   if (c == t->threshold && !t->next.load(std::memory_order_acquire)) {
     start_resize(g, t, resize_mode::soft);
   }
@@ -468,8 +487,7 @@ struct claim {
   bool owned = false;  // holds a node (insert) or a reference (copy) no slot carries yet
 };
 
-inline bool same_key(word kw, word tag, const key_node* mine, std::uint64_t h,
-                     bytes key) noexcept {
+inline bool same_key(word kw, word tag, const key_node* mine, std::uint64_t h, bytes key) noexcept {
   if ((kw & ~ptr_mask) != tag) return false;
   const key_node* k = key_of(kw);
   if (k == mine) return true;
@@ -518,7 +536,8 @@ where locate(generation* g, table* t, std::uint64_t h, bytes key, mode md, claim
       if (md == mode::lookup) return where::absent;
       table* nx = t->next.load(std::memory_order_acquire);
       if (!nx && md == mode::insert) {
-        const std::size_t claimed = t->claims[i >> t->region_shift]->load(std::memory_order_relaxed);
+        const std::size_t claimed =
+            t->claims[i >> t->region_shift]->load(std::memory_order_relaxed);
         if (claimed >= t->threshold) {
           const bool hard = claimed >= t->hard;
           nx = start_resize(g, t, hard ? resize_mode::hard : resize_mode::soft);
@@ -541,7 +560,8 @@ where locate(generation* g, table* t, std::uint64_t h, bytes key, mode md, claim
         c->owned = true;
       }
       pause_at(lockfree_test::claim_window);
-      const word claimed = tag | reinterpret_cast<word>(c->node) | (md == mode::copy ? k_copy_bit : 0);
+      const word claimed =
+          tag | reinterpret_cast<word>(c->node) | (md == mode::copy ? k_copy_bit : 0);
       if (cas(kp, kw, claimed)) {
         c->owned = false;
         count_claim(g, t, i);
@@ -878,7 +898,9 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
   return result;
 }
 
-inline bool equal(const value_node* v, bytes b) noexcept { return v->value() == b; }
+inline bool equal(const value_node* v, bytes b) noexcept {
+  return v->value() == b;
+}
 
 inline void copy_out(const value_node* v, std::string* out) {
   if (out) out->assign(v->value().data(), v->len);
@@ -1074,7 +1096,8 @@ status lockfree_map::compare_and_set(bytes key, const bytes* expected, const byt
       return decision{status::mismatch, false, 0};
     }
     if (!desired) return decision{status::ok, true, v_tomb};
-    if (!fresh && !(fresh = new_value(g, *desired))) return decision{status::memory_limit, false, 0};
+    if (!fresh && !(fresh = new_value(g, *desired)))
+      return decision{status::memory_limit, false, 0};
     return decision{status::ok, true, reinterpret_cast<word>(fresh)};
   });
 }
@@ -1102,14 +1125,15 @@ status lockfree_map::add(bytes key, counter_kind kind, counter delta, bytes pref
   if (!fresh) return status::memory_limit;
   const word to = reinterpret_cast<word>(fresh);
   counter next{};
-  const status st = update(g, hash_bytes(key), key, true, fresh, nullptr, [&](const value_node* cur) {
-    bytes cur_bytes;
-    if (cur) cur_bytes = cur->value();
-    const status s = detail::next_counter(cur ? &cur_bytes : nullptr, kind, delta, prefix,
-                                          value_of(to)->data(), next);
-    if (s != status::ok && s != status::inserted) return decision{s, false, 0};
-    return decision{s, true, to};
-  });
+  const status st =
+      update(g, hash_bytes(key), key, true, fresh, nullptr, [&](const value_node* cur) {
+        bytes cur_bytes;
+        if (cur) cur_bytes = cur->value();
+        const status s = detail::next_counter(cur ? &cur_bytes : nullptr, kind, delta, prefix,
+                                              value_of(to)->data(), next);
+        if (s != status::ok && s != status::inserted) return decision{s, false, 0};
+        return decision{s, true, to};
+      });
   if ((st == status::ok || st == status::inserted) && result) *result = next;
   return st;
 }

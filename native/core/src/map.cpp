@@ -1,5 +1,6 @@
 #include <cstring>
 
+#include "threadmap/lockfree.hpp"
 #include "threadmap/map.hpp"
 #include "threadmap/readmostly.hpp"
 #include "threadmap/striped.hpp"
@@ -57,6 +58,7 @@ std::unique_ptr<concurrent_map> make_map(const options& opts) {
     case strategy_kind::mutex: return std::make_unique<mutex_map>(opts, opts.strategy, 1);
     case strategy_kind::rwlock: return std::make_unique<rwlock_map>(opts, opts.strategy, 1);
     case strategy_kind::readmostly: return std::make_unique<readmostly_map>(opts);
+    case strategy_kind::lockfree: return std::make_unique<lockfree_map>(opts);
     case strategy_kind::striped:
       return std::make_unique<optimistic_striped_map>(opts, opts.strategy, opts.stripes);
   }
