@@ -92,6 +92,28 @@ export interface NativeConstants {
 }
 
 /**
+ * One recorded operation for checkLinearizable (test support): a map whose
+ * values are bigints, the result as the core's status name. Field meanings as
+ * in native/core/include/threadmap/lincheck.hpp.
+ */
+export interface LincheckOperation {
+  kind: 'get' | 'put' | 'put_if_absent' | 'compare_and_set' | 'erase' | 'add'
+  key: string
+  value?: bigint
+  expected?: bigint
+  delta?: bigint
+  result: 'ok' | 'inserted' | 'not_found' | 'exists' | 'mismatch' | 'overflow'
+  out?: bigint
+  counter?: bigint
+  /** The caller did not see the value the operation returned. */
+  outUnknown?: boolean
+  /** A compare_and_set only known to have failed (absent or different). */
+  casFailed?: boolean
+  invoked: number
+  responded: number
+}
+
+/**
  * Everything the addon exports. Functions that may find no entry take a
  * `missing` marker and return it in that case, because `undefined` is a
  * storable value of `any` and `structured` maps.
@@ -102,6 +124,8 @@ export interface Addon {
   attach(id: number): NativeMap
   /** Maps registered in this process and not yet freed. */
   liveMaps(): number
+  /** Test support: the core's linearizability checker over a recorded history. */
+  checkLinearizable(history: LincheckOperation[]): { linearizable: boolean; key?: string }
   constants: NativeConstants
 
   /** TypeError unless `map` is a NativeMap of this addon. */

@@ -90,19 +90,28 @@ STRATEGY_CASE("stress: readers never see a torn or foreign value") {
   const int keys = 64;
   const long ops = scaled(150000);
   std::atomic<long> bad{0}, hits{0};
+  std::atomic<int> writers_left{2};
   run_threads(4, [&](int t) {
     std::mt19937 rng(t * 7919 + 1);
     std::string out;
-    for (long i = 0; i < ops; ++i) {
-      const std::string k = "key" + std::to_string(rng() % keys);
-      if (t < 2) {  // writers: overwrite (inline <-> out of line), erase, re-insert
+    if (t < 2) {  // writers: overwrite (inline <-> out of line), erase, re-insert
+      for (long i = 0; i < ops; ++i) {
+        const std::string k = "key" + std::to_string(rng() % keys);
         const unsigned r = rng();
         if (r % 8 == 0) {
           m->erase(k, nullptr);
         } else {
           m->put(k, value_for(k, r), nullptr);
         }
-      } else if (m->get(k, &out)) {
+      }
+      writers_left.fetch_sub(1);
+      return;
+    }
+    // Readers run for as long as the writers do (on a loaded machine a fixed
+    // count could finish before a writer is first scheduled).
+    for (long i = 0; i < ops || writers_left.load(std::memory_order_relaxed) > 0; ++i) {
+      const std::string k = "key" + std::to_string(rng() % keys);
+      if (m->get(k, &out)) {
         hits.fetch_add(1, std::memory_order_relaxed);
         if (!well_formed(k, out)) bad.fetch_add(1);
       }

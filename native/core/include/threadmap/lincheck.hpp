@@ -49,6 +49,13 @@ struct operation {
   std::optional<std::string> out;  // get: value; put: old; put_if_absent: existing;
                                    // compare_and_set: current on mismatch; erase: old
   std::int64_t counter = 0;        // add: the new value
+  // What an API that reports less than the core still lets the checker use:
+  // `out_known` false when the caller saw neither the value returned nor, for
+  // add, whether the key existed (the model then accepts any); `cas_failed`
+  // when a compare_and_set is only known to have failed, not whether the key
+  // was absent (not_found) or different (mismatch).
+  bool out_known = true;
+  bool cas_failed = false;
   // Logical times.
   std::uint64_t invoked = 0;
   std::uint64_t responded = 0;
@@ -64,7 +71,8 @@ inline std::string encode_i64(std::int64_t v) {
 /// the map returned is the one the sequential model gives; updates `s`.
 inline bool apply(const operation& op, key_state& s) {
   const bool present = s.has_value();
-  auto out_is_current = [&] { return op.out.has_value() && *op.out == *s; };
+  auto out_is_current = [&] { return !op.out_known || (op.out.has_value() && *op.out == *s); };
+  auto failed_as = [&](status expected) { return op.cas_failed || op.result == expected; };
   switch (op.kind) {
     case op_kind::get:
       return present ? op.result == status::ok && out_is_current() : op.result == status::not_found;
@@ -80,12 +88,14 @@ inline bool apply(const operation& op, key_state& s) {
       return op.result == status::inserted;
     case op_kind::compare_and_set:
       if (!op.expected) {
-        if (present) return op.result == status::mismatch && out_is_current();
+        if (present) return failed_as(status::mismatch) && out_is_current();
+        if (op.cas_failed) return false;
         s = op.value;
         return op.result == (op.value ? status::inserted : status::ok);
       }
-      if (!present) return op.result == status::not_found;
-      if (*s != *op.expected) return op.result == status::mismatch && out_is_current();
+      if (!present) return failed_as(status::not_found);
+      if (*s != *op.expected) return failed_as(status::mismatch) && out_is_current();
+      if (op.cas_failed) return false;
       s = op.value;
       return op.result == status::ok;
     case op_kind::erase: {
@@ -103,7 +113,9 @@ inline bool apply(const operation& op, key_state& s) {
       std::int64_t next;
       if (__builtin_add_overflow(cur, op.delta, &next)) return op.result == status::overflow;
       s = encode_i64(next);
-      return op.result == (present ? status::ok : status::inserted) && op.counter == next;
+      const bool created_ok =
+          !op.out_known || op.result == (present ? status::ok : status::inserted);
+      return created_ok && op.counter == next;
     }
   }
   return false;

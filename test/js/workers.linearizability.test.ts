@@ -1,0 +1,56 @@
+// Histories recorded in worker threads through the public API, checked with
+// the core's linearizability checker (the one the native suite uses, reached
+// through the addon). A check-then-act setIfAbsent must be caught, so the
+// check is known to be able to fail from here too.
+import { describe, expect, test } from 'vitest'
+
+import { ThreadMap } from '../../lib/index'
+import { addon, type LincheckOperation } from '../../lib/native'
+import { runWorker, STRATEGIES } from './helpers'
+
+const WORKERS = 3
+
+async function record(strategy: string, histories: number, broken: boolean): Promise<LincheckOperation[]> {
+  const map = new ThreadMap<string, bigint>(null, { keys: 'string', values: 'bigint', strategy: strategy as never })
+  const sab = new SharedArrayBuffer(8)
+  const logs = await Promise.all(
+    Array.from({ length: WORKERS }, (_, id) =>
+      runWorker<{ log: LincheckOperation[] }>('lincheck.mjs', {
+        handle: map.handle(),
+        id,
+        workers: WORKERS,
+        histories,
+        ops: 6,
+        sab,
+        broken,
+      }),
+    ),
+  )
+  map.close()
+  return logs.flatMap((r) => r.log)
+}
+
+describe.each(STRATEGIES)('workers: linearizability (%s)', (strategy) => {
+  test('histories recorded in 3 workers are linearizable', async () => {
+    const history = await record(strategy, 400, false)
+    expect(history.length).toBe(400 * WORKERS * 6)
+    expect(addon.checkLinearizable(history)).toEqual({ linearizable: true })
+  })
+})
+
+test('the checker rejects a check-then-act setIfAbsent recorded in workers', async () => {
+  const history = await record('mutex', 400, true)
+  const verdict = addon.checkLinearizable(history)
+  expect(verdict.linearizable).toBe(false)
+  expect(verdict.key).toMatch(/^\d+:[01]$/)
+})
+
+test('the checker rejects a hand-made impossible history and accepts its fix', () => {
+  const stale: LincheckOperation[] = [
+    { kind: 'put', key: 'k', value: 1n, result: 'inserted', invoked: 0, responded: 1 },
+    { kind: 'get', key: 'k', result: 'not_found', invoked: 2, responded: 3 },
+  ]
+  expect(addon.checkLinearizable(stale)).toEqual({ linearizable: false, key: 'k' })
+  stale[1] = { kind: 'get', key: 'k', result: 'ok', out: 1n, invoked: 2, responded: 3 }
+  expect(addon.checkLinearizable(stale)).toEqual({ linearizable: true })
+})

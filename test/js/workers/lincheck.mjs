@@ -1,0 +1,103 @@
+// Records a history for the linearizability test: `histories` rounds, each
+// started on a barrier shared with the other workers so they contend on the
+// same two keys, each operation stamped with a shared logical clock just
+// before the call and just after it returns. In `broken` mode setIfAbsent is
+// replaced by a check-then-act (get, then set) that the checker must reject.
+import { parentPort, workerData } from 'node:worker_threads'
+
+import { ThreadMap } from '../../../esm/index.mjs'
+
+const { handle, id, workers, histories, ops, sab, broken } = workerData
+const map = ThreadMap.attach(handle)
+const shared = new Int32Array(sab) // [0] barrier arrivals, [1] clock
+const values = [1n, 2n, 3n]
+let seed = id * 2654435761 + 1
+const rand = (n) => {
+  seed = (seed * 1103515245 + 12345) >>> 0
+  return (seed >>> 8) % n
+}
+
+function barrier(round) {
+  const target = workers * (round + 1)
+  if (Atomics.add(shared, 0, 1) + 1 === target) {
+    Atomics.notify(shared, 0)
+    return
+  }
+  for (;;) {
+    const seen = Atomics.load(shared, 0)
+    if (seen >= target) return
+    Atomics.wait(shared, 0, seen, 50)
+  }
+}
+
+const now = () => Atomics.add(shared, 1, 1)
+
+function spin(n) {
+  let x = 0
+  for (let i = 0; i < n; i++) x += i
+  return x
+}
+
+const log = []
+for (let h = 0; h < histories; h++) {
+  barrier(h)
+  for (let i = 0; i < ops; i++) {
+    // Broken mode concentrates on the faulty operation: everyone races to
+    // set one fresh key first.
+    const key = broken ? `${h}:0` : `${h}:${rand(2)}`
+    const value = values[rand(3)]
+    const op = { key }
+    const choice = broken ? 2 : rand(6)
+    op.invoked = now()
+    switch (choice) {
+      case 0: {
+        const v = map.get(key)
+        Object.assign(op, { kind: 'get', result: v === undefined ? 'not_found' : 'ok', out: v })
+        break
+      }
+      case 1: {
+        const old = map.swap(key, value)
+        Object.assign(op, { kind: 'put', value, result: old === undefined ? 'inserted' : 'ok', out: old })
+        break
+      }
+      case 2: {
+        let set
+        if (broken) {
+          set = map.get(key) === undefined
+          if (set) {
+            spin(2000) // a preemption between the check and the act
+            map.set(key, value)
+          }
+        } else {
+          set = map.setIfAbsent(key, value)
+        }
+        Object.assign(op, { kind: 'put_if_absent', value, result: set ? 'inserted' : 'exists', outUnknown: !set })
+        break
+      }
+      case 3: {
+        const expectAbsent = rand(3) === 0
+        const erase = rand(4) === 0
+        const expected = expectAbsent ? undefined : values[rand(3)]
+        const next = erase ? undefined : value
+        const ok = map.compareAndSet(key, expected, next)
+        Object.assign(op, { kind: 'compare_and_set', expected, value: next })
+        if (ok) op.result = expectAbsent && !erase ? 'inserted' : 'ok'
+        else Object.assign(op, { result: 'mismatch', casFailed: true, outUnknown: true })
+        break
+      }
+      case 4: {
+        const old = map.take(key)
+        Object.assign(op, { kind: 'erase', result: old === undefined ? 'not_found' : 'ok', out: old })
+        break
+      }
+      default: {
+        const delta = BigInt(rand(3) - 1)
+        const counter = map.add(key, delta)
+        Object.assign(op, { kind: 'add', delta, counter, result: 'ok', outUnknown: true })
+      }
+    }
+    op.responded = now()
+    log.push(op)
+  }
+}
+parentPort.postMessage({ type: 'result', log })
