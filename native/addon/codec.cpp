@@ -1,6 +1,8 @@
 // codec.cpp — see codec.hpp for the encodings and why each is a bijection.
 #include "codec.hpp"
 
+#include "threadmap/wire.hpp"
+
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -14,13 +16,6 @@ namespace {
 constexpr std::string_view kKeyNames[] = {"string", "number", "bigint", "bytes", "any"};
 constexpr std::string_view kValueNames[] = {"string", "number", "bigint",     "boolean",
                                             "bytes",  "json",   "structured", "any"};
-
-// The stored bytes are little-endian on every host, so a map's contents mean
-// the same thing whichever thread (or, one day, process) reads them.
-inline std::uint64_t to_le(std::uint64_t x) noexcept {
-  if constexpr (std::endian::native == std::endian::big) return __builtin_bswap64(x);
-  return x;
-}
 
 const char* type_name(napi_env env, napi_value v) {
   napi_valuetype t = napi_undefined;
@@ -68,67 +63,19 @@ const char* type_name(napi_env env, napi_value v) {
 
 // --- strings -----------------------------------------------------------------
 
-bool is_high(char16_t c) noexcept {
-  return c >= 0xD800 && c <= 0xDBFF;
-}
-bool is_low(char16_t c) noexcept {
-  return c >= 0xDC00 && c <= 0xDFFF;
-}
-
-void put_utf8(byte_buffer& out, std::uint32_t cp) {
-  char* p = out.reserve_more(4);
-  std::size_t n;
-  if (cp < 0x80) {
-    p[0] = static_cast<char>(cp);
-    n = 1;
-  } else if (cp < 0x800) {
-    p[0] = static_cast<char>(0xC0 | (cp >> 6));
-    p[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    n = 2;
-  } else if (cp < 0x10000) {
-    p[0] = static_cast<char>(0xE0 | (cp >> 12));
-    p[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    p[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    n = 3;
-  } else {
-    p[0] = static_cast<char>(0xF0 | (cp >> 18));
-    p[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    p[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    p[3] = static_cast<char>(0x80 | (cp & 0x3F));
-    n = 4;
-  }
-  out.commit(n);
-}
-
 // Node-API's UTF-8 conversion turns a lone surrogate into U+FFFD, so "\uD800"
 // and "\uFFFD" would collide. Only when U+FFFD shows up do we look at the
-// UTF-16 and, if it holds a lone surrogate, re-encode the string as WTF-8 (a
-// lone surrogate as its 3-byte generalized UTF-8 form, pairs as usual).
-// Returns false when the string had none (the UTF-8 already written is exact).
+// UTF-16 and, if it holds a lone surrogate, re-encode the string as WTF-8
+// (threadmap/wire.hpp). Returns false when the string had none (the UTF-8
+// already written is exact).
 bool rewrite_as_wtf8(napi_env env, napi_value v, byte_buffer& out, std::size_t start) {
   std::size_t len = 0;
   check(env, napi_get_value_string_utf16(env, v, nullptr, 0, &len));
   std::vector<char16_t> u(len + 1);
   check(env, napi_get_value_string_utf16(env, v, u.data(), u.size(), &len));
-  bool lone = false;
-  for (std::size_t i = 0; i < len; ++i) {
-    if (is_high(u[i]) && i + 1 < len && is_low(u[i + 1])) {
-      ++i;
-    } else if (is_high(u[i]) || is_low(u[i])) {
-      lone = true;
-      break;
-    }
-  }
-  if (!lone) return false;
+  if (!wire::has_lone_surrogate(u.data(), len)) return false;
   out.resize(start);
-  for (std::size_t i = 0; i < len; ++i) {
-    std::uint32_t c = u[i];
-    if (is_high(u[i]) && i + 1 < len && is_low(u[i + 1])) {
-      c = 0x10000 + ((c - 0xD800) << 10) + (u[i + 1] - 0xDC00);
-      ++i;
-    }
-    put_utf8(out, c);
-  }
+  wire::append_wtf8(out, u.data(), len);
   return true;
 }
 
@@ -160,60 +107,18 @@ bool append_string(napi_env env, napi_value v, byte_buffer& out) {
 
 napi_value make_string(napi_env env, std::string_view b) {
   napi_value r;
-  // Valid UTF-8 never contains ED A0..ED BF (those would be surrogates); only
-  // our WTF-8 for lone surrogates does, and V8's UTF-8 reader would replace it.
-  bool wtf8 = false;
-  for (std::size_t i = b.find('\xED'); i != std::string_view::npos; i = b.find('\xED', i + 1)) {
-    if (i + 1 < b.size() && static_cast<unsigned char>(b[i + 1]) >= 0xA0) {
-      wtf8 = true;
-      break;
-    }
-  }
-  if (!wtf8) {
+  // V8's UTF-8 reader would replace encoded surrogates, so only WTF-8 takes
+  // the UTF-16 route.
+  if (!wire::has_encoded_surrogate(b)) {
     check(env, napi_create_string_utf8(env, b.data(), b.size(), &r));
     return r;
   }
-  std::u16string u;
-  u.reserve(b.size());
-  const auto* s = reinterpret_cast<const unsigned char*>(b.data());
-  const std::size_t n = b.size();
-  for (std::size_t i = 0; i < n;) {
-    std::uint32_t c = s[i];
-    std::size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-    if (i + len > n) {
-      u.push_back(0xFFFD);  // never produced by the encoder; stay in bounds anyway
-      break;
-    }
-    if (len == 2) c = ((c & 0x1F) << 6) | (s[i + 1] & 0x3F);
-    if (len == 3) c = ((c & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
-    if (len == 4)
-      c = ((c & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) |
-          (s[i + 3] & 0x3F);
-    if (c >= 0x10000) {
-      c -= 0x10000;
-      u.push_back(static_cast<char16_t>(0xD800 + (c >> 10)));
-      u.push_back(static_cast<char16_t>(0xDC00 + (c & 0x3FF)));
-    } else {
-      u.push_back(static_cast<char16_t>(c));
-    }
-    i += len;
-  }
+  const std::u16string u = wire::wtf8_to_utf16(b);
   check(env, napi_create_string_utf16(env, u.data(), u.size(), &r));
   return r;
 }
 
 // --- numbers, bigints, booleans, bytes ------------------------------------------
-
-void append_u64(byte_buffer& out, std::uint64_t x) {
-  x = to_le(x);
-  out.append(&x, 8);
-}
-
-std::uint64_t read_u64(const char* p) noexcept {
-  std::uint64_t x;
-  std::memcpy(&x, p, 8);
-  return to_le(x);
-}
 
 bool append_number(napi_env env, napi_value v, bool same_value_zero, byte_buffer& out) {
   double d;
@@ -224,7 +129,7 @@ bool append_number(napi_env env, napi_value v, bool same_value_zero, byte_buffer
   // One NaN: JS cannot tell NaN payloads apart, so neither may keys nor
   // compareAndSet on values.
   if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
-  append_u64(out, std::bit_cast<std::uint64_t>(d));
+  wire::append_le64(out, std::bit_cast<std::uint64_t>(d));
   return true;
 }
 
@@ -235,7 +140,7 @@ bool append_bigint(napi_env env, napi_value v, byte_buffer& out) {
   if (st == napi_bigint_expected) return false;
   check(env, st);
   if (lossless) {
-    append_u64(out, static_cast<std::uint64_t>(i));
+    wire::append_le64(out, static_cast<std::uint64_t>(i));
     return true;
   }
   std::size_t count = 0;
@@ -244,9 +149,7 @@ bool append_bigint(napi_env env, napi_value v, byte_buffer& out) {
   check(env, napi_get_value_bigint_words(env, v, nullptr, &count, nullptr));
   std::vector<std::uint64_t> words(count);
   check(env, napi_get_value_bigint_words(env, v, &sign, &count, words.data()));
-  while (count > 0 && words[count - 1] == 0) --count;  // canonical: no zero high word
-  out.push(sign ? 1 : 0);
-  for (std::size_t k = 0; k < count; ++k) append_u64(out, words[k]);
+  wire::append_bigint_words(out, sign != 0, words.data(), count);
   return true;
 }
 
@@ -267,22 +170,21 @@ bool uint8_view(napi_env env, napi_value v, std::string_view& bytes) {
 napi_value make_number(napi_env env, std::string_view b) {
   if (b.size() != 8) throw_error(env, "threadmap: stored bytes are not a number (corrupt entry)");
   napi_value r;
-  check(env, napi_create_double(env, std::bit_cast<double>(read_u64(b.data())), &r));
+  check(env, napi_create_double(env, std::bit_cast<double>(wire::read_le64(b.data())), &r));
   return r;
 }
 
 napi_value make_bigint(napi_env env, std::string_view b) {
   napi_value r;
-  if (b.size() == 8) {
-    check(env, napi_create_bigint_int64(env, static_cast<std::int64_t>(read_u64(b.data())), &r));
-    return r;
-  }
-  if (b.size() < 9 || (b.size() - 1) % 8 != 0)
+  wire::bigint_value v;
+  if (!wire::parse_bigint(b, v))
     throw_error(env, "threadmap: stored bytes are not a bigint (corrupt entry)");
-  const std::size_t count = (b.size() - 1) / 8;
-  std::vector<std::uint64_t> words(count);
-  for (std::size_t k = 0; k < count; ++k) words[k] = read_u64(b.data() + 1 + 8 * k);
-  check(env, napi_create_bigint_words(env, b[0] ? 1 : 0, count, words.data(), &r));
+  if (v.is_small) {
+    check(env, napi_create_bigint_int64(env, v.small, &r));
+  } else {
+    check(env,
+          napi_create_bigint_words(env, v.negative ? 1 : 0, v.words.size(), v.words.data(), &r));
+  }
   return r;
 }
 
