@@ -6,16 +6,21 @@
 //   copy is in flight, the newest slot holding them. Writers retire what their
 //   CAS unlinked; promotion never frees values; clearing frees each value once
 //   (a frozen value also found downstream belongs downstream).
-// - Key nodes count references: one per slot that claimed them (plus one held
-//   by an operation between allocating or re-referencing a node and placing
-//   it). A slot whose value is copied on (MOVED_LIVE) hands its reference
-//   over at once: the copy's slot downstream holds one, so the count cannot
-//   reach zero there, and the key node is warm in cache then. A slot that
-//   drops its key (MOVED_TOMB, MOVED_NULL) keeps its reference until its table
-//   is deleted by the epoch domain, because until then a reader may still
-//   reach the node through that table. So deleting a promoted table touches
-//   only the key nodes it drops (the chunks holding drops are marked), never
-//   the live ones.
+// - Key nodes count references: one per slot that claimed them (plus one an
+//   insert holds between allocating a node and placing it, or a copy between
+//   taking a reference and placing it). A slot whose value is copied on
+//   (MOVED_LIVE) hands its reference over at once: the copy's slot downstream
+//   holds one, so the count cannot reach zero there, and the key node is warm
+//   in cache then. A slot that drops its key (MOVED_TOMB, MOVED_NULL) keeps
+//   its reference until its table is deleted by the epoch domain, because
+//   until then a reader may still reach the node through that table. So
+//   deleting a promoted table touches only the key nodes it drops (the
+//   chunks holding drops are marked), never the live ones.
+// - A key node's bytes are charged once (by the insert that allocated it: an
+//   insert never places a node twice) and released once, where its key is
+//   dropped: MOVED_TOMB, or MOVED_NULL in a slot an insert claimed. A slot a
+//   copy claimed that ends MOVED_NULL was only a stop on the copy's way to a
+//   later table; the key lives on there.
 // - A table holds a reference on its generation, so a deleter that runs after
 //   clear() or after the map is gone can still return bytes to the
 //   generation's accounting.
@@ -96,8 +101,9 @@ constexpr bool tag_keys = true;
 inline word tag_of(std::uint64_t h) noexcept {
   return tag_keys ? (h & 0xFFFF) << tag_shift : 0;
 }
-// Node pointers are at least 16-byte aligned and far above 16, so every word
-// below 16 is one of the constants above.
+// Node pointers come from malloc (aligned to at least 8, so bits 0 and 1 are
+// free for FROZEN and the copy bit) and are far above 16, so every word below
+// 16 is one of the constants above.
 constexpr word min_node = 16;
 
 inline bool is_moved(word v) noexcept {
@@ -146,7 +152,7 @@ inline std::size_t value_bytes(std::size_t len) noexcept {
 }
 
 inline key_node* key_of(word kw) noexcept {
-  return reinterpret_cast<key_node*>(kw & ptr_mask & ~word{15});
+  return reinterpret_cast<key_node*>(kw & ptr_mask & ~k_copy_bit);
 }
 inline value_node* value_of(word vw) noexcept {
   return reinterpret_cast<value_node*>(vw & ~frozen_bit);
@@ -615,6 +621,12 @@ void copy_slot(generation* g, table* t, std::size_t i) {
 
 void copy_value(generation* g, table* t, key_node* k, word v) {
   claim c{k, false};
+  struct cleanup {
+    claim& c;
+    ~cleanup() {
+      if (c.owned) unref_key(c.node);
+    }
+  } on_exit{c};
   const bytes key = k->key();
   for (;;) {
     std::size_t i = 0;
@@ -649,7 +661,6 @@ void copy_value(generation* g, table* t, key_node* k, word v) {
     if (!onward) break;
     t = t->next.load(std::memory_order_acquire);
   }
-  if (c.owned) unref_key(c.node);
 }
 
 void retire_table(generation* g, table* t) {
@@ -840,6 +851,22 @@ template <class Plan>
 status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_node*& fresh,
               std::string* old, Plan&& plan) {
   claim c;
+  // Frees what this call allocated and did not install, also when a table
+  // allocation throws halfway (nothing else needs undoing: a claimed key slot
+  // with no value is just an absent key).
+  struct cleanup {
+    generation* g;
+    claim& c;
+    value_node*& fresh;
+    ~cleanup() {
+      if (c.owned) {
+        g->uncharge(key_bytes(c.node->len));
+        free_node(c.node);
+      }
+      if (fresh) discard_value(g, fresh);
+      fresh = nullptr;
+    }
+  } on_exit{g, c, fresh};
   table* t = g->head.load(std::memory_order_acquire);
   status result;
   for (;;) {
@@ -890,8 +917,8 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
         const int delta = int(now_live) - int(cur != nullptr);
         if (delta) g->mine().size.fetch_add(delta, std::memory_order_relaxed);
         if (cur) {
+          retire_value(g, cur);  // first: the copy below may throw; the guard keeps cur readable
           if (old) old->assign(cur->value().data(), cur->len);
-          retire_value(g, cur);
         }
         result = d.st;
         break;
@@ -902,14 +929,6 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
       continue;
     }
     break;
-  }
-  if (c.owned) {  // a node this call allocated and never placed
-    g->uncharge(key_bytes(c.node->len));
-    free_node(c.node);
-  }
-  if (fresh) {
-    discard_value(g, fresh);
-    fresh = nullptr;
   }
   return result;
 }

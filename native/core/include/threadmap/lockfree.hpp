@@ -19,7 +19,9 @@
 //               else a pointer to an immutable key node {hash, len, refs,
 //               bytes} with 16 low bits of the hash packed in the unused top
 //               16 bits, so most mismatches are rejected without touching the
-//               node.
+//               node (AddressSanitizer builds leave the tag out, so that
+//               LeakSanitizer recognises the pointers), and bit 1 set when a
+//               migration copy, not an insert, claimed the slot.
 //   value word  0 = null (key claimed, no value yet); TOMBSTONE; or a pointer
 //               to an immutable value node {len, bytes}; bit 0 is FROZEN (set
 //               by a migration); MOVED_NULL / MOVED_TOMB / MOVED_LIVE are the
@@ -47,16 +49,20 @@
 // the same size when most claims are tombstones, or smaller after mass
 // erasure — and publishes it with one CAS on `next`. From then on:
 //   - every operation that touches the table first migrates one chunk of it
-//     (chunks are claimed with a fetch_add on a cursor; once all are claimed,
-//     helpers sweep the table again, so a migrator that stalls forever holding
-//     a chunk delays nothing: others redo its slots);
+//     (512 slots, claimed with a fetch_add on a cursor);
 //   - migrating a slot: an empty slot is killed (key 0 -> DEAD). Otherwise
 //     the value word is frozen (fetch_or FROZEN), a live value is copied into
 //     the next table with "put if the key's value is still null" semantics,
-//     and the word goes FROZEN -> MOVED_x by CAS. Whoever wins a final
-//     transition (DEAD or MOVED) counts the slot as moved; the thread whose
-//     count completes the table promotes `next` to head and retires the old
-//     array;
+//     and the word goes FROZEN -> MOVED_x by CAS. Any thread may do any of
+//     these steps for any slot; each is idempotent, and on return the slot
+//     is final (DEAD or MOVED) whoever finished it;
+//   - completion is counted per chunk, not per slot: whoever has seen every
+//     slot of a chunk final sets the chunk's done bit (fetch_or: counted
+//     once), and the thread that counts the last chunk promotes `next` to
+//     head and retires the old array. Once every chunk is claimed, helpers
+//     sweep the chunks not yet done, so a migrator that stalls forever in the
+//     middle of its chunk holds nothing back: a sweeper finishes its slots
+//     (including the one it froze) and counts the chunk;
 //   - a write that meets a frozen slot finishes that slot's copy itself and
 //     continues in the next table; meeting MOVED or DEAD it just continues
 //     there; a new key is never inserted into a table that has a `next` (its
@@ -96,13 +102,19 @@
 // nodes are retired at once by the thread whose CAS unlinked them. A value
 // node copied by a migration is shared by the old slot (frozen) and the new
 // one; the old table never frees values. Key nodes are shared the same way
-// and carry a reference count (one per table slot holding them): the winner
-// of a slot's MOVED transition drops that slot's reference, and the node is
-// retired at zero — so tombstoned keys are freed when migration drops them,
-// and a copier only takes a reference while the count is nonzero. Promotion
-// retires only the old array. Bytes are charged to the generation's
-// detail::memory_budget before allocating (memory_limit: nothing changed) and
-// released when retired; stats().bytes sums per-thread counters.
+// and carry a reference count, one per slot that claimed them: a slot whose
+// value moved on (MOVED_LIVE) hands its reference to the copy at once; a slot
+// that drops its key (MOVED_TOMB, MOVED_NULL) keeps it until its table is
+// deleted by the epoch domain (a reader may reach the node through it until
+// then), so tombstoned keys are freed with the table that dropped them and
+// promotion never touches live keys' nodes. Bytes are charged to the
+// generation's detail::memory_budget before anything is allocated
+// (memory_limit: nothing changed) and released when a node is retired or a
+// key dropped, not when the epoch domain frees them, so the budget never
+// waits for other threads. One exception: a rebuild that does not grow (the
+// only way to turn tombstones back into room) may overdraw the budget by its
+// own size, repaid when the larger table it replaces is retired.
+// stats().bytes sums per-thread counters.
 //
 // MEMORY ORDERING. Publication is release (CAS on a word, or on `next`, or on
 // a head/root pointer) and every load that may be followed by a dereference is
