@@ -40,6 +40,30 @@ std::string entry_bytes(const void* e) {
 
 }  // namespace
 
+template <class F>
+void readmostly_map::for_each_entry(const detail::flat_table* t, F&& f) {
+  if (!t) return;
+  std::string buf;
+  t->scan(buf);
+  scan_reader rd(buf);
+  scan_record rec;
+  while (rd.next(rec)) {
+    entry* e;
+    std::memcpy(&e, rec.value.data(), sizeof e);
+    f(rec.key, e);
+  }
+}
+
+std::unordered_set<readmostly_map::entry*> readmostly_map::entries_of(
+    const detail::flat_table* read, const detail::flat_table* dirty) {
+  // An entry can be in both tables; each must be freed once.
+  std::unordered_set<entry*> entries;
+  for (const detail::flat_table* t : {read, dirty}) {
+    for_each_entry(t, [&](bytes, entry* e) { entries.insert(e); });
+  }
+  return entries;
+}
+
 readmostly_map::readmostly_map(const options& opts)
     : read_(nullptr), capacity_(opts.capacity), budget_(opts.max_memory) {
   // `capacity` sizes every dirty table (the read tables are former dirty
@@ -57,19 +81,7 @@ readmostly_map::readmostly_map(const options& opts)
 readmostly_map::~readmostly_map() {
   // No other thread can be inside a call: free everything directly.
   readonly* r = read_.load(std::memory_order_relaxed);
-  std::unordered_set<entry*> entries;
-  for (detail::flat_table* t : {r->table, dirty_}) {
-    if (!t) continue;
-    std::string buf;
-    t->scan(buf);
-    scan_reader rd(buf);
-    scan_record rec;
-    while (rd.next(rec)) {
-      entry* e;
-      std::memcpy(&e, rec.value.data(), sizeof e);
-      entries.insert(e);
-    }
-  }
+  const std::unordered_set<entry*> entries = entries_of(r->table, dirty_);
   for (entry* e : entries) {
     value_node* p = e->p.load(std::memory_order_relaxed);
     if (p && p != expunged<value_node>()) std::free(p);
@@ -157,15 +169,9 @@ void readmostly_map::miss_locked() const {
   read_.store(new readonly{dirty_, false}, std::memory_order_release);
   // The old read table's expunged entries were never copied to dirty: nothing
   // reaches them any more.
-  std::string buf;
-  old->table->scan(buf);
-  scan_reader rd(buf);
-  scan_record rec;
-  while (rd.next(rec)) {
-    entry* e;
-    std::memcpy(&e, rec.value.data(), sizeof e);
+  for_each_entry(old->table, [&](bytes, entry* e) {
     if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) self->retire_entry(e);
-  }
+  });
   self->retire_table(old->table);
   epoch::retire(old, [](void* p) { delete static_cast<readonly*>(p); });
   dirty_ = nullptr;
@@ -175,17 +181,9 @@ void readmostly_map::miss_locked() const {
 bool readmostly_map::make_dirty_locked() {
   const readonly* r = read_.load(std::memory_order_relaxed);
   auto* d = new detail::flat_table;
-  std::string buf;
-  r->table->scan(buf);
-  if (!d->reserve(std::max(r->table->size(), capacity_), *budget_)) {
-    delete d;
-    return false;
-  }
-  scan_reader rd(buf);
-  scan_record rec;
-  while (rd.next(rec)) {
-    entry* e;
-    std::memcpy(&e, rec.value.data(), sizeof e);
+  bool ok = d->reserve(std::max(r->table->size(), capacity_), *budget_);
+  for_each_entry(r->table, [&](bytes key, entry* e) {
+    if (!ok) return;
     // Deleted entries become expunged and stay out of dirty.
     value_node* p = e->p.load(std::memory_order_acquire);
     while (!p) {
@@ -193,12 +191,14 @@ bool readmostly_map::make_dirty_locked() {
         p = expunged<value_node>();
       }
     }
-    if (p == expunged<value_node>()) continue;
-    if (d->put(hash_bytes(rec.key), rec.key, rec.value, nullptr, *budget_) != status::inserted) {
-      budget_->release(d->bytes_used());
-      delete d;
-      return false;
-    }
+    if (p == expunged<value_node>()) return;
+    ok = d->put(hash_bytes(key), key, entry_bytes(e), nullptr, *budget_) == status::inserted;
+  });
+  if (!ok) {
+    // Entries expunged so far stay expunged: they are absent either way.
+    budget_->release(d->bytes_used());
+    delete d;
+    return false;
   }
   dirty_ = d;
   return true;
@@ -359,19 +359,7 @@ void readmostly_map::clear() {
   epoch::guard g;
   std::lock_guard lock(lock_);
   readonly* r = read_.load(std::memory_order_relaxed);
-  std::unordered_set<entry*> entries;
-  for (detail::flat_table* t : {r->table, dirty_}) {
-    if (!t) continue;
-    std::string buf;
-    t->scan(buf);
-    scan_reader rd(buf);
-    scan_record rec;
-    while (rd.next(rec)) {
-      entry* e;
-      std::memcpy(&e, rec.value.data(), sizeof e);
-      entries.insert(e);
-    }
-  }
+  const std::unordered_set<entry*> entries = entries_of(r->table, dirty_);
   read_.store(new readonly{new detail::flat_table, false}, std::memory_order_release);
   for (entry* e : entries) {
     // A thread still holding `e` sees expunged, takes the lock and finds the
@@ -393,20 +381,14 @@ std::size_t readmostly_map::scan(std::size_t unit, std::string& out) const {
   epoch::guard g;
   std::lock_guard lock(lock_);
   const readonly* r = read_.load(std::memory_order_relaxed);
-  const detail::flat_table* t = r->amended ? dirty_ : r->table;
-  std::string buf;
-  t->scan(buf);
-  scan_reader rd(buf);
-  scan_record rec;
   std::size_t n = 0;
-  while (rd.next(rec)) {
-    entry* e;
-    std::memcpy(&e, rec.value.data(), sizeof e);
+  // When amended, dirty holds every live entry; otherwise read does.
+  for_each_entry(r->amended ? dirty_ : r->table, [&](bytes key, entry* e) {
     const value_node* p = e->p.load(std::memory_order_acquire);
-    if (!p || p == expunged<value_node>()) continue;
-    append_scan_record(out, rec.key, p->view());
+    if (!p || p == expunged<value_node>()) return;
+    append_scan_record(out, key, p->view());
     ++n;
-  }
+  });
   return n;
 }
 

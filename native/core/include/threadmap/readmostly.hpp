@@ -42,6 +42,7 @@
 #include <atomic>
 #include <mutex>
 #include <optional>
+#include <unordered_set>
 
 #include "threadmap/counter.hpp"
 #include "threadmap/flat_table.hpp"
@@ -88,6 +89,11 @@ class readmostly_map final : public concurrent_map {
   std::optional<status> cas_loop(entry* e, Decide& decide);
 
   entry* lookup(const detail::flat_table* t, std::uint64_t hash, bytes key) const;
+  // Calls f(key, entry*) for every entry of a table (null: none).
+  template <class F>
+  static void for_each_entry(const detail::flat_table* t, F&& f);
+  static std::unordered_set<entry*> entries_of(const detail::flat_table* read,
+                                               const detail::flat_table* dirty);
   void miss_locked() const;
   bool make_dirty_locked();
   value_node* make_node(bytes v);
