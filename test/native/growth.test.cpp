@@ -87,4 +87,8 @@ TEST_CASE("growth: striped, 2 threads, 20M distinct keys") {
   grow(strategy_kind::striped, "striped");
 }
 
+TEST_CASE("growth: lockfree, 2 threads, 20M distinct keys") {
+  grow(strategy_kind::lockfree, "lockfree");
+}
+
 TEST_MAIN
