@@ -3,6 +3,7 @@
 // growth, migration racing with every kind of write, clear racing with
 // migration, and scans across migrations.
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,7 @@
 
 #include "check.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/lincheck.hpp"
 #include "threadmap/lockfree.hpp"
 
 using namespace threadmap;
@@ -469,6 +471,80 @@ TEST_CASE("lockfree: scans during migrations see each stable key exactly once") 
   CHECK_EQ(bad, 0);
   CHECK(m.stats().resizes > resizes_before);
   std::printf("scans: %ld of %ld overlapped a migration\n", during_migration, scans);
+}
+
+TEST_CASE("lockfree: histories recorded while the table migrates are linearizable") {
+  // The typed lincheck run uses fresh two-key maps, which never migrate. Here
+  // one map serves every history (each on its own two keys), and between
+  // recorded operations the same threads insert and erase unique keys, so
+  // rebuilds start and run (helped by everyone) inside the histories.
+  using namespace threadmap::lincheck;
+  lockfree_map m(options{});
+  const int threads = 3, ops = 12;
+  const long histories = scaled(4000);
+  std::atomic<long> churn_id{0};
+  std::atomic<std::uint64_t> clock{0};
+  std::vector<std::vector<operation>> logs(threads);
+  std::barrier sync(threads + 1);
+  std::atomic<long> history{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      std::mt19937 rng(1000 + t);
+      const std::string values[] = {"a", "b", encode_i64(1), std::string(30, 'L')};
+      for (;;) {
+        sync.arrive_and_wait();
+        if (done.load()) return;
+        const std::string prefix = "h" + std::to_string(history.load()) + ":";
+        auto& log = logs[t];
+        log.clear();
+        for (int i = 0; i < ops; ++i) {
+          for (int j = 0; j < 8; ++j) {  // churn: a few hundred live keys, many tombstones
+            const long id = churn_id.fetch_add(1);
+            m.put(key_of("c", id), "churn", nullptr);
+            if (id >= 300) m.erase(key_of("c", id - 300), nullptr);
+          }
+          operation op;
+          op.kind = static_cast<op_kind>(rng() % 6);
+          op.key = prefix + std::to_string(rng() % 2);
+          op.value = values[rng() % 4];
+          if (op.kind == op_kind::compare_and_set) {
+            if (rng() % 3 == 0)
+              op.expected.reset();
+            else
+              op.expected = values[rng() % 4];
+            if (rng() % 4 == 0) op.value.reset();
+          }
+          op.delta = static_cast<std::int64_t>(rng() % 3) - 1;
+          op.invoked = clock.fetch_add(1);
+          execute(m, op);
+          op.responded = clock.fetch_add(1);
+          log.push_back(std::move(op));
+        }
+        sync.arrive_and_wait();
+      }
+    });
+  }
+  long bad = 0, overlapped = 0;
+  for (long h = 0; h < histories; ++h) {
+    history.store(h);
+    const std::uint64_t before = m.stats().resizes;
+    sync.arrive_and_wait();
+    sync.arrive_and_wait();
+    overlapped += m.stats().resizes != before;
+    std::vector<operation> all;
+    for (auto& log : logs) all.insert(all.end(), log.begin(), log.end());
+    bad += !check(all).linearizable;
+    for (int k = 0; k < 2; ++k) m.erase("h" + std::to_string(h) + ":" + std::to_string(k), nullptr);
+  }
+  done.store(true);
+  sync.arrive_and_wait();
+  for (auto& w : workers) w.join();
+  std::printf("lincheck under migration: %ld histories, %ld started a rebuild, %ld bad\n",
+              histories, overlapped, bad);
+  CHECK_EQ(bad, 0);
+  CHECK(overlapped > histories / 4);
 }
 
 TEST_CASE("lockfree: max_memory holds across migrations and clear") {
