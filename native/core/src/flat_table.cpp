@@ -116,7 +116,8 @@ struct probe_seq {
 }  // namespace
 
 struct table_array {
-  std::size_t groups;  // a power of two
+  std::size_t groups;         // a power of two
+  numa::placement placement;  // how numa::allocate placed this array (free with the same)
 
   std::uint64_t* tag_words() noexcept {
     return reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(this) + header_bytes);
@@ -143,18 +144,29 @@ struct table_array {
   static std::size_t bytes_for(std::size_t groups) noexcept {
     return header_bytes + groups * 16 + groups * flat_table::group_size * slot_words * 8;
   }
-  static table_array* create(std::size_t groups) {
-    const std::size_t n = bytes_for(groups);
-    void* mem = std::aligned_alloc(64, (n + 63) & ~std::size_t{63});
-    if (!mem) throw std::bad_alloc();
-    // Zeroed slots keep every word a reader may load defined; tags start empty.
-    std::memset(mem, 0, n);
+  // What an array of `groups` takes from the system under policy `p`, as
+  // charged to the budget (page-rounded when numa::allocate maps it).
+  static std::size_t footprint(std::size_t groups, const numa::policy& p) noexcept {
+    return numa::footprint(bytes_for(groups), p);
+  }
+  std::size_t charged() const noexcept {
+    return placement.mapped ? placement.mapped : bytes_for(groups);
+  }
+  static table_array* create(std::size_t groups, const numa::policy& p) {
+    numa::placement where;
+    // Zeroed (numa::allocate's contract), so every slot word a reader may load
+    // is defined; tags start empty. Placed by the calling thread: the one that
+    // creates or grows the table.
+    void* mem = numa::allocate(bytes_for(groups), p, where);
     auto* t = static_cast<table_array*>(mem);
     t->groups = groups;
+    t->placement = where;
     std::memset(t->tag_words(), tag_empty, groups * 16);
     return t;
   }
-  static void destroy(void* p) noexcept { std::free(p); }
+  static void destroy(void* p) noexcept {
+    numa::deallocate(p, static_cast<table_array*>(p)->placement);
+  }
   // For arrays whose blobs did not move to a successor (clear, destruction).
   static void destroy_with_blobs(void* p) noexcept {
     auto* t = static_cast<table_array*>(p);
@@ -164,9 +176,11 @@ struct table_array {
         if ((s[0] & 0xFF) == blob_marker) std::free(reinterpret_cast<void*>(s[1]));
       }
     }
-    std::free(p);
+    destroy(p);
   }
 };
+
+static_assert(sizeof(table_array) <= header_bytes, "the array header must fit before the tags");
 
 namespace {
 
@@ -376,11 +390,11 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out) con
 
 bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   table_array* old = array_.load(std::memory_order_relaxed);
-  const std::size_t new_bytes = table_array::bytes_for(groups);
+  const std::size_t new_bytes = table_array::footprint(groups, policy_);
   if (!budget.reserve(new_bytes)) return false;
   table_array* t;
   try {
-    t = table_array::create(groups);
+    t = table_array::create(groups, policy_);
   } catch (...) {
     budget.release(new_bytes);
     throw;
@@ -406,7 +420,7 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   resizes_.fetch_add(1, std::memory_order_relaxed);
   std::size_t b = bytes_.load(std::memory_order_relaxed) + new_bytes;
   if (old) {
-    const std::size_t old_bytes = table_array::bytes_for(old->groups);
+    const std::size_t old_bytes = old->charged();
     b -= old_bytes;
     budget.release(old_bytes);
     epoch::retire(old, &table_array::destroy);
@@ -590,6 +604,18 @@ void flat_table::clear(memory_budget& budget) {
   budget.release(bytes_.load(std::memory_order_relaxed));
   bytes_.store(0, std::memory_order_relaxed);
   epoch::retire(t, &table_array::destroy_with_blobs);
+}
+
+numa::table_report flat_table::numa_report() const {
+  numa::table_report r;
+  const table_array* t = array_.load(std::memory_order_acquire);
+  if (!t) return r;
+  // The header is immutable once published, and the caller's epoch guard
+  // keeps the array mapped while the kernel is asked about its first page.
+  r.bytes = t->charged();
+  r.where = t->placement;
+  r.kernel = numa::read_back(t);
+  return r;
 }
 
 std::size_t flat_table::scan(std::string& out) const {

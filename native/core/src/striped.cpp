@@ -47,6 +47,9 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
       count_(round_stripes(stripes)),
       stripes_(new stripe[count_]),
       budget_(opts.max_memory) {
+  const std::string bad_policy = numa::validate(opts.numa_policy, *numa::current_topology());
+  if (!bad_policy.empty()) throw std::invalid_argument("threadmap: numa: " + bad_policy);
+  for (unsigned i = 0; i < count_; ++i) stripes_[i].table.set_numa_policy(opts.numa_policy);
   if (opts.capacity) {
     // Keys spread evenly over stripes; a little slack absorbs the variance.
     const std::size_t per = opts.capacity / count_ + opts.capacity / count_ / 8 + 16;
@@ -181,6 +184,19 @@ map_stats striped_map<Lock, Mode>::stats() const {
   }
   st.bytes += sizeof(*this) + sizeof(stripe) * count_;
   return st;
+}
+
+template <class Lock, read_mode Mode>
+std::vector<numa::table_report> striped_map<Lock, Mode>::placement() const {
+  // No stripe lock: each report reads an immutable array header and asks the
+  // kernel about a page the guard keeps mapped.
+  epoch::guard g;
+  std::vector<numa::table_report> v(count_);
+  for (unsigned i = 0; i < count_; ++i) {
+    v[i] = stripes_[i].table.numa_report();
+    v[i].table = i;
+  }
+  return v;
 }
 
 template class striped_map<std::mutex, read_mode::exclusive>;

@@ -38,6 +38,12 @@
 // Memory accounting (for stats and max_memory) counts the array and every
 // live blob, and is charged before anything is allocated or changed, so an
 // operation that would exceed the limit fails with nothing changed.
+//
+// NUMA placement. Arrays come from numa::allocate with the table's policy
+// (threadmap/numa.hpp), decided by the thread that creates or grows the table,
+// and record in their header how they were placed, so they are returned with
+// the matching call (free or munmap) and stats can report where they are.
+// Accounting charges numa::footprint (page-rounded when the array is mapped).
 #pragma once
 
 #include <atomic>
@@ -48,6 +54,7 @@
 #include <string>
 
 #include "threadmap/map.hpp"
+#include "threadmap/numa.hpp"
 
 namespace threadmap::detail {
 
@@ -101,6 +108,14 @@ class flat_table {
   /// Appends every entry in scan format; returns how many.
   std::size_t scan(std::string& out) const;
 
+  // --- NUMA placement -----------------------------------------------------
+  /// Policy for arrays allocated from now on. Set by the owner before the
+  /// table is shared (it is read by writers only, under the owner's lock).
+  void set_numa_policy(const numa::policy& p) noexcept { policy_ = p; }
+  /// Where the current array is: its recorded placement, and the kernel's
+  /// answer for its first page. Any thread, inside an epoch guard.
+  numa::table_report numa_report() const;
+
   // --- statistics (any thread; relaxed) -----------------------------------
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
   std::size_t capacity() const noexcept;
@@ -153,6 +168,7 @@ class flat_table {
   std::atomic<std::uint64_t> resizes_{0};
   std::size_t used_ = 0;      // full + deleted slots (writer only)
   unsigned write_depth_ = 0;  // nesting of write sections (writer only)
+  numa::policy policy_{};     // placement of new arrays (writer only)
 };
 
 }  // namespace threadmap::detail

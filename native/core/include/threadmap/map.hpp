@@ -20,6 +20,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "threadmap/numa.hpp"
 
 namespace threadmap {
 
@@ -51,6 +54,10 @@ struct options {
   std::size_t capacity = 0;    // entries to size the tables for up front
   std::size_t max_memory = 0;  // bytes of tables and out-of-line entries; 0 = unlimited
   unsigned stripes = 0;        // striped only: 0 = derived from the hardware thread count
+  // Where table memory goes (threadmap/numa.hpp). Applied by the flat-table
+  // strategies (striped, mutex, rwlock); the others use the kernel's default
+  // and report no tables from placement().
+  numa::policy numa_policy{};
 };
 
 enum class counter_kind : std::uint8_t { i64, f64 };
@@ -136,6 +143,11 @@ class concurrent_map {
   virtual std::size_t scan(std::size_t unit, std::string& out) const = 0;
 
   virtual map_stats stats() const = 0;
+
+  /// Per table (stripe), where its memory is: the placement decided and asked
+  /// for, and the node the kernel reports for it. Empty for strategies that
+  /// do not place their memory. Costs a few system calls per table.
+  virtual std::vector<numa::table_report> placement() const { return {}; }
 
   // The design's swap and take are put and erase that report the old value.
   status swap(bytes key, bytes value, std::string* old) { return put(key, value, old); }

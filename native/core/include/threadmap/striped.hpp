@@ -22,6 +22,11 @@
 // Iteration units are stripes: scan(unit) copies one stripe under its lock.
 // clear() locks every stripe and holds every stripe's version odd while it
 // empties them, so no reader can see some stripes cleared and others not.
+//
+// NUMA: every stripe's table carries the map's policy (options::numa_policy),
+// so under `local` each stripe lands on the node of the thread that creates or
+// grows it; placement() reports, per stripe, the node the kernel says its
+// array is on.
 #pragma once
 
 #include <memory>
@@ -64,6 +69,7 @@ class striped_map final : public concurrent_map {
   std::size_t scan_units() const override { return count_; }
   std::size_t scan(std::size_t unit, std::string& out) const override;
   map_stats stats() const override;
+  std::vector<numa::table_report> placement() const override;
 
  private:
   // One stripe per cache-line-aligned block: the table's version and array
