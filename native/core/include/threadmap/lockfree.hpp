@@ -6,7 +6,9 @@
 // mutex, no spinlock and no "wait until another thread finishes" anywhere on
 // these paths; where one thread needs work another started, it does that work
 // itself. (Memory reclamation uses epochs, threadmap/epoch.hpp, so a stalled
-// thread delays the *freeing* of retired memory, never an operation.)
+// thread delays the *freeing* of retired memory, never an operation. Nodes
+// and tables come from the system allocator, whose per-thread caches serve
+// the common case without a lock; the algorithm itself takes none.)
 //
 // TABLE. Open addressing with linear probing over a power-of-two array of
 // slots. A key's home slot is given by the TOP bits of its 64-bit hash
@@ -121,18 +123,19 @@
 // acquire, so node contents and table initialisation are visible to whoever
 // loads the pointer; no standalone fences are needed (ThreadSanitizer sees
 // every happens-before edge on the words themselves). Migration accounting
-// (`moved` counts and the head CAS) is sequentially consistent, so of two
-// threads finishing consecutive tables of a chain at once, at least one sees
-// the other's completion and promotes both.
+// (the count of finished chunks and the head CAS) is sequentially consistent,
+// so of two threads finishing consecutive tables of a chain at once, at least
+// one sees the other's completion and promotes both.
 //
 // PADDING. The map's root pointer sits alone on its line (read by every call,
 // written only by clear). In a table, the fields every operation reads (mask,
 // shift, `next`, slot pointer) share one line that is written once (`next`);
-// the migration cursors and `moved` count get their own line, written only
-// while a migration runs; each region's claim counter has its own line, so
-// inserters in different parts of the table do not bounce one line. A
+// the migration cursors and finished-chunk count get their own line, written
+// only while a migration runs; each region's claim counter has its own line,
+// so inserters in different parts of the table do not bounce one line. A
 // generation's size and byte counters are per-thread cells, one line each, so
-// writers never share a counter line and readers write nothing at all.
+// writers never share a counter line. Readers write nothing shared, except
+// that while a migration runs every call, reads included, helps with it.
 //
 // TEST HOOK. lockfree_test::set_pause_hook installs a function called at the
 // sites listed below (one relaxed load of a function pointer when unset); the
