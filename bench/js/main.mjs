@@ -1,25 +1,49 @@
-// npm run bench [-- flags]: ThreadMap against V8's Map, single-thread and
-// across worker_threads, printed side by side as ratios measured in this run.
-// See bench/js/lib/args.mjs for the flags (--quick for a ~10 s smoke run).
+// npm run bench [-- flags]: ThreadMap against V8's Map and the shareable
+// alternatives (lmdb-js, sharedmap, message passing to an owning thread),
+// single-thread, across worker_threads, and under churn (GC and event-loop
+// pauses, bytes per entry). Every comparison is measured side by side in this
+// run and printed as a ratio beside the absolute figure. See lib/args.mjs for
+// the flags (--quick for the ~15 s smoke run CI uses).
+//
+// Output: tables on stdout; under --out (default bench/results, git-ignored)
+// js-<date>.json (every figure, the machine, the options), js-<date>.md (a
+// Markdown summary) and js-<date>-*.svg charts (lib/charts.mjs).
 //
 // Layout, so suites can be added without touching the rest:
-//   lib/args.mjs      flags          lib/keys.mjs     deterministic workloads
-//   lib/measure.mjs   timing, sink   lib/machine.mjs  what it ran on
-//   lib/report.mjs    text + JSON    lib/threadmap.mjs loading the package
-//   suites/*.mjs      one file per suite: run<Name>(opts, record, progress)
+//   lib/args.mjs      flags          lib/keys.mjs      deterministic workloads
+//   lib/measure.mjs   timing, sink   lib/machine.mjs   what it ran on
+//   lib/report.mjs    text, Markdown, JSON              lib/charts.mjs SVG charts
+//   lib/threadmap.mjs loading the package               lib/peers.mjs  the alternatives
+//   lib/progress.mjs  progress bars
+//   suites/*.mjs      one file per suite: run<Name>(opts, record, bar, notes)
 
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createRequire } from 'node:module'
 import { USAGE, parseArgs } from './lib/args.mjs'
+import { renderCharts } from './lib/charts.mjs'
 import { describeMachine } from './lib/machine.mjs'
 import { sink } from './lib/measure.mjs'
-import { header, singleTable, workersTable, writeJson } from './lib/report.mjs'
-import { loadThreadMap } from './lib/threadmap.mjs'
+import { PEERS, peerVersion } from './lib/peers.mjs'
+import { createProgress } from './lib/progress.mjs'
+import { churnTable, header, markdownSummary, singleTable, workersTable, writeJson } from './lib/report.mjs'
+import { distPath, loadThreadMap } from './lib/threadmap.mjs'
+import { churnSteps, runChurn } from './suites/churn.mjs'
 import { runSingle } from './suites/single.mjs'
-import { runWorkers } from './suites/workers.mjs'
+import { runWorkers, workersSteps } from './suites/workers.mjs'
+
+function singleSteps(opts) {
+  return opts.sizes.length * opts.ops.length
+}
 
 async function main() {
+  loadThreadMap() // fail early with a clear message
+  const { STRATEGIES } = createRequire(import.meta.url)(distPath)
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
   let opts
   try {
-    opts = parseArgs(process.argv.slice(2))
+    opts = parseArgs(process.argv.slice(2), { strategies: STRATEGIES, cores })
   } catch (err) {
     console.error(err.message)
     process.exit(2)
@@ -28,34 +52,59 @@ async function main() {
     console.log(USAGE)
     return
   }
-  loadThreadMap() // fail early with a clear message
+  opts.argv = process.argv.slice(2)
 
   const machine = describeMachine()
+  machine.peers = Object.fromEntries(PEERS.filter((p) => opts.peers.includes(p)).map((p) => [p, peerVersion(p)]))
   console.log(header(machine, opts))
   const started = Date.now()
   const results = []
+  const notes = []
   const record = (r) => results.push(r)
-  const progress = process.stderr.isTTY
-    ? (msg) => process.stderr.write(`\r\x1b[K  ${msg}`)
-    : () => {}
+  const progress = createProgress()
 
   if (opts.suites.includes('single')) {
-    await runSingle(opts, record, progress)
-    progress('')
+    const bar = progress.bar('single', singleSteps(opts))
+    await runSingle(opts, record, bar)
+    bar.end()
     console.log(`\n${singleTable(results.filter((r) => r.suite === 'single'))}`)
   }
   if (opts.suites.includes('workers')) {
-    await runWorkers(opts, record, progress)
-    progress('')
+    const bar = progress.bar('workers', workersSteps(opts))
+    await runWorkers(opts, record, bar, notes)
+    bar.end()
     console.log(`\n${workersTable(results.filter((r) => r.suite === 'workers'))}`)
   }
-
-  const seconds = ((Date.now() - started) / 1000).toFixed(1)
-  console.log(`\n${results.length} figures in ${seconds} s (checksum ${sink.value})`)
-  if (opts.json) {
-    writeJson(opts.json, machine, opts, results)
-    console.log(`wrote ${opts.json}`)
+  if (opts.suites.includes('churn')) {
+    const bar = progress.bar('churn', churnSteps(opts))
+    await runChurn(opts, record, bar)
+    bar.end()
+    console.log(`\n${churnTable(results.filter((r) => r.suite === 'churn'))}`)
   }
+  for (const n of notes) console.log(`note: ${n}`)
+
+  machine.loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)))
+  const seconds = ((Date.now() - started) / 1000).toFixed(1)
+  console.log(
+    `\n${results.length} figures in ${seconds} s; load average at the end ${machine.loadavgEnd.join(' ')} (checksum ${sink.value})`,
+  )
+
+  fs.mkdirSync(opts.out, { recursive: true })
+  const stamp = machine.date.replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z')
+  const base = path.join(opts.out, `js-${stamp}`)
+  writeJson(`${base}.json`, machine, opts, results, notes)
+  if (opts.json) writeJson(opts.json, machine, opts, results, notes)
+  let charts = []
+  if (opts.charts) {
+    try {
+      charts = await renderCharts({ js: { results } }, opts.out, `js-${stamp}-`)
+    } catch (err) {
+      notes.push(`charts not rendered: ${err.message}`)
+      console.log(`note: charts not rendered: ${err.message}`)
+    }
+  }
+  fs.writeFileSync(`${base}.md`, markdownSummary(machine, opts, results, notes, charts))
+  console.log(`wrote ${base}.json, ${base}.md${charts.length ? ` and ${charts.length} SVG charts` : ''}`)
 }
 
 main().catch((err) => {

@@ -3,50 +3,72 @@
 
 export const USAGE = `usage: npm run bench -- [flags]
 
-  --quick                 ~10 s smoke run (short samples, sizes 1000,100000)
-  --suites=single,workers which suites to run
-  --sizes=1000,1000000    key counts (string keys, looked up in random order)
-  --strategies=striped,mutex
+  --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
+                          sizes 1000,100000, reads 95, uniform, strategies striped,mutex
+  --suites=single,workers,churn   which suites to run
+  --sizes=1000,1000000    key counts (string keys "user:" + 8 hex digits)
+  --strategies=LIST       ThreadMap strategies (default: every one the addon has)
+  --peers=map,lmdb,sharedmap,message   the alternatives beside ThreadMap
+                          (map = V8's Map in one thread, the baseline; always run)
+  --reads=95,50           read shares of the workers mix, in percent (100,95,50,10 ...)
+  --dists=uniform,zipf    key choice in the workers mix: uniform or Zipf(0.99)
+  --threads=1,2           thread counts of the workers suite (default 1..cores)
+  --duration=300          timed window of one workers run, ms (alias --mt-ms)
+  --mt-rounds=2           workers runs per configuration (the median is reported)
+  --mt-warmup-ms=100      untimed warm-up of each thread before each run
   --ops=get,set,insert    single-thread operations
-  --samples=5             timed samples per figure (the median is reported)
-  --sample-ms=200         length of one timed sample
-  --warmup-ms=300         untimed warm-up before each figure
-  --threads=1,2           thread counts of the workers suite
-  --mt-ms=700             timed window of one workers run
-  --mt-rounds=3           workers runs per configuration (the median is reported)
-  --mt-warmup-ms=200      untimed warm-up of each thread before each run
-  --mt-set-percent=5      share of set in the workers mix (the rest is get)
+  --samples=3             timed samples per single-thread figure (median reported)
+  --sample-ms=150         length of one timed sample
+  --warmup-ms=200         untimed warm-up before each single-thread figure
+  --churn-window=1000000  live entries in the churn suite
+  --churn-ops=4000000     operations (set new + delete oldest) of one churn run
+  --churn-rounds=1        churn runs per contender, each in a fresh process
   --seed=1                seed of the key and order generator
-  --json=FILE             also write every figure and the machine as JSON
+  --out=bench/results     where the JSON, the Markdown summary and the SVG charts go
+  --no-charts             skip the SVG charts
+  --json=FILE             also write the JSON to FILE
   --help
 `
 
 const DEFAULTS = {
-  suites: ['single', 'workers'],
+  suites: ['single', 'workers', 'churn'],
   sizes: [1_000, 1_000_000],
-  strategies: ['striped', 'mutex'],
+  strategies: null, // every strategy of the addon
+  peers: ['map', 'lmdb', 'sharedmap', 'message'],
+  reads: [95, 50],
+  dists: ['uniform', 'zipf'],
   ops: ['get', 'set', 'insert'],
-  samples: 5,
-  sampleMs: 200,
-  warmupMs: 300,
-  threads: [1, 2],
-  mtMs: 700,
-  mtRounds: 3,
-  mtWarmupMs: 200,
-  mtSetPercent: 5,
+  samples: 3,
+  sampleMs: 150,
+  warmupMs: 200,
+  threads: null, // 1..cores
+  mtMs: 300,
+  mtRounds: 2,
+  mtWarmupMs: 100,
+  churnWindow: 1_000_000,
+  churnOps: 4_000_000,
+  churnRounds: 1,
   seed: 1,
+  out: 'bench/results',
+  charts: true,
   json: null,
   quick: false,
 }
 
 const QUICK = {
   sizes: [1_000, 100_000],
-  samples: 3,
-  sampleMs: 60,
-  warmupMs: 80,
-  mtMs: 250,
-  mtRounds: 2,
-  mtWarmupMs: 50,
+  strategies: ['striped', 'mutex'],
+  reads: [95],
+  dists: ['uniform'],
+  samples: 1,
+  sampleMs: 40,
+  warmupMs: 40,
+  mtMs: 150,
+  mtRounds: 1,
+  mtWarmupMs: 30,
+  churnWindow: 100_000,
+  churnOps: 300_000,
+  churnRounds: 1,
 }
 
 const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase())
@@ -57,25 +79,42 @@ const numList = (v) =>
     if (!Number.isInteger(n) || n <= 0) throw new Error(`not a positive integer: ${s}`)
     return n
   })
+const percentList = (v) =>
+  list(v).map((s) => {
+    const n = Number(s)
+    if (!Number.isInteger(n) || n < 0 || n > 100) throw new Error(`not a percentage: ${s}`)
+    return n
+  })
 
 const PARSERS = {
   suites: list,
   sizes: numList,
   strategies: list,
+  peers: list,
+  reads: percentList,
+  dists: list,
   ops: list,
   threads: numList,
   samples: (v) => numList(v)[0],
   sampleMs: (v) => numList(v)[0],
   warmupMs: (v) => Number(v),
   mtMs: (v) => numList(v)[0],
+  duration: (v) => numList(v)[0],
   mtRounds: (v) => numList(v)[0],
   mtWarmupMs: (v) => Number(v),
-  mtSetPercent: (v) => Number(v),
+  churnWindow: (v) => numList(v)[0],
+  churnOps: (v) => numList(v)[0],
+  churnRounds: (v) => numList(v)[0],
   seed: (v) => numList(v)[0],
+  out: String,
   json: String,
 }
 
-export function parseArgs(argv) {
+/**
+ * @param {string[]} argv
+ * @param {{strategies: readonly string[], cores: number}} env what the addon and machine offer
+ */
+export function parseArgs(argv, env) {
   const given = {}
   let quick = false
   for (let i = 0; i < argv.length; i++) {
@@ -85,21 +124,39 @@ export function parseArgs(argv) {
       quick = true
       continue
     }
+    if (arg === '--no-charts') {
+      given.charts = false
+      continue
+    }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)
     if (!m) throw new Error(`unknown argument ${arg}\n\n${USAGE}`)
-    const key = camel(m[1])
+    let key = camel(m[1])
     if (!(key in PARSERS)) throw new Error(`unknown flag --${m[1]}\n\n${USAGE}`)
     const value = m[2] ?? argv[++i]
     if (value === undefined) throw new Error(`--${m[1]} needs a value`)
-    given[key] = PARSERS[key](value)
+    const parsed = PARSERS[key](value)
+    if (key === 'duration') key = 'mtMs'
+    given[key] = parsed
   }
   const opts = { ...DEFAULTS, ...(quick ? QUICK : {}), ...given, quick }
+  opts.strategies ??= [...env.strategies]
+  opts.threads ??= Array.from({ length: Math.max(1, env.cores) }, (_, i) => i + 1)
+  if (!opts.peers.includes('map')) opts.peers = ['map', ...opts.peers]
   for (const s of opts.suites) {
-    if (!['single', 'workers'].includes(s)) throw new Error(`unknown suite ${s}`)
+    if (!['single', 'workers', 'churn'].includes(s)) throw new Error(`unknown suite ${s}`)
+  }
+  for (const s of opts.strategies) {
+    if (!env.strategies.includes(s)) throw new Error(`unknown strategy ${s} (this build has ${env.strategies.join(', ')})`)
+  }
+  for (const p of opts.peers) {
+    if (!['map', 'lmdb', 'sharedmap', 'message'].includes(p)) throw new Error(`unknown peer ${p}`)
+  }
+  for (const d of opts.dists) {
+    if (!['uniform', 'zipf'].includes(d)) throw new Error(`unknown distribution ${d}`)
   }
   for (const o of opts.ops) {
     if (!['get', 'set', 'insert'].includes(o)) throw new Error(`unknown op ${o}`)
   }
-  if (!(opts.mtSetPercent >= 0 && opts.mtSetPercent <= 100)) throw new Error('--mt-set-percent is 0..100')
+  if (opts.churnOps % 2) opts.churnOps += 1
   return opts
 }

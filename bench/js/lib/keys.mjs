@@ -76,3 +76,45 @@ export function opPattern(percent, seed, length = 4096) {
   for (let i = 0; i < sets; i++) pattern[p[i]] = 1
   return pattern
 }
+
+// Zipf(theta) popularity over n keys, rank 0 the hottest: the method of Gray
+// et al. (SIGMOD 1994) that YCSB uses. Ranks are mapped to keys through a
+// seeded permutation, so the hot keys are scattered over the key set.
+export function zipfSampler(n, theta, seed) {
+  let zetan = 0
+  for (let i = 1; i <= n; i++) zetan += 1 / i ** theta
+  const zeta2 = 1 + 1 / 2 ** theta
+  const alpha = 1 / (1 - theta)
+  const eta = (1 - (2 / n) ** (1 - theta)) / (1 - zeta2 / zetan)
+  const halfPow = 1 + 0.5 ** theta
+  const next = rng(seed)
+  const perm = permutation(n, seed ^ 0x2545f491)
+  return () => {
+    const u = next() / 2 ** 32
+    const uz = u * zetan
+    let rank
+    if (uz < 1) rank = 0
+    else if (uz < halfPow) rank = 1
+    else rank = Math.min(n - 1, Math.floor(n * (eta * u - eta + 1) ** alpha))
+    return perm[rank]
+  }
+}
+
+// Like probeOrder, with the keys drawn from a distribution instead of a
+// permutation: 'uniform' (each key once per pass, random order) or 'zipf'
+// (Zipf 0.99, `length` draws; hot keys repeat). values[i] is the value stored
+// under probe[i] (its index in insertion order).
+export function probeSequence(n, dist, seed, orderSeed, length = n) {
+  if (dist === 'uniform') return probeOrder(n, seed, orderSeed)
+  if (dist !== 'zipf') throw new Error(`unknown distribution ${dist}`)
+  const copy = makeKeys(n, seed)
+  const draw = zipfSampler(n, 0.99, orderSeed)
+  const probe = new Array(length)
+  const values = new Float64Array(length)
+  for (let i = 0; i < length; i++) {
+    const k = draw()
+    probe[i] = copy[k]
+    values[i] = k
+  }
+  return { probe, values }
+}

@@ -83,10 +83,10 @@ function contender(op, impl, m, keys, probe, values) {
   return { step: () => ({ ops: n, result: kernel(impl.create(), keys) }), after: (filled) => impl.close(filled) }
 }
 
-export async function runSingle(opts, record, progress) {
+export async function runSingle(opts, record, bar) {
   for (const n of opts.sizes) {
     const count = n.toLocaleString('en-US')
-    progress(`single: ${count} keys: making keys and maps`)
+    bar.label(`${count} keys: making keys and maps`)
     const keys = makeKeys(n, opts.seed)
     const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1)
     const impls = implementations(opts.strategies)
@@ -97,7 +97,7 @@ export async function runSingle(opts, record, progress) {
     })
 
     for (const op of opts.ops) {
-      progress(`single: ${count} keys: ${op}`)
+      bar.label(`${count} keys: ${op}`)
       // A fill of a big map takes a while: one per sample, one to warm up.
       const o = op === 'insert' && n >= 100_000 ? { ...opts, warmupMs: 0, sampleMs: 0 } : opts
       const summaries = measureInterleaved(
@@ -116,6 +116,7 @@ export async function runSingle(opts, record, progress) {
           stats: impl.strategy ? statsOf(maps[i]) : null,
         }),
       )
+      bar.tick(`${count} keys: ${op}`)
     }
     impls.forEach((impl, i) => {
       verify(maps[i], keys, probe, values, `${impl.name}, ${count} keys, after the run`)

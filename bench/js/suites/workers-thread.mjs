@@ -1,58 +1,89 @@
 // One pooled thread of the workers suite. At start it rebuilds the keys from
-// the seed (the same in every thread) and its own random order and op mix.
-// Then, for each run the main thread asks for, it attaches to the shared
-// ThreadMap (or uses its private Map, for the baseline), warms up, waits for
-// the common start signal, runs the get/set mix until told to stop, and
-// reports its own operation count and time.
+// the seed (the same in every thread). Then, for each run the main thread
+// asks for, it gets the run's workload (distribution, set share) and the
+// contender (its private Map for the baseline, a ThreadMap handle to attach,
+// or a peer's handle), warms up, waits for the common start signal, runs the
+// get/set mix until told to stop, and reports its own operation count and
+// time. Probe orders and op patterns are built once per workload and cached.
+//
+// Every get is checked against the value stored for that key (sets write the
+// same value back, so the expected value never changes): a miss or a wrong
+// value fails the run.
 
 import { parentPort, workerData } from 'node:worker_threads'
-import { makeKeys, opPattern, probeOrder } from '../lib/keys.mjs'
+import { makeKeys, opPattern, probeSequence } from '../lib/keys.mjs'
 import { fresh } from '../lib/measure.mjs'
+import { attachPeer } from '../lib/peers.mjs'
 import { loadThreadMap } from '../lib/threadmap.mjs'
 
 const GO = 0
 const STOP = 1
-const BATCH = 1024
 
-function mixKernel(m, probe, values, pattern, start, end) {
+function mixKernel(m, probe, values, pattern, start, end, bad) {
   let sum = 0
   for (let i = start; i < end; i++) {
     if (pattern[i & 4095] === 1) m.set(probe[i], values[i])
-    else sum += m.get(probe[i])
+    else {
+      const v = m.get(probe[i])
+      if (v !== values[i]) bad[0]++
+      sum += v
+    }
   }
   return sum
 }
 
-const { n, seed, id, setPercent } = workerData
+const { n, seed, id } = workerData
 const keys = makeKeys(n, seed)
-const { probe, values } = probeOrder(n, seed, seed + 100 + id)
-const pattern = opPattern(setPercent, seed + 200 + id)
 const now = process.hrtime.bigint
-const kernels = { map: fresh(mixKernel), threadmap: fresh(mixKernel) }
+const kernels = new Map() // one compiled kernel per implementation
+const probes = new Map() // dist -> { probe, values }
+const patterns = new Map() // set percent -> pattern
 let privateMap = null
 
-function run({ impl, handle, warmupMs, control }) {
-  let map
+function probeFor(dist) {
+  if (!probes.has(dist)) {
+    const length = dist === 'zipf' ? Math.max(n, 1 << 16) : n
+    probes.set(dist, probeSequence(n, dist, seed, seed + 100 + id, length))
+  }
+  return probes.get(dist)
+}
+
+function patternFor(setPercent) {
+  if (!patterns.has(setPercent)) patterns.set(setPercent, opPattern(setPercent, seed + 200 + id))
+  return patterns.get(setPercent)
+}
+
+function mapFor(impl, handle, cleanups) {
   if (impl === 'map') {
     if (!privateMap) {
       privateMap = new Map()
       for (let i = 0; i < n; i++) privateMap.set(keys[i], i)
     }
-    map = privateMap
-  } else {
-    map = loadThreadMap().attach(handle)
+    return privateMap
   }
-  if (map.size !== n) throw new Error(`thread ${id}: map has ${map.size} entries, expected ${n}`)
+  if (impl === 'threadmap') return loadThreadMap().attach(handle)
+  return attachPeer(impl, handle, { onClose: (fn) => cleanups.push(fn) })
+}
 
-  const kernel = kernels[impl]
+function run({ impl, kernelKey, handle, warmupMs, control, dist, setPercent, batch: batchSize }) {
+  const cleanups = []
+  const map = mapFor(impl, handle, cleanups)
+  if (map.size !== n) throw new Error(`thread ${id}: ${impl} has ${map.size} entries, expected ${n}`)
+  if (!kernels.has(kernelKey)) kernels.set(kernelKey, fresh(mixKernel))
+  const kernel = kernels.get(kernelKey)
+  const { probe, values } = probeFor(dist)
+  const pattern = patternFor(setPercent)
+  const len = probe.length
+  const bad = new Int32Array(1)
+
   const ctrl = new Int32Array(control)
   let cursor = 0
   let sink = 0
   const batch = () => {
     const start = cursor
-    const end = Math.min(start + BATCH, n)
-    cursor = end === n ? 0 : end
-    sink += kernel(map, probe, values, pattern, start, end)
+    const end = Math.min(start + batchSize, len)
+    cursor = end === len ? 0 : end
+    sink += kernel(map, probe, values, pattern, start, end, bad)
     return end - start
   }
 
@@ -66,9 +97,9 @@ function run({ impl, handle, warmupMs, control }) {
   let ops = 0
   while (Atomics.load(ctrl, STOP) === 0) ops += batch()
   const ns = Number(now() - t0)
+  for (const fn of cleanups) fn()
 
-  // Every get hit a key holding a number, so the sum is finite.
-  if (!Number.isFinite(sink)) throw new Error(`thread ${id}: a get missed (sum ${sink})`)
+  if (bad[0] !== 0) throw new Error(`thread ${id}: ${impl}: ${bad[0]} gets missed or returned a wrong value`)
   parentPort.postMessage({ ops, ns, sink })
 }
 

@@ -1,28 +1,38 @@
-// Worker threads sharing one ThreadMap: each thread runs the same mix
-// (mtSetPercent% set, the rest get, keys in its own random order) on the one
-// shared native map, for a fixed window after a common start signal. The
-// same mix on 1 thread gives the scaling ratio, and on a private V8 Map in
-// 1 thread the Map reference (a Map cannot be shared). Every thread, in the
-// 1-thread runs too, is a pooled worker, so all pay the same costs.
+// Worker threads sharing one map. For each key count and workload (read share
+// x key distribution), every thread runs the same get/set mix (keys in its own
+// order) on one shared map, for a fixed window after a common start signal:
 //
-// The configurations are run in rounds, in a rotating order, and each figure
-// is the median over the rounds, so drifting machine load hits all of them.
+//   - ThreadMap, every selected strategy, at each thread count;
+//   - the peers (lib/peers.mjs): lmdb-js and sharedmap shared by all threads,
+//     and message passing to an owning thread, at each thread count;
+//   - V8's Map, private to one thread: the drop-in baseline (a Map cannot be
+//     shared, so it has no multi-thread figure).
+//
+// Every thread, in the 1-thread runs too, is a pooled worker, so all pay the
+// same costs. The configurations of a key count run in rounds, in a rotating
+// order (contenders and workloads interleaved), and each figure is the median
+// over the rounds, so drifting machine load hits all of them.
 
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, Worker } from 'node:worker_threads'
 import { makeKeys } from '../lib/keys.mjs'
 import { consume, median, sleep } from '../lib/measure.mjs'
+import { createPeer, peerUnavailable } from '../lib/peers.mjs'
 import { closeQuietly, newThreadMap } from '../lib/threadmap.mjs'
 
 const threadUrl = new URL('./workers-thread.mjs', import.meta.url)
+const ownerUrl = new URL('./owner-thread.mjs', import.meta.url)
+
+// Operations between two looks at the stop flag, by how slow one operation is.
+const BATCH = { map: 1024, threadmap: 1024, sharedmap: 512, lmdb: 256, message: 16 }
 
 // A worker with an inbox: next() resolves with its next message, or rejects
 // if it fails or exits.
 class PooledThread {
-  constructor(workerData) {
+  constructor(url, workerData) {
     this.inbox = []
     this.waiting = []
     this.failure = null
-    this.worker = new Worker(threadUrl, { workerData })
+    this.worker = new Worker(url, { workerData })
     this.worker.on('message', (m) => this.deliver(m))
     this.worker.on('error', (err) => this.fail(err))
     this.worker.on('exit', (code) => this.fail(new Error(`bench worker ${workerData.id} exited (${code})`)))
@@ -45,33 +55,61 @@ class PooledThread {
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }))
   }
 
-  post(m) {
-    this.worker.postMessage(m)
+  post(m, transfer) {
+    this.worker.postMessage(m, transfer)
   }
 }
 
 async function startPool(count, n, opts) {
   const pool = []
-  for (let id = 0; id < count; id++) {
-    pool.push(new PooledThread({ n, seed: opts.seed, id, setPercent: opts.mtSetPercent }))
-  }
+  for (let id = 0; id < count; id++) pool.push(new PooledThread(threadUrl, { n, seed: opts.seed, id }))
   await Promise.all(pool.map((t) => t.next())) // each has built its keys
   return pool
 }
 
-async function stopPool(pool) {
-  for (const t of pool) {
+async function stopThreads(threads) {
+  for (const t of threads) {
     t.worker.removeAllListeners('exit')
     t.post({ cmd: 'exit' })
   }
-  await Promise.all(pool.map((t) => new Promise((resolve) => t.worker.once('exit', resolve))))
+  await Promise.all(threads.map((t) => new Promise((resolve) => t.worker.once('exit', resolve))))
 }
 
-async function runOnce(pool, { impl, handle, threads }, opts) {
+// The handle each active thread gets for one run of contender `c`.
+function handlesFor(c, threads, shared) {
+  if (c.impl === 'message') {
+    return Array.from({ length: threads }, () => {
+      const { port1, port2 } = new MessageChannel()
+      const flag = new SharedArrayBuffer(4)
+      shared.owner.post({ cmd: 'client', port: port1, flag }, [port1])
+      return { handle: { port: port2, flag, size: shared.n }, transfer: [port2] }
+    })
+  }
+  const handle = c.impl === 'threadmap' ? shared.maps.get(c.strategy).handle() : shared.peers.get(c.impl)?.handle
+  return Array.from({ length: threads }, () => ({ handle: handle ?? null, transfer: [] }))
+}
+
+async function runOnce(pool, c, workload, shared, opts) {
   const control = new SharedArrayBuffer(8)
   const ctrl = new Int32Array(control)
-  const active = pool.slice(0, threads)
-  for (const t of active) t.post({ cmd: 'run', impl, handle, warmupMs: opts.mtWarmupMs, control })
+  const active = pool.slice(0, c.threads)
+  const handles = handlesFor(c, c.threads, shared)
+  active.forEach((t, i) =>
+    t.post(
+      {
+        cmd: 'run',
+        impl: c.impl,
+        kernelKey: c.strategy ? `threadmap ${c.strategy}` : c.impl,
+        handle: handles[i].handle,
+        warmupMs: opts.mtWarmupMs,
+        control,
+        dist: workload.dist,
+        setPercent: 100 - workload.reads,
+        batch: BATCH[c.impl],
+      },
+      handles[i].transfer,
+    ),
+  )
   await Promise.all(active.map((t) => t.next())) // warmed up, waiting for GO
   Atomics.store(ctrl, 0, 1)
   Atomics.notify(ctrl, 0)
@@ -89,39 +127,67 @@ async function runOnce(pool, { impl, handle, threads }, opts) {
   }
 }
 
-export async function runWorkers(opts, record, progress) {
+export function workloadsOf(opts) {
+  return opts.reads.flatMap((reads) => opts.dists.map((dist) => ({ reads, dist })))
+}
+
+export function workersSteps(opts) {
+  const peers = opts.peers.filter((p) => p !== 'map')
+  const perWorkload = 1 + (opts.strategies.length + peers.length) * opts.threads.length
+  return opts.sizes.length * workloadsOf(opts).length * perWorkload * opts.mtRounds
+}
+
+export async function runWorkers(opts, record, bar, notes) {
   const maxThreads = Math.max(...opts.threads)
+  const peers = []
+  for (const p of opts.peers.filter((x) => x !== 'map')) {
+    const why = peerUnavailable(p)
+    if (why) notes.push(`peer ${p} skipped: ${why}`)
+    else peers.push(p)
+  }
+  const workloads = workloadsOf(opts)
   for (const n of opts.sizes) {
     const count = n.toLocaleString('en-US')
-    progress(`workers: ${count} keys: starting ${maxThreads} threads, filling maps`)
+    bar.label(`${count} keys: starting ${maxThreads} threads, filling maps`)
     const pool = await startPool(maxThreads, n, opts)
     const keys = makeKeys(n, opts.seed)
-    const maps = new Map()
+    const shared = { n, maps: new Map(), peers: new Map(), owner: null }
     for (const s of opts.strategies) {
       const m = newThreadMap(s)
       for (let i = 0; i < n; i++) m.set(keys[i], i)
-      maps.set(s, m)
+      shared.maps.set(s, m)
+    }
+    for (const p of peers) {
+      if (p === 'message') {
+        shared.owner = new PooledThread(ownerUrl, { n, seed: opts.seed, id: 'owner' })
+        await shared.owner.next()
+      } else {
+        shared.peers.set(p, createPeer(p, keys))
+      }
     }
 
-    const configs = [
+    const contenders = [
       { impl: 'map', name: 'Map (private, 1 thread)', strategy: null, threads: 1, baseline: true },
       ...opts.strategies.flatMap((s) =>
         opts.threads.map((threads) => ({ impl: 'threadmap', name: `ThreadMap ${s}`, strategy: s, threads })),
       ),
+      ...peers.flatMap((p) => opts.threads.map((threads) => ({ impl: p, name: p, strategy: null, threads, peer: true }))),
     ]
+    const configs = workloads.flatMap((w) => contenders.map((c) => ({ ...c, workload: w })))
     const runs = configs.map(() => [])
     try {
       for (let round = 0; round < opts.mtRounds; round++) {
         for (let k = 0; k < configs.length; k++) {
-          const i = (round + k) % configs.length
+          const i = (round * 7 + k) % configs.length
           const c = configs[i]
-          progress(`workers: ${count} keys: round ${round + 1}/${opts.mtRounds}: ${c.name}, ${c.threads} thread(s)`)
-          const handle = c.strategy ? maps.get(c.strategy).handle() : null
-          runs[i].push(await runOnce(pool, { impl: c.impl, handle, threads: c.threads }, opts))
+          bar.label(`${count} keys, ${c.workload.reads}% get ${c.workload.dist}: ${c.name} x${c.threads} (round ${round + 1}/${opts.mtRounds})`)
+          runs[i].push(await runOnce(pool, c, c.workload, shared, opts))
+          bar.tick()
         }
       }
     } finally {
-      await stopPool(pool)
+      await stopThreads(pool)
+      if (shared.owner) await stopThreads([shared.owner])
     }
 
     configs.forEach((c, i) => {
@@ -129,7 +195,10 @@ export async function runWorkers(opts, record, progress) {
       record({
         suite: 'workers',
         size: n,
+        reads: c.workload.reads,
+        dist: c.workload.dist,
         impl: c.name,
+        kind: c.baseline ? 'map' : c.peer ? 'peer' : 'threadmap',
         strategy: c.strategy,
         threads: c.threads,
         baseline: !!c.baseline,
@@ -140,9 +209,14 @@ export async function runWorkers(opts, record, progress) {
         rounds: runs[i],
       })
     })
-    for (const [s, m] of maps) {
+    for (const [s, m] of shared.maps) {
       if (m.size !== n) throw new Error(`ThreadMap ${s}: ${m.size} entries after the mix, expected ${n}`)
       closeQuietly(m)
+    }
+    for (const [p, peer] of shared.peers) {
+      const size = peer.size()
+      if (size !== n) throw new Error(`${p}: ${size} entries after the mix, expected ${n}`)
+      peer.close()
     }
   }
 }
