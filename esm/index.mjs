@@ -10,4 +10,5 @@ export const liveMaps = cjs.liveMaps
 export const MAX_KEY_BYTES = cjs.MAX_KEY_BYTES
 export const MAX_VALUE_BYTES = cjs.MAX_VALUE_BYTES
 export const STRATEGIES = cjs.STRATEGIES
+export const numa = cjs.numa
 export default cjs.ThreadMap

@@ -29,6 +29,16 @@ export type {
   ValueTypeName,
   ValueTypes,
 } from './types'
+export { numa } from './numa'
+export type {
+  Numa,
+  NumaNode,
+  NumaOption,
+  NumaPlacement,
+  NumaStats,
+  NumaTableStats,
+  NumaTopology,
+} from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES } = addon.constants
 

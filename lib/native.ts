@@ -33,12 +33,21 @@ export type StrategyOption = StrategyName | 'auto'
  */
 export type Wire = string | number | bigint | boolean | Uint8Array | null | undefined
 
+/**
+ * Where a map's tables go on a NUMA machine; mirrors threadmap::numa::policy.
+ * 'local': each stripe's table on the node of the thread that creates or
+ * grows it; 'interleave': page by page over every node with memory; 'none':
+ * the kernel's default (first touch); { node }: bound to that node.
+ */
+export type NumaOption = 'local' | 'interleave' | 'none' | { node: number }
+
 export interface NativeMapOptions {
   keys?: KeyTypeName
   values?: ValueTypeName
   strategy?: StrategyOption
   capacity?: number
   maxMemory?: number
+  numa?: NumaOption
 }
 
 export interface NativeInfo {
@@ -50,6 +59,53 @@ export interface NativeInfo {
   ref: MapRef
 }
 
+/**
+ * What happened to one table's memory; mirrors threadmap::numa::outcome, plus
+ * 'empty' for a stripe that has no table yet.
+ */
+export type NumaPlacement =
+  | 'empty'
+  | 'default'
+  | 'bound'
+  | 'partial'
+  | 'heap'
+  | 'skipped'
+  | 'unsupported'
+  | 'failed'
+
+/** One stripe's (or table's) memory placement, as stats().numa.tables reports it. */
+export interface NumaTableStats {
+  /** Stripe index. */
+  table: number
+  /** Bytes of the table's array (0: no table yet). */
+  bytes: number
+  /** The node the kernel says the table's first page is on (get_mempolicy), -1 if unknown. */
+  node: number
+  /** The node the policy chose ('local' and { node }), -1 for 'none' and 'interleave'. */
+  assignedNode: number
+  placement: NumaPlacement
+  /** Why, for anything other than 'bound' and 'default'. */
+  reason?: string
+  /** The kernel's policy for the table's pages: 'default', 'preferred', 'bind', 'interleave', ... */
+  kernelPolicy?: string
+  /** The nodes of that policy. */
+  kernelNodes?: number[]
+  /** The kernel's error, when it refused the policy or the read-back. */
+  error?: string
+}
+
+export interface NumaStats {
+  policy: 'local' | 'interleave' | 'none' | 'node'
+  /** The node of policy 'node'. */
+  node?: number
+  /** The topology is simulated (THREADMAP_SYSFS_ROOT): nodes this machine lacks are skipped. */
+  simulated: boolean
+  /** Whether this strategy places its tables at all (false: reason says why). */
+  applied: boolean
+  reason?: string
+  tables: NumaTableStats[]
+}
+
 export interface NativeStats {
   size: number
   strategy: StrategyName
@@ -58,6 +114,37 @@ export interface NativeStats {
   bytes: number
   resizes: number
   maxMemory: number
+  numa: NumaStats
+}
+
+export interface NumaNode {
+  id: number
+  /** CPU numbers, ascending. */
+  cpus: number[]
+  /** The node's MemTotal (0: no memory, or not reported). */
+  memoryBytes: number
+}
+
+export interface NumaTopology {
+  /** Ascending ids; never empty. */
+  nodes: NumaNode[]
+  /** The sysfs directory read. */
+  source: string
+  /** Read from $THREADMAP_SYSFS_ROOT rather than /sys. */
+  simulated: boolean
+  /** What was malformed; `nodes` is then one node with every online CPU. */
+  error?: string
+}
+
+/** native/addon/numa_wrap.cpp: all of it acts on or reports the calling thread. */
+export interface NativeNuma {
+  topology(): NumaTopology
+  /** -1 when unknown. */
+  currentCpu(): number
+  /** -1 when unknown. */
+  currentNode(): number
+  /** Pins the calling thread; returns the CPUs it could run on before. */
+  pinThread(cpus: number | readonly number[]): number[]
 }
 
 /**
@@ -127,6 +214,7 @@ export interface Addon {
   /** Test support: the core's linearizability checker over a recorded history. */
   checkLinearizable(history: LincheckOperation[]): { linearizable: boolean; key?: string }
   constants: NativeConstants
+  numa: NativeNuma
 
   /** TypeError unless `map` is a NativeMap of this addon. */
   info(map: NativeMap): NativeInfo

@@ -1,7 +1,7 @@
 // Public types of the TypeScript layer: option shapes, the type-name to
 // TypeScript-type maps, handles and stats.
 
-import type { KeyTypeName, StrategyName, StrategyOption, ValueTypeName } from './native'
+import type { KeyTypeName, NumaOption, NumaStats, StrategyName, StrategyOption, ValueTypeName } from './native'
 
 export type { KeyTypeName, StrategyName, StrategyOption, ValueTypeName }
 
@@ -46,6 +46,8 @@ export interface ThreadMapOptions<
   capacity?: number
   /** Bytes of tables and entries the map may use; 0 (default) is unlimited. */
   maxMemory?: number
+  /** Where the tables' memory goes on a NUMA machine; default 'none' (see numa in the README). */
+  numa?: NumaOption
 }
 
 /**
@@ -75,4 +77,6 @@ export interface ThreadMapStats {
   resizes: number
   /** The configured limit; 0 is unlimited. */
   maxMemory: number
+  /** The NUMA policy and, per stripe, the node the kernel says its table is on. */
+  numa: NumaStats
 }

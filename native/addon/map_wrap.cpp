@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "iterator_wrap.hpp"
+#include "numa_wrap.hpp"
 #include "threadmap/epoch.hpp"
 
 namespace threadmap::addon {
@@ -112,6 +113,7 @@ parsed_options parse_options(Napi::Env env, Napi::Value arg) {
                      "threadmap: options.strategy must be " + choices + ", got '" + strategy + "'");
   p.core.capacity = get_size_option(env, o, "capacity");
   p.core.max_memory = get_size_option(env, o, "maxMemory");
+  p.core.numa_policy = parse_numa_option(env, o.Get("numa"));
   return p;
 }
 
@@ -508,9 +510,11 @@ Napi::Value NativeMap::Clear(const Napi::CallbackInfo& info, scratch& s) {
 Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info, scratch& s) {
   napi_env env = info.Env();
   map_stats st;
+  std::vector<numa::table_report> placement;
   {
     epoch::guard g;
     st = live(env)->stats();
+    placement = live(env)->placement();
   }
   Napi::Object o = Napi::Object::New(env);
   o.Set("size", Napi::Number::New(env, static_cast<double>(st.size)));
@@ -520,6 +524,7 @@ Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info, scratch& s) {
   o.Set("bytes", Napi::Number::New(env, static_cast<double>(st.bytes)));
   o.Set("resizes", Napi::Number::New(env, static_cast<double>(st.resizes)));
   o.Set("maxMemory", Napi::Number::New(env, static_cast<double>(shared_->opts().max_memory)));
+  o.Set("numa", numa_stats(env, shared_->opts().numa_policy, st.strategy, placement));
   return o;
 }
 
