@@ -45,4 +45,4 @@ if [[ $has_json == 0 ]]; then
   mkdir -p "$root/bench/results"
   args+=("--json=$root/bench/results/native-$(date -u +%Y%m%dT%H%M%SZ).json")
 fi
-exec "$build/threadmap-bench" "${args[@]}"
+exec "$build/bench/native/threadmap-bench" "${args[@]}"

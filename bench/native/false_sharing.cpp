@@ -165,6 +165,13 @@ std::string run_false_sharing(const false_sharing_options& o_in) {
   std::printf("  %-34s %10.2f   %s\n", "padded (one line each)", pd,
               evline(padded_ev, padded_ops, padded_tns).c_str());
   std::printf("  packed / padded = %.1fx slower per increment\n", pk / pd);
+  const int tc = static_cast<int>(event_id::task_clock);
+  if (packed_ev.valid[tc] && packed_ev.value[tc] < 0.8 * packed_tns)
+    std::printf(
+        "  warning: the threads were on a CPU only %.0f%% of the time (a loaded machine), so they\n"
+        "  seldom ran at the same moment and the line seldom had to move: the ratio understates\n"
+        "  false sharing\n",
+        100 * packed_ev.value[tc] / packed_tns);
 
   auto evjson = [](const event_values& ev, std::uint64_t ops) {
     std::string s = "{";

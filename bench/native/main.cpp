@@ -672,8 +672,7 @@ int main(int argc, char** argv) {
 
       for (unsigned round = 0; round < o.rounds; ++round) {
         std::fprintf(stderr, "[%zu/%zu] %s %s keys: round %u/%u (%zu runs)\n", group_no, groups,
-                     size_label(n).c_str(), to_string(kk), round + 1, o.rounds,
-                     figs.size() / o.rounds + 0);
+                     size_label(n).c_str(), to_string(kk), round + 1, o.rounds, figs.size());
         std::size_t fi = 0;
         for (auto& w : wls) {
           for (unsigned t : o.threads) {

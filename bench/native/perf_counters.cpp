@@ -104,7 +104,14 @@ const std::array<event_status, event_count>& probe_events() {
         fd = open_event(defs[static_cast<std::size_t>(e)], true);
         st.user_only = fd >= 0;
       }
-      if (fd >= 0) {
+      if (fd >= 0 && st.user_only && e == static_cast<int>(event_id::context_switches)) {
+        // Switches happen in the kernel: counted for user space only they
+        // would always read 0, a zero that is not a measurement.
+        close(fd);
+        st.user_only = false;
+        st.error = EACCES;
+        st.reason = explain(EACCES) + "; counting user space only would read 0";
+      } else if (fd >= 0) {
         st.available = true;
         close(fd);
       } else {
