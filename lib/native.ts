@@ -22,7 +22,7 @@ export type ValueTypeName =
  * strategies it was built with in constants.STRATEGIES (from the core's own
  * names); add a new one here when the core grows one.
  */
-export type StrategyName = 'mutex' | 'striped' | 'rwlock' | 'readmostly'
+export type StrategyName = 'mutex' | 'striped' | 'rwlock' | 'readmostly' | 'lockfree'
 /** What options.strategy accepts: a strategy, or 'auto' to let threadmap pick. */
 export type StrategyOption = StrategyName | 'auto'
 

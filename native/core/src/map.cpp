@@ -9,25 +9,38 @@ namespace threadmap {
 
 const char* to_string(status s) noexcept {
   switch (s) {
-    case status::ok: return "ok";
-    case status::inserted: return "inserted";
-    case status::not_found: return "not_found";
-    case status::exists: return "exists";
-    case status::mismatch: return "mismatch";
-    case status::overflow: return "overflow";
-    case status::too_large: return "too_large";
-    case status::memory_limit: return "memory_limit";
+    case status::ok:
+      return "ok";
+    case status::inserted:
+      return "inserted";
+    case status::not_found:
+      return "not_found";
+    case status::exists:
+      return "exists";
+    case status::mismatch:
+      return "mismatch";
+    case status::overflow:
+      return "overflow";
+    case status::too_large:
+      return "too_large";
+    case status::memory_limit:
+      return "memory_limit";
   }
   return "unknown";
 }
 
 const char* to_string(strategy_kind s) noexcept {
   switch (s) {
-    case strategy_kind::mutex: return "mutex";
-    case strategy_kind::striped: return "striped";
-    case strategy_kind::rwlock: return "rwlock";
-    case strategy_kind::readmostly: return "readmostly";
-    case strategy_kind::lockfree: return "lockfree";
+    case strategy_kind::mutex:
+      return "mutex";
+    case strategy_kind::striped:
+      return "striped";
+    case strategy_kind::rwlock:
+      return "rwlock";
+    case strategy_kind::readmostly:
+      return "readmostly";
+    case strategy_kind::lockfree:
+      return "lockfree";
   }
   return "unknown";
 }
@@ -55,10 +68,14 @@ bool scan_reader::next(scan_record& out) noexcept {
 
 std::unique_ptr<concurrent_map> make_map(const options& opts) {
   switch (opts.strategy) {
-    case strategy_kind::mutex: return std::make_unique<mutex_map>(opts, opts.strategy, 1);
-    case strategy_kind::rwlock: return std::make_unique<rwlock_map>(opts, opts.strategy, 1);
-    case strategy_kind::readmostly: return std::make_unique<readmostly_map>(opts);
-    case strategy_kind::lockfree: return std::make_unique<lockfree_map>(opts);
+    case strategy_kind::mutex:
+      return std::make_unique<mutex_map>(opts, opts.strategy, 1);
+    case strategy_kind::rwlock:
+      return std::make_unique<rwlock_map>(opts, opts.strategy, 1);
+    case strategy_kind::readmostly:
+      return std::make_unique<readmostly_map>(opts);
+    case strategy_kind::lockfree:
+      return std::make_unique<lockfree_map>(opts);
     case strategy_kind::striped:
       return std::make_unique<optimistic_striped_map>(opts, opts.strategy, opts.stripes);
   }

@@ -70,10 +70,10 @@ union counter {
 struct map_stats {
   std::size_t size = 0;
   strategy_kind strategy = strategy_kind::striped;
-  unsigned stripes = 0;         // independent locks/tables (1 for mutex)
-  std::size_t capacity = 0;     // slots allocated over all tables
-  std::size_t bytes = 0;        // tables + out-of-line entries, as accounted for max_memory
-  std::uint64_t resizes = 0;    // table reallocations (growth and tombstone cleanup)
+  unsigned stripes = 0;       // independent locks/tables (1 for mutex)
+  std::size_t capacity = 0;   // slots allocated over all tables
+  std::size_t bytes = 0;      // tables + out-of-line entries, as accounted for max_memory
+  std::uint64_t resizes = 0;  // table reallocations (growth and tombstone cleanup)
 };
 
 /// Scan output: a sequence of records [u32 key_len][u32 value_len][key][value],
