@@ -13,15 +13,15 @@ export const USAGE = `usage: npm run bench -- [flags]
   --reads=95,50           read shares of the workers mix, in percent (100,95,50,10 ...)
   --dists=uniform,zipf    key choice in the workers mix: uniform or Zipf(0.99)
   --threads=1,2           thread counts of the workers suite (default 1..cores)
-  --duration=300          timed window of one workers run, ms (alias --mt-ms)
+  --duration=250          timed window of one workers run, ms (alias --mt-ms)
   --mt-rounds=2           workers runs per configuration (the median is reported)
-  --mt-warmup-ms=100      untimed warm-up of each thread before each run
+  --mt-warmup-ms=80       untimed warm-up of each thread before each run
   --ops=get,set,insert    single-thread operations
   --samples=3             timed samples per single-thread figure (median reported)
-  --sample-ms=150         length of one timed sample
-  --warmup-ms=200         untimed warm-up before each single-thread figure
+  --sample-ms=120         length of one timed sample
+  --warmup-ms=150         untimed warm-up before each single-thread figure
   --churn-window=1000000  live entries in the churn suite
-  --churn-ops=4000000     operations (set new + delete oldest) of one churn run
+  --churn-ops=3000000     operations (set new + delete oldest) of one churn run
   --churn-rounds=1        churn runs per contender, each in a fresh process
   --seed=1                seed of the key and order generator
   --out=bench/results     where the JSON, the Markdown summary and the SVG charts go
@@ -39,14 +39,14 @@ const DEFAULTS = {
   dists: ['uniform', 'zipf'],
   ops: ['get', 'set', 'insert'],
   samples: 3,
-  sampleMs: 150,
-  warmupMs: 200,
+  sampleMs: 120,
+  warmupMs: 150,
   threads: null, // 1..cores
-  mtMs: 300,
+  mtMs: 250,
   mtRounds: 2,
-  mtWarmupMs: 100,
+  mtWarmupMs: 80,
   churnWindow: 1_000_000,
-  churnOps: 4_000_000,
+  churnOps: 3_000_000,
   churnRounds: 1,
   seed: 1,
   out: 'bench/results',

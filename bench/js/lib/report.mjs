@@ -93,6 +93,7 @@ export function workersTable(results) {
         r.threads,
         `${fmtMops(r.mops)} (${fmtMops(r.minMops)}-${fmtMops(r.maxMops)})`,
         fmtNs(r.nsPerOp),
+        `${Math.round(r.cpuShare * 100)}%`,
         one && !r.baseline && r.threads > 1 ? fmtRatio(r.mops / one.mops) : '-',
         base ? fmtRatio(r.mops / base.mops) : '-',
       ])
@@ -101,11 +102,12 @@ export function workersTable(results) {
   return [
     'Worker threads sharing one map  (Mops/s = all threads together; ns/op = per thread; both medians over rounds)',
     'vs 1 thread = throughput / the same contender with 1 thread; vs Map = throughput / a private Map in 1 thread',
+    'cpu = process CPU time during the window / (window x threads): below 100% the threads waited for a CPU or slept',
     '',
     table(
-      ['keys', 'workload', 'implementation', 'threads', 'Mops/s (min-max)', 'ns/op', 'vs 1 thread', 'vs Map'],
+      ['keys', 'workload', 'implementation', 'threads', 'Mops/s (min-max)', 'ns/op', 'cpu', 'vs 1 thread', 'vs Map'],
       rows,
-      [true, false, false, true, true, true, true, true],
+      [true, false, false, true, true, true, true, true, true],
     ),
   ].join('\n')
 }
@@ -163,10 +165,10 @@ export function markdownSummary(machine, opts, results, notes, charts) {
   }
   const workers = results.filter((r) => r.suite === 'workers')
   if (workers.length) {
-    out.push('## Worker threads sharing one map', '', '| keys | workload | implementation | threads | Mops/s | vs Map |', '|---:|---|---|---:|---:|---:|')
+    out.push('## Worker threads sharing one map', '', '| keys | workload | implementation | threads | Mops/s | cpu | vs Map |', '|---:|---|---|---:|---:|---:|---:|')
     for (const r of workers) {
       const base = workers.find((x) => x.baseline && x.size === r.size && x.reads === r.reads && x.dist === r.dist)
-      out.push(`| ${fmtInt(r.size)} | ${r.reads}% get, ${r.dist} | ${r.impl} | ${r.threads} | ${fmtMops(r.mops)} | ${base ? fmtRatio(r.mops / base.mops) : '-'} |`)
+      out.push(`| ${fmtInt(r.size)} | ${r.reads}% get, ${r.dist} | ${r.impl} | ${r.threads} | ${fmtMops(r.mops)} | ${Math.round(r.cpuShare * 100)}% | ${base ? fmtRatio(r.mops / base.mops) : '-'} |`)
     }
     out.push('')
   }

@@ -113,7 +113,9 @@ async function runOnce(pool, c, workload, shared, opts) {
   await Promise.all(active.map((t) => t.next())) // warmed up, waiting for GO
   Atomics.store(ctrl, 0, 1)
   Atomics.notify(ctrl, 0)
+  const cpu0 = process.cpuUsage()
   await sleep(opts.mtMs)
+  const cpu = process.cpuUsage(cpu0)
   Atomics.store(ctrl, 1, 1)
   const results = await Promise.all(active.map((t) => t.next()))
   for (const r of results) consume(r.sink)
@@ -124,6 +126,10 @@ async function runOnce(pool, c, workload, shared, opts) {
     mops: (ops / window) * 1e3,
     // Mean time per operation as one thread sees it.
     nsPerOp: results.reduce((a, r) => a + r.ns / r.ops, 0) / results.length,
+    // CPU time the whole process got during the window per benchmark thread
+    // (the owner thread of `message` counts too): well under 1 means the
+    // threads waited for a CPU (a loaded machine) or slept on a lock.
+    cpuShare: (cpu.user + cpu.system) / 1e3 / (opts.mtMs * c.threads),
   }
 }
 
@@ -206,6 +212,7 @@ export async function runWorkers(opts, record, bar, notes) {
         minMops: Math.min(...mops),
         maxMops: Math.max(...mops),
         nsPerOp: median(runs[i].map((r) => r.nsPerOp)),
+        cpuShare: median(runs[i].map((r) => r.cpuShare)),
         rounds: runs[i],
       })
     })
