@@ -4,9 +4,11 @@
 export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
-                          sizes 1000,100000, reads 95, uniform, strategies striped,mutex
+                          sizes 1000,100000, reads 95, uniform, every strategy and peer
   --suites=single,workers,churn   which suites to run
-  --sizes=1000,1000000    key counts (string keys "user:" + 8 hex digits)
+  --sizes=1000,1000000    key counts
+  --keys=string           key type: string ("user:" + 8 hex digits) or number
+                          (unique integers below 2^32); one per run
   --strategies=LIST       ThreadMap strategies (default: every one the addon has)
   --peers=map,lmdb,sharedmap,message   the alternatives beside ThreadMap
                           (map = V8's Map in one thread, the baseline; always run)
@@ -33,6 +35,7 @@ export const USAGE = `usage: npm run bench -- [flags]
 const DEFAULTS = {
   suites: ['single', 'workers', 'churn'],
   sizes: [1_000, 1_000_000],
+  keyType: 'string',
   strategies: null, // every strategy of the addon
   peers: ['map', 'lmdb', 'sharedmap', 'message'],
   reads: [95, 50],
@@ -57,7 +60,6 @@ const DEFAULTS = {
 
 const QUICK = {
   sizes: [1_000, 100_000],
-  strategies: ['striped', 'mutex'],
   reads: [95],
   dists: ['uniform'],
   samples: 1,
@@ -87,6 +89,7 @@ const percentList = (v) =>
   })
 
 const PARSERS = {
+  keys: String,
   suites: list,
   sizes: numList,
   strategies: list,
@@ -136,6 +139,7 @@ export function parseArgs(argv, env) {
     if (value === undefined) throw new Error(`--${m[1]} needs a value`)
     const parsed = PARSERS[key](value)
     if (key === 'duration') key = 'mtMs'
+    if (key === 'keys') key = 'keyType'
     given[key] = parsed
   }
   const opts = { ...DEFAULTS, ...(quick ? QUICK : {}), ...given, quick }
@@ -151,6 +155,7 @@ export function parseArgs(argv, env) {
   for (const p of opts.peers) {
     if (!['map', 'lmdb', 'sharedmap', 'message'].includes(p)) throw new Error(`unknown peer ${p}`)
   }
+  if (!['string', 'number'].includes(opts.keyType)) throw new Error(`--keys is string or number`)
   for (const d of opts.dists) {
     if (!['uniform', 'zipf'].includes(d)) throw new Error(`unknown distribution ${d}`)
   }

@@ -20,8 +20,16 @@ export function mix32(x) {
 
 // n unique keys such as "user:3f2a9c01", as flat (sequential) one-byte
 // strings sliced from one buffer: no cons strings, so neither Map nor
-// ThreadMap pays for flattening inside the timed loop.
-export function makeKeys(n, seed) {
+// ThreadMap pays for flattening inside the timed loop. With type 'number':
+// n unique integers below 2^32 (the same generator's values), stored as
+// doubles, which is what number-keyed maps see.
+export function makeKeys(n, seed, type = 'string') {
+  if (type === 'number') {
+    const keys = new Array(n)
+    for (let i = 0; i < n; i++) keys[i] = mix32((i ^ Math.imul(seed, 0x5bd1e995)) >>> 0)
+    return keys
+  }
+  if (type !== 'string') throw new Error(`unknown key type ${type}`)
   const prefix = 'user:'
   const width = prefix.length + 8
   const buf = Buffer.alloc(n * width)
@@ -55,8 +63,8 @@ export function permutation(n, seed) {
 // probe strings are a second, separately allocated copy of the keys (equal
 // content, other objects), as keys parsed from input would be: no
 // implementation gets to match a lookup by pointer identity.
-export function probeOrder(n, seed, orderSeed) {
-  const copy = makeKeys(n, seed)
+export function probeOrder(n, seed, orderSeed, type = 'string') {
+  const copy = makeKeys(n, seed, type)
   const p = permutation(n, orderSeed)
   const probe = new Array(n)
   const values = new Float64Array(n)
@@ -104,10 +112,10 @@ export function zipfSampler(n, theta, seed) {
 // permutation: 'uniform' (each key once per pass, random order) or 'zipf'
 // (Zipf 0.99, `length` draws; hot keys repeat). values[i] is the value stored
 // under probe[i] (its index in insertion order).
-export function probeSequence(n, dist, seed, orderSeed, length = n) {
-  if (dist === 'uniform') return probeOrder(n, seed, orderSeed)
+export function probeSequence(n, dist, seed, orderSeed, length = n, type = 'string') {
+  if (dist === 'uniform') return probeOrder(n, seed, orderSeed, type)
   if (dist !== 'zipf') throw new Error(`unknown distribution ${dist}`)
-  const copy = makeKeys(n, seed)
+  const copy = makeKeys(n, seed, type)
   const draw = zipfSampler(n, 0.99, orderSeed)
   const probe = new Array(length)
   const values = new Float64Array(length)

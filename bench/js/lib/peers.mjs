@@ -26,8 +26,9 @@ const require = createRequire(import.meta.url)
 
 export const PEERS = ['lmdb', 'sharedmap', 'message']
 
-/** Why a peer cannot run here, or null. */
-export function peerUnavailable(name) {
+/** Why a peer cannot run here (with these key types), or null. */
+export function peerUnavailable(name, keyType = 'string') {
+  if (name === 'sharedmap' && keyType !== 'string') return 'sharedmap takes string keys only'
   try {
     if (name === 'lmdb') require('lmdb')
     else if (name === 'sharedmap') require('sharedmap')
@@ -110,7 +111,7 @@ export function attachPeer(name, handle, ctx) {
       return r.message
     }
     ctx?.onClose?.(() => port.close())
-    return { get: (k) => call(k), set: (k, v) => call([k, v]), size: handle.size }
+    return { get: (k) => call([k]), set: (k, v) => call([k, v]), size: handle.size }
   }
   throw new Error(`unknown peer ${name}`)
 }

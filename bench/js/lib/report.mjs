@@ -25,7 +25,7 @@ export function header(machine, opts) {
     `machine   ${m.cpu}, ${m.cores} cores${m.virtualization ? ` (${m.virtualization})` : ''}, ${m.memoryGiB} GiB, ${m.platform}`,
     `runtime   Node ${m.node} (V8 ${m.v8}); peers ${Object.entries(m.peers ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `date      ${m.date}   load average ${m.loadavg.join(' ')}`,
-    `workload  string keys "user:" + 8 hex digits (unique), number values; sizes ${opts.sizes.map(fmtInt).join(', ')} keys; strategies ${opts.strategies.join(', ')}`,
+    `workload  ${opts.keyType === 'number' ? 'number keys (unique integers below 2^32)' : 'string keys "user:" + 8 hex digits (unique)'}, number values; sizes ${opts.sizes.map(fmtInt).join(', ')} keys; strategies ${opts.strategies.join(', ')}`,
   ]
   if (opts.suites.includes('single')) {
     lines.push(

@@ -24,10 +24,10 @@ export function loadThreadMap() {
   return cached
 }
 
-// String keys, number values: the workload every suite measures.
-export function newThreadMap(strategy) {
+// String (or number) keys, number values: the workload every suite measures.
+export function newThreadMap(strategy, keys = 'string') {
   const ThreadMap = loadThreadMap()
-  return new ThreadMap(null, { keys: 'string', values: 'number', strategy })
+  return new ThreadMap(null, { keys, values: 'number', strategy })
 }
 
 export function closeQuietly(map) {

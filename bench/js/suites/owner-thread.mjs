@@ -1,14 +1,14 @@
 // The owner thread of the `message` peer: it builds its own V8 Map of the n
 // keys, then serves clients. Each client arrives as { port, flag }: requests
-// on the port are a key (get) or [key, value] (set); the reply goes back on
+// on the port are [key] (get) or [key, value] (set); the reply goes back on
 // the port, then the client's flag is raised and notified so the client,
 // blocked in Atomics.wait, reads it with receiveMessageOnPort.
 
 import { parentPort, workerData } from 'node:worker_threads'
 import { makeKeys } from '../lib/keys.mjs'
 
-const { n, seed } = workerData
-const keys = makeKeys(n, seed)
+const { n, seed, keyType } = workerData
+const keys = makeKeys(n, seed, keyType)
 const map = new Map()
 for (let i = 0; i < n; i++) map.set(keys[i], i)
 
@@ -18,7 +18,7 @@ parentPort.on('message', (msg) => {
     const f = new Int32Array(flag)
     port.on('message', (req) => {
       let reply
-      if (typeof req === 'string') reply = map.get(req)
+      if (req.length === 1) reply = map.get(req[0])
       else {
         map.set(req[0], req[1])
         reply = true

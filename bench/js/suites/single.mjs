@@ -35,13 +35,13 @@ function fillKernel(m, keys) {
 
 const BATCH = 16_384
 
-function implementations(strategies) {
+function implementations(strategies, keyType) {
   return [
     { name: 'Map', baseline: true, create: () => new Map(), close: () => {} },
     ...strategies.map((s) => ({
       name: `ThreadMap ${s}`,
       strategy: s,
-      create: () => newThreadMap(s),
+      create: () => newThreadMap(s, keyType),
       close: closeQuietly,
     })),
   ]
@@ -87,9 +87,9 @@ export async function runSingle(opts, record, bar) {
   for (const n of opts.sizes) {
     const count = n.toLocaleString('en-US')
     bar.label(`${count} keys: making keys and maps`)
-    const keys = makeKeys(n, opts.seed)
-    const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1)
-    const impls = implementations(opts.strategies)
+    const keys = makeKeys(n, opts.seed, opts.keyType)
+    const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1, opts.keyType)
+    const impls = implementations(opts.strategies, opts.keyType)
     const maps = impls.map((impl) => {
       const m = fresh(fillKernel)(impl.create(), keys)
       verify(m, keys, probe, values, `${impl.name}, ${count} keys`)
@@ -107,6 +107,7 @@ export async function runSingle(opts, record, bar) {
       impls.forEach((impl, i) =>
         record({
           suite: 'single',
+          keyType: opts.keyType,
           op,
           size: n,
           impl: impl.name,

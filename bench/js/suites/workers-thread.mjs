@@ -32,8 +32,8 @@ function mixKernel(m, probe, values, pattern, start, end, bad) {
   return sum
 }
 
-const { n, seed, id } = workerData
-const keys = makeKeys(n, seed)
+const { n, seed, id, keyType } = workerData
+const keys = makeKeys(n, seed, keyType)
 const now = process.hrtime.bigint
 const kernels = new Map() // one compiled kernel per implementation
 const probes = new Map() // dist -> { probe, values }
@@ -43,7 +43,7 @@ let privateMap = null
 function probeFor(dist) {
   if (!probes.has(dist)) {
     const length = dist === 'zipf' ? Math.max(n, 1 << 16) : n
-    probes.set(dist, probeSequence(n, dist, seed, seed + 100 + id, length))
+    probes.set(dist, probeSequence(n, dist, seed, seed + 100 + id, length, keyType))
   }
   return probes.get(dist)
 }

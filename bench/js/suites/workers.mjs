@@ -62,7 +62,9 @@ class PooledThread {
 
 async function startPool(count, n, opts) {
   const pool = []
-  for (let id = 0; id < count; id++) pool.push(new PooledThread(threadUrl, { n, seed: opts.seed, id }))
+  for (let id = 0; id < count; id++) {
+    pool.push(new PooledThread(threadUrl, { n, seed: opts.seed, id, keyType: opts.keyType }))
+  }
   await Promise.all(pool.map((t) => t.next())) // each has built its keys
   return pool
 }
@@ -147,8 +149,8 @@ export async function runWorkers(opts, record, bar, notes) {
   const maxThreads = Math.max(...opts.threads)
   const peers = []
   for (const p of opts.peers.filter((x) => x !== 'map')) {
-    const why = peerUnavailable(p)
-    if (why) notes.push(`peer ${p} skipped: ${why}`)
+    const why = peerUnavailable(p, opts.keyType)
+    if (why) notes.push(`peer ${p} skipped (${opts.keyType} keys): ${why}`)
     else peers.push(p)
   }
   const workloads = workloadsOf(opts)
@@ -156,16 +158,16 @@ export async function runWorkers(opts, record, bar, notes) {
     const count = n.toLocaleString('en-US')
     bar.label(`${count} keys: starting ${maxThreads} threads, filling maps`)
     const pool = await startPool(maxThreads, n, opts)
-    const keys = makeKeys(n, opts.seed)
+    const keys = makeKeys(n, opts.seed, opts.keyType)
     const shared = { n, maps: new Map(), peers: new Map(), owner: null }
     for (const s of opts.strategies) {
-      const m = newThreadMap(s)
+      const m = newThreadMap(s, opts.keyType)
       for (let i = 0; i < n; i++) m.set(keys[i], i)
       shared.maps.set(s, m)
     }
     for (const p of peers) {
       if (p === 'message') {
-        shared.owner = new PooledThread(ownerUrl, { n, seed: opts.seed, id: 'owner' })
+        shared.owner = new PooledThread(ownerUrl, { n, seed: opts.seed, id: 'owner', keyType: opts.keyType })
         await shared.owner.next()
       } else {
         shared.peers.set(p, createPeer(p, keys))
@@ -200,6 +202,7 @@ export async function runWorkers(opts, record, bar, notes) {
       const mops = runs[i].map((r) => r.mops)
       record({
         suite: 'workers',
+        keyType: opts.keyType,
         size: n,
         reads: c.workload.reads,
         dist: c.workload.dist,
