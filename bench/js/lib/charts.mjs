@@ -92,8 +92,8 @@ export async function jsThroughputChart(results) {
   }
 }
 
-export async function nativeThroughputChart(native) {
-  const rows = native.results.map((r) => ({
+export async function nativeThroughputChart(native, keys) {
+  const rows = native.results.filter((r) => r.keys === keys).map((r) => ({
     panel: `${sizeLabel(r.size)} ${r.keys}, ${r.readPercent}% read, ${r.dist}`,
     order: r.size * 10000 + (r.keys === 'str16' ? 1000 : 0) + (100 - r.readPercent) * 2 + (r.dist === 'uniform' ? 0 : 1),
     series: r.contender,
@@ -101,9 +101,10 @@ export async function nativeThroughputChart(native) {
     mops: r.mops,
   }))
   if (!rows.length) return null
+  const what = keys === 'int64' ? '64-bit integer keys' : '16-byte string keys'
   return {
-    title: 'Native: throughput vs threads',
-    svg: await toSvg(throughputSpec('Native (C++): throughput vs threads, every workload (log scale)', rows, 'contender')),
+    title: `Native: throughput vs threads, ${what}`,
+    svg: await toSvg(throughputSpec(`Native (C++): throughput vs threads, ${what} (log scale)`, rows, 'contender')),
   }
 }
 
@@ -125,17 +126,15 @@ export async function nativeLatencyChart(native, pick) {
     svg: await toSvg({
       ...base(`${title} (log scale; includes ~${Math.round(native.timerOverheadNs)} ns of timer)`),
       data: { values: rows },
-      facet: { column: { field: 'threads', type: 'nominal', title: null } },
-      spec: {
-        width: 300,
-        height: 200,
-        mark: 'bar',
-        encoding: {
-          x: { field: 'contender', type: 'nominal', title: null, axis: { labelAngle: -30 } },
-          xOffset: { field: 'percentile', sort: ['p50', 'p99', 'p99.9'] },
-          y: { field: 'ns', type: 'quantitative', title: 'ns', scale: { type: 'log' } },
-          color: { field: 'percentile', type: 'nominal', sort: ['p50', 'p99', 'p99.9'], scale: { scheme: 'tableau10' } },
-        },
+      width: 300,
+      height: 200,
+      mark: { type: 'point', filled: true, size: 60 },
+      encoding: {
+        column: { field: 'threads', type: 'nominal', title: null },
+        x: { field: 'contender', type: 'nominal', title: null, axis: { labelAngle: -30 } },
+        y: { field: 'ns', type: 'quantitative', title: 'ns', scale: { type: 'log' } },
+        color: { field: 'percentile', type: 'nominal', sort: ['p50', 'p99', 'p99.9'], scale: { scheme: 'tableau10' } },
+        shape: { field: 'percentile', type: 'nominal', sort: ['p50', 'p99', 'p99.9'] },
       },
     }),
   }
@@ -209,7 +208,9 @@ export async function renderCharts({ js = null, native = null }, dir, prefix = '
     jobs.push(['js-bytes-per-entry', () => bytesPerEntryChart(js.results)])
   }
   if (native) {
-    jobs.push(['native-throughput', () => nativeThroughputChart(native)])
+    for (const keys of ['int64', 'str16']) {
+      jobs.push([`native-throughput-${keys}`, () => nativeThroughputChart(native, keys)])
+    }
     const sizes = [...new Set(native.results.map((r) => r.size))].sort((a, b) => a - b)
     const big = sizes[sizes.length - 1]
     for (const [name, size, read] of [
