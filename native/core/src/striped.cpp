@@ -47,8 +47,12 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
       count_(round_stripes(stripes)),
       stripes_(new stripe[count_]),
       budget_(opts.max_memory) {
-  const std::string bad_policy = numa::validate(opts.numa_policy, *numa::current_topology());
-  if (!bad_policy.empty()) throw std::invalid_argument("threadmap: numa: " + bad_policy);
+  // Only a fixed node can be invalid; other policies never read the topology
+  // here, so maps without NUMA placement never touch sysfs.
+  if (opts.numa_policy.kind == numa::policy_kind::node) {
+    const std::string bad = numa::validate(opts.numa_policy, *numa::current_topology());
+    if (!bad.empty()) throw std::invalid_argument("threadmap: numa: " + bad);
+  }
   for (unsigned i = 0; i < count_; ++i) stripes_[i].table.set_numa_policy(opts.numa_policy);
   if (opts.capacity) {
     // Keys spread evenly over stripes; a little slack absorbs the variance.
@@ -68,7 +72,11 @@ template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::get(bytes key, std::string* out) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
-  const std::uint64_t h = hash_bytes(key);
+  return get_hashed(hash_bytes(key), key, out);
+}
+
+template <class Lock, read_mode Mode>
+bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string* out) const {
   stripe& s = stripe_for(h);
   if constexpr (Mode == read_mode::optimistic) {
     for (int i = 0; i < optimistic_attempts; ++i) {
@@ -85,6 +93,33 @@ bool striped_map<Lock, Mode>::get(bytes key, std::string* out) const {
   }
 }
 
+template <class Lock, read_mode Mode>
+void striped_map<Lock, Mode>::get_many(const bytes* keys, std::size_t n, std::string* out,
+                                       bool* found) const {
+  // A three-stage pipeline `lag` keys apart: prefetch the tag group, then the
+  // candidate slot, then look up. With 2 * lag misses in flight instead of
+  // one, a batch over a large table runs at memory bandwidth rather than
+  // latency.
+  constexpr std::size_t lag = 8, ring = 2 * lag + 1;
+  std::uint64_t hashes[ring];
+  epoch::guard g;
+  for (std::size_t i = 0; i < n + 2 * lag; ++i) {
+    if (i < n) {
+      const std::uint64_t h = hash_bytes(keys[i]);
+      hashes[i % ring] = h;
+      stripe_for(h).table.prefetch_group(h);
+    }
+    if (i >= lag && i - lag < n) {
+      const std::uint64_t h = hashes[(i - lag) % ring];
+      stripe_for(h).table.prefetch_candidate(h);
+    }
+    if (i >= 2 * lag) {
+      const std::size_t j = i - 2 * lag;
+      found[j] = keys[j].size() <= max_key_bytes &&
+                 get_hashed(hashes[j % ring], keys[j], out ? &out[j] : nullptr);
+    }
+  }
+}
 template <class Lock, read_mode Mode>
 template <class Op>
 status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op) {
