@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "check.hpp"
 #include "threadmap/epoch.hpp"
@@ -104,6 +105,35 @@ STRATEGY_CASE("inline and out-of-line entries switch in place") {
   CHECK(m->get(k11, &out));
   CHECK_EQ(out, v12);
   CHECK_EQ(m->size(), 3u);
+}
+
+STRATEGY_CASE("get_many agrees with get, in input order") {
+  auto m = make(cfg);
+  for (int i = 0; i < 5000; i += 2) m->put(key_of(i), std::string(i % 40, 'v'), nullptr);
+  std::vector<std::string> key_storage;
+  for (int i = 0; i < 3000; ++i) key_storage.push_back(key_of((i * 7919) % 5000));
+  key_storage.push_back(std::string(max_key_bytes + 1, 'k'));  // too long: not found
+  key_storage.push_back(key_of(4));                            // a duplicate
+  std::vector<bytes> keys(key_storage.begin(), key_storage.end());
+  std::vector<std::string> out(keys.size(), "stale");
+  std::unique_ptr<bool[]> found(new bool[keys.size()]);
+  m->get_many(keys.data(), keys.size(), out.data(), found.get());
+  int bad = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::string one;
+    const bool present = m->get(keys[i], &one);
+    if (found[i] != present || (present && out[i] != one)) ++bad;
+  }
+  CHECK_EQ(bad, 0);
+  CHECK(!found[keys.size() - 2]);
+  // Without outputs, and for tiny batches shorter than the pipeline.
+  for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{3}, keys.size()}) {
+    std::unique_ptr<bool[]> f(new bool[n + 1]);
+    m->get_many(keys.data(), n, nullptr, f.get());
+    for (std::size_t i = 0; i < n; ++i)
+      if (f[i] != m->get(keys[i], nullptr)) ++bad;
+  }
+  CHECK_EQ(bad, 0);
 }
 
 STRATEGY_CASE("put_if_absent") {

@@ -356,6 +356,20 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
   return false;
 }
 
+void flat_table::prefetch_group(std::uint64_t hash) const noexcept {
+  const table_array* t = array_.load(std::memory_order_acquire);
+  if (!t) return;
+  __builtin_prefetch(t->tag_words() + ((hash >> 7) & (t->groups - 1)) * 2);
+}
+
+void flat_table::prefetch_candidate(std::uint64_t hash) const noexcept {
+  const table_array* t = array_.load(std::memory_order_acquire);
+  if (!t) return;
+  const std::size_t g = (hash >> 7) & (t->groups - 1);
+  const std::uint32_t m = t->tags(g).match(tag_of(hash));
+  if (m) __builtin_prefetch(t->slot(g * group_size + __builtin_ctz(m)));
+}
+
 flat_table::found flat_table::find(const table_array* t, std::uint64_t hash, bytes key) const {
   if (!t) return {npos};
   const std::size_t i = probe(t, hash, [&](std::size_t idx) {

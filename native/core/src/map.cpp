@@ -66,6 +66,11 @@ bool scan_reader::next(scan_record& out) noexcept {
   return true;
 }
 
+void concurrent_map::get_many(const bytes* keys, std::size_t n, std::string* out,
+                              bool* found) const {
+  for (std::size_t i = 0; i < n; ++i) found[i] = get(keys[i], out ? &out[i] : nullptr);
+}
+
 std::unique_ptr<concurrent_map> make_map(const options& opts) {
   switch (opts.strategy) {
     case strategy_kind::mutex:

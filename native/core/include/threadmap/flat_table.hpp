@@ -90,6 +90,13 @@ class flat_table {
   /// (the caller retries, and after a few failures takes the lock).
   std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out) const;
 
+  /// Batch lookups overlap their cache misses in stages: first the key's
+  /// tag group is prefetched, a few keys later the slot its tag points to,
+  /// and a few keys after that the lookup runs with both lines in cache.
+  /// Hints only: they read without validation and change nothing.
+  void prefetch_group(std::uint64_t hash) const noexcept;
+  void prefetch_candidate(std::uint64_t hash) const noexcept;
+
   // --- writers (caller holds the owner's lock) ----------------------------
   bool get_locked(std::uint64_t hash, bytes key, std::string* out) const;
   status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget);

@@ -104,6 +104,12 @@ class concurrent_map {
   /// Copies the value into *out (if out is not null) and returns true when present.
   virtual bool get(bytes key, std::string* out) const = 0;
 
+  /// Batch lookup: found[i] = get(keys[i], out ? &out[i] : nullptr) for
+  /// i < n. Each lookup is linearizable on its own (the batch is not one
+  /// atomic snapshot). Strategies may overlap the lookups' cache misses; the
+  /// default runs them one by one.
+  virtual void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const;
+
   /// Inserts or replaces. Returns inserted, ok (replaced; old value in *old when
   /// old is not null), too_large or memory_limit.
   virtual status put(bytes key, bytes value, std::string* old) = 0;

@@ -58,6 +58,7 @@ class striped_map final : public concurrent_map {
   ~striped_map() override;
 
   bool get(bytes key, std::string* out) const override;
+  void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
@@ -85,6 +86,7 @@ class striped_map final : public concurrent_map {
     // and tags.
     return stripes_[((hash >> 32) * count_) >> 32];
   }
+  bool get_hashed(std::uint64_t hash, bytes key, std::string* out) const;
   template <class Op>
   status write(bytes key, std::size_t value_size, Op&& op);
 
