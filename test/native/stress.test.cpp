@@ -202,17 +202,18 @@ STRATEGY_CASE("stress: a scan during writes sees each stable key exactly once") 
   CHECK_EQ(bad.load(), 0);
 }
 
-STRATEGY_CASE("stress: every operation mixed, with clears, on a small key space") {
+namespace {
+void mixed_ops(const tmtest::strategy_config& cfg, int threads, unsigned keys) {
   auto m = make_map(cfg.opts);
-  const long ops = scaled(60000);
+  const long ops = scaled(240000) / threads;
   std::atomic<long> bad{0};
-  run_threads(4, [&](int t) {
+  run_threads(threads, [&](int t) {
     std::mt19937 rng(t + 99);
     std::string out;
     counter d{}, r{};
     d.i = 1;
     for (long i = 0; i < ops; ++i) {
-      const std::string k = "k" + std::to_string(rng() % 32);
+      const std::string k = "k" + std::to_string(rng() % keys);
       const std::string v = value_for(k, rng());
       const bytes vb = v;
       switch (rng() % 10) {
@@ -258,6 +259,20 @@ STRATEGY_CASE("stress: every operation mixed, with clears, on a small key space"
     scanned += m->scan(u, buf);
   }
   CHECK_EQ(scanned, m->size());
+}
+}  // namespace
+
+// Thread counts and key spaces: 2 and 8 threads on 32 keys (every key
+// contended), 4 threads on 100,000 keys (growth and clears of a large table).
+STRATEGY_CASE(
+    "stress: every operation mixed, with clears, 2-8 threads, small and large key spaces") {
+  struct shape {
+    int threads;
+    unsigned keys;
+  };
+  for (const shape sh : {shape{2, 32}, shape{8, 32}, shape{4, 100000}}) {
+    mixed_ops(cfg, sh.threads, sh.keys);
+  }
 }
 
 TEST_MAIN
