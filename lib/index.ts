@@ -58,6 +58,16 @@ const VALUE_TYPES: readonly string[] = [
   'structured',
   'any',
 ] satisfies ValueTypeName[]
+// Every key ThreadMapOptions has: anything else is a mistake worth an error.
+const OPTION_NAMES: readonly string[] = [
+  'keys',
+  'values',
+  'strategy',
+  'capacity',
+  'maxMemory',
+  'numa',
+] satisfies (keyof ThreadMapOptions)[]
+
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
 export const STRATEGIES: readonly StrategyName[] = addon.constants.STRATEGIES
 
@@ -121,6 +131,13 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     } else {
       if (options !== undefined && (typeof options !== 'object' || options === null)) {
         throw new TypeError('threadmap: options must be an object')
+      }
+      if (options !== undefined) {
+        for (const name of Object.keys(options)) {
+          if (!OPTION_NAMES.includes(name)) {
+            throw new TypeError(`threadmap: unknown option '${name}' (the options are ${OPTION_NAMES.join(', ')})`)
+          }
+        }
       }
       this.#native = new addon.NativeMap(options)
     }
