@@ -42,7 +42,18 @@ export function peerUnavailable(name, keyType = 'string') {
 export function peerVersion(name) {
   if (name === 'message') return `node ${process.version}`
   try {
-    return require(`${name}/package.json`).version
+    // Walk up from the entry point: lmdb's "exports" hides its package.json.
+    let dir = path.dirname(require.resolve(name))
+    for (;;) {
+      const file = path.join(dir, 'package.json')
+      if (fs.existsSync(file)) {
+        const pkg = JSON.parse(fs.readFileSync(file, 'utf8'))
+        if (pkg.name === name) return pkg.version
+      }
+      const up = path.dirname(dir)
+      if (up === dir) return 'unknown'
+      dir = up
+    }
   } catch {
     return 'unknown'
   }
