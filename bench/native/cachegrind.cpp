@@ -54,6 +54,9 @@ bool run_once(const cachegrind_job& job, std::uint64_t ops, cg_counts& out, std:
                                    "--warmup-ops=" + std::to_string(job.warmup_ops)};
   if (!job.ll.empty()) args.insert(args.begin() + 3, "--LL=" + job.ll);
   args.insert(args.end(), job.workload_args.begin(), job.workload_args.end());
+  // Flush first: a child would otherwise write our buffered output again.
+  std::fflush(stdout);
+  std::fflush(stderr);
   const pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> argv;
