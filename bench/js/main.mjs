@@ -73,7 +73,10 @@ async function main() {
     const bar = progress.bar('workers', workersSteps(opts))
     await runWorkers(opts, record, bar, notes)
     bar.end()
-    console.log(`\n${workersTable(results.filter((r) => r.suite === 'workers'))}`)
+    const workers = results.filter((r) => r.suite === 'workers')
+    console.log(`\n${workersTable(workers)}`)
+    const retried = workers.reduce((a, r) => a + r.retries, 0)
+    if (retried) notes.push(`${retried} workers runs got under 80% CPU per thread and were run again (--retry-starved=${opts.retryStarved})`)
   }
   if (opts.suites.includes('churn')) {
     const bar = progress.bar('churn', churnSteps(opts))

@@ -59,6 +59,9 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --pin                 pin thread i to the i-th allowed CPU (sched_setaffinity)
   --no-counters         do not open perf_event counters
   --no-false-sharing    skip the false-sharing experiment
+  --retry-starved=2     rerun a run up to N times when its threads were on a CPU
+                        less than 80% of the window (task-clock; a loaded machine),
+                        keeping the attempt that got the most CPU
   --cachegrind          rerun the first workload under valgrind --tool=cachegrind
                         for every selected contender (simulated D1/LL misses per op)
   --cg-ops=200000       measured operations of each cachegrind run
@@ -77,7 +80,7 @@ struct options {
   std::vector<key_kind> keys = {key_kind::int64, key_kind::str16};
   std::vector<unsigned> threads;
   double duration_ms = 100, warmup_ms = 20;
-  unsigned rounds = 3, latency_every = 64;
+  unsigned rounds = 3, latency_every = 64, retry_starved = 2;
   bool pin = false, counters = true, false_sharing = true, cachegrind = false;
   std::uint64_t cg_ops = 200000;
   std::string cg_ll;
@@ -208,6 +211,8 @@ options parse(int argc, char** argv) {
       o.latency_every = static_cast<unsigned>(std::stoul(val));
       if (o.latency_every & (o.latency_every - 1))
         throw std::invalid_argument("--latency-every is a power of two");
+    } else if (key == "--retry-starved") {
+      o.retry_starved = static_cast<unsigned>(std::stoul(val));
     } else if (a == "--pin") {
       o.pin = true;
     } else if (a == "--no-counters") {
@@ -330,6 +335,7 @@ struct figure {
   std::string contender;
   bool peer;
   std::vector<run_result> runs;
+  unsigned retries = 0;  // starved runs that were run again
 
   double median_mops() const {
     std::vector<double> m;
@@ -457,9 +463,9 @@ std::string figure_json(const figure& f) {
       "{\"size\":" + std::to_string(f.size) + ",\"keys\":" + json_str(to_string(f.keys)) +
       ",\"readPercent\":" + std::to_string(f.read) + ",\"dist\":" + json_str(to_string(f.d)) +
       ",\"threads\":" + std::to_string(f.threads) + ",\"contender\":" + json_str(f.contender) +
-      ",\"peer\":" + (f.peer ? "true" : "false") + ",\"mops\":" + json_num(f.median_mops()) +
-      ",\"minMops\":" + json_num(f.min_mops()) + ",\"maxMops\":" + json_num(f.max_mops()) +
-      ",\"roundsMops\":[";
+      ",\"peer\":" + (f.peer ? "true" : "false") + ",\"retries\":" + std::to_string(f.retries) +
+      ",\"mops\":" + json_num(f.median_mops()) + ",\"minMops\":" + json_num(f.min_mops()) +
+      ",\"maxMops\":" + json_num(f.max_mops()) + ",\"roundsMops\":[";
   for (std::size_t i = 0; i < f.runs.size(); ++i) s += (i ? "," : "") + json_num(f.runs[i].mops());
   s += "],\"latencyNs\":{\"p50\":" + std::to_string(h.quantile(0.5)) +
        ",\"p99\":" + std::to_string(h.quantile(0.99)) +
@@ -483,6 +489,11 @@ std::string figure_json(const figure& f) {
             : std::string("null")) +
        "}";
   return s;
+}
+
+double cpu_share(const run_result& r) {
+  const int tc = static_cast<int>(event_id::task_clock);
+  return r.events.valid[tc] && r.thread_ns > 0 ? r.events.value[tc] / r.thread_ns : 1.0;
 }
 
 double timer_overhead_ns() {
@@ -688,6 +699,14 @@ int main(int argc, char** argv) {
             for (std::size_t k = 0; k < cs.size(); ++k) {
               const std::size_t i = (k + round) % cs.size();
               run_result r = cs[i]->run(p);
+              // A run whose threads waited for a CPU (other processes on a
+              // shared machine) measures the machine, not the map: run it
+              // again and keep the attempt that got the most CPU.
+              for (unsigned k = 0; k < o.retry_starved && cpu_share(r) < 0.8; ++k) {
+                run_result again = cs[i]->run(p);
+                ++figs[fi + i].retries;
+                if (cpu_share(again) > cpu_share(r)) r = std::move(again);
+              }
               if (r.bad_reads) {
                 std::fprintf(stderr, "%s: %llu reads missed or returned another key's value\n",
                              cs[i]->name.c_str(), static_cast<unsigned long long>(r.bad_reads));
@@ -777,6 +796,12 @@ int main(int argc, char** argv) {
     cg_json += "],\"simulatedCaches\":" + json_str(desc) + "}";
   }
 
+  unsigned retried = 0;
+  for (auto& f : all) retried += f.retries;
+  if (retried)
+    std::printf(
+        "\n%u runs were starved of CPU (< 80%% task-clock) and run again (--retry-starved=%u)\n",
+        retried, o.retry_starved);
   std::uint64_t checksum = 0;
   for (auto& f : all)
     for (auto& r : f.runs) checksum += r.checksum;
@@ -791,6 +816,7 @@ int main(int argc, char** argv) {
         ",\"options\":{\"durationMs\":" + json_num(o.duration_ms) +
         ",\"warmupMs\":" + json_num(o.warmup_ms) + ",\"rounds\":" + std::to_string(o.rounds) +
         ",\"latencyEvery\":" + std::to_string(o.latency_every) +
+        ",\"retryStarved\":" + std::to_string(o.retry_starved) +
         ",\"pin\":" + (o.pin ? "true" : "false") + "},\"events\":[" + events_json +
         "],\"skipped\":[" + skipped_json + "],\"fill\":[" + fill_json + "],\"results\":[";
     for (std::size_t i = 0; i < all.size(); ++i) j += (i ? "," : "") + figure_json(all[i]);

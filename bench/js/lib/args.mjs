@@ -17,6 +17,9 @@ export const USAGE = `usage: npm run bench -- [flags]
   --threads=1,2           thread counts of the workers suite (default 1..cores)
   --duration=250          timed window of one workers run, ms (alias --mt-ms)
   --mt-rounds=2           workers runs per configuration (the median is reported)
+  --retry-starved=2       rerun a workers run up to N times when the process got
+                          less than 80% of a CPU per thread (a loaded machine),
+                          keeping the attempt that got the most CPU
   --mt-warmup-ms=80       untimed warm-up of each thread before each run
   --ops=get,set,insert    single-thread operations
   --samples=3             timed samples per single-thread figure (median reported)
@@ -48,6 +51,7 @@ const DEFAULTS = {
   mtMs: 250,
   mtRounds: 2,
   mtWarmupMs: 80,
+  retryStarved: 2,
   churnWindow: 1_000_000,
   churnOps: 3_000_000,
   churnRounds: 1,
@@ -68,6 +72,7 @@ const QUICK = {
   mtMs: 150,
   mtRounds: 1,
   mtWarmupMs: 30,
+  retryStarved: 0,
   churnWindow: 100_000,
   churnOps: 300_000,
   churnRounds: 1,
@@ -105,6 +110,7 @@ const PARSERS = {
   duration: (v) => numList(v)[0],
   mtRounds: (v) => numList(v)[0],
   mtWarmupMs: (v) => Number(v),
+  retryStarved: (v) => Number(v),
   churnWindow: (v) => numList(v)[0],
   churnOps: (v) => numList(v)[0],
   churnRounds: (v) => numList(v)[0],

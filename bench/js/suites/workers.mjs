@@ -183,13 +183,23 @@ export async function runWorkers(opts, record, bar, notes) {
     ]
     const configs = workloads.flatMap((w) => contenders.map((c) => ({ ...c, workload: w })))
     const runs = configs.map(() => [])
+    const retries = configs.map(() => 0)
     try {
       for (let round = 0; round < opts.mtRounds; round++) {
         for (let k = 0; k < configs.length; k++) {
           const i = (round * 7 + k) % configs.length
           const c = configs[i]
           bar.label(`${count} keys, ${c.workload.reads}% get ${c.workload.dist}: ${c.name} x${c.threads} (round ${round + 1}/${opts.mtRounds})`)
-          runs[i].push(await runOnce(pool, c, c.workload, shared, opts))
+          let r = await runOnce(pool, c, c.workload, shared, opts)
+          // A run whose threads waited for a CPU (other processes on a shared
+          // machine) measures the machine, not the map: run it again and keep
+          // the attempt that got the most CPU.
+          for (let k = 0; k < opts.retryStarved && r.cpuShare < 0.8; k++) {
+            const again = await runOnce(pool, c, c.workload, shared, opts)
+            retries[i]++
+            if (again.cpuShare > r.cpuShare) r = again
+          }
+          runs[i].push(r)
           bar.tick()
         }
       }
@@ -216,6 +226,7 @@ export async function runWorkers(opts, record, bar, notes) {
         maxMops: Math.max(...mops),
         nsPerOp: median(runs[i].map((r) => r.nsPerOp)),
         cpuShare: median(runs[i].map((r) => r.cpuShare)),
+        retries: retries[i],
         rounds: runs[i],
       })
     })
