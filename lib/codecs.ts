@@ -7,28 +7,43 @@ import * as v8 from 'node:v8'
 import type { ValueTypeName, Wire } from './native'
 
 export interface ValueCodec {
-  encode(value: unknown): Wire
+  /** `index`: the value's place in a batch, for error messages. */
+  encode(value: unknown, index?: number): Wire
   decode(wire: Wire): unknown
   /** Whether `undefined` is a storable value (and so not the same as "absent"). */
   readonly storesUndefined: boolean
 }
 
-function serialize(value: unknown): Uint8Array {
+/** "value", or "value at index 7" for an element of a batch. */
+function valueName(index: number | undefined): string {
+  return index === undefined ? 'value' : `value at index ${index}`
+}
+
+function serialize(value: unknown, index?: number): Uint8Array {
   try {
     return v8.serialize(value)
   } catch (err) {
     // v8 throws a DataCloneError (a plain Error) for functions, symbols and
     // the like; to the caller it is a value of the wrong type.
     const why = err instanceof Error ? err.message : String(err)
-    throw new TypeError(`threadmap: value cannot be stored (v8.serialize: ${why})`, { cause: err })
+    throw new TypeError(`threadmap: ${valueName(index)} cannot be stored (v8.serialize: ${why})`, { cause: err })
   }
 }
 
 const json: ValueCodec = {
-  encode(value) {
-    const text: unknown = JSON.stringify(value)
+  encode(value, index) {
+    let text: unknown
+    try {
+      text = JSON.stringify(value)
+    } catch (err) {
+      // Circular structures and bigints: V8's TypeError, with the batch index.
+      if (!(err instanceof TypeError) || index === undefined) throw err
+      throw new TypeError(`threadmap: ${valueName(index)} must be JSON-serializable: ${err.message}`, { cause: err })
+    }
     if (typeof text !== 'string') {
-      throw new TypeError(`threadmap: value must be JSON-serializable (this map's values are 'json'), got ${typeof value}`)
+      throw new TypeError(
+        `threadmap: ${valueName(index)} must be JSON-serializable (this map's values are 'json'), got ${typeof value}`,
+      )
     }
     return text
   },
@@ -50,8 +65,8 @@ const structured: ValueCodec = {
 // v8-serialized here, and native code hands it back as a Uint8Array, which is
 // therefore always a serialized object (a user's Uint8Array is serialized too).
 const any: ValueCodec = {
-  encode(value) {
-    if ((typeof value === 'object' && value !== null) || typeof value === 'function') return serialize(value)
+  encode(value, index) {
+    if ((typeof value === 'object' && value !== null) || typeof value === 'function') return serialize(value, index)
     return value as Wire
   },
   decode(wire) {

@@ -4,7 +4,7 @@
 import { inspect, type InspectOptions } from 'node:util'
 
 import { valueCodec, type ValueCodec } from './codecs'
-import { addon, type MapRef, type NativeInfo, type NativeMap, type Wire } from './native'
+import { addon, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
 import type {
   KeyTypeName,
   KeyTypes,
@@ -40,7 +40,7 @@ export type {
   NumaTopology,
 } from './numa'
 
-const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES } = addon.constants
+const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
 
 /** Largest encoded key, in bytes. */
 export const MAX_KEY_BYTES: number = addon.constants.MAX_KEY_BYTES
@@ -71,6 +71,53 @@ const OPTION_NAMES: readonly string[] = [
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
 export const STRATEGIES: readonly StrategyName[] = addon.constants.STRATEGIES
 
+/**
+ * The keys of a batch call (getMany, hasMany, deleteMany, setMany): an array,
+ * or, for number keys, a Float64Array and, for bigint keys, a BigInt64Array or
+ * BigUint64Array, which native code reads in place.
+ */
+export type BatchKeys<K> =
+  | readonly K[]
+  | (number extends K ? Float64Array : never)
+  | (bigint extends K ? BigInt64Array | BigUint64Array : never)
+/** The values of setMany(keys, values): an array, or a typed array as for keys. */
+export type BatchValues<V> =
+  | readonly V[]
+  | (number extends V ? Float64Array : never)
+  | (bigint extends V ? BigInt64Array | BigUint64Array : never)
+
+type BatchInput = readonly unknown[] | TypedElements
+
+function batchInput(what: string, x: unknown): BatchInput {
+  if (Array.isArray(x)) return x
+  // Which typed arrays the map takes is the addon's to say (by key type).
+  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return x as TypedElements
+  throw new TypeError(`threadmap: ${what} must be an array, or a Float64Array, BigInt64Array or BigUint64Array`)
+}
+
+/**
+ * Runs `call` over `input` in pieces of at most BATCH_MAX elements, in order
+ * (one call for an empty input): a typed array as views of it, an array as
+ * itself or as slices. `base` is the piece's first index in `input`.
+ */
+function pieces(
+  input: BatchInput,
+  call: (base: number, typed: TypedElements | undefined, plain: readonly Wire[]) => void,
+): void {
+  const n = input.length
+  const typed = Array.isArray(input) ? undefined : (input as TypedElements)
+  const plain = typed === undefined ? (input as readonly Wire[]) : []
+  if (n <= BATCH_MAX) {
+    call(0, typed, plain)
+    return
+  }
+  for (let base = 0; base < n; base += BATCH_MAX) {
+    const end = Math.min(base + BATCH_MAX, n)
+    if (typed !== undefined) call(base, typed.subarray(base, end), plain)
+    else call(base, undefined, plain.slice(base, end))
+  }
+}
+
 // Returned by native lookups for "no entry", since undefined is a storable
 // value of `any` and `structured` maps.
 const ABSENT: unique symbol = Symbol('threadmap.absent')
@@ -95,6 +142,16 @@ function isHandle(h: unknown): h is ThreadMapHandle {
     typeof o.strategy === 'string' &&
     (STRATEGIES as readonly string[]).includes(o.strategy)
   )
+}
+
+// setMany(entries): an array as it is, another iterable copied (like Map's
+// constructor, any iterable of entries: a Map, a ThreadMap, a generator).
+function entryList(entries: unknown): readonly unknown[] {
+  if (Array.isArray(entries)) return entries
+  if (entries !== null && typeof entries === 'object' && Symbol.iterator in entries) {
+    return Array.from(entries as Iterable<unknown>)
+  }
+  throw new TypeError('threadmap: setMany(entries) needs an iterable of [key, value] entries, or (keys, values)')
 }
 
 /** Maps registered in this process and not yet freed (closed ones count until freed). */
@@ -303,6 +360,124 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       it.return()
     }
     return undefined
+  }
+
+  // --- batches ----------------------------------------------------------------
+  // One native call per BATCH_MAX keys amortises the crossing and lets the
+  // core overlap the lookups' cache misses. Every key (and value) is checked
+  // before anything changes: a bad element is a TypeError or RangeError naming
+  // its index, and the map is left as it was. Batches longer than BATCH_MAX
+  // are checked whole (a native dry run per piece) before the first write.
+
+  /** The value of each key, in order (undefined where a key is absent). */
+  getMany(keys: BatchKeys<K>): (V | undefined)[] {
+    const input = batchInput('getMany(keys): keys', keys)
+    const ref = this.#ref
+    const codec = this.#codec
+    const missing = codec === null ? undefined : ABSENT
+    let out: (Wire | Absent)[] = []
+    pieces(input, (base, typed, plain) => {
+      const got = addon.getMany(ref, base, missing, typed, ...plain)
+      if (base === 0) out = got
+      else for (let i = 0; i < got.length; i++) out.push(got[i])
+    })
+    if (codec !== null) {
+      for (let i = 0; i < out.length; i++) {
+        const w = out[i]
+        out[i] = w === ABSENT ? undefined : (codec.decode(w as Wire) as Wire)
+      }
+    }
+    return out as (V | undefined)[]
+  }
+
+  /** Whether each key is present, in order. */
+  hasMany(keys: BatchKeys<K>): boolean[] {
+    const input = batchInput('hasMany(keys): keys', keys)
+    const ref = this.#ref
+    let out: boolean[] = []
+    pieces(input, (base, typed, plain) => {
+      const got = addon.hasMany(ref, base, typed, ...plain)
+      if (base === 0) out = got
+      else for (let i = 0; i < got.length; i++) out.push(got[i])
+    })
+    return out
+  }
+
+  /** Deletes the keys; whether each was present (a repeated key: only its first time), in order. */
+  deleteMany(keys: BatchKeys<K>): boolean[] {
+    const input = batchInput('deleteMany(keys): keys', keys)
+    const ref = this.#ref
+    if (input.length > BATCH_MAX) pieces(input, (base, typed, plain) => addon.deleteMany(ref, base, true, typed, ...plain))
+    let out: boolean[] = []
+    pieces(input, (base, typed, plain) => {
+      const got = addon.deleteMany(ref, base, false, typed, ...plain)
+      if (base === 0) out = got
+      else for (let i = 0; i < got.length; i++) out.push(got[i])
+    })
+    return out
+  }
+
+  /**
+   * Sets every entry, in order (a repeated key ends with its last value):
+   * `setMany(entries)` takes [key, value] pairs as `new Map(entries)` does,
+   * `setMany(keys, values)` two arrays (or typed arrays) of the same length.
+   * Only a full maxMemory can stop it part-way (a RangeError naming the
+   * index: the entries before it were set, none from it on).
+   */
+  setMany(entries: Iterable<readonly [K, V]>): this
+  setMany(keys: BatchKeys<K>, values: BatchValues<V>): this
+  setMany(entriesOrKeys: Iterable<readonly [K, V]> | BatchKeys<K>, values?: BatchValues<V>): this {
+    let keyInput: BatchInput
+    let valueInput: BatchInput
+    if (values === undefined) {
+      const list = entryList(entriesOrKeys)
+      const ks = new Array<unknown>(list.length)
+      const vs = new Array<unknown>(list.length)
+      for (let i = 0; i < list.length; i++) {
+        const entry: unknown = list[i]
+        if (typeof entry !== 'object' || entry === null) {
+          throw new TypeError(`threadmap: setMany(entries): the entry at index ${i} is not an entry object`)
+        }
+        ks[i] = (entry as readonly unknown[])[0]
+        vs[i] = (entry as readonly unknown[])[1]
+      }
+      keyInput = ks
+      valueInput = vs
+    } else {
+      keyInput = batchInput('setMany(keys, values): keys', entriesOrKeys)
+      valueInput = batchInput('setMany(keys, values): values', values)
+      if (keyInput.length !== valueInput.length) {
+        throw new RangeError(
+          `threadmap: setMany(keys, values): ${keyInput.length} keys but ${valueInput.length} values`,
+        )
+      }
+    }
+    const codec = this.#codec
+    if (codec !== null && Array.isArray(valueInput)) {
+      const encoded = new Array<Wire>(valueInput.length)
+      for (let i = 0; i < encoded.length; i++) encoded[i] = codec.encode(valueInput[i], i)
+      valueInput = encoded
+    }
+    const ref = this.#ref
+    const write = (dryRun: boolean): void => {
+      const vs = valueInput
+      pieces(keyInput, (base, typedKeys, plainKeys) => {
+        const end = base + (typedKeys === undefined ? plainKeys.length : typedKeys.length)
+        let typedValues: TypedElements | undefined
+        let plainValues: readonly Wire[]
+        if (Array.isArray(vs)) {
+          typedValues = undefined
+          plainValues = base === 0 && end === vs.length ? (vs as readonly Wire[]) : (vs.slice(base, end) as Wire[])
+        } else {
+          typedValues = (vs as TypedElements).subarray(base, end)
+          plainValues = []
+        }
+        addon.setMany(ref, base, dryRun, typedKeys, typedValues, ...plainKeys, ...plainValues)
+      })
+    }
+    if (keyInput.length > BATCH_MAX) write(true)
+    write(false)
+    return this
   }
 
   // --- atomic operations ------------------------------------------------------

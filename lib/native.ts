@@ -174,8 +174,26 @@ export interface NativeConstants {
   readonly ITER_ENTRIES: number
   readonly MAX_KEY_BYTES: number
   readonly MAX_VALUE_BYTES: number
+  /** The most keys one batch call (getMany, ...) takes; longer batches are split. */
+  readonly BATCH_MAX: number
   /** The strategies of this build, in the core's enum order. */
   readonly STRATEGIES: readonly StrategyName[]
+}
+
+/** Typed arrays a batch call reads in place: number keys (or values), or bigint ones. */
+export type TypedElements = Float64Array | BigInt64Array | BigUint64Array
+
+/**
+ * The boundary floor (native/addon/floor_wrap.cpp): calls that only cross
+ * into native code and read their argument, for the benchmark.
+ */
+export interface NativeFloor {
+  noop(): void
+  number(x: number): void
+  /** Reads the string as UTF-16, the way the codecs do. */
+  string(s: string): void
+  /** Reads the string as UTF-8 (Node-API's conversion). */
+  stringUtf8(s: string): void
 }
 
 /**
@@ -215,6 +233,7 @@ export interface Addon {
   checkLinearizable(history: LincheckOperation[]): { linearizable: boolean; key?: string }
   constants: NativeConstants
   numa: NativeNuma
+  floor: NativeFloor
 
   /** TypeError unless `map` is a NativeMap of this addon. */
   info(map: NativeMap): NativeInfo
@@ -241,6 +260,28 @@ export interface Addon {
   isClosed(ref: MapRef): boolean
   /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
   iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
+
+  // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not
+  // undefined, else from the spread arguments. `base` is the index of the
+  // first key in the caller's whole batch, for error messages. Every key (and
+  // value) is encoded and checked before the map is touched; a dry run only
+  // encodes and checks, so a caller can check a long batch whole before it
+  // writes any part of it.
+  /** The values in key order; `missing` for absent keys. */
+  getMany<M = undefined>(ref: MapRef, base: number, missing: M, typed: TypedElements | undefined, ...keys: Wire[]): (Wire | M)[]
+  hasMany(ref: MapRef, base: number, typed: TypedElements | undefined, ...keys: Wire[]): boolean[]
+  /** Whether each key was present (and deleted by this call). */
+  deleteMany(ref: MapRef, base: number, dryRun: false, typed: TypedElements | undefined, ...keys: Wire[]): boolean[]
+  deleteMany(ref: MapRef, base: number, dryRun: true, typed: TypedElements | undefined, ...keys: Wire[]): undefined
+  /** rest: the keys that are not typed, then the values that are not typed. */
+  setMany(
+    ref: MapRef,
+    base: number,
+    dryRun: boolean,
+    typedKeys: TypedElements | undefined,
+    typedValues: TypedElements | undefined,
+    ...rest: Wire[]
+  ): undefined
 }
 
 // lib/native.ts compiles to dist/native.js; both sit one level below the
@@ -260,6 +301,7 @@ function load(): Addon {
     typeof raw.liveMaps !== 'function' ||
     typeof raw.info !== 'function' ||
     typeof raw.iterate !== 'function' ||
+    typeof raw.getMany !== 'function' ||
     typeof raw.constants !== 'object'
   ) {
     throw new Error(

@@ -66,6 +66,28 @@ const char* value_codec_choices() noexcept;
 void encode_key(napi_env env, napi_value v, key_codec c, byte_buffer& out);
 void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out);
 
+// Batches: append one element's encoding to `out`. `index` names the element
+// in error messages ("key at index 7 must be ...").
+void append_key(napi_env env, napi_value v, key_codec c, byte_buffer& out, std::size_t index);
+void append_value(napi_env env, napi_value v, value_codec c, byte_buffer& out, std::size_t index);
+
+// The elements of a Float64Array, BigInt64Array or BigUint64Array, read in
+// place: a batch of number or bigint keys (or values) in one Node-API call.
+struct typed_elements {
+  enum kind_t : std::uint8_t { f64, i64, u64 } kind;
+  const void* data;
+  std::size_t length;
+};
+// False when v is not one of those three typed arrays.
+bool typed_elements_of(napi_env env, napi_value v, typed_elements& out);
+// TypeError unless a map with these key (value) types takes such elements.
+void check_typed_keys(napi_env env, const typed_elements& t, key_codec c);
+void check_typed_values(napi_env env, const typed_elements& t, value_codec c);
+// Appends element i, encoded exactly as the same number or bigint passed
+// one by one would be. The caller has checked the codec.
+void append_typed_key(const typed_elements& t, std::size_t i, key_codec c, byte_buffer& out);
+void append_typed_value(const typed_elements& t, std::size_t i, value_codec c, byte_buffer& out);
+
 napi_value decode_key(napi_env env, key_codec c, std::string_view bytes);
 napi_value decode_value(napi_env env, value_codec c, std::string_view bytes);
 

@@ -18,6 +18,7 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "threadmap/map.hpp"
 
@@ -86,10 +87,37 @@ struct scratch {
   byte_buffer expected;
   std::string out;
 
+  // Batches: every key (value) encoded back to back, where each one ends,
+  // the views the core reads, its answers, and the JS values made of them.
+  byte_buffer batch_keys;
+  byte_buffer batch_values;
+  std::vector<std::size_t> key_ends;
+  std::vector<std::size_t> value_ends;
+  std::vector<std::string_view> views;
+  std::vector<std::string> outs;
+  std::unique_ptr<bool[]> found;
+  std::size_t found_capacity = 0;
+  std::vector<napi_value> args;     // a batch call's arguments
+  std::vector<napi_value> results;  // the elements of a batch's result array
+
+  bool* found_for(std::size_t n) {
+    if (n > found_capacity) {
+      found.reset(new bool[n]);
+      found_capacity = n;
+    }
+    return found.get();
+  }
+
   void trim() {
     value.trim();
     expected.trim();
     if (out.capacity() > (std::size_t{1} << 20)) std::string().swap(out);
+  }
+  void trim_batch() {
+    batch_keys.trim();
+    batch_values.trim();
+    for (std::string& o : outs)
+      if (o.capacity() > (std::size_t{1} << 16)) std::string().swap(o);
   }
 };
 

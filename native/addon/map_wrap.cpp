@@ -126,34 +126,56 @@ Napi::Function NativeMap::define(Napi::Env env) {
 
 namespace {
 
-// The thunk behind every map function: finds the map by its reference in
-// this environment's slot table (a stale, forged or foreign reference is an
-// Error, never a wild pointer) and hands it the environment's scratch.
-template <Napi::Value (NativeMap::*M)(const Napi::CallbackInfo&, scratch&)>
+// The thunk behind every map function: reads the arguments with one
+// napi_get_cb_info (a fixed count, or all of them for a batch), finds the map
+// by its reference in this environment's slot table (a stale, forged or
+// foreign reference is an Error, never a wild pointer) and hands it the
+// environment's scratch. The environment's addon_data arrives as the
+// function's data pointer, so no instance-data lookup is needed either.
+// (Node-API's own CallbackInfo wrapper plus the lookup cost about 5 ns more
+// per call, measured beside this thunk.)
+[[noreturn]] void throw_batch_too_long(napi_env env) {
+  throw_range_error(env, "threadmap: one batch call takes at most " + std::to_string(max_batch) +
+                             " keys (ThreadMap splits longer batches)");
+}
+
+template <napi_value (NativeMap::*M)(const call&, scratch&), bool Variadic>
 napi_value map_function(napi_env env, napi_callback_info cbinfo) {
   return guarded_call(env, [&]() -> napi_value {
-    Napi::CallbackInfo info(env, cbinfo);
-    addon_data& d = data_of(env);
+    napi_value argv[call::fixed];
+    std::size_t argc = call::fixed;
+    void* data = nullptr;
+    check(env, napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data));
+    addon_data& d = *static_cast<addon_data*>(data);
+    call c{env, &d, argc, argv};
+    if constexpr (Variadic) {
+      if (argc > call::fixed) {
+        if (argc > 2 * max_batch + call::fixed) throw_batch_too_long(env);
+        d.buffers.args.resize(argc);
+        check(env, napi_get_cb_info(env, cbinfo, &argc, d.buffers.args.data(), nullptr, nullptr));
+        c.argv = d.buffers.args.data();
+      }
+    }
     double ref = -1;
     NativeMap* m = nullptr;
-    if (info.Length() > 0 && napi_get_value_double(env, info[0], &ref) == napi_ok)
+    if (argc > 0 && napi_get_value_double(env, argv[0], &ref) == napi_ok)
       m = d.state->find_slot(ref);
     if (m == nullptr) throw_error(env, "threadmap: not a live map reference in this thread");
-    return (m->*M)(info, d.buffers);
+    return (m->*M)(c, d.buffers);
   });
 }
 
-template <Napi::Value (NativeMap::*M)(const Napi::CallbackInfo&, scratch&)>
-napi_property_descriptor map_fn(const char* name) {
+template <napi_value (NativeMap::*M)(const call&, scratch&), bool Variadic = false>
+napi_property_descriptor map_fn(const char* name, addon_data* d) {
   return {
       name,
       nullptr,
-      map_function<M>,
+      map_function<M, Variadic>,
       nullptr,
       nullptr,
       nullptr,
       static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
-      nullptr};
+      d};
 }
 
 napi_value info_function(napi_env env, napi_callback_info cbinfo) {
@@ -161,29 +183,64 @@ napi_value info_function(napi_env env, napi_callback_info cbinfo) {
       env, [&]() -> napi_value { return NativeMap::Info(Napi::CallbackInfo(env, cbinfo)); });
 }
 
+napi_value boolean(napi_env env, bool b) {
+  napi_value r;
+  check(env, napi_get_boolean(env, b, &r));
+  return r;
+}
+
+napi_value undefined(napi_env env) {
+  napi_value r;
+  check(env, napi_get_undefined(env, &r));
+  return r;
+}
+
+bool is_undefined(napi_env env, napi_value v) {
+  napi_valuetype t;
+  check(env, napi_typeof(env, v, &t));
+  return t == napi_undefined;
+}
+
+// A plain Array of `elements`, made by one call to the original Array.of:
+// napi_set_element per element goes through a generic property store and
+// costs more than the element itself.
+napi_value array_of(const call& c, std::vector<napi_value>& elements) {
+  napi_value fn = c.data->array_of.Value();
+  napi_value result;
+  check(c.env,
+        napi_call_function(c.env, undefined(c.env), fn, elements.size(), elements.data(), &result));
+  elements.clear();
+  return result;
+}
+
 }  // namespace
 
 void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
+  addon_data* d = &data_of(env);
   const napi_property_descriptor fns[] = {
       {"info", nullptr, info_function, nullptr, nullptr, nullptr,
        static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
        nullptr},
-      map_fn<&NativeMap::Get>("get"),
-      map_fn<&NativeMap::Has>("has"),
-      map_fn<&NativeMap::Set>("set"),
-      map_fn<&NativeMap::SetIfAbsent>("setIfAbsent"),
-      map_fn<&NativeMap::GetOrSet>("getOrSet"),
-      map_fn<&NativeMap::CompareAndSet>("compareAndSet"),
-      map_fn<&NativeMap::Swap>("swap"),
-      map_fn<&NativeMap::Take>("take"),
-      map_fn<&NativeMap::Delete>("delete"),
-      map_fn<&NativeMap::Add>("add"),
-      map_fn<&NativeMap::Size>("size"),
-      map_fn<&NativeMap::Clear>("clear"),
-      map_fn<&NativeMap::Stats>("stats"),
-      map_fn<&NativeMap::Close>("close"),
-      map_fn<&NativeMap::IsClosed>("isClosed"),
-      map_fn<&NativeMap::Iterate>("iterate"),
+      map_fn<&NativeMap::Get>("get", d),
+      map_fn<&NativeMap::Has>("has", d),
+      map_fn<&NativeMap::Set>("set", d),
+      map_fn<&NativeMap::SetIfAbsent>("setIfAbsent", d),
+      map_fn<&NativeMap::GetOrSet>("getOrSet", d),
+      map_fn<&NativeMap::CompareAndSet>("compareAndSet", d),
+      map_fn<&NativeMap::Swap>("swap", d),
+      map_fn<&NativeMap::Take>("take", d),
+      map_fn<&NativeMap::Delete>("delete", d),
+      map_fn<&NativeMap::Add>("add", d),
+      map_fn<&NativeMap::Size>("size", d),
+      map_fn<&NativeMap::Clear>("clear", d),
+      map_fn<&NativeMap::Stats>("stats", d),
+      map_fn<&NativeMap::Close>("close", d),
+      map_fn<&NativeMap::IsClosed>("isClosed", d),
+      map_fn<&NativeMap::Iterate>("iterate", d),
+      map_fn<&NativeMap::GetMany, true>("getMany", d),
+      map_fn<&NativeMap::HasMany, true>("hasMany", d),
+      map_fn<&NativeMap::DeleteMany, true>("deleteMany", d),
+      map_fn<&NativeMap::SetMany, true>("setMany", d),
   };
   check(env, napi_define_properties(env, exports, std::size(fns), fns));
 }
@@ -279,35 +336,35 @@ concurrent_map* NativeMap::live(napi_env env) const {
   return m;
 }
 
-Napi::Value NativeMap::Get(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
+napi_value NativeMap::Get(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
   bool found;
   {
     epoch::guard g;
     found = live(env)->get(s.key.view(), &s.out);
   }
-  if (!found) return info[2];  // the caller's "missing" marker, undefined by default
-  Napi::Value r(env, decode_value(env, vc_, s.out));
+  if (!found) return c[2];  // the caller's "missing" marker, undefined by default
+  napi_value r = decode_value(env, vc_, s.out);
   s.trim();
   return r;
 }
 
-Napi::Value NativeMap::Has(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
+napi_value NativeMap::Has(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
   bool found;
   {
     epoch::guard g;
     found = live(env)->get(s.key.view(), nullptr);
   }
-  return Napi::Boolean::New(env, found);
+  return boolean(env, found);
 }
 
-Napi::Value NativeMap::Set(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
-  encode_value(env, info[2], vc_, s.value);
+napi_value NativeMap::Set(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
+  encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -315,13 +372,13 @@ Napi::Value NativeMap::Set(const Napi::CallbackInfo& info, scratch& s) {
   }
   s.trim();
   if (st != status::ok && st != status::inserted) throw_status(env, st, "set");
-  return Napi::Boolean::New(env, st == status::inserted);
+  return boolean(env, st == status::inserted);
 }
 
-Napi::Value NativeMap::SetIfAbsent(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
-  encode_value(env, info[2], vc_, s.value);
+napi_value NativeMap::SetIfAbsent(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
+  encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -329,13 +386,13 @@ Napi::Value NativeMap::SetIfAbsent(const Napi::CallbackInfo& info, scratch& s) {
   }
   s.trim();
   if (st != status::inserted && st != status::exists) throw_status(env, st, "setIfAbsent");
-  return Napi::Boolean::New(env, st == status::inserted);
+  return boolean(env, st == status::inserted);
 }
 
-Napi::Value NativeMap::GetOrSet(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
-  encode_value(env, info[2], vc_, s.value);
+napi_value NativeMap::GetOrSet(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
+  encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -343,27 +400,28 @@ Napi::Value NativeMap::GetOrSet(const Napi::CallbackInfo& info, scratch& s) {
   }
   if (st == status::inserted) {
     s.trim();
-    return info[3];  // "inserted": the caller returns its own value
+    return c[3];  // "inserted": the caller returns its own value
   }
   if (st != status::exists) throw_status(env, st, "getOrSet");
-  Napi::Value r(env, decode_value(env, vc_, s.out));
+  napi_value r = decode_value(env, vc_, s.out);
   s.trim();
   return r;
 }
 
-Napi::Value NativeMap::CompareAndSet(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
+napi_value NativeMap::CompareAndSet(const call& c, scratch& s) {
+  napi_env env = c.env;
   std::uint32_t flags = 0;
-  if (!info[4].IsUndefined()) {
-    if (!info[4].IsNumber())
+  const Napi::Value flag_arg(env, c[4]);
+  if (!flag_arg.IsUndefined()) {
+    if (!flag_arg.IsNumber())
       throw_type_error(env, "threadmap: compareAndSet flags must be a number");
-    flags = info[4].As<Napi::Number>().Uint32Value();
+    flags = flag_arg.As<Napi::Number>().Uint32Value();
   }
-  encode_key(env, info[1], kc_, s.key);
+  encode_key(env, c[1], kc_, s.key);
   const bool expect_absent = flags & cas_expect_absent;
   const bool erase = flags & cas_delete;
-  if (!expect_absent) encode_value(env, info[2], vc_, s.expected);
-  if (!erase) encode_value(env, info[3], vc_, s.value);
+  if (!expect_absent) encode_value(env, c[2], vc_, s.expected);
+  if (!erase) encode_value(env, c[3], vc_, s.value);
   const bytes expected = s.expected.view();
   const bytes desired = s.value.view();
   status st;
@@ -376,19 +434,19 @@ Napi::Value NativeMap::CompareAndSet(const Napi::CallbackInfo& info, scratch& s)
   switch (st) {
     case status::ok:
     case status::inserted:
-      return Napi::Boolean::New(env, true);
+      return boolean(env, true);
     case status::mismatch:
     case status::not_found:
-      return Napi::Boolean::New(env, false);
+      return boolean(env, false);
     default:
       throw_status(env, st, "compareAndSet");
   }
 }
 
-Napi::Value NativeMap::Swap(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
-  encode_value(env, info[2], vc_, s.value);
+napi_value NativeMap::Swap(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
+  encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
@@ -396,44 +454,44 @@ Napi::Value NativeMap::Swap(const Napi::CallbackInfo& info, scratch& s) {
   }
   if (st == status::inserted) {
     s.trim();
-    return info[3];
+    return c[3];
   }
   if (st != status::ok) throw_status(env, st, "swap");
-  Napi::Value r(env, decode_value(env, vc_, s.out));
+  napi_value r = decode_value(env, vc_, s.out);
   s.trim();
   return r;
 }
 
-Napi::Value NativeMap::Take(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
+napi_value NativeMap::Take(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
   status st;
   {
     epoch::guard g;
     st = live(env)->take(s.key.view(), &s.out);
   }
-  if (st == status::not_found) return info[2];
+  if (st == status::not_found) return c[2];
   if (st != status::ok) throw_status(env, st, "take");
-  Napi::Value r(env, decode_value(env, vc_, s.out));
+  napi_value r = decode_value(env, vc_, s.out);
   s.trim();
   return r;
 }
 
-Napi::Value NativeMap::Delete(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  encode_key(env, info[1], kc_, s.key);
+napi_value NativeMap::Delete(const call& c, scratch& s) {
+  napi_env env = c.env;
+  encode_key(env, c[1], kc_, s.key);
   status st;
   {
     epoch::guard g;
     st = live(env)->erase(s.key.view(), nullptr);
   }
   if (st != status::ok && st != status::not_found) throw_status(env, st, "delete");
-  return Napi::Boolean::New(env, st == status::ok);
+  return boolean(env, st == status::ok);
 }
 
-Napi::Value NativeMap::Add(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
-  Napi::Value delta = info[2];
+napi_value NativeMap::Add(const call& c, scratch& s) {
+  napi_env env = c.env;
+  const Napi::Value delta(env, c[2]);
   const bool is_number = delta.IsNumber();
   const bool is_bigint = delta.IsBigInt();
   // The counter layout is the value codec's own: 8 bytes of double (number)
@@ -466,7 +524,7 @@ Napi::Value NativeMap::Add(const Napi::CallbackInfo& info, scratch& s) {
                                       "this map's values are '") +
                               to_string(vc_) + "'");
   }
-  encode_key(env, info[1], kc_, s.key);
+  encode_key(env, c[1], kc_, s.key);
   counter result{};
   status st;
   {
@@ -488,8 +546,8 @@ Napi::Value NativeMap::Add(const Napi::CallbackInfo& info, scratch& s) {
   }
 }
 
-Napi::Value NativeMap::Size(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
+napi_value NativeMap::Size(const call& c, scratch& s) {
+  napi_env env = c.env;
   std::size_t n;
   {
     epoch::guard g;
@@ -498,17 +556,17 @@ Napi::Value NativeMap::Size(const Napi::CallbackInfo& info, scratch& s) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-Napi::Value NativeMap::Clear(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
+napi_value NativeMap::Clear(const call& c, scratch& s) {
+  napi_env env = c.env;
   {
     epoch::guard g;
     live(env)->clear();
   }
-  return info.Env().Undefined();
+  return undefined(env);
 }
 
-Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info, scratch& s) {
-  napi_env env = info.Env();
+napi_value NativeMap::Stats(const call& c, scratch& s) {
+  napi_env env = c.env;
   map_stats st;
   std::vector<numa::table_report> placement;
   {
@@ -528,23 +586,23 @@ Napi::Value NativeMap::Stats(const Napi::CallbackInfo& info, scratch& s) {
   return o;
 }
 
-Napi::Value NativeMap::Close(const Napi::CallbackInfo& info, scratch& s) {
+napi_value NativeMap::Close(const call& c, scratch& s) {
   // Not inside a guard: close() waits for every guard that may use the map.
   bool closed = shared_ ? shared_->close() : false;
   // This wrapper will never use the map again: let go of the registry entry
   // now rather than at GC, so it is freed once every other holder lets go.
   shared_.reset();
   closed_ = true;
-  return Napi::Boolean::New(info.Env(), closed);
+  return boolean(c.env, closed);
 }
 
-Napi::Value NativeMap::IsClosed(const Napi::CallbackInfo& info, scratch& s) {
+napi_value NativeMap::IsClosed(const call& c, scratch& s) {
   bool closed;
   {
     epoch::guard g;
     closed = !shared_ || shared_->get() == nullptr;
   }
-  return Napi::Boolean::New(info.Env(), closed);
+  return boolean(c.env, closed);
 }
 
 Napi::Value NativeMap::Info(const Napi::CallbackInfo& info) {
@@ -560,18 +618,19 @@ Napi::Value NativeMap::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value NativeMap::Iterate(const Napi::CallbackInfo& info, scratch& s) {
-  Napi::Env env = info.Env();
+napi_value NativeMap::Iterate(const call& c, scratch& s) {
+  Napi::Env env(c.env);
   std::uint32_t mode = iter_entries;
-  if (!info[1].IsUndefined()) {
-    if (!info[1].IsNumber()) throw_type_error(env, "threadmap: iterate mode must be a number");
-    mode = info[1].As<Napi::Number>().Uint32Value();
+  const Napi::Value mode_arg(env, c[1]), chunk_arg(env, c[2]);
+  if (!mode_arg.IsUndefined()) {
+    if (!mode_arg.IsNumber()) throw_type_error(env, "threadmap: iterate mode must be a number");
+    mode = mode_arg.As<Napi::Number>().Uint32Value();
     if (mode > iter_entries) throw_range_error(env, "threadmap: unknown iterate mode");
   }
   std::uint32_t chunk = 1024;
-  if (!info[2].IsUndefined()) {
-    if (!info[2].IsNumber()) throw_type_error(env, "threadmap: iterate chunk must be a number");
-    chunk = info[2].As<Napi::Number>().Uint32Value();
+  if (!chunk_arg.IsUndefined()) {
+    if (!chunk_arg.IsNumber()) throw_type_error(env, "threadmap: iterate chunk must be a number");
+    chunk = chunk_arg.As<Napi::Number>().Uint32Value();
     // Bounded: a chunk becomes the arguments of one Array.of call (two per
     // entry), which must fit on a worker's stack.
     if (chunk == 0 || chunk > 4096)
@@ -582,6 +641,230 @@ Napi::Value NativeMap::Iterate(const Napi::CallbackInfo& info, scratch& s) {
     live(env);  // iterating a closed map is an error at once, not at the first chunk
   }
   return NativeIterator::create(env, iterator_init{shared_, kc_, vc_, mode, chunk});
+}
+
+// --- batches -----------------------------------------------------------------
+
+namespace {
+
+// c[at]: a typed array, or undefined for spread arguments from c[first] on.
+batch_source source_of(const call& c, std::size_t at, std::size_t first) {
+  batch_source src;
+  if (!is_undefined(c.env, c[at])) {
+    if (!typed_elements_of(c.env, c[at], src.elements))
+      throw_type_error(c.env,
+                       "threadmap: batch keys and values must be arrays, or a Float64Array, "
+                       "BigInt64Array or BigUint64Array");
+    src.typed = true;
+    src.count = src.elements.length;
+  } else {
+    src.first = first;
+    src.count = c.argc > first ? c.argc - first : 0;
+  }
+  return src;
+}
+
+// The index of the batch's first element in the caller's whole batch (the
+// TypeScript layer splits long ones), for error messages.
+std::size_t batch_base(napi_env env, napi_value v) {
+  double d = -1;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d > 9007199254740991.0)
+    throw_type_error(env, "threadmap: a batch's base index must be a non-negative number");
+  return static_cast<std::size_t>(d);
+}
+
+bool batch_flag(napi_env env, napi_value v) {
+  bool b = false;
+  if (napi_get_value_bool(env, v, &b) != napi_ok)
+    throw_type_error(env, "threadmap: a batch's dry-run flag must be a boolean");
+  return b;
+}
+
+// Appends the views of the elements encoded back to back in `buf`.
+void append_views(const byte_buffer& buf, const std::vector<std::size_t>& ends,
+                  std::vector<bytes>& views) {
+  std::size_t from = 0;
+  for (std::size_t end : ends) {
+    views.emplace_back(buf.data() + from, end - from);
+    from = end;
+  }
+}
+
+// A write that failed part-way through a batch (only maxMemory can: every
+// element was encoded and checked before the first write).
+[[noreturn]] void throw_batch_status(napi_env env, status st, const char* what, std::size_t index) {
+  if (st == status::memory_limit)
+    throw_range_error(env, std::string("threadmap: ") + what +
+                               ": the map's maxMemory would be exceeded at index " +
+                               std::to_string(index) +
+                               "; the entries before it were written, none from it on");
+  throw_status(env, st, what);
+}
+
+}  // namespace
+
+void NativeMap::encode_keys(const call& c, const batch_source& src, std::size_t base,
+                            scratch& s) const {
+  if (src.count > max_batch) throw_batch_too_long(c.env);
+  s.batch_keys.clear();
+  s.key_ends.clear();
+  if (src.typed) {
+    check_typed_keys(c.env, src.elements, kc_);
+    for (std::size_t i = 0; i < src.count; ++i) {
+      append_typed_key(src.elements, i, kc_, s.batch_keys);
+      s.key_ends.push_back(s.batch_keys.size());
+    }
+  } else {
+    for (std::size_t i = 0; i < src.count; ++i) {
+      append_key(c.env, c[src.first + i], kc_, s.batch_keys, base + i);
+      s.key_ends.push_back(s.batch_keys.size());
+    }
+  }
+  s.views.clear();
+  append_views(s.batch_keys, s.key_ends, s.views);
+}
+
+void NativeMap::encode_values(const call& c, const batch_source& src, std::size_t base,
+                              scratch& s) const {
+  if (src.count > max_batch) throw_batch_too_long(c.env);
+  s.batch_values.clear();
+  s.value_ends.clear();
+  if (src.typed) {
+    check_typed_values(c.env, src.elements, vc_);
+    for (std::size_t i = 0; i < src.count; ++i) {
+      append_typed_value(src.elements, i, vc_, s.batch_values);
+      s.value_ends.push_back(s.batch_values.size());
+    }
+  } else {
+    for (std::size_t i = 0; i < src.count; ++i) {
+      append_value(c.env, c[src.first + i], vc_, s.batch_values, base + i);
+      s.value_ends.push_back(s.batch_values.size());
+    }
+  }
+  append_views(s.batch_values, s.value_ends, s.views);  // after the keys' views
+}
+
+// getMany(ref, base, missing, typedKeys, ...keys): the values in key order,
+// `missing` where a key is absent.
+napi_value NativeMap::GetMany(const call& c, scratch& s) {
+  napi_env env = c.env;
+  const std::size_t base = batch_base(env, c[1]);
+  const batch_source keys = source_of(c, 3, 4);
+  encode_keys(c, keys, base, s);
+  const std::size_t n = keys.count;
+  if (s.outs.size() < n) s.outs.resize(n);
+  bool* found = s.found_for(n);
+  {
+    epoch::guard g;
+    live(env)->get_many(s.views.data(), n, s.outs.data(), found);
+  }
+  s.results.resize(n);
+  for (std::size_t i = 0; i < n; ++i)
+    s.results[i] = found[i] ? decode_value(env, vc_, s.outs[i]) : c[2];
+  napi_value r = array_of(c, s.results);
+  s.trim_batch();
+  return r;
+}
+
+// hasMany(ref, base, typedKeys, ...keys): whether each key is present.
+napi_value NativeMap::HasMany(const call& c, scratch& s) {
+  napi_env env = c.env;
+  const std::size_t base = batch_base(env, c[1]);
+  const batch_source keys = source_of(c, 2, 3);
+  encode_keys(c, keys, base, s);
+  const std::size_t n = keys.count;
+  bool* found = s.found_for(n);
+  {
+    epoch::guard g;
+    live(env)->get_many(s.views.data(), n, nullptr, found);
+  }
+  s.results.resize(n);
+  for (std::size_t i = 0; i < n; ++i) s.results[i] = boolean(env, found[i]);
+  napi_value r = array_of(c, s.results);
+  s.trim_batch();
+  return r;
+}
+
+// deleteMany(ref, base, dryRun, typedKeys, ...keys): whether each key was
+// present (and so deleted by this call). A dry run only encodes and checks.
+napi_value NativeMap::DeleteMany(const call& c, scratch& s) {
+  napi_env env = c.env;
+  const std::size_t base = batch_base(env, c[1]);
+  const bool dry_run = batch_flag(env, c[2]);
+  const batch_source keys = source_of(c, 3, 4);
+  encode_keys(c, keys, base, s);
+  if (dry_run) {
+    s.trim_batch();
+    return undefined(env);
+  }
+  const std::size_t n = keys.count;
+  bool* deleted = s.found_for(n);
+  std::size_t failed = n;
+  status st = status::ok;
+  {
+    epoch::guard g;
+    concurrent_map* m = live(env);
+    for (std::size_t i = 0; i < n && failed == n; ++i) {
+      st = m->erase(s.views[i], nullptr);
+      if (st != status::ok && st != status::not_found) failed = i;
+      deleted[i] = st == status::ok;
+    }
+  }
+  if (failed != n) throw_batch_status(env, st, "deleteMany", base + failed);
+  s.results.resize(n);
+  for (std::size_t i = 0; i < n; ++i) s.results[i] = boolean(env, deleted[i]);
+  napi_value r = array_of(c, s.results);
+  s.trim_batch();
+  return r;
+}
+
+// setMany(ref, base, dryRun, typedKeys, typedValues, ...rest): rest holds
+// the keys that are not typed, then the values that are not typed.
+napi_value NativeMap::SetMany(const call& c, scratch& s) {
+  napi_env env = c.env;
+  const std::size_t base = batch_base(env, c[1]);
+  const bool dry_run = batch_flag(env, c[2]);
+  batch_source keys = source_of(c, 3, 5);
+  batch_source values = source_of(c, 4, 5);
+  const std::size_t rest = c.argc > 5 ? c.argc - 5 : 0;
+  std::size_t n;
+  if (keys.typed) {
+    n = keys.count;
+  } else if (values.typed) {
+    n = values.count;
+  } else {
+    if (rest % 2 != 0) throw_range_error(env, "threadmap: setMany needs as many values as keys");
+    n = rest / 2;
+  }
+  if (!keys.typed) keys.count = n;
+  if (!values.typed) {
+    values.first = 5 + (keys.typed ? 0 : n);
+    values.count = n;
+  }
+  if (keys.count != n || values.count != n || rest != (keys.typed ? 0 : n) + (values.typed ? 0 : n))
+    throw_range_error(env, "threadmap: setMany needs as many values as keys");
+  encode_keys(c, keys, base, s);
+  encode_values(c, values, base, s);
+  if (dry_run) {
+    s.trim_batch();
+    return undefined(env);
+  }
+  std::size_t failed = n;
+  status st = status::ok;
+  {
+    epoch::guard g;
+    concurrent_map* m = live(env);
+    for (std::size_t i = 0; i < n; ++i) {
+      st = m->put(s.views[i], s.views[n + i], nullptr);
+      if (st != status::ok && st != status::inserted) {
+        failed = i;
+        break;
+      }
+    }
+  }
+  s.trim_batch();
+  if (failed != n) throw_batch_status(env, st, "setMany", base + failed);
+  return undefined(env);
 }
 
 }  // namespace threadmap::addon

@@ -39,6 +39,32 @@ inline constexpr std::uint32_t iter_keys = 0;
 inline constexpr std::uint32_t iter_values = 1;
 inline constexpr std::uint32_t iter_entries = 2;
 
+// The largest batch one native call takes (getMany etc.): its results become
+// the arguments of one Array.of call, which must fit on a worker's stack. The
+// TypeScript layer splits longer batches.
+inline constexpr std::uint32_t max_batch = 4096;
+
+// The arguments of one map function call, read with one napi_get_cb_info:
+// argv holds at least `fixed` values (undefined past argc), or all of them
+// for the batch functions, whose keys arrive as spread arguments.
+struct call {
+  static constexpr std::size_t fixed = 6;
+  napi_env env;
+  addon_data* data;
+  std::size_t argc;
+  const napi_value* argv;
+  napi_value operator[](std::size_t i) const noexcept { return argv[i]; }
+};
+
+// Where a batch's keys (or values) come from: a typed array read in place, or
+// `count` spread arguments starting at c[first].
+struct batch_source {
+  bool typed = false;
+  typed_elements elements{};
+  std::size_t first = 0;
+  std::size_t count = 0;
+};
+
 class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
  public:
   static constexpr const char* class_name = "NativeMap";
@@ -54,23 +80,30 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   ~NativeMap() override;
   void release() noexcept override;
 
-  // The operations; info[0] is the map reference, the rest their arguments.
-  Napi::Value Get(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Has(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Set(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value SetIfAbsent(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value GetOrSet(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value CompareAndSet(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Swap(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Take(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Delete(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Add(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Size(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Clear(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Stats(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Close(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value IsClosed(const Napi::CallbackInfo& info, scratch& s);
-  Napi::Value Iterate(const Napi::CallbackInfo& info, scratch& s);
+  // The operations; c[0] is the map reference, the rest their arguments.
+  napi_value Get(const call& c, scratch& s);
+  napi_value Has(const call& c, scratch& s);
+  napi_value Set(const call& c, scratch& s);
+  napi_value SetIfAbsent(const call& c, scratch& s);
+  napi_value GetOrSet(const call& c, scratch& s);
+  napi_value CompareAndSet(const call& c, scratch& s);
+  napi_value Swap(const call& c, scratch& s);
+  napi_value Take(const call& c, scratch& s);
+  napi_value Delete(const call& c, scratch& s);
+  napi_value Add(const call& c, scratch& s);
+  napi_value Size(const call& c, scratch& s);
+  napi_value Clear(const call& c, scratch& s);
+  napi_value Stats(const call& c, scratch& s);
+  napi_value Close(const call& c, scratch& s);
+  napi_value IsClosed(const call& c, scratch& s);
+  napi_value Iterate(const call& c, scratch& s);
+
+  // Batches (see lib/native.ts for the argument shapes): every key (and
+  // value) is encoded and checked before the map is touched.
+  napi_value GetMany(const call& c, scratch& s);
+  napi_value HasMany(const call& c, scratch& s);
+  napi_value DeleteMany(const call& c, scratch& s);
+  napi_value SetMany(const call& c, scratch& s);
 
   // info(nativeMap): {id, keys, values, strategy, ref}.
   static Napi::Value Info(const Napi::CallbackInfo& info);
@@ -81,6 +114,11 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   // when the map was closed (by any thread) or released with its environment.
   concurrent_map* live(napi_env env) const;
   [[noreturn]] void throw_closed(napi_env env) const;
+  // Encode and check every key (value) of a batch; s.views then holds the
+  // keys' bytes, followed by the values' after encode_values. `base`: the
+  // index of the first element in the caller's batch, for error messages.
+  void encode_keys(const call& c, const batch_source& src, std::size_t base, scratch& s) const;
+  void encode_values(const call& c, const batch_source& src, std::size_t base, scratch& s) const;
 
   std::shared_ptr<shared_map> shared_;
   std::shared_ptr<env_state> env_;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "env_state.hpp"
+#include "floor_wrap.hpp"
 #include "iterator_wrap.hpp"
 #include "lincheck_wrap.hpp"
 #include "map_wrap.hpp"
@@ -140,6 +141,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveMaps", Napi::Function::New<LiveMaps>(env, "liveMaps"));
   export_lincheck(env, exports);
   export_numa(env, exports);
+  export_floor(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("CAS_EXPECT_ABSENT", Napi::Number::New(env, cas_expect_absent));
@@ -149,6 +151,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("ITER_ENTRIES", Napi::Number::New(env, iter_entries));
   c.Set("MAX_KEY_BYTES", Napi::Number::New(env, static_cast<double>(max_key_bytes)));
   c.Set("MAX_VALUE_BYTES", Napi::Number::New(env, static_cast<double>(max_value_bytes)));
+  c.Set("BATCH_MAX", Napi::Number::New(env, max_batch));
   Napi::Array strategies = Napi::Array::New(env);
   for (strategy_kind k : strategy_kinds())
     strategies.Set(strategies.Length(), Napi::String::New(env, threadmap::to_string(k)));
