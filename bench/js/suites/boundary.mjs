@@ -1,0 +1,274 @@
+// The cost of one ThreadMap operation against the Node-API floor, and the
+// per-operation targets of issue 6, single thread. Every group is measured
+// interleaved (lib/measure.mjs), so its ratios come from one run:
+//
+//   call     1,000 string keys (all in cache): Map, ThreadMap get/has/set,
+//            and the floor: an empty native call, one that reads a number,
+//            one that reads a short string (as UTF-16, as the codecs do; and
+//            as UTF-8, Node-API's conversion)
+//   strings  1,000,000 string keys in random order: get, set (overwrite)
+//   numbers  1,000,000 number keys: get, and getMany with 1,000 keys a call
+//            from an array and from a Float64Array, against a Map.get loop
+//   peers    1,000,000 string keys: get on ThreadMap, lmdb-js and sharedmap
+//            (the adapters of lib/peers.mjs), beside Map
+//   memory   bytes per entry of 1,000,000 'key:' + i -> number entries, Map
+//            and ThreadMap each in a fresh process (suites/memory-child.mjs)
+//
+// Kernels are self-contained so that fresh() gives every contender its own
+// compiled copy.
+
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { makeKeys, probeOrder } from '../lib/keys.mjs'
+import { fresh, measureInterleaved } from '../lib/measure.mjs'
+import { attachPeer, createPeer, peerUnavailable } from '../lib/peers.mjs'
+import { closeQuietly, distPath, newThreadMap } from '../lib/threadmap.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+export const BOUNDARY_GROUPS = ['call', 'strings', 'numbers', 'peers', 'memory']
+
+function getKernel(m, probe, start, end) {
+  let sum = 0
+  for (let i = start; i < end; i++) sum += m.get(probe[i])
+  return sum
+}
+
+function hasKernel(m, probe, start, end) {
+  let n = 0
+  for (let i = start; i < end; i++) if (m.has(probe[i])) n++
+  return n
+}
+
+function setKernel(m, probe, values, start, end) {
+  for (let i = start; i < end; i++) m.set(probe[i], values[i])
+  return end - start
+}
+
+function floorKernel(fn, probe, start, end) {
+  for (let i = start; i < end; i++) fn(probe[i])
+  return end - start
+}
+
+function floorNumberKernel(fn, probe, start, end) {
+  for (let i = start; i < end; i++) fn(i)
+  return end - start
+}
+
+function noopKernel(fn, probe, start, end) {
+  for (let i = start; i < end; i++) fn()
+  return end - start
+}
+
+// chunks: the probe keys cut into arrays (or Float64Array views) of 1,000.
+function getManyKernel(m, chunks, start, end) {
+  let sum = 0
+  for (let c = start; c < end; c++) {
+    const values = m.getMany(chunks[c])
+    sum += values[0] + values[values.length - 1]
+  }
+  return sum
+}
+
+const SPAN = 16_384
+
+// Walks [0, n) in spans, wrapping around; `per` operations per index.
+function spans(n, run, per = 1) {
+  const span = Math.max(1, Math.min(n, Math.floor(SPAN / per)))
+  let cursor = 0
+  return () => {
+    const start = cursor
+    const end = Math.min(start + span, n)
+    cursor = end === n ? 0 : end
+    return { ops: (end - start) * per, result: run(start, end) }
+  }
+}
+
+// A contender's step: a fresh copy of `kernel` run as kernel(...args, start, end).
+function stepOf(kernel, n, args, per = 1) {
+  const f = fresh(kernel)
+  return spans(n, (s, e) => f(...args, s, e), per)
+}
+
+function floorOf() {
+  return createRequire(import.meta.url)(path.join(path.dirname(distPath), 'native.js')).addon.floor
+}
+
+function checkAll(m, probe, values, label) {
+  for (let i = 0; i < probe.length; i++) {
+    if (m.get(probe[i]) !== values[i]) throw new Error(`${label}: wrong value for ${probe[i]}`)
+  }
+}
+
+function fill(m, keys) {
+  for (let i = 0; i < keys.length; i++) m.set(keys[i], i)
+  return m
+}
+
+/** One measured group: contenders [{ impl, op, baseline?, step }], recorded with their ratios. */
+function measureGroup(group, size, keyType, contenders, opts, record) {
+  const summaries = measureInterleaved(contenders, opts)
+  contenders.forEach((c, i) =>
+    record({
+      suite: 'boundary',
+      group,
+      size,
+      keyType,
+      impl: c.impl,
+      op: c.op,
+      vs: c.vs ?? null,
+      baseline: !!c.baseline,
+      ...summaries[i],
+    }),
+  )
+}
+
+function callGroup(opts, record) {
+  const n = 1000
+  const keys = makeKeys(n, opts.seed)
+  const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1)
+  const map = fill(new Map(), keys)
+  const tm = fill(newThreadMap(opts.strategy), keys)
+  checkAll(tm, probe, values, 'ThreadMap')
+  const floor = floorOf()
+  const contenders = [
+    { impl: 'Map', op: 'get', baseline: true, step: stepOf(getKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
+    { impl: 'Map', op: 'has', step: stepOf(hasKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: 'has', vs: 'Map has', step: stepOf(hasKernel, n, [tm, probe]) },
+    { impl: 'Map', op: 'set', step: stepOf(setKernel, n, [map, probe, values]) },
+    { impl: 'ThreadMap', op: 'set', vs: 'Map set', step: stepOf(setKernel, n, [tm, probe, values]) },
+    { impl: 'floor', op: 'empty call', vs: 'Map get', step: stepOf(noopKernel, n, [floor.noop, probe]) },
+    { impl: 'floor', op: 'read a number', vs: 'Map get', step: stepOf(floorNumberKernel, n, [floor.number, probe]) },
+    { impl: 'floor', op: 'read a string (UTF-16)', vs: 'Map get', step: stepOf(floorKernel, n, [floor.string, probe]) },
+    { impl: 'floor', op: 'read a string (UTF-8)', vs: 'Map get', step: stepOf(floorKernel, n, [floor.stringUtf8, probe]) },
+  ]
+  measureGroup('call', n, 'string', contenders, opts, record)
+  checkAll(tm, probe, values, 'ThreadMap after the run')
+  closeQuietly(tm)
+}
+
+function stringsGroup(opts, record) {
+  const n = opts.bigSize
+  const keys = makeKeys(n, opts.seed)
+  const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1)
+  const map = fill(new Map(), keys)
+  const tm = fill(newThreadMap(opts.strategy), keys)
+  checkAll(tm, probe, values, 'ThreadMap')
+  const floor = floorOf()
+  const contenders = [
+    { impl: 'Map', op: 'get', baseline: true, step: stepOf(getKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
+    { impl: 'Map', op: 'set', step: stepOf(setKernel, n, [map, probe, values]) },
+    { impl: 'ThreadMap', op: 'set', vs: 'Map set', step: stepOf(setKernel, n, [tm, probe, values]) },
+    { impl: 'floor', op: 'read a string (UTF-16)', vs: 'Map get', step: stepOf(floorKernel, n, [floor.string, probe]) },
+  ]
+  measureGroup('strings', n, 'string', contenders, opts, record)
+  checkAll(tm, probe, values, 'ThreadMap after the run')
+  closeQuietly(tm)
+}
+
+function numbersGroup(opts, record) {
+  const n = opts.bigSize
+  const per = 1000
+  const keys = makeKeys(n, opts.seed, 'number')
+  const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1, 'number')
+  const map = fill(new Map(), keys)
+  const tm = fill(newThreadMap(opts.strategy, 'number'), keys)
+  checkAll(tm, probe, values, 'ThreadMap')
+  const typed = Float64Array.from(probe)
+  const arrays = []
+  const views = []
+  for (let i = 0; i + per <= n; i += per) {
+    arrays.push(probe.slice(i, i + per))
+    views.push(typed.subarray(i, i + per))
+  }
+  const chunks = arrays.length
+  const floor = floorOf()
+  const contenders = [
+    { impl: 'Map', op: 'get', baseline: true, step: stepOf(getKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
+    { impl: 'ThreadMap', op: 'getMany, arrays of 1,000', vs: 'Map get', step: stepOf(getManyKernel, chunks, [tm, arrays], per) },
+    { impl: 'ThreadMap', op: 'getMany, Float64Array of 1,000', vs: 'Map get', step: stepOf(getManyKernel, chunks, [tm, views], per) },
+    { impl: 'floor', op: 'read a number', vs: 'Map get', step: stepOf(floorNumberKernel, n, [floor.number, probe]) },
+  ]
+  measureGroup('numbers', n, 'number', contenders, opts, record)
+  const got = tm.getMany(views[0])
+  for (let i = 0; i < per; i++) if (got[i] !== values[i]) throw new Error('getMany: wrong value')
+  closeQuietly(tm)
+}
+
+function peersGroup(opts, record, notes) {
+  const n = opts.bigSize
+  const keys = makeKeys(n, opts.seed)
+  const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1)
+  const map = fill(new Map(), keys)
+  const tm = fill(newThreadMap(opts.strategy), keys)
+  const contenders = [
+    { impl: 'Map', op: 'get', baseline: true, step: stepOf(getKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
+  ]
+  const made = []
+  for (const name of ['lmdb', 'sharedmap']) {
+    const why = peerUnavailable(name)
+    if (why) {
+      notes.push(`boundary peers: ${name} skipped: ${why}`)
+      continue
+    }
+    const peer = createPeer(name, keys)
+    made.push(peer)
+    const face = attachPeer(name, peer.handle)
+    checkAll(face, probe.slice(0, 1000), values, name)
+    contenders.push({ impl: name, op: 'get', vs: 'ThreadMap get', step: stepOf(getKernel, n, [face, probe]) })
+  }
+  measureGroup('peers', n, 'string', contenders, opts, record)
+  for (const p of made) p.close()
+  closeQuietly(tm)
+}
+
+function memoryGroup(opts, record) {
+  const child = path.join(here, 'memory-child.mjs')
+  const run = (impl, presized) =>
+    JSON.parse(
+      execFileSync(process.execPath, ['--expose-gc', child, impl, String(opts.bigSize), opts.strategy, presized ? 'presized' : 'grown'], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      }).trim(),
+    )
+  for (const [impl, presized] of [
+    ['map', false],
+    ['threadmap', false],
+    ['threadmap', true],
+  ]) {
+    const r = run(impl, presized)
+    record({
+      suite: 'boundary',
+      group: 'memory',
+      size: opts.bigSize,
+      keyType: 'string',
+      impl: impl === 'map' ? 'Map' : presized ? 'ThreadMap (capacity preset)' : 'ThreadMap',
+      op: 'fill',
+      baseline: impl === 'map',
+      memory: r,
+    })
+  }
+}
+
+export function boundarySteps(opts) {
+  return opts.groups.length
+}
+
+/**
+ * @param opts {groups, strategy, bigSize, seed, samples, sampleMs, warmupMs}
+ */
+export async function runBoundary(opts, record, bar, notes) {
+  const groups = { call: callGroup, strings: stringsGroup, numbers: numbersGroup, peers: peersGroup, memory: memoryGroup }
+  for (const g of opts.groups) {
+    bar.label(`boundary: ${g}`)
+    groups[g](opts, record, notes)
+    bar.tick(`boundary: ${g}`)
+  }
+}
