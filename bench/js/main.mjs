@@ -76,7 +76,7 @@ async function main() {
     const workers = results.filter((r) => r.suite === 'workers')
     console.log(`\n${workersTable(workers)}`)
     const retried = workers.reduce((a, r) => a + r.retries, 0)
-    if (retried) notes.push(`${retried} workers runs got under 80% CPU per thread and were run again (--retry-starved=${opts.retryStarved})`)
+    if (retried) notes.push(`${retried} workers runs had a thread waiting for a CPU over 20% of the window and were run again (--retry-starved=${opts.retryStarved})`)
   }
   if (opts.suites.includes('churn')) {
     const bar = progress.bar('churn', churnSteps(opts))

@@ -10,6 +10,12 @@
 // the monotonic clock into the thread's histogram; the timer's own cost is
 // measured at start-up and reported beside the percentiles.
 //
+// Each thread also reads its run-queue wait (/proc/thread-self/schedstat,
+// the time it was runnable but not running) over the window: a share above
+// 20% means another process held the CPU it wanted, so the run measured the
+// machine's load rather than the map; the driver can run it again. (A thread
+// asleep on a lock is not runnable, so blocking designs are not flagged.)
+//
 // Each read checks that it found the key and that the value belongs to it
 // (workload.hpp's value_for); a single failure aborts the benchmark. The values
 // read are summed into a checksum that is printed, so no read can be dropped as
@@ -23,6 +29,7 @@
 #include <barrier>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -55,6 +62,7 @@ struct run_result {
   event_values events;
   std::uint64_t checksum = 0;
   std::uint64_t bad_reads = 0;
+  double max_wait_share = 0;  // the worst thread's run-queue wait / its window; -1 unknown
   double mops() const { return max_ns > 0 ? static_cast<double>(ops) / max_ns * 1e3 : 0; }
 };
 
@@ -62,6 +70,16 @@ inline std::uint64_t now_ns() noexcept {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                         std::chrono::steady_clock::now().time_since_epoch())
                                         .count());
+}
+
+/// Nanoseconds the calling thread has waited on a run queue; -1 if unknown.
+inline double run_queue_wait_ns() {
+  std::FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+  if (!f) return -1;
+  unsigned long long on_cpu = 0, waited = 0;
+  const int n = std::fscanf(f, "%llu %llu", &on_cpu, &waited);
+  std::fclose(f);
+  return n == 2 ? static_cast<double>(waited) : -1;
 }
 
 inline void pin_to(int cpu) {
@@ -76,6 +94,7 @@ template <class K, class A>
 run_result run_threads(A& map, const run_params& p) {
   struct alignas(64) per_thread {  // own line(s): threads write only their own
     std::uint64_t ops = 0, ns = 0, checksum = 0, bad = 0;
+    double wait_ns = -1;
     histogram latency;
     event_values events;
   };
@@ -127,6 +146,7 @@ run_result run_threads(A& map, const run_params& p) {
     }
     sync.arrive_and_wait();
     if (ctr) ctr->reset_and_enable();
+    const double w0 = run_queue_wait_ns();
     const std::uint64_t t0 = now_ns();
     std::uint64_t ops = 0;
     if (p.fixed_ops) {
@@ -139,10 +159,12 @@ run_result run_threads(A& map, const run_params& p) {
       }
     }
     const std::uint64_t t1 = now_ns();
+    const double w1 = run_queue_wait_ns();
     if (ctr) {
       ctr->disable();
       res[t].events = ctr->read();
     }
+    if (w0 >= 0 && w1 >= 0) res[t].wait_ns = w1 - w0;
     res[t].ops = ops;
     res[t].ns = t1 - t0;
     res[t].checksum = sum;
@@ -168,6 +190,11 @@ run_result run_threads(A& map, const run_params& p) {
     r.events.add(x.events);
     r.checksum += x.checksum;
     r.bad_reads += x.bad;
+    r.max_wait_share =
+        x.wait_ns < 0 || r.max_wait_share < 0
+            ? -1
+            : std::max(r.max_wait_share,
+                       x.wait_ns / static_cast<double>(std::max<std::uint64_t>(x.ns, 1)));
   }
   return r;
 }

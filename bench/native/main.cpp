@@ -59,9 +59,10 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --pin                 pin thread i to the i-th allowed CPU (sched_setaffinity)
   --no-counters         do not open perf_event counters
   --no-false-sharing    skip the false-sharing experiment
-  --retry-starved=2     rerun a run up to N times when its threads were on a CPU
-                        less than 80% of the window (task-clock; a loaded machine),
-                        keeping the attempt that got the most CPU
+  --retry-starved=2     rerun a run up to N times when a thread waited for a CPU
+                        (run queue, /proc/thread-self/schedstat) over 20% of the
+                        window: another process had the CPU; keep the attempt
+                        that waited least
   --cachegrind          rerun the first workload under valgrind --tool=cachegrind
                         for every selected contender (simulated D1/LL misses per op)
   --cg-ops=200000       measured operations of each cachegrind run
@@ -337,40 +338,61 @@ struct figure {
   std::vector<run_result> runs;
   unsigned retries = 0;  // starved runs that were run again
 
+  // The rounds the figure is made of: those in which no thread waited for a
+  // CPU over 20% of the window, or every round when none qualifies (then the
+  // figure is marked starved).
+  std::vector<const run_result*> used() const {
+    std::vector<const run_result*> ok, all;
+    for (auto& r : runs) {
+      all.push_back(&r);
+      if (r.max_wait_share <= 0.2) ok.push_back(&r);
+    }
+    return ok.empty() ? all : ok;
+  }
+  bool all_starved() const {
+    for (auto& r : runs)
+      if (r.max_wait_share <= 0.2) return false;
+    return !runs.empty();
+  }
+  double wait_share() const {  // the worst over the rounds used; -1 unknown
+    double w = 0;
+    for (auto* r : used()) w = r->max_wait_share < 0 ? -1 : std::max(w, r->max_wait_share);
+    return w;
+  }
   double median_mops() const {
     std::vector<double> m;
-    for (auto& r : runs) m.push_back(r.mops());
+    for (auto* r : used()) m.push_back(r->mops());
     std::sort(m.begin(), m.end());
     return m.size() % 2 ? m[m.size() / 2] : (m[m.size() / 2 - 1] + m[m.size() / 2]) / 2;
   }
   double min_mops() const {
     double x = 1e300;
-    for (auto& r : runs) x = std::min(x, r.mops());
+    for (auto* r : used()) x = std::min(x, r->mops());
     return x;
   }
   double max_mops() const {
     double x = 0;
-    for (auto& r : runs) x = std::max(x, r.mops());
+    for (auto* r : used()) x = std::max(x, r->mops());
     return x;
   }
   std::uint64_t total_ops() const {
     std::uint64_t n = 0;
-    for (auto& r : runs) n += r.ops;
+    for (auto* r : used()) n += r->ops;
     return n;
   }
   histogram latency() const {
     histogram h;
-    for (auto& r : runs) h.merge(r.latency);
+    for (auto* r : used()) h.merge(r->latency);
     return h;
   }
   event_values events() const {
     event_values e;
-    for (auto& r : runs) e.add(r.events);
+    for (auto* r : used()) e.add(r->events);
     return e;
   }
   double thread_ns() const {
     double n = 0;
-    for (auto& r : runs) n += r.thread_ns;
+    for (auto* r : used()) n += r->thread_ns;
     return n;
   }
 };
@@ -400,9 +422,9 @@ void print_group(const std::vector<figure>& figs, std::uint64_t size, key_kind k
               keys == key_kind::int64 ? "64-bit integer keys" : "16-byte string keys");
   bool hw = false;
   for (auto& f : figs) hw = hw || any_hw(f.events());
-  std::printf("%-5s %-8s %3s %-11s %18s %7s %6s %6s %7s %7s %7s %6s", "reads", "dist", "thr",
+  std::printf("%-5s %-8s %3s %-11s %19s %7s %6s %6s %7s %7s %5s %5s %6s", "reads", "dist", "thr",
               "contender", "Mops/s (min-max)", "vs best", "scale", "p50", "p99", "p99.9", "cpu%",
-              "cs/s");
+              "wait%", "cs/s");
   if (hw)
     std::printf(" %9s %5s %8s %8s %8s %8s", "cycles/op", "IPC", "L1d-m/op", "LLC-m/op", "dTLB/op",
                 "br-m/op");
@@ -431,11 +453,13 @@ void print_group(const std::vector<figure>& figs, std::uint64_t size, key_kind k
     char csr[16] = "n/a";
     if (e.valid[cs])
       std::snprintf(csr, sizeof csr, "%.0f", e.value[cs] / (f.thread_ns() / 1e9) * f.threads);
-    std::printf("%4u%% %-8s %3u %-11s %18s %6.2fx %6s %6llu %7llu %7llu %7s %6s", f.read,
-                to_string(f.d), f.threads, f.contender.c_str(), range, f.median_mops() / best,
-                scale, static_cast<unsigned long long>(h.quantile(0.5)),
+    const double ws = f.wait_share();
+    const std::string wait = ws < 0 ? "n/a" : std::to_string(static_cast<int>(100 * ws));
+    std::printf("%4u%% %-8s %3u %-11s %18s%s %6.2fx %6s %6llu %7llu %7llu %5s %5s %6s", f.read,
+                to_string(f.d), f.threads, f.contender.c_str(), range, f.all_starved() ? "!" : " ",
+                f.median_mops() / best, scale, static_cast<unsigned long long>(h.quantile(0.5)),
                 static_cast<unsigned long long>(h.quantile(0.99)),
-                static_cast<unsigned long long>(h.quantile(0.999)), cpu.c_str(), csr);
+                static_cast<unsigned long long>(h.quantile(0.999)), cpu.c_str(), wait.c_str(), csr);
     if (hw) {
       const int cyc = static_cast<int>(event_id::cycles),
                 ins = static_cast<int>(event_id::instructions);
@@ -483,7 +507,9 @@ std::string figure_json(const figure& f) {
            json_str(!st.available ? st.reason : "not counted (never scheduled)") + "}";
     }
   }
-  s += "},\"cpuShare\":" +
+  s += "},\"waitShare\":" + json_num(f.wait_share()) +
+       ",\"starved\":" + (f.all_starved() ? "true" : "false") +
+       ",\"roundsUsed\":" + std::to_string(f.used().size()) + ",\"cpuShare\":" +
        (e.valid[static_cast<int>(event_id::task_clock)]
             ? json_num(e.value[static_cast<int>(event_id::task_clock)] / f.thread_ns())
             : std::string("null")) +
@@ -491,9 +517,9 @@ std::string figure_json(const figure& f) {
   return s;
 }
 
-double cpu_share(const run_result& r) {
-  const int tc = static_cast<int>(event_id::task_clock);
-  return r.events.valid[tc] && r.thread_ns > 0 ? r.events.value[tc] / r.thread_ns : 1.0;
+// A run in which some thread waited for a CPU over 20% of its window.
+bool starved(const run_result& r) {
+  return r.max_wait_share > 0.2;
 }
 
 double timer_overhead_ns() {
@@ -628,9 +654,10 @@ int main(int argc, char** argv) {
     }
     std::printf("          working: %s\n", ok_list.empty() ? "none" : ok_list.c_str());
     std::printf(
-        "          columns: cpu%% = task-clock / wall time of the threads; cs/s = context switches "
-        "per "
-        "second per thread; * = scaled for multiplexing\n");
+        "          columns: cpu%% = task-clock / wall time of the threads; wait%% = the worst "
+        "thread's run-queue wait / window; cs/s = context switches per second per thread;\n"
+        "          * = scaled for multiplexing; ! = every round starved (a thread waited for a CPU "
+        "over 20%% of the window: the machine's load, not the map)\n");
   }
   std::fflush(stdout);
 
@@ -702,10 +729,10 @@ int main(int argc, char** argv) {
               // A run whose threads waited for a CPU (other processes on a
               // shared machine) measures the machine, not the map: run it
               // again and keep the attempt that got the most CPU.
-              for (unsigned k = 0; k < o.retry_starved && cpu_share(r) < 0.8; ++k) {
+              for (unsigned k = 0; k < o.retry_starved && starved(r); ++k) {
                 run_result again = cs[i]->run(p);
                 ++figs[fi + i].retries;
-                if (cpu_share(again) > cpu_share(r)) r = std::move(again);
+                if (again.max_wait_share < r.max_wait_share) r = std::move(again);
               }
               if (r.bad_reads) {
                 std::fprintf(stderr, "%s: %llu reads missed or returned another key's value\n",
@@ -800,7 +827,8 @@ int main(int argc, char** argv) {
   for (auto& f : all) retried += f.retries;
   if (retried)
     std::printf(
-        "\n%u runs were starved of CPU (< 80%% task-clock) and run again (--retry-starved=%u)\n",
+        "\n%u runs were starved of CPU (a thread waited on the run queue > 20%% of the window) and "
+        "run again (--retry-starved=%u)\n",
         retried, o.retry_starved);
   std::uint64_t checksum = 0;
   for (auto& f : all)

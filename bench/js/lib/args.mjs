@@ -17,9 +17,9 @@ export const USAGE = `usage: npm run bench -- [flags]
   --threads=1,2           thread counts of the workers suite (default 1..cores)
   --duration=250          timed window of one workers run, ms (alias --mt-ms)
   --mt-rounds=2           workers runs per configuration (the median is reported)
-  --retry-starved=2       rerun a workers run up to N times when the process got
-                          less than 80% of a CPU per thread (a loaded machine),
-                          keeping the attempt that got the most CPU
+  --retry-starved=2       rerun a workers run up to N times when a thread waited
+                          for a CPU (run queue) over 20% of the window (a loaded
+                          machine), keeping the attempt that waited least
   --mt-warmup-ms=80       untimed warm-up of each thread before each run
   --ops=get,set,insert    single-thread operations
   --samples=3             timed samples per single-thread figure (median reported)

@@ -91,9 +91,10 @@ export function workersTable(results) {
         `${r.reads}% ${r.dist}`,
         r.impl,
         r.threads,
-        `${fmtMops(r.mops)} (${fmtMops(r.minMops)}-${fmtMops(r.maxMops)})`,
+        `${fmtMops(r.mops)} (${fmtMops(r.minMops)}-${fmtMops(r.maxMops)})${r.starved ? '!' : ''}`,
         fmtNs(r.nsPerOp),
         `${Math.round(r.cpuShare * 100)}%`,
+        r.waitShare === null ? 'n/a' : `${Math.round(r.waitShare * 100)}%`,
         one && !r.baseline && r.threads > 1 ? fmtRatio(r.mops / one.mops) : '-',
         base ? fmtRatio(r.mops / base.mops) : '-',
       ])
@@ -103,11 +104,12 @@ export function workersTable(results) {
     'Worker threads sharing one map  (Mops/s = all threads together; ns/op = per thread; both medians over rounds)',
     'vs 1 thread = throughput / the same contender with 1 thread; vs Map = throughput / a private Map in 1 thread',
     'cpu = process CPU time during the window / (window x threads): below 100% the threads waited for a CPU or slept',
+    'wait = the worst thread\'s run-queue wait / window (another process had its CPU); ! = every round had wait > 20%: the machine\'s load, not the map',
     '',
     table(
-      ['keys', 'workload', 'implementation', 'threads', 'Mops/s (min-max)', 'ns/op', 'cpu', 'vs 1 thread', 'vs Map'],
+      ['keys', 'workload', 'implementation', 'threads', 'Mops/s (min-max)', 'ns/op', 'cpu', 'wait', 'vs 1 thread', 'vs Map'],
       rows,
-      [true, false, false, true, true, true, true, true, true],
+      [true, false, false, true, true, true, true, true, true, true],
     ),
   ].join('\n')
 }
@@ -168,7 +170,7 @@ export function markdownSummary(machine, opts, results, notes, charts) {
     out.push('## Worker threads sharing one map', '', '| keys | workload | implementation | threads | Mops/s | cpu | vs Map |', '|---:|---|---|---:|---:|---:|---:|')
     for (const r of workers) {
       const base = workers.find((x) => x.baseline && x.size === r.size && x.reads === r.reads && x.dist === r.dist)
-      out.push(`| ${fmtInt(r.size)} | ${r.reads}% get, ${r.dist} | ${r.impl} | ${r.threads} | ${fmtMops(r.mops)} | ${Math.round(r.cpuShare * 100)}% | ${base ? fmtRatio(r.mops / base.mops) : '-'} |`)
+      out.push(`| ${fmtInt(r.size)} | ${r.reads}% get, ${r.dist} | ${r.impl} | ${r.threads} | ${fmtMops(r.mops)}${r.starved ? ' (starved)' : ''} | ${Math.round(r.cpuShare * 100)}% | ${base ? fmtRatio(r.mops / base.mops) : '-'} |`)
     }
     out.push('')
   }

@@ -6,15 +6,29 @@
 // get/set mix until told to stop, and reports its own operation count and
 // time. Probe orders and op patterns are built once per workload and cached.
 //
+// Each thread also reports how long it waited on a run queue during the
+// window (/proc/thread-self/schedstat: runnable, but another process had the
+// CPU), so the main thread can tell a loaded machine from a slow map.
+//
 // Every get is checked against the value stored for that key (sets write the
 // same value back, so the expected value never changes): a miss or a wrong
 // value fails the run.
 
+import fs from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { makeKeys, opPattern, probeSequence } from '../lib/keys.mjs'
 import { fresh } from '../lib/measure.mjs'
 import { attachPeer } from '../lib/peers.mjs'
 import { loadThreadMap } from '../lib/threadmap.mjs'
+
+// Nanoseconds this thread has waited for a CPU, or null off Linux.
+function runQueueWaitNs() {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1])
+  } catch {
+    return null
+  }
+}
 
 const GO = 0
 const STOP = 1
@@ -93,14 +107,16 @@ function run({ impl, kernelKey, handle, warmupMs, control, dist, setPercent, bat
 
   parentPort.postMessage({ ready: true })
   Atomics.wait(ctrl, GO, 0)
+  const w0 = runQueueWaitNs()
   const t0 = now()
   let ops = 0
   while (Atomics.load(ctrl, STOP) === 0) ops += batch()
   const ns = Number(now() - t0)
+  const w1 = runQueueWaitNs()
   for (const fn of cleanups) fn()
 
   if (bad[0] !== 0) throw new Error(`thread ${id}: ${impl}: ${bad[0]} gets missed or returned a wrong value`)
-  parentPort.postMessage({ ops, ns, sink })
+  parentPort.postMessage({ ops, ns, sink, waitNs: w0 === null || w1 === null ? null : w1 - w0 })
 }
 
 parentPort.on('message', (msg) => {
