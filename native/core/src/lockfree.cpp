@@ -1061,6 +1061,53 @@ bool lockfree_map::get(bytes key, std::string* out) const {
   return true;
 }
 
+void lockfree_map::get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const {
+  // The lookups of a batch overlap their cache misses in stages `lag` keys
+  // apart: (1) hash, prefetch the key's home slot; (2) read the slot's words
+  // and prefetch the key node and value node they point to; (3) the lookup
+  // itself, exactly as get() does it (its value-word load is the
+  // linearization point), then prefetch the value node it found; (4) copy the
+  // value out of that immutable node. Stages 1 and 2 are hints: they read
+  // words atomically, follow no pointer and change nothing.
+  constexpr std::size_t lag = 8, ring = 3 * lag + 1;
+  std::uint64_t hashes[ring];
+  found_value values[ring];
+  epoch::guard guard;
+  generation* hint = root_.load(std::memory_order_acquire);
+  for (std::size_t i = 0; i < n + 3 * lag; ++i) {
+    if (i < n) {
+      const std::uint64_t h = hash_bytes(keys[i]);
+      hashes[i % ring] = h;
+      const table* t = hint->head.load(std::memory_order_acquire);
+      __builtin_prefetch(&t->slots[t->home(h)]);
+    }
+    if (i >= lag && i - lag < n) {
+      const std::uint64_t h = hashes[(i - lag) % ring];
+      table* t = hint->head.load(std::memory_order_acquire);
+      slot& s = t->slots[t->home(h)];
+      const word kw = load(&s.key);
+      if (kw > k_dead) __builtin_prefetch(key_of(kw));
+      const word vw = load(&s.value);
+      if ((vw & ~frozen_bit) >= min_node) __builtin_prefetch(value_of(vw));
+    }
+    if (i >= 2 * lag && i - 2 * lag < n) {
+      const std::size_t j = i - 2 * lag;
+      found_value& f = values[j % ring];
+      f = {};
+      if (keys[j].size() <= max_key_bytes) {
+        f = lookup(root_.load(std::memory_order_acquire), hashes[j % ring], keys[j]);
+        if (f.present()) __builtin_prefetch(f.node());
+      }
+    }
+    if (i >= 3 * lag) {
+      const std::size_t j = i - 3 * lag;
+      const found_value& f = values[j % ring];
+      found[j] = f.present();
+      if (found[j]) copy_out(f.node(), out ? &out[j] : nullptr);
+    }
+  }
+}
+
 status lockfree_map::put(bytes key, bytes value, std::string* old) {
   if (key.size() > max_key_bytes || value.size() > max_value_bytes) return status::too_large;
   epoch::guard guard;

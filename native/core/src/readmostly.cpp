@@ -284,6 +284,66 @@ bool readmostly_map::get(bytes key, std::string* out) const {
   return true;
 }
 
+void readmostly_map::get_many(const bytes* keys, std::size_t n, std::string* out,
+                              bool* found) const {
+  // The lookups of a batch overlap their cache misses in stages `lag` keys
+  // apart: (1) hash, prefetch the read table's tag group; (2) prefetch the
+  // candidate slot; (3) look the key up in the read table, as get() does,
+  // and prefetch its entry; (4) load the entry's value pointer (get()'s
+  // linearization point) and prefetch the node; (5) copy the value. A key
+  // that misses in `read` while it is amended takes get()'s own locked path
+  // at stage 5. Stages 1 and 2 are hints on an immutable table.
+  constexpr std::size_t lag = 8, ring = 4 * lag + 1;
+  struct state {
+    std::uint64_t hash = 0;
+    entry* e = nullptr;
+    const value_node* p = nullptr;
+    bool slow = false;
+  };
+  state st[ring];
+  epoch::guard g;
+  for (std::size_t i = 0; i < n + 4 * lag; ++i) {
+    if (i < n) {
+      state& s = st[i % ring];
+      s = {};
+      s.hash = hash_bytes(keys[i]);
+      read_.load(std::memory_order_acquire)->table->prefetch_group(s.hash);
+    }
+    if (i >= lag && i - lag < n) {
+      read_.load(std::memory_order_acquire)->table->prefetch_candidate(st[(i - lag) % ring].hash);
+    }
+    if (i >= 2 * lag && i - 2 * lag < n) {
+      const std::size_t j = i - 2 * lag;
+      state& s = st[j % ring];
+      if (keys[j].size() <= max_key_bytes) {
+        const readonly* r = read_.load(std::memory_order_acquire);
+        s.e = lookup(r->table, s.hash, keys[j]);
+        if (s.e) __builtin_prefetch(s.e);
+        s.slow = !s.e && r->amended;
+      }
+    }
+    if (i >= 3 * lag && i - 3 * lag < n) {
+      state& s = st[(i - 3 * lag) % ring];
+      if (s.e) {
+        s.p = s.e->p.load(std::memory_order_acquire);
+        if (s.p == expunged<value_node>()) s.p = nullptr;
+        if (s.p) __builtin_prefetch(s.p);
+      }
+    }
+    if (i >= 4 * lag) {
+      const std::size_t j = i - 4 * lag;
+      const state& s = st[j % ring];
+      std::string* o = out ? &out[j] : nullptr;
+      if (s.slow) {
+        found[j] = get(keys[j], o);
+      } else {
+        found[j] = s.p != nullptr;
+        if (s.p && o) o->assign(s.p->view().data(), s.p->view().size());
+      }
+    }
+  }
+}
+
 status readmostly_map::put(bytes key, bytes value, std::string* old) {
   if (key.size() > max_key_bytes || value.size() > max_value_bytes) return status::too_large;
   return modify(key, [&](std::optional<bytes> cur) {

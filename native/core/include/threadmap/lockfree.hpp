@@ -100,6 +100,11 @@
 // buffer is appended to `out`, so each key present for a whole iteration is
 // seen exactly once.
 //
+// BATCHES. get_many runs get()'s lookup for each key, pipelined: the home
+// slots and the nodes they point to are prefetched a few keys ahead, which
+// reads words atomically and changes nothing, so the protocol above is
+// untouched.
+//
 // MEMORY. Every public call opens an epoch guard. Replaced and erased value
 // nodes are retired at once by the thread whose CAS unlinked them. A value
 // node copied by a migration is shared by the old slot (frozen) and the new
@@ -166,6 +171,7 @@ class lockfree_map final : public concurrent_map {
   lockfree_map& operator=(const lockfree_map&) = delete;
 
   bool get(bytes key, std::string* out) const override;
+  void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,

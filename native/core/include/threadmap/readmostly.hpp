@@ -29,6 +29,10 @@
 // is erased, and by clear(), which first sets every entry to `expunged` so a
 // thread still holding one retries under the lock and finds the new tables.
 //
+// Batches: get_many runs get()'s steps for each key, pipelined (the read
+// table's tag group, slot, entry and value node prefetched a few keys ahead);
+// a key that misses in `read` while it is amended takes get()'s locked path.
+//
 // Size is a striped counter updated on every absent <-> present transition.
 // Iteration has one unit: the table that holds every live entry (dirty when
 // amended, else read) is walked under the lock; values are read atomically
@@ -57,6 +61,7 @@ class readmostly_map final : public concurrent_map {
   ~readmostly_map() override;
 
   bool get(bytes key, std::string* out) const override;
+  void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
