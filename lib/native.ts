@@ -4,6 +4,7 @@
 
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
+import { markAsUntransferable } from 'node:worker_threads'
 
 /** Key type names; they mirror the codecs in native/addon/codec.hpp. */
 export type KeyTypeName = 'string' | 'number' | 'bigint' | 'bytes' | 'any'
@@ -234,6 +235,8 @@ export interface Addon {
   constants: NativeConstants
   numa: NativeNuma
   floor: NativeFloor
+  /** This thread's io buffer; lib code reaches it through `io` below. */
+  io: ArrayBuffer
 
   /** TypeError unless `map` is a NativeMap of this addon. */
   info(map: NativeMap): NativeInfo
@@ -260,6 +263,17 @@ export interface Addon {
   isClosed(ref: MapRef): boolean
   /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
   iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
+
+  // The io functions: get, has, set, delete and add with the map reference
+  // and a number key taken from this thread's io buffer (`io` below), written
+  // just before the call; the arguments are the operation's others.
+  ioGet<M = undefined>(missing?: M): Wire | M
+  ioHas(): boolean
+  ioSet(value: Wire): boolean
+  ioDelete(): boolean
+  ioAdd(delta: number): number
+  ioAdd(delta: bigint): bigint
+  ioAdd(delta: number | bigint): number | bigint
 
   // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not
   // undefined, else from the spread arguments. `base` is the index of the
@@ -312,4 +326,25 @@ function load(): Addon {
   return raw as Addon
 }
 
+/**
+ * This thread's io buffer (native/addon/env_state.hpp): [map reference,
+ * number key]. Writing a number key here and calling an io function costs
+ * less than passing it as an argument.
+ */
+export type IoBuffer = Float64Array
+
 export const addon: Addon = load()
+
+/**
+ * Native code keeps a pointer into the io buffer, so it must never be
+ * detached: it is marked untransferable (postMessage and structuredClone then
+ * copy it instead). Every copy of this module in the process (the compiled
+ * one, the TypeScript sources under a test runner) shares the one addon and
+ * so the one buffer per thread; it is not part of the public API.
+ */
+export const io: IoBuffer = (() => {
+  const buffer: unknown = addon.io
+  if (!(buffer instanceof ArrayBuffer)) throw new Error('threadmap: the native addon has no io buffer; rebuild it')
+  markAsUntransferable(buffer)
+  return new Float64Array(buffer, 0, 2)
+})()

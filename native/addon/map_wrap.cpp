@@ -2,6 +2,7 @@
 #include "map_wrap.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -147,7 +148,7 @@ napi_value map_function(napi_env env, napi_callback_info cbinfo) {
     void* data = nullptr;
     check(env, napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data));
     addon_data& d = *static_cast<addon_data*>(data);
-    call c{env, &d, argc, argv};
+    call c{env, &d, argc, argv, false};
     if constexpr (Variadic) {
       if (argc > call::fixed) {
         if (argc > 2 * max_batch + call::fixed) throw_batch_too_long(env);
@@ -163,6 +164,41 @@ napi_value map_function(napi_env env, napi_callback_info cbinfo) {
     if (m == nullptr) throw_error(env, "threadmap: not a live map reference in this thread");
     return (m->*M)(c, d.buffers);
   });
+}
+
+// The thunk behind the io functions (ioGet, ioSet, ...): the map reference and
+// the key are in this thread's io buffer (see env_state.hpp), written by the
+// TypeScript layer just before the call, and the JS arguments are the
+// operation's other ones. Exactly `Args` of them are read, into argv[2...],
+// so the operation finds them where the plain function has them (only
+// operations that read no argument past c[2] are exposed this way).
+template <napi_value (NativeMap::*M)(const call&, scratch&), std::size_t Args>
+napi_value io_function(napi_env env, napi_callback_info cbinfo) {
+  return guarded_call(env, [&]() -> napi_value {
+    napi_value argv[2 + Args + 1] = {};
+    std::size_t argc = Args;
+    void* data = nullptr;
+    check(env, napi_get_cb_info(env, cbinfo, &argc, Args ? argv + 2 : nullptr, nullptr, &data));
+    addon_data& d = *static_cast<addon_data*>(data);
+    NativeMap* m = d.state->find_slot(d.io->ref);
+    if (m == nullptr) throw_error(env, "threadmap: not a live map reference in this thread");
+    if (argc > Args) argc = Args;  // only the first Args were read
+    const call c{env, &d, argc + 2, argv, true};
+    return (m->*M)(c, d.buffers);
+  });
+}
+
+template <napi_value (NativeMap::*M)(const call&, scratch&), std::size_t Args>
+napi_property_descriptor io_fn(const char* name, addon_data* d) {
+  return {
+      name,
+      nullptr,
+      io_function<M, Args>,
+      nullptr,
+      nullptr,
+      nullptr,
+      static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
+      d};
 }
 
 template <napi_value (NativeMap::*M)(const call&, scratch&), bool Variadic = false>
@@ -241,6 +277,11 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<&NativeMap::HasMany, true>("hasMany", d),
       map_fn<&NativeMap::DeleteMany, true>("deleteMany", d),
       map_fn<&NativeMap::SetMany, true>("setMany", d),
+      io_fn<&NativeMap::Get, 1>("ioGet", d),
+      io_fn<&NativeMap::Has, 0>("ioHas", d),
+      io_fn<&NativeMap::Set, 1>("ioSet", d),
+      io_fn<&NativeMap::Delete, 0>("ioDelete", d),
+      io_fn<&NativeMap::Add, 1>("ioAdd", d),
   };
   check(env, napi_define_properties(env, exports, std::size(fns), fns));
 }
@@ -336,13 +377,24 @@ concurrent_map* NativeMap::live(napi_env env) const {
   return m;
 }
 
+bytes NativeMap::io_key(const call& c, scratch& s) const {
+  // The TypeScript layer sends only number keys this way, and only for maps
+  // whose keys are numbers or 'any'.
+  if (kc_ != key_codec::number && kc_ != key_codec::any)
+    throw_error(c.env, "threadmap: an io call needs a map whose keys are numbers or 'any'");
+  const typed_elements one{typed_elements::f64, &c.data->io->number, 1};
+  s.key.clear();
+  append_typed_key(one, 0, kc_, s.key);
+  return s.key.view();
+}
+
 napi_value NativeMap::Get(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   bool found;
   {
     epoch::guard g;
-    found = live(env)->get(s.key.view(), &s.out);
+    found = live(env)->get(key, &s.out);
   }
   if (!found) return c[2];  // the caller's "missing" marker, undefined by default
   napi_value r = decode_value(env, vc_, s.out);
@@ -352,23 +404,23 @@ napi_value NativeMap::Get(const call& c, scratch& s) {
 
 napi_value NativeMap::Has(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   bool found;
   {
     epoch::guard g;
-    found = live(env)->get(s.key.view(), nullptr);
+    found = live(env)->get(key, nullptr);
   }
   return boolean(env, found);
 }
 
 napi_value NativeMap::Set(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
-    st = live(env)->put(s.key.view(), s.value.view(), nullptr);
+    st = live(env)->put(key, s.value.view(), nullptr);
   }
   s.trim();
   if (st != status::ok && st != status::inserted) throw_status(env, st, "set");
@@ -377,12 +429,12 @@ napi_value NativeMap::Set(const call& c, scratch& s) {
 
 napi_value NativeMap::SetIfAbsent(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
-    st = live(env)->put_if_absent(s.key.view(), s.value.view(), nullptr);
+    st = live(env)->put_if_absent(key, s.value.view(), nullptr);
   }
   s.trim();
   if (st != status::inserted && st != status::exists) throw_status(env, st, "setIfAbsent");
@@ -391,12 +443,12 @@ napi_value NativeMap::SetIfAbsent(const call& c, scratch& s) {
 
 napi_value NativeMap::GetOrSet(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
-    st = live(env)->put_if_absent(s.key.view(), s.value.view(), &s.out);
+    st = live(env)->put_if_absent(key, s.value.view(), &s.out);
   }
   if (st == status::inserted) {
     s.trim();
@@ -417,7 +469,7 @@ napi_value NativeMap::CompareAndSet(const call& c, scratch& s) {
       throw_type_error(env, "threadmap: compareAndSet flags must be a number");
     flags = flag_arg.As<Napi::Number>().Uint32Value();
   }
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   const bool expect_absent = flags & cas_expect_absent;
   const bool erase = flags & cas_delete;
   if (!expect_absent) encode_value(env, c[2], vc_, s.expected);
@@ -427,7 +479,7 @@ napi_value NativeMap::CompareAndSet(const call& c, scratch& s) {
   status st;
   {
     epoch::guard g;
-    st = live(env)->compare_and_set(s.key.view(), expect_absent ? nullptr : &expected,
+    st = live(env)->compare_and_set(key, expect_absent ? nullptr : &expected,
                                     erase ? nullptr : &desired, nullptr);
   }
   s.trim();
@@ -445,12 +497,12 @@ napi_value NativeMap::CompareAndSet(const call& c, scratch& s) {
 
 napi_value NativeMap::Swap(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;
-    st = live(env)->swap(s.key.view(), s.value.view(), &s.out);
+    st = live(env)->swap(key, s.value.view(), &s.out);
   }
   if (st == status::inserted) {
     s.trim();
@@ -464,11 +516,11 @@ napi_value NativeMap::Swap(const call& c, scratch& s) {
 
 napi_value NativeMap::Take(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   status st;
   {
     epoch::guard g;
-    st = live(env)->take(s.key.view(), &s.out);
+    st = live(env)->take(key, &s.out);
   }
   if (st == status::not_found) return c[2];
   if (st != status::ok) throw_status(env, st, "take");
@@ -479,11 +531,11 @@ napi_value NativeMap::Take(const call& c, scratch& s) {
 
 napi_value NativeMap::Delete(const call& c, scratch& s) {
   napi_env env = c.env;
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   status st;
   {
     epoch::guard g;
-    st = live(env)->erase(s.key.view(), nullptr);
+    st = live(env)->erase(key, nullptr);
   }
   if (st != status::ok && st != status::not_found) throw_status(env, st, "delete");
   return boolean(env, st == status::ok);
@@ -524,12 +576,12 @@ napi_value NativeMap::Add(const call& c, scratch& s) {
                                       "this map's values are '") +
                               to_string(vc_) + "'");
   }
-  encode_key(env, c[1], kc_, s.key);
+  const bytes key = key_of(c, s);
   counter result{};
   status st;
   {
     epoch::guard g;
-    st = live(env)->add(s.key.view(), kind, d, prefix, &result);
+    st = live(env)->add(key, kind, d, prefix, &result);
   }
   switch (st) {
     case status::ok:

@@ -53,6 +53,8 @@ struct call {
   addon_data* data;
   std::size_t argc;
   const napi_value* argv;
+  // An io call (ioGet, ...): the key is in the io buffer, not in argv[1].
+  bool io;
   napi_value operator[](std::size_t i) const noexcept { return argv[i]; }
 };
 
@@ -114,6 +116,13 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   // when the map was closed (by any thread) or released with its environment.
   concurrent_map* live(napi_env env) const;
   [[noreturn]] void throw_closed(napi_env env) const;
+  // The call's key: encoded from c[1], or read from the io buffer.
+  bytes key_of(const call& c, scratch& s) const {
+    if (c.io) return io_key(c, s);
+    encode_key(c.env, c[1], kc_, s.key);
+    return s.key.view();
+  }
+  bytes io_key(const call& c, scratch& s) const;
   // Encode and check every key (value) of a batch; s.views then holds the
   // keys' bytes, followed by the values' after encode_values. `base`: the
   // index of the first element in the caller's batch, for error messages.

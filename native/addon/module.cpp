@@ -127,6 +127,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     throw_error(env, "threadmap: cannot register the environment cleanup hook");
   }
 
+  Napi::ArrayBuffer io = Napi::ArrayBuffer::New(env, sizeof(io_buffer));
+  data->io = static_cast<io_buffer*>(io.Data());
+  data->io_ref = Napi::Persistent(io);
+
   Napi::Function map_ctor = NativeMap::define(env);
   data->map_ctor = Napi::Persistent(map_ctor);
   Napi::Function iterator_ctor = NativeIterator::define(env);
@@ -136,6 +140,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->array_of = Napi::Persistent(array_of.As<Napi::Function>());
 
   exports.Set("NativeMap", map_ctor);
+  exports.Set("io", io);
   NativeMap::export_functions(env, exports);
   exports.Set("attach", Napi::Function::New<Attach>(env, "attach"));
   exports.Set("liveMaps", Napi::Function::New<LiveMaps>(env, "liveMaps"));

@@ -1,0 +1,111 @@
+// The io path: get, has, set, delete and add on number keys pass the key
+// through a per-thread buffer shared with native code instead of as an
+// argument (lib/index.ts). It must be invisible: the same answers as the
+// argument path, over every strategy, for 'number' and 'any' keys, with user
+// code (a codec's toJSON) running in between, and from workers.
+import { describe, expect, test } from 'vitest'
+
+import { ThreadMap } from '../../lib/index'
+import { addon, io } from '../../lib/native'
+import { STRATEGIES, runWorker } from './helpers'
+
+describe.each(STRATEGIES)('io path (%s)', (strategy) => {
+  test('number keys: the Map operations and add agree with the argument path', () => {
+    const m = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy })
+    const keys = [0, -0, 1, -1, 0.5, NaN, Infinity, -Infinity, 2 ** 53, Number.MIN_VALUE, 4294967295]
+    keys.forEach((k, i) => m.set(k, i))
+    expect(m.size).toBe(keys.length - 1) // -0 and 0 are one key
+    expect(m.get(0)).toBe(1)
+    expect(m.get(NaN)).toBe(5)
+    // getMany takes the argument path: the two must agree key by key.
+    expect(keys.map((k) => m.get(k))).toEqual(m.getMany(keys))
+    expect(keys.map((k) => m.has(k))).toEqual(m.hasMany(keys))
+    expect(m.add(7, 2)).toBe(2)
+    expect(m.add(7, 3)).toBe(5)
+    expect(m.delete(-0)).toBe(true)
+    expect(m.has(0)).toBe(false)
+    expect(m.delete(0)).toBe(false)
+    expect(m.get(12345)).toBeUndefined()
+    m.close()
+  })
+
+  test("'any' keys: numbers go through the buffer, strings and bigints as arguments, all distinct", () => {
+    const m = new ThreadMap<unknown, unknown>(null, { strategy })
+    m.set(1, 'number')
+    m.set('1', 'string')
+    m.set(1n, 'bigint')
+    m.set(true, 'boolean')
+    expect([m.get(1), m.get('1'), m.get(1n), m.get(true)]).toEqual(['number', 'string', 'bigint', 'boolean'])
+    expect(m.has(1)).toBe(true)
+    expect(m.add(2, 10)).toBe(10)
+    expect(m.add(2n, 10n)).toBe(10n)
+    expect(new Map(m)).toEqual(
+      new Map<unknown, unknown>([
+        [1, 'number'],
+        ['1', 'string'],
+        [1n, 'bigint'],
+        [true, 'boolean'],
+        [2, 10],
+        [2n, 10n],
+      ]),
+    )
+    expect(m.delete(1)).toBe(true)
+    expect(m.get('1')).toBe('string')
+    m.close()
+  })
+
+  test('user code run by a codec between calls cannot misdirect a write', () => {
+    const other = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy })
+    other.set(99, 1)
+    const m = new ThreadMap<number, unknown>(null, { keys: 'number', values: 'json', strategy })
+    // toJSON runs inside set(5, ...) and uses the io buffer for another map.
+    const value = {
+      toJSON(): string {
+        other.set(100, other.get(99) ?? 0)
+        return 'five'
+      },
+    }
+    m.set(5, value)
+    expect(m.get(5)).toBe('five')
+    expect(m.has(100)).toBe(false)
+    expect(other.get(100)).toBe(1)
+    expect(other.has(5)).toBe(false)
+    m.close()
+    other.close()
+  })
+})
+
+test('the io buffer cannot be transferred away, and misuse is an Error, not a crash', () => {
+  const copy = structuredClone(addon.io, { transfer: [addon.io] })
+  expect(addon.io.byteLength).toBe(copy.byteLength) // copied, not detached
+  expect(io.length).toBe(2)
+  const strings = new addon.NativeMap({ keys: 'string', values: 'number' })
+  const numbers = new addon.NativeMap({ keys: 'number', values: 'number' })
+  addon.set(addon.info(numbers).ref, 3, 30)
+  io[0] = addon.info(numbers).ref
+  io[1] = 3
+  expect(addon.ioGet()).toBe(30)
+  io[0] = addon.info(strings).ref
+  io[1] = 3
+  expect(() => addon.ioGet()).toThrow(/keys are numbers or 'any'/)
+  for (const forged of [-1, 0.5, 2 ** 60, NaN]) {
+    io[0] = forged
+    expect(() => addon.ioHas()).toThrow(/not a live map reference/)
+  }
+  addon.close(addon.info(strings).ref)
+  addon.close(addon.info(numbers).ref)
+})
+
+test('each worker has its own io buffer', async () => {
+  const m = new ThreadMap<number, number>(null, { keys: 'number', values: 'number' })
+  const n = 200_000
+  // Both threads add at once (the worker starts while the main thread adds).
+  const done = runWorker<{ sum: number }>('io-adder.mjs', { handle: m.handle(), from: 0, to: n })
+  for (let i = 0; i < n; i++) m.add(i % 100, 1)
+  expect((await done).sum).toBe(n)
+  let total = 0
+  for (let k = 0; k < 100; k++) total += m.get(k) ?? 0
+  expect(total).toBe(2 * n)
+  expect(m.size).toBe(100)
+  m.close()
+})
