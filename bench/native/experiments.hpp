@@ -52,4 +52,7 @@ struct cachegrind_result {
 };
 cachegrind_result run_cachegrind(const cachegrind_job& job);
 
+// --- self-test of the instruments (self_test.cpp) ---------------------------
+int run_self_test();
+
 }  // namespace tmbench

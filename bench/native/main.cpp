@@ -68,6 +68,8 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --cg-ops=200000       measured operations of each cachegrind run
   --cg-ll=S,A,L         simulated last-level cache (bytes,ways,line) instead of
                         the one valgrind derives from cpuid
+  --self-test           check the bench's own instruments (histogram, Zipf,
+                        op rings, keys, task-clock) and exit
   --quick               sizes 1K,64K, int keys, reads 95,50, 40 ms x 2 rounds
   --json=FILE           write every figure as JSON
   --help
@@ -228,6 +230,8 @@ options parse(int argc, char** argv) {
       o.cg_ll = val;
     } else if (a == "--quick") {
       quick = true;
+    } else if (a == "--self-test") {
+      std::exit(run_self_test());
     } else if (a == "--huge") {
       huge = true;
     } else if (key == "--json") {
