@@ -129,8 +129,7 @@ int run_self_test() {
       std::printf("  skip  task-clock unavailable: %s\n", st.reason.c_str());
     }
   }
-  std::printf("self-test: %d passed, %d failed\n%d passed, %d failed\n", passed, failed, passed,
-              failed);
+  std::printf("self-test: %d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
 
