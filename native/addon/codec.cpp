@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -72,11 +71,11 @@ std::string item_name(bool is_key, std::size_t index) {
 
 // --- strings -----------------------------------------------------------------
 
-// Strings are read as UTF-16 and encoded here: V8 copies a one-byte string
-// into UTF-16 much faster than it converts it to UTF-8 (about 10 ns against
-// 25 ns for a 13-character key, measured side by side), and the encoding can
-// then be exact: a lone surrogate, which Node-API's UTF-8 conversion would
-// turn into U+FFFD, becomes its own WTF-8 sequence (threadmap/wire.hpp), so
+// Short strings (keys, mostly) are read as UTF-16 and encoded here: V8
+// copies a one-byte string into UTF-16 much faster than it converts it to
+// UTF-8 (about 11 ns against 22 ns for a 13-character key, measured side by
+// side: bench/js/boundary.mjs, floor), and the encoding is exact at once: a
+// lone surrogate becomes its own WTF-8 sequence (threadmap/wire.hpp), so
 // "\uD800" and "\uFFFD" stay different keys.
 constexpr std::size_t stack_units = 128;
 
@@ -89,9 +88,26 @@ void append_utf16(byte_buffer& out, const char16_t* u, std::size_t n) {
   if (i < n) wire::append_wtf8(out, u + i, n - i);
 }
 
-// Appends the string's bytes. Returns false when v is not a string. `limit`:
-// a string of more units than that cannot fit (every unit is at least one
-// byte), so it is refused before it is copied.
+// Node-API's UTF-8 conversion turns a lone surrogate into U+FFFD. Only when
+// U+FFFD shows up in a long string is its UTF-16 read, and if it holds a lone
+// surrogate the string is re-encoded as WTF-8. Returns false when it had none
+// (the UTF-8 already written is exact).
+bool rewrite_as_wtf8(napi_env env, napi_value v, byte_buffer& out, std::size_t start) {
+  std::size_t len = 0;
+  check(env, napi_get_value_string_utf16(env, v, nullptr, 0, &len));
+  std::vector<char16_t> u(len + 1);
+  check(env, napi_get_value_string_utf16(env, v, u.data(), u.size(), &len));
+  if (!wire::has_lone_surrogate(u.data(), len)) return false;
+  out.resize(start);
+  wire::append_wtf8(out, u.data(), len);
+  return true;
+}
+
+// Appends the string's bytes. Returns false when v is not a string. Long
+// strings (values, mostly) take Node-API's UTF-8 conversion straight into
+// `out`, sized exactly: no UTF-16 copy of a large string. Their UTF-8 length
+// is their WTF-8 length (a lone surrogate is 3 bytes either way), so one
+// past `limit` is refused before anything is copied.
 bool append_string(napi_env env, napi_value v, byte_buffer& out, std::size_t limit, bool is_key,
                    std::size_t index) {
   char16_t stack[stack_units];
@@ -103,15 +119,19 @@ bool append_string(napi_env env, napi_value v, byte_buffer& out, std::size_t lim
     append_utf16(out, stack, n);
     return true;
   }
-  // Possibly cut short: ask for the length, then copy all of it.
-  check(env, napi_get_value_string_utf16(env, v, nullptr, 0, &n));
-  if (n > limit)
-    throw_range_error(env, "threadmap: " + item_name(is_key, index) + " is at least " +
-                               std::to_string(n) + " bytes once encoded; the limit is " +
-                               std::to_string(limit));
-  std::unique_ptr<char16_t[]> heap(new char16_t[n + 1]);
-  check(env, napi_get_value_string_utf16(env, v, heap.get(), n + 1, &n));
-  append_utf16(out, heap.get(), n);
+  const std::size_t start = out.size();
+  std::size_t len = 0;
+  check(env, napi_get_value_string_utf8(env, v, nullptr, 0, &len));
+  if (len > limit)
+    throw_range_error(env, "threadmap: " + item_name(is_key, index) + " is " + std::to_string(len) +
+                               " bytes once encoded; the limit is " + std::to_string(limit));
+  char* p = out.reserve_more(len + 1);
+  std::size_t copied = 0;
+  check(env, napi_get_value_string_utf8(env, v, p, len + 1, &copied));
+  const std::string_view written(p, copied);
+  if (written.find("\xEF\xBF\xBD") != std::string_view::npos && rewrite_as_wtf8(env, v, out, start))
+    return true;
+  out.commit(copied);
   return true;
 }
 
