@@ -2,8 +2,8 @@
 // per-operation targets of issue 6, single thread. Every group is measured
 // interleaved (lib/measure.mjs), so its ratios come from one run:
 //
-//   call     1,000 string keys (all in cache): Map, ThreadMap get/has/set,
-//            and the floor: an empty native call, one that reads a number,
+//   call     1,000 string keys (all in cache): Map, ThreadMap get/has/set
+//            (and get on 1,000 number keys), and the floor: an empty native call, one that reads a number,
 //            one that reads a short string (as UTF-16, as the codecs do; and
 //            as UTF-8, Node-API's conversion)
 //   strings  1,000,000 string keys in random order: get, set (overwrite)
@@ -133,10 +133,17 @@ function callGroup(opts, record) {
   const map = fill(new Map(), keys)
   const tm = fill(newThreadMap(opts.strategy), keys)
   checkAll(tm, probe, values, 'ThreadMap')
+  const nkeys = makeKeys(n, opts.seed, 'number')
+  const { probe: nprobe, values: nvalues } = probeOrder(n, opts.seed, opts.seed + 1, 'number')
+  const nmap = fill(new Map(), nkeys)
+  const ntm = fill(newThreadMap(opts.strategy, 'number'), nkeys)
+  checkAll(ntm, nprobe, nvalues, 'ThreadMap, number keys')
   const floor = floorOf()
   const contenders = [
     { impl: 'Map', op: 'get', baseline: true, step: stepOf(getKernel, n, [map, probe]) },
     { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
+    { impl: 'Map', op: 'get, number keys', step: stepOf(getKernel, n, [nmap, nprobe]) },
+    { impl: 'ThreadMap', op: 'get, number keys', vs: 'Map get, number keys', step: stepOf(getKernel, n, [ntm, nprobe]) },
     { impl: 'Map', op: 'has', step: stepOf(hasKernel, n, [map, probe]) },
     { impl: 'ThreadMap', op: 'has', vs: 'Map has', step: stepOf(hasKernel, n, [tm, probe]) },
     { impl: 'Map', op: 'set', step: stepOf(setKernel, n, [map, probe, values]) },
@@ -149,6 +156,7 @@ function callGroup(opts, record) {
   measureGroup('call', n, 'string', contenders, opts, record)
   checkAll(tm, probe, values, 'ThreadMap after the run')
   closeQuietly(tm)
+  closeQuietly(ntm)
 }
 
 function stringsGroup(opts, record) {
