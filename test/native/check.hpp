@@ -3,10 +3,13 @@
 // body over every strategy, and a summary line ctest and CI can read.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "threadmap/map.hpp"
@@ -65,6 +68,37 @@ inline std::vector<strategy_config> strategies() {
   o.stripes = 0;
   o.strategy = strategy_kind::lockfree;
   v.push_back({"lockfree", o});
+  return v;
+}
+
+/// `n` scaled by the environment variable `var` (a factor; default 1): the
+/// sanitizer runs lower the stress and growth sizes this way
+/// (scripts/test-native.sh). Never less than 1.
+inline long scaled(long n, const char* var = "THREADMAP_STRESS_SCALE") {
+  const char* s = std::getenv(var);
+  const long v = static_cast<long>(n * (s ? std::atof(s) : 1.0));
+  return v < 1 ? 1 : v;
+}
+
+/// Runs body(thread_index) on n threads released together.
+template <class F>
+void run_threads(int n, F&& body) {
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < n) std::this_thread::yield();
+      body(t);
+    });
+  }
+  for (auto& th : threads) th.join();
+}
+
+/// An 8-byte little-endian int64 value (0 when the size is not 8).
+inline std::int64_t as_i64(const std::string& s) {
+  std::int64_t v = 0;
+  if (s.size() == 8) std::memcpy(&v, s.data(), 8);
   return v;
 }
 

@@ -17,14 +17,9 @@
 #include "threadmap/map.hpp"
 
 using namespace threadmap;
+using tmtest::scaled;
 
 namespace {
-
-long scaled(long n) {
-  const char* s = std::getenv("THREADMAP_GROWTH_SCALE");
-  const long v = static_cast<long>(n * (s ? std::atof(s) : 1.0));
-  return v < 1 ? 1 : v;
-}
 
 long rss_bytes() {
   std::ifstream f("/proc/self/statm");
@@ -41,7 +36,7 @@ void key_for(long i, char (&buf)[17]) {
 }
 
 void grow(strategy_kind kind, const char* name) {
-  const long total = scaled(20'000'000);
+  const long total = scaled(20'000'000, "THREADMAP_GROWTH_SCALE");
   options o;
   o.strategy = kind;
   const long rss_before = rss_bytes();

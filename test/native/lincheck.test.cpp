@@ -12,15 +12,10 @@
 #include "threadmap/lincheck.hpp"
 
 using namespace threadmap;
+using tmtest::scaled;
 using namespace threadmap::lincheck;
 
 namespace {
-
-long scaled(long n) {
-  const char* s = std::getenv("THREADMAP_STRESS_SCALE");
-  const long v = static_cast<long>(n * (s ? std::atof(s) : 1.0));
-  return v < 1 ? 1 : v;
-}
 
 operation op_at(op_kind k, std::uint64_t inv, std::uint64_t resp, status st,
                 std::optional<std::string> value = std::nullopt,

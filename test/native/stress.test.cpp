@@ -16,38 +16,11 @@
 #include "threadmap/map.hpp"
 
 using namespace threadmap;
+using tmtest::as_i64;
+using tmtest::run_threads;
+using tmtest::scaled;
 
 namespace {
-
-long scaled(long n) {
-  static const double scale = [] {
-    const char* s = std::getenv("THREADMAP_STRESS_SCALE");
-    return s ? std::atof(s) : 1.0;
-  }();
-  const long v = static_cast<long>(n * scale);
-  return v < 1 ? 1 : v;
-}
-
-// Runs body(thread_index) on n threads started together.
-template <class F>
-void run_threads(int n, F&& body) {
-  std::atomic<int> ready{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < n; ++t) {
-    threads.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (ready.load() < n) std::this_thread::yield();
-      body(t);
-    });
-  }
-  for (auto& th : threads) th.join();
-}
-
-std::int64_t as_i64(const std::string& s) {
-  std::int64_t v = 0;
-  if (s.size() == 8) std::memcpy(&v, s.data(), 8);
-  return v;
-}
 
 // A value that names its key and is self-checking: key, '=', then `len`
 // copies of one letter. A torn read (bytes of two different writes) fails
