@@ -37,6 +37,20 @@ bool well_formed(const std::string& key, const std::string& v) {
   return true;
 }
 
+// The writers of the torn-read tests: overwrite (inline <-> out of line),
+// erase and re-insert self-checking values on `keys` keys.
+void write_churn(concurrent_map& m, std::mt19937& rng, int keys, long ops) {
+  for (long i = 0; i < ops; ++i) {
+    const std::string k = "key" + std::to_string(rng() % keys);
+    const unsigned r = rng();
+    if (r % 8 == 0) {
+      m.erase(k, nullptr);
+    } else {
+      m.put(k, value_for(k, r), nullptr);
+    }
+  }
+}
+
 }  // namespace
 
 STRATEGY_CASE("stress: concurrent add gives exact totals") {
@@ -68,16 +82,8 @@ STRATEGY_CASE("stress: readers never see a torn or foreign value") {
   run_threads(4, [&](int t) {
     std::mt19937 rng(t * 7919 + 1);
     std::string out;
-    if (t < 2) {  // writers: overwrite (inline <-> out of line), erase, re-insert
-      for (long i = 0; i < ops; ++i) {
-        const std::string k = "key" + std::to_string(rng() % keys);
-        const unsigned r = rng();
-        if (r % 8 == 0) {
-          m->erase(k, nullptr);
-        } else {
-          m->put(k, value_for(k, r), nullptr);
-        }
-      }
+    if (t < 2) {
+      write_churn(*m, rng, keys, ops);
       writers_left.fetch_sub(1);
       return;
     }
@@ -263,15 +269,7 @@ STRATEGY_CASE("stress: get_many during writes and growth answers each key with i
   run_threads(4, [&](int t) {
     std::mt19937 rng(t * 104729 + 3);
     if (t < 2) {
-      for (long i = 0; i < ops; ++i) {
-        const std::string k = "key" + std::to_string(rng() % keys);
-        const unsigned r = rng();
-        if (r % 8 == 0) {
-          m->erase(k, nullptr);
-        } else {
-          m->put(k, value_for(k, r), nullptr);
-        }
-      }
+      write_churn(*m, rng, keys, ops);
       writers_left.fetch_sub(1);
       return;
     }
