@@ -431,4 +431,40 @@ TEST_CASE("epoch: retired objects are freed once no guard can hold them") {
   CHECK(epoch::pending() <= before);
 }
 
+TEST_CASE("epoch: a thread holding eager_bytes of garbage frees it on leaving guards") {
+  static std::atomic<int> freed{0};
+  auto count_free = [](void* p) {
+    delete static_cast<int*>(p);
+    ++freed;
+  };
+  auto two_calls = [] {
+    for (int i = 0; i < 2; ++i) epoch::guard g;
+  };
+  epoch::synchronize();  // start with an empty bag (this test runs alone)
+  freed = 0;
+  {
+    epoch::guard g;
+    epoch::retire(new int(1), count_free);  // small: waits for collect_every retirements
+  }
+  two_calls();
+  CHECK_EQ(freed.load(), 0);
+  {
+    epoch::guard g;
+    epoch::retire(new int(2), count_free, epoch::eager_bytes);
+  }
+  // Leaving that guard advanced the epoch past the retirement; leaving the
+  // next one frees both (nothing else holds the epoch back).
+  two_calls();
+  CHECK_EQ(freed.load(), 2);
+
+  // A map grown from empty frees its replaced arrays without synchronize():
+  // only the live arrays remain pending-free.
+  const std::size_t before = epoch::pending();
+  auto m = make_map(options{});
+  for (int i = 0; i < 200000; ++i) m->put(key_of(i), i64_bytes(i), nullptr);
+  CHECK(m->stats().resizes > 8);
+  two_calls();
+  CHECK_EQ(epoch::pending(), before);
+}
+
 TEST_MAIN

@@ -20,6 +20,7 @@ struct retired {
   void* p;
   void (*deleter)(void*);
   std::uint64_t epoch;
+  std::size_t bytes;
 };
 
 // One per thread, on its own cache line: the owner writes `announced` on every
@@ -32,6 +33,7 @@ struct alignas(cache_line) record {
   // Owner-only state.
   unsigned depth = 0;
   std::size_t since_collect = 0;
+  std::size_t bag_bytes = 0;  // sum of bag[i].bytes
   std::vector<retired> bag;
 };
 
@@ -70,18 +72,21 @@ record* acquire_record() {
   return r;
 }
 
-void free_items(std::vector<retired>& items, std::uint64_t global) {
-  std::size_t kept = 0, freed = 0;
+// Frees the items that became safe; returns the bytes they held.
+std::size_t free_items(std::vector<retired>& items, std::uint64_t global) {
+  std::size_t kept = 0, freed = 0, freed_bytes = 0;
   for (retired& item : items) {
     if (item.epoch + 2 <= global) {
       item.deleter(item.p);
       ++freed;
+      freed_bytes += item.bytes;
     } else {
       items[kept++] = item;
     }
   }
   items.resize(kept);
   if (freed) dom().pending.fetch_sub(freed, std::memory_order_relaxed);
+  return freed_bytes;
 }
 
 // Advances the global epoch if every active thread has announced it. Returns
@@ -110,7 +115,7 @@ void collect_orphans(std::uint64_t global, bool wait) {
 
 void collect(record& r) {
   const std::uint64_t g = try_advance();
-  free_items(r.bag, g);
+  r.bag_bytes -= free_items(r.bag, g);
   collect_orphans(g, false);
 }
 
@@ -130,6 +135,7 @@ struct thread_state {
       d.orphans.insert(d.orphans.end(), rec->bag.begin(), rec->bag.end());
       rec->bag.clear();
       rec->bag.shrink_to_fit();
+      rec->bag_bytes = 0;
     }
     rec->depth = 0;
     rec->announced.store(quiescent, std::memory_order_release);
@@ -165,16 +171,21 @@ guard::~guard() {
   record& r = *tls.rec;
   if (--r.depth != 0) return;
   r.announced.store(quiescent, std::memory_order_release);
+  // Outside the critical section now, so this thread no longer holds the
+  // epoch back: with no other thread inside a guard, the epoch advances here
+  // and the garbage is freed on the next exit.
+  if (r.bag_bytes >= eager_bytes) collect(r);
 }
 
-void retire(void* p, void (*deleter)(void*)) {
+void retire(void* p, void (*deleter)(void*), std::size_t bytes) {
   domain& d = dom();
   record& r = tls.get();
   // The caller unlinked p before this call; the fence orders that before the
   // epoch read, so a thread that announces a later epoch cannot reach p.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const std::uint64_t e = d.global.load(std::memory_order_seq_cst);
-  r.bag.push_back({p, deleter, e});
+  r.bag.push_back({p, deleter, e, bytes});
+  r.bag_bytes += bytes;
   d.pending.fetch_add(1, std::memory_order_relaxed);
   if (++r.since_collect >= collect_every) {
     r.since_collect = 0;
@@ -197,7 +208,7 @@ void synchronize() {
     if (++spins > 64) std::this_thread::yield();
   }
   const std::uint64_t g = d.global.load(std::memory_order_seq_cst);
-  free_items(r.bag, g);
+  r.bag_bytes -= free_items(r.bag, g);
   collect_orphans(g, true);
 }
 

@@ -437,7 +437,7 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
     const std::size_t old_bytes = old->charged();
     b -= old_bytes;
     budget.release(old_bytes);
-    epoch::retire(old, &table_array::destroy);
+    epoch::retire(old, &table_array::destroy, old_bytes);
   }
   bytes_.store(b, std::memory_order_relaxed);
   return true;
@@ -508,7 +508,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   const std::size_t freed = blob_bytes_of(old);
   if (old.is_blob()) {
     budget.release(freed);
-    epoch::retire(old.out_of_line(), &std::free);
+    epoch::retire(old.out_of_line(), &std::free, freed);
   }
   bytes_.store(bytes_.load(std::memory_order_relaxed) + extra - freed, std::memory_order_relaxed);
   return status::ok;
@@ -530,7 +530,7 @@ void flat_table::remove(std::size_t index, memory_budget& budget) {
     const std::size_t freed = blob_bytes_of(old);
     budget.release(freed);
     bytes_.store(bytes_.load(std::memory_order_relaxed) - freed, std::memory_order_relaxed);
-    epoch::retire(old.out_of_line(), &std::free);
+    epoch::retire(old.out_of_line(), &std::free, freed);
   }
 }
 
@@ -615,9 +615,10 @@ void flat_table::clear(memory_budget& budget) {
   end_write();
   size_.store(0, std::memory_order_relaxed);
   used_ = 0;
-  budget.release(bytes_.load(std::memory_order_relaxed));
+  const std::size_t freed = bytes_.load(std::memory_order_relaxed);
+  budget.release(freed);
   bytes_.store(0, std::memory_order_relaxed);
-  epoch::retire(t, &table_array::destroy_with_blobs);
+  epoch::retire(t, &table_array::destroy_with_blobs, freed);
 }
 
 numa::table_report flat_table::numa_report() const {
