@@ -1,5 +1,5 @@
 // Distribution of threadmap::hash_bytes in the three places the tables use it:
-// the top bits (stripe), bits 7.. (group) and the low 7 bits (tag).
+// hash_stripe, hash_group and hash_tag7 (threadmap/hash.hpp).
 #include <bitset>
 #include <cmath>
 #include <cstring>
@@ -11,6 +11,9 @@
 #include "threadmap/hash.hpp"
 
 using threadmap::hash_bytes;
+using threadmap::hash_group;
+using threadmap::hash_stripe;
+using threadmap::hash_tag7;
 
 namespace {
 
@@ -37,9 +40,9 @@ void check_key_set(const char* what, const std::vector<std::string>& keys) {
   std::vector<std::uint64_t> h;
   h.reserve(keys.size());
   for (const auto& k : keys) h.push_back(hash_bytes(k));
-  const double stripe = chi_square(h, 1024, [](std::uint64_t x) { return x >> 54; });
-  const double group = chi_square(h, 4096, [](std::uint64_t x) { return (x >> 7) & 4095; });
-  const double tag = chi_square(h, 128, [](std::uint64_t x) { return x & 0x7F; });
+  const double stripe = chi_square(h, 1024, [](std::uint64_t x) { return hash_stripe(x, 1024); });
+  const double group = chi_square(h, 4096, [](std::uint64_t x) { return hash_group(x, 4096); });
+  const double tag = chi_square(h, 128, [](std::uint64_t x) { return hash_tag7(x); });
   if (!uniform(stripe, 1024) || !uniform(group, 4096) || !uniform(tag, 128)) {
     std::fprintf(stderr, "%s: chi-square stripe %.0f group %.0f tag %.0f\n", what, stripe, group,
                  tag);

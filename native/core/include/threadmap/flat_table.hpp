@@ -3,12 +3,19 @@
 // readers.
 //
 // Layout. One allocation holds a header, the tag bytes and the slots. Slots
-// come in groups of 16; each group has 16 one-byte tags: 0x80 empty, 0xFE
-// deleted, 0..127 full (the low 7 bits of the key's hash). A lookup compares
+// come in groups of 16; each group has 16 one-byte tags. The tags of all
+// groups come first, so the tag array (1/25 of the table) mostly stays in
+// cache and a lookup in a large table misses on its slot only. Tags: 0x00
+// empty, 0x01 deleted, 0x80 | the low 7 bits of the key's hash when full;
+// empty being zero means a freshly mapped array needs no initialisation and
+// its untouched pages cost no memory (a large `capacity` is reserved, not
+// resident until entries land on it). A lookup compares
 // all 16 tags of a group at once (SSE2 where available, a scalar loop
 // elsewhere), so it touches the key bytes only on a tag match (1 in 128 for a
-// wrong key). Groups are probed triangularly (g, g+1, g+3, g+6, ...), which
-// visits every group of a power-of-two table.
+// wrong key). The home group is hash bits 7..38 scaled to the group count,
+// which can be any number; probing continues linearly to the next group.
+// Tables hold at most 14 entries a group (7/8) and grow by half, so a table
+// is 7/12 to 7/8 full (doubling would leave it 7/16 to 7/8 full).
 //
 // A slot is three 64-bit words. Short entries (key and value together at most
 // 22 bytes: 8-byte numbers, short strings) live inline: byte 0 the key length,

@@ -81,4 +81,19 @@ inline std::uint64_t hash_bytes(std::string_view s) noexcept {
   return hash_bytes(s.data(), s.size());
 }
 
+// The three independent parts of a hash the tables use (test/native/
+// hash.test.cpp checks each is uniform): the stripe from the top 32 bits,
+// the flat table's home group from bits 7..38, the tag from bits 0..6. The
+// first two scale a 32-bit field to the count (multiply and shift), so the
+// count need not be a power of two.
+inline std::size_t hash_stripe(std::uint64_t h, std::size_t count) noexcept {
+  return static_cast<std::size_t>(((h >> 32) * count) >> 32);
+}
+inline std::size_t hash_group(std::uint64_t h, std::size_t groups) noexcept {
+  return static_cast<std::size_t>((((h >> 7) & 0xFFFFFFFFu) * groups) >> 32);
+}
+inline std::uint8_t hash_tag7(std::uint64_t h) noexcept {
+  return static_cast<std::uint8_t>(h & 0x7F);
+}
+
 }  // namespace threadmap

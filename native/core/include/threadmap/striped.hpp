@@ -34,6 +34,7 @@
 #include <shared_mutex>
 
 #include "threadmap/flat_table.hpp"
+#include "threadmap/hash.hpp"
 #include "threadmap/map.hpp"
 #include "threadmap/padding.hpp"
 #include "threadmap/rw_spinlock.hpp"
@@ -82,9 +83,7 @@ class striped_map final : public concurrent_map {
   };
 
   stripe& stripe_for(std::uint64_t hash) const noexcept {
-    // Top 32 bits, scaled: independent of the bits the table uses for groups
-    // and tags.
-    return stripes_[((hash >> 32) * count_) >> 32];
+    return stripes_[hash_stripe(hash, count_)];
   }
   bool get_hashed(std::uint64_t hash, bytes key, std::string* out) const;
   template <class Op>
