@@ -14,8 +14,8 @@
 //   lib/measure.mjs   timing, sink   lib/machine.mjs   what it ran on
 //   lib/report.mjs    text, Markdown, JSON              lib/charts.mjs SVG charts
 //   lib/threadmap.mjs loading the package               lib/peers.mjs  the alternatives
-//   lib/progress.mjs  progress bars
-//   suites/*.mjs      one file per suite: run<Name>(opts, record, bar, notes)
+//   lib/progress.mjs  progress bars     lib/placement.mjs --numa, --pin and what they got
+//   suites/*.mjs      one file per suite: run<Name>(opts, record, bar, notes, placement)
 
 import fs from 'node:fs'
 import os from 'node:os'
@@ -26,15 +26,27 @@ import { renderCharts } from './lib/charts.mjs'
 import { describeMachine } from './lib/machine.mjs'
 import { sink } from './lib/measure.mjs'
 import { PEERS, peerVersion } from './lib/peers.mjs'
+import { checkCpu, createPlacement, numaLabel } from './lib/placement.mjs'
 import { createProgress } from './lib/progress.mjs'
 import { churnTable, header, markdownSummary, singleTable, workersTable, writeJson } from './lib/report.mjs'
-import { distPath, loadThreadMap } from './lib/threadmap.mjs'
+import { distPath, loadNuma, loadThreadMap } from './lib/threadmap.mjs'
 import { churnSteps, runChurn } from './suites/churn.mjs'
 import { runSingle } from './suites/single.mjs'
 import { runWorkers, workersSteps } from './suites/workers.mjs'
 
 function singleSteps(opts) {
   return opts.sizes.length * opts.ops.length
+}
+
+// The library judges a NUMA option (a node that does not exist is a
+// RangeError naming those that do): ask it once, before anything runs.
+function checkNuma(numa) {
+  const ThreadMap = loadThreadMap()
+  try {
+    new ThreadMap(null, { numa }).close()
+  } catch (err) {
+    throw new Error(`--numa ${numaLabel(numa)}: ${err.name}: ${err.message}`)
+  }
 }
 
 async function main() {
@@ -53,10 +65,30 @@ async function main() {
     return
   }
   opts.argv = process.argv.slice(2)
-
+  // Before pinning: the machine's cores, not the pinned thread's one CPU.
   const machine = describeMachine()
+  try {
+    checkNuma(opts.numa)
+  } catch (err) {
+    console.error(err.message)
+    process.exit(2)
+  }
+  const numa = loadNuma()
+  let placement
+  try {
+    placement = createPlacement(numa, opts) // pins the main thread under --pin
+  } catch (err) {
+    console.error(`--pin${Array.isArray(opts.pin) ? ` ${opts.pin.join(',')}` : ''}: ${err.name}: ${err.message}`)
+    process.exit(2)
+  }
+  // The main thread runs the single suite and fills the shared maps: check
+  // after each suite that it is still where it was pinned.
+  const checkMain = () => {
+    if (placement.pin) placement.saw('main thread', placement.cpuFor(0), checkCpu(numa, placement.cpuFor(0), 'main thread'))
+  }
+
   machine.peers = Object.fromEntries(PEERS.filter((p) => opts.peers.includes(p)).map((p) => [p, peerVersion(p)]))
-  console.log(header(machine, opts))
+  console.log(header(machine, opts, placement))
   const started = Date.now()
   const results = []
   const notes = []
@@ -65,14 +97,16 @@ async function main() {
 
   if (opts.suites.includes('single')) {
     const bar = progress.bar('single', singleSteps(opts))
-    await runSingle(opts, record, bar)
+    await runSingle(opts, record, bar, notes, placement)
     bar.end()
+    checkMain()
     console.log(`\n${singleTable(results.filter((r) => r.suite === 'single'))}`)
   }
   if (opts.suites.includes('workers')) {
     const bar = progress.bar('workers', workersSteps(opts))
-    await runWorkers(opts, record, bar, notes)
+    await runWorkers(opts, record, bar, notes, placement)
     bar.end()
+    checkMain()
     const workers = results.filter((r) => r.suite === 'workers')
     console.log(`\n${workersTable(workers)}`)
     const retried = workers.reduce((a, r) => a + r.retries, 0)
@@ -80,10 +114,12 @@ async function main() {
   }
   if (opts.suites.includes('churn')) {
     const bar = progress.bar('churn', churnSteps(opts))
-    await runChurn(opts, record, bar)
+    await runChurn(opts, record, bar, notes, placement)
     bar.end()
+    checkMain()
     console.log(`\n${churnTable(results.filter((r) => r.suite === 'churn'))}`)
   }
+  console.log(`\n${placement.lines().join('\n')}`)
   for (const n of notes) console.log(`note: ${n}`)
 
   machine.loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)))
@@ -95,8 +131,8 @@ async function main() {
   fs.mkdirSync(opts.out, { recursive: true })
   const stamp = machine.date.replace(/[:.]/g, '-').replace(/-\d+Z$/, 'Z')
   const base = path.join(opts.out, `js-${stamp}`)
-  writeJson(`${base}.json`, machine, opts, results, notes)
-  if (opts.json) writeJson(opts.json, machine, opts, results, notes)
+  writeJson(`${base}.json`, machine, opts, results, notes, placement)
+  if (opts.json) writeJson(opts.json, machine, opts, results, notes, placement)
   let charts = []
   if (opts.charts) {
     try {
@@ -106,7 +142,7 @@ async function main() {
       console.log(`note: charts not rendered: ${err.message}`)
     }
   }
-  fs.writeFileSync(`${base}.md`, markdownSummary(machine, opts, results, notes, charts))
+  fs.writeFileSync(`${base}.md`, markdownSummary(machine, opts, results, notes, charts, placement))
   console.log(`wrote ${base}.json, ${base}.md${charts.length ? ` and ${charts.length} SVG charts` : ''}`)
 }
 

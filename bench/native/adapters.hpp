@@ -8,10 +8,10 @@
 //   bool erase(const K&)                      true if it was present
 //   void update(const K&, std::uint64_t)      overwrite a present key
 //
-// plus `static const char* name()` and a constructor taking the strategy (or
-// nothing, for peers). The driver loop is a template over the contender, so no
-// extra virtual call is added to anyone: threadmap strategies pay the one
-// virtual call of threadmap::concurrent_map, which is their public interface.
+// plus `static const char* name()` and a constructor taking the strategy and
+// the NUMA policy (or nothing, for peers, which allocate for themselves). The driver loop is a
+// template over the contender, so no extra virtual call is added to anyone: threadmap strategies
+// pay the one virtual call of threadmap::concurrent_map, which is their public interface.
 //
 // Peers (tbb::concurrent_hash_map, libcuckoo) are compiled in only when CMake
 // found them (THREADMAP_BENCH_HAVE_TBB / _CUCKOO). They hash keys with the
@@ -26,6 +26,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "workload.hpp"
 
@@ -50,9 +51,10 @@ struct key_hash {
 template <class K>
 class threadmap_adapter {
  public:
-  explicit threadmap_adapter(threadmap::strategy_kind s) {
+  threadmap_adapter(threadmap::strategy_kind s, const threadmap::numa::policy& numa) {
     threadmap::options o;
     o.strategy = s;
+    o.numa_policy = numa;
     map_ = threadmap::make_map(o);
   }
 
@@ -70,6 +72,8 @@ class threadmap_adapter {
   bool erase(const K& k) { return map_->erase(k.bytes(), nullptr) == threadmap::status::ok; }
   void update(const K& k, std::uint64_t v) { insert(k, v); }
   std::size_t size() const { return map_->size(); }
+  /// Per table, where its memory is (empty: this strategy does not place it).
+  std::vector<threadmap::numa::table_report> placement() const { return map_->placement(); }
 
  private:
   std::unique_ptr<threadmap::concurrent_map> map_;

@@ -1,14 +1,14 @@
 // bench/native/driver.hpp — running one workload on one contender with N
 // threads, and what comes back.
 //
-// A run: T threads are started; each pins itself (if asked), opens its own
-// perf counters, warms up on its own op ring for warmup_ms (or warmup_ops),
-// then all meet the main thread at a barrier. Counters are reset and enabled,
-// the clock starts, and each thread executes its ring (wrapping around) until
-// the main thread raises `stop` after duration_ms (or until fixed_ops, the mode
-// used under valgrind). Every `latency_every`-th operation is timed alone with
-// the monotonic clock into the thread's histogram; the timer's own cost is
-// measured at start-up and reported beside the percentiles.
+// A run: T threads are started; each pins itself (if asked: placement.hpp's
+// pin_self, which reads numa::current_cpu() back, read again at the end of the
+// run), opens its own perf counters, warms up on its own op ring for
+// warmup_ms (or warmup_ops), then all meet the main thread at a barrier. Counters are reset and
+// enabled, the clock starts, and each thread executes its ring (wrapping around) until the main
+// thread raises `stop` after duration_ms (or until fixed_ops, the mode used under valgrind). Every
+// `latency_every`-th operation is timed alone with the monotonic clock into the thread's histogram;
+// the timer's own cost is measured at start-up and reported beside the percentiles.
 //
 // Each thread also reads its run-queue wait (/proc/thread-self/schedstat,
 // the time it was runnable but not running) over the window: a share above
@@ -22,9 +22,6 @@
 // dead code.
 #pragma once
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -37,6 +34,7 @@
 
 #include "histogram.hpp"
 #include "perf_counters.hpp"
+#include "placement.hpp"
 #include "workload.hpp"
 
 namespace tmbench {
@@ -51,7 +49,7 @@ struct run_params {
   unsigned latency_every = 64;   // power of two; 0 = no latency sampling
   bool counters = true;
   bool pin = false;
-  std::vector<int> cpus;  // CPUs to pin to, in order
+  std::vector<int> cpus;  // thread t is pinned to cpus[t % cpus.size()]
 };
 
 struct run_result {
@@ -62,7 +60,8 @@ struct run_result {
   event_values events;
   std::uint64_t checksum = 0;
   std::uint64_t bad_reads = 0;
-  double max_wait_share = 0;  // the worst thread's run-queue wait / its window; -1 unknown
+  double max_wait_share = 0;    // the worst thread's run-queue wait / its window; -1 unknown
+  std::vector<pin_check> pins;  // per thread when pinned: the CPU and what current_cpu() saw
   double mops() const { return max_ns > 0 ? static_cast<double>(ops) / max_ns * 1e3 : 0; }
 };
 
@@ -82,13 +81,6 @@ inline double run_queue_wait_ns() {
   return n == 2 ? static_cast<double>(waited) : -1;
 }
 
-inline void pin_to(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 /// Runs the workload on `map` (any adapter of adapters.hpp) with p.threads threads.
 template <class K, class A>
 run_result run_threads(A& map, const run_params& p) {
@@ -97,13 +89,15 @@ run_result run_threads(A& map, const run_params& p) {
     double wait_ns = -1;
     histogram latency;
     event_values events;
+    pin_check pin;
   };
   std::vector<per_thread> res(p.threads);
   std::barrier sync(static_cast<std::ptrdiff_t>(p.threads) + 1);
   alignas(64) std::atomic<bool> stop{false};
 
   auto body = [&](unsigned t) {
-    if (p.pin && !p.cpus.empty()) pin_to(p.cpus[t % p.cpus.size()]);
+    const bool pinned = p.pin && !p.cpus.empty();
+    if (pinned) res[t].pin = pin_self(p.cpus[t % p.cpus.size()]);
     std::unique_ptr<thread_counters> ctr;
     if (p.counters) ctr = std::make_unique<thread_counters>();
     const std::vector<std::uint32_t>& ring = *p.rings[t];
@@ -169,6 +163,7 @@ run_result run_threads(A& map, const run_params& p) {
     res[t].ns = t1 - t0;
     res[t].checksum = sum;
     res[t].bad = bad;
+    if (pinned) res[t].pin.seen_end = threadmap::numa::current_cpu();
   };
 
   std::vector<std::thread> pool;
@@ -190,6 +185,7 @@ run_result run_threads(A& map, const run_params& p) {
     r.events.add(x.events);
     r.checksum += x.checksum;
     r.bad_reads += x.bad;
+    if (p.pin && !p.cpus.empty()) r.pins.push_back(x.pin);
     r.max_wait_share =
         x.wait_ns < 0 || r.max_wait_share < 0
             ? -1

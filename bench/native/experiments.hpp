@@ -9,6 +9,8 @@
 
 namespace tmbench {
 
+struct pin_log;  // placement.hpp
+
 // --- JSON: just enough to write the report ----------------------------------
 std::string json_str(const std::string& s);
 std::string json_num(double v);  // finite numbers; NaN/inf become null
@@ -31,6 +33,7 @@ struct false_sharing_options {
   unsigned rounds = 3;
   bool pin = false;
   std::vector<int> cpus;
+  pin_log* pins = nullptr;  // when pinned: what each thread's current_cpu() said
 };
 /// Prints the table and returns the JSON of the experiment.
 std::string run_false_sharing(const false_sharing_options& o);

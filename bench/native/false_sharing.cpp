@@ -14,6 +14,7 @@
 // op where the machine has them. (Cachegrind cannot show this effect: it simulates one core's
 // caches and no coherence traffic.)
 
+#include <threadmap/numa.hpp>
 #include <threadmap/padding.hpp>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 
 #include "driver.hpp"
 #include "experiments.hpp"
+#include "placement.hpp"
 
 namespace tmbench {
 
@@ -50,12 +52,14 @@ layout_result run_layout(Slot slot, const false_sharing_options& o) {
   struct alignas(64) out {
     std::uint64_t ops = 0, ns = 0;
     event_values ev;
+    pin_check pin;
   };
+  const bool pinned = o.pin && !o.cpus.empty();
   std::vector<out> res(o.threads);
   std::vector<std::thread> pool;
   for (unsigned t = 0; t < o.threads; ++t) {
     pool.emplace_back([&, t] {
-      if (o.pin && !o.cpus.empty()) pin_to(o.cpus[t % o.cpus.size()]);
+      if (pinned) res[t].pin = pin_self(o.cpus[t % o.cpus.size()]);
       thread_counters ctr;
       std::atomic<std::uint64_t>& c = slot(t);
       sync.arrive_and_wait();
@@ -71,6 +75,7 @@ layout_result run_layout(Slot slot, const false_sharing_options& o) {
       res[t].ev = ctr.read();
       res[t].ops = ops;
       res[t].ns = t1 - t0;
+      if (pinned) res[t].pin.seen_end = threadmap::numa::current_cpu();
     });
   }
   sync.arrive_and_wait();
@@ -80,6 +85,14 @@ layout_result run_layout(Slot slot, const false_sharing_options& o) {
   layout_result r;
   double per_thread = 0;
   for (unsigned t = 0; t < o.threads; ++t) {
+    if (pinned) {
+      const std::string problem = res[t].pin.problem();
+      if (!problem.empty()) {
+        std::fprintf(stderr, "false sharing: thread %u: %s\n", t, problem.c_str());
+        std::exit(1);
+      }
+      if (o.pins) o.pins->add("false-sharing thread " + std::to_string(t), res[t].pin);
+    }
     // Every increment must have landed: the counter is exactly the ops done.
     if (slot(t).load() != res[t].ops) {
       std::fprintf(stderr, "false sharing: thread %u counted %llu, did %llu\n", t,

@@ -18,6 +18,11 @@
 // key set; a group's maps are checked (size, a sample of keys, an erase and
 // re-insert) after its runs. See driver.hpp for one run and workload.hpp for
 // the workloads. `threadmap-bench --help` lists the flags.
+//
+// Placement (placement.hpp): --numa sets the NUMA policy of every threadmap
+// map, --pin pins every benchmark thread; the header says what was asked, each
+// group's report what the kernel reads back per table, and the end of the run
+// what numa::current_cpu() said in every pinned thread.
 
 #include <threadmap/map.hpp>
 
@@ -37,6 +42,7 @@
 #include "adapters.hpp"
 #include "driver.hpp"
 #include "experiments.hpp"
+#include "placement.hpp"
 
 using namespace tmbench;
 
@@ -56,7 +62,15 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --warmup-ms=20        untimed warm-up of each thread before each run
   --rounds=3            runs per configuration (median reported)
   --latency-every=64    time one operation in every N (power of two; 0 = off)
-  --pin                 pin thread i to the i-th allowed CPU (sched_setaffinity)
+  --numa=POLICY         options.numa_policy of every threadmap map: local,
+                      interleave, none (default: the kernel's first touch) or
+                      node:N (checked with numa::validate before anything runs);
+                      the peers (tbb, cuckoo) allocate for themselves, unplaced.
+                      Each group prints per table what the kernel reads back
+  --pin[=CPUS]          pin thread i to CPUS[i % n] (0,1 or 0-3; default: the
+                      CPUs this process may use) with numa::pin_thread, checked
+                      with numa::current_cpu() after pinning and after each run;
+                      the main thread, which fills the maps, to CPUS[0]
   --no-counters         do not open perf_event counters
   --no-false-sharing    skip the false-sharing experiment
   --retry-starved=2     rerun a run up to N times when a thread waited for a CPU
@@ -92,6 +106,8 @@ struct options {
   bool fixed_run = false;
   std::uint64_t fixed_ops = 0, warmup_ops = 0;
   std::vector<std::string> workload_args;  // as given, for the cachegrind reruns
+  threadmap::numa::policy numa;            // --numa
+  std::vector<int> pin_cpus;               // --pin=CPUS; empty: the CPUs the process may use
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -216,8 +232,11 @@ options parse(int argc, char** argv) {
         throw std::invalid_argument("--latency-every is a power of two");
     } else if (key == "--retry-starved") {
       o.retry_starved = static_cast<unsigned>(std::stoul(val));
-    } else if (a == "--pin") {
+    } else if (key == "--numa") {
+      o.numa = parse_numa(val, *threadmap::numa::current_topology());
+    } else if (key == "--pin") {
       o.pin = true;
+      if (eq != std::string::npos) o.pin_cpus = parse_cpu_list(val, threadmap::numa::online_cpus());
     } else if (a == "--no-counters") {
       o.counters = false;
     } else if (a == "--no-false-sharing") {
@@ -276,6 +295,8 @@ struct contender {
   virtual void fill(std::uint64_t n) = 0;
   virtual run_result run(const run_params& p) = 0;
   virtual std::string check(std::uint64_t n) = 0;  // empty when the map is as expected
+  /// Per table, where its memory is; empty for peers and unplaced strategies.
+  virtual std::vector<threadmap::numa::table_report> placement() const { return {}; }
 };
 
 template <class K, class A>
@@ -301,16 +322,23 @@ struct contender_of final : contender {
     map.insert(k0, value_for(0, 0));
     return {};
   }
+  std::vector<threadmap::numa::table_report> placement() const override {
+    if constexpr (requires { map.placement(); })
+      return map.placement();
+    else
+      return {};
+  }
 };
 
 template <class K>
-std::unique_ptr<contender> make_contender_k(const std::string& name) {
+std::unique_ptr<contender> make_contender_k(const std::string& name,
+                                            const threadmap::numa::policy& numa) {
   std::unique_ptr<contender> c;
   for (auto k : {threadmap::strategy_kind::mutex, threadmap::strategy_kind::rwlock,
                  threadmap::strategy_kind::readmostly, threadmap::strategy_kind::striped,
                  threadmap::strategy_kind::lockfree}) {
     if (name == threadmap::to_string(k))
-      c = std::make_unique<contender_of<K, threadmap_adapter<K>>>(k);
+      c = std::make_unique<contender_of<K, threadmap_adapter<K>>>(k, numa);
   }
 #if THREADMAP_BENCH_HAVE_TBB
   if (name == "tbb") c = std::make_unique<contender_of<K, tbb_adapter<K>>>();
@@ -325,8 +353,10 @@ std::unique_ptr<contender> make_contender_k(const std::string& name) {
   return c;
 }
 
-std::unique_ptr<contender> make_contender(const std::string& name, key_kind k) {
-  return k == key_kind::int64 ? make_contender_k<int_key>(name) : make_contender_k<str_key>(name);
+std::unique_ptr<contender> make_contender(const std::string& name, key_kind k,
+                                          const threadmap::numa::policy& numa) {
+  return k == key_kind::int64 ? make_contender_k<int_key>(name, numa)
+                              : make_contender_k<str_key>(name, numa);
 }
 
 // --- aggregation and report -------------------------------------------------
@@ -536,13 +566,16 @@ double timer_overhead_ns() {
   return static_cast<double>(d[d.size() / 2]);
 }
 
-std::vector<int> allowed_cpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0)
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
+// What a contender's memory placement was, one line: per table for threadmap
+// strategies that place their tables, otherwise why nothing was placed.
+std::string placement_line(const contender& c,
+                           const std::vector<threadmap::numa::table_report>& t) {
+  if (c.peer) return "not placed by threadmap (a peer: its own allocator, the kernel's default)";
+  if (t.empty())
+    return "not placed (the '" + c.name +
+           "' strategy does not place its memory: the kernel's default (first touch) applies "
+           "whatever the policy)";
+  return placement_summary(t);
 }
 
 std::size_t ring_length(std::uint64_t n) {
@@ -553,7 +586,7 @@ std::size_t ring_length(std::uint64_t n) {
 
 // The one run of the cachegrind mode: fill, warm up, fixed count, no output.
 int fixed_run(const options& o) {
-  const auto c = make_contender(o.contenders.at(0), o.keys.at(0));
+  const auto c = make_contender(o.contenders.at(0), o.keys.at(0), o.numa);
   if (!c) return 3;
   const std::uint64_t n = o.sizes.at(0);
   c->fill(n);
@@ -586,7 +619,43 @@ int main(int argc, char** argv) {
   if (o.fixed_run) return fixed_run(o);
 
   const machine_info m = describe_machine();
-  const auto cpus = allowed_cpus();
+  pin_log pins;
+  if (o.pin) {
+    pins.cpus = o.pin_cpus;
+    pins.from = "--pin list";
+    if (pins.cpus.empty()) {
+      for (unsigned c : threadmap::numa::thread_affinity())
+        pins.cpus.push_back(static_cast<int>(c));
+      pins.from = "the CPUs this process may use";
+    }
+  }
+  // The main thread fills the maps (under numa local, its node is where the
+  // tables go): with --pin it is thread 0's CPU too, before anything runs.
+  pin_check main_pin;
+  if (o.pin) {
+    main_pin = pin_self(pins.cpu_for(0));
+    if (const std::string problem = main_pin.problem(); !problem.empty()) {
+      std::fprintf(stderr, "--pin: main thread: %s\n", problem.c_str());
+      return 2;
+    }
+  }
+  // Every run, kept or rerun, must have run where it was pinned.
+  auto ran_where_pinned = [&](const run_result& r, const std::string& name) {
+    for (std::size_t t = 0; t < r.pins.size(); ++t) {
+      const std::string problem = r.pins[t].problem();
+      if (!problem.empty()) {
+        std::fprintf(stderr, "%s, thread %zu: %s\n", name.c_str(), t, problem.c_str());
+        return false;
+      }
+      pins.add("thread " + std::to_string(t), r.pins[t]);
+    }
+    return true;
+  };
+  const std::string numa_text =
+      o.numa.kind == threadmap::numa::policy_kind::none
+          ? std::string("numa: none (kernel default)")
+          : "numa: " + numa_label(o.numa) +
+                " on every threadmap map (the peers tbb and cuckoo are not placed by threadmap)";
   const double timer = timer_overhead_ns();
   std::printf("threadmap native bench\n");
   std::printf("machine   %s, %u hardware threads, %s\n", m.cpu.c_str(), m.hw_threads,
@@ -596,9 +665,9 @@ int main(int argc, char** argv) {
               m.load15);
   std::printf(
       "timing    median of %u rounds of %.0f ms after %.0f ms warm-up per thread; threads start on "
-      "a "
-      "barrier%s; contenders interleaved, order rotated each round\n",
-      o.rounds, o.duration_ms, o.warmup_ms, o.pin ? ", pinned to CPUs" : ", not pinned");
+      "a barrier; contenders interleaved, order rotated each round\n",
+      o.rounds, o.duration_ms, o.warmup_ms);
+  std::printf("placement %s, %s\n", numa_text.c_str(), pins.header().c_str());
   std::printf(
       "latency   1 op in %u timed alone (monotonic clock, median overhead %.0f ns, included in the "
       "percentiles)\n",
@@ -622,7 +691,7 @@ int main(int argc, char** argv) {
       continue;
     }
     try {
-      make_contender(c, key_kind::int64);
+      make_contender(c, key_kind::int64, o.numa);
     } catch (const std::exception& e) {
       std::printf("strategy  %s: skipped, make_map failed: %s\n", c.c_str(), e.what());
       continue;
@@ -666,7 +735,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   std::vector<figure> all;
-  std::string fill_json;
+  std::string fill_json, placement_json_all;
   const unsigned max_threads = *std::max_element(o.threads.begin(), o.threads.end());
   const std::size_t groups = o.sizes.size() * o.keys.size();
   std::size_t group_no = 0;
@@ -677,7 +746,7 @@ int main(int argc, char** argv) {
                    size_label(n).c_str(), to_string(kk), names.size());
       std::vector<std::unique_ptr<contender>> cs;
       for (const auto& name : names) {
-        auto c = make_contender(name, kk);
+        auto c = make_contender(name, kk, o.numa);
         const std::uint64_t t0 = now_ns();
         c->fill(n);
         const double ns = static_cast<double>(now_ns() - t0);
@@ -726,15 +795,17 @@ int main(int argc, char** argv) {
             p.latency_every = o.latency_every;
             p.counters = o.counters;
             p.pin = o.pin;
-            p.cpus = cpus;
+            p.cpus = pins.cpus;
             for (std::size_t k = 0; k < cs.size(); ++k) {
               const std::size_t i = (k + round) % cs.size();
               run_result r = cs[i]->run(p);
+              if (!ran_where_pinned(r, cs[i]->name)) return 1;
               // A run whose threads waited for a CPU (other processes on a
               // shared machine) measures the machine, not the map: run it
               // again and keep the attempt that got the most CPU.
               for (unsigned k = 0; k < o.retry_starved && starved(r); ++k) {
                 run_result again = cs[i]->run(p);
+                if (!ran_where_pinned(again, cs[i]->name)) return 1;
                 ++figs[fi + i].retries;
                 if (again.max_wait_share < r.max_wait_share) r = std::move(again);
               }
@@ -757,6 +828,17 @@ int main(int argc, char** argv) {
         }
       }
       print_group(figs, n, kk);
+      std::printf("placement (numa %s), read after the runs:\n", numa_label(o.numa).c_str());
+      for (auto& c : cs) {
+        const auto tables = c->placement();
+        std::printf("  %-11s %s\n", c->name.c_str(), placement_line(*c, tables).c_str());
+        placement_json_all +=
+            std::string(placement_json_all.empty() ? "" : ",") + "{\"size\":" + std::to_string(n) +
+            ",\"keys\":" + json_str(to_string(kk)) + ",\"contender\":" + json_str(c->name) +
+            ",\"peer\":" + (c->peer ? "true" : "false") +
+            ",\"summary\":" + json_str(placement_line(*c, tables)) +
+            ",\"tables\":" + placement_json(tables) + "}";
+      }
       std::fflush(stdout);
       for (auto& f : figs) all.push_back(std::move(f));
     }
@@ -767,7 +849,8 @@ int main(int argc, char** argv) {
     false_sharing_options fo;
     fo.threads = std::max(2u, max_threads);
     fo.pin = o.pin;
-    fo.cpus = cpus;
+    fo.cpus = pins.cpus;
+    fo.pins = &pins;
     fo.duration_ms = std::max(50.0, o.duration_ms * 2);
     fo.rounds = std::max(3u, o.rounds);
     fs_json = run_false_sharing(fo);
@@ -799,7 +882,8 @@ int main(int argc, char** argv) {
           "--reads=" + std::to_string(o.reads[0]),
           std::string("--dist=") + (o.dists[0] == dist::uniform ? "uniform" : "zipf"),
           "--sizes=" + std::to_string(o.sizes[0]),
-          std::string("--keys=") + (o.keys[0] == key_kind::int64 ? "int" : "str")};
+          std::string("--keys=") + (o.keys[0] == key_kind::int64 ? "int" : "str"),
+          "--numa=" + numa_label(o.numa)};
       job.ops = o.cg_ops;
       job.ll = o.cg_ll;
       job.warmup_ops = std::max<std::uint64_t>(o.cg_ops / 2, 10000);
@@ -837,6 +921,18 @@ int main(int argc, char** argv) {
   std::uint64_t checksum = 0;
   for (auto& f : all)
     for (auto& r : f.runs) checksum += r.checksum;
+  if (o.pin) {
+    main_pin.seen_end = threadmap::numa::current_cpu();
+    if (const std::string problem = main_pin.problem(); !problem.empty()) {
+      std::fprintf(stderr, "main thread: %s\n", problem.c_str());
+      return 1;
+    }
+    pins.add("main thread (fills)", main_pin);
+    std::printf("\npinning   %s\n", pins.header().c_str());
+    for (const auto& line : pins.lines()) std::printf("          %s\n", line.c_str());
+  } else {
+    std::printf("\npinning   threads not pinned (the kernel chose their CPUs)\n");
+  }
   const std::string load_end = loadavg_now();
   std::printf("\nload average at the end %s; checksum of all values read %llu\n", load_end.c_str(),
               static_cast<unsigned long long>(checksum));
@@ -849,8 +945,10 @@ int main(int argc, char** argv) {
         ",\"warmupMs\":" + json_num(o.warmup_ms) + ",\"rounds\":" + std::to_string(o.rounds) +
         ",\"latencyEvery\":" + std::to_string(o.latency_every) +
         ",\"retryStarved\":" + std::to_string(o.retry_starved) +
-        ",\"pin\":" + (o.pin ? "true" : "false") + "},\"events\":[" + events_json +
-        "],\"skipped\":[" + skipped_json + "],\"fill\":[" + fill_json + "],\"results\":[";
+        ",\"pin\":" + (o.pin ? "true" : "false") + ",\"numa\":" + json_str(numa_label(o.numa)) +
+        "},\"pinning\":" + pins.json() + ",\"placement\":[" + placement_json_all +
+        "],\"events\":[" + events_json + "],\"skipped\":[" + skipped_json + "],\"fill\":[" +
+        fill_json + "],\"results\":[";
     for (std::size_t i = 0; i < all.size(); ++i) j += (i ? "," : "") + figure_json(all[i]);
     j += "],\"falseSharing\":" + fs_json + ",\"cachegrind\":" + cg_json + "}\n";
     std::ofstream out(o.json);

@@ -4,13 +4,19 @@
 // Zipf generator must give rank frequencies close to 1/(r^theta * zeta(n));
 // op rings must hold the asked read share and stay inside the key space;
 // keys must be unique; the value check must accept a key's own values and
-// refuse another's; task-clock (when it can be opened) must count a busy loop.
+// refuse another's; task-clock (when it can be opened) must count a busy loop;
+// --numa and --pin must accept their forms and refuse anything else with the
+// reason, the placement summary must count what it is given, and a pinned
+// thread must run where it was pinned.
 // Ends with the line "N passed, M failed"; exit status 1 on any failure.
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -18,6 +24,7 @@
 #include "experiments.hpp"
 #include "histogram.hpp"
 #include "perf_counters.hpp"
+#include "placement.hpp"
 #include "workload.hpp"
 
 namespace tmbench {
@@ -128,6 +135,91 @@ int run_self_test() {
     } else {
       std::printf("  skip  task-clock unavailable: %s\n", st.reason.c_str());
     }
+  }
+  {  // --numa and --pin
+    namespace numa = threadmap::numa;
+    // The error's text when f throws std::invalid_argument, "" when it does not.
+    auto refusal = [](auto f) -> std::string {
+      try {
+        f();
+      } catch (const std::invalid_argument& e) {
+        return e.what();
+      }
+      return {};
+    };
+    numa::topology two;  // a simulated two-node machine (validate skips the cpuset check)
+    two.nodes = {{0, {0}, 1u << 30}, {1, {1}, 1u << 30}};
+    two.simulated = true;
+    check(parse_numa("none", two).kind == numa::policy_kind::none &&
+              parse_numa("local", two).kind == numa::policy_kind::local &&
+              parse_numa("interleave", two).kind == numa::policy_kind::interleave,
+          "--numa takes none, local and interleave");
+    const numa::policy n1 = parse_numa("node:1", two);
+    check(n1.kind == numa::policy_kind::node && n1.node == 1 && numa_label(n1) == "node:1",
+          "--numa=node:1 is node 1 of a two-node topology, labelled node:1");
+    const std::string missing = refusal([&] { parse_numa("node:2", two); });
+    check(missing.find("node 2 does not exist; the nodes are 0, 1") != std::string::npos,
+          "--numa=node:2 on two nodes is refused naming the nodes: " + missing);
+    bool forms = true;
+    for (const char* bad : {"", "Local", "node:", "node:-1", "node:1x", "node:0:1", "node 0", "1"})
+      forms = forms && refusal([&] {
+                         parse_numa(bad, two);
+                       }).find("use local, interleave, none or node:N") != std::string::npos;
+    check(forms, "malformed --numa values are refused naming the valid forms");
+    const auto real = numa::current_topology();
+    const unsigned absent = real->nodes.back().id + 1;
+    check(parse_numa("node:" + std::to_string(real->nodes.front().id), *real).kind ==
+                  numa::policy_kind::node &&
+              !refusal([&] { parse_numa("node:" + std::to_string(absent), *real); }).empty(),
+          "on this machine's topology its first node is accepted and node " +
+              std::to_string(absent) + " refused");
+
+    const std::vector<unsigned> online = {0, 1, 2, 3};
+    check(parse_cpu_list("1,0", online) == std::vector<int>{1, 0} &&
+              parse_cpu_list("0-3,1", online) == std::vector<int>{0, 1, 2, 3} &&
+              parse_cpu_list("2", online) == std::vector<int>{2},
+          "--pin lists keep their order, expand ranges and drop repeats");
+    bool lists = true;
+    for (const char* bad : {"", "a", "0,,1", "0,", "-1", "1-", "0x1"})
+      lists = lists && refusal([&] { parse_cpu_list(bad, online); }).find("not a CPU list") !=
+                           std::string::npos;
+    check(lists, "malformed --pin lists are refused");
+    check(refusal([&] {
+            parse_cpu_list("4", online);
+          }).find("CPU 4 does not exist or is offline") != std::string::npos &&
+              refusal([&] { parse_cpu_list("3-1", online); }).find("runs backwards") !=
+                  std::string::npos,
+          "--pin refuses an offline CPU and a backward range");
+
+    std::vector<numa::table_report> tables(4);
+    for (std::size_t i = 0; i < tables.size(); ++i) tables[i].table = i;
+    for (std::size_t i : {0u, 1u}) {
+      tables[i].bytes = 8192;
+      tables[i].where.result = numa::outcome::bound;
+      tables[i].kernel = {0, 2, {0}, 0};  // bind over node 0
+    }
+    tables[2].bytes = 3264;
+    tables[2].where.result = numa::outcome::heap;
+    tables[2].kernel = {0, 0, {}, 0};  // default
+    const std::string summary = placement_summary(tables);
+    check(summary ==
+              "4 tables: bound x2, empty x1, heap x1; kernel policy bind {0} / default; pages read "
+              "back on node {0}",
+          "placement summary counts outcomes, policies and read-back nodes: " + summary);
+
+    pin_check ok{1, 0, 1, 1}, moved{1, 0, 1, 0}, refused{1, EINVAL, -1, -1}, unknown{1, 0, -1, -1};
+    check(ok.problem().empty() && unknown.problem().empty() && !moved.problem().empty() &&
+              !refused.problem().empty(),
+          "a pin check fails on a refused pin or another CPU, not on an unknown one");
+    const int target = static_cast<int>(numa::thread_affinity().back());
+    pin_check mine;
+    std::thread([&] {
+      mine = pin_self(target);
+      mine.seen_end = numa::current_cpu();
+    }).join();
+    check(mine.problem().empty() && (mine.seen_start == target || mine.seen_start == -1),
+          "a thread pinned to CPU " + std::to_string(target) + " runs there (current_cpu " +
+              std::to_string(mine.seen_start) + ")");
   }
   std::printf("self-test: %d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;

@@ -1,6 +1,8 @@
 // Command-line flags of `npm run bench` (node bench/js/main.mjs [flags]).
 // Every flag is --name=value or --name value; lists are comma-separated.
 
+import { parseCpuList, parseNuma } from './placement.mjs'
+
 export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
@@ -29,6 +31,17 @@ export const USAGE = `usage: npm run bench -- [flags]
   --churn-ops=3000000     operations (set new + delete oldest) of one churn run
   --churn-rounds=1        churn runs per contender, each in a fresh process
   --seed=1                seed of the key and order generator
+  --numa=POLICY           the numa option of every ThreadMap the bench creates:
+                          local, interleave, none (default: the kernel's first
+                          touch) or node:N; V8's Map and the peers (lmdb,
+                          sharedmap, message) are not placed by threadmap. A node
+                          that does not exist stops the run before it starts
+  --pin[=CPUS]            pin every benchmark thread to one CPU (numa.pinThread,
+                          checked with numa.currentCpu()), round-robin over CPUS
+                          (0,1 or 0-3) or, without a list, over the CPUs this
+                          process may use: the main thread (single suite, map
+                          fills) to the first, worker i to the i-th, the message
+                          owner to the next, each churn child to the first
   --out=bench/results     where the JSON, the Markdown summary and the SVG charts go
   --no-charts             skip the SVG charts
   --json=FILE             also write the JSON to FILE
@@ -60,6 +73,8 @@ const DEFAULTS = {
   charts: true,
   json: null,
   quick: false,
+  numa: 'none',
+  pin: false,
 }
 
 const QUICK = {
@@ -117,6 +132,8 @@ const PARSERS = {
   seed: (v) => numList(v)[0],
   out: String,
   json: String,
+  numa: parseNuma,
+  pin: parseCpuList,
 }
 
 /**
@@ -135,6 +152,11 @@ export function parseArgs(argv, env) {
     }
     if (arg === '--no-charts') {
       given.charts = false
+      continue
+    }
+    if (arg === '--pin') {
+      // A bare --pin, or --pin followed by a CPU list (nothing else is positional).
+      given.pin = /^\d[\d,-]*$/.test(argv[i + 1] ?? '') ? parseCpuList(argv[++i]) : true
       continue
     }
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg)

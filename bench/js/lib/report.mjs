@@ -18,13 +18,14 @@ function table(headers, rows, alignRight) {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
 }
 
-export function header(machine, opts) {
+export function header(machine, opts, placement) {
   const m = machine
   const lines = [
     'threadmap benchmark: ThreadMap vs V8 Map and the shareable alternatives',
     `machine   ${m.cpu}, ${m.cores} cores${m.virtualization ? ` (${m.virtualization})` : ''}, ${m.memoryGiB} GiB, ${m.platform}`,
     `runtime   Node ${m.node} (V8 ${m.v8}); peers ${Object.entries(m.peers ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     `date      ${m.date}   load average ${m.loadavg.join(' ')}`,
+    `placement ${placement.header()}`,
     `workload  ${opts.keyType === 'number' ? 'number keys (unique integers below 2^32)' : 'string keys "user:" + 8 hex digits (unique)'}, number values; sizes ${opts.sizes.map(fmtInt).join(', ')} keys; strategies ${opts.strategies.join(', ')}`,
   ]
   if (opts.suites.includes('single')) {
@@ -146,7 +147,7 @@ export function churnTable(results) {
 
 // The Markdown summary written beside the JSON: the same figures as the
 // terminal tables, as Markdown tables, with the charts linked.
-export function markdownSummary(machine, opts, results, notes, charts) {
+export function markdownSummary(machine, opts, results, notes, charts, placement) {
   const m = machine
   const out = []
   out.push('# threadmap benchmark run', '')
@@ -154,8 +155,9 @@ export function markdownSummary(machine, opts, results, notes, charts) {
   out.push(`- machine: ${m.cpu}, ${m.cores} cores${m.virtualization ? ` (${m.virtualization})` : ''}, ${m.memoryGiB} GiB, ${m.platform}`)
   out.push(`- runtime: Node ${m.node} (V8 ${m.v8}); peers ${Object.entries(m.peers ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`)
   out.push(`- command: \`node bench/js/main.mjs ${(opts.argv ?? []).join(' ')}\`${opts.quick ? ' (quick smoke run)' : ''}`)
+  out.push(`- placement: ${placement.header()}`)
   for (const n of notes) out.push(`- note: ${n}`)
-  out.push('')
+  out.push('', '## Placement', '', '```', ...placement.lines(), '```', '')
   const single = results.filter((r) => r.suite === 'single')
   if (single.length) {
     out.push('## Single thread', '', '| keys | op | implementation | ns/op | vs Map |', '|---:|---|---|---:|---:|')
@@ -197,6 +199,6 @@ export function markdownSummary(machine, opts, results, notes, charts) {
   return `${out.join('\n')}\n`
 }
 
-export function writeJson(file, machine, opts, results, notes) {
-  fs.writeFileSync(file, `${JSON.stringify({ kind: 'threadmap-js-bench', machine, options: opts, notes, results }, null, 2)}\n`)
+export function writeJson(file, machine, opts, results, notes, placement) {
+  fs.writeFileSync(file, `${JSON.stringify({ kind: 'threadmap-js-bench', machine, options: opts, placement, notes, results }, null, 2)}\n`)
 }

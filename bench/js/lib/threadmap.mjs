@@ -9,25 +9,37 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 export const distPath = path.resolve(here, '..', '..', '..', 'dist', 'index.js')
 
 let cached = null
-export function loadThreadMap() {
+function loadPackage() {
   if (cached) return cached
   const require = createRequire(import.meta.url)
+  let pkg
   try {
-    cached = require(distPath).ThreadMap
+    pkg = require(distPath)
   } catch (err) {
     throw new Error(
       `cannot load ${distPath} (${err.message}).\n` +
         'Run `npm install` (builds the addon) and `npm run build:ts`, or use `npm run bench`.',
     )
   }
-  if (typeof cached !== 'function') throw new Error(`${distPath} exports no ThreadMap class`)
+  if (typeof pkg.ThreadMap !== 'function') throw new Error(`${distPath} exports no ThreadMap class`)
+  cached = pkg
   return cached
 }
 
+export function loadThreadMap() {
+  return loadPackage().ThreadMap
+}
+
+/** threadmap.numa: topology, pinThread, currentCpu for the calling thread. */
+export function loadNuma() {
+  return loadPackage().numa
+}
+
 // String (or number) keys, number values: the workload every suite measures.
-export function newThreadMap(strategy, keys = 'string') {
+// `numa` is ThreadMap's numa option (--numa).
+export function newThreadMap(strategy, keys = 'string', numa = 'none') {
   const ThreadMap = loadThreadMap()
-  return new ThreadMap(null, { keys, values: 'number', strategy })
+  return new ThreadMap(null, { keys, values: 'number', strategy, numa })
 }
 
 export function closeQuietly(map) {

@@ -1,7 +1,8 @@
 // One churn measurement in a process of its own (started by suites/churn.mjs
 // with --expose-gc), so heap and RSS figures belong to one contender only.
 //
-//   argv: impl ('map' | 'threadmap'), strategy, window, ops
+//   argv: impl ('map' | 'threadmap'), strategy, window, ops, numa (the
+//         ThreadMap numa option as JSON), cpu (to pin this thread to, or '-')
 //
 // 1. Fill: `window` entries (string keys "churn:<i>", number values), then a
 //    full GC: bytes per entry = growth of V8's used heap / window, plus for a
@@ -11,19 +12,25 @@
 //    work runs in slices of 4,096 operations, one per event-loop turn, so
 //    monitorEventLoopDelay sees how long each turn, GC included, held the loop.
 //    GC pauses come from perf_hooks 'gc' entries during the churn.
-// Prints one JSON line.
+// Prints one JSON line, with the ThreadMap's stats().numa and, when pinned,
+// what numa.currentCpu() said before the fill and after the churn.
 
 import { createRequire } from 'node:module'
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { checkCpu, pinSelf } from '../lib/placement.mjs'
 
-const [impl, strategy, windowArg, opsArg] = process.argv.slice(2)
+const [impl, strategy, windowArg, opsArg, numaArg, cpuArg] = process.argv.slice(2)
 const W = Number(windowArg)
 const OPS = Number(opsArg)
 const SLICE = 4096
 const here = path.dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
+const pkg = require(path.resolve(here, '..', '..', '..', 'dist', 'index.js'))
+const cpu = cpuArg === '-' ? null : Number(cpuArg)
+const who = `churn child (${impl === 'map' ? 'Map' : strategy})`
+const seen = cpu === null ? [] : [pinSelf(pkg.numa, cpu, who)]
 
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc')
 const gcNow = () => {
@@ -37,10 +44,7 @@ const mem = () => {
 
 let map
 if (impl === 'map') map = new Map()
-else {
-  const { ThreadMap } = require(path.resolve(here, '..', '..', '..', 'dist', 'index.js'))
-  map = new ThreadMap(null, { keys: 'string', values: 'number', strategy })
-}
+else map = new pkg.ThreadMap(null, { keys: 'string', values: 'number', strategy, numa: JSON.parse(numaArg) })
 
 gcNow()
 const before = mem()
@@ -81,6 +85,7 @@ await new Promise((r) => setTimeout(r, 20)) // let the observer deliver the last
 obs.disconnect()
 const after = mem()
 if (map.size !== W) throw new Error(`churn: ${map.size} entries at the end, expected ${W}`)
+if (cpu !== null) seen.push(checkCpu(pkg.numa, cpu, who))
 
 const ms = (nsv) => nsv / 1e6
 console.log(
@@ -110,6 +115,8 @@ console.log(
       rss: (after.rss - before.rss) / 2 ** 20,
     },
     checksum,
+    numa: impl === 'map' ? null : map.stats().numa,
+    seen,
   }),
 )
 if (impl !== 'map') map.close()

@@ -1,7 +1,9 @@
 // GC and event-loop pauses under churn: V8's Map against ThreadMap (each
 // selected strategy), each in a child process of its own (churn-child.mjs),
 // run in rounds with the order rotated. Figures are per contender, the median
-// over rounds for each field.
+// over rounds for each field. Each child gets the run's numa option (--numa)
+// and, under --pin, the CPU of the run's thread 0, and reports its ThreadMap's
+// placement and what numa.currentCpu() said.
 
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -9,16 +11,24 @@ import { median } from '../lib/measure.mjs'
 
 const child = fileURLToPath(new URL('./churn-child.mjs', import.meta.url))
 
-function runChild(impl, strategy, opts) {
+function runChild(impl, strategy, opts, placement) {
+  const cpu = placement.cpuFor(0)
+  const args = [
+    '--expose-gc',
+    child,
+    impl,
+    strategy ?? '-',
+    String(opts.churnWindow),
+    String(opts.churnOps),
+    JSON.stringify(opts.numa),
+    cpu === null ? '-' : String(cpu),
+  ]
   return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ['--expose-gc', child, impl, strategy ?? '-', String(opts.churnWindow), String(opts.churnOps)],
-      { maxBuffer: 1 << 20 },
-      (err, stdout, stderr) => {
+    placement.unpinnedWhile(() =>
+      execFile(process.execPath, args, { maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`churn ${impl} ${strategy ?? ''}: ${stderr || err.message}`))
         else resolve(JSON.parse(stdout.trim().split('\n').pop()))
-      },
+      }),
     )
   })
 }
@@ -29,7 +39,7 @@ export function churnSteps(opts) {
 
 const medianOf = (runs, get) => median(runs.map(get))
 
-export async function runChurn(opts, record, bar) {
+export async function runChurn(opts, record, bar, notes, placement) {
   const contenders = [{ impl: 'map', strategy: null }, ...opts.strategies.map((s) => ({ impl: 'threadmap', strategy: s }))]
   const runs = contenders.map(() => [])
   for (let round = 0; round < opts.churnRounds; round++) {
@@ -37,7 +47,13 @@ export async function runChurn(opts, record, bar) {
       const i = (round + k) % contenders.length
       const c = contenders[i]
       bar.label(`${c.impl === 'map' ? 'Map' : `ThreadMap ${c.strategy}`} (round ${round + 1}/${opts.churnRounds})`)
-      runs[i].push(await runChild(c.impl, c.strategy, opts))
+      const r = await runChild(c.impl, c.strategy, opts, placement)
+      if (r.numa) placement.addMap('churn', c.strategy, r.numa)
+      if (placement.pin) {
+        const who = `churn child (${c.impl === 'map' ? 'Map' : c.strategy})`
+        for (const seen of r.seen) placement.saw(who, placement.cpuFor(0), seen)
+      }
+      runs[i].push(r)
       bar.tick()
     }
   }

@@ -2,12 +2,17 @@
 // keys, then serves clients. Each client arrives as { port, flag }: requests
 // on the port are [key] (get) or [key, value] (set); the reply goes back on
 // the port, then the client's flag is raised and notified so the client,
-// blocked in Atomics.wait, reads it with receiveMessageOnPort.
+// blocked in Atomics.wait, reads it with receiveMessageOnPort. Under --pin
+// (workerData.cpu not null) it pins itself first and reports what
+// numa.currentCpu() said.
 
 import { parentPort, workerData } from 'node:worker_threads'
 import { makeKeys } from '../lib/keys.mjs'
+import { pinSelf } from '../lib/placement.mjs'
+import { loadNuma } from '../lib/threadmap.mjs'
 
-const { n, seed, keyType } = workerData
+const { n, seed, keyType, cpu } = workerData
+const seen = cpu === null ? null : pinSelf(loadNuma(), cpu, 'message owner')
 const keys = makeKeys(n, seed, keyType)
 const map = new Map()
 for (let i = 0; i < n; i++) map.set(keys[i], i)
@@ -33,4 +38,4 @@ parentPort.on('message', (msg) => {
     process.exit(0)
   }
 })
-parentPort.postMessage({ started: true })
+parentPort.postMessage({ started: true, seen })

@@ -9,11 +9,13 @@
 //           (growth included; closing the map afterwards is not timed)
 //
 // For each size and operation, Map and the ThreadMaps are measured
-// interleaved (lib/measure.mjs), all maps alive at once.
+// interleaved (lib/measure.mjs), all maps alive at once. Every ThreadMap is
+// created with the run's numa option (--numa), and its placement is read
+// (stats().numa, untimed) when it is closed, the insert ones included.
 
 import { makeKeys, probeOrder } from '../lib/keys.mjs'
 import { fresh, measureInterleaved } from '../lib/measure.mjs'
-import { closeQuietly, newThreadMap, statsOf } from '../lib/threadmap.mjs'
+import { newThreadMap, statsOf } from '../lib/threadmap.mjs'
 
 // Kernels are self-contained so that fresh() can give every implementation
 // and operation its own compiled copy.
@@ -35,14 +37,17 @@ function fillKernel(m, keys) {
 
 const BATCH = 16_384
 
-function implementations(strategies, keyType) {
+function implementations(opts, placement) {
   return [
     { name: 'Map', baseline: true, create: () => new Map(), close: () => {} },
-    ...strategies.map((s) => ({
+    ...opts.strategies.map((s) => ({
       name: `ThreadMap ${s}`,
       strategy: s,
-      create: () => newThreadMap(s, keyType),
-      close: closeQuietly,
+      create: () => newThreadMap(s, opts.keyType, opts.numa),
+      close: (m) => {
+        placement.addMap('single', s, m.stats().numa)
+        m.close()
+      },
     })),
   ]
 }
@@ -83,13 +88,13 @@ function contender(op, impl, m, keys, probe, values) {
   return { step: () => ({ ops: n, result: kernel(impl.create(), keys) }), after: (filled) => impl.close(filled) }
 }
 
-export async function runSingle(opts, record, bar) {
+export async function runSingle(opts, record, bar, notes, placement) {
   for (const n of opts.sizes) {
     const count = n.toLocaleString('en-US')
     bar.label(`${count} keys: making keys and maps`)
     const keys = makeKeys(n, opts.seed, opts.keyType)
     const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1, opts.keyType)
-    const impls = implementations(opts.strategies, opts.keyType)
+    const impls = implementations(opts, placement)
     const maps = impls.map((impl) => {
       const m = fresh(fillKernel)(impl.create(), keys)
       verify(m, keys, probe, values, `${impl.name}, ${count} keys`)

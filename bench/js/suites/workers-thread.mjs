@@ -13,13 +13,18 @@
 // Every get is checked against the value stored for that key (sets write the
 // same value back, so the expected value never changes): a miss or a wrong
 // value fails the run.
+//
+// Under --pin (workerData.cpu not null) the thread pins itself before it
+// builds anything, and reports numa.currentCpu() then and after every run
+// (lib/placement.mjs: another CPU fails the run).
 
 import fs from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { makeKeys, opPattern, probeSequence } from '../lib/keys.mjs'
 import { fresh } from '../lib/measure.mjs'
 import { attachPeer } from '../lib/peers.mjs'
-import { loadThreadMap } from '../lib/threadmap.mjs'
+import { checkCpu, pinSelf } from '../lib/placement.mjs'
+import { loadNuma, loadThreadMap } from '../lib/threadmap.mjs'
 
 // Nanoseconds this thread has waited for a CPU, or null off Linux.
 function runQueueWaitNs() {
@@ -46,7 +51,9 @@ function mixKernel(m, probe, values, pattern, start, end, bad) {
   return sum
 }
 
-const { n, seed, id, keyType } = workerData
+const { n, seed, id, keyType, cpu } = workerData
+const who = `worker ${id}`
+const seenAtStart = cpu === null ? null : pinSelf(loadNuma(), cpu, who)
 const keys = makeKeys(n, seed, keyType)
 const now = process.hrtime.bigint
 const kernels = new Map() // one compiled kernel per implementation
@@ -116,11 +123,12 @@ function run({ impl, kernelKey, handle, warmupMs, control, dist, setPercent, bat
   for (const fn of cleanups) fn()
 
   if (bad[0] !== 0) throw new Error(`thread ${id}: ${impl}: ${bad[0]} gets missed or returned a wrong value`)
-  parentPort.postMessage({ ops, ns, sink, waitNs: w0 === null || w1 === null ? null : w1 - w0 })
+  const seen = cpu === null ? null : checkCpu(loadNuma(), cpu, who)
+  parentPort.postMessage({ ops, ns, sink, waitNs: w0 === null || w1 === null ? null : w1 - w0, seen })
 }
 
 parentPort.on('message', (msg) => {
   if (msg.cmd === 'run') run(msg)
   else if (msg.cmd === 'exit') parentPort.close()
 })
-parentPort.postMessage({ started: true })
+parentPort.postMessage({ started: true, seen: seenAtStart })

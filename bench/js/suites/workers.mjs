@@ -9,7 +9,10 @@
 //     shared, so it has no multi-thread figure).
 //
 // Every thread, in the 1-thread runs too, is a pooled worker, so all pay the
-// same costs. The configurations of a key count run in rounds, in a rotating
+// same costs. The ThreadMaps are created and filled by the main thread with
+// the run's numa option (--numa) and their placement is read before they are
+// closed; under --pin worker i pins itself to the run's thread i's CPU and the
+// message owner to the next (lib/placement.mjs), each checked after every run. The configurations of a key count run in rounds, in a rotating
 // order (contenders and workloads interleaved), and each figure is the median
 // over the rounds, so drifting machine load hits all of them.
 
@@ -60,13 +63,19 @@ class PooledThread {
   }
 }
 
-async function startPool(count, n, opts) {
+async function startPool(count, n, opts, placement) {
   const pool = []
   for (let id = 0; id < count; id++) {
-    pool.push(new PooledThread(threadUrl, { n, seed: opts.seed, id, keyType: opts.keyType }))
+    pool.push(new PooledThread(threadUrl, { n, seed: opts.seed, id, keyType: opts.keyType, cpu: placement.cpuFor(id) }))
   }
-  await Promise.all(pool.map((t) => t.next())) // each has built its keys
+  // Each has pinned itself (under --pin) and built its keys.
+  const started = await Promise.all(pool.map((t) => t.next()))
+  started.forEach((m, id) => sawPinned(placement, `worker ${id}`, id, m.seen))
   return pool
+}
+
+function sawPinned(placement, who, k, seen) {
+  if (placement.pin) placement.saw(who, placement.cpuFor(k), seen)
 }
 
 async function stopThreads(threads) {
@@ -91,7 +100,7 @@ function handlesFor(c, threads, shared) {
   return Array.from({ length: threads }, () => ({ handle: handle ?? null, transfer: [] }))
 }
 
-async function runOnce(pool, c, workload, shared, opts) {
+async function runOnce(pool, c, workload, shared, opts, placement) {
   const control = new SharedArrayBuffer(8)
   const ctrl = new Int32Array(control)
   const active = pool.slice(0, c.threads)
@@ -120,6 +129,7 @@ async function runOnce(pool, c, workload, shared, opts) {
   const cpu = process.cpuUsage(cpu0)
   Atomics.store(ctrl, 1, 1)
   const results = await Promise.all(active.map((t) => t.next()))
+  results.forEach((r, id) => sawPinned(placement, `worker ${id}`, id, r.seen))
   for (const r of results) consume(r.sink)
   const ops = results.reduce((a, r) => a + r.ops, 0)
   const window = Math.max(...results.map((r) => r.ns))
@@ -150,7 +160,7 @@ export function workersSteps(opts) {
   return opts.sizes.length * workloadsOf(opts).length * perWorkload * opts.mtRounds
 }
 
-export async function runWorkers(opts, record, bar, notes) {
+export async function runWorkers(opts, record, bar, notes, placement) {
   const maxThreads = Math.max(...opts.threads)
   const peers = []
   for (const p of opts.peers.filter((x) => x !== 'map')) {
@@ -162,18 +172,19 @@ export async function runWorkers(opts, record, bar, notes) {
   for (const n of opts.sizes) {
     const count = n.toLocaleString('en-US')
     bar.label(`${count} keys: starting ${maxThreads} threads, filling maps`)
-    const pool = await startPool(maxThreads, n, opts)
+    const pool = await startPool(maxThreads, n, opts, placement)
     const keys = makeKeys(n, opts.seed, opts.keyType)
     const shared = { n, maps: new Map(), peers: new Map(), owner: null }
     for (const s of opts.strategies) {
-      const m = newThreadMap(s, opts.keyType)
+      const m = newThreadMap(s, opts.keyType, opts.numa)
       for (let i = 0; i < n; i++) m.set(keys[i], i)
       shared.maps.set(s, m)
     }
     for (const p of peers) {
       if (p === 'message') {
-        shared.owner = new PooledThread(ownerUrl, { n, seed: opts.seed, id: 'owner', keyType: opts.keyType })
-        await shared.owner.next()
+        const cpu = placement.cpuFor(maxThreads)
+        shared.owner = new PooledThread(ownerUrl, { n, seed: opts.seed, id: 'owner', keyType: opts.keyType, cpu })
+        sawPinned(placement, 'message owner', maxThreads, (await shared.owner.next()).seen)
       } else {
         shared.peers.set(p, createPeer(p, keys))
       }
@@ -195,12 +206,12 @@ export async function runWorkers(opts, record, bar, notes) {
           const i = (round * 7 + k) % configs.length
           const c = configs[i]
           bar.label(`${count} keys, ${c.workload.reads}% get ${c.workload.dist}: ${c.name} x${c.threads} (round ${round + 1}/${opts.mtRounds})`)
-          let r = await runOnce(pool, c, c.workload, shared, opts)
+          let r = await runOnce(pool, c, c.workload, shared, opts, placement)
           // A run whose threads waited for a CPU (other processes on a shared
           // machine) measures the machine, not the map: run it again and keep
           // the attempt that got the most CPU.
           for (let k = 0; k < opts.retryStarved && starved(r); k++) {
-            const again = await runOnce(pool, c, c.workload, shared, opts)
+            const again = await runOnce(pool, c, c.workload, shared, opts, placement)
             retries[i]++
             if (again.waitShare < r.waitShare) r = again
           }
@@ -243,6 +254,7 @@ export async function runWorkers(opts, record, bar, notes) {
     })
     for (const [s, m] of shared.maps) {
       if (m.size !== n) throw new Error(`ThreadMap ${s}: ${m.size} entries after the mix, expected ${n}`)
+      placement.addMap('workers', s, m.stats().numa)
       closeQuietly(m)
     }
     for (const [p, peer] of shared.peers) {
