@@ -12,7 +12,7 @@ const WORKERS = 3
 
 async function record(strategy: string, histories: number, broken: boolean): Promise<LincheckOperation[]> {
   const map = new ThreadMap<string, bigint>(null, { keys: 'string', values: 'bigint', strategy: strategy as never })
-  const sab = new SharedArrayBuffer(8)
+  const sab = new SharedArrayBuffer(12)
   const logs = await Promise.all(
     Array.from({ length: WORKERS }, (_, id) =>
       runWorker<{ log: LincheckOperation[] }>('lincheck.mjs', {

@@ -2,14 +2,17 @@
 // started on a barrier shared with the other workers so they contend on the
 // same two keys, each operation stamped with a shared logical clock just
 // before the call and just after it returns. In `broken` mode setIfAbsent is
-// replaced by a check-then-act (get, then set) that the checker must reject.
+// replaced by a check-then-act (get, then set) that the checker must reject;
+// a second barrier between the check and the act makes every worker check
+// before any acts, so the lost update happens on every run, not only when
+// the scheduler happens to interleave the workers.
 import { parentPort, workerData } from 'node:worker_threads'
 
 import { ThreadMap } from '../../../esm/index.mjs'
 
 const { handle, id, workers, histories, ops, sab, broken } = workerData
 const map = ThreadMap.attach(handle)
-const shared = new Int32Array(sab) // [0] barrier arrivals, [1] clock
+const shared = new Int32Array(sab) // [0] barrier arrivals, [1] clock, [2] check-then-act barrier
 const values = [1n, 2n, 3n]
 let seed = id * 2654435761 + 1
 const rand = (n) => {
@@ -17,26 +20,22 @@ const rand = (n) => {
   return (seed >>> 8) % n
 }
 
-function barrier(round) {
+// Waits until every worker has arrived for the `round`th time at barrier
+// counter `at` (0: round starts, 2: between check and act in broken mode).
+function barrier(round, at = 0) {
   const target = workers * (round + 1)
-  if (Atomics.add(shared, 0, 1) + 1 === target) {
-    Atomics.notify(shared, 0)
+  if (Atomics.add(shared, at, 1) + 1 === target) {
+    Atomics.notify(shared, at)
     return
   }
   for (;;) {
-    const seen = Atomics.load(shared, 0)
+    const seen = Atomics.load(shared, at)
     if (seen >= target) return
-    Atomics.wait(shared, 0, seen, 50)
+    Atomics.wait(shared, at, seen, 50)
   }
 }
 
 const now = () => Atomics.add(shared, 1, 1)
-
-function spin(n) {
-  let x = 0
-  for (let i = 0; i < n; i++) x += i
-  return x
-}
 
 const log = []
 for (let h = 0; h < histories; h++) {
@@ -64,10 +63,8 @@ for (let h = 0; h < histories; h++) {
         let set
         if (broken) {
           set = map.get(key) === undefined
-          if (set) {
-            spin(2000) // a preemption between the check and the act
-            map.set(key, value)
-          }
+          barrier(h * ops + i, 2) // every worker has checked; now all act
+          if (set) map.set(key, value)
         } else {
           set = map.setIfAbsent(key, value)
         }
