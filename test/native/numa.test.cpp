@@ -1,8 +1,9 @@
 // NUMA: topology discovery (the real /sys and generated fake sysfs trees of
 // 2, 4 and 8 nodes, and malformed ones), the placement decision, the
 // allocator's system calls on this machine's real nodes (read back with
-// get_mempolicy), per-stripe placement of the flat-table strategies, and
-// thread pinning.
+// get_mempolicy), per-table placement of every strategy (the flat-table
+// strategies' stripes, lockfree's tables and migration targets, readmostly's
+// read and dirty tables), and thread pinning.
 //
 // The fake trees drive decisions for nodes this machine does not have; the
 // kernel is only ever asked about real nodes, and what was skipped is checked
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -20,8 +22,10 @@
 
 #include "check.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/lockfree.hpp"
 #include "threadmap/map.hpp"
 #include "threadmap/numa.hpp"
+#include "threadmap/readmostly.hpp"
 
 using namespace threadmap;
 namespace fs = std::filesystem;
@@ -333,75 +337,309 @@ TEST_CASE("allocate: local prefers the thread's node, interleave spreads, none i
   numa::deallocate(p, where);
 }
 
-// --- maps: per-stripe placement ----------------------------------------------------
+// --- maps: per-table placement ------------------------------------------------------
 
-TEST_CASE("maps bound to node 0: every stripe is bound and read back on node 0") {
-  for (strategy_kind kind : {strategy_kind::striped, strategy_kind::mutex, strategy_kind::rwlock}) {
-    tmtest::current() = std::string("maps bound to node 0 [") + to_string(kind) + "]";
+namespace {
+
+constexpr strategy_kind every_strategy[] = {strategy_kind::striped, strategy_kind::mutex,
+                                            strategy_kind::rwlock, strategy_kind::readmostly,
+                                            strategy_kind::lockfree};
+
+std::string case_name(const char* what, strategy_kind kind) {
+  return std::string(what) + " [" + to_string(kind) + "]";
+}
+
+// The reports of tables that have an array: a flat table allocates its first
+// one on its first insert, and readmostly's read table has none before the
+// first promotion.
+std::vector<numa::table_report> arrays_of(const concurrent_map& m) {
+  std::vector<numa::table_report> v;
+  for (const numa::table_report& r : m.placement())
+    if (r.bytes) v.push_back(r);
+  return v;
+}
+
+// What the allocator does with a decided node on this machine: node 0 is real
+// and is bound; a node only a simulated topology has is skipped.
+numa::outcome outcome_for(int node) {
+  return node == 0 ? numa::outcome::bound : numa::outcome::skipped;
+}
+
+// Runs f on a new thread that the test seam puts on a CPU of `node`.
+template <class F>
+void on_node(const numa::topology& t, unsigned node, F&& f) {
+  std::thread([&] {
+    numa::testing::set_thread_cpu(int(t.nodes[node].cpus[0]));
+    CHECK_EQ(numa::current_node(), int(node));
+    f();
+  }).join();
+}
+
+void check_bound_to_node0(const numa::table_report& r) {
+  CHECK(r.bytes > 4096);
+  CHECK_EQ(r.where.policy, numa::policy_kind::node);
+  CHECK_EQ(r.where.result, numa::outcome::bound);
+  CHECK_EQ(r.where.node, 0);
+  CHECK_EQ(r.kernel.node, 0);
+  CHECK_EQ(r.kernel.mode, mode_bind);
+}
+
+}  // namespace
+
+TEST_CASE("maps bound to node 0: every table of every strategy is bound and read back on node 0") {
+  for (strategy_kind kind : every_strategy) {
+    tmtest::current() = case_name("maps bound to node 0", kind);
     options o;
     o.strategy = kind;
-    o.capacity = 100000;  // every stripe's array well past a page
+    o.capacity = 100000;  // every array well past a page
     o.numa_policy = {numa::policy_kind::node, 0};
     auto m = make_map(o);
     for (int i = 0; i < 1000; ++i) m->put(key_of(i), "v", nullptr);
     const std::vector<numa::table_report> rs = m->placement();
-    CHECK_EQ(rs.size(), std::size_t(m->stats().stripes));
+    // The indices each strategy's header documents: a stripe each; lockfree's
+    // head (no migration runs); readmostly's read table (no array before the
+    // first promotion) and dirty table (every key so far).
+    const std::size_t tables = kind == strategy_kind::lockfree     ? 1
+                               : kind == strategy_kind::readmostly ? 2
+                                                                   : m->stats().stripes;
+    CHECK_EQ(rs.size(), tables);
     std::size_t array_bytes = 0;
     for (std::size_t i = 0; i < rs.size(); ++i) {
       CHECK_EQ(rs[i].table, i);
-      CHECK(rs[i].bytes > 4096);
-      CHECK_EQ(rs[i].where.policy, numa::policy_kind::node);
-      CHECK_EQ(rs[i].where.result, numa::outcome::bound);
-      CHECK_EQ(rs[i].where.node, 0);
-      CHECK_EQ(rs[i].kernel.node, 0);
-      CHECK_EQ(rs[i].kernel.mode, mode_bind);
+      if (kind == strategy_kind::readmostly && i == readmostly_map::read_table) {
+        CHECK_EQ(rs[i].bytes, std::size_t(0));
+        continue;
+      }
+      check_bound_to_node0(rs[i]);
       array_bytes += rs[i].bytes;
     }
     // Accounting charges what was mapped (page-rounded).
     CHECK(m->stats().bytes >= array_bytes);
   }
+
+  // readmostly: a promotion publishes the dirty array itself as the read
+  // table; the next new key makes a new dirty table, bound as well.
+  tmtest::current() = "maps bound to node 0 [readmostly promotion]";
+  {
+    options o;
+    o.strategy = strategy_kind::readmostly;
+    o.capacity = 10000;
+    o.numa_policy = {numa::policy_kind::node, 0};
+    auto m = make_map(o);
+    for (int i = 0; i < 1000; ++i) m->put(key_of(i), "v", nullptr);
+    const std::size_t dirty_bytes = m->placement().at(readmostly_map::dirty_table).bytes;
+    // Reads that miss in `read` count until they reach dirty's size.
+    for (int i = 0; i < 100000 && m->placement().size() > 1; ++i) m->get(key_of(i % 1000), nullptr);
+    std::vector<numa::table_report> rs = m->placement();
+    REQUIRE(rs.size() == 1);
+    CHECK_EQ(rs[0].table, readmostly_map::read_table);
+    CHECK_EQ(rs[0].bytes, dirty_bytes);
+    check_bound_to_node0(rs[0]);
+    m->put("new", "v", nullptr);
+    rs = m->placement();
+    REQUIRE(rs.size() == 2);
+    CHECK_EQ(rs[1].table, readmostly_map::dirty_table);
+    for (const auto& r : rs) check_bound_to_node0(r);
+  }
+
+  // lockfree: every migration target is bound too, reported beside the table
+  // it is migrated from while the migration runs, then alone as the head.
+  tmtest::current() = "maps bound to node 0 [lockfree migration]";
+  {
+    options o;
+    o.strategy = strategy_kind::lockfree;
+    o.numa_policy = {numa::policy_kind::node, 0};
+    lockfree_map m(o);
+    std::vector<numa::table_report> during;
+    for (int i = 0; i < 1000000 && during.empty(); ++i) {
+      m.put(key_of(i), "v", nullptr);
+      // The put that starts a migration returns with it running; the first
+      // tables (under a page) are on the heap and not bound, so wait for one
+      // migrated out of a mapped table.
+      if (m.chain_length() > 1) {
+        std::vector<numa::table_report> rs = m.placement();
+        if (rs.size() == 2 && rs[0].bytes > 4096) during = std::move(rs);
+      }
+    }
+    REQUIRE(during.size() == 2);
+    for (std::size_t i = 0; i < 2; ++i) {
+      CHECK_EQ(during[i].table, i);
+      check_bound_to_node0(during[i]);
+    }
+    CHECK(during[1].bytes > during[0].bytes);
+    for (int i = 0; i < 100000 && m.chain_length() > 1; ++i) m.get(key_of(i), nullptr);
+    const std::vector<numa::table_report> after = m.placement();
+    REQUIRE(after.size() == 1);
+    CHECK_EQ(after[0].bytes, during[1].bytes);
+    check_bound_to_node0(after[0]);
+  }
 }
 
 TEST_CASE("maps: a node that does not exist is refused before anything is allocated") {
-  options o;
-  o.numa_policy = {numa::policy_kind::node, 4000};
-  bool threw = false;
-  try {
-    make_map(o);
-  } catch (const std::invalid_argument& e) {
-    threw = true;
-    CHECK(contains(e.what(), "node 4000 does not exist; the nodes are "));
-    CHECK(contains(e.what(), numa::current_topology()->node_list()));
-  }
-  CHECK(threw);
-}
-
-TEST_CASE("maps: policy none and strategies without placement") {
-  options o;
-  auto m = make_map(o);
-  for (const auto& r : m->placement()) CHECK_EQ(r.bytes, std::size_t(0));  // no arrays yet
-  for (int i = 0; i < 5000; ++i) m->put(key_of(i), "v", nullptr);
-  for (const auto& r : m->placement()) {
-    CHECK(r.bytes > 0);
-    CHECK_EQ(r.where.result, numa::outcome::kernel_default);
-    CHECK(r.kernel.node >= 0);  // first touch put it somewhere, and the kernel says where
-  }
-  for (strategy_kind kind : {strategy_kind::readmostly, strategy_kind::lockfree}) {
+  for (strategy_kind kind : every_strategy) {
+    tmtest::current() = case_name("maps: a node that does not exist is refused", kind);
+    options o;
     o.strategy = kind;
-    o.numa_policy = {numa::policy_kind::local, 0};
-    auto other = make_map(o);
-    other->put("a", "b", nullptr);
-    CHECK(other->placement().empty());
+    o.numa_policy = {numa::policy_kind::node, 4000};
+    // A capacity that max_memory cannot hold: a strategy that allocated its
+    // tables before checking the node would throw length_error instead.
+    o.capacity = 10000000;
+    o.max_memory = 1 << 20;
+    bool threw = false;
+    try {
+      make_map(o);
+    } catch (const std::invalid_argument& e) {
+      threw = true;
+      CHECK(contains(e.what(), "threadmap: numa: node 4000 does not exist; the nodes are "));
+      CHECK(contains(e.what(), numa::current_topology()->node_list()));
+    }
+    CHECK(threw);
   }
 }
 
-// Local placement on simulated topologies: each stripe's array is placed on
-// the node of the thread that created it, and again of the thread that grew
-// it. Threads are put on a simulated node's CPU with the test seam
-// numa::testing::set_thread_cpu (this machine has too few CPUs to pin to
-// one per simulated node); which stripe a key lands in is discovered from
-// placement(), not computed from the map's internals.
-TEST_CASE("simulated 2/4/8 nodes: local places every stripe on its creator's, then grower's node") {
+TEST_CASE("maps: policy none leaves every strategy's tables to the kernel's default, and says so") {
+  for (strategy_kind kind : every_strategy) {
+    tmtest::current() = case_name("maps: policy none", kind);
+    options o;
+    o.strategy = kind;
+    auto m = make_map(o);
+    // Every strategy reports its tables. Flat tables have no array before the
+    // first insert; lockfree's constructor makes its first table.
+    const std::vector<numa::table_report> empty = m->placement();
+    CHECK(!empty.empty());
+    for (const auto& r : empty) {
+      if (kind == strategy_kind::lockfree) {
+        CHECK(r.bytes > 0);
+      } else {
+        CHECK_EQ(r.bytes, std::size_t(0));
+      }
+    }
+    for (int i = 0; i < 5000; ++i) m->put(key_of(i), "v", nullptr);
+    const std::vector<numa::table_report> rs = arrays_of(*m);
+    CHECK(!rs.empty());
+    for (const auto& r : rs) {
+      CHECK_EQ(r.where.policy, numa::policy_kind::none);
+      CHECK_EQ(r.where.result, numa::outcome::kernel_default);
+      CHECK_EQ(r.where.node, -1);
+      CHECK(r.kernel.node >= 0);  // first touch put it somewhere, and the kernel says where
+    }
+  }
+}
+
+namespace {
+
+// lockfree under `local`: the first table goes to the creator's node, each
+// migration target to the node of the thread that starts the migration (it
+// allocates the target), and clear()'s new table to the clearing thread's.
+void lockfree_local(const numa::topology& topo, unsigned nodes) {
+  std::unique_ptr<lockfree_map> m;
+  const unsigned creator = nodes - 1;
+  on_node(topo, creator, [&] {
+    options o;
+    o.strategy = strategy_kind::lockfree;
+    o.capacity = 1000;  // a first table past a page
+    o.numa_policy = {numa::policy_kind::local, 0};
+    m = std::make_unique<lockfree_map>(o);
+  });
+  std::vector<numa::table_report> rs = m->placement();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0].bytes > 4096);
+  CHECK_EQ(rs[0].where.policy, numa::policy_kind::local);
+  CHECK_EQ(rs[0].where.node, int(creator));
+  CHECK_EQ(rs[0].where.result, outcome_for(int(creator)));
+  CHECK_EQ(rs[0].kernel.node, 0);
+  int keys = 0;
+  int head_node = int(creator);
+  for (unsigned grower : {0u, nodes / 2, nodes - 1}) {
+    // The grower inserts until its put starts a migration, and stops there.
+    on_node(topo, grower, [&] {
+      while (m->chain_length() == 1 && keys < 10000000) m->put(key_of(keys++), "v", nullptr);
+    });
+    rs = m->placement();
+    REQUIRE(rs.size() == 2);
+    CHECK_EQ(rs[0].where.node, head_node);  // the table migrated out keeps its placement
+    CHECK_EQ(rs[1].table, std::size_t(1));
+    CHECK(rs[1].bytes > rs[0].bytes);
+    CHECK_EQ(rs[1].where.policy, numa::policy_kind::local);
+    CHECK_EQ(rs[1].where.node, int(grower));
+    CHECK_EQ(rs[1].where.result, outcome_for(int(grower)));
+    CHECK_EQ(rs[1].kernel.node, 0);
+    if (grower == 0) CHECK_EQ(rs[1].kernel.mode, mode_preferred);
+    // Any thread may finish the migration; the target, now the head, keeps
+    // the grower's node.
+    for (int i = 0; i < 1000000 && m->chain_length() > 1; ++i) m->get(key_of(i % keys), nullptr);
+    rs = m->placement();
+    REQUIRE(rs.size() == 1);
+    CHECK_EQ(rs[0].where.node, int(grower));
+    head_node = int(grower);
+  }
+  CHECK_EQ(m->size(), std::size_t(keys));
+  const unsigned clearer = nodes / 2;
+  on_node(topo, clearer, [&] { m->clear(); });
+  rs = m->placement();
+  REQUIRE(rs.size() == 1);
+  CHECK_EQ(rs[0].where.node, int(clearer));
+}
+
+// readmostly under `local`: a dirty table goes to the node of the writer that
+// creates it (the first new key after a promotion), then of the one that
+// grows it; a promotion publishes that same array as the read table.
+void readmostly_local(const numa::topology& topo, unsigned nodes) {
+  options o;
+  o.strategy = strategy_kind::readmostly;
+  o.capacity = 1000;  // dirty tables past a page
+  o.numa_policy = {numa::policy_kind::local, 0};
+  auto m = make_map(o);
+  std::vector<numa::table_report> rs = m->placement();
+  REQUIRE(rs.size() == 1);
+  CHECK_EQ(rs[0].bytes, std::size_t(0));  // the read table has no array yet
+  const unsigned creator = nodes - 1, grower = 0, next_creator = nodes / 2;
+  const int keys = 3000;
+  on_node(topo, creator, [&] { m->put(key_of(0), "v", nullptr); });
+  rs = m->placement();
+  REQUIRE(rs.size() == 2);
+  CHECK_EQ(rs[1].table, readmostly_map::dirty_table);
+  CHECK(rs[1].bytes > 4096);
+  CHECK_EQ(rs[1].where.policy, numa::policy_kind::local);
+  CHECK_EQ(rs[1].where.node, int(creator));
+  CHECK_EQ(rs[1].where.result, outcome_for(int(creator)));
+  CHECK_EQ(rs[1].kernel.node, 0);
+  on_node(topo, grower, [&] {
+    for (int i = 1; i < keys; ++i) m->put(key_of(i), "v", nullptr);  // past capacity: grows
+  });
+  rs = m->placement();
+  REQUIRE(rs.size() == 2);
+  const std::size_t grown_bytes = rs[1].bytes;
+  CHECK_EQ(rs[1].where.node, int(grower));
+  CHECK_EQ(rs[1].where.result, outcome_for(int(grower)));
+  CHECK_EQ(rs[1].kernel.mode, mode_preferred);
+  // Promotion: reads that miss in `read` count until they reach dirty's size.
+  for (int i = 0; i < 100000 && m->placement().size() > 1; ++i) m->get(key_of(i % keys), nullptr);
+  rs = m->placement();
+  REQUIRE(rs.size() == 1);
+  CHECK_EQ(rs[0].table, readmostly_map::read_table);
+  CHECK_EQ(rs[0].bytes, grown_bytes);
+  CHECK_EQ(rs[0].where.node, int(grower));
+  on_node(topo, next_creator, [&] { m->put("new", "v", nullptr); });
+  rs = m->placement();
+  REQUIRE(rs.size() == 2);
+  CHECK_EQ(rs[0].where.node, int(grower));
+  CHECK_EQ(rs[1].where.node, int(next_creator));
+  CHECK_EQ(rs[1].where.result, outcome_for(int(next_creator)));
+  CHECK_EQ(m->size(), std::size_t(keys + 1));
+}
+
+}  // namespace
+
+// Local placement on simulated topologies: each array is placed on the node
+// of the thread that allocated it: a stripe's creator, then its grower; a
+// lockfree table's creator, then the thread that started each migration; a
+// readmostly dirty table's creator, then its grower. Threads are put on a
+// simulated node's CPU with the test seam numa::testing::set_thread_cpu
+// (this machine has too few CPUs to pin to one per simulated node); which
+// stripe a key lands in is discovered from placement(), not computed from the
+// map's internals.
+TEST_CASE("simulated 2/4/8 nodes: local places every table on its creator's, then grower's node") {
   for (unsigned nodes : {2u, 4u, 8u}) {
     tmtest::current() = "simulated local placement, " + std::to_string(nodes) + " nodes";
     fake_sysfs fake;
@@ -456,53 +694,72 @@ TEST_CASE("simulated 2/4/8 nodes: local places every stripe on its creator's, th
         CHECK_EQ(r.where.node, int(grower));
         // Node 0 is real here and is bound; a simulated node is skipped, and
         // the kernel's read-back still names a real node.
-        CHECK_EQ(r.where.result, grower == 0 ? numa::outcome::bound : numa::outcome::skipped);
+        CHECK_EQ(r.where.result, outcome_for(int(grower)));
         CHECK_EQ(r.kernel.node, 0);
         if (grower == 0) CHECK_EQ(r.kernel.mode, mode_preferred);
       }
       m->clear();  // the next grower starts from nothing
     }
+
+    tmtest::current() = "simulated local placement [lockfree], " + std::to_string(nodes) + " nodes";
+    lockfree_local(*topo, nodes);
+    tmtest::current() =
+        "simulated local placement [readmostly], " + std::to_string(nodes) + " nodes";
+    readmostly_local(*topo, nodes);
   }
 }
 
-TEST_CASE("simulated 2/4/8 nodes: a fixed node and interleave, decided and reported per stripe") {
+TEST_CASE("simulated 2/4/8 nodes: a fixed node and interleave, decided and reported per table") {
   for (unsigned nodes : {2u, 4u, 8u}) {
-    tmtest::current() = "simulated node/interleave, " + std::to_string(nodes) + " nodes";
     fake_sysfs fake;
     fake.make(nodes, [&](unsigned k) { return shuffled_cpus(nodes, k); });
     use_sysfs use(fake.root);
-    for (unsigned target : {0u, nodes - 1}) {
-      options o;
-      o.capacity = 50000;
-      o.numa_policy = {numa::policy_kind::node, target};
-      auto m = make_map(o);
-      for (const auto& r : m->placement()) {
-        CHECK_EQ(r.where.node, int(target));
-        CHECK_EQ(r.where.result, target == 0 ? numa::outcome::bound : numa::outcome::skipped);
-        CHECK_EQ(r.kernel.node, 0);
+    for (strategy_kind kind : every_strategy) {
+      tmtest::current() =
+          case_name("simulated node/interleave", kind) + ", " + std::to_string(nodes) + " nodes";
+      for (unsigned target : {0u, nodes - 1}) {
+        options o;
+        o.strategy = kind;
+        o.capacity = 50000;
+        o.numa_policy = {numa::policy_kind::node, target};
+        auto m = make_map(o);
+        m->put("a", "b", nullptr);  // readmostly makes its (first dirty) table here
+        const auto rs = arrays_of(*m);
+        CHECK(!rs.empty());
+        for (const auto& r : rs) {
+          CHECK_EQ(r.where.node, int(target));
+          CHECK_EQ(r.where.result, outcome_for(int(target)));
+          CHECK_EQ(r.kernel.node, 0);
+        }
       }
+      options o;
+      o.strategy = kind;
+      o.capacity = 50000;
+      o.numa_policy = {numa::policy_kind::interleave, 0};
+      auto m = make_map(o);
+      m->put("a", "b", nullptr);
+      const auto rs = arrays_of(*m);
+      CHECK(!rs.empty());
+      for (const auto& r : rs) {
+        CHECK_EQ(r.where.node, -1);
+        // Decided over all simulated nodes; the kernel was asked for the real
+        // subset only (node 0), which it confirms.
+        CHECK_EQ(r.where.result, numa::outcome::partial);
+        CHECK_EQ(r.kernel.mode, mode_interleave);
+        CHECK_EQ(r.kernel.mode_nodes, std::vector<unsigned>{0});
+      }
+      o.numa_policy = {numa::policy_kind::node, nodes};
+      bool threw = false;
+      try {
+        make_map(o);
+      } catch (const std::invalid_argument& e) {
+        threw = true;
+        CHECK(contains(e.what(), "node " + std::to_string(nodes) +
+                                     " does not exist; the nodes are " +
+                                     numa::current_topology()->node_list()));
+      }
+      CHECK(threw);
     }
-    options o;
-    o.capacity = 50000;
-    o.numa_policy = {numa::policy_kind::interleave, 0};
-    auto m = make_map(o);
-    for (const auto& r : m->placement()) {
-      CHECK_EQ(r.where.node, -1);
-      // Decided over all simulated nodes; the kernel was asked for the real
-      // subset only (node 0), which it confirms.
-      CHECK_EQ(r.where.result, numa::outcome::partial);
-      CHECK_EQ(r.kernel.mode, mode_interleave);
-      CHECK_EQ(r.kernel.mode_nodes, std::vector<unsigned>{0});
-    }
-    o.numa_policy = {numa::policy_kind::node, nodes};
-    bool threw = false;
-    try {
-      make_map(o);
-    } catch (const std::invalid_argument& e) {
-      threw = true;
-      CHECK(contains(e.what(), "the nodes are " + numa::current_topology()->node_list()));
-    }
-    CHECK(threw);
   }
 }
 
@@ -515,13 +772,20 @@ TEST_CASE("simulated topology: a malformed tree is a one-node topology the maps 
   const auto t = numa::current_topology();
   CHECK(contains(t->error, "node1/cpulist"));
   CHECK_EQ(t->nodes.size(), std::size_t(1));
-  options o;
-  o.capacity = 20000;
-  o.numa_policy = {numa::policy_kind::local, 0};
-  auto m = make_map(o);
-  for (const auto& r : m->placement()) {
-    CHECK_EQ(r.where.node, 0);
-    CHECK_EQ(r.where.result, numa::outcome::bound);
+  for (strategy_kind kind : every_strategy) {
+    tmtest::current() = case_name("simulated topology: malformed tree", kind);
+    options o;
+    o.strategy = kind;
+    o.capacity = 20000;
+    o.numa_policy = {numa::policy_kind::local, 0};
+    auto m = make_map(o);
+    m->put("a", "b", nullptr);
+    const auto rs = arrays_of(*m);
+    CHECK(!rs.empty());
+    for (const auto& r : rs) {
+      CHECK_EQ(r.where.node, 0);
+      CHECK_EQ(r.where.result, numa::outcome::bound);
+    }
   }
 }
 

@@ -24,6 +24,13 @@
 // - A table holds a reference on its generation, so a deleter that runs after
 //   clear() or after the map is gone can still return bytes to the
 //   generation's accounting.
+// - A table's array comes from numa::allocate and records its placement in
+//   its own header (table::where), so every path that frees it (the epoch
+//   deleter of a promoted table, destroy_chain, the loser of the `next` CAS)
+//   goes through free_table_array, which returns it with the matching
+//   numa::deallocate. The header is written before the table is published and
+//   never again, so placement() reads it without synchronisation beyond the
+//   acquire load that found the table.
 #include "threadmap/lockfree.hpp"
 
 #include <algorithm>
@@ -40,6 +47,18 @@
 #include "threadmap/epoch.hpp"
 #include "threadmap/flat_table.hpp"  // detail::memory_budget
 #include "threadmap/hash.hpp"
+#include "threadmap/numa.hpp"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define THREADMAP_LOCKFREE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define THREADMAP_LOCKFREE_ASAN 1
+#endif
+#endif
+#ifdef THREADMAP_LOCKFREE_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 namespace threadmap {
 
@@ -80,13 +99,6 @@ constexpr word k_dead = 1;
 constexpr word k_copy_bit = 2;
 constexpr unsigned tag_shift = 48;
 constexpr word ptr_mask = (word{1} << tag_shift) - 1;
-#if defined(__SANITIZE_ADDRESS__)
-#define THREADMAP_LOCKFREE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define THREADMAP_LOCKFREE_ASAN 1
-#endif
-#endif
 #ifdef THREADMAP_LOCKFREE_ASAN
 // LeakSanitizer does not recognise a pointer with bits above 47 set, so at
 // exit it would report every key node referenced only from a table still
@@ -96,6 +108,28 @@ constexpr bool tag_keys = false;
 #else
 constexpr bool tag_keys = true;
 #endif
+
+// LeakSanitizer scans the heap, stacks and globals, but not memory mapped with
+// mmap, which is where numa::allocate puts large or placed tables: the node
+// pointers in such a table (and its `gen`) would look unreferenced, so at exit
+// every node of a mapped table still waiting in the epoch domain would be
+// reported. AddressSanitizer builds register a mapped table as a root region
+// for exactly as long as it is mapped; everything else is unchanged.
+inline void lsan_track(const void* array, const numa::placement& where) noexcept {
+#ifdef THREADMAP_LOCKFREE_ASAN
+  if (where.mapped) __lsan_register_root_region(array, where.mapped);
+#else
+  (void)array, (void)where;
+#endif
+}
+inline void lsan_untrack(const void* array, const numa::placement& where) noexcept {
+#ifdef THREADMAP_LOCKFREE_ASAN
+  if (where.mapped) __lsan_unregister_root_region(array, where.mapped);
+#else
+  (void)array, (void)where;
+#endif
+}
+
 // The hash bits that tag a key word: the low ones, because neighbouring slots
 // hold keys whose hashes share their top bits.
 inline word tag_of(std::uint64_t h) noexcept {
@@ -209,19 +243,22 @@ struct generation;
 
 struct table {
   // Read by every operation; `next` is written once.
-  void* raw = nullptr;
   generation* gen = nullptr;
   std::size_t mask = 0;
   unsigned log2 = 0;
   unsigned region_shift = 0;
   std::size_t threshold = 0;  // claims in a region that start a resize
   std::size_t hard = 0;       // claims in a region past which a new key needs it
-  std::size_t bytes = 0;
+  std::size_t bytes = 0;      // charged: numa::footprint of the array
   std::atomic<table*> next{nullptr};
   slot* slots = nullptr;
   padded<std::atomic<std::size_t>>* claims = nullptr;
   std::atomic<std::uint64_t>* drops = nullptr;  // bit per chunk holding a dropped key
   std::atomic<std::uint64_t>* done = nullptr;   // bit per chunk fully migrated
+  // Read only to free the array and to report it: how numa::allocate placed
+  // it. The table header is the array's first bytes, so read_back(this) asks
+  // the kernel about the array's first page.
+  numa::placement where;
 
   // Written only while this table is migrated out (and once at promotion).
   alignas(cache_line) std::atomic<std::size_t> copy_cursor{0};  // in chunks
@@ -257,16 +294,20 @@ layout layout_for(std::size_t cap) noexcept {
   return l;
 }
 
-inline std::size_t table_bytes(std::size_t cap) noexcept {
-  return layout_for(cap).total;
+// What a table of `cap` slots takes from the system under policy `p`, as
+// charged to the budget (page-rounded when numa::allocate maps it).
+inline std::size_t table_bytes(std::size_t cap, const numa::policy& p) noexcept {
+  return numa::footprint(layout_for(cap).total, p);
 }
 
 struct generation {
-  generation(std::size_t lim, unsigned ncells, std::atomic<std::uint64_t>* rs)
+  generation(std::size_t lim, unsigned ncells, std::atomic<std::uint64_t>* rs,
+             const numa::policy& p)
       : cells(new padded<cell>[ncells]),
         cell_mask(ncells - 1),
         limit(lim),
         resizes(rs),
+        policy(p),
         budget(lim) {}
 
   // Read by every operation; `head` is written once per promotion.
@@ -275,6 +316,7 @@ struct generation {
   const unsigned cell_mask;
   const std::size_t limit;
   std::atomic<std::uint64_t>* const resizes;  // the map's counter (the map outlives every call)
+  const numa::policy policy;  // the map's placement, for every table of this generation
   // One reference for being a map's generation, one per table not yet deleted.
   std::atomic<std::size_t> refs{1};
   // Written on every allocation and free when a limit is set.
@@ -327,16 +369,19 @@ void unref_generation(generation* g) noexcept {
   if (g->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete g;
 }
 
-// Allocates a zeroed table (calloc: large arrays come zeroed from the kernel
-// without being touched). The caller has charged the bytes or decided not to.
+// Allocates a zeroed table with the generation's placement, decided for the
+// calling thread: the one that creates the map, clears it, or starts a
+// migration. numa::allocate returns zeroed, 64-byte aligned memory (mapped
+// arrays come zeroed from the kernel without being touched, and their policy
+// is set before the first touch). The caller has charged
+// table_bytes(cap, g->policy) or decided not to.
 table* create_table(generation* g, std::size_t cap) {
   const layout l = layout_for(cap);
-  void* raw = std::calloc(1, l.total + cache_line);
-  if (!raw) throw std::bad_alloc();
-  char* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + cache_line - 1) &
-                                       ~std::uintptr_t{cache_line - 1});
+  numa::placement where;
+  char* base = static_cast<char*>(numa::allocate(l.total, g->policy, where));
+  lsan_track(base, where);
   auto* t = new (base) table;
-  t->raw = raw;
+  t->where = where;
   t->gen = g;
   t->mask = cap - 1;
   t->log2 = std::countr_zero(cap);
@@ -344,7 +389,7 @@ table* create_table(generation* g, std::size_t cap) {
   const std::size_t region = std::size_t{1} << t->region_shift;
   t->threshold = region * 5 / 8;
   t->hard = region * 7 / 8;
-  t->bytes = l.total;
+  t->bytes = table_bytes(cap, g->policy);
   t->claims = reinterpret_cast<padded<std::atomic<std::size_t>>*>(base + l.claims_at);
   for (std::size_t r = 0; r < l.regions; ++r)
     new (&t->claims[r]) padded<std::atomic<std::size_t>>();
@@ -354,14 +399,17 @@ table* create_table(generation* g, std::size_t cap) {
     new (&t->drops[w]) std::atomic<std::uint64_t>(0);
     new (&t->done[w]) std::atomic<std::uint64_t>(0);
   }
-  t->slots = reinterpret_cast<slot*>(base + l.slots_at);  // zeroed by calloc: all empty
+  t->slots = reinterpret_cast<slot*>(base + l.slots_at);  // zeroed: all empty
   g->refs.fetch_add(1, std::memory_order_relaxed);
   return t;
 }
 
+// The one way a table array is freed (numa::deallocate reads the placement
+// before it unmaps the header that holds it).
 void free_table_array(table* t) noexcept {
   generation* g = t->gen;
-  std::free(t->raw);
+  lsan_untrack(t, t->where);
+  numa::deallocate(t, t->where);
   unref_generation(g);
 }
 
@@ -744,7 +792,7 @@ table* start_resize(generation* g, table* t, resize_mode mode) {
   while (want * 3 / 8 < live) want *= 2;
   std::size_t new_cap = std::max(want, std::max(cap / 4, min_capacity));
   if (mode == resize_mode::forced) new_cap = std::max(new_cap, cap);
-  const std::size_t n = table_bytes(new_cap);
+  const std::size_t n = table_bytes(new_cap, g->policy);
   // A rebuild that does not grow may overdraw the budget: it is the only way
   // to turn tombstones back into room, and the old table it replaces, at
   // least as large, pays the debt back when it is retired.
@@ -1021,8 +1069,8 @@ std::size_t capacity_for(std::size_t entries) {
 
 generation* lockfree_map::new_generation(std::size_t entries) const {
   const std::size_t cap = capacity_for(entries);
-  auto* g = new generation(opts_.max_memory, cells_, &resizes_);
-  const std::size_t n = table_bytes(cap);
+  auto* g = new generation(opts_.max_memory, cells_, &resizes_, opts_.numa_policy);
+  const std::size_t n = table_bytes(cap, opts_.numa_policy);
   if (opts_.max_memory && !g->budget.reserve(n)) {
     delete g;
     throw std::length_error("threadmap: capacity needs more memory than max_memory allows");
@@ -1040,6 +1088,7 @@ generation* lockfree_map::new_generation(std::size_t entries) const {
 }
 
 lockfree_map::lockfree_map(const options& opts) : opts_(opts), cells_(cell_count()) {
+  check_numa_policy(opts.numa_policy);  // before anything is allocated
   root_.store(new_generation(opts.capacity), std::memory_order_release);
 }
 
@@ -1260,6 +1309,24 @@ std::size_t lockfree_map::chain_length() const {
     ++n;
   }
   return n;
+}
+
+std::vector<numa::table_report> lockfree_map::placement() const {
+  // The guard keeps every table of the chain mapped while the kernel is asked
+  // about it (a promoted table is retired only after it left the chain).
+  epoch::guard guard;
+  std::vector<numa::table_report> v;
+  const generation* g = root_.load(std::memory_order_acquire);
+  for (const table* t = g->head.load(std::memory_order_acquire); t;
+       t = t->next.load(std::memory_order_acquire)) {
+    numa::table_report r;
+    r.table = v.size();
+    r.bytes = t->bytes;
+    r.where = t->where;
+    r.kernel = numa::read_back(t);
+    v.push_back(std::move(r));
+  }
+  return v;
 }
 
 map_stats lockfree_map::stats() const {

@@ -1,4 +1,5 @@
 #include <cstring>
+#include <stdexcept>
 
 #include "threadmap/lockfree.hpp"
 #include "threadmap/map.hpp"
@@ -64,6 +65,12 @@ bool scan_reader::next(scan_record& out) noexcept {
   out.value = buf_.substr(pos_ + lens[0], lens[1]);
   pos_ += body;
   return true;
+}
+
+void check_numa_policy(const numa::policy& p) {
+  if (p.kind != numa::policy_kind::node) return;
+  const std::string bad = numa::validate(p, *numa::current_topology());
+  if (!bad.empty()) throw std::invalid_argument("threadmap: numa: " + bad);
 }
 
 void concurrent_map::get_many(const bytes* keys, std::size_t n, std::string* out,

@@ -65,17 +65,29 @@ std::unordered_set<readmostly_map::entry*> readmostly_map::entries_of(
 }
 
 readmostly_map::readmostly_map(const options& opts)
-    : read_(nullptr), capacity_(opts.capacity), budget_(opts.max_memory) {
+    : read_(nullptr),
+      capacity_(opts.capacity),
+      policy_(opts.numa_policy),
+      budget_(opts.max_memory) {
+  check_numa_policy(policy_);  // before anything is allocated
   // `capacity` sizes every dirty table (the read tables are former dirty
-  // ones). Check up front that one such table fits in max_memory.
+  // ones). Check up front that one such table fits in max_memory, with the
+  // placement it will have (a mapped array is charged page-rounded).
   if (capacity_) {
     detail::flat_table probe;
+    probe.set_numa_policy(policy_);
     if (!probe.reserve(capacity_, *budget_)) {
       throw std::length_error("threadmap: capacity needs more memory than max_memory allows");
     }
     budget_->release(probe.bytes_used());
   }
-  read_.store(new readonly{new detail::flat_table, false}, std::memory_order_relaxed);
+  read_.store(new readonly{new_table(), false}, std::memory_order_relaxed);
+}
+
+detail::flat_table* readmostly_map::new_table() const {
+  auto* t = new detail::flat_table;
+  t->set_numa_policy(policy_);  // before the table is shared
+  return t;
 }
 
 readmostly_map::~readmostly_map() {
@@ -180,7 +192,7 @@ void readmostly_map::miss_locked() const {
 
 bool readmostly_map::make_dirty_locked() {
   const readonly* r = read_.load(std::memory_order_relaxed);
-  auto* d = new detail::flat_table;
+  detail::flat_table* d = new_table();
   bool ok = d->reserve(std::max(r->table->size(), capacity_), *budget_);
   for_each_entry(r->table, [&](bytes key, entry* e) {
     if (!ok) return;
@@ -420,7 +432,7 @@ void readmostly_map::clear() {
   std::lock_guard lock(lock_);
   readonly* r = read_.load(std::memory_order_relaxed);
   const std::unordered_set<entry*> entries = entries_of(r->table, dirty_);
-  read_.store(new readonly{new detail::flat_table, false}, std::memory_order_release);
+  read_.store(new readonly{new_table(), false}, std::memory_order_release);
   for (entry* e : entries) {
     // A thread still holding `e` sees expunged, takes the lock and finds the
     // new, empty tables.
@@ -464,6 +476,22 @@ map_stats readmostly_map::stats() const {
   st.resizes = r->table->resizes() + (dirty_ ? dirty_->resizes() : 0);
   st.bytes = budget_->used() + sizeof(*this);
   return st;
+}
+
+std::vector<numa::table_report> readmostly_map::placement() const {
+  // The lock makes read and dirty one consistent pair (a promotion or clear
+  // replaces both under it) and is what guards dirty_; the guard keeps the
+  // arrays mapped while the kernel is asked about them.
+  epoch::guard g;
+  std::lock_guard lock(lock_);
+  std::vector<numa::table_report> v;
+  v.push_back(read_.load(std::memory_order_relaxed)->table->numa_report());
+  v.back().table = read_table;
+  if (dirty_) {
+    v.push_back(dirty_->numa_report());
+    v.back().table = dirty_table;
+  }
+  return v;
 }
 
 }  // namespace threadmap

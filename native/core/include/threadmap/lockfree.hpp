@@ -7,8 +7,9 @@
 // these paths; where one thread needs work another started, it does that work
 // itself. (Memory reclamation uses epochs, threadmap/epoch.hpp, so a stalled
 // thread delays the *freeing* of retired memory, never an operation. Nodes
-// and tables come from the system allocator, whose per-thread caches serve
-// the common case without a lock; the algorithm itself takes none.)
+// come from the system allocator, whose per-thread caches serve the common
+// case without a lock; tables from numa::allocate, below, which is that
+// allocator or mmap/mbind; the algorithm itself takes no lock.)
 //
 // TABLE. Open addressing with linear probing over a power-of-two array of
 // slots. A key's home slot is given by the TOP bits of its 64-bit hash
@@ -123,6 +124,23 @@
 // own size, repaid when the larger table it replaces is retired.
 // stats().bytes sums per-thread counters.
 //
+// NUMA. Every table array — a generation's first table (created by the map's
+// constructor or by clear()) and every migration target — comes from
+// numa::allocate with the map's policy (options::numa_policy), decided for
+// the thread that allocates it: under `local`, the creator's node, then the
+// node of whichever thread starts each migration (start_resize), since that
+// thread allocates the next table. The placement is recorded in the table's
+// header and the array goes back with the matching numa::deallocate, also
+// when the epoch domain frees a promoted table long after the map was
+// cleared or destroyed. Accounting charges numa::footprint (page-rounded
+// when the array is mapped). Key and value nodes stay on the heap, placed by
+// first touch: they are small and allocated by every writer. A fixed node
+// that the topology lacks is refused by the constructor before anything is
+// allocated (check_numa_policy). placement() reports one table per array in
+// the current generation's chain, oldest first: table 0 is the head (the
+// table every operation starts in); 1, 2, ... are migration targets, present
+// only while a migration runs (chain_length() > 1).
+//
 // MEMORY ORDERING. Publication is release (CAS on a word, or on `next`, or on
 // a head/root pointer) and every load that may be followed by a dereference is
 // acquire, so node contents and table initialisation are visible to whoever
@@ -151,6 +169,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "threadmap/map.hpp"
 #include "threadmap/padding.hpp"
@@ -183,6 +202,7 @@ class lockfree_map final : public concurrent_map {
   std::size_t scan_units() const override { return units; }
   std::size_t scan(std::size_t unit, std::string& out) const override;
   map_stats stats() const override;
+  std::vector<numa::table_report> placement() const override;
 
   /// Iteration units: keys are grouped by the first byte of their hash.
   static constexpr std::size_t units = 256;

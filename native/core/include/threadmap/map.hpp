@@ -54,11 +54,20 @@ struct options {
   std::size_t capacity = 0;    // entries to size the tables for up front
   std::size_t max_memory = 0;  // bytes of tables and out-of-line entries; 0 = unlimited
   unsigned stripes = 0;        // striped only: 0 = derived from the hardware thread count
-  // Where table memory goes (threadmap/numa.hpp). Applied by the flat-table
-  // strategies (striped, mutex, rwlock); the others use the kernel's default
-  // and report no tables from placement().
+  // Where table memory goes (threadmap/numa.hpp). Every strategy applies it
+  // to its table arrays (each decided by the thread that allocates the array)
+  // and reports them from placement(). What lives outside the arrays (the
+  // flat tables' out-of-line entries, lockfree's key and value nodes,
+  // readmostly's entries and values) stays on the heap, placed by first touch.
   numa::policy numa_policy{};
 };
+
+/// Throws std::invalid_argument ("threadmap: numa: <why>") when `p` names a
+/// fixed node the current topology does not have or this process may not
+/// allocate on. Every strategy's constructor calls it before it allocates
+/// anything. Only a fixed node can be invalid, so other policies never read
+/// the topology here and maps without NUMA placement never touch sysfs.
+void check_numa_policy(const numa::policy& p);
 
 enum class counter_kind : std::uint8_t { i64, f64 };
 
@@ -151,8 +160,9 @@ class concurrent_map {
   virtual map_stats stats() const = 0;
 
   /// Per table (stripe), where its memory is: the placement decided and asked
-  /// for, and the node the kernel reports for it. Empty for strategies that
-  /// do not place their memory. Costs a few system calls per table.
+  /// for, and the node the kernel reports for it. Each strategy's header says
+  /// what its table indices stand for; the default (test doubles that place
+  /// nothing) is empty. Costs a few system calls per table.
   virtual std::vector<numa::table_report> placement() const { return {}; }
 
   // The design's swap and take are put and erase that report the old value.

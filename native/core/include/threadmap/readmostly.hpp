@@ -38,6 +38,20 @@
 // amended, else read) is walked under the lock; values are read atomically
 // per entry, and each key present throughout is seen exactly once.
 //
+// NUMA. Both tables are flat tables and carry the map's policy
+// (options::numa_policy), set by new_table(), the one place a table is made:
+// the first read table, every dirty table (made by the writer that adds the
+// first key after a promotion) and the read table clear() installs. So under
+// `local` a dirty table's array lands on the node of the writer that creates
+// or grows it, and keeps that placement when it is promoted to `read` (a
+// promotion publishes the same table, it copies nothing). The entries and
+// value nodes the tables point to stay on the heap, placed by first touch. A
+// fixed node that the topology lacks is refused by the constructor before
+// anything is allocated (check_numa_policy). placement() reports, under the
+// lock so that both come from one instant: table 0 = the read table (bytes 0
+// while it has no array yet, e.g. before the first promotion), table 1 = the
+// dirty table, present only while one exists (`amended`).
+//
 // Where it wins: stable key sets read far more than written (caches, config,
 // interned ids). Where it loses: many new keys, which all go through the lock
 // and repeatedly copy the read table into dirty.
@@ -73,6 +87,10 @@ class readmostly_map final : public concurrent_map {
   std::size_t scan_units() const override { return 1; }
   std::size_t scan(std::size_t unit, std::string& out) const override;
   map_stats stats() const override;
+  std::vector<numa::table_report> placement() const override;
+
+  /// placement()'s table indices.
+  static constexpr std::size_t read_table = 0, dirty_table = 1;
 
  private:
   struct value_node;
@@ -106,6 +124,8 @@ class readmostly_map final : public concurrent_map {
   void retire_node(value_node* n);
   void retire_entry(entry* e);
   void retire_table(detail::flat_table* t);
+  // Every table of this map is made here, so each carries the map's policy.
+  detail::flat_table* new_table() const;
 
   // Loaded by every reader; written on promotion, amendment and clear only.
   alignas(cache_line) mutable std::atomic<readonly*> read_;
@@ -114,6 +134,7 @@ class readmostly_map final : public concurrent_map {
   mutable detail::flat_table* dirty_ = nullptr;  // guarded by lock_
   mutable std::size_t misses_ = 0;               // guarded by lock_
   const std::size_t capacity_;                   // entries each dirty table is sized for
+  const numa::policy policy_;                    // placement of every table's array
   striped_counter size_;
   mutable padded<detail::memory_budget> budget_;
 };
