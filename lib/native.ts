@@ -76,7 +76,11 @@ export type NumaPlacement =
 
 /** One stripe's (or table's) memory placement, as stats().numa.tables reports it. */
 export interface NumaTableStats {
-  /** Stripe index. */
+  /**
+   * Which table: the stripe (striped, mutex, rwlock); 0 the head table and 1..
+   * migration targets while a migration runs (lockfree); 0 the read table and
+   * 1 the dirty table while there is one (readmostly).
+   */
   table: number
   /** Bytes of the table's array (0: no table yet). */
   bytes: number
@@ -101,7 +105,7 @@ export interface NumaStats {
   node?: number
   /** The topology is simulated (THREADMAP_SYSFS_ROOT): nodes this machine lacks are skipped. */
   simulated: boolean
-  /** Whether this strategy places its tables at all (false: reason says why). */
+  /** Whether the strategy reported tables (every strategy does; false: reason says why). */
   applied: boolean
   reason?: string
   tables: NumaTableStats[]

@@ -188,8 +188,10 @@ Napi::Object numa_stats(Napi::Env env, const numa::policy& p, strategy_kind stra
   o.Set("policy", numa::to_string(p.kind));
   if (p.kind == numa::policy_kind::node) o.Set("node", p.node);
   o.Set("simulated", numa::current_topology()->simulated);
-  // The flat-table strategies report a table per stripe; the others do not
-  // place their memory (yet), and say so rather than report nothing.
+  // Every strategy reports its tables (striped, mutex, rwlock: one per
+  // stripe; lockfree: the head table, then any migration target; readmostly:
+  // the read table, then the dirty table while there is one). `applied`
+  // stays false, with the reason, for a strategy that reports none.
   const bool places = !tables.empty();
   o.Set("applied", places);
   if (!places)
@@ -206,7 +208,7 @@ Napi::Object numa_stats(Napi::Env env, const numa::policy& p, strategy_kind stra
       t.Set("node", -1);
       t.Set("assignedNode", -1);
       t.Set("placement", "empty");
-      t.Set("reason", "no table yet: nothing stored in this stripe");
+      t.Set("reason", "no array yet: nothing has been stored in this table");
     } else {
       t.Set("node", r.kernel.node);
       t.Set("assignedNode", r.where.node);

@@ -56,9 +56,6 @@
 #define THREADMAP_LOCKFREE_ASAN 1
 #endif
 #endif
-#ifdef THREADMAP_LOCKFREE_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
 
 namespace threadmap {
 
@@ -108,27 +105,6 @@ constexpr bool tag_keys = false;
 #else
 constexpr bool tag_keys = true;
 #endif
-
-// LeakSanitizer scans the heap, stacks and globals, but not memory mapped with
-// mmap, which is where numa::allocate puts large or placed tables: the node
-// pointers in such a table (and its `gen`) would look unreferenced, so at exit
-// every node of a mapped table still waiting in the epoch domain would be
-// reported. AddressSanitizer builds register a mapped table as a root region
-// for exactly as long as it is mapped; everything else is unchanged.
-inline void lsan_track(const void* array, const numa::placement& where) noexcept {
-#ifdef THREADMAP_LOCKFREE_ASAN
-  if (where.mapped) __lsan_register_root_region(array, where.mapped);
-#else
-  (void)array, (void)where;
-#endif
-}
-inline void lsan_untrack(const void* array, const numa::placement& where) noexcept {
-#ifdef THREADMAP_LOCKFREE_ASAN
-  if (where.mapped) __lsan_unregister_root_region(array, where.mapped);
-#else
-  (void)array, (void)where;
-#endif
-}
 
 // The hash bits that tag a key word: the low ones, because neighbouring slots
 // hold keys whose hashes share their top bits.
@@ -379,7 +355,6 @@ table* create_table(generation* g, std::size_t cap) {
   const layout l = layout_for(cap);
   numa::placement where;
   char* base = static_cast<char*>(numa::allocate(l.total, g->policy, where));
-  lsan_track(base, where);
   auto* t = new (base) table;
   t->where = where;
   t->gen = g;
@@ -408,7 +383,6 @@ table* create_table(generation* g, std::size_t cap) {
 // before it unmaps the header that holds it).
 void free_table_array(table* t) noexcept {
   generation* g = t->gen;
-  lsan_untrack(t, t->where);
   numa::deallocate(t, t->where);
   unref_generation(g);
 }
@@ -714,7 +688,7 @@ void copy_value(generation* g, table* t, key_node* k, word v) {
 void retire_table(generation* g, table* t) {
   g->table_bytes.fetch_sub(t->bytes, std::memory_order_relaxed);
   g->uncharge_table(t->bytes);
-  epoch::retire(t, &delete_promoted_table);
+  epoch::retire(t, &delete_promoted_table, t->bytes);
 }
 
 // t is fully migrated. If it is the head, its successor becomes the head; a
@@ -852,7 +826,7 @@ void discard_value(generation* g, value_node* v) noexcept {
 
 void retire_value(generation* g, value_node* v) {
   g->uncharge(value_bytes(v->len));
-  epoch::retire(v, &free_node);
+  epoch::retire(v, &free_node, value_bytes(v->len));
 }
 
 struct found_value {
@@ -1278,7 +1252,7 @@ void lockfree_map::clear() {
   epoch::guard guard;
   generation* fresh = new_generation(0);
   generation* old = root_.exchange(fresh, std::memory_order_acq_rel);
-  epoch::retire(old, &delete_generation);
+  epoch::retire(old, &delete_generation, old->table_bytes.load(std::memory_order_relaxed));
 }
 
 std::size_t lockfree_map::scan(std::size_t unit, std::string& out) const {

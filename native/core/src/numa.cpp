@@ -19,6 +19,17 @@
 #include <unistd.h>
 
 #include <filesystem>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define THREADMAP_NUMA_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define THREADMAP_NUMA_LSAN 1
+#endif
+#endif
+#ifdef THREADMAP_NUMA_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 #endif
 
 namespace threadmap::numa {
@@ -617,6 +628,13 @@ void* allocate(std::size_t bytes, const policy& p, placement& where) {
     void* mem = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) throw std::bad_alloc();
     where.mapped = len;  // anonymous pages are born zeroed: no memset, no early touch
+#ifdef THREADMAP_NUMA_LSAN
+    // LeakSanitizer scans the heap, stacks and globals, not mmap'd memory:
+    // the blob and node pointers a mapped table holds would look unreferenced
+    // (at exit, every table still waiting in the epoch domain). Registered as
+    // a root region for exactly as long as it is mapped.
+    __lsan_register_root_region(mem, len);
+#endif
     if (p.kind != policy_kind::none) {
       try {
         const std::shared_ptr<const topology> t = current_topology();
@@ -653,6 +671,9 @@ void deallocate(void* ptr, const placement& where) noexcept {
   const std::size_t mapped = where.mapped;
 #if defined(THREADMAP_NUMA_LINUX)
   if (mapped) {
+#ifdef THREADMAP_NUMA_LSAN
+    __lsan_unregister_root_region(ptr, mapped);
+#endif
     munmap(ptr, mapped);
     return;
   }

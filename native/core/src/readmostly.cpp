@@ -139,8 +139,9 @@ void readmostly_map::free_unpublished(value_node* n) {
 
 void readmostly_map::retire_node(value_node* n) {
   if (!n || n == expunged<value_node>()) return;
-  budget_->release(value_node::size_for(n->len));
-  epoch::retire(n, &std::free);
+  const std::size_t bytes = value_node::size_for(n->len);
+  budget_->release(bytes);
+  epoch::retire(n, &std::free, bytes);
 }
 
 void readmostly_map::retire_entry(entry* e) {
@@ -150,8 +151,10 @@ void readmostly_map::retire_entry(entry* e) {
 
 void readmostly_map::retire_table(detail::flat_table* t) {
   if (!t) return;
-  budget_->release(t->bytes_used());
-  epoch::retire(t, [](void* p) { delete static_cast<detail::flat_table*>(p); });
+  const std::size_t bytes = t->bytes_used();
+  budget_->release(bytes);
+  epoch::retire(
+      t, [](void* p) { delete static_cast<detail::flat_table*>(p); }, bytes);
 }
 
 template <class Decide>

@@ -47,12 +47,7 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
       count_(round_stripes(stripes)),
       stripes_(new stripe[count_]),
       budget_(opts.max_memory) {
-  // Only a fixed node can be invalid; other policies never read the topology
-  // here, so maps without NUMA placement never touch sysfs.
-  if (opts.numa_policy.kind == numa::policy_kind::node) {
-    const std::string bad = numa::validate(opts.numa_policy, *numa::current_topology());
-    if (!bad.empty()) throw std::invalid_argument("threadmap: numa: " + bad);
-  }
+  check_numa_policy(opts.numa_policy);
   for (unsigned i = 0; i < count_; ++i) stripes_[i].table.set_numa_policy(opts.numa_policy);
   if (opts.capacity) {
     // Keys spread evenly over stripes; a little slack absorbs the variance.
