@@ -15,6 +15,11 @@ namespace {
 constexpr std::uint64_t quiescent = ~std::uint64_t{0};
 // Try to advance and free after this many retirements by one thread.
 constexpr std::size_t collect_every = 64;
+// A thread holding eager_bytes tries again on leaving a guard only when the
+// epoch has moved since its last try, or after this many exits: while another
+// thread holds the epoch back, retrying on every exit would walk the records
+// and scan the whole bag on every call for nothing.
+constexpr unsigned eager_retry_exits = 64;
 
 struct retired {
   void* p;
@@ -33,7 +38,9 @@ struct alignas(cache_line) record {
   // Owner-only state.
   unsigned depth = 0;
   std::size_t since_collect = 0;
-  std::size_t bag_bytes = 0;  // sum of bag[i].bytes
+  std::size_t bag_bytes = 0;                 // sum of bag[i].bytes
+  std::uint64_t eager_tried_at = quiescent;  // global epoch at the last eager try
+  unsigned exits_since_try = 0;
   std::vector<retired> bag;
 };
 
@@ -174,7 +181,14 @@ guard::~guard() {
   // Outside the critical section now, so this thread no longer holds the
   // epoch back: with no other thread inside a guard, the epoch advances here
   // and the garbage is freed on the next exit.
-  if (r.bag_bytes >= eager_bytes) collect(r);
+  if (r.bag_bytes >= eager_bytes) {
+    const std::uint64_t g = dom().global.load(std::memory_order_relaxed);
+    if (g != r.eager_tried_at || ++r.exits_since_try >= eager_retry_exits) {
+      r.eager_tried_at = g;
+      r.exits_since_try = 0;
+      collect(r);
+    }
+  }
 }
 
 void retire(void* p, void (*deleter)(void*), std::size_t bytes) {
