@@ -123,7 +123,7 @@ struct table_array {
   numa::placement placement;  // how numa::allocate placed this array (free with the same)
 
   // All tags first (16 bytes a group), then all slots: a lookup's first
-  // access lands in the tag array, which is 1/24 of the table and mostly
+  // access lands in the tag array, which is 1/25 of the table and mostly
   // stays in cache. (Each group's tags beside its own slots measured 7-10%
   // slower at 1M keys: the tag read then missed too.)
   std::uint64_t* tag_words() noexcept {
