@@ -30,7 +30,7 @@ describe.each(STRATEGIES)('workers: ownership by compareAndSet (%s)', (strategy)
     expect(map.get('plain')).toBe(WORKERS * rounds)
     expect(map.get('inside')).toBe(0)
     if (mode === 'lock') expect(map.has('lock')).toBe(false)
-    else expect(map.get('owner')).toBe(0) // went round rounds times
+    else expect(map.get('owner')).toBe(WORKERS * rounds) // passed once per acquisition
     map.close()
   })
 })

@@ -2,8 +2,13 @@
 //  'lock':  acquire with compareAndSet('lock', absent, id), release with
 //           compareAndSet('lock', id, absent); inside, a non-atomic
 //           read-modify-write of 'plain' and an 'inside' head count.
-//  'token': a token circulates: only the worker named by 'owner' may pass it
-//           on, with compareAndSet('owner', id, next).
+//  'token': a token circulates: 'owner' counts the passes, and the worker
+//           whose turn it is (owner % workers) passes it on with
+//           compareAndSet('owner', t, t + 1). A counter rather than the
+//           worker's id, so a pass repeated late (after the token went all
+//           the way round back to this worker) cannot succeed: with ids it
+//           could (ABA), and a descheduled worker once gave away its own
+//           next turn that way, leaving the others waiting for ever.
 // Violations of exclusivity are counted and reported, not thrown, so the
 // test sees them all.
 import { parentPort, workerData } from 'node:worker_threads'
@@ -33,15 +38,16 @@ if (mode === 'lock') {
   }
 } else {
   for (let r = 0; r < rounds; r++) {
-    for (let spins = 0; map.get('owner') !== id; spins++) pause(spins)
+    const turn = r * workers + id // the pass count at which the token is ours
+    for (let spins = 0; map.get('owner') !== turn; spins++) pause(spins)
     acquired++
     if (map.add('inside', 1) !== 1) violations++
     map.set('plain', map.get('plain') + 1)
     if (map.add('inside', -1) !== 0) violations++
     // Nobody else can move the token now: passing it must succeed, and a
     // second pass of the same token must fail.
-    if (!map.compareAndSet('owner', id, (id + 1) % workers)) violations++
-    if (map.compareAndSet('owner', id, (id + 1) % workers)) violations++
+    if (!map.compareAndSet('owner', turn, turn + 1)) violations++
+    if (map.compareAndSet('owner', turn, turn + 1)) violations++
   }
 }
 parentPort.postMessage({ type: 'result', id, violations, acquired })
