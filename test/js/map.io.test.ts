@@ -88,10 +88,16 @@ test('the io buffer cannot be transferred away, and misuse is an Error, not a cr
   io[0] = addon.info(strings).ref
   io[1] = 3
   expect(() => addon.ioGet()).toThrow(/keys are numbers or 'any'/)
-  for (const forged of [-1, 0.5, 2 ** 60, NaN]) {
+  const live = addon.info(numbers).ref
+  // Near misses of a live reference too: a fraction above it, another
+  // generation of its slot, and values only a double can hold.
+  for (const forged of [-1, 0.5, 2 ** 60, NaN, Infinity, -Infinity, 2 ** 53, 5e-324, -live, live + 0.5, live + 2 ** 32]) {
     io[0] = forged
     expect(() => addon.ioHas()).toThrow(/not a live map reference/)
   }
+  io[0] = live
+  io[1] = 3
+  expect(addon.ioHas()).toBe(true)
   addon.close(addon.info(strings).ref)
   addon.close(addon.info(numbers).ref)
 })
