@@ -142,7 +142,10 @@ describe('node bench/js/main.mjs', () => {
     const json = path.join(out, 'run.json')
     const node0 = topology.nodes[0].id
     try {
-      const r = bench([...tiny, '--strategies=striped,lockfree', `--numa=node:${node0}`, '--pin', `--out=${out}`, `--json=${json}`])
+      // 20,000 keys: enough for every stripe's table to pass a page, the size
+      // from which a table is mapped and bound (smaller ones stay on the heap).
+      const sized = tiny.map((a) => (a === '--sizes=1000' ? '--sizes=20000' : a))
+      const r = bench([...sized, '--strategies=striped,lockfree', `--numa=node:${node0}`, '--pin', `--out=${out}`, `--json=${json}`])
       expect(r.stderr).not.toContain('failed')
       expect(r.status).toBe(0)
       expect(r.stdout).toContain(`placement numa: node:${node0} on every ThreadMap`)

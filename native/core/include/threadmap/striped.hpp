@@ -48,7 +48,7 @@ enum class read_mode {
   exclusive,   // lock() on the stripe lock
 };
 
-/// Stripe count for `stripes` = 0: 4x the hardware threads (8 to 1024).
+/// Stripe count for `stripes` = 0: 4x the hardware threads (32 to 1024).
 unsigned default_stripes() noexcept;
 
 template <class Lock, read_mode Mode>
