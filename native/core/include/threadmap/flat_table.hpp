@@ -38,7 +38,7 @@
 // section, so a resize never blocks readers. The old array is retired; its
 // blobs move to the new one.
 //
-// Deletion leaves a tombstone (0xFE) unless the group still has an empty slot,
+// Deletion leaves a tombstone (0x01) unless the group still has an empty slot,
 // in which case no probe ever continued past this group and the slot can go
 // back to empty. Tombstones are dropped when the table is rebuilt.
 //
