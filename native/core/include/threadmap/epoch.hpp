@@ -23,8 +23,10 @@
 // table and then only reads or writes inline entries would keep every old
 // array until 64 more retirements: a map grown from empty to 1M entries held
 // its old arrays beside the live one (117.5 against 66 B/entry RSS). Only
-// threads with that much garbage pay for the attempt; two calls suffice on a
-// quiet map (one advances the epoch past the retirement, the next frees).
+// threads with that much garbage pay for the attempt, and only when the epoch
+// has moved since their last one (or every 64 calls), so a thread held back
+// by another's long call does not retry on every call; two calls suffice on
+// a quiet map (one advances the epoch past the retirement, the next frees).
 // Threads that exit hand their pending garbage to a global orphan list.
 #pragma once
 
