@@ -82,6 +82,20 @@ export function median(values) {
   return summarize(values).nsPerOp
 }
 
+// Memory figures of the child processes (suites/churn-child.mjs and
+// memory-child.mjs, run with --expose-gc): two full collections, so what is
+// left is live, then V8's used heap and the process's RSS.
+export function collectGarbage() {
+  if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc')
+  globalThis.gc()
+  globalThis.gc()
+}
+
+export function memorySample() {
+  const m = process.memoryUsage()
+  return { heap: m.heapUsed, rss: m.rss }
+}
+
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }

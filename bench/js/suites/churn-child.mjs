@@ -15,36 +15,24 @@
 // Prints one JSON line, with the ThreadMap's stats().numa and, when pinned,
 // what numa.currentCpu() said before the fill and after the churn.
 
-import { createRequire } from 'node:module'
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+
+import { collectGarbage as gcNow, memorySample as mem } from '../lib/measure.mjs'
 import { checkCpu, pinSelf } from '../lib/placement.mjs'
+import { loadNuma, loadThreadMap } from '../lib/threadmap.mjs'
 
 const [impl, strategy, windowArg, opsArg, numaArg, cpuArg] = process.argv.slice(2)
 const W = Number(windowArg)
 const OPS = Number(opsArg)
 const SLICE = 4096
-const here = path.dirname(fileURLToPath(import.meta.url))
-const require = createRequire(import.meta.url)
-const pkg = require(path.resolve(here, '..', '..', '..', 'dist', 'index.js'))
+const numa = loadNuma()
 const cpu = cpuArg === '-' ? null : Number(cpuArg)
 const who = `churn child (${impl === 'map' ? 'Map' : strategy})`
-const seen = cpu === null ? [] : [pinSelf(pkg.numa, cpu, who)]
-
-if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc')
-const gcNow = () => {
-  globalThis.gc()
-  globalThis.gc()
-}
-const mem = () => {
-  const m = process.memoryUsage()
-  return { heap: m.heapUsed, rss: m.rss }
-}
+const seen = cpu === null ? [] : [pinSelf(numa, cpu, who)]
 
 let map
 if (impl === 'map') map = new Map()
-else map = new pkg.ThreadMap(null, { keys: 'string', values: 'number', strategy, numa: JSON.parse(numaArg) })
+else map = new (loadThreadMap())(null, { keys: 'string', values: 'number', strategy, numa: JSON.parse(numaArg) })
 
 gcNow()
 const before = mem()
@@ -85,7 +73,7 @@ await new Promise((r) => setTimeout(r, 20)) // let the observer deliver the last
 obs.disconnect()
 const after = mem()
 if (map.size !== W) throw new Error(`churn: ${map.size} entries at the end, expected ${W}`)
-if (cpu !== null) seen.push(checkCpu(pkg.numa, cpu, who))
+if (cpu !== null) seen.push(checkCpu(numa, cpu, who))
 
 const ms = (nsv) => nsv / 1e6
 console.log(

@@ -11,30 +11,17 @@
 // and the time the fill took. A Map past 2^24 entries reports the RangeError
 // V8 throws and how many entries it held.
 
-import { createRequire } from 'node:module'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { collectGarbage as gcNow, memorySample as mem } from '../lib/measure.mjs'
+import { loadThreadMap } from '../lib/threadmap.mjs'
 
 const [impl, nArg, strategy = 'auto', mode = 'grown'] = process.argv.slice(2)
 const n = Number(nArg)
-const here = path.dirname(fileURLToPath(import.meta.url))
-const require = createRequire(import.meta.url)
-
-if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc')
-const gcNow = () => {
-  globalThis.gc()
-  globalThis.gc()
-}
-const mem = () => {
-  const m = process.memoryUsage()
-  return { heap: m.heapUsed, rss: m.rss }
-}
 
 // The module is loaded first and the baseline taken before the map is made:
 // a presized map commits part of its memory when it is created (tables under
 // 1 MiB come from the heap, zeroed), and that is part of what its entries
 // cost; loading the addon is not.
-const ThreadMap = impl === 'map' ? null : require(path.resolve(here, '..', '..', '..', 'dist', 'index.js')).ThreadMap
+const ThreadMap = impl === 'map' ? null : loadThreadMap()
 gcNow()
 const before = mem()
 const map =
