@@ -43,6 +43,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "threadmap/counter.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/flat_table.hpp"  // detail::memory_budget
@@ -193,14 +194,6 @@ struct cell {
   std::atomic<std::int64_t> bytes{0};
 };
 
-unsigned thread_index() noexcept {
-  // Threads take cells round-robin on first use, so the first `cells_`
-  // threads of a process never share a counter line.
-  static std::atomic<unsigned> next{0};
-  thread_local const unsigned mine = next.fetch_add(1, std::memory_order_relaxed);
-  return mine;
-}
-
 // ---------------------------------------------------------------------------
 // Tables and generations
 
@@ -318,7 +311,7 @@ struct generation {
     if (n > pay) budget.release(n - pay);
   }
 
-  cell& mine() noexcept { return *cells[thread_index() & cell_mask]; }
+  cell& mine() noexcept { return *cells[thread_ordinal() & cell_mask]; }
 
   bool charge(std::size_t n) noexcept {
     if (limit && !budget.reserve(n)) return false;

@@ -107,7 +107,7 @@ readmostly_map::~readmostly_map() {
 readmostly_map::entry* readmostly_map::lookup(const detail::flat_table* t, std::uint64_t hash,
                                               bytes key) const {
   if (!t) return nullptr;
-  thread_local std::string buf;
+  std::string buf;  // holds one pointer: stays in the string's own bytes
   // The read table is immutable once published and dirty is only read under
   // the lock, so one optimistic attempt always succeeds.
   std::optional<bool> found = t->try_get(hash, key, &buf);

@@ -18,6 +18,11 @@
 
 namespace threadmap {
 
+/// A small number per thread, handed out round-robin on the thread's first
+/// call (0, 1, 2, ...): the first N threads of a process that pick a cell by
+/// `thread_ordinal() % N` never share one.
+unsigned thread_ordinal() noexcept;
+
 class striped_counter {
  public:
   static constexpr unsigned cells = 16;  // power of two
@@ -30,7 +35,7 @@ class striped_counter {
   }
 
  private:
-  static unsigned slot() noexcept;
+  static unsigned slot() noexcept { return thread_ordinal() % cells; }
   padded<std::atomic<std::int64_t>> cells_[cells];
 };
 
