@@ -269,15 +269,25 @@ export interface Addon {
   iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
 
   // The io functions: get, has, set, delete and add with the map reference
-  // and a number key taken from this thread's io buffer (`io` below), written
-  // just before the call; the arguments are the operation's others.
+  // taken from this thread's io buffer (`io` below), written just before the
+  // call, and the key too (ioGet ...) or as the first argument (ioGetK ...);
+  // the other arguments are the operation's. On a map whose values are
+  // numbers, get leaves the value in io[2] and returns undefined (`missing`
+  // when the key is absent), and set without a value argument stores io[2].
   ioGet<M = undefined>(missing?: M): Wire | M
   ioHas(): boolean
-  ioSet(value: Wire): boolean
+  ioSet(value?: Wire): boolean
   ioDelete(): boolean
   ioAdd(delta: number): number
   ioAdd(delta: bigint): bigint
   ioAdd(delta: number | bigint): number | bigint
+  ioGetK<M = undefined>(key: Wire, missing?: M): Wire | M
+  ioHasK(key: Wire): boolean
+  ioSetK(key: Wire, value?: Wire): boolean
+  ioDeleteK(key: Wire): boolean
+  ioAddK(key: Wire, delta: number): number
+  ioAddK(key: Wire, delta: bigint): bigint
+  ioAddK(key: Wire, delta: number | bigint): number | bigint
 
   // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not
   // undefined, else from the spread arguments. `base` is the index of the
@@ -332,8 +342,8 @@ function load(): Addon {
 
 /**
  * This thread's io buffer (native/addon/env_state.hpp): [map reference,
- * number key]. Writing a number key here and calling an io function costs
- * less than passing it as an argument.
+ * number key, number value]. Writing a number here and calling an io function
+ * costs less than passing it as an argument (or returning it).
  */
 export type IoBuffer = Float64Array
 
@@ -350,5 +360,5 @@ export const io: IoBuffer = (() => {
   const buffer: unknown = addon.io
   if (!(buffer instanceof ArrayBuffer)) throw new Error('threadmap: the native addon has no io buffer; rebuild it')
   markAsUntransferable(buffer)
-  return new Float64Array(buffer, 0, 2)
+  return new Float64Array(buffer, 0, 3)
 })()

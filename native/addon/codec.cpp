@@ -150,6 +150,8 @@ napi_value make_string(napi_env env, std::string_view b) {
 
 // --- numbers, bigints, booleans, bytes ------------------------------------------
 
+}  // namespace
+
 void append_double(double d, bool same_value_zero, byte_buffer& out) {
   if (same_value_zero && d == 0) d = 0.0;  // -0 and 0 are one key; values keep -0
   // One NaN: JS cannot tell NaN payloads apart, so neither may keys nor
@@ -157,6 +159,18 @@ void append_double(double d, bool same_value_zero, byte_buffer& out) {
   if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
   wire::append_le64(out, std::bit_cast<std::uint64_t>(d));
 }
+
+void append_number_key(double d, key_codec c, byte_buffer& out) {
+  if (c == key_codec::any) out.push(any_tag::number);
+  append_double(d, true, out);
+}
+
+double read_number(napi_env env, std::string_view b) {
+  if (b.size() != 8) throw_error(env, "threadmap: stored bytes are not a number (corrupt entry)");
+  return std::bit_cast<double>(wire::read_le64(b.data()));
+}
+
+namespace {
 
 bool append_number(napi_env env, napi_value v, bool same_value_zero, byte_buffer& out) {
   double d;
@@ -202,9 +216,8 @@ bool uint8_view(napi_env env, napi_value v, std::string_view& bytes) {
 }
 
 napi_value make_number(napi_env env, std::string_view b) {
-  if (b.size() != 8) throw_error(env, "threadmap: stored bytes are not a number (corrupt entry)");
   napi_value r;
-  check(env, napi_create_double(env, std::bit_cast<double>(wire::read_le64(b.data())), &r));
+  check(env, napi_create_double(env, read_number(env, b), &r));
   return r;
 }
 

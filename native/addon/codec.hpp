@@ -88,6 +88,14 @@ void check_typed_values(napi_env env, const typed_elements& t, value_codec c);
 void append_typed_key(const typed_elements& t, std::size_t i, key_codec c, byte_buffer& out);
 void append_typed_value(const typed_elements& t, std::size_t i, value_codec c, byte_buffer& out);
 
+// Numbers without a napi_value (the io buffer's): a number key under codec
+// `c` (number or any), a number value (every NaN the canonical one; -0 kept
+// when !same_value_zero), and a stored number value read back (an Error if
+// the bytes are not one).
+void append_number_key(double d, key_codec c, byte_buffer& out);
+void append_double(double d, bool same_value_zero, byte_buffer& out);
+double read_number(napi_env env, std::string_view bytes);
+
 napi_value decode_key(napi_env env, key_codec c, std::string_view bytes);
 napi_value decode_value(napi_env env, value_codec c, std::string_view bytes);
 

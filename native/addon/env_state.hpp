@@ -55,16 +55,20 @@ struct env_state {
 };
 
 // The io buffer: memory shared by this thread's JS and native code, so that
-// a call on a number key carries no key argument (the lmdb-js technique):
-// the TypeScript layer writes the map's reference and the key, then calls
-// ioGet/ioHas/ioSet/ioDelete/ioAdd, which read them here. Measured side by
-// side through ThreadMap at 1,000 keys, that saves 8-10 ns of a 57-94 ns
-// get/has/set, the cost of Node-API reading a number argument. String keys
-// gain nothing this way (a JS copy loop costs what V8's string read does),
-// so they stay arguments. Nothing in it outlives a call.
+// a call carries fewer arguments (the lmdb-js technique): reading a number
+// argument through Node-API costs 5 ns of an 11 ns call that reads one (the
+// floor group of bench/js/boundary.mjs), and creating a number result about
+// as much. The TypeScript layer writes the map's reference (and a number key
+// when the key is a number, and a number value when the map's values are
+// numbers), then calls an io function (ioGet ..., reading the key from here;
+// ioGetK ..., taking it as an argument), which reads them here and, on a map
+// whose values are numbers, leaves the value found in `value`. String keys
+// stay arguments (a JS copy loop costs what V8's own string read does).
+// Nothing in it outlives a call.
 struct io_buffer {
   double ref;     // the map reference
-  double number;  // the number key
+  double number;  // the number key (ioGet, ioHas, ioSet, ioDelete, ioAdd)
+  double value;   // a number value: set's argument, get's answer
 };
 
 // Per-environment instance data (napi_set_instance_data): the class

@@ -148,7 +148,7 @@ napi_value map_function(napi_env env, napi_callback_info cbinfo) {
     void* data = nullptr;
     check(env, napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data));
     addon_data& d = *static_cast<addon_data*>(data);
-    call c{env, &d, argc, argv, false};
+    call c{env, &d, argc, argv, false, false};
     if constexpr (Variadic) {
       if (argc > call::fixed) {
         if (argc > 2 * max_batch + call::fixed) throw_batch_too_long(env);
@@ -166,34 +166,40 @@ napi_value map_function(napi_env env, napi_callback_info cbinfo) {
   });
 }
 
-// The thunk behind the io functions (ioGet, ioSet, ...): the map reference and
-// the key are in this thread's io buffer (see env_state.hpp), written by the
-// TypeScript layer just before the call, and the JS arguments are the
-// operation's other ones. Exactly `Args` of them are read, into argv[2...],
+// The thunk behind the io functions: the map reference is in this thread's
+// io buffer (see env_state.hpp), written by the TypeScript layer just before
+// the call, and so is the key when KeyInIo (ioGet ...); otherwise the key is
+// the first argument (ioGetK ...). The JS arguments after the key are the
+// operation's other ones: at most `Args` of them are read, into argv[2...],
 // so the operation finds them where the plain function has them (only
-// operations that read no argument past c[2] are exposed this way).
-template <napi_value (NativeMap::*M)(const call&, scratch&), std::size_t Args>
+// operations that read no argument past c[2] are exposed this way); c.argc
+// says how many there were.
+template <napi_value (NativeMap::*M)(const call&, scratch&), std::size_t Args, bool KeyInIo>
 napi_value io_function(napi_env env, napi_callback_info cbinfo) {
   return guarded_call(env, [&]() -> napi_value {
+    constexpr std::size_t first = KeyInIo ? 2 : 1;  // where the JS arguments land
+    constexpr std::size_t wanted = Args + 2 - first;
     napi_value argv[2 + Args + 1] = {};
-    std::size_t argc = Args;
+    std::size_t argc = wanted;
     void* data = nullptr;
-    check(env, napi_get_cb_info(env, cbinfo, &argc, Args ? argv + 2 : nullptr, nullptr, &data));
+    check(env,
+          napi_get_cb_info(env, cbinfo, &argc, wanted ? argv + first : nullptr, nullptr, &data));
     addon_data& d = *static_cast<addon_data*>(data);
     NativeMap* m = d.state->find_slot(d.io->ref);
     if (m == nullptr) throw_error(env, "threadmap: not a live map reference in this thread");
-    if (argc > Args) argc = Args;  // only the first Args were read
-    const call c{env, &d, argc + 2, argv, true};
+    if (argc > wanted) argc = wanted;  // only the first `wanted` were read
+    if (!KeyInIo && argc == 0) throw_type_error(env, "threadmap: the key argument is missing");
+    const call c{env, &d, argc + first, argv, true, KeyInIo};
     return (m->*M)(c, d.buffers);
   });
 }
 
-template <napi_value (NativeMap::*M)(const call&, scratch&), std::size_t Args>
+template <napi_value (NativeMap::*M)(const call&, scratch&), std::size_t Args, bool KeyInIo>
 napi_property_descriptor io_fn(const char* name, addon_data* d) {
   return {
       name,
       nullptr,
-      io_function<M, Args>,
+      io_function<M, Args, KeyInIo>,
       nullptr,
       nullptr,
       nullptr,
@@ -277,11 +283,16 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<&NativeMap::HasMany, true>("hasMany", d),
       map_fn<&NativeMap::DeleteMany, true>("deleteMany", d),
       map_fn<&NativeMap::SetMany, true>("setMany", d),
-      io_fn<&NativeMap::Get, 1>("ioGet", d),
-      io_fn<&NativeMap::Has, 0>("ioHas", d),
-      io_fn<&NativeMap::Set, 1>("ioSet", d),
-      io_fn<&NativeMap::Delete, 0>("ioDelete", d),
-      io_fn<&NativeMap::Add, 1>("ioAdd", d),
+      io_fn<&NativeMap::Get, 1, true>("ioGet", d),
+      io_fn<&NativeMap::Has, 0, true>("ioHas", d),
+      io_fn<&NativeMap::Set, 1, true>("ioSet", d),
+      io_fn<&NativeMap::Delete, 0, true>("ioDelete", d),
+      io_fn<&NativeMap::Add, 1, true>("ioAdd", d),
+      io_fn<&NativeMap::Get, 1, false>("ioGetK", d),
+      io_fn<&NativeMap::Has, 0, false>("ioHasK", d),
+      io_fn<&NativeMap::Set, 1, false>("ioSetK", d),
+      io_fn<&NativeMap::Delete, 0, false>("ioDeleteK", d),
+      io_fn<&NativeMap::Add, 1, false>("ioAddK", d),
   };
   check(env, napi_define_properties(env, exports, std::size(fns), fns));
 }
@@ -382,9 +393,8 @@ bytes NativeMap::io_key(const call& c, scratch& s) const {
   // whose keys are numbers or 'any'.
   if (kc_ != key_codec::number && kc_ != key_codec::any)
     throw_error(c.env, "threadmap: an io call needs a map whose keys are numbers or 'any'");
-  const typed_elements one{typed_elements::f64, &c.data->io->number, 1};
   s.key.clear();
-  append_typed_key(one, 0, kc_, s.key);
+  append_number_key(c.data->io->number, kc_, s.key);
   return s.key.view();
 }
 
@@ -397,6 +407,12 @@ napi_value NativeMap::Get(const call& c, scratch& s) {
     found = live(env)->get(key, &s.out);
   }
   if (!found) return c[2];  // the caller's "missing" marker, undefined by default
+  if (c.io && vc_ == value_codec::number) {
+    // The value goes back through the io buffer: returning nothing (undefined)
+    // costs no handle and no number allocation.
+    c.data->io->value = read_number(env, s.out);
+    return nullptr;
+  }
   napi_value r = decode_value(env, vc_, s.out);
   s.trim();
   return r;
@@ -415,8 +431,15 @@ napi_value NativeMap::Has(const call& c, scratch& s) {
 
 napi_value NativeMap::Set(const call& c, scratch& s) {
   napi_env env = c.env;
+  // An io call without a value argument on a number-valued map: the value is
+  // in the io buffer.
+  const bool value_in_io = c.io && c.argc < 3 && vc_ == value_codec::number;
+  if (value_in_io) {
+    s.value.clear();
+    append_double(c.data->io->value, false, s.value);
+  }
   const bytes key = key_of(c, s);
-  encode_value(env, c[2], vc_, s.value);
+  if (!value_in_io) encode_value(env, c[2], vc_, s.value);
   status st;
   {
     epoch::guard g;

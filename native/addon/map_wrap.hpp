@@ -53,8 +53,12 @@ struct call {
   addon_data* data;
   std::size_t argc;
   const napi_value* argv;
-  // An io call (ioGet, ...): the key is in the io buffer, not in argv[1].
+  // An io call (ioGet ..., ioGetK ...): the map reference is in the io
+  // buffer, and on a map whose values are numbers so is the value that set
+  // stores (when no value argument is given) and get finds.
   bool io;
+  // ioGet ...: the key is in the io buffer, not in argv[1].
+  bool io_key;
   napi_value operator[](std::size_t i) const noexcept { return argv[i]; }
 };
 
@@ -118,7 +122,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   [[noreturn]] void throw_closed(napi_env env) const;
   // The call's key: encoded from c[1], or read from the io buffer.
   bytes key_of(const call& c, scratch& s) const {
-    if (c.io) return io_key(c, s);
+    if (c.io_key) return io_key(c, s);
     encode_key(c.env, c[1], kc_, s.key);
     return s.key.view();
   }

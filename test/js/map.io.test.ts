@@ -1,8 +1,9 @@
-// The io path: get, has, set, delete and add on number keys pass the key
-// through a per-thread buffer shared with native code instead of as an
-// argument (lib/index.ts). It must be invisible: the same answers as the
-// argument path, over every strategy, for 'number' and 'any' keys, with user
-// code (a codec's toJSON) running in between, and from workers.
+// The io path: get, has, set, delete and add pass the map reference, number
+// keys and number values through a per-thread buffer shared with native code
+// instead of as arguments and results (lib/index.ts). It must be invisible:
+// the same answers as the argument path, over every strategy, for 'number'
+// and 'any' keys and for string keys with number values, with user code (a
+// codec's toJSON) running in between, and from workers.
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
@@ -26,6 +27,36 @@ describe.each(STRATEGIES)('io path (%s)', (strategy) => {
     expect(m.has(0)).toBe(false)
     expect(m.delete(0)).toBe(false)
     expect(m.get(12345)).toBeUndefined()
+    m.close()
+  })
+
+  test('number values: -0, NaN and missing keys come back as the argument path gives them', () => {
+    const m = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy })
+    const values = [0, -0, 1.5, NaN, Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53 + 2]
+    values.forEach((v, i) => m.set(`k${i}`, v))
+    values.forEach((v, i) => expect(Object.is(m.get(`k${i}`), v)).toBe(true))
+    // getMany takes the argument path.
+    expect(m.getMany(values.map((_, i) => `k${i}`))).toEqual(values)
+    expect(Object.is(m.getMany(['k1'])[0], -0)).toBe(true)
+    expect(m.get('absent')).toBeUndefined()
+    // A get that misses must not return the previous call's value.
+    expect(m.get('k2')).toBe(1.5)
+    expect(m.get('absent')).toBeUndefined()
+    expect(m.add('k2', 1)).toBe(2.5)
+    expect(m.delete('k2')).toBe(true)
+    expect(m.has('k2')).toBe(false)
+    m.close()
+  })
+
+  test('a value of the wrong type on a number-valued map is a TypeError that changes nothing', () => {
+    const m = new ThreadMap<unknown, unknown>(null, { keys: 'any', values: 'number', strategy })
+    m.set('a', 1)
+    m.set(2, 2)
+    for (const bad of ['1', 1n, null, undefined, {}, true]) {
+      expect(() => m.set('a', bad)).toThrow(TypeError)
+      expect(() => m.set(2, bad)).toThrow(TypeError)
+    }
+    expect([m.get('a'), m.get(2), m.size]).toEqual([1, 2, 2])
     m.close()
   })
 
@@ -78,13 +109,14 @@ describe.each(STRATEGIES)('io path (%s)', (strategy) => {
 test('the io buffer cannot be transferred away, and misuse is an Error, not a crash', () => {
   const copy = structuredClone(addon.io, { transfer: [addon.io] })
   expect(addon.io.byteLength).toBe(copy.byteLength) // copied, not detached
-  expect(io.length).toBe(2)
+  expect(io.length).toBe(3)
   const strings = new addon.NativeMap({ keys: 'string', values: 'number' })
   const numbers = new addon.NativeMap({ keys: 'number', values: 'number' })
   addon.set(addon.info(numbers).ref, 3, 30)
   io[0] = addon.info(numbers).ref
   io[1] = 3
-  expect(addon.ioGet()).toBe(30)
+  expect(addon.ioGet()).toBeUndefined() // found: number values come back in io[2]
+  expect(io[2]).toBe(30)
   io[0] = addon.info(strings).ref
   io[1] = 3
   expect(() => addon.ioGet()).toThrow(/keys are numbers or 'any'/)
@@ -98,6 +130,22 @@ test('the io buffer cannot be transferred away, and misuse is an Error, not a cr
   io[0] = live
   io[1] = 3
   expect(addon.ioHas()).toBe(true)
+  // The key-argument forms: the key is required; number values go through
+  // io[2] both ways.
+  const sref = addon.info(strings).ref
+  io[0] = sref
+  expect(() => (addon.ioGetK as () => unknown)()).toThrow(/key argument is missing/)
+  io[2] = 7.25
+  expect(addon.ioSetK('x')).toBe(true)
+  io[2] = 0
+  io[0] = sref
+  expect(addon.ioGetK('x', 'MISSING')).toBeUndefined()
+  expect(io[2]).toBe(7.25)
+  io[0] = sref
+  expect(addon.ioGetK('y', 'MISSING')).toBe('MISSING')
+  io[0] = sref
+  expect(() => addon.ioSetK('x', 'seven')).toThrow(TypeError)
+  expect(addon.get(sref, 'x')).toBe(7.25)
   addon.close(addon.info(strings).ref)
   addon.close(addon.info(numbers).ref)
 })
