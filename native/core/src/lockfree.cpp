@@ -49,6 +49,7 @@
 #include "threadmap/flat_table.hpp"  // detail::memory_budget
 #include "threadmap/hash.hpp"
 #include "threadmap/numa.hpp"
+#include "threadmap/prefetch.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define THREADMAP_LOCKFREE_ASAN 1
@@ -734,11 +735,11 @@ void help_migrate(generation* g, table* t) {
   for (std::size_t i = first; i < last; ++i) {
     if (i + node_ahead < last) {
       const word kw = load(&t->slots[i + node_ahead].key);
-      if (kw > k_dead) __builtin_prefetch(key_of(kw));
+      if (kw > k_dead) prefetch(key_of(kw));
     }
     if (i + slot_ahead < last) {
       const word kw = load(&t->slots[i + slot_ahead].key);
-      if (kw > k_dead) __builtin_prefetch(&nx->slots[nx->home(key_of(kw)->hash)], 1);
+      if (kw > k_dead) prefetch(&nx->slots[nx->home(key_of(kw)->hash)]);
     }
     copy_slot(g, t, i);
   }
@@ -1095,16 +1096,16 @@ void lockfree_map::get_many(const bytes* keys, std::size_t n, std::string* out, 
       const std::uint64_t h = hash_bytes(keys[i]);
       hashes[i % ring] = h;
       const table* t = hint->head.load(std::memory_order_acquire);
-      __builtin_prefetch(&t->slots[t->home(h)]);
+      prefetch(&t->slots[t->home(h)]);
     }
     if (i >= lag && i - lag < n) {
       const std::uint64_t h = hashes[(i - lag) % ring];
       table* t = hint->head.load(std::memory_order_acquire);
       slot& s = t->slots[t->home(h)];
       const word kw = load(&s.key);
-      if (kw > k_dead) __builtin_prefetch(key_of(kw));
+      if (kw > k_dead) prefetch(key_of(kw));
       const word vw = load(&s.value);
-      if ((vw & ~frozen_bit) >= min_node) __builtin_prefetch(value_of(vw));
+      if ((vw & ~frozen_bit) >= min_node) prefetch(value_of(vw));
     }
     if (i >= 2 * lag && i - 2 * lag < n) {
       const std::size_t j = i - 2 * lag;
@@ -1112,7 +1113,7 @@ void lockfree_map::get_many(const bytes* keys, std::size_t n, std::string* out, 
       f = {};
       if (keys[j].size() <= max_key_bytes) {
         f = lookup(root_.load(std::memory_order_acquire), hashes[j % ring], keys[j]);
-        if (f.present()) __builtin_prefetch(f.node());
+        if (f.present()) prefetch(f.node());
       }
     }
     if (i >= 3 * lag) {

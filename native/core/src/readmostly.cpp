@@ -11,6 +11,7 @@
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
+#include "threadmap/prefetch.hpp"
 
 namespace threadmap {
 
@@ -333,7 +334,7 @@ void readmostly_map::get_many(const bytes* keys, std::size_t n, std::string* out
       if (keys[j].size() <= max_key_bytes) {
         const readonly* r = read_.load(std::memory_order_acquire);
         s.e = lookup(r->table, s.hash, keys[j]);
-        if (s.e) __builtin_prefetch(s.e);
+        if (s.e) prefetch(s.e);
         s.slow = !s.e && r->amended;
       }
     }
@@ -342,7 +343,7 @@ void readmostly_map::get_many(const bytes* keys, std::size_t n, std::string* out
       if (s.e) {
         s.p = s.e->p.load(std::memory_order_acquire);
         if (s.p == expunged<value_node>()) s.p = nullptr;
-        if (s.p) __builtin_prefetch(s.p);
+        if (s.p) prefetch(s.p);
       }
     }
     if (i >= 4 * lag) {

@@ -5,7 +5,9 @@
 // Layout. One allocation holds a header, the tag bytes and the slots. Slots
 // come in groups of 16; each group has 16 one-byte tags. The tags of all
 // groups come first, so the tag array (1/25 of the table) mostly stays in
-// cache and a lookup in a large table misses on its slot only. Tags: 0x00
+// cache, padded to whole cache lines so each group's slots are exactly six
+// lines; a lookup in a large table prefetches those six lines as it reads the
+// tags, so the miss on the slot overlaps the one on the tags. Tags: 0x00
 // empty, 0x01 deleted, 0x80 | the low 7 bits of the key's hash when full;
 // empty being zero means a freshly mapped array needs no initialisation and
 // its untouched pages cost no memory (a large `capacity` is reserved, not
