@@ -9,6 +9,8 @@
 //   strings  1,000,000 string keys in random order: get, set (overwrite)
 //   numbers  1,000,000 number keys: get, and getMany with 1,000 keys a call
 //            from an array and from a Float64Array, against a Map.get loop
+//   (both large groups also time get as a dependent chain, where each key's
+//   index depends on the answer before it: see getChainKernel)
 //   peers    1,000,000 string keys: get on ThreadMap, lmdb-js and sharedmap
 //            (the adapters of lib/peers.mjs), beside Map
 //   memory   bytes per entry of 1,000,000 'key:' + i -> number entries, Map
@@ -34,6 +36,23 @@ export const BOUNDARY_GROUPS = ['call', 'strings', 'numbers', 'peers', 'memory']
 function getKernel(m, probe, start, end) {
   let sum = 0
   for (let i = start; i < end; i++) sum += m.get(probe[i])
+  return sum
+}
+
+// The same lookups, but each key's index depends on the previous answer
+// (values are indices below 2^31, so `v >>> 31` is 0, which the compiler
+// cannot know): no lookup can start before the one before it has finished,
+// so this times a lookup's latency. In getKernel the lookups are
+// independent, and an inlined Map.get lets the CPU overlap the cache misses
+// of several iterations; a native call runs too many instructions for that.
+function getChainKernel(m, probe, start, end) {
+  let sum = 0
+  let j = start
+  for (let i = start; i < end; i++) {
+    const v = m.get(probe[j])
+    sum += v
+    j = i + 1 + (v >>> 31)
+  }
   return sum
 }
 
@@ -172,6 +191,8 @@ function stringsGroup(opts, record) {
     { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
     { impl: 'Map', op: 'set', step: stepOf(setKernel, n, [map, probe, values]) },
     { impl: 'ThreadMap', op: 'set', vs: 'Map set', step: stepOf(setKernel, n, [tm, probe, values]) },
+    { impl: 'Map', op: 'get, dependent chain', step: stepOf(getChainKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: 'get, dependent chain', vs: 'Map get, dependent chain', step: stepOf(getChainKernel, n, [tm, probe]) },
     { impl: 'floor', op: 'read a string (UTF-16)', vs: 'Map get', step: stepOf(floorKernel, n, [floor.string, probe]) },
   ]
   measureGroup('strings', n, 'string', contenders, opts, record)
@@ -201,6 +222,8 @@ function numbersGroup(opts, record) {
     { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
     { impl: 'ThreadMap', op: 'getMany, arrays of 1,000', vs: 'Map get', step: stepOf(getManyKernel, chunks, [tm, arrays], per) },
     { impl: 'ThreadMap', op: 'getMany, Float64Array of 1,000', vs: 'Map get', step: stepOf(getManyKernel, chunks, [tm, views], per) },
+    { impl: 'Map', op: 'get, dependent chain', step: stepOf(getChainKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: 'get, dependent chain', vs: 'Map get, dependent chain', step: stepOf(getChainKernel, n, [tm, probe]) },
     { impl: 'floor', op: 'read a number', vs: 'Map get', step: stepOf(floorNumberKernel, n, [floor.number, probe]) },
   ]
   measureGroup('numbers', n, 'number', contenders, opts, record)
