@@ -14,7 +14,10 @@ namespace threadmap {
 /// both are prefetcht0, as GCC emits for either without -mprfchw).
 inline void prefetch(const void* p) noexcept {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+  // The address goes in a register, not as a memory operand: `*p` as an
+  // operand would let the compiler assume p points to an object (and drop a
+  // later null check).
+  asm volatile("prefetcht0 (%0)" : : "r"(p));
 #else
   __builtin_prefetch(p);
 #endif
