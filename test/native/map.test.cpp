@@ -7,9 +7,11 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "check.hpp"
+#include "threadmap/counter.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/map.hpp"
 
@@ -484,6 +486,73 @@ TEST_CASE("epoch: a thread holding eager_bytes of garbage frees it on leaving gu
   CHECK(m->stats().resizes > 8);
   two_calls();
   CHECK_EQ(epoch::pending(), before);
+}
+
+TEST_CASE("epoch: a thread that exits hands its garbage to the others, and its record on") {
+  static std::atomic<int> freed{0};
+  freed = 0;
+  epoch::synchronize();
+  const std::size_t before = epoch::pending();
+  // Each thread retires one object inside a guard and exits before it could
+  // be freed: the object must reach the orphans and be freed from there.
+  for (int t = 0; t < 50; ++t) {
+    std::thread([] {
+      epoch::guard g;
+      epoch::retire(new int(7), [](void* p) {
+        delete static_cast<int*>(p);
+        ++freed;
+      });
+      CHECK(epoch::in_critical_section());
+    }).join();
+  }
+  CHECK_EQ(epoch::pending(), before + 50);
+  epoch::synchronize();
+  CHECK_EQ(freed.load(), 50);
+  CHECK_EQ(epoch::pending(), before);
+}
+
+namespace {
+// Destroyed after the epoch's own thread-exit owner when constructed before
+// the thread's first guard (thread_local objects die in reverse order).
+struct late_guard_user {
+  bool* ran;
+  ~late_guard_user() {
+    epoch::guard g;  // after the thread gave its record back: takes another
+    *ran = epoch::in_critical_section();
+  }
+};
+}  // namespace
+
+TEST_CASE("epoch: a guard in a thread-exit destructor that runs after the epoch's owner works") {
+  bool ran = false;
+  std::thread([&ran] {
+    thread_local late_guard_user user{&ran};
+    (void)user;
+    { epoch::guard g; }  // the epoch's owner is constructed after `user`
+  }).join();
+  CHECK(ran);
+  // The record that destructor took is never handed to another thread, so a
+  // guard here and in new threads still works (each has its own record).
+  std::thread([] {
+    epoch::guard g;
+    CHECK(epoch::in_critical_section());
+  }).join();
+  epoch::synchronize();
+}
+
+TEST_CASE("thread_ordinal: stable within a thread, distinct for successive threads") {
+  const unsigned mine = thread_ordinal();
+  CHECK_EQ(thread_ordinal(), mine);
+  std::set<unsigned> seen{mine};
+  for (int t = 0; t < 8; ++t) {
+    unsigned got = 0, again = 1;
+    std::thread([&] {
+      got = thread_ordinal();
+      again = thread_ordinal();
+    }).join();
+    CHECK_EQ(got, again);
+    CHECK(seen.insert(got).second);
+  }
 }
 
 TEST_MAIN
