@@ -234,8 +234,8 @@ std::vector<numa::table_report> striped_map<Lock, Mode>::placement() const {
   return v;
 }
 
-template class striped_map<std::mutex, read_mode::exclusive>;
+template class striped_map<adaptive_mutex, read_mode::exclusive>;
 template class striped_map<rw_spinlock, read_mode::shared>;
-template class striped_map<std::mutex, read_mode::optimistic>;
+template class striped_map<adaptive_mutex, read_mode::optimistic>;
 
 }  // namespace threadmap

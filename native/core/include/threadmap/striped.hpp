@@ -33,6 +33,7 @@
 #include <mutex>
 #include <shared_mutex>
 
+#include "threadmap/adaptive_mutex.hpp"
 #include "threadmap/flat_table.hpp"
 #include "threadmap/hash.hpp"
 #include "threadmap/map.hpp"
@@ -97,12 +98,12 @@ class striped_map final : public concurrent_map {
   mutable padded<detail::memory_budget> budget_;
 };
 
-using mutex_map = striped_map<std::mutex, read_mode::exclusive>;
+using mutex_map = striped_map<adaptive_mutex, read_mode::exclusive>;
 using rwlock_map = striped_map<rw_spinlock, read_mode::shared>;
-using optimistic_striped_map = striped_map<std::mutex, read_mode::optimistic>;
+using optimistic_striped_map = striped_map<adaptive_mutex, read_mode::optimistic>;
 
-extern template class striped_map<std::mutex, read_mode::exclusive>;
+extern template class striped_map<adaptive_mutex, read_mode::exclusive>;
 extern template class striped_map<rw_spinlock, read_mode::shared>;
-extern template class striped_map<std::mutex, read_mode::optimistic>;
+extern template class striped_map<adaptive_mutex, read_mode::optimistic>;
 
 }  // namespace threadmap
