@@ -62,6 +62,7 @@
 #include <optional>
 #include <unordered_set>
 
+#include "threadmap/adaptive_mutex.hpp"
 #include "threadmap/counter.hpp"
 #include "threadmap/flat_table.hpp"
 #include "threadmap/map.hpp"
@@ -130,7 +131,7 @@ class readmostly_map final : public concurrent_map {
   // Loaded by every reader; written on promotion, amendment and clear only.
   alignas(cache_line) mutable std::atomic<readonly*> read_;
   // Writers' state, on other lines.
-  alignas(cache_line) mutable std::mutex lock_;
+  alignas(cache_line) mutable adaptive_mutex lock_;
   mutable detail::flat_table* dirty_ = nullptr;  // guarded by lock_
   mutable std::size_t misses_ = 0;               // guarded by lock_
   const std::size_t capacity_;                   // entries each dirty table is sized for
