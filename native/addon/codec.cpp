@@ -135,8 +135,26 @@ bool append_string(napi_env env, napi_value v, byte_buffer& out, std::size_t lim
   return true;
 }
 
+// True when every byte is below 0x80: then the UTF-8 bytes are also the
+// Latin-1 ones, and V8 copies them into a one-byte string without decoding.
+bool all_ascii(std::string_view b) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= b.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, b.data() + i, 8);
+    if (w & 0x8080808080808080ull) return false;
+  }
+  for (; i < b.size(); ++i)
+    if (static_cast<unsigned char>(b[i]) & 0x80) return false;
+  return true;
+}
+
 napi_value make_string(napi_env env, std::string_view b) {
   napi_value r;
+  if (all_ascii(b)) {
+    check(env, napi_create_string_latin1(env, b.data(), b.size(), &r));
+    return r;
+  }
   // V8's UTF-8 reader would replace encoded surrogates, so only WTF-8 takes
   // the UTF-16 route.
   if (!wire::has_encoded_surrogate(b)) {

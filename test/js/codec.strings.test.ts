@@ -2,7 +2,9 @@
 // as UTF-16 and encoded to UTF-8/WTF-8 natively, long ones through Node-API's
 // UTF-8 conversion (rewritten as WTF-8 when a lone surrogate shows up). Both
 // must give the same bytes for the same string: around the boundary and far
-// from it, keys and values round-trip and never collide.
+// from it, keys and values round-trip and never collide. Back to JS they go
+// by three: all-ASCII bytes as Latin-1, other UTF-8 as UTF-8, WTF-8 as UTF-16
+// (the pieces below take each).
 import { describe, expect, test } from 'vitest'
 
 import { MAX_KEY_BYTES, ThreadMap } from '../../lib/index'
