@@ -245,9 +245,6 @@ export interface Addon {
   /** TypeError unless `map` is a NativeMap of this addon. */
   info(map: NativeMap): NativeInfo
   get<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
-  has(ref: MapRef, key: Wire): boolean
-  /** Returns true when the key was new. */
-  set(ref: MapRef, key: Wire, value: Wire): boolean
   setIfAbsent(ref: MapRef, key: Wire, value: Wire): boolean
   /** The current value, or `missing` when `value` was inserted. */
   getOrSet<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
@@ -255,10 +252,6 @@ export interface Addon {
   compareAndSet(ref: MapRef, key: Wire, expected: Wire, next: Wire, flags: number): boolean
   swap<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
   take<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
-  delete(ref: MapRef, key: Wire): boolean
-  add(ref: MapRef, key: Wire, delta: number): number
-  add(ref: MapRef, key: Wire, delta: bigint): bigint
-  add(ref: MapRef, key: Wire, delta: number | bigint): number | bigint
   size(ref: MapRef): number
   clear(ref: MapRef): void
   stats(ref: MapRef): NativeStats

@@ -77,7 +77,8 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   static const napi_type_tag type_tag;
 
   static Napi::Function define(Napi::Env env);
-  // Adds the map functions (get, set, ...) to the module's exports.
+  // Adds the map functions (get, setIfAbsent, ..., the io functions, the
+  // batches) to the module's exports.
   static void export_functions(Napi::Env env, Napi::Object exports);
   // A new NativeMap over an existing registry entry (attach).
   static Napi::Object wrap_existing(Napi::Env env, std::shared_ptr<shared_map> m);

@@ -366,7 +366,7 @@ describe('the native addon cannot be misused into a crash', () => {
     NativeMap: new (o?: object) => object
     info: Fn
     get: Fn
-    set: Fn
+    setIfAbsent: Fn
     size: Fn
     close: Fn
     iterate: (ref: unknown, mode: number) => Record<string, Fn>
@@ -383,7 +383,7 @@ describe('the native addon cannot be misused into a crash', () => {
   test('forged, stale and foreign map references are Errors', () => {
     const m = new native.NativeMap({ keys: 'number' })
     const { ref } = native.info(m) as { ref: number }
-    native.set(ref, 1, 'one')
+    native.setIfAbsent(ref, 1, 'one')
     expect(native.get(ref, 1)).toBe('one')
     // A slot no environment has (ref + 1 could be another live map of this one),
     // and the same slot one generation on.

@@ -112,7 +112,7 @@ test('the io buffer cannot be transferred away, and misuse is an Error, not a cr
   expect(io.length).toBe(3)
   const strings = new addon.NativeMap({ keys: 'string', values: 'number' })
   const numbers = new addon.NativeMap({ keys: 'number', values: 'number' })
-  addon.set(addon.info(numbers).ref, 3, 30)
+  addon.setIfAbsent(addon.info(numbers).ref, 3, 30)
   io[0] = addon.info(numbers).ref
   io[1] = 3
   expect(addon.ioGet()).toBeUndefined() // found: number values come back in io[2]
