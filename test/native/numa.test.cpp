@@ -359,6 +359,20 @@ std::vector<numa::table_report> arrays_of(const concurrent_map& m) {
   return v;
 }
 
+// A map of `kind` under `policy` after one put (a flat table allocates its
+// first array there, readmostly its first dirty table): the reports of its
+// tables that have an array.
+std::vector<numa::table_report> arrays_after_put(strategy_kind kind, std::size_t capacity,
+                                                 numa::policy policy) {
+  options o;
+  o.strategy = kind;
+  o.capacity = capacity;
+  o.numa_policy = policy;
+  auto m = make_map(o);
+  m->put("a", "b", nullptr);
+  return arrays_of(*m);
+}
+
 // What the allocator does with a decided node on this machine: node 0 is real
 // and is bound; a node only a simulated topology has is skipped.
 numa::outcome outcome_for(int node) {
@@ -718,13 +732,7 @@ TEST_CASE("simulated 2/4/8 nodes: a fixed node and interleave, decided and repor
       tmtest::current() =
           case_name("simulated node/interleave", kind) + ", " + std::to_string(nodes) + " nodes";
       for (unsigned target : {0u, nodes - 1}) {
-        options o;
-        o.strategy = kind;
-        o.capacity = 50000;
-        o.numa_policy = {numa::policy_kind::node, target};
-        auto m = make_map(o);
-        m->put("a", "b", nullptr);  // readmostly makes its (first dirty) table here
-        const auto rs = arrays_of(*m);
+        const auto rs = arrays_after_put(kind, 50000, {numa::policy_kind::node, target});
         CHECK(!rs.empty());
         for (const auto& r : rs) {
           CHECK_EQ(r.where.node, int(target));
@@ -732,13 +740,7 @@ TEST_CASE("simulated 2/4/8 nodes: a fixed node and interleave, decided and repor
           CHECK_EQ(r.kernel.node, 0);
         }
       }
-      options o;
-      o.strategy = kind;
-      o.capacity = 50000;
-      o.numa_policy = {numa::policy_kind::interleave, 0};
-      auto m = make_map(o);
-      m->put("a", "b", nullptr);
-      const auto rs = arrays_of(*m);
+      const auto rs = arrays_after_put(kind, 50000, {numa::policy_kind::interleave, 0});
       CHECK(!rs.empty());
       for (const auto& r : rs) {
         CHECK_EQ(r.where.node, -1);
@@ -748,6 +750,9 @@ TEST_CASE("simulated 2/4/8 nodes: a fixed node and interleave, decided and repor
         CHECK_EQ(r.kernel.mode, mode_interleave);
         CHECK_EQ(r.kernel.mode_nodes, std::vector<unsigned>{0});
       }
+      options o;
+      o.strategy = kind;
+      o.capacity = 50000;
       o.numa_policy = {numa::policy_kind::node, nodes};
       bool threw = false;
       try {
@@ -774,13 +779,7 @@ TEST_CASE("simulated topology: a malformed tree is a one-node topology the maps 
   CHECK_EQ(t->nodes.size(), std::size_t(1));
   for (strategy_kind kind : every_strategy) {
     tmtest::current() = case_name("simulated topology: malformed tree", kind);
-    options o;
-    o.strategy = kind;
-    o.capacity = 20000;
-    o.numa_policy = {numa::policy_kind::local, 0};
-    auto m = make_map(o);
-    m->put("a", "b", nullptr);
-    const auto rs = arrays_of(*m);
+    const auto rs = arrays_after_put(kind, 20000, {numa::policy_kind::local, 0});
     CHECK(!rs.empty());
     for (const auto& r : rs) {
       CHECK_EQ(r.where.node, 0);
