@@ -190,13 +190,22 @@ export type TypedElements = Float64Array | BigInt64Array | BigUint64Array
 
 /**
  * The boundary floor (native/addon/floor_wrap.cpp): calls that only cross
- * into native code and read their argument, for the benchmark.
+ * into native code and read their argument, and the cheapest lookup a native
+ * table can offer, for the benchmark.
  */
 export interface NativeFloor {
   noop(): void
   number(x: number): void
   /** Reads the string as UTF-16, the way the codecs do. */
   string(s: string): void
+  /**
+   * Builds this thread's plain single-threaded table of `keys` (key i maps to
+   * i); lookup() writes what it finds into out[0]. TypeError unless `keys` is
+   * an array of strings of at most 126 units and `out` a Float64Array.
+   */
+  lookupLoad(keys: string[], out: Float64Array): void
+  /** Looks `key` up in the lookupLoad table: out[0] is its value, NaN when missing. */
+  lookup(key: string): void
   /** Reads the string as UTF-8 (Node-API's conversion). */
   stringUtf8(s: string): void
 }

@@ -2,9 +2,23 @@
 // reads what a map call would read (nothing, a number, a short string as
 // UTF-16 the way the codec does, or as UTF-8 the way it used to) and returns
 // undefined. Raw napi_callbacks, like the map functions.
+//
+// floor.lookupLoad(keys, out) and floor.lookup(key): the cheapest get any
+// native table reached through Node-API can have. lookupLoad builds a
+// single-threaded open-addressing table of the string keys (key i maps to i);
+// lookup reads its key as UTF-16 (as the codec does), hashes those bytes and
+// probes, and writes the value into out[0] (NaN when missing), so the caller
+// reads it back without a result handle. No lock, no guard, no codec, no map
+// reference: what is left is the call, the key read and one lookup.
 #include "floor_wrap.hpp"
 
+#include <cmath>
+#include <cstring>
 #include <iterator>
+#include <string>
+#include <vector>
+
+#include "threadmap/hash.hpp"
 
 namespace threadmap::addon {
 namespace {
@@ -40,16 +54,125 @@ napi_value read_string_utf8(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// One per environment (the functions' data pointer), freed with it.
+struct lookup_floor {
+  struct entry {
+    std::uint64_t hash = 0;
+    std::string key;  // the key's UTF-16 code units, as bytes
+    double value = 0;
+    bool used = false;
+  };
+  std::vector<entry> slots;
+  std::size_t mask = 0;
+  double* out = nullptr;       // out[0]: the value a lookup found
+  napi_ref out_ref = nullptr;  // keeps `out`'s array alive
+
+  void release(napi_env env) {
+    if (out_ref) napi_delete_reference(env, out_ref);
+    out_ref = nullptr;
+    out = nullptr;
+  }
+};
+
+// The key's UTF-16 units as bytes; false when it is not a string of at most
+// 126 units (the floor's keys are short).
+bool key_units(napi_env env, napi_value v, char16_t (&buf)[128], std::size_t& bytes) {
+  std::size_t n = 0;
+  if (napi_get_value_string_utf16(env, v, buf, std::size(buf), &n) != napi_ok) return false;
+  if (n + 1 >= std::size(buf)) return false;
+  bytes = 2 * n;
+  return true;
+}
+
+napi_value lookup_load(napi_env env, napi_callback_info info) {
+  std::size_t argc = 2;
+  napi_value args[2];
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &argc, args, nullptr, &data) != napi_ok) return nullptr;
+  auto& f = *static_cast<lookup_floor*>(data);
+  bool is_array = false, is_typed = false;
+  napi_is_array(env, args[0], &is_array);
+  napi_is_typedarray(env, args[1], &is_typed);
+  napi_typedarray_type type = napi_int8_array;
+  std::size_t length = 0, offset = 0;
+  void* out = nullptr;
+  if (is_typed) napi_get_typedarray_info(env, args[1], &type, &length, &out, nullptr, &offset);
+  if (argc < 2 || !is_array || !is_typed || type != napi_float64_array || length < 1) {
+    napi_throw_type_error(env, nullptr,
+                          "threadmap: floor.lookupLoad(keys, out) takes an array of strings and a "
+                          "Float64Array");
+    return nullptr;
+  }
+  std::uint32_t len = 0;
+  napi_get_array_length(env, args[0], &len);
+  std::size_t cap = 16;
+  while (cap < 2 * static_cast<std::size_t>(len)) cap *= 2;  // at most half full
+  std::vector<lookup_floor::entry> slots(cap);
+  for (std::uint32_t i = 0; i < len; ++i) {
+    napi_value k;
+    char16_t units[128];
+    std::size_t bytes = 0;
+    if (napi_get_element(env, args[0], i, &k) != napi_ok || !key_units(env, k, units, bytes)) {
+      napi_throw_type_error(env, nullptr, "threadmap: floor.lookupLoad keys must be short strings");
+      return nullptr;
+    }
+    const std::uint64_t h = hash_bytes(units, bytes);
+    std::size_t j = h & (cap - 1);
+    while (slots[j].used) j = (j + 1) & (cap - 1);
+    slots[j] = {h, std::string(reinterpret_cast<const char*>(units), bytes), static_cast<double>(i),
+                true};
+  }
+  f.release(env);
+  f.slots = std::move(slots);
+  f.mask = cap - 1;
+  f.out = static_cast<double*>(out);
+  napi_create_reference(env, args[1], 1, &f.out_ref);
+  return nullptr;
+}
+
+napi_value lookup(napi_env env, napi_callback_info info) {
+  std::size_t argc = 1;
+  napi_value arg;
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &argc, &arg, nullptr, &data) != napi_ok) return nullptr;
+  auto& f = *static_cast<lookup_floor*>(data);
+  char16_t units[128];
+  std::size_t bytes = 0;
+  if (!f.out || argc < 1 || !key_units(env, arg, units, bytes)) {
+    napi_throw_type_error(env, nullptr,
+                          "threadmap: floor.lookup(key) takes a short string, after lookupLoad");
+    return nullptr;
+  }
+  const std::uint64_t h = hash_bytes(units, bytes);
+  double found = NAN;
+  for (std::size_t j = h & f.mask;; j = (j + 1) & f.mask) {
+    const lookup_floor::entry& e = f.slots[j];
+    if (!e.used) break;
+    if (e.hash == h && e.key.size() == bytes && std::memcmp(e.key.data(), units, bytes) == 0) {
+      found = e.value;
+      break;
+    }
+  }
+  f.out[0] = found;
+  return nullptr;
+}
+
 }  // namespace
 
 void export_floor(Napi::Env env, Napi::Object exports) {
   const auto attr =
       static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable);
+  auto* lf = new lookup_floor;
+  // Runs when the environment is torn down (main thread exit, worker end).
+  check(env, napi_add_env_cleanup_hook(
+                 env, [](void* p) { delete static_cast<lookup_floor*>(p); }, lf));
   const napi_property_descriptor fns[] = {
       {"noop", nullptr, noop, nullptr, nullptr, nullptr, attr, nullptr},
       {"number", nullptr, read_number, nullptr, nullptr, nullptr, attr, nullptr},
       {"string", nullptr, read_string, nullptr, nullptr, nullptr, attr, nullptr},
       {"stringUtf8", nullptr, read_string_utf8, nullptr, nullptr, nullptr, attr, nullptr},
+      {"lookupLoad", nullptr, lookup_load, nullptr, nullptr, nullptr, attr, lf},
+      {"lookup", nullptr, lookup, nullptr, nullptr, nullptr, attr, lf},
   };
   Napi::Object floor = Napi::Object::New(env);
   check(env, napi_define_properties(env, floor, std::size(fns), fns));

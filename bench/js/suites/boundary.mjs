@@ -5,7 +5,10 @@
 //   call     1,000 string keys (all in cache): Map, ThreadMap get/has/set
 //            (and get on 1,000 number keys), and the floor: an empty native call, one that reads a number,
 //            one that reads a short string (as UTF-16, as the codecs do; and
-//            as UTF-8, Node-API's conversion)
+//            as UTF-8, Node-API's conversion), and one that also looks the
+//            string up in a plain single-threaded table and hands the value
+//            back through a Float64Array: the cheapest get any native map
+//            reached through Node-API can have
 //   strings  1,000,000 string keys in random order: get, set (overwrite)
 //   numbers  1,000,000 number keys: get, and getMany with 1,000 keys a call
 //            from an array and from a Float64Array, against a Map.get loop
@@ -77,6 +80,17 @@ function floorNumberKernel(fn, probe, start, end) {
   return end - start
 }
 
+// floor.lookup leaves the value in out[0]; summing it makes the answer used,
+// as getKernel uses Map.get's.
+function floorLookupKernel(fn, out, probe, start, end) {
+  let sum = 0
+  for (let i = start; i < end; i++) {
+    fn(probe[i])
+    sum += out[0]
+  }
+  return sum
+}
+
 function noopKernel(fn, probe, start, end) {
   for (let i = start; i < end; i++) fn()
   return end - start
@@ -114,6 +128,17 @@ function stepOf(kernel, n, args, per = 1) {
 
 function floorOf() {
   return createRequire(import.meta.url)(path.join(path.dirname(distPath), 'native.js')).addon.floor
+}
+
+// The lookup floor over `keys` (key i maps to i), checked like a map.
+function lookupFloorStep(floor, keys, probe, values, n) {
+  const out = new Float64Array(1)
+  floor.lookupLoad(keys, out)
+  for (let i = 0; i < probe.length; i++) {
+    floor.lookup(probe[i])
+    if (out[0] !== values[i]) throw new Error(`floor lookup: wrong value for ${probe[i]}`)
+  }
+  return stepOf(floorLookupKernel, n, [floor.lookup, out, probe])
 }
 
 function checkAll(m, probe, values, label) {
@@ -171,6 +196,7 @@ function callGroup(opts, record) {
     { impl: 'floor', op: 'read a number', vs: 'Map get', step: stepOf(floorNumberKernel, n, [floor.number, probe]) },
     { impl: 'floor', op: 'read a string (UTF-16)', vs: 'Map get', step: stepOf(floorKernel, n, [floor.string, probe]) },
     { impl: 'floor', op: 'read a string (UTF-8)', vs: 'Map get', step: stepOf(floorKernel, n, [floor.stringUtf8, probe]) },
+    { impl: 'floor', op: 'read a string + plain-table lookup', vs: 'Map get', step: lookupFloorStep(floor, keys, probe, values, n) },
   ]
   measureGroup('call', n, 'string', contenders, opts, record)
   checkAll(tm, probe, values, 'ThreadMap after the run')

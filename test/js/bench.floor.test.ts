@@ -1,0 +1,50 @@
+// The boundary benchmark's lookup floor (floor.lookupLoad / floor.lookup) is
+// the figure that shows how cheap a native get can be; it must really look
+// keys up, or the comparison means nothing.
+import { describe, expect, test } from 'vitest'
+
+import { addon } from '../../lib/native'
+
+describe('boundary floor: plain-table lookup', () => {
+  test('finds every loaded key with its index, and NaN for a missing one', () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => `user:${(i * 2654435761 >>> 0).toString(16)}`)
+    keys.push('', 'é', '\u{1F600}', 'x'.repeat(126))
+    const out = new Float64Array(1)
+    addon.floor.lookupLoad(keys, out)
+    keys.forEach((k, i) => {
+      out[0] = -1
+      addon.floor.lookup(k)
+      expect(out[0]).toBe(i)
+    })
+    for (const missing of ['user:', 'e', 'x'.repeat(125), 'USER:0']) {
+      addon.floor.lookup(missing)
+      expect(out[0]).toBeNaN()
+    }
+  })
+
+  test('a reload replaces the table and the output array', () => {
+    const first = new Float64Array(1)
+    addon.floor.lookupLoad(['a', 'b'], first)
+    const second = new Float64Array(2)
+    addon.floor.lookupLoad(['b'], second)
+    addon.floor.lookup('b')
+    expect(second[0]).toBe(0)
+    addon.floor.lookup('a')
+    expect(second[0]).toBeNaN()
+    expect(first[0]).toBe(0) // untouched since the reload
+  })
+
+  test('bad input is a TypeError and keeps the loaded table', () => {
+    const out = new Float64Array(1)
+    addon.floor.lookupLoad(['k'], out)
+    const floor = addon.floor as unknown as Record<string, (...a: unknown[]) => void>
+    expect(() => floor.lookupLoad!('k', out)).toThrow(TypeError)
+    expect(() => floor.lookupLoad!(['k'], new Float32Array(1))).toThrow(TypeError)
+    expect(() => floor.lookupLoad!(['k', 7], out)).toThrow(TypeError)
+    expect(() => floor.lookupLoad!(['y'.repeat(127)], out)).toThrow(TypeError)
+    expect(() => floor.lookup!(42)).toThrow(TypeError)
+    expect(() => floor.lookup!('z'.repeat(200))).toThrow(TypeError)
+    addon.floor.lookup('k')
+    expect(out[0]).toBe(0)
+  })
+})
