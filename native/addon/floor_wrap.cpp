@@ -54,35 +54,71 @@ napi_value read_string_utf8(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// One per environment (the functions' data pointer), freed with it.
+// The key as the floor stores it: its bytes when every unit is ASCII, else
+// its UTF-16 units as bytes (flagged, so the two never compare equal).
+struct floor_key {
+  char bytes[256];
+  std::size_t size = 0;
+  bool wide = false;
+};
+
+// False when `v` is not a string of at most 126 units (the floor's keys are
+// short).
+bool read_key(napi_env env, napi_value v, floor_key& k) {
+  char16_t units[128];
+  std::size_t n = 0;
+  if (napi_get_value_string_utf16(env, v, units, std::size(units), &n) != napi_ok) return false;
+  if (n + 1 >= std::size(units)) return false;
+  char16_t any = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    any |= units[i];
+    k.bytes[i] = static_cast<char>(units[i]);
+  }
+  k.wide = any >= 0x80;
+  k.size = n;
+  if (k.wide) {
+    std::memcpy(k.bytes, units, 2 * n);
+    k.size = 2 * n;
+  }
+  return true;
+}
+
+// One per environment (the functions' data pointer), freed with it. A
+// compact open-addressing table: one 32-byte entry per key, the key inline
+// when it has at most 15 bytes, so a lookup touches one cache line of the
+// table (when it is in memory, one miss).
 struct lookup_floor {
-  struct entry {
-    std::uint64_t hash = 0;
-    std::string key;  // the key's UTF-16 code units, as bytes
-    double value = 0;
-    bool used = false;
+  static constexpr std::uint8_t used = 0x80, wide = 0x40, long_key = 0x3F;
+  struct alignas(32) entry {
+    std::uint64_t hash;
+    double value;
+    std::uint8_t flags;  // used | wide | length (long_key: in `long_keys`)
+    char key[15];        // the bytes, or the index of the long key
   };
+  static_assert(sizeof(entry) == 32);
   std::vector<entry> slots;
+  std::vector<std::string> long_keys;
   std::size_t mask = 0;
   double* out = nullptr;       // out[0]: the value a lookup found
   napi_ref out_ref = nullptr;  // keeps `out`'s array alive
 
+  static std::uint8_t flags_of(const floor_key& k) {
+    return static_cast<std::uint8_t>(used | (k.wide ? wide : 0) |
+                                     (k.size < long_key ? k.size : long_key));
+  }
+  bool matches(const entry& e, std::uint64_t h, const floor_key& k) const {
+    if (e.hash != h || e.flags != flags_of(k)) return false;
+    if ((e.flags & long_key) != long_key) return std::memcmp(e.key, k.bytes, k.size) == 0;
+    std::uint32_t index;
+    std::memcpy(&index, e.key, sizeof index);
+    return long_keys[index] == std::string_view(k.bytes, k.size);
+  }
   void release(napi_env env) {
     if (out_ref) napi_delete_reference(env, out_ref);
     out_ref = nullptr;
     out = nullptr;
   }
 };
-
-// The key's UTF-16 units as bytes; false when it is not a string of at most
-// 126 units (the floor's keys are short).
-bool key_units(napi_env env, napi_value v, char16_t (&buf)[128], std::size_t& bytes) {
-  std::size_t n = 0;
-  if (napi_get_value_string_utf16(env, v, buf, std::size(buf), &n) != napi_ok) return false;
-  if (n + 1 >= std::size(buf)) return false;
-  bytes = 2 * n;
-  return true;
-}
 
 napi_value lookup_load(napi_env env, napi_callback_info info) {
   std::size_t argc = 2;
@@ -107,23 +143,33 @@ napi_value lookup_load(napi_env env, napi_callback_info info) {
   napi_get_array_length(env, args[0], &len);
   std::size_t cap = 16;
   while (cap < 2 * static_cast<std::size_t>(len)) cap *= 2;  // at most half full
-  std::vector<lookup_floor::entry> slots(cap);
+  std::vector<lookup_floor::entry> slots(cap, lookup_floor::entry{});
+  std::vector<std::string> long_keys;
   for (std::uint32_t i = 0; i < len; ++i) {
-    napi_value k;
-    char16_t units[128];
-    std::size_t bytes = 0;
-    if (napi_get_element(env, args[0], i, &k) != napi_ok || !key_units(env, k, units, bytes)) {
+    napi_value v;
+    floor_key k;
+    if (napi_get_element(env, args[0], i, &v) != napi_ok || !read_key(env, v, k)) {
       napi_throw_type_error(env, nullptr, "threadmap: floor.lookupLoad keys must be short strings");
       return nullptr;
     }
-    const std::uint64_t h = hash_bytes(units, bytes);
+    const std::uint64_t h = hash_bytes(k.bytes, k.size);
     std::size_t j = h & (cap - 1);
-    while (slots[j].used) j = (j + 1) & (cap - 1);
-    slots[j] = {h, std::string(reinterpret_cast<const char*>(units), bytes), static_cast<double>(i),
-                true};
+    while (slots[j].flags & lookup_floor::used) j = (j + 1) & (cap - 1);
+    lookup_floor::entry& e = slots[j];
+    e.hash = h;
+    e.value = static_cast<double>(i);
+    e.flags = lookup_floor::flags_of(k);
+    if (k.size < lookup_floor::long_key) {
+      std::memcpy(e.key, k.bytes, k.size);
+    } else {
+      const auto index = static_cast<std::uint32_t>(long_keys.size());
+      long_keys.emplace_back(k.bytes, k.size);
+      std::memcpy(e.key, &index, sizeof index);
+    }
   }
   f.release(env);
   f.slots = std::move(slots);
+  f.long_keys = std::move(long_keys);
   f.mask = cap - 1;
   f.out = static_cast<double*>(out);
   napi_create_reference(env, args[1], 1, &f.out_ref);
@@ -136,19 +182,18 @@ napi_value lookup(napi_env env, napi_callback_info info) {
   void* data = nullptr;
   if (napi_get_cb_info(env, info, &argc, &arg, nullptr, &data) != napi_ok) return nullptr;
   auto& f = *static_cast<lookup_floor*>(data);
-  char16_t units[128];
-  std::size_t bytes = 0;
-  if (!f.out || argc < 1 || !key_units(env, arg, units, bytes)) {
+  floor_key k;
+  if (!f.out || argc < 1 || !read_key(env, arg, k)) {
     napi_throw_type_error(env, nullptr,
                           "threadmap: floor.lookup(key) takes a short string, after lookupLoad");
     return nullptr;
   }
-  const std::uint64_t h = hash_bytes(units, bytes);
+  const std::uint64_t h = hash_bytes(k.bytes, k.size);
   double found = NAN;
   for (std::size_t j = h & f.mask;; j = (j + 1) & f.mask) {
     const lookup_floor::entry& e = f.slots[j];
-    if (!e.used) break;
-    if (e.hash == h && e.key.size() == bytes && std::memcmp(e.key.data(), units, bytes) == 0) {
+    if (!(e.flags & lookup_floor::used)) break;
+    if (f.matches(e, h, k)) {
       found = e.value;
       break;
     }

@@ -8,7 +8,7 @@ import { addon } from '../../lib/native'
 describe('boundary floor: plain-table lookup', () => {
   test('finds every loaded key with its index, and NaN for a missing one', () => {
     const keys = Array.from({ length: 5000 }, (_, i) => `user:${(i * 2654435761 >>> 0).toString(16)}`)
-    keys.push('', 'é', '\u{1F600}', 'x'.repeat(126))
+    keys.push('', 'é', '\u{1F600}', 'x'.repeat(126), 'x'.repeat(15), 'x'.repeat(16), 'B\u0141')
     const out = new Float64Array(1)
     addon.floor.lookupLoad(keys, out)
     keys.forEach((k, i) => {
@@ -16,7 +16,8 @@ describe('boundary floor: plain-table lookup', () => {
       addon.floor.lookup(k)
       expect(out[0]).toBe(i)
     })
-    for (const missing of ['user:', 'e', 'x'.repeat(125), 'USER:0']) {
+    // '\u0141' narrowed to a byte would be 'A'; a 16-byte key is one past the inline ones.
+    for (const missing of ['user:', 'e', 'x'.repeat(125), 'USER:0', 'A', '\u0141', 'y'.repeat(16)]) {
       addon.floor.lookup(missing)
       expect(out[0]).toBeNaN()
     }
