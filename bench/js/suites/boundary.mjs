@@ -13,7 +13,7 @@
 //   numbers  1,000,000 number keys: get, and getMany with 1,000 keys a call
 //            from an array and from a Float64Array, against a Map.get loop
 //            and the two string floors (the table is then 64 MB: its lookup
-//            is one cache miss)
+//            is one cache miss), the lookup floor also as a dependent chain
 //   (both large groups also time get as a dependent chain, where each key's
 //   index depends on the answer before it: see getChainKernel)
 //   peers    1,000,000 string keys: get on ThreadMap, lmdb-js and sharedmap
@@ -94,6 +94,19 @@ function floorLookupKernel(fn, out, probe, start, end) {
   return sum
 }
 
+// floorLookupKernel as a dependent chain, the way getChainKernel times get.
+function floorLookupChainKernel(fn, out, probe, start, end) {
+  let sum = 0
+  let j = start
+  for (let i = start; i < end; i++) {
+    fn(probe[j])
+    const v = out[0]
+    sum += v
+    j = i + 1 + (v >>> 31)
+  }
+  return sum
+}
+
 function noopKernel(fn, probe, start, end) {
   for (let i = start; i < end; i++) fn()
   return end - start
@@ -133,15 +146,16 @@ function floorOf() {
   return createRequire(import.meta.url)(path.join(path.dirname(distPath), 'native.js')).addon.floor
 }
 
-// The lookup floor over `keys` (key i maps to i), checked like a map.
-function lookupFloorStep(floor, keys, probe, values, n) {
+// The lookup floor over `keys` (key i maps to i), checked like a map; timed
+// by `kernel` (floorLookupKernel or floorLookupChainKernel).
+function lookupFloorStep(floor, keys, probe, values, n, kernel = floorLookupKernel) {
   const out = new Float64Array(1)
   floor.lookupLoad(keys, out)
   for (let i = 0; i < probe.length; i++) {
     floor.lookup(probe[i])
     if (out[0] !== values[i]) throw new Error(`floor lookup: wrong value for ${probe[i]}`)
   }
-  return stepOf(floorLookupKernel, n, [floor.lookup, out, probe])
+  return stepOf(kernel, n, [floor.lookup, out, probe])
 }
 
 function checkAll(m, probe, values, label) {
@@ -225,6 +239,12 @@ function stringsGroup(opts, record) {
     { impl: 'ThreadMap', op: 'get, dependent chain', vs: 'Map get, dependent chain', step: stepOf(getChainKernel, n, [tm, probe]) },
     { impl: 'floor', op: 'read a string (UTF-16)', vs: 'Map get', step: stepOf(floorKernel, n, [floor.string, probe]) },
     { impl: 'floor', op: 'read a string + plain-table lookup', vs: 'Map get', step: lookupFloorStep(floor, keys, probe, values, n) },
+    {
+      impl: 'floor',
+      op: 'read a string + plain-table lookup, dependent chain',
+      vs: 'ThreadMap get, dependent chain',
+      step: lookupFloorStep(floor, keys, probe, values, n, floorLookupChainKernel),
+    },
   ]
   measureGroup('strings', n, 'string', contenders, opts, record)
   checkAll(tm, probe, values, 'ThreadMap after the run')
