@@ -118,6 +118,7 @@ export interface NativeStats {
   capacity: number
   bytes: number
   resizes: number
+  outOfLine: number
   maxMemory: number
   numa: NumaStats
 }
