@@ -600,25 +600,26 @@ void flat_table::count_entry(std::size_t payload, bool add) noexcept {
 }
 
 std::size_t flat_table::width_for(std::size_t groups) const noexcept {
-  // The width that makes slots plus blobs smallest for the live entries as
+  // The width that makes slots plus blobs smallest, for the live entries as
   // they are: every slot pays 8 bytes a word; every entry that does not fit
   // pays a blob (its bytes, taken as its class's largest, the blob header
   // and malloc's overhead of ~16 bytes). Entries that fit no width cost the
-  // same at every width and drop out. Ties keep the current width.
+  // same at every width and drop out. A table never narrows below an entry
+  // it holds inline, so a rebuild never has to allocate a blob.
   const table_array* t = array_.load(std::memory_order_relaxed);
   const std::size_t current = t ? t->words : min_slot_words;
+  std::size_t narrowest = min_slot_words;
+  for (std::size_t w = min_slot_words + 1; w <= current; ++w)
+    if (wide_[w - min_slot_words - 1]) narrowest = w;
   const std::size_t slots = groups * group_size;
-  auto cost = [&](std::size_t w) {
-    std::size_t c = slots * w * 8;
+  std::size_t best = current, best_cost = ~std::size_t{0};
+  for (std::size_t w = narrowest; w <= max_slot_words; ++w) {
+    std::size_t cost = slots * w * 8;
     for (std::size_t need = w + 1; need <= max_slot_words; ++need)
-      c += wide_[need - min_slot_words - 1] * (inline_capacity(need) + sizeof(blob) + 16);
-    return c;
-  };
-  std::size_t best = current, best_cost = cost(current);
-  for (std::size_t w = min_slot_words; w <= max_slot_words; ++w) {
-    if (cost(w) < best_cost) {
+      cost += wide_[need - min_slot_words - 1] * (inline_capacity(need) + sizeof(blob) + 16);
+    if (cost < best_cost) {
       best = w;
-      best_cost = cost(w);
+      best_cost = cost;
     }
   }
   return best;
@@ -637,16 +638,8 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
     throw;
   }
   // Blobs whose entries now fit inline: freed (through the epoch) once the new
-  // array is published. Blobs made for inline entries too long for a
-  // narrower width: the new array's own, charged here.
-  std::vector<blob*> inlined, made;
-  std::size_t made_bytes = 0;
-  bool refused = false;
-  auto undo = [&]() noexcept {
-    for (blob* b : made) std::free(b);
-    table_array::destroy(t);
-    budget.release(new_bytes + made_bytes);
-  };
+  // array is published.
+  std::vector<blob*> inlined;
   if (old) {
     // Readers may still use `old`: it is not modified, only copied.
     try {
@@ -658,9 +651,8 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
               slot_view<Wf> s;
               s.load(old, g * group_size + __builtin_ctz(m));
               const std::uint64_t h = s.hash();
-              const bool fits = s.payload() <= inline_capacity(Wt);
               slot_view<Wt> d{};
-              if (s.is_blob() && fits) {
+              if (s.is_blob() && s.payload() <= inline_capacity(Wt)) {
                 blob* b = s.out_of_line();
                 inlined.push_back(b);
                 d = make_slot<Wt>(h, b->key(), b->value());
@@ -668,19 +660,9 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
                 d.w[0] = s.w[0];
                 d.w[1] = s.w[1];
                 d.w[2] = s.w[2];
-              } else if (fits) {
-                std::memcpy(d.w, s.w, 2 + s.payload());
               } else {
-                // Inline at the old width, too long for the new one.
-                const std::size_t nb = blob::size_for(s.key(), s.value());
-                if (!budget.reserve(nb)) {
-                  refused = true;
-                  return;
-                }
-                made_bytes += nb;
-                made.push_back(nullptr);  // may throw: before the allocation
-                d = make_slot<Wt>(h, s.key(), s.value());
-                made.back() = d.out_of_line();
+                // Inline, and it fits (width_for never narrows below it).
+                std::memcpy(d.w, s.w, 2 + s.payload());
               }
               const std::size_t j = free_slot_for(t, h);
               store_slot(t, j, d);
@@ -690,12 +672,9 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
         });
       });
     } catch (...) {
-      undo();
+      table_array::destroy(t);  // holds no blob of its own: inlined ones were copied
+      budget.release(new_bytes);
       throw;
-    }
-    if (refused) {
-      undo();
-      return false;
     }
   }
   begin_write();
@@ -703,7 +682,7 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   end_write();
   used_ = size_.load(std::memory_order_relaxed);
   resizes_.fetch_add(1, std::memory_order_relaxed);
-  std::size_t b = bytes_.load(std::memory_order_relaxed) + new_bytes + made_bytes;
+  std::size_t b = bytes_.load(std::memory_order_relaxed) + new_bytes;
   if (old) {
     const std::size_t old_bytes = old->charged();
     b -= old_bytes;
@@ -717,8 +696,7 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
     epoch::retire(bl, &std::free, freed);
   }
   bytes_.store(b, std::memory_order_relaxed);
-  blobs_.store(blobs_.load(std::memory_order_relaxed) + made.size() - inlined.size(),
-               std::memory_order_relaxed);
+  blobs_.store(blobs_.load(std::memory_order_relaxed) - inlined.size(), std::memory_order_relaxed);
   return true;
 }
 
@@ -766,23 +744,7 @@ status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory
   if (was_empty) ++used_;
   size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   bytes_.store(bytes_.load(std::memory_order_relaxed) + extra, std::memory_order_relaxed);
-  if (extra) widen_if_worth(budget);
   return status::inserted;
-}
-
-void flat_table::widen_if_worth(memory_budget& budget) noexcept {
-  // A table presized with `capacity`, or one whose entries got longer, may
-  // not grow again for long: when wider slots would now cost less than the
-  // blobs, rebuild at the same size. Widening only, which needs ever more
-  // wide entries, so it happens at most three times between other rebuilds.
-  // An optimisation: the entry is stored already, and if memory or the
-  // budget refuses, the table stays as it is.
-  const table_array* t = array_.load(std::memory_order_relaxed);
-  if (!t || width_for(t->groups) <= t->words) return;
-  try {
-    rebuild(t->groups, budget);
-  } catch (...) {
-  }
 }
 
 status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
@@ -814,7 +776,6 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
     bytes_.store(bytes_.load(std::memory_order_relaxed) + extra - freed, std::memory_order_relaxed);
     blobs_.store(blobs_.load(std::memory_order_relaxed) + (extra ? 1 : 0) - (old.is_blob() ? 1 : 0),
                  std::memory_order_relaxed);
-    if (extra) widen_if_worth(budget);
     return status::ok;
   });
 }

@@ -25,12 +25,10 @@
 // immutable out-of-line blob: byte 0 is 0x80, word 1 the blob pointer, word 2
 // the full hash (so rehashing and most mismatches never touch the blob). The
 // table counts its live entries by the narrowest width that would hold each
-// inline, and every rebuild (growth, tombstone cleanup, reserve) picks the
-// width that makes slots plus blobs smallest for them: blobs that fit the
-// new width move inline (and are retired), inline entries too long for a
-// narrower one move to new blobs (charged to the budget like any). A write
-// that leaves an entry out of line also rebuilds the table at its size when a
-// wider slot would now cost less (a presized table may not grow for long). Lookups
+// inline, with their bytes, and every rebuild (growth, tombstone cleanup,
+// reserve) picks the width that makes slots plus blobs smallest for them,
+// never narrower than an entry it holds inline (so a rebuild never allocates
+// a blob; blobs that fit the new width move inline and are retired). Lookups
 // are compiled once per width and dispatched on the array's width, so the
 // slot words stay in registers.
 //
@@ -168,7 +166,6 @@ class flat_table {
   void remove(std::size_t index, memory_budget& budget);
   bool rebuild(std::size_t groups, memory_budget& budget);
   std::size_t width_for(std::size_t groups) const noexcept;
-  void widen_if_worth(memory_budget& budget) noexcept;
   void count_entry(std::size_t payload, bool add) noexcept;
 
   void begin_write() noexcept;
