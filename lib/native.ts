@@ -118,7 +118,6 @@ export interface NativeStats {
   capacity: number
   bytes: number
   resizes: number
-  outOfLine: number
   maxMemory: number
   numa: NumaStats
 }

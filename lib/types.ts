@@ -75,13 +75,6 @@ export interface ThreadMapStats {
   bytes: number
   /** Table reallocations so far. */
   resizes: number
-  /**
-   * Entries stored outside the table's slots: for 'striped', 'mutex' and
-   * 'rwlock', those whose key and value are too long for the slot width the
-   * table chose (22 to 46 bytes inline); every entry of 'lockfree' and
-   * 'readmostly'.
-   */
-  outOfLine: number
   /** The configured limit; 0 is unlimited. */
   maxMemory: number
   /** The NUMA policy and, per stripe, the node the kernel says its table is on. */

@@ -652,7 +652,6 @@ napi_value NativeMap::Stats(const call& c, scratch& s) {
   o.Set("capacity", Napi::Number::New(env, static_cast<double>(st.capacity)));
   o.Set("bytes", Napi::Number::New(env, static_cast<double>(st.bytes)));
   o.Set("resizes", Napi::Number::New(env, static_cast<double>(st.resizes)));
-  o.Set("outOfLine", Napi::Number::New(env, static_cast<double>(st.out_of_line)));
   o.Set("maxMemory", Napi::Number::New(env, static_cast<double>(shared_->opts().max_memory)));
   o.Set("numa", numa_stats(env, shared_->opts().numa_policy, st.strategy, placement));
   return o;

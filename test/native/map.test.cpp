@@ -1,7 +1,6 @@
 // The typed suite: every case runs over every strategy (tmtest::strategies()).
 #include <atomic>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <map>
 #include <random>
@@ -26,20 +25,6 @@ std::unique_ptr<concurrent_map> make(const tmtest::strategy_config& cfg) {
 
 std::string key_of(int i) {
   return "key:" + std::to_string(i);
-}
-
-// A 16-byte key: `prefix` and i as 15 digits. With an 8-byte value it is
-// 24 bytes, one past what the narrowest flat-table slot holds inline.
-std::string sixteen_byte_key(char prefix, int i) {
-  char b[17];
-  std::snprintf(b, sizeof b, "%c%015d", prefix, i);
-  return std::string(b, 16);
-}
-
-// Strategies built on the flat table, whose slots hold entries inline.
-bool is_flat(const tmtest::strategy_config& cfg) {
-  return cfg.opts.strategy == strategy_kind::striped || cfg.opts.strategy == strategy_kind::mutex ||
-         cfg.opts.strategy == strategy_kind::rwlock;
 }
 
 std::string i64_bytes(std::int64_t v) {
@@ -205,26 +190,6 @@ STRATEGY_CASE("inline entries of every key and value length read back exactly") 
     }
   }
   CHECK_EQ(bad, 0);
-  // The same in a table widened to 48-byte slots (46 bytes inline) by many
-  // 40-byte entries: every pair up to 46 bytes, inline there.
-  m->clear();
-  for (int i = 0; i < 5000; ++i) {
-    char k[31];
-    std::snprintf(k, sizeof k, "%030d", i);
-    m->put(std::string(k, 30), std::string(10, 'x'), nullptr);
-  }
-  const bool flat = is_flat(cfg);
-  if (flat) CHECK_EQ(m->stats().out_of_line, std::size_t{0});
-  for (std::size_t vlen = 0; vlen <= 46; ++vlen) {
-    for (std::size_t klen = 0; klen + vlen <= 46; ++klen)
-      m->put(key(klen), value(klen, vlen), nullptr);
-    for (std::size_t klen = 0; klen + vlen <= 46; ++klen) {
-      std::string out = "stale";
-      if (!m->get(key(klen), &out) || out != value(klen, vlen)) ++bad;
-    }
-  }
-  CHECK_EQ(bad, 0);
-  if (flat) CHECK_EQ(m->stats().out_of_line, std::size_t{0});  // all inline, at 46 bytes
   // An 8-byte value at every offset: each double-like bit pattern survives.
   m->clear();
   for (std::size_t klen = 0; klen <= 14; ++klen) {
@@ -236,94 +201,6 @@ STRATEGY_CASE("inline entries of every key and value length read back exactly") 
     CHECK(m->get(std::string(klen, 'z'), &out));
     CHECK_EQ(out, v);
   }
-}
-
-STRATEGY_CASE("slot width follows the entries, and no entry is lost as it changes") {
-  // Flat tables (striped, mutex, rwlock) pick their slot width when they
-  // grow: 16-byte keys with 8-byte values (24 bytes, one past the narrowest
-  // slot) end up inline; long values go out of line and come back in when
-  // shortened; short keys alone keep the narrowest width. The other
-  // strategies keep every entry out of line.
-  auto m = make(cfg);
-  const bool flat = is_flat(cfg);
-  auto key16 = [](int i) { return sixteen_byte_key('k', i); };
-  const int n = 20000;
-  for (int i = 0; i < n; ++i) CHECK_EQ(m->put(key16(i), i64_bytes(i), nullptr), status::inserted);
-  int bad = 0;
-  std::string out;
-  for (int i = 0; i < n; ++i)
-    if (!m->get(key16(i), &out) || out != i64_bytes(i)) ++bad;
-  CHECK_EQ(bad, 0);
-  map_stats st = m->stats();
-  CHECK_EQ(st.size, std::size_t(n));
-  CHECK_EQ(st.out_of_line, flat ? std::size_t{0} : std::size_t(n));
-  // Long values do not fit any slot: out of line, then back inline.
-  const std::string long_value(100, 'L');
-  for (int i = 0; i < n; i += 2) CHECK_EQ(m->put(key16(i), long_value, nullptr), status::ok);
-  CHECK_EQ(m->stats().out_of_line, flat ? std::size_t(n / 2) : std::size_t(n));
-  for (int i = 0; i < n; ++i)
-    if (!m->get(key16(i), &out) || out != (i % 2 ? i64_bytes(i) : long_value)) ++bad;
-  CHECK_EQ(bad, 0);
-  for (int i = 0; i < n; i += 2) CHECK_EQ(m->put(key16(i), i64_bytes(-i), nullptr), status::ok);
-  CHECK_EQ(m->stats().out_of_line, flat ? std::size_t{0} : std::size_t(n));
-  // Short keys only from here: the wide entries go, the table grows and
-  // rebuilds under its new entries, and everything reads back.
-  for (int i = 0; i < n; ++i) CHECK_EQ(m->erase(key16(i), nullptr), status::ok);
-  for (int i = 0; i < 3 * n; ++i)
-    CHECK_EQ(m->put(key_of(i), i64_bytes(i), nullptr), status::inserted);
-  for (int i = 0; i < 3 * n; ++i)
-    if (!m->get(key_of(i), &out) || out != i64_bytes(i)) ++bad;
-  for (int i = 0; i < n; ++i)
-    if (m->get(key16(i), &out)) ++bad;
-  CHECK_EQ(bad, 0);
-  st = m->stats();
-  CHECK_EQ(st.size, std::size_t(3 * n));
-  CHECK_EQ(st.out_of_line, flat ? std::size_t{0} : std::size_t(3 * n));
-  CHECK_EQ(collect(*m).size(), std::size_t(3 * n));
-}
-
-STRATEGY_CASE("a few wide entries among many short ones stay out of line") {
-  // 1 entry in 20 needs a wider slot: widening every slot would cost more
-  // than their blobs, so flat tables keep the narrowest width.
-  auto m = make(cfg);
-  const bool flat = is_flat(cfg);
-  const int n = 40000;
-  std::size_t wide = 0;
-  for (int i = 0; i < n; ++i) {
-    const std::string k = i % 20 == 0 ? "wide-key-" + std::to_string(1000000 + i) : key_of(i);
-    if (i % 20 == 0) ++wide;
-    CHECK_EQ(m->put(k, i64_bytes(i), nullptr), status::inserted);
-  }
-  CHECK_EQ(m->stats().out_of_line, flat ? wide : std::size_t(n));
-  int bad = 0;
-  std::string out;
-  for (int i = 0; i < n; ++i) {
-    const std::string k = i % 20 == 0 ? "wide-key-" + std::to_string(1000000 + i) : key_of(i);
-    if (!m->get(k, &out) || out != i64_bytes(i)) ++bad;
-  }
-  CHECK_EQ(bad, 0);
-}
-
-STRATEGY_CASE("a table does not narrow below the entries it holds inline") {
-  // Wide entries first (flat tables widen for them), then twenty times as
-  // many short ones: narrow slots would now be cheaper overall, but the wide
-  // entries are inline, so the table keeps its width; every entry reads back.
-  auto m = make(cfg);
-  const bool flat = is_flat(cfg);
-  auto key16 = [](int i) { return sixteen_byte_key('n', i); };
-  const int wide = 2000, narrow = 40000;
-  for (int i = 0; i < wide; ++i)
-    CHECK_EQ(m->put(key16(i), i64_bytes(i), nullptr), status::inserted);
-  for (int i = 0; i < narrow; ++i)
-    CHECK_EQ(m->put(key_of(i), i64_bytes(-i), nullptr), status::inserted);
-  int bad = 0;
-  std::string out;
-  for (int i = 0; i < wide; ++i)
-    if (!m->get(key16(i), &out) || out != i64_bytes(i)) ++bad;
-  for (int i = 0; i < narrow; ++i)
-    if (!m->get(key_of(i), &out) || out != i64_bytes(-i)) ++bad;
-  CHECK_EQ(bad, 0);
-  CHECK_EQ(m->stats().out_of_line, flat ? std::size_t{0} : std::size_t(wide + narrow));
 }
 
 STRATEGY_CASE("put_if_absent") {

@@ -4,8 +4,6 @@
 
 #include <cstdlib>
 #include <new>
-#include <type_traits>
-#include <vector>
 
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
@@ -45,24 +43,7 @@ constexpr std::uint8_t tag_deleted = 0x01;
 constexpr std::uint8_t tag_full = 0x80;     // full tags: 0x80 | the low 7 hash bits
 constexpr std::uint8_t blob_marker = 0x80;  // byte 0 of an out-of-line slot
 constexpr std::size_t header_bytes = 64;    // keeps the tags on a line boundary
-// A table's slots are 3 to 6 words wide (see flat_table.hpp, "Slot width").
-constexpr std::size_t min_slot_words = 3;
-constexpr std::size_t max_slot_words = 6;
-constexpr std::size_t width_classes = max_slot_words - min_slot_words + 2;  // 3, 4, 5, 6, none
-
-constexpr std::size_t inline_capacity(std::size_t words) noexcept {
-  return words * 8 - 2;  // after the two length bytes
-}
-// The width class of an entry whose key and value have `payload` bytes
-// together: 0 when 3 words hold it inline, 1 for 4 ... 3 for 6, and 4 when no
-// width does (it always lives out of line).
-constexpr std::size_t width_class(std::size_t payload) noexcept {
-  for (std::size_t w = min_slot_words; w <= max_slot_words; ++w)
-    if (payload <= inline_capacity(w)) return w - min_slot_words;
-  return width_classes - 1;
-}
-static_assert(width_class(22) == 0 && width_class(23) == 1 && width_class(46) == 3 &&
-              width_class(47) == 4);
+constexpr std::size_t slot_words = 3;
 
 struct blob {
   std::uint32_t klen;
@@ -140,7 +121,6 @@ struct probe_seq {
 
 struct table_array {
   std::size_t groups;         // at least 1
-  std::size_t words;          // slot width in 64-bit words, min_slot_words..max_slot_words
   numa::placement placement;  // how numa::allocate placed this array (free with the same)
 
   // All tags first (16 bytes a group), then all slots: a lookup's first
@@ -158,10 +138,10 @@ struct table_array {
     return const_cast<table_array*>(this)->group(g);
   }
   // The slots start on a cache line (the tag array is padded to whole lines),
-  // so each group's 16 slots are exactly 2 * words lines (six at 3 words).
+  // so each group's 384 bytes of slots are exactly six lines.
   static std::size_t tag_bytes(std::size_t groups) noexcept { return (groups * 16 + 63) / 64 * 64; }
   std::uint64_t* slot(std::size_t i) noexcept {
-    return tag_words() + tag_bytes(groups) / 8 + i * words;
+    return tag_words() + tag_bytes(groups) / 8 + i * slot_words;
   }
   const std::uint64_t* slot(std::size_t i) const noexcept {
     return const_cast<table_array*>(this)->slot(i);
@@ -178,27 +158,25 @@ struct table_array {
   }
   std::size_t capacity() const noexcept { return groups * flat_table::group_size; }
 
-  static std::size_t bytes_for(std::size_t groups, std::size_t words) noexcept {
-    return header_bytes + tag_bytes(groups) + groups * flat_table::group_size * words * 8;
+  static std::size_t bytes_for(std::size_t groups) noexcept {
+    return header_bytes + tag_bytes(groups) + groups * flat_table::group_size * slot_words * 8;
   }
   // What an array of `groups` takes from the system under policy `p`, as
   // charged to the budget (page-rounded when numa::allocate maps it).
-  static std::size_t footprint(std::size_t groups, std::size_t words,
-                               const numa::policy& p) noexcept {
-    return numa::footprint(bytes_for(groups, words), p);
+  static std::size_t footprint(std::size_t groups, const numa::policy& p) noexcept {
+    return numa::footprint(bytes_for(groups), p);
   }
   std::size_t charged() const noexcept {
-    return placement.mapped ? placement.mapped : bytes_for(groups, words);
+    return placement.mapped ? placement.mapped : bytes_for(groups);
   }
-  static table_array* create(std::size_t groups, std::size_t words, const numa::policy& p) {
+  static table_array* create(std::size_t groups, const numa::policy& p) {
     numa::placement where;
     // Zeroed (numa::allocate's contract), so every slot word a reader may load
     // is defined and every tag is empty. Placed by the calling thread: the one
     // that creates or grows the table.
-    void* mem = numa::allocate(bytes_for(groups, words), p, where);
+    void* mem = numa::allocate(bytes_for(groups), p, where);
     auto* t = static_cast<table_array*>(mem);
     t->groups = groups;
-    t->words = words;
     t->placement = where;
     return t;
   }
@@ -222,23 +200,21 @@ static_assert(sizeof(table_array) <= header_bytes, "the array header must fit be
 
 namespace {
 
-// The words of an inline slot (W words wide) that holds `key`, and a mask of
-// the bytes that say so: byte 0 (the key length) and the key's bytes; byte 1
-// (the value length) and the value are masked off. Built once per lookup, off
-// the critical path, so that a probed slot is compared in the registers it
-// was loaded into: copying it to the stack and comparing bytes at offset 2
-// read back across two just-stored words, which the CPU cannot forward from
-// the stores (a stall per read: a 1,000-key lookup chain measured 31.2 ->
-// 27.0 ns and 367-434 -> 346-363 ns at 1M keys with this, C++ harness beside
-// it).
-template <std::size_t W>
+// The words of an inline slot that holds `key`, and a mask of the bytes that
+// say so: byte 0 (the key length) and the key's bytes; byte 1 (the value
+// length) and the value are masked off. Built once per lookup, off the
+// critical path, so that a probed slot is compared in the registers it was
+// loaded into: copying it to the stack and comparing bytes at offset 2 read
+// back across two just-stored words, which the CPU cannot forward from the
+// stores (a stall per read: a 1,000-key lookup chain measured 31.2 -> 27.0 ns
+// and 367-434 -> 346-363 ns at 1M keys with this, C++ harness beside it).
 struct key_image {
-  std::uint64_t w[W] = {}, m[W] = {};
+  std::uint64_t w[slot_words] = {}, m[slot_words] = {};
 
   explicit key_image(bytes key) noexcept {
-    unsigned char b[W * 8] = {}, mb[W * 8] = {};
+    unsigned char b[slot_words * 8] = {}, mb[slot_words * 8] = {};
     mb[0] = 0xFF;
-    if (key.size() <= inline_capacity(W)) {
+    if (key.size() <= flat_table::inline_bytes) {
       b[0] = static_cast<unsigned char>(key.size());
       std::memcpy(b + 2, key.data(), key.size());
       std::memset(mb + 2, 0xFF, key.size());
@@ -248,24 +224,20 @@ struct key_image {
     std::memcpy(w, b, sizeof w);
     std::memcpy(m, mb, sizeof m);
   }
-  bool matches(const std::uint64_t (&s)[W]) const noexcept {
-    std::uint64_t diff = 0;
-    for (std::size_t k = 0; k < W; ++k) diff |= (s[k] ^ w[k]) & m[k];
-    return diff == 0;
+  bool matches(const std::uint64_t (&s)[slot_words]) const noexcept {
+    return (((s[0] ^ w[0]) & m[0]) | ((s[1] ^ w[1]) & m[1]) | ((s[2] ^ w[2]) & m[2])) == 0;
   }
 };
 
-// A consistent copy of one W-word slot, and its interpretation. The lookup
+// A consistent copy of one slot's words, and its interpretation. The lookup
 // methods (is_blob, holds, copy_value) use the words by constant index only,
-// so the copy stays in registers; key(), value() and bytes() address its
-// bytes.
-template <std::size_t W>
+// so the copy stays in registers; key() and value() address its bytes.
 struct slot_view {
-  std::uint64_t w[W];
+  std::uint64_t w[slot_words];
 
   void load(const table_array* t, std::size_t i) noexcept {
     const std::uint64_t* s = t->slot(i);
-    for (std::size_t k = 0; k < W; ++k) w[k] = load_word(s + k);
+    for (std::size_t k = 0; k < slot_words; ++k) w[k] = load_word(s + k);
   }
   const unsigned char* raw() const noexcept { return reinterpret_cast<const unsigned char*>(w); }
   bool is_blob() const noexcept { return (w[0] & 0xFF) == blob_marker; }
@@ -279,34 +251,14 @@ struct slot_view {
     return {reinterpret_cast<const char*>(raw()) + 2 + raw()[0], raw()[1]};
   }
   std::uint64_t hash() const noexcept { return is_blob() ? w[2] : hash_bytes(key()); }
-  // Key and value bytes together (follows the blob pointer).
-  std::size_t payload() const noexcept {
-    if (is_blob()) return std::size_t{out_of_line()->klen} + out_of_line()->vlen;
-    return std::size_t{raw()[0]} + raw()[1];
-  }
   // Is the key `key` (whose image is `img`)? Follows the blob pointer only
   // when the stored hash matches.
-  bool holds(std::uint64_t hash, bytes key, const key_image<W>& img) const noexcept {
+  bool holds(std::uint64_t hash, bytes key, const key_image& img) const noexcept {
     if (is_blob()) return w[2] == hash && out_of_line()->key() == key;
     return img.matches(w);
   }
-  // The 8 bytes at byte offset `at` (at + 8 <= 8 * W), from the two words
-  // they span, selected by constant index so the words stay in registers.
-  std::uint64_t bytes_at(std::size_t at) const noexcept {
-    const std::size_t q = at / 8;
-    std::uint64_t lo = 0, hi = 0;
-    for (std::size_t k = 0; k < W; ++k) {
-      if (k == q) lo = w[k];
-      if (k == q + 1) hi = w[k];
-    }
-    const unsigned shift = static_cast<unsigned>(at % 8) * 8;
-    return shift ? (lo >> shift) | (hi << (64 - shift)) : lo;
-  }
-  // out = the value. Inline values are assembled from the slot words with
-  // shifts and written in 8-byte pieces (the last one overlapping), the way
-  // memcpy writes them: reading them back from a stack copy of the words
-  // would load across two just-stored words, which the CPU cannot forward
-  // (an 'any' number value, 9 bytes, cost ~12 ns more per get that way).
+  // out = the value. An inline 8-byte value (a number, a counter) is taken
+  // from the two words it spans with shifts; other lengths from a copy.
   void copy_value(std::string* out) const {
     if (is_blob()) {
       const bytes v = out_of_line()->value();
@@ -315,37 +267,25 @@ struct slot_view {
     }
     const std::size_t at = 2 + (w[0] & 0xFF);  // after the lengths and the key
     const std::size_t vlen = (w[0] >> 8) & 0xFF;
-    if (vlen == 8) {  // numbers and counters: one piece, assigned from a register
-      const std::uint64_t v = bytes_at(at);
+    if (vlen == 8) {
+      // at <= 16 here (at + 8 <= 24): the value starts in word 0, 1 or 2.
+      const unsigned shift = static_cast<unsigned>(at % 8) * 8;
+      const std::uint64_t lo = at < 8 ? w[0] : at < 16 ? w[1] : w[2];
+      const std::uint64_t hi = at < 8 ? w[1] : w[2];
+      const std::uint64_t v = shift ? (lo >> shift) | (hi << (64 - shift)) : lo;
       out->assign(reinterpret_cast<const char*>(&v), 8);
       return;
     }
-    out->resize(vlen);
-    char* d = out->data();
-    if (vlen >= 8) {
-      for (std::size_t o = 0; o + 8 < vlen; o += 8) {
-        const std::uint64_t piece = bytes_at(at + o);
-        std::memcpy(d + o, &piece, 8);
-      }
-      const std::uint64_t last = bytes_at(at + vlen - 8);
-      std::memcpy(d + vlen - 8, &last, 8);
-      return;
-    }
-    // Shorter than 8: 8 bytes from `at` may run past the slot, so take the 8
-    // that end where the value ends (or word 0, when it ends within it).
-    if (vlen == 0) return;
-    const std::uint64_t piece =
-        at + vlen >= 8 ? bytes_at(at + vlen - 8) >> (8 * (8 - vlen)) : w[0] >> (8 * at);
-    for (std::size_t i = 0; i < vlen; ++i) d[i] = static_cast<char>(piece >> (8 * i));
+    const std::uint64_t copy[slot_words] = {w[0], w[1], w[2]};
+    out->assign(reinterpret_cast<const char*>(copy) + at, vlen);
   }
 };
 
-// Builds the W-word slot for an entry; allocates the blob when it does not
-// fit inline. The caller has charged blob::size_for(key, value) when needed.
-template <std::size_t W>
-slot_view<W> make_slot(std::uint64_t hash, bytes key, bytes value) {
-  slot_view<W> s{};
-  if (key.size() + value.size() <= inline_capacity(W)) {
+// Builds the slot words for an entry; allocates the blob when it does not fit
+// inline. The caller has charged blob::size_for(key, value) when needed.
+slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
+  slot_view s{};
+  if (key.size() + value.size() <= flat_table::inline_bytes) {
     auto* b = reinterpret_cast<unsigned char*>(s.w);
     b[0] = static_cast<unsigned char>(key.size());
     b[1] = static_cast<unsigned char>(value.size());
@@ -365,41 +305,22 @@ slot_view<W> make_slot(std::uint64_t hash, bytes key, bytes value) {
   return s;
 }
 
-inline bool fits_inline(std::size_t words, bytes key, bytes value) noexcept {
-  return key.size() + value.size() <= inline_capacity(words);
+inline bool fits_inline(bytes key, bytes value) noexcept {
+  return key.size() + value.size() <= flat_table::inline_bytes;
 }
 
-inline std::size_t blob_bytes_for(std::size_t words, bytes key, bytes value) noexcept {
-  return fits_inline(words, key, value) ? 0 : blob::size_for(key, value);
+inline std::size_t blob_bytes_for(bytes key, bytes value) noexcept {
+  return fits_inline(key, value) ? 0 : blob::size_for(key, value);
 }
 
-template <std::size_t W>
-std::size_t blob_bytes_of(const slot_view<W>& s) noexcept {
+inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
   return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
 }
 
-template <std::size_t W>
-void store_slot(table_array* t, std::size_t i, const slot_view<W>& s) noexcept {
+void store_slot(table_array* t, std::size_t i, const slot_view& s) noexcept {
   std::uint64_t* d = t->slot(i);
-  for (std::size_t k = 0; k < W; ++k) store_word(d + k, s.w[k]);
+  for (std::size_t k = 0; k < slot_words; ++k) store_word(d + k, s.w[k]);
 }
-
-// Calls f(std::integral_constant<std::size_t, W>) for the slot width `words`,
-// so each width gets its own compiled lookup (the words stay in registers).
-template <class F>
-decltype(auto) with_width(std::size_t words, F&& f) {
-  switch (words) {
-    case 3:
-      return f(std::integral_constant<std::size_t, 3>{});
-    case 4:
-      return f(std::integral_constant<std::size_t, 4>{});
-    case 5:
-      return f(std::integral_constant<std::size_t, 5>{});
-    default:
-      return f(std::integral_constant<std::size_t, 6>{});
-  }
-}
-static_assert(max_slot_words == 6, "with_width lists every width");
 
 // The one probe loop. `visit(slot_index)` is called for each slot whose tag
 // matches; it returns 1 (found), 0 (keep probing) or -1 (abort). Returns the
@@ -428,8 +349,7 @@ std::size_t probe(const table_array* t, std::uint64_t hash, Visit&& visit) {
 // A lookup reads the key's tag group, then the slot a tag points to: two
 // cache misses one after the other once the table is past the caches. The
 // slots of the home group (16 x 24 bytes: exactly six cache lines, since the
-// slots start on a line; 2 x W lines at W words) are fetched at the same
-// time as the tags, so the
+// slots start on a line) are fetched at the same time as the tags, so the
 // second miss overlaps the first. Measured (boundary-style harness, striped,
 // 3 alternated rounds): get at 1M number keys 276-326 -> 170-234 ns, at 1M
 // string keys 508-575 -> 382-436 ns, at 100K string keys 248-339 -> 101-226
@@ -438,14 +358,17 @@ std::size_t probe(const table_array* t, std::uint64_t hash, Visit&& visit) {
 // only costs instructions.
 constexpr std::size_t prefetch_min_groups = 64;
 
-template <std::size_t W>
-void prefetch_home_slots(const table_array* t, std::uint64_t hash) noexcept {
+inline void prefetch_home_slots(const table_array* t, std::uint64_t hash) noexcept {
   if (t->groups < prefetch_min_groups) return;
   const char* g =
       reinterpret_cast<const char*>(t->slot(hash_group(hash, t->groups) * flat_table::group_size));
-  static_assert(flat_table::group_size * W * 8 % 64 == 0);
-  for (std::size_t line = 0; line < flat_table::group_size * W * 8 / 64; ++line)
-    prefetch(g + 64 * line);
+  static_assert(flat_table::group_size * slot_words * 8 == 6 * 64);
+  prefetch(g);
+  prefetch(g + 64);
+  prefetch(g + 128);
+  prefetch(g + 192);
+  prefetch(g + 256);
+  prefetch(g + 320);
 }
 
 // First free (empty or deleted) slot on the key's probe sequence. The caller
@@ -484,11 +407,6 @@ flat_table::~flat_table() {
   if (table_array* t = array_.load(std::memory_order_relaxed)) table_array::destroy_with_blobs(t);
 }
 
-std::size_t flat_table::slot_bytes() const noexcept {
-  const table_array* t = array_.load(std::memory_order_acquire);
-  return t ? t->words * 8 : 0;
-}
-
 std::size_t flat_table::capacity() const noexcept {
   const table_array* t = array_.load(std::memory_order_acquire);
   return t ? t->capacity() : 0;
@@ -516,27 +434,23 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     std::atomic_thread_fence(std::memory_order_acquire);
     return version_.load(std::memory_order_relaxed) == v;
   };
-  // The array's header (and so its width) never changes once published.
-  return with_width(t->words, [&](auto width) -> std::optional<bool> {
-    constexpr std::size_t W = decltype(width)::value;
-    bool ok = true;
-    prefetch_home_slots<W>(t, hash);
-    const key_image<W> img(key);
-    const std::size_t i = probe(t, hash, [&](std::size_t idx) {
-      slot_view<W> s;
-      s.load(t, idx);
-      // Validate before interpreting: a torn slot could hold any bytes, and the
-      // blob pointer is only safe to follow if it was current at some instant.
-      if (!still_valid()) return ok = false, -1;
-      if (!s.holds(hash, key, img)) return 0;
-      if (out) s.copy_value(out);
-      return 1;
-    });
-    if (!ok) return std::nullopt;
-    if (i != npos_probe) return true;
-    if (!still_valid()) return std::nullopt;
-    return false;
+  bool ok = true;
+  prefetch_home_slots(t, hash);
+  const key_image img(key);
+  const std::size_t i = probe(t, hash, [&](std::size_t idx) {
+    slot_view s;
+    s.load(t, idx);
+    // Validate before interpreting: a torn slot could hold any bytes, and the
+    // blob pointer is only safe to follow if it was current at some instant.
+    if (!still_valid()) return ok = false, -1;
+    if (!s.holds(hash, key, img)) return 0;
+    if (out) s.copy_value(out);
+    return 1;
   });
+  if (!ok) return std::nullopt;
+  if (i != npos_probe) return true;
+  if (!still_valid()) return std::nullopt;
+  return false;
 }
 
 void flat_table::prefetch_group(std::uint64_t hash) const noexcept {
@@ -555,34 +469,27 @@ void flat_table::prefetch_candidate(std::uint64_t hash) const noexcept {
 
 flat_table::found flat_table::find(const table_array* t, std::uint64_t hash, bytes key) const {
   if (!t) return {npos};
-  return with_width(t->words, [&](auto width) -> found {
-    constexpr std::size_t W = decltype(width)::value;
-    prefetch_home_slots<W>(t, hash);
-    const key_image<W> img(key);
-    const std::size_t i = probe(t, hash, [&](std::size_t idx) {
-      slot_view<W> s;
-      s.load(t, idx);
-      return s.holds(hash, key, img) ? 1 : 0;
-    });
-    return {i == npos_probe ? npos : i};
+  prefetch_home_slots(t, hash);
+  const key_image img(key);
+  const std::size_t i = probe(t, hash, [&](std::size_t idx) {
+    slot_view s;
+    s.load(t, idx);
+    return s.holds(hash, key, img) ? 1 : 0;
   });
+  return {i == npos_probe ? npos : i};
 }
 
 void flat_table::read_value(const table_array* t, std::size_t index, std::string* out) const {
   if (!out) return;
-  with_width(t->words, [&](auto width) {
-    slot_view<decltype(width)::value> s;
-    s.load(t, index);
-    s.copy_value(out);
-  });
+  slot_view s;
+  s.load(t, index);
+  s.copy_value(out);
 }
 
 bool flat_table::value_equals(const table_array* t, std::size_t index, bytes value) const {
-  return with_width(t->words, [&](auto width) {
-    slot_view<decltype(width)::value> s;
-    s.load(t, index);
-    return s.value() == value;
-  });
+  slot_view s;
+  s.load(t, index);
+  return s.value() == value;
 }
 
 bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out) const {
@@ -593,88 +500,29 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out) con
   return true;
 }
 
-void flat_table::count_entry(std::size_t payload, bool add) noexcept {
-  const std::size_t c = width_class(payload);
-  if (c == 0 || c == width_classes - 1) return;  // fits any width, or none
-  wide_[c - 1] += add ? 1 : std::size_t(-1);
-}
-
-std::size_t flat_table::width_for(std::size_t groups) const noexcept {
-  // The width that makes slots plus blobs smallest, for the live entries as
-  // they are: every slot pays 8 bytes a word; every entry that does not fit
-  // pays a blob (its bytes, taken as its class's largest, the blob header
-  // and malloc's overhead of ~16 bytes). Entries that fit no width cost the
-  // same at every width and drop out. A table never narrows below an entry
-  // it holds inline, so a rebuild never has to allocate a blob.
-  const table_array* t = array_.load(std::memory_order_relaxed);
-  const std::size_t current = t ? t->words : min_slot_words;
-  std::size_t narrowest = min_slot_words;
-  for (std::size_t w = min_slot_words + 1; w <= current; ++w)
-    if (wide_[w - min_slot_words - 1]) narrowest = w;
-  const std::size_t slots = groups * group_size;
-  std::size_t best = current, best_cost = ~std::size_t{0};
-  for (std::size_t w = narrowest; w <= max_slot_words; ++w) {
-    std::size_t cost = slots * w * 8;
-    for (std::size_t need = w + 1; need <= max_slot_words; ++need)
-      cost += wide_[need - min_slot_words - 1] * (inline_capacity(need) + sizeof(blob) + 16);
-    if (cost < best_cost) {
-      best = w;
-      best_cost = cost;
-    }
-  }
-  return best;
-}
-
 bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   table_array* old = array_.load(std::memory_order_relaxed);
-  const std::size_t words = width_for(groups);
-  const std::size_t new_bytes = table_array::footprint(groups, words, policy_);
+  const std::size_t new_bytes = table_array::footprint(groups, policy_);
   if (!budget.reserve(new_bytes)) return false;
   table_array* t;
   try {
-    t = table_array::create(groups, words, policy_);
+    t = table_array::create(groups, policy_);
   } catch (...) {
     budget.release(new_bytes);
     throw;
   }
-  // Blobs whose entries now fit inline: freed (through the epoch) once the new
-  // array is published.
-  std::vector<blob*> inlined;
   if (old) {
     // Readers may still use `old`: it is not modified, only copied.
-    try {
-      with_width(old->words, [&](auto from) {
-        with_width(words, [&](auto to) {
-          constexpr std::size_t Wf = decltype(from)::value, Wt = decltype(to)::value;
-          for (std::size_t g = 0; g < old->groups; ++g) {
-            for (std::uint32_t m = old->tags(g).full_slots(); m; m &= m - 1) {
-              slot_view<Wf> s;
-              s.load(old, g * group_size + __builtin_ctz(m));
-              const std::uint64_t h = s.hash();
-              slot_view<Wt> d{};
-              if (s.is_blob() && s.payload() <= inline_capacity(Wt)) {
-                blob* b = s.out_of_line();
-                inlined.push_back(b);
-                d = make_slot<Wt>(h, b->key(), b->value());
-              } else if (s.is_blob()) {
-                d.w[0] = s.w[0];
-                d.w[1] = s.w[1];
-                d.w[2] = s.w[2];
-              } else {
-                // Inline, and it fits (width_for never narrows below it).
-                std::memcpy(d.w, s.w, 2 + s.payload());
-              }
-              const std::size_t j = free_slot_for(t, h);
-              store_slot(t, j, d);
-              t->set_tag(j, tag_of(h));
-            }
-          }
-        });
-      });
-    } catch (...) {
-      table_array::destroy(t);  // holds no blob of its own: inlined ones were copied
-      budget.release(new_bytes);
-      throw;
+    for (std::size_t g = 0; g < old->groups; ++g) {
+      for (std::uint32_t m = old->tags(g).full_slots(); m; m &= m - 1) {
+        const std::size_t i = g * group_size + __builtin_ctz(m);
+        slot_view s;
+        s.load(old, i);
+        const std::uint64_t h = s.hash();
+        const std::size_t j = free_slot_for(t, h);
+        store_slot(t, j, s);
+        t->set_tag(j, tag_of(h));
+      }
     }
   }
   begin_write();
@@ -689,14 +537,7 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
     budget.release(old_bytes);
     epoch::retire(old, &table_array::destroy, old_bytes);
   }
-  for (blob* bl : inlined) {
-    const std::size_t freed = sizeof(blob) + bl->klen + bl->vlen;
-    b -= freed;
-    budget.release(freed);
-    epoch::retire(bl, &std::free, freed);
-  }
   bytes_.store(b, std::memory_order_relaxed);
-  blobs_.store(blobs_.load(std::memory_order_relaxed) - inlined.size(), std::memory_order_relaxed);
   return true;
 }
 
@@ -719,28 +560,26 @@ bool flat_table::reserve(std::size_t entries, memory_budget& budget) {
 }
 
 status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget) {
-  // Room first: a rebuild may widen the slots so that this entry fits inline.
-  if (!make_room(budget)) return status::memory_limit;
-  table_array* t = array_.load(std::memory_order_relaxed);
-  const std::size_t extra = blob_bytes_for(t->words, key, value);
+  const std::size_t extra = blob_bytes_for(key, value);
   if (extra && !budget.reserve(extra)) return status::memory_limit;
-  const std::size_t i = free_slot_for(t, hash);
-  const bool was_empty = t->tags(i / group_size).match(tag_empty) & (1u << (i % group_size));
+  slot_view s;
   try {
-    with_width(t->words, [&](auto width) {
-      const slot_view<decltype(width)::value> s =
-          make_slot<decltype(width)::value>(hash, key, value);
-      begin_write();
-      store_slot(t, i, s);
-      t->set_tag(i, tag_of(hash));
-      end_write();
-    });
+    if (!make_room(budget)) {
+      budget.release(extra);
+      return status::memory_limit;
+    }
+    s = make_slot(hash, key, value);
   } catch (...) {
     budget.release(extra);
     throw;
   }
-  count_entry(key.size() + value.size(), true);
-  if (extra) blobs_.store(blobs_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  table_array* t = array_.load(std::memory_order_relaxed);
+  const std::size_t i = free_slot_for(t, hash);
+  const bool was_empty = t->tags(i / group_size).match(tag_empty) & (1u << (i % group_size));
+  begin_write();
+  store_slot(t, i, s);
+  t->set_tag(i, tag_of(hash));
+  end_write();
   if (was_empty) ++used_;
   size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   bytes_.store(bytes_.load(std::memory_order_relaxed) + extra, std::memory_order_relaxed);
@@ -750,58 +589,47 @@ status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory
 status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
                              memory_budget& budget) {
   table_array* t = array_.load(std::memory_order_relaxed);
-  return with_width(t->words, [&](auto width) {
-    constexpr std::size_t W = decltype(width)::value;
-    slot_view<W> old;
-    old.load(t, index);
-    const std::size_t extra = blob_bytes_for(W, key, value);
-    if (extra && !budget.reserve(extra)) return status::memory_limit;
-    slot_view<W> s;
-    try {
-      s = make_slot<W>(hash, key, value);
-    } catch (...) {
-      budget.release(extra);
-      throw;
-    }
-    count_entry(old.payload(), false);
-    count_entry(key.size() + value.size(), true);
-    begin_write();
-    store_slot(t, index, s);
-    end_write();
-    const std::size_t freed = blob_bytes_of(old);
-    if (old.is_blob()) {
-      budget.release(freed);
-      epoch::retire(old.out_of_line(), &std::free, freed);
-    }
-    bytes_.store(bytes_.load(std::memory_order_relaxed) + extra - freed, std::memory_order_relaxed);
-    blobs_.store(blobs_.load(std::memory_order_relaxed) + (extra ? 1 : 0) - (old.is_blob() ? 1 : 0),
-                 std::memory_order_relaxed);
-    return status::ok;
-  });
+  slot_view old;
+  old.load(t, index);
+  const std::size_t extra = blob_bytes_for(key, value);
+  if (extra && !budget.reserve(extra)) return status::memory_limit;
+  slot_view s;
+  try {
+    s = make_slot(hash, key, value);
+  } catch (...) {
+    budget.release(extra);
+    throw;
+  }
+  begin_write();
+  store_slot(t, index, s);
+  end_write();
+  const std::size_t freed = blob_bytes_of(old);
+  if (old.is_blob()) {
+    budget.release(freed);
+    epoch::retire(old.out_of_line(), &std::free, freed);
+  }
+  bytes_.store(bytes_.load(std::memory_order_relaxed) + extra - freed, std::memory_order_relaxed);
+  return status::ok;
 }
 
 void flat_table::remove(std::size_t index, memory_budget& budget) {
   table_array* t = array_.load(std::memory_order_relaxed);
-  with_width(t->words, [&](auto width) {
-    slot_view<decltype(width)::value> old;
-    old.load(t, index);
-    count_entry(old.payload(), false);
-    // If the group still has an empty slot, no probe ever went past it, so
-    // this slot can become empty again instead of a tombstone.
-    const bool group_has_empty = t->tags(index / group_size).match(tag_empty) != 0;
-    begin_write();
-    t->set_tag(index, group_has_empty ? tag_empty : tag_deleted);
-    end_write();
-    if (group_has_empty) --used_;
-    size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    if (old.is_blob()) {
-      const std::size_t freed = blob_bytes_of(old);
-      budget.release(freed);
-      bytes_.store(bytes_.load(std::memory_order_relaxed) - freed, std::memory_order_relaxed);
-      blobs_.store(blobs_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-      epoch::retire(old.out_of_line(), &std::free, freed);
-    }
-  });
+  slot_view old;
+  old.load(t, index);
+  // If the group still has an empty slot, no probe ever went past it, so this
+  // slot can become empty again instead of a tombstone.
+  const bool group_has_empty = t->tags(index / group_size).match(tag_empty) != 0;
+  begin_write();
+  t->set_tag(index, group_has_empty ? tag_empty : tag_deleted);
+  end_write();
+  if (group_has_empty) --used_;
+  size_.store(size_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  if (old.is_blob()) {
+    const std::size_t freed = blob_bytes_of(old);
+    budget.release(freed);
+    bytes_.store(bytes_.load(std::memory_order_relaxed) - freed, std::memory_order_relaxed);
+    epoch::retire(old.out_of_line(), &std::free, freed);
+  }
 }
 
 status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,
@@ -885,8 +713,6 @@ void flat_table::clear(memory_budget& budget) {
   end_write();
   size_.store(0, std::memory_order_relaxed);
   used_ = 0;
-  for (std::size_t& n : wide_) n = 0;
-  blobs_.store(0, std::memory_order_relaxed);
   const std::size_t freed = bytes_.load(std::memory_order_relaxed);
   budget.release(freed);
   bytes_.store(0, std::memory_order_relaxed);
@@ -909,16 +735,14 @@ std::size_t flat_table::scan(std::string& out) const {
   const table_array* t = array_.load(std::memory_order_relaxed);
   if (!t) return 0;
   std::size_t n = 0;
-  with_width(t->words, [&](auto width) {
-    for (std::size_t g = 0; g < t->groups; ++g) {
-      for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
-        slot_view<decltype(width)::value> s;
-        s.load(t, g * group_size + __builtin_ctz(m));
-        append_scan_record(out, s.key(), s.value());
-        ++n;
-      }
+  for (std::size_t g = 0; g < t->groups; ++g) {
+    for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
+      slot_view s;
+      s.load(t, g * group_size + __builtin_ctz(m));
+      append_scan_record(out, s.key(), s.value());
+      ++n;
     }
-  });
+  }
   return n;
 }
 

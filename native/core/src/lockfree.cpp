@@ -1304,7 +1304,6 @@ map_stats lockfree_map::stats() const {
   st.strategy = strategy_kind::lockfree;
   st.stripes = 1;
   st.size = static_cast<std::size_t>(g->live());
-  st.out_of_line = st.size;
   for (table* t = g->head.load(std::memory_order_acquire); t;
        t = t->next.load(std::memory_order_acquire)) {
     st.capacity += t->capacity();

@@ -475,7 +475,6 @@ map_stats readmostly_map::stats() const {
   st.strategy = strategy_kind::readmostly;
   st.stripes = 1;
   st.size = size();
-  st.out_of_line = st.size;
   const readonly* r = read_.load(std::memory_order_relaxed);
   st.capacity = r->table->capacity() + (dirty_ ? dirty_->capacity() : 0);
   st.resizes = r->table->resizes() + (dirty_ ? dirty_->resizes() : 0);

@@ -216,7 +216,6 @@ map_stats striped_map<Lock, Mode>::stats() const {
     st.capacity += t.capacity();
     st.bytes += t.bytes_used();
     st.resizes += t.resizes();
-    st.out_of_line += t.out_of_line();
   }
   st.bytes += sizeof(*this) + sizeof(stripe) * count_;
   return st;

@@ -5,12 +5,13 @@
 // Layout. One allocation holds a header, the tag bytes and the slots. Slots
 // come in groups of 16; each group has 16 one-byte tags. The tags of all
 // groups come first, so the tag array (1/25 of the table) mostly stays in
-// cache, padded to whole cache lines so each group's slots are exactly 2 x W
-// lines at W words a slot (six at the narrowest); a lookup in a large table
-// prefetches those lines as it reads the tags, so the miss on the slot overlaps the one on the
-// tags. Tags: 0x00 empty, 0x01 deleted, 0x80 | the low 7 bits of the key's hash when full; empty
-// being zero means a freshly mapped array needs no initialisation and its untouched pages cost no
-// memory (a large `capacity` is reserved, not resident until entries land on it). A lookup compares
+// cache, padded to whole cache lines so each group's slots are exactly six
+// lines; a lookup in a large table prefetches those six lines as it reads the
+// tags, so the miss on the slot overlaps the one on the tags. Tags: 0x00
+// empty, 0x01 deleted, 0x80 | the low 7 bits of the key's hash when full;
+// empty being zero means a freshly mapped array needs no initialisation and
+// its untouched pages cost no memory (a large `capacity` is reserved, not
+// resident until entries land on it). A lookup compares
 // all 16 tags of a group at once (SSE2 where available, a scalar loop
 // elsewhere), so it touches the key bytes only on a tag match (1 in 128 for a
 // wrong key). The home group is hash bits 7..38 scaled to the group count,
@@ -18,19 +19,11 @@
 // Tables hold at most 14 entries a group (7/8) and grow by half, so a table
 // is 7/12 to 7/8 full (doubling would leave it 7/16 to 7/8 full).
 //
-// Slot width. A slot is 3 to 6 64-bit words, the same for a whole array and
-// recorded in its header. Entries whose key and value together fit in the
-// slot less two bytes (22, 30, 38 or 46 bytes) live inline: byte 0 the key
-// length, byte 1 the value length, then the bytes. Longer ones live in an
-// immutable out-of-line blob: byte 0 is 0x80, word 1 the blob pointer, word 2
-// the full hash (so rehashing and most mismatches never touch the blob). The
-// table counts its live entries by the narrowest width that would hold each
-// inline, with their bytes, and every rebuild (growth, tombstone cleanup,
-// reserve) picks the width that makes slots plus blobs smallest for them,
-// never narrower than an entry it holds inline (so a rebuild never allocates
-// a blob; blobs that fit the new width move inline and are retired). Lookups
-// are compiled once per width and dispatched on the array's width, so the
-// slot words stay in registers.
+// A slot is three 64-bit words. Short entries (key and value together at most
+// 22 bytes: 8-byte numbers, short strings) live inline: byte 0 the key length,
+// byte 1 the value length, then the bytes. Longer ones live in an immutable
+// out-of-line blob: byte 0 is 0x80, word 1 the blob pointer, word 2 the full
+// hash (so rehashing and most mismatches never touch the blob).
 //
 // Concurrency protocol (a seqlock). The writer, holding the owner's lock,
 // makes the version odd, mutates, and makes it even again; every word it
@@ -94,6 +87,7 @@ struct table_array;
 class flat_table {
  public:
   static constexpr std::size_t group_size = 16;
+  static constexpr std::size_t inline_bytes = 22;
 
   flat_table() = default;
   ~flat_table();
@@ -142,10 +136,6 @@ class flat_table {
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
   std::size_t capacity() const noexcept;
   std::size_t bytes_used() const noexcept { return bytes_.load(std::memory_order_relaxed); }
-  /// Entries whose key and value live in an out-of-line blob.
-  std::size_t out_of_line() const noexcept { return blobs_.load(std::memory_order_relaxed); }
-  /// The slot width of the current array in bytes (0 before the first entry).
-  std::size_t slot_bytes() const noexcept;
   std::uint64_t resizes() const noexcept { return resizes_.load(std::memory_order_relaxed); }
 
  private:
@@ -165,8 +155,6 @@ class flat_table {
                    memory_budget& budget);
   void remove(std::size_t index, memory_budget& budget);
   bool rebuild(std::size_t groups, memory_budget& budget);
-  std::size_t width_for(std::size_t groups) const noexcept;
-  void count_entry(std::size_t payload, bool add) noexcept;
 
   void begin_write() noexcept;
   void end_write() noexcept;
@@ -193,16 +181,10 @@ class flat_table {
   // Written by the writer only; read relaxed by size() and stats().
   std::atomic<std::size_t> size_{0};
   std::atomic<std::size_t> bytes_{0};
-  std::atomic<std::size_t> blobs_{0};
-  std::atomic<std::uint32_t> resizes_{0};  // a statistic: wraps after 2^32 resizes
-  unsigned write_depth_ = 0;               // nesting of write sections (writer only)
-  std::size_t used_ = 0;                   // full + deleted slots (writer only)
-  // Live entries that need 4, 5 and 6 slot words to be inline (key and value
-  // of 23-30, 31-38 and 39-46 bytes); rebuild picks the slot width from them
-  // (writer only). Sized so that a stripe (this table and its lock) stays
-  // within two cache lines.
-  std::size_t wide_[3] = {};
-  numa::policy policy_{};  // placement of new arrays (writer only)
+  std::atomic<std::uint64_t> resizes_{0};
+  std::size_t used_ = 0;      // full + deleted slots (writer only)
+  unsigned write_depth_ = 0;  // nesting of write sections (writer only)
+  numa::policy policy_{};     // placement of new arrays (writer only)
 };
 
 }  // namespace threadmap::detail

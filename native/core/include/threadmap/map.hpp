@@ -83,11 +83,6 @@ struct map_stats {
   std::size_t capacity = 0;   // slots allocated over all tables
   std::size_t bytes = 0;      // tables + out-of-line entries, as accounted for max_memory
   std::uint64_t resizes = 0;  // table reallocations (growth and tombstone cleanup)
-  // Entries whose key and value live outside the table's slots: the flat
-  // table's out-of-line blobs (entries too long for its slot width), every
-  // entry of `lockfree` (key and value nodes) and of `readmostly` (entry
-  // objects).
-  std::size_t out_of_line = 0;
 };
 
 /// Scan output: a sequence of records [u32 key_len][u32 value_len][key][value],
