@@ -162,7 +162,7 @@ STRATEGY_CASE("inline entries of every key and value length read back exactly") 
   // with a key that is a prefix of another key and a value whose bytes
   // continue that key: a lookup must compare the length and the key bytes
   // only, and copy the value from wherever it starts in the slot (8-byte
-  // values are taken from two slot words with shifts, at every offset).
+  // values at every offset too).
   auto m = make(cfg);
   auto key = [](std::size_t klen) {
     std::string k(klen, '\0');
