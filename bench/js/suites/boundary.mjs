@@ -9,11 +9,12 @@
 //            string up in a plain single-threaded table and hands the value
 //            back through a Float64Array: the cheapest get any native map
 //            reached through Node-API can have
-//   strings  1,000,000 string keys in random order: get, set (overwrite)
+//   strings  1,000,000 string keys in random order: get, set (overwrite),
+//            and the two string floors (the lookup floor's table is then
+//            64 MB: its lookup is one cache miss), the lookup floor also as
+//            a dependent chain
 //   numbers  1,000,000 number keys: get, and getMany with 1,000 keys a call
 //            from an array and from a Float64Array, against a Map.get loop
-//            and the two string floors (the table is then 64 MB: its lookup
-//            is one cache miss), the lookup floor also as a dependent chain
 //   (both large groups also time get as a dependent chain, where each key's
 //   index depends on the answer before it: see getChainKernel)
 //   peers    1,000,000 string keys: get on ThreadMap, lmdb-js and sharedmap
