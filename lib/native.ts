@@ -198,6 +198,8 @@ export interface NativeFloor {
   number(x: number): void
   /** Reads the string as UTF-16, the way the codecs do. */
   string(s: string): void
+  /** Reads the string as UTF-8 (Node-API's conversion). */
+  stringUtf8(s: string): void
   /**
    * Builds this thread's plain single-threaded table of `keys` (key i maps to
    * i); lookup() writes what it finds into out[0]. TypeError unless `keys` is
@@ -206,8 +208,6 @@ export interface NativeFloor {
   lookupLoad(keys: string[], out: Float64Array): void
   /** Looks `key` up in the lookupLoad table: out[0] is its value, NaN when missing. */
   lookup(key: string): void
-  /** Reads the string as UTF-8 (Node-API's conversion). */
-  stringUtf8(s: string): void
 }
 
 /**

@@ -6,7 +6,8 @@
 // floor.lookupLoad(keys, out) and floor.lookup(key): the cheapest get any
 // native table reached through Node-API can have. lookupLoad builds a
 // single-threaded open-addressing table of the string keys (key i maps to i);
-// lookup reads its key as UTF-16 (as the codec does), hashes those bytes and
+// lookup reads its key as UTF-16 (as the codec does), narrows it to bytes
+// when it is all ASCII (keeps the units as bytes otherwise), hashes them,
 // probes, and writes the value into out[0] (NaN when missing), so the caller
 // reads it back without a result handle. No lock, no guard, no codec, no map
 // reference: what is left is the call, the key read and one lookup.
