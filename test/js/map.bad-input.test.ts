@@ -429,3 +429,176 @@ describe('the native addon cannot be misused into a crash', () => {
     expect(nextFn.call(it)).toBeNull()
   })
 })
+
+// A view whose ArrayBuffer was transferred away has length 0 but is not an
+// empty key or value: it is a TypeError that changes nothing. Node 20 detaches
+// through structuredClone's transfer list; Node 22+ also has
+// ArrayBuffer.prototype.transfer().
+type Detach = (buffer: ArrayBuffer) => void
+const detachers: [string, Detach][] = [['structuredClone transfer', (b) => void structuredClone(b, { transfer: [b] })]]
+const transfer = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer) => ArrayBuffer }).transfer
+if (typeof transfer === 'function') detachers.push(['ArrayBuffer.prototype.transfer', (b) => void transfer.call(b)])
+
+function detached<T extends ArrayBufferView>(view: T, how: Detach): T {
+  how(view.buffer as ArrayBuffer)
+  expect(view.byteLength).toBe(0)
+  return view
+}
+
+describe.each(STRATEGIES)('detached buffers (%s)', (strategy) => {
+  describe.each(detachers)('detached by %s', (_how, how) => {
+    // Every shape of view a user may hold once its buffer is gone.
+    const views = (): Uint8Array[] => [
+      detached(new Uint8Array([1, 2, 3]), how),
+      detached(Buffer.alloc(5, 7), how),
+      detached(new Uint8Array(new ArrayBuffer(16), 4, 8), how),
+      detached(new Uint8Array(new ArrayBuffer(16), 16, 0), how), // empty before, and detached
+      detached(new Uint8Array(0), how),
+    ]
+
+    test('a detached bytes key is a TypeError in every operation and never the empty key', () => {
+      const m = new ThreadMap<Uint8Array, string>(null, { keys: 'bytes', values: 'string', strategy })
+      m.set(new Uint8Array(0), 'empty')
+      m.set(new Uint8Array([1, 2, 3]), 'abc')
+      const before = snapshot(m as AnyMap)
+      for (const bad of views()) {
+        expect(() => m.set(bad, 'x')).toThrow(TypeError)
+        expect(() => m.set(bad, 'x')).toThrow(/detached/)
+        expect(() => m.get(bad)).toThrow(TypeError)
+        expect(() => m.has(bad)).toThrow(TypeError)
+        expect(() => m.delete(bad)).toThrow(TypeError)
+        expect(() => m.getOrSet(bad, 'x')).toThrow(TypeError)
+        expect(() => m.setIfAbsent(bad, 'x')).toThrow(TypeError)
+        expect(() => m.compareAndSet(bad, 'empty', 'x')).toThrow(TypeError)
+        expect(() => m.compareAndSet(bad, undefined, 'x')).toThrow(TypeError)
+        expect(() => m.compareAndSet(bad, 'empty', undefined)).toThrow(TypeError)
+        expect(() => m.swap(bad, 'x')).toThrow(TypeError)
+        expect(() => m.take(bad)).toThrow(TypeError)
+        expect(() => m.update(bad, () => 'x')).toThrow(TypeError)
+      }
+      expect(snapshot(m as AnyMap)).toBe(before)
+      expect(m.get(new Uint8Array(0))).toBe('empty')
+      const counters = new ThreadMap<Uint8Array, number>(null, { keys: 'bytes', values: 'number', strategy })
+      counters.set(new Uint8Array(0), 5)
+      for (const bad of views()) expect(() => counters.add(bad, 1)).toThrow(TypeError)
+      expect(counters.get(new Uint8Array(0))).toBe(5)
+      expect(counters.size).toBe(1)
+    })
+
+    test('a detached bytes value is a TypeError that changes nothing', () => {
+      const m = new ThreadMap<string, Uint8Array>(null, { keys: 'string', values: 'bytes', strategy })
+      m.set('k', new Uint8Array([9]))
+      m.set('empty', new Uint8Array(0))
+      for (const bad of views()) {
+        expect(() => m.set('k', bad)).toThrow(TypeError)
+        expect(() => m.set('k', bad)).toThrow(/value .*detached/)
+        expect(() => m.set('new', bad)).toThrow(TypeError)
+        expect(() => m.getOrSet('new', bad)).toThrow(TypeError)
+        expect(() => m.setIfAbsent('new', bad)).toThrow(TypeError)
+        expect(() => m.swap('k', bad)).toThrow(TypeError)
+        expect(() => m.compareAndSet('k', new Uint8Array([9]), bad)).toThrow(TypeError)
+        // A detached expected value is not "the empty value" either.
+        expect(() => m.compareAndSet('empty', bad, new Uint8Array([1]))).toThrow(TypeError)
+        expect(() => m.update('k', () => bad)).toThrow(TypeError)
+      }
+      expect(m.get('k')).toEqual(new Uint8Array([9]))
+      expect(m.get('empty')).toEqual(new Uint8Array(0))
+      expect(m.has('new')).toBe(false)
+      expect(m.size).toBe(2)
+    })
+
+    test.each(['structured', 'any'] as const)('a detached view as a %s value is a TypeError', (values) => {
+      const m = new ThreadMap<string, unknown>(null, { keys: 'string', values, strategy })
+      m.set('k', 1)
+      for (const bad of views()) {
+        expect(() => m.set('k', bad)).toThrow(TypeError)
+        expect(() => m.set('k', { nested: bad })).toThrow(TypeError)
+        expect(() => m.setIfAbsent('new', bad)).toThrow(TypeError)
+        expect(() => m.compareAndSet('k', 1, bad)).toThrow(TypeError)
+      }
+      expect(m.get('k')).toBe(1)
+      expect(m.size).toBe(1)
+    })
+
+    test('a batch holding one detached key or value is rejected whole', () => {
+      const m = new ThreadMap<Uint8Array, Uint8Array>(null, { keys: 'bytes', values: 'bytes', strategy })
+      m.set(new Uint8Array(0), new Uint8Array([0]))
+      const before = snapshot(m as AnyMap)
+      const keys = (): Uint8Array[] => [new Uint8Array([1]), new Uint8Array([2]), views()[0], new Uint8Array([3])]
+      const values = [1, 2, 3, 4].map((i) => new Uint8Array([i]))
+      expect(() => m.getMany(keys())).toThrow(/key at index 2 .*detached/)
+      expect(() => m.hasMany(keys())).toThrow(TypeError)
+      expect(() => m.deleteMany(keys())).toThrow(TypeError)
+      expect(() => m.setMany(keys(), values)).toThrow(TypeError)
+      expect(() => m.setMany(keys().map((k, i) => [k, values[i]] as const))).toThrow(TypeError)
+      const badValues = [...values.slice(0, 3), views()[1]]
+      expect(() => m.setMany(values, badValues)).toThrow(/value at index 3 .*detached/)
+      expect(() => m.setMany(values.map((k, i) => [k, badValues[i]] as const))).toThrow(TypeError)
+      // Past one native call's worth: checked whole before the first write.
+      const many: Uint8Array[] = Array.from({ length: 10_000 }, (_, i) => new Uint8Array([i & 255, i >> 8, 1]))
+      many[9_000] = views()[2]
+      expect(() => m.setMany(many, many.map(() => new Uint8Array([1])))).toThrow(/index 9000/)
+      expect(() => m.deleteMany(many)).toThrow(TypeError)
+      expect(snapshot(m as AnyMap)).toBe(before)
+    })
+
+    test('a detached typed array of batch keys or values is a TypeError, not an empty batch', () => {
+      const m = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy })
+      m.set(1, 1)
+      const f64 = (): Float64Array => detached(new Float64Array([1, 2, 3]), how)
+      expect(() => m.getMany(f64())).toThrow(TypeError)
+      expect(() => m.getMany(f64())).toThrow(/detached/)
+      expect(() => m.hasMany(f64())).toThrow(TypeError)
+      expect(() => m.deleteMany(f64())).toThrow(TypeError)
+      expect(() => m.setMany(f64(), f64())).toThrow(TypeError)
+      expect(() => m.setMany(new Float64Array([5, 6, 7]), f64())).toThrow(TypeError)
+      expect(() => m.setMany([5, 6, 7], f64())).toThrow(TypeError)
+      expect(() => m.setMany(f64(), [5, 6, 7])).toThrow(TypeError)
+      const b = new ThreadMap<bigint, bigint>(null, { keys: 'bigint', values: 'bigint', strategy })
+      expect(() => b.getMany(detached(new BigInt64Array([1n]), how))).toThrow(TypeError)
+      expect(() => b.setMany(detached(new BigUint64Array([1n]), how), [1n])).toThrow(TypeError)
+      expect(b.size).toBe(0)
+      expect(m.size).toBe(1)
+      expect(m.get(1)).toBe(1)
+    })
+  })
+
+  test('a buffer detached by user code after the call began is still rejected', () => {
+    // toJSON runs while the values are encoded, after the keys were looked at.
+    const m = new ThreadMap<Uint8Array, unknown>(null, { keys: 'bytes', values: 'json', strategy })
+    m.set(new Uint8Array(0), 'empty')
+    const key = new Uint8Array([1, 2])
+    const sneaky = { toJSON: () => (structuredClone(key.buffer, { transfer: [key.buffer as ArrayBuffer] }), 1) }
+    expect(() => m.set(key, sneaky)).toThrow(TypeError)
+    const keys = new Float64Array([1, 2])
+    const sneakyBatch = { toJSON: () => (structuredClone(keys.buffer, { transfer: [keys.buffer as ArrayBuffer] }), 1) }
+    const n = new ThreadMap<number, unknown>(null, { keys: 'number', values: 'json', strategy })
+    expect(() => n.setMany(keys, [1, sneakyBatch])).toThrow(TypeError)
+    expect(n.size).toBe(0)
+    expect(m.size).toBe(1)
+    expect(m.get(new Uint8Array(0))).toBe('empty')
+  })
+
+  test('an empty view that is not detached stays a valid empty key and value', () => {
+    const m = new ThreadMap<Uint8Array, Uint8Array>(null, { keys: 'bytes', values: 'bytes', strategy })
+    const empties = [
+      new Uint8Array(0),
+      Buffer.alloc(0),
+      new Uint8Array(new ArrayBuffer(0)),
+      new Uint8Array(new ArrayBuffer(8), 8, 0),
+      new Uint8Array([1, 2, 3]).subarray(1, 1),
+    ]
+    for (const e of empties) {
+      m.set(e, e)
+      expect(m.get(new Uint8Array(0))).toEqual(new Uint8Array(0))
+      expect(m.compareAndSet(e, e, e)).toBe(true)
+    }
+    expect(m.getMany(empties)).toEqual(empties.map(() => new Uint8Array(0)))
+    m.setMany(empties, empties)
+    expect(m.size).toBe(1)
+    const n = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy })
+    expect(n.getMany(new Float64Array(0))).toEqual([])
+    n.setMany(new Float64Array(0), new Float64Array(0))
+    expect(n.size).toBe(0)
+  })
+})
