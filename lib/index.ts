@@ -622,8 +622,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   /**
    * Atomically adds `delta` to a counter and returns the new value; a missing
    * key counts as 0. Values 'number' take number deltas, 'bigint' bigint
-   * deltas (RangeError on int64 overflow), 'any' either (the stored value must
-   * then be of the delta's type).
+   * deltas, 'any' either; a stored value of another type is a TypeError, and
+   * a delta, stored bigint or sum outside the signed 64-bit range a
+   * RangeError. Nothing changes when it throws.
    */
   add(key: K, delta: number): number
   add(key: K, delta: bigint): bigint

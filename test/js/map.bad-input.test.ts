@@ -173,6 +173,78 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     expect(m.size).toBe(stored)
   })
 
+  test('at its maxMemory a map reads, deletes and clears; each write that needs room is a RangeError', () => {
+    const m = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy, maxMemory: 256 * 1024 })
+    const value = (i: number): string => `${i}:`.padEnd(200, 'v')
+    let stored = 0
+    for (; ; stored++) {
+      try {
+        m.set(`key${stored}`, value(stored))
+      } catch (err) {
+        expect(err).toBeInstanceOf(RangeError)
+        break
+      }
+    }
+    const big = 'x'.repeat(512 * 1024)
+    const refused: (() => unknown)[] = [
+      () => m.set('fresh', big),
+      () => m.getOrSet('fresh', big),
+      () => m.setIfAbsent('fresh', big),
+      () => m.swap('key0', big),
+      () => m.compareAndSet('key0', value(0), big),
+      () => m.compareAndSet('fresh', undefined, big),
+      () => m.update('key0', () => big),
+      () => m.setMany([['fresh', big]]),
+    ]
+    for (const write of refused) {
+      expect(write).toThrow(RangeError)
+      expect(write).toThrow(/maxMemory/)
+    }
+    expect(m.size).toBe(stored)
+    expect(m.has('fresh')).toBe(false)
+    expect(m.get('key0')).toBe(value(0))
+    // A map at its limit never refuses a read, a delete or an iteration.
+    expect(m.getMany(['key1', 'nope'])).toEqual([value(1), undefined])
+    expect(m.hasMany(['key1'])).toEqual([true])
+    expect([...m.keys()].length).toBe(stored)
+    expect(m.delete('key1')).toBe(true)
+    expect(m.take('key2')).toBe(value(2))
+    expect(m.deleteMany(['key3', 'key4'])).toEqual([true, true])
+    expect(m.compareAndSet('key5', value(5), undefined)).toBe(true)
+    expect(m.size).toBe(stored - 5)
+    // Deleting makes room again; so does clear().
+    const half = Math.floor(stored / 2)
+    for (let i = 6; i < half; i++) m.delete(`key${i}`)
+    let again = 0
+    for (; again < stored; again++) {
+      try {
+        m.set(`again${again}`, value(again))
+      } catch {
+        break
+      }
+    }
+    expect(again).toBeGreaterThan(0)
+    m.clear()
+    for (let i = 0; i < stored / 2; i++) m.set(`key${i}`, value(i))
+    expect(m.size).toBe(Math.ceil(stored / 2))
+
+    // add needs room for a new counter only.
+    const c = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy, maxMemory: 64 * 1024 })
+    let counters = 0
+    for (; ; counters++) {
+      try {
+        c.add(`c${counters}`, 1)
+      } catch (err) {
+        expect(err).toBeInstanceOf(RangeError)
+        expect(String(err)).toMatch(/maxMemory/)
+        break
+      }
+    }
+    expect(c.size).toBe(counters)
+    expect(c.has(`c${counters}`)).toBe(false)
+    expect(c.add('c0', 1)).toBe(2)
+  })
+
   test('a capacity that cannot fit in maxMemory is a RangeError', () => {
     expect(() => new ThreadMap(null, { strategy, capacity: 1_000_000, maxMemory: 1024 })).toThrow(RangeError)
   })
@@ -193,9 +265,14 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     expect(() => b.add('max', 1n)).toThrow(RangeError)
     expect(b.get('max')).toBe(2n ** 63n - 1n)
     expect(() => b.add('k', 2n ** 64n)).toThrow(RangeError) // the delta itself is out of range
-    b.set('huge', 2n ** 100n) // stored in the long form, not a counter
-    expect(() => b.add('huge', 1n)).toThrow(TypeError)
-    expect(b.get('huge')).toBe(2n ** 100n)
+    // A stored bigint outside int64 is the right type but outside a
+    // counter's range: a RangeError, as an overflow is.
+    for (const huge of [2n ** 63n, -(2n ** 63n) - 1n, 2n ** 100n]) {
+      b.set('huge', huge)
+      expect(() => b.add('huge', 1n)).toThrow(RangeError)
+      expect(() => b.add('huge', 0n)).toThrow(/outside the signed 64-bit range/)
+      expect(b.get('huge')).toBe(huge)
+    }
 
     const a = new ThreadMap<string, unknown>(null, { keys: 'string', values: 'any', strategy })
     a.set('str', 'text')
@@ -203,8 +280,17 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     a.set('num', 1)
     expect(() => a.add('num', 1n)).toThrow(TypeError)
     expect(() => a.add('num', 'x' as unknown as number)).toThrow(TypeError)
+    expect(() => a.add('str', 1n)).toThrow(TypeError)
+    expect(() => a.add('str', 1n)).toThrow(/not a bigint/)
+    a.set('huge', -(2n ** 64n))
+    expect(() => a.add('huge', 1n)).toThrow(RangeError)
+    expect(() => a.add('huge', 1)).toThrow(TypeError) // a number delta on a bigint
+    a.set('big', 1n)
+    expect(() => a.add('big', 1)).toThrow(TypeError)
     expect(a.get('str')).toBe('text')
     expect(a.get('num')).toBe(1)
+    expect(a.get('huge')).toBe(-(2n ** 64n))
+    expect(a.get('big')).toBe(1n)
   })
 
   test('bad options are TypeErrors or RangeErrors naming the choices', () => {
@@ -328,9 +414,16 @@ describe('closed maps', () => {
         () => [...map],
         () => map.forEach(() => undefined),
         () => [...map.keys()],
+        () => [...map.values()],
+        () => map.getMany(['a']),
+        () => map.hasMany(['a']),
+        () => map.deleteMany(['a']),
+        () => map.setMany([['a', 1]]),
         () => map.handle(),
       ]
       for (const call of calls) expect(call).toThrow(/closed/)
+      // What describes the map still answers.
+      expect([map.id, map.keyType, map.valueType, map.closed]).toEqual([m.id, 'string', 'number', true])
     }
     expect(() => m.close()).not.toThrow()
     expect(() => other.close()).not.toThrow()
