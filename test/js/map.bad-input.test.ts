@@ -640,6 +640,14 @@ describe.each(STRATEGIES)('detached buffers (%s)', (strategy) => {
       expect(m.size).toBe(1)
     })
 
+    test('a json value is what JSON.stringify makes of a view, detached or not', () => {
+      const m = new ThreadMap<string, unknown>(null, { keys: 'string', values: 'json', strategy })
+      m.set('live', new Uint8Array([1, 2]))
+      m.set('gone', views()[0])
+      expect(m.get('live')).toEqual({ 0: 1, 1: 2 })
+      expect(m.get('gone')).toEqual({})
+    })
+
     test('a batch holding one detached key or value is rejected whole', () => {
       const m = new ThreadMap<Uint8Array, Uint8Array>(null, { keys: 'bytes', values: 'bytes', strategy })
       m.set(new Uint8Array(0), new Uint8Array([0]))
