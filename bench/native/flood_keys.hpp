@@ -218,7 +218,9 @@ inline std::vector<std::string> prefix_flood_keys(std::size_t count) {
   keys.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     const std::size_t len = 24 + (i * 7) % 256;
-    std::string k = prefix.substr(0, len - 6);
+    std::string k;
+    k.reserve(len);  // one exact allocation, as random_like's keys have
+    k.append(prefix, 0, len - 6);
     std::size_t v = i;
     for (int d = 0; d < 6; ++d, v >>= 6) k.push_back(digits[v & 63]);
     keys.push_back(std::move(k));
