@@ -11,9 +11,9 @@
 namespace tmbench {
 
 struct flood_options {
-  std::size_t keys = 20000;             // keys per set
-  double budget_ms = 5000;              // a phase (inserts or gets) stops past this
-  unsigned rounds = 3;                  // runs per (strategy, set), flood and random alternating
+  std::size_t keys = 20000;  // keys per set
+  double budget_ms = 5000;   // a phase (inserts or gets) stops past this
+  unsigned rounds = 5;       // runs per (strategy, set), flood and random alternating; best kept
   std::vector<std::string> strategies;  // empty: every strategy
   std::string json;                     // also write the figures here
 };
