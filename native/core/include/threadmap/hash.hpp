@@ -7,9 +7,9 @@
 // such a key then scans every earlier one (a probe becomes a scan, and
 // lockfree's growth, which reacts to long probes, runs away). So every value
 // the mixing uses, not only the initial state, is a secret drawn from the OS
-// (getrandom(2), else /dev/urandom) before main: without the secret no one can
-// say which keys collide, and two processes place (and iterate) the same keys
-// differently.
+// (getrandom(2), else /dev/urandom) when the core is loaded (before main, or
+// when dlopen loads the addon): without the secret no one can say which keys
+// collide, and two processes place (and iterate) the same keys differently.
 //
 // Construction: input is consumed 16 bytes at a time; each block (A, B) is
 // folded into the state h with one 64x64->128-bit multiply whose halves are
@@ -31,17 +31,19 @@
 //     same flaw). Here hitting zero means guessing a 64-bit secret.
 // Against chosen keys this is a secret-keyed hash, not a proven PRF (keyed
 // SipHash-1-3 was measured beside it and cost several times as much per key:
-// docs/benchmarks.md, "Hash flooding"): what it guarantees is that the constructions above, and any
-// other that needs the key's value, cannot be computed by someone who has not
-// seen it. Someone who can read many hash-dependent timings of one process
-// over a long time is outside what it promises.
+// docs/benchmarks.md, "Hash flooding"). What it guarantees is that the
+// constructions above, and any other that needs the secret's value, cannot be
+// computed by someone who has not seen the secret. Someone who can read many
+// hash-dependent timings of one process over a long time is outside what it
+// promises.
 //
 // Seeding happens in a static initializer of the core (hash.cpp, priority
 // 101: before any ordinary static initializer of the module that links the
 // core), so the hot path reads the secret words with plain loads and no "is
 // it seeded" branch. The secret sits alone on its cache line: it is read by
-// every thread on every call and written only before main, so the line stays
-// shared in every core's cache. There is deliberately no way to fix the seed.
+// every thread on every call and written only while the module loads, so the
+// line stays shared in every core's cache. There is deliberately no way to fix
+// the seed.
 //
 // The tables use: the top bits to choose a stripe, bits 7.. to choose a
 // group, and the low 7 bits as the 1-byte tag. test/native/hash.test.cpp
@@ -58,7 +60,8 @@ namespace threadmap {
 
 namespace detail {
 
-/// The process's hash secret (s[0..5] used), written once before main (hash.cpp).
+/// The process's hash secret (s[0..5] used), written once as the module loads
+/// (hash.cpp).
 struct alignas(64) hash_secret {
   std::uint64_t s[8];
 };
