@@ -2,12 +2,17 @@
 // main, in a static initializer that runs ahead of the module's ordinary ones
 // (priority 101), so no other static initializer can hash with a zero key.
 // There is no fallback to anything predictable: a process that can neither
-// call getrandom(2) nor read /dev/urandom stops here with a message, since
-// continuing would hand every map a hash anyone can flood.
+// ask the system (getrandom(2), getentropy(2), rand_s) nor read /dev/urandom
+// stops here with a message, since continuing would hand every map a hash
+// anyone can flood.
 #include "threadmap/hash.hpp"
 
+#if defined(_WIN32)
+#define _CRT_RAND_S  // rand_s: RtlGenRandom behind the C runtime, no extra import
+#else
 #include <fcntl.h>
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <cstdio>
@@ -16,6 +21,8 @@
 
 #if defined(__linux__)
 #include <sys/syscall.h>
+#elif defined(__APPLE__)
+#include <sys/random.h>
 #endif
 
 namespace threadmap {
@@ -29,9 +36,20 @@ namespace {
 
 const char* seed_source = "unseeded";
 
-// getrandom(2) through syscall(2), so no glibc symbol newer than the floor is
-// needed; ENOSYS (kernel before 3.17) sends the caller to the file.
-int from_getrandom(unsigned char* out, std::size_t n) noexcept {
+// The platform's own call for randomness: getrandom(2) through syscall(2) on
+// Linux (so no glibc symbol newer than the floor is needed; ENOSYS, a kernel
+// before 3.17, sends the caller to the file), getentropy(2) on macOS (at most
+// 256 bytes a call), rand_s on Windows (which has no file to fall back to).
+constexpr const char* system_source =
+#if defined(__APPLE__)
+    "getentropy";
+#elif defined(_WIN32)
+    "rand_s";
+#else
+    "getrandom";
+#endif
+
+int from_system(unsigned char* out, std::size_t n) noexcept {
 #if defined(__linux__) && defined(SYS_getrandom)
   while (n > 0) {
     const long r = syscall(SYS_getrandom, out, n, 0);
@@ -43,6 +61,25 @@ int from_getrandom(unsigned char* out, std::size_t n) noexcept {
     n -= static_cast<std::size_t>(r);
   }
   return 0;
+#elif defined(__APPLE__)
+  while (n > 0) {
+    const std::size_t chunk = n < 256 ? n : 256;
+    if (getentropy(out, chunk) != 0) return errno;
+    out += chunk;
+    n -= chunk;
+  }
+  return 0;
+#elif defined(_WIN32)
+  while (n > 0) {
+    unsigned int word = 0;
+    const int err = rand_s(&word);
+    if (err != 0) return err;
+    const std::size_t chunk = n < sizeof word ? n : sizeof word;
+    std::memcpy(out, &word, chunk);
+    out += chunk;
+    n -= chunk;
+  }
+  return 0;
 #else
   (void)out;
   (void)n;
@@ -50,6 +87,11 @@ int from_getrandom(unsigned char* out, std::size_t n) noexcept {
 #endif
 }
 
+#if defined(_WIN32)
+int from_file(const char*, unsigned char*, std::size_t) noexcept {
+  return ENOENT;
+}
+#else
 int from_file(const char* path, unsigned char* out, std::size_t n) noexcept {
   const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -71,6 +113,7 @@ int from_file(const char* path, unsigned char* out, std::size_t n) noexcept {
   ::close(fd);
   return err;
 }
+#endif
 
 }  // namespace
 
@@ -78,9 +121,9 @@ int os_random(void* out, std::size_t n, bool use_getrandom, const char* fallback
               const char** source) noexcept {
   auto* p = static_cast<unsigned char*>(out);
   if (use_getrandom) {
-    const int err = from_getrandom(p, n);
+    const int err = from_system(p, n);
     if (err == 0) {
-      if (source) *source = "getrandom";
+      if (source) *source = system_source;
       return 0;
     }
   }
@@ -96,10 +139,11 @@ __attribute__((constructor(101))) void seed_process_hash() {
   const char* source = nullptr;
   const int err = os_random(fresh.s, sizeof fresh.s, true, "/dev/urandom", &source);
   if (err != 0) {
-    std::fprintf(stderr,
-                 "threadmap: cannot seed the hash: neither getrandom(2) nor /dev/urandom "
-                 "answered (%s); refusing to run with a hash anyone could flood\n",
-                 std::strerror(err));
+    std::fprintf(
+        stderr,
+        "threadmap: cannot seed the hash: neither the system's randomness nor /dev/urandom "
+        "answered (%s); refusing to run with a hash anyone could flood\n",
+        std::strerror(err));
     std::abort();
   }
   fresh.s[3] |= 1;           // n * s3 is injective: lengths never alias

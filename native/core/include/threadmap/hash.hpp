@@ -7,9 +7,9 @@
 // such a key then scans every earlier one (a probe becomes a scan, and
 // lockfree's growth, which reacts to long probes, runs away). So every value
 // the mixing uses, not only the initial state, is a secret drawn from the OS
-// (getrandom(2), else /dev/urandom) when the core is loaded (before main, or
-// when dlopen loads the addon): without the secret no one can say which keys
-// collide, and two processes place (and iterate) the same keys differently.
+// (getrandom(2), getentropy(2) or rand_s, else /dev/urandom) when the core is loaded (before main,
+// or when dlopen loads the addon): without the secret no one can say which keys collide, and two
+// processes place (and iterate) the same keys differently.
 //
 // Construction: input is consumed 16 bytes at a time; each block (A, B) is
 // folded into the state h with one 64x64->128-bit multiply whose halves are
@@ -109,8 +109,9 @@ inline std::uint64_t keyed_hash(const std::uint64_t* s, const void* data, std::s
   return mulfold(h ^ s[4], n ^ s[5]);
 }
 
-/// Fills `out` with `n` bytes of the OS's randomness: getrandom(2) (retried
-/// on EINTR) when `use_getrandom`, else or when the kernel lacks it the file
+/// Fills `out` with `n` bytes of the OS's randomness: the system's own call
+/// (getrandom(2) on Linux, retried on EINTR; getentropy(2) on macOS; rand_s on
+/// Windows) when `use_getrandom`, else or when the kernel lacks it the file
 /// `fallback` (normally /dev/urandom). Returns 0, or the errno of the last
 /// source tried (EIO for a file that ended early); never fills in a constant.
 /// `*source` names the source that answered. The seeding uses it with
@@ -120,7 +121,8 @@ int os_random(void* out, std::size_t n, bool use_getrandom, const char* fallback
 
 }  // namespace detail
 
-/// Where this process's hash secret came from: "getrandom" or "/dev/urandom".
+/// Where this process's hash secret came from: "getrandom", "getentropy",
+/// "rand_s" or "/dev/urandom".
 const char* hash_seed_source() noexcept;
 
 inline std::uint64_t hash_bytes(const void* data, std::size_t n) noexcept {
