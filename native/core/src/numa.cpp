@@ -2,6 +2,8 @@
 // threadmap/numa.hpp.
 #include "threadmap/numa.hpp"
 
+#include "threadmap/detail/alloc.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -619,6 +621,7 @@ std::size_t footprint(std::size_t bytes, const policy& p) noexcept {
 }
 
 void* allocate(std::size_t bytes, const policy& p, placement& where) {
+  if (detail::fail_allocation()) throw std::bad_alloc();
   where = placement{};
   where.policy = p.kind;
   if (bytes == 0) bytes = 1;
