@@ -333,6 +333,8 @@ topology read_topology_unchecked(const std::string& sysfs_root, bool simulated) 
 topology read_topology(const std::string& sysfs_root, bool simulated) {
   try {
     return read_topology_unchecked(sysfs_root, simulated);
+  } catch (const std::bad_alloc&) {
+    throw;  // not the machine's topology: a fallback read now would be cached for good
   } catch (const std::exception& e) {
     // A directory that vanished mid-walk, and the like: still one node.
     topology t = one_node(sysfs_root, std::string("reading the NUMA topology failed: ") + e.what() +
@@ -652,12 +654,15 @@ void* allocate(std::size_t bytes, const policy& p, placement& where) {
     return mem;
   }
 #endif
+  // Loaded before the memory is taken: loading may throw.
+  const std::shared_ptr<const topology> topo =
+      p.kind == policy_kind::none ? nullptr : current_topology();
   void* mem = std::aligned_alloc(64, round_up(bytes, 64));
   if (!mem) throw std::bad_alloc();
   std::memset(mem, 0, bytes);
   if (p.kind != policy_kind::none) {
     // Decided (and reported) even though it cannot be applied to a shared page.
-    const decision d = decide(p, *current_topology(), current_cpu());
+    const decision d = decide(p, *topo, current_cpu());
     where.node = d.node;
 #if defined(THREADMAP_NUMA_LINUX)
     where.result = outcome::heap;
