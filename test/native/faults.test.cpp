@@ -150,7 +150,8 @@ const known_failure known_failures[] = {
     // allocate (an old value longer than the string's inline buffer), the
     // operation reports std::bad_alloc although it took effect.
     {"lockfree", "out of line", "swap", "old value copied after the CAS (update(), line 938)"},
-    {"lockfree", "out of line", "put replace", "old value copied after the CAS (update(), line 938)"},
+    {"lockfree", "out of line", "put replace",
+     "old value copied after the CAS (update(), line 938)"},
     {"lockfree", "out of line", "take", "old value copied after the CAS (update(), line 938)"},
 
     // readmostly (native/core/src/readmostly.cpp), modify()'s new-key path
@@ -160,7 +161,8 @@ const known_failure known_failures[] = {
     // (stats().bytes stays above a fresh map's after clear(); ASan: the node
     // leaks). The same in the expunged branch (lines 240-247): dirty_->put
     // throws after make_node.
-    {"readmostly", "*", "put", "new key: node and entry charge leak when new entry/dirty put throws"},
+    {"readmostly", "*", "put",
+     "new key: node and entry charge leak when new entry/dirty put throws"},
     {"readmostly", "*", "put grow", "new key: node and entry charge leak (modify, lines 264-276)"},
     {"readmostly", "*", "put_if_absent", "new key: node and entry charge leak (modify)"},
     {"readmostly", "*", "cas insert", "new key: node and entry charge leak (modify)"},
@@ -600,15 +602,20 @@ bool same_contents(concurrent_map& m, const model& md, const std::string& where)
     scan_reader rd(buf);
     scan_record rec;
     while (rd.next(rec)) {
-      if (!seen.emplace(rec.key, rec.value).second) bad("scan saw a key twice: " + show(std::string(rec.key)));
+      if (!seen.emplace(rec.key, rec.value).second)
+        bad("scan saw a key twice: " + show(std::string(rec.key)));
     }
   }
-  if (counted != seen.size()) bad("scan counted " + std::to_string(counted) + " records, wrote " + std::to_string(seen.size()));
+  if (counted != seen.size())
+    bad("scan counted " + std::to_string(counted) + " records, wrote " +
+        std::to_string(seen.size()));
   if (seen != md) {
     for (const auto& [k, v] : md) {
       auto it = seen.find(k);
-      if (it == seen.end()) bad("scan lacks " + show(k));
-      else if (it->second != v) bad("scan has " + show(k) + " = " + show(it->second) + ", want " + show(v));
+      if (it == seen.end())
+        bad("scan lacks " + show(k));
+      else if (it->second != v)
+        bad("scan has " + show(k) + " = " + show(it->second) + ", want " + show(v));
     }
     for (const auto& [k, v] : seen)
       if (!md.count(k)) bad("scan has extra " + show(k) + " = " + show(v));
@@ -618,8 +625,10 @@ bool same_contents(concurrent_map& m, const model& md, const std::string& where)
   std::vector<std::string> ks;
   for (const auto& [k, v] : md) {
     std::string out;
-    if (!m.get(k, &out)) bad("get lacks " + show(k));
-    else if (out != v) bad("get " + show(k) + " = " + show(out) + ", want " + show(v));
+    if (!m.get(k, &out))
+      bad("get lacks " + show(k));
+    else if (out != v)
+      bad("get " + show(k) + " = " + show(out) + ", want " + show(v));
     ks.push_back(k);
   }
   ks.push_back("no such key, long enough to be out of line");
@@ -644,7 +653,8 @@ void later_operations(concurrent_map& m, model md, std::size_t fresh_bytes,
   }
   md[pk] = pv;
   same_contents(m, md, where + " (after a later put)");
-  if (m.erase(pk, nullptr) != status::ok) tmtest::fail(__FILE__, __LINE__, where + ": erase failed");
+  if (m.erase(pk, nullptr) != status::ok)
+    tmtest::fail(__FILE__, __LINE__, where + ": erase failed");
   m.clear();
   same_contents(m, {}, where + " (after clear)");
   const std::size_t b = m.stats().bytes;
@@ -717,9 +727,9 @@ void check_step(const tmtest::strategy_config& cfg, const char* variant,
     // Failed: nothing may have changed. Completed (with no injected failure,
     // or without needing that allocation): exactly the model's answer.
     if (!(r.failed && failed_cleanly) && (threw || got != want)) {
-      tmtest::fail(__FILE__, __LINE__,
-                   where + ": answered " + (threw ? "bad_alloc" : show(got)) + ", want " +
-                       show(want));
+      tmtest::fail(
+          __FILE__, __LINE__,
+          where + ": answered " + (threw ? "bad_alloc" : show(got)) + ", want " + show(want));
     }
     model md = r.failed && failed_cleanly ? before : after;
     if (same_contents(*m, md, where) && run_rest(*m, script, p, md, where) &&
@@ -741,8 +751,7 @@ void check_step(const tmtest::strategy_config& cfg, const char* variant,
 // dropped (THREADMAP_FAULTS_VERBOSE=1 keeps them). Returns per step how it
 // ended: empty when every check passed.
 std::vector<std::string> check_known_failures(const tmtest::strategy_config& cfg,
-                                              const char* variant,
-                                              const std::vector<step>& script,
+                                              const char* variant, const std::vector<step>& script,
                                               const std::vector<model>& befores,
                                               const std::vector<std::size_t>& steps,
                                               std::size_t fresh_bytes) {
@@ -842,8 +851,9 @@ void run_script(const tmtest::strategy_config& cfg, const keys& K, totals& t) {
   }
   for (const auto& [kf, n] : seen) {
     if (kf == &discovering) continue;
-    std::printf("  known_failures entry '%s' [%s] %s failed at %zu of the %zu steps it covers: %s\n",
-                kf->step, cfg.name, variant, n.second, n.first, kf->bug);
+    std::printf(
+        "  known_failures entry '%s' [%s] %s failed at %zu of the %zu steps it covers: %s\n",
+        kf->step, cfg.name, variant, n.second, n.first, kf->bug);
     if (n.second == 0) {
       tmtest::fail(__FILE__, __LINE__,
                    std::string("known_failures entry '") + kf->step + "' for [" + cfg.name + "] " +
@@ -927,32 +937,32 @@ STRATEGY_CASE("every allocation of every operation fails in turn: NUMA policy lo
 
 namespace {
 int reproduce_retire_failure() {
-    const std::string key = "a key long enough to go out of line", v1(40, '1'), v2(40, '2');
-    options o;
-    o.strategy = strategy_kind::mutex;
-    for (int j = 0; j < 1024; ++j) {
-      for (std::uint64_t k = 0;; ++k) {
-        epoch::synchronize();  // empties this thread's bag (its capacity stays)
-        epoch::guard g;        // nothing retired from here on is freed before it ends
-        static int dummy;
-        for (int i = 0; i < j; ++i) epoch::retire(&dummy, &no_op_deleter);
-        auto m = make_map(o);
-        m->put(key, v1, nullptr);
-        bool threw = false;
-        fault_injection::arm(k);
-        try {
-          m->swap(key, v2, nullptr);
-        } catch (const std::bad_alloc&) {
-          threw = true;
-        }
-        const fault_injection::report r = fault_injection::disarm();
-        std::string now;
-        m->get(key, &now);
-        if (threw && now == v2) return 1;  // failed, yet took effect: reproduced
-        if (!r.failed) break;
+  const std::string key = "a key long enough to go out of line", v1(40, '1'), v2(40, '2');
+  options o;
+  o.strategy = strategy_kind::mutex;
+  for (int j = 0; j < 1024; ++j) {
+    for (std::uint64_t k = 0;; ++k) {
+      epoch::synchronize();  // empties this thread's bag (its capacity stays)
+      epoch::guard g;        // nothing retired from here on is freed before it ends
+      static int dummy;
+      for (int i = 0; i < j; ++i) epoch::retire(&dummy, &no_op_deleter);
+      auto m = make_map(o);
+      m->put(key, v1, nullptr);
+      bool threw = false;
+      fault_injection::arm(k);
+      try {
+        m->swap(key, v2, nullptr);
+      } catch (const std::bad_alloc&) {
+        threw = true;
       }
+      const fault_injection::report r = fault_injection::disarm();
+      std::string now;
+      m->get(key, &now);
+      if (threw && now == v2) return 1;  // failed, yet took effect: reproduced
+      if (!r.failed) break;
     }
-    return 0;
+  }
+  return 0;
 }
 }  // namespace
 
