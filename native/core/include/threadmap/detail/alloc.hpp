@@ -28,7 +28,7 @@
 // costs one relaxed load of a word that is never written, and one branch
 // that is always predicted; the per-thread state is only looked at when it is
 // non-zero. A build defining THREADMAP_NO_FAULT_HOOK compiles the hook out
-// (docs/benchmarks.md compares the two).
+// (docs/architecture.md, "Checking concurrency", compares the two).
 #pragma once
 
 #include <atomic>
