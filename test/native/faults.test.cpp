@@ -155,19 +155,22 @@ const known_failure known_failures[] = {
     {"lockfree", "out of line", "take", "old value copied after the CAS (update(), line 938)"},
 
     // readmostly (native/core/src/readmostly.cpp), modify()'s new-key path
-    // (lines 264-276): after make_node, `new entry` (line 271) or
-    // dirty_->put (line 272: its blob or the dirty table's growth) can throw,
-    // and neither the value node nor the entry's budget charge is given back
+    // (lines 259-276): when read is not amended, make_dirty_locked() installs
+    // dirty_ and only then `new readonly{r->table, true}` (line 262) is
+    // allocated; when that throws, dirty_ is set while read says "not
+    // amended", and the next new key builds another dirty table over it (the
+    // first leaks, with its charge). After make_node, `new entry` (line 271)
+    // or dirty_->put (line 272: its blob, or the dirty table's growth) can
+    // throw, and neither the value node nor the entry's charge is given back
     // (stats().bytes stays above a fresh map's after clear(); ASan: the node
     // leaks). The same in the expunged branch (lines 240-247): dirty_->put
     // throws after make_node.
-    {"readmostly", "*", "put",
-     "new key: node and entry charge leak when new entry/dirty put throws"},
-    {"readmostly", "*", "put grow", "new key: node and entry charge leak (modify, lines 264-276)"},
+    {"readmostly", "*", "put", "new key: dirty table, node and entry charge leak (modify)"},
+    {"readmostly", "*", "put grow", "new key: node and entry charge leak (modify)"},
     {"readmostly", "*", "put_if_absent", "new key: node and entry charge leak (modify)"},
-    {"readmostly", "*", "cas insert", "new key: node and entry charge leak (modify)"},
+    {"readmostly", "*", "cas insert", "new key: dirty table, node and entry charge leak (modify)"},
     {"readmostly", "*", "add", "new key: node and entry charge leak (modify)"},
-    {"readmostly", "*", "put after clear", "new key: node and entry charge leak (modify)"},
+    {"readmostly", "*", "put after clear", "new key: dirty table leaks when new readonly throws"},
     {"readmostly", "out of line", "put expunged",
      "expunged key: dirty_->put throws after make_node (line 243): node and charge leak"},
     // make_dirty_locked() (lines 198-221): a throw from new_table, reserve,
@@ -587,8 +590,12 @@ std::string show(const std::string& s) {
   return r.size() > 160 ? r.substr(0, 160) + "..." : r;
 }
 
-// The map holds exactly `md`: through scan, get, get_many and size.
-bool same_contents(concurrent_map& m, const model& md, const std::string& where) {
+// The map holds exactly `md`: through scan and size, and with `reads`
+// through get and get_many as well. (Reads are not neutral: readmostly counts
+// the misses and promotes, so right after a failure only scan looks, and the
+// state the failure left meets the rest of the script first.)
+bool same_contents(concurrent_map& m, const model& md, const std::string& where,
+                   bool reads = true) {
   bool ok = true;
   auto bad = [&](const std::string& what) {
     ok = false;
@@ -622,6 +629,7 @@ bool same_contents(concurrent_map& m, const model& md, const std::string& where)
   }
   if (m.size() != md.size())
     bad("size() " + std::to_string(m.size()) + ", want " + std::to_string(md.size()));
+  if (!reads) return ok;
   std::vector<std::string> ks;
   for (const auto& [k, v] : md) {
     std::string out;
@@ -732,7 +740,7 @@ void check_step(const tmtest::strategy_config& cfg, const char* variant,
           where + ": answered " + (threw ? "bad_alloc" : show(got)) + ", want " + show(want));
     }
     model md = r.failed && failed_cleanly ? before : after;
-    if (same_contents(*m, md, where) && run_rest(*m, script, p, md, where) &&
+    if (same_contents(*m, md, where, false) && run_rest(*m, script, p, md, where) &&
         same_contents(*m, md, where + " (at the end of the script)")) {
       later_operations(*m, md, fresh_bytes, where);
     }
