@@ -1004,7 +1004,8 @@ TEST_CASE("epoch::retire allocates after the commit point (known failure, shown)
 
 TEST_CASE("the hook counts and fails allocations of this thread only") {
   fault_injection::arm(fault_injection::never);
-  auto* a = new int(1);
+  // Direct calls: a new-expression whose result is unused may be elided.
+  void* a = ::operator new(16);
   void* b = detail::allocate(8);
   const fault_injection::report r = fault_injection::disarm();
   CHECK_EQ(r.allocations, 2u);
@@ -1020,7 +1021,7 @@ TEST_CASE("the hook counts and fails allocations of this thread only") {
   bool threw = false;
   fault_injection::arm(0);
   try {
-    delete new int(2);
+    ::operator delete(::operator new(16));
   } catch (const std::bad_alloc&) {
     threw = true;
   }
@@ -1029,7 +1030,7 @@ TEST_CASE("the hook counts and fails allocations of this thread only") {
   void* e = detail::allocate(8);  // disarmed: allocations succeed
   CHECK(e != nullptr);
   std::free(e);
-  delete a;
+  ::operator delete(a);
   std::free(b);
   std::free(c);
 }
