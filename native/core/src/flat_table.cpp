@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
@@ -258,7 +259,7 @@ slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
     if (!value.empty()) std::memcpy(b + 2 + key.size(), value.data(), value.size());
     return s;
   }
-  auto* bl = static_cast<blob*>(std::malloc(blob::size_for(key, value)));
+  auto* bl = static_cast<blob*>(allocate(blob::size_for(key, value)));
   if (!bl) throw std::bad_alloc();
   bl->klen = static_cast<std::uint32_t>(key.size());
   bl->vlen = static_cast<std::uint32_t>(value.size());

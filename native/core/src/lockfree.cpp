@@ -44,6 +44,7 @@
 #include <thread>
 
 #include "threadmap/counter.hpp"
+#include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/flat_table.hpp"  // detail::memory_budget
@@ -171,7 +172,7 @@ inline value_node* value_of(word vw) noexcept {
 }
 
 void* allocate_node(std::size_t n) {
-  void* p = std::malloc(n);
+  void* p = detail::allocate(n);
   if (!p) throw std::bad_alloc();
   // The top 16 bits of a key word carry a hash tag, so node addresses must
   // fit in 48 bits (every x86-64 and arm64 user address does unless a program

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <unordered_set>
 
+#include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
@@ -122,7 +123,7 @@ readmostly_map::entry* readmostly_map::lookup(const detail::flat_table* t, std::
 readmostly_map::value_node* readmostly_map::make_node(bytes v) {
   const std::size_t n = value_node::size_for(v.size());
   if (!budget_->reserve(n)) return nullptr;
-  auto* node = static_cast<value_node*>(std::malloc(n));
+  auto* node = static_cast<value_node*>(detail::allocate(n));
   if (!node) {
     budget_->release(n);
     throw std::bad_alloc();
