@@ -49,6 +49,7 @@ struct domain {
   alignas(cache_line) std::atomic<std::uint64_t> global{0};
   alignas(cache_line) std::atomic<record*> head{nullptr};
   std::atomic<std::size_t> pending{0};
+  std::atomic<std::size_t> swept{0};
   alignas(cache_line) std::mutex orphans_lock;
   std::vector<retired> orphans;  // garbage of threads that exited
 };
@@ -91,6 +92,7 @@ std::size_t free_items(std::vector<retired>& items, std::uint64_t global) {
       items[kept++] = item;
     }
   }
+  dom().swept.fetch_add(items.size(), std::memory_order_relaxed);
   items.resize(kept);
   if (freed) dom().pending.fetch_sub(freed, std::memory_order_relaxed);
   return freed_bytes;
@@ -260,6 +262,10 @@ bool in_critical_section() noexcept {
 
 std::size_t pending() noexcept {
   return dom().pending.load(std::memory_order_relaxed);
+}
+
+std::size_t swept() noexcept {
+  return dom().swept.load(std::memory_order_relaxed);
 }
 
 }  // namespace threadmap::epoch

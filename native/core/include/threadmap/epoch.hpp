@@ -64,4 +64,8 @@ bool in_critical_section() noexcept;
 /// Objects retired and not yet freed, over all threads (tests and stats).
 std::size_t pending() noexcept;
 
+/// Retired objects that collection attempts have examined so far, freed or
+/// kept, over all threads (tests: reclamation must cost O(1) per retirement).
+std::size_t swept() noexcept;
+
 }  // namespace threadmap::epoch
