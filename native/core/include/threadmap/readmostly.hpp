@@ -60,7 +60,7 @@
 #include <atomic>
 #include <mutex>
 #include <optional>
-#include <unordered_set>
+#include <string>
 
 #include "threadmap/adaptive_mutex.hpp"
 #include "threadmap/counter.hpp"
@@ -113,13 +113,22 @@ class readmostly_map final : public concurrent_map {
   std::optional<status> cas_loop(entry* e, Decide& decide);
 
   entry* lookup(const detail::flat_table* t, std::uint64_t hash, bytes key) const;
-  // Calls f(key, entry*) for every entry of a table (null: none).
+  // Every entry of a table (null: none) as scan records whose values are the
+  // entry pointers. It allocates, so the map-wide operations take it before
+  // they change anything; for_each_entry calls f(key, entry*) over it.
+  static std::string snapshot(const detail::flat_table* t);
   template <class F>
-  static void for_each_entry(const detail::flat_table* t, F&& f);
-  static std::unordered_set<entry*> entries_of(const detail::flat_table* read,
-                                               const detail::flat_table* dirty);
+  static void for_each_entry(const std::string& snap, F&& f);
   void miss_locked() const;
-  bool make_dirty_locked();
+  // A new key while read is not amended: builds dirty from read's live
+  // entries plus (key -> e) and publishes read as amended, or, when memory
+  // runs out, changes nothing and returns false.
+  bool make_dirty_locked(std::uint64_t hash, bytes key, entry* e);
+  // Undoes a make_dirty_locked that failed: read's expunged entries (`snap`)
+  // become deleted again, and `d` (never published) is freed.
+  void discard_dirty(const std::string& snap, detail::flat_table* d);
+  // Stores a key absent from both tables, under the lock; all or nothing.
+  status insert_locked(std::uint64_t hash, bytes key, bytes value, status result);
   value_node* make_node(bytes v);
   void free_unpublished(value_node* n);
   void retire_node(value_node* n);
