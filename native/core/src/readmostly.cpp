@@ -7,6 +7,8 @@
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
@@ -143,17 +145,41 @@ void readmostly_map::retire_node(value_node* n) {
   epoch::retire(n, &std::free, bytes);
 }
 
-void readmostly_map::retire_entry(entry* e) {
-  budget_->release(sizeof(entry));
-  epoch::retire(e, [](void* p) { delete static_cast<entry*>(p); });
-}
+// What a promotion or clear() drops: tables, the readonly cell, entries and
+// value nodes, retired as one object. Retiring each item on its own costs a
+// fence, shared counter updates and a pending record per item, which a map of
+// millions of entries feels (and the records alone outweigh the entries).
+// Owns everything it lists, and nothing else (the map may be gone when it is
+// freed).
+struct readmostly_map::garbage {
+  // Each entry with the value it last held (null: none), freed together:
+  // they were allocated together, so this frees memory in the order it was
+  // laid out.
+  std::vector<std::pair<entry*, value_node*>> entries;
+  detail::flat_table* tables[2] = {nullptr, nullptr};
+  readonly* cell = nullptr;
 
-void readmostly_map::retire_table(detail::flat_table* t) {
-  if (!t) return;
-  const std::size_t bytes = t->bytes_used();
+  static void destroy(void* p) noexcept {
+    auto* g = static_cast<garbage*>(p);
+    for (const auto& [e, n] : g->entries) {
+      std::free(n);
+      delete e;
+    }
+    for (detail::flat_table* t : g->tables) delete t;
+    delete g->cell;
+    delete g;
+  }
+};
+
+void readmostly_map::retire_garbage(garbage* g) {
+  // Released now: the budget counts what the map holds, not what awaits
+  // freeing (as for every other retirement).
+  std::size_t bytes = g->entries.size() * sizeof(entry);
+  for (const auto& item : g->entries)
+    bytes += item.second ? value_node::size_for(item.second->len) : 0;
+  for (const detail::flat_table* t : g->tables) bytes += t ? t->bytes_used() : 0;
   budget_->release(bytes);
-  epoch::retire(
-      t, [](void* p) { delete static_cast<detail::flat_table*>(p); }, bytes);
+  epoch::retire(g, &garbage::destroy, bytes);
 }
 
 template <class Decide>
@@ -181,16 +207,21 @@ void readmostly_map::miss_locked() const {
   readonly* old = read_.load(std::memory_order_relaxed);
   // What can fail (allocation) comes before the promotion changes anything.
   const std::string snap = snapshot(old->table);
+  std::unique_ptr<garbage> g(new garbage);
+  g->entries.reserve(old->table->size());
   read_.store(new readonly{dirty_, false}, std::memory_order_release);
   dirty_ = nullptr;
   misses_ = 0;
   // The old read table's expunged entries were never copied to dirty: nothing
   // reaches them any more.
   for_each_entry(snap, [&](bytes, entry* e) {
-    if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) self->retire_entry(e);
+    if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) {
+      g->entries.emplace_back(e, nullptr);
+    }
   });
-  self->retire_table(old->table);
-  epoch::retire(old, [](void* p) { delete static_cast<readonly*>(p); });
+  g->tables[0] = old->table;
+  g->cell = old;
+  self->retire_garbage(g.release());
 }
 
 bool readmostly_map::make_dirty_locked(std::uint64_t hash, bytes key, entry* e) {
@@ -487,8 +518,12 @@ void readmostly_map::clear() {
   epoch::guard g;
   std::lock_guard lock(lock_);
   readonly* r = read_.load(std::memory_order_relaxed);
-  // What can fail (allocation) comes before anything changes.
+  // What can fail (allocation) comes before anything changes; the garbage
+  // lists are sized for every entry of both tables, so filling them cannot.
   const std::string read_snap = snapshot(r->table), dirty_snap = snapshot(dirty_);
+  std::unique_ptr<garbage> dropped(new garbage);
+  const std::size_t most = r->table->size() + (dirty_ ? dirty_->size() : 0);
+  dropped->entries.reserve(most);
   std::unique_ptr<detail::flat_table> empty(new_table());
   auto* cell = new readonly{empty.get(), false};
   read_.store(cell, std::memory_order_release);
@@ -496,13 +531,14 @@ void readmostly_map::clear() {
   detail::flat_table* dirty = dirty_;
   dirty_ = nullptr;
   misses_ = 0;
+  std::int64_t present = 0;
   auto drop = [&](bytes, entry* e) {
     // A thread still holding `e` sees expunged, takes the lock and finds the
     // new, empty tables.
     value_node* p = e->p.exchange(expunged<value_node>(), std::memory_order_acq_rel);
-    if (p && p != expunged<value_node>()) size_.add(-1);
-    retire_node(p);
-    retire_entry(e);
+    if (p == expunged<value_node>()) p = nullptr;
+    if (p) ++present;
+    dropped->entries.emplace_back(e, p);
   };
   // Each entry once: with a dirty table, read's entries that are not expunged
   // are in dirty too, so read (walked first) gives only its expunged ones.
@@ -510,9 +546,11 @@ void readmostly_map::clear() {
     if (!dirty || e->p.load(std::memory_order_acquire) == expunged<value_node>()) drop(k, e);
   });
   for_each_entry(dirty_snap, drop);
-  retire_table(r->table);
-  retire_table(dirty);
-  epoch::retire(r, [](void* p) { delete static_cast<readonly*>(p); });
+  size_.add(-present);
+  dropped->tables[0] = r->table;
+  dropped->tables[1] = dirty;
+  dropped->cell = r;
+  retire_garbage(dropped.release());
 }
 
 std::size_t readmostly_map::scan(std::size_t unit, std::string& out) const {
