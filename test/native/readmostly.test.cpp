@@ -6,6 +6,7 @@
 // Keys here are 60 bytes, so each entry of a table lives out of line: copying
 // the read table into a new dirty table allocates per entry and can run out
 // of max_memory part-way, which short keys (inline) never do.
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -236,6 +237,75 @@ TEST_CASE("readmostly: clear and promotion examine each retired item a bounded n
     CHECK_EQ(m->put(short_key(1), "v", nullptr), status::inserted);
     CHECK_EQ(m->size(), 1u);
   }
+}
+
+// The failing copy and its undoing, while other threads write the keys it
+// expunges and restores: each thread owns its keys, so it knows what each
+// must hold at the end, whatever ran out of memory on the way.
+TEST_CASE("readmostly: failed copies under concurrent writes keep every acknowledged write") {
+  constexpr int threads = 3, owned = 300;
+  const int rounds = static_cast<int>(tmtest::scaled(2000));
+  int limited = 0, promotions = 0;
+  for (std::size_t mm = 30000; mm <= 90000; mm += 15000) {
+    tmtest::current() =
+        "readmostly concurrent copy failure [max_memory " + std::to_string(mm) + "]";
+    auto m = make_readmostly(mm);
+    std::vector<std::map<std::string, std::string>> models(threads);
+    // Owned keys of threads 1 and 2, until memory runs out; then every other
+    // one erased and the table promoted, as in the single-thread case.
+    for (int i = 0; i < owned; ++i) {
+      const int t = 1 + i % 2;
+      const std::string k = long_key(t * 100000 + i);
+      if (m->put(k, i64_bytes(i), nullptr) != status::inserted) break;
+      if (i % 4 < 2) {
+        models[t][k] = i64_bytes(i);
+      } else {
+        REQUIRE(m->erase(k, nullptr) == status::ok);
+      }
+    }
+    REQUIRE(promote(*m, long_key(100000)));
+    std::atomic<int> run_limited{0}, run_promotions{0};
+    tmtest::run_threads(threads, [&](int t) {
+      auto& model = models[t];
+      std::string out;
+      for (int r = 0; r < rounds; ++r) {
+        if (t == 0) {
+          // New keys (each may start a copy of the read table that runs
+          // out), misses that promote, and erases that make room.
+          const std::string k = long_key(r % 16);
+          if (r % 3 == 2) {
+            if (m->erase(k, nullptr) == status::ok) model.erase(k);
+          } else {
+            const status st = m->put(k, i64_bytes(r), nullptr);
+            if (st == status::inserted || st == status::ok) model[k] = i64_bytes(r);
+            if (st == status::memory_limit) ++run_limited;
+          }
+          const bool amended = !promoted(*m);
+          for (int j = 0; j < 16; ++j) m->get(long_key(1000000 + j), &out);
+          if (amended && promoted(*m)) ++run_promotions;
+        } else {
+          // Erase and set owned keys: read's entries, which the copies
+          // above expunge and undo.
+          const std::string k = long_key(t * 100000 + (r * 2 + t - 1) % owned);
+          if (r % 2) {
+            if (m->erase(k, nullptr) == status::ok) model.erase(k);
+          } else {
+            const status st = m->put(k, i64_bytes(r), nullptr);
+            if (st == status::inserted || st == status::ok) model[k] = i64_bytes(r);
+          }
+        }
+      }
+    });
+    std::map<std::string, std::string> all;
+    for (const auto& mod : models) all.insert(mod.begin(), mod.end());
+    CHECK(same(*m, all));
+    limited += run_limited.load();
+    promotions += run_promotions.load();
+  }
+  tmtest::current() = "readmostly concurrent copy failure";
+  // The runs went through both: new keys refused for memory, and promotions.
+  CHECK(limited > 0);
+  CHECK(promotions > 0);
 }
 
 TEST_MAIN
