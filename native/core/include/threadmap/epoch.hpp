@@ -28,6 +28,14 @@
 // by another's long call does not retry on every call; two calls suffice on
 // a quiet map (one advances the epoch past the retirement, the next frees).
 // Threads that exit hand their pending garbage to a global orphan list.
+//
+// Cost. A thread's garbage is kept in retirement order, in which epochs never
+// decrease (the orphan list is merged in that order too), so what a global
+// epoch makes safe is a prefix: an attempt to free examines the items it
+// frees and one more. A call that retires many items inside one guard (a
+// clear() of a large map, none of whose items can be freed before the guard
+// ends) therefore pays O(1) per retirement, not a rescan of everything still
+// pending every few retirements.
 #pragma once
 
 #include <cstddef>
@@ -63,5 +71,9 @@ bool in_critical_section() noexcept;
 
 /// Objects retired and not yet freed, over all threads (tests and stats).
 std::size_t pending() noexcept;
+
+/// Retired objects that collection attempts have examined so far, freed or
+/// kept, over all threads (tests: reclamation must cost O(1) per retirement).
+std::size_t swept() noexcept;
 
 }  // namespace threadmap::epoch
