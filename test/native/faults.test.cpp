@@ -158,42 +158,6 @@ const known_failure known_failures[] = {
     {"lockfree", "out of line", "put replace",
      "old value copied after the CAS (update(), line 938)"},
     {"lockfree", "out of line", "take", "old value copied after the CAS (update(), line 938)"},
-
-    // readmostly (native/core/src/readmostly.cpp), modify()'s new-key path
-    // (lines 259-276): when read is not amended, make_dirty_locked() installs
-    // dirty_ and only then `new readonly{r->table, true}` (line 262) is
-    // allocated; when that throws, dirty_ is set while read says "not
-    // amended", and the next new key builds another dirty table over it (the
-    // first leaks, with its charge). After make_node, `new entry` (line 271)
-    // or dirty_->put (line 272: its blob, or the dirty table's growth) can
-    // throw, and neither the value node nor the entry's charge is given back
-    // (stats().bytes stays above a fresh map's after clear(); ASan: the node
-    // leaks). The same in the expunged branch (lines 240-247): dirty_->put
-    // throws after make_node.
-    {"readmostly", "*", "put", "new key: dirty table, node and entry charge leak (modify)"},
-    {"readmostly", "*", "put grow", "new key: node and entry charge leak (modify)"},
-    {"readmostly", "*", "put_if_absent", "new key: node and entry charge leak (modify)"},
-    {"readmostly", "*", "cas insert", "new key: dirty table, node and entry charge leak (modify)"},
-    {"readmostly", "*", "add", "new key: node and entry charge leak (modify)"},
-    {"readmostly", "*", "put after clear", "new key: dirty table leaks when new readonly throws"},
-    {"readmostly", "out of line", "put expunged",
-     "expunged key: dirty_->put throws after make_node (line 243): node and charge leak"},
-    // make_dirty_locked() (lines 198-221): a throw from new_table, reserve,
-    // for_each_entry's scan buffer or d->put (a blob: keys longer than 14
-    // bytes) leaks the half-built table `d` with its budget charge, and leaves
-    // the read table's deleted entries expunged with no dirty table and
-    // `amended` false; a later write to such a key dereferences the null
-    // dirty_ (modify, line 243): SIGSEGV. (The issue's crash, reached
-    // through bad_alloc instead of memory_limit.)
-    {"readmostly", "*", "put after erase",
-     "make_dirty_locked throws part-way: table leaked; expunged entries with no dirty table, "
-     "then a write to one crashes (SIGSEGV at line 243)"},
-    // miss_locked() (lines 181-196), the promotion inside a get that misses:
-    // the new readonly is published (line 186) before for_each_entry (line
-    // 189) allocates its scan buffer; when that throws, the old read table
-    // and readonly are never retired (leaked, budget charge included) and
-    // dirty_ still names the table just published as `read`.
-    {"readmostly", "*", "get", "promotion throws after publishing the new read table (line 189)"},
 };
 
 const known_failure* known_failure_for(const std::string& strategy, const std::string& variant,
