@@ -550,8 +550,8 @@ TEST_CASE("lockfree: max_memory holds across migrations and clear") {
 // ---------------------------------------------------------------------------
 // At max_memory. A write that does not grow the map's memory is accepted at
 // the limit: one that replaces a present value with a value whose node is no
-// larger (value nodes are the value's length plus 8, rounded up to 16 bytes,
-// so every value of 8 bytes or less, numbers and counters included, takes the
+// larger (value nodes are the value's length plus 4, rounded up to 16 bytes,
+// so every value of 12 bytes or less, numbers and counters included, takes the
 // smallest node), add on an existing counter, compare_and_set to such a
 // value or to absent, erase, and putting back a value no larger than one
 // erased. Growing writes stay refused with nothing changed.
@@ -711,12 +711,17 @@ void same_size_writes(full_map& f, long from, long to, int round) {
     bad += m.put(l, l1, &out) != status::ok || out != f.model[l];
     bad += m.put(l, l2, &out) != status::ok || out != l1;
     f.model[l] = l2;
-    // A number replaced by a number, and by a boolean-sized value.
+    // A number replaced by a number, by a tagged one (as values of type
+    // 'any' store it), by 12 bytes, and by a boolean-sized value: the
+    // smallest node holds them all.
     const std::string n = f.key(k_number, i);
-    const std::string n1 = number_bytes(i * 3.25 + round), n2 = std::string(1, '\x01');
+    const std::string n1 = number_bytes(i * 3.25 + round), n2 = "\x02" + n1;
+    const std::string n3 = "twelve bytes", n4 = std::string(1, '\x01');
     bad += m.put(n, n1, &out) != status::ok || out != f.model[n];
     bad += m.put(n, n2, &out) != status::ok || out != n1;
-    f.model[n] = n2;
+    bad += m.put(n, n3, &out) != status::ok || out != n2;
+    bad += m.put(n, n4, &out) != status::ok || out != n3;
+    f.model[n] = n4;
     // A short string: compare_and_set to another, a failing one, then to
     // absent and back (the erased node's bytes make room for its successor).
     const std::string s = f.key(k_short, i);

@@ -146,12 +146,18 @@ struct key_node {
 };
 static_assert(sizeof(key_node) == 16);
 
+// A 4-byte length (values are at most max_value_bytes): the smallest node,
+// 16 bytes, then holds every value of 12 bytes or less, so the primitives of
+// every value type (an 'any' number is a tag byte and 8 bytes) replace one
+// another in place of memory, also at max_memory. Bytes are read and written
+// with memcpy, so their alignment does not matter.
 struct value_node {
-  std::uint64_t len;
+  std::uint32_t len;
   char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
   bytes value() const noexcept { return {reinterpret_cast<const char*>(this + 1), len}; }
 };
-static_assert(sizeof(value_node) == 8);
+static_assert(sizeof(value_node) == 4);
+static_assert(max_value_bytes <= UINT32_MAX);
 
 inline std::size_t round16(std::size_t n) noexcept {
   return (n + 15) & ~std::size_t{15};
@@ -808,7 +814,7 @@ value_node* new_value(generation* g, std::size_t len, std::size_t credit, std::s
     if (held) g->uncharge(held);
     throw;
   }
-  v->len = len;
+  v->len = static_cast<std::uint32_t>(len);
   return v;
 }
 

@@ -142,8 +142,8 @@
 // Copying a value into the next table charges nothing. So a write that does
 // not grow the map needs no room and is accepted at the limit, while a
 // migration runs too: replacing a present value by one whose node is no
-// larger (a node is the value's length plus 8, rounded up to 16 bytes, so
-// every value of 8 bytes or less takes the smallest), add on a counter,
+// larger (a node is the value's length plus 4, rounded up to 16 bytes, so
+// every value of 12 bytes or less takes the smallest), add on a counter,
 // compare_and_set to such a value or to absent, erase. Beyond the budget the
 // process holds only retired nodes not yet freed and, per write in flight,
 // one private node whose unreserved part is no larger than a value node the
