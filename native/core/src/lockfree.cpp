@@ -43,6 +43,10 @@
 #include <stdexcept>
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>  // malloc_trim
+#endif
+
 #include "threadmap/counter.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
@@ -442,13 +446,44 @@ bool held_downstream(table* t, const key_node* k, word v) noexcept {
   return false;
 }
 
+// Node bytes freed at once past which destroy_chain hands the allocator's
+// free pages back to the system.
+constexpr std::size_t trim_bytes = std::size_t{32} << 20;
+
+// glibc keeps freed chunks in its arenas and gives memory back on its own
+// only from the top of the main heap, so the nodes of a cleared or destroyed
+// map (millions of small chunks spread through every writer's arena) would
+// stay resident, ready for reuse but never returned. malloc_trim(0) returns
+// every whole free page of every arena (MADV_DONTNEED). Its cost grows with
+// the free memory it finds, not with this batch, so only a large batch calls
+// it, and a small clear never pays for a big heap. Other C libraries (musl,
+// macOS, Windows) have no malloc_trim; there the allocator decides.
+void return_free_memory(std::size_t freed) noexcept {
+#if defined(__GLIBC__)
+  if (freed >= trim_bytes) malloc_trim(0);
+#else
+  (void)freed;
+#endif
+}
+
 // Frees a whole chain: clear() (through the epoch domain, once no call can
 // still run in it) and the destructor. Nothing runs in it any more, but slots
 // may be in any state a stalled migration left them in.
+//
+// Nodes are freed in address order, not slot (hash) order: freeing millions
+// of small chunks at random addresses costs a cache miss or more per chunk in
+// free() and again when the allocator merges them (glibc does so lazily, in
+// the next large malloc or in malloc_trim), several times the cost of the
+// same frees in order (docs/benchmarks.md). A table's slots are read once, in
+// order, so its own array holds the list: the nodes found in slot i are
+// written over words already read (at most two per slot), sorted, then freed.
 void destroy_chain(generation* g) noexcept {
+  const std::size_t nodes = static_cast<std::size_t>(g->node_bytes());
   table* head = g->head.load(std::memory_order_acquire);
   for (table* t = head; t; t = t->next.load(std::memory_order_acquire)) {
     table* downstream = t->next.load(std::memory_order_acquire);
+    word* dead = reinterpret_cast<word*>(t->slots);
+    std::size_t n = 0;
     for (std::size_t i = 0; i <= t->mask; ++i) {
       const word kw = load(&t->slots[i].key);
       if (kw == k_empty || kw == k_dead) continue;
@@ -456,17 +491,24 @@ void destroy_chain(generation* g) noexcept {
       if (vw == v_moved_live) continue;  // its key reference moved on
       key_node* k = key_of(kw);
       const word v = vw & ~frozen_bit;
+      // A frozen value also held downstream belongs downstream; a key node
+      // whose last reference this slot held has no other slot.
       if (v >= min_node && !((vw & frozen_bit) && held_downstream(downstream, k, v))) {
-        free_node(value_of(v));
+        dead[n++] = v;
       }
-      unref_key(k);
+      if (k->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        dead[n++] = reinterpret_cast<word>(k);
+      }
     }
+    std::sort(dead, dead + n);
+    for (std::size_t j = 0; j < n; ++j) free_node(reinterpret_cast<void*>(dead[j]));
   }
   for (table* t = head; t;) {
     table* n = t->next.load(std::memory_order_acquire);
     free_table_array(t);
     t = n;
   }
+  return_free_memory(nodes);
 }
 
 void delete_generation(void* p) noexcept {
