@@ -123,7 +123,11 @@
 // exception: a rebuild that does not grow (the
 // only way to turn tombstones back into room) may overdraw the budget by its
 // own size, repaid when the larger table it replaces is retired.
-// stats().bytes sums per-thread counters.
+// stats().bytes sums per-thread counters. A cleared or destroyed
+// generation's nodes are freed in address order and, when they held 32 MiB
+// or more, handed back to the system (malloc_trim, glibc only), so a large
+// map's memory leaves the process, not only the map (lockfree.cpp,
+// destroy_chain, says why the order matters).
 //
 // AT THE LIMIT. The budget holds exactly: the value nodes installed in slots
 // (a node shared by a frozen slot and its copy counts once), the key nodes
