@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -41,9 +42,31 @@ struct retired_list {
   std::size_t bytes = 0;  // sum of the pending items' bytes
 
   bool empty() const noexcept { return head == items.size(); }
-  void push(const retired& r) {
-    items.push_back(r);
+  // Appends without allocating when it can. retire()'s caller has already
+  // unlinked what it retires, so an allocation failure here would leave its
+  // operation half done: room is made ahead of need (after the push that
+  // fills the vector), and only when that failed does a push allocate, and
+  // then it may fail (false: the caller keeps the item elsewhere).
+  bool push(const retired& r) noexcept {
+    if (items.size() == items.capacity()) {
+      if (head > 0) {
+        items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+        head = 0;
+      }
+      if (items.size() == items.capacity() && !grow()) return false;
+    }
+    items.push_back(r);  // there is room: no allocation, no throw
     bytes += r.bytes;
+    if (items.size() == items.capacity()) grow();  // a failure is retried by the next push
+    return true;
+  }
+  bool grow() noexcept {
+    try {
+      items.reserve(items.capacity() < 64 ? 64 : items.capacity() * 2);
+      return true;
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
   }
   // Drops the freed prefix once it is at least half the vector: each move is
   // paid for by a freed item.
@@ -86,6 +109,14 @@ struct alignas(cache_line) record {
   std::uint64_t eager_tried_at = quiescent;  // global epoch at the last eager try
   unsigned exits_since_try = 0;
   retired_list bag;
+  // Where retire() keeps what the bag had no room for (its growth failed):
+  // freed like the bag's items. Past these, an item is never freed (a leak,
+  // only when allocation keeps failing), which is still better than failing
+  // an operation that has taken effect. They stay with the record, whose
+  // next owner frees them if this thread exits first.
+  static constexpr unsigned spare_slots = 16;
+  unsigned spares = 0;
+  retired spare[spare_slots];
 };
 
 struct domain {
@@ -94,6 +125,7 @@ struct domain {
   alignas(cache_line) std::atomic<record*> head{nullptr};
   std::atomic<std::size_t> pending{0};
   std::atomic<std::size_t> swept{0};
+  std::atomic<std::size_t> lost{0};
   alignas(cache_line) std::mutex orphans_lock;
   retired_list orphans;  // garbage of threads that exited
 };
@@ -163,9 +195,27 @@ void collect_orphans(std::uint64_t global, bool wait) {
   free_items(d.orphans, global);
 }
 
+// Frees the record's spare items that became safe (a handful, in any order).
+void free_spares(record& r, std::uint64_t global) {
+  unsigned kept = 0;
+  std::size_t freed = 0;
+  for (unsigned i = 0; i < r.spares; ++i) {
+    const retired item = r.spare[i];
+    if (item.epoch + 2 <= global) {
+      item.deleter(item.p);
+      ++freed;
+    } else {
+      r.spare[kept++] = item;
+    }
+  }
+  r.spares = kept;
+  if (freed) dom().pending.fetch_sub(freed, std::memory_order_relaxed);
+}
+
 void collect(record& r) {
   const std::uint64_t g = try_advance();
   free_items(r.bag, g);
+  if (r.spares) free_spares(r, g);
   collect_orphans(g, false);
 }
 
@@ -195,7 +245,11 @@ struct thread_owner {
     if (!rec->bag.empty()) {
       domain& d = dom();
       std::lock_guard lock(d.orphans_lock);
-      d.orphans.take(rec->bag);
+      try {
+        d.orphans.take(rec->bag);
+      } catch (const std::bad_alloc&) {
+        // The bag stays with the record: its next owner frees it.
+      }
     }
     rec->depth = 0;
     rec->announced.store(quiescent, std::memory_order_release);
@@ -259,14 +313,21 @@ guard::~guard() {
   }
 }
 
-void retire(void* p, void (*deleter)(void*), std::size_t bytes) {
+void retire(void* p, void (*deleter)(void*), std::size_t bytes) noexcept {
   domain& d = dom();
   record& r = current();
   // The caller unlinked p before this call; the fence orders that before the
   // epoch read, so a thread that announces a later epoch cannot reach p.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const std::uint64_t e = d.global.load(std::memory_order_seq_cst);
-  r.bag.push({p, deleter, e, bytes});
+  const retired item{p, deleter, e, bytes};
+  if (!r.bag.push(item)) {
+    if (r.spares == record::spare_slots) {  // never freed: see record::spare
+      d.lost.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    r.spare[r.spares++] = item;
+  }
   d.pending.fetch_add(1, std::memory_order_relaxed);
   if (++r.since_collect >= collect_every) {
     r.since_collect = 0;
@@ -290,6 +351,7 @@ void synchronize() {
   }
   const std::uint64_t g = d.global.load(std::memory_order_seq_cst);
   free_items(r.bag, g);
+  if (r.spares) free_spares(r, g);
   collect_orphans(g, true);
 }
 
@@ -303,6 +365,10 @@ std::size_t pending() noexcept {
 
 std::size_t swept() noexcept {
   return dom().swept.load(std::memory_order_relaxed);
+}
+
+std::size_t lost() noexcept {
+  return dom().lost.load(std::memory_order_relaxed);
 }
 
 }  // namespace threadmap::epoch

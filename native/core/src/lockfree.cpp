@@ -1017,6 +1017,8 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
         result = status::memory_limit;
         break;
       }
+      // Room for the old value before the CAS: once it succeeds, nothing may fail.
+      if (old && cur) old->reserve(cur->len);
       pause_at(lockfree_test::cas_window);
       if (cas(vp, vw, d.to)) {
         std::size_t owed = 0;  // what fresh's charge lacks: cur's pays for it
@@ -1028,7 +1030,8 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
         const int delta = int(now_live) - int(cur != nullptr);
         if (delta) g->mine().size.fetch_add(delta, std::memory_order_relaxed);
         if (cur) {
-          // First: the copy below may throw; the guard keeps cur readable.
+          // The guard keeps cur readable after it is retired; the copy fits
+          // the room reserved above, so it cannot throw.
           retire_value(g, cur, owed);
           if (old) old->assign(cur->value().data(), cur->len);
         }

@@ -59,7 +59,11 @@ inline constexpr std::size_t eager_bytes = std::size_t{64} << 10;
 /// on another thread, after the map that retired it is gone). `bytes` is what
 /// freeing `p` returns (0 when small or unknown): it decides how soon the
 /// thread tries to free (see eager_bytes), never whether it is safe to.
-void retire(void* p, void (*deleter)(void*), std::size_t bytes = 0);
+/// Never throws: callers retire after their operation has taken effect. It
+/// allocates only ahead of need (growing the thread's list after the push
+/// that fills it); when that growth failed, the item waits in one of a few
+/// spare slots, and only when those are full too is it never freed.
+void retire(void* p, void (*deleter)(void*), std::size_t bytes = 0) noexcept;
 
 /// Waits until every guard active at the call has ended, then frees all
 /// garbage that became safe, this thread's and orphaned. Must not be called
@@ -75,5 +79,9 @@ std::size_t pending() noexcept;
 /// Retired objects that collection attempts have examined so far, freed or
 /// kept, over all threads (tests: reclamation must cost O(1) per retirement).
 std::size_t swept() noexcept;
+
+/// Objects retire() could not record because allocation kept failing, and
+/// which are therefore never freed (tests; zero unless memory ran out).
+std::size_t lost() noexcept;
 
 }  // namespace threadmap::epoch
