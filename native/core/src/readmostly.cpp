@@ -120,12 +120,13 @@ readmostly_map::entry* readmostly_map::lookup(const detail::flat_table* t, std::
   return e;
 }
 
-readmostly_map::value_node* readmostly_map::make_node(bytes v) {
+readmostly_map::value_node* readmostly_map::make_node(bytes v, std::size_t charge) {
   const std::size_t n = value_node::size_for(v.size());
-  if (!budget_->reserve(n)) return nullptr;
+  if (charge == full_charge) charge = n;
+  if (charge && !budget_->reserve(charge)) return nullptr;
   auto* node = static_cast<value_node*>(detail::allocate(n));
   if (!node) {
-    budget_->release(n);
+    budget_->release(charge);
     throw std::bad_alloc();
   }
   node->len = static_cast<std::uint32_t>(v.size());
@@ -133,9 +134,9 @@ readmostly_map::value_node* readmostly_map::make_node(bytes v) {
   return node;
 }
 
-void readmostly_map::free_unpublished(value_node* n) {
+void readmostly_map::free_unpublished(value_node* n, std::size_t charge) {
   if (!n) return;
-  budget_->release(value_node::size_for(n->len));
+  budget_->release(charge == full_charge ? value_node::size_for(n->len) : charge);
   std::free(n);
 }
 
@@ -192,15 +193,22 @@ std::optional<status> readmostly_map::cas_loop(entry* e, Decide& decide) {
     if (p == expunged<value_node>()) return std::nullopt;
     const decision d = p ? decide(std::optional<bytes>(p->view())) : decide(std::nullopt);
     if (d.kind == decision::keep || (d.kind == decision::erase && !p)) return d.result;
+    // A replacement reserves only its growth over p, so at the limit a value
+    // no larger than the present one is still accepted; p's bytes leave the
+    // budget when the swap succeeds (p is freed once no reader holds it).
+    const std::size_t have = p ? value_node::size_for(p->len) : 0;
+    const std::size_t need = d.kind == decision::set ? value_node::size_for(d.value.size()) : 0;
+    const std::size_t charge = need > have ? need - have : 0;
     value_node* n = nullptr;
-    if (d.kind == decision::set && !(n = make_node(d.value))) return status::memory_limit;
+    if (d.kind == decision::set && !(n = make_node(d.value, charge))) return status::memory_limit;
     if (e->p.compare_exchange_strong(p, n, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (!p && n) size_.add(1);
       if (p && !n) size_.add(-1);
-      retire_node(p);
+      if (have > need) budget_->release(have - need);
+      if (p) epoch::retire(p, &std::free, have);
       return d.result;
     }
-    free_unpublished(n);
+    free_unpublished(n, charge);
   }
 }
 

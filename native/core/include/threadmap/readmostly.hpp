@@ -151,8 +151,11 @@ class readmostly_map final : public concurrent_map {
   void discard_dirty(const std::string& snap, detail::flat_table* d);
   // Stores a key absent from both tables, under the lock; all or nothing.
   status insert_locked(std::uint64_t hash, bytes key, bytes value, status result);
-  value_node* make_node(bytes v);
-  void free_unpublished(value_node* n);
+  // `charge`: what to reserve from the budget (default: the node's size; a
+  // replacement reserves only its growth over the value it replaces).
+  static constexpr std::size_t full_charge = ~std::size_t{0};
+  value_node* make_node(bytes v, std::size_t charge = full_charge);
+  void free_unpublished(value_node* n, std::size_t charge = full_charge);
   void retire_node(value_node* n);
   struct garbage;
   void retire_garbage(garbage* g);
