@@ -126,29 +126,70 @@ void cleanup_env(void* arg) {
   delete hold;
 }
 
-// This environment's io buffer: an external ArrayBuffer over a block the
-// addon owns, or, where the build of Node forbids external buffers (or the
-// tests ask for that path with THREADMAP_TEST_IO_FALLBACK=1), a plain one
-// whose memory JS owns (see io_buffer in env_state.hpp).
+// buffer.transfer(): a new ArrayBuffer over the same memory; the buffer
+// itself where ArrayBuffer.prototype.transfer does not exist (Node 20, whose
+// markAsUntransferable sets no detach key); nullptr (the exception cleared)
+// if the transfer failed.
+napi_value move_buffer(napi_env env, napi_value buffer) {
+  napi_value transfer, result = nullptr;
+  napi_valuetype type;
+  if (napi_get_named_property(env, buffer, "transfer", &transfer) != napi_ok ||
+      napi_typeof(env, transfer, &type) != napi_ok) {
+    result = nullptr;
+  } else if (type != napi_function) {
+    result = buffer;
+  } else if (napi_call_function(env, buffer, transfer, 0, nullptr, &result) != napi_ok) {
+    result = nullptr;
+  }
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    result = nullptr;
+  }
+  return result;
+}
+
+// This environment's io buffer: an ArrayBuffer over a block the addon owns,
+// or, where the build of Node forbids external buffers (or the tests ask for
+// that path with THREADMAP_TEST_IO_FALLBACK=1), a plain one whose memory JS
+// owns (see io_buffer in env_state.hpp).
+//
+// The external buffer is not the one handed out: it is moved (transfer()) to
+// a new ArrayBuffer first. Node's cleanup for an external buffer detaches
+// the buffer it made when the environment ends, without a detach key, and
+// aborts the process if the buffer has one, which markAsUntransferable gives
+// it from Node 24 on; the moved-to buffer is not Node's to detach, and the
+// one Node does detach then is already detached.
+//
+// The block is never freed, so the finalizer does nothing: a detach hands it
+// to yet another ArrayBuffer, possibly in another thread, that may outlive
+// this environment, and nothing in Node-API says, when the environment ends,
+// whether that happened. That is sizeof(io_buffer) per environment, workers
+// included.
 Napi::ArrayBuffer make_io(Napi::Env env, addon_data* data) {
-  napi_value ab = nullptr;
   const char* force = std::getenv("THREADMAP_TEST_IO_FALLBACK");
   if (force == nullptr || std::strcmp(force, "1") != 0) {
-    // The block is never freed, so the buffer's finalizer does nothing: a
-    // detach hands it to a new ArrayBuffer, possibly in another thread, that
-    // may outlive this environment, and nothing in Node-API says, when the
-    // environment ends, whether that happened (Node has detached the original
-    // by the time the addon's cleanup hooks run). That is sizeof(io_buffer)
-    // per environment, workers included.
-    auto block = std::make_unique<io_buffer>();
+    auto* block = new io_buffer{};
+    napi_value made = nullptr;
     const napi_status st = napi_create_external_arraybuffer(
-        env, block.get(), sizeof(io_buffer), [](napi_env, void*, void*) {}, nullptr, &ab);
+        env, block, sizeof(io_buffer), [](napi_env, void*, void*) {}, nullptr, &made);
     if (st == napi_ok) {
-      data->io = block.release();
-      return Napi::ArrayBuffer(env, ab);
+      napi_value moved = move_buffer(env, made);
+      void* p = nullptr;
+      std::size_t n = 0;
+      if (moved != nullptr && napi_get_arraybuffer_info(env, moved, &p, &n) == napi_ok &&
+          p == block && n == sizeof(io_buffer)) {
+        data->io = block;
+        return Napi::ArrayBuffer(env, moved);
+      }
+      // Not moved as expected: the block may still be reachable from JS,
+      // so it stays allocated, and the plain buffer below serves instead.
+    } else {
+      delete block;
+      if (st != static_cast<napi_status>(Napi::details::napi_no_external_buffers_allowed))
+        check(env, st);
     }
-    if (st != static_cast<napi_status>(Napi::details::napi_no_external_buffers_allowed))
-      check(env, st);
   }
   Napi::ArrayBuffer io = Napi::ArrayBuffer::New(env, sizeof(io_buffer));
   data->io = new (io.Data()) io_buffer{};
