@@ -72,9 +72,10 @@ struct env_state {
 // Nothing in it outlives a call.
 //
 // JS can detach the buffer: markAsUntransferable makes postMessage and
-// structuredClone copy it, but not every API honours the mark (Node 22's
-// ArrayBuffer.prototype.transfer() does not; V8's %ArrayBufferDetach never
-// does), and a write through a detached view is dropped without an error.
+// structuredClone copy it, but before Node 24 made the mark a detach key not
+// every API honoured it (Node 22's ArrayBuffer.prototype.transfer() does not,
+// nor does V8's %ArrayBufferDetach on 20 and 22), and a write through a
+// detached view is dropped without an error.
 // Three rules keep the io path safe whatever detaches it:
 // - The memory is the addon's (an external ArrayBuffer over a block of our
 //   own), so a detach never frees what native code reads. Where external

@@ -138,8 +138,12 @@ napi_value move_buffer(napi_env env, napi_value buffer) {
     result = nullptr;
   } else if (type != napi_function) {
     result = buffer;
-  } else if (napi_call_function(env, buffer, transfer, 0, nullptr, &result) != napi_ok) {
-    result = nullptr;
+  } else {
+    // A transfer() patched to return its receiver would leave Node's buffer out.
+    bool same = true;
+    if (napi_call_function(env, buffer, transfer, 0, nullptr, &result) != napi_ok ||
+        napi_strict_equals(env, result, buffer, &same) != napi_ok || same)
+      result = nullptr;
   }
   bool pending = false;
   if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {

@@ -1,8 +1,8 @@
 // The io buffer (native/addon/env_state.hpp) detached from under the io path.
-// markAsUntransferable does not stop every API from detaching it (Node 22's
-// ArrayBuffer.prototype.transfer() ignores it; V8's own %ArrayBufferDetach
-// does on every version), and JS writes to a detached view are dropped
-// silently. Whatever detaches it, a map call afterwards must either do what
+// Before Node 24, markAsUntransferable does not stop every API from
+// detaching it (Node 22's ArrayBuffer.prototype.transfer() ignores it, and
+// V8's own %ArrayBufferDetach on 20 and 22), and JS writes to a detached view
+// are dropped silently. Whatever detaches it, a map call afterwards must either do what
 // it says or throw a clear Error and change nothing: never act on another
 // map, never drop a write, never touch memory the detach freed.
 //
