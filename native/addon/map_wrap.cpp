@@ -185,8 +185,17 @@ napi_value io_function(napi_env env, napi_callback_info cbinfo) {
     check(env,
           napi_get_cb_info(env, cbinfo, &argc, wanted ? argv + first : nullptr, nullptr, &data));
     addon_data& d = *static_cast<addon_data*>(data);
-    NativeMap* m = d.state->find_slot(d.io->ref);
-    if (m == nullptr) throw_error(env, "threadmap: not a live map reference in this thread");
+    // The io buffer's rules (env_state.hpp): check first unless its memory is
+    // ours and not known to be detached, and read the reference once,
+    // leaving -1 for a dropped write.
+    check_io(env, d, false);
+    const double ref = d.io->ref;
+    d.io->ref = -1;
+    NativeMap* m = d.state->find_slot(ref);
+    if (m == nullptr) {
+      check_io(env, d, true);
+      throw_error(env, "threadmap: not a live map reference in this thread");
+    }
     if (argc > wanted) argc = wanted;  // only the first `wanted` were read
     if (!KeyInIo && argc == 0) throw_type_error(env, "threadmap: the key argument is missing");
     const call c{env, &d, argc + first, argv, true, KeyInIo};
