@@ -56,4 +56,6 @@ test('200 workers terminated mid-write leave a consistent map and release everyt
   // The shared map and the private maps of all 200 workers are gone.
   expect(await collectUntil(() => liveMaps() === baseline)).toBe(true)
   expect(liveMaps()).toBe(baseline)
-})
+  // 400 worker starts take 15-35 s on a quiet 2-core machine and over 60 s
+  // when other builds share it: a limit on hanging, not a speed target.
+}, 180_000)
