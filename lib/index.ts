@@ -119,8 +119,8 @@ function isDetached(buffer: ArrayBufferLike): boolean {
 
 // A plain array whose elements are all numbers crosses as a Float64Array:
 // spread as arguments, V8 would first box every double as a heap number
-// (measured: 103 against 56 ns a key for getMany of 1,000 number keys at
-// 1M entries). An array holding anything else crosses as it is, and native
+// (slower per key: docs/benchmarks.md, "Measurements behind code choices").
+// An array holding anything else crosses as it is, and native
 // code names a bad element's index.
 function numbersAsTyped(input: BatchInput): BatchInput {
   if (!Array.isArray(input)) return input
@@ -162,7 +162,7 @@ function pieces(
 // function that reads them there (ioGet ...) or takes the key as its one
 // argument (ioGetK ...). On maps whose values are numbers the value travels
 // there as well: set writes it, get reads what the call left. Each number
-// that does not cross as an argument or a result saves Node-API 4-5 ns.
+// that does not cross as an argument or a result saves a Node-API call.
 // No user code runs between the writes and the call that reads them.
 function ioKey(ref: MapRef, numberKeys: boolean, key: unknown): boolean {
   io[0] = ref
@@ -173,7 +173,7 @@ function ioKey(ref: MapRef, numberKeys: boolean, key: unknown): boolean {
 
 // The io functions as plain constants: the addon's exports object is in
 // dictionary mode, so reading a function off it in a hot call is a keyed
-// lookup (Builtins_LoadIC, ~2.5% of a 67 ns get in perf); a module constant
+// lookup (Builtins_LoadIC, visible in a get's perf profile); a module constant
 // is one context load.
 const { ioGet, ioGetK, ioSet, ioSetK, ioHas, ioHasK, ioDelete, ioDeleteK, ioAdd, ioAddK } = addon
 

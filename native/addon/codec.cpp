@@ -73,8 +73,7 @@ std::string item_name(bool is_key, std::size_t index) {
 
 // Short strings (keys, mostly) are read as UTF-16 and encoded here: V8
 // copies a one-byte string into UTF-16 much faster than it converts it to
-// UTF-8 (about 11 ns against 22 ns for a 13-character key, measured side by
-// side: bench/js/boundary.mjs, floor), and the encoding is exact at once: a
+// UTF-8 (bench/js/boundary.mjs, floor rows), and the encoding is exact at once: a
 // lone surrogate becomes its own WTF-8 sequence (threadmap/wire.hpp), so
 // "\uD800" and "\uFFFD" stay different keys.
 constexpr std::size_t stack_units = 128;

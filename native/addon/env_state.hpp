@@ -61,15 +61,13 @@ struct env_state {
 
 // The io buffer: memory shared by this thread's JS and native code, so that
 // a call carries fewer arguments (the lmdb-js technique): reading a number
-// argument through Node-API costs 5 ns of an 11 ns call that reads one (the
-// floor group of bench/js/boundary.mjs), and creating a number result about
-// as much. The TypeScript layer writes the map's reference (and a number key
-// when the key is a number, and a number value when the map's values are
-// numbers), then calls an io function (ioGet ..., reading the key from here;
-// ioGetK ..., taking it as an argument), which reads them here and, on a map
-// whose values are numbers, leaves the value found in `value`. String keys
-// stay arguments (a JS copy loop costs what V8's own string read does).
-// Nothing in it outlives a call.
+// argument through Node-API, or creating a number result, is a large part of
+// a short call (bench/js/boundary.mjs, the floor rows). The TypeScript layer writes the map's
+// reference (and a number key when the key is a number, and a number value when the map's values
+// are numbers), then calls an io function (ioGet ..., reading the key from here; ioGetK ..., taking
+// it as an argument), which reads them here and, on a map whose values are numbers, leaves the
+// value found in `value`. String keys stay arguments (a JS copy loop costs what V8's own string
+// read does). Nothing in it outlives a call.
 //
 // JS can detach the buffer: markAsUntransferable makes postMessage and
 // structuredClone copy it, but before Node 24 made the mark a detach key not

@@ -133,8 +133,8 @@ namespace {
 // foreign reference is an Error, never a wild pointer) and hands it the
 // environment's scratch. The environment's addon_data arrives as the
 // function's data pointer, so no instance-data lookup is needed either.
-// (Node-API's own CallbackInfo wrapper plus the lookup cost about 5 ns more
-// per call, measured beside this thunk.)
+// (Node-API's own CallbackInfo wrapper plus the lookup measured slower per
+// call beside this thunk.)
 [[noreturn]] void throw_batch_too_long(napi_env env) {
   throw_range_error(env, "threadmap: one batch call takes at most " + std::to_string(max_batch) +
                              " keys (ThreadMap splits longer batches)");

@@ -221,8 +221,8 @@ void collect(record& r) {
 
 // The calling thread's record, read by every guard. Initial-exec TLS: one
 // %fs-relative load, where the default model for code in a shared object
-// (the addon) calls __tls_get_addr on every access (3-4 ns of a 60 ns get in
-// perf). It takes 8 bytes of the static TLS surplus glibc keeps for dlopen'd
+// (the addon) calls __tls_get_addr on every access, which perf showed in
+// every get. It takes 8 bytes of the static TLS surplus glibc keeps for dlopen'd
 // libraries. The pointer is trivially destructible, so reading it runs no
 // TLS-initialisation check either; the owner below is touched only when a
 // thread first takes a record.

@@ -126,8 +126,8 @@ struct table_array {
 
   // All tags first (16 bytes a group), then all slots: a lookup's first
   // access lands in the tag array, which is 1/25 of the table and mostly
-  // stays in cache. (Each group's tags beside its own slots measured 7-10%
-  // slower at 1M keys: the tag read then missed too.)
+  // stays in cache. (Each group's tags beside its own slots measured slower
+  // at 1M keys: the tag read then missed too.)
   std::uint64_t* tag_words() noexcept {
     return reinterpret_cast<std::uint64_t*>(reinterpret_cast<char*>(this) + header_bytes);
   }
@@ -202,7 +202,7 @@ static_assert(sizeof(table_array) <= header_bytes, "the array header must fit be
 namespace {
 
 // a[0..n) == b[0..n) for the n <= 22 bytes of an inline key, without a call
-// into the C library's memcmp (which cost 8% of a 1,000-key get: 5-6 ns).
+// into the C library's memcmp (a call that perf showed in every short get).
 // Overlapping fixed-size loads cover every length; none reads past n.
 inline bool equal_short(const unsigned char* a, const unsigned char* b, std::size_t n) noexcept {
   if (n >= 8) {
@@ -316,12 +316,9 @@ std::size_t probe(const table_array* t, std::uint64_t hash, Visit&& visit) {
 // cache misses one after the other once the table is past the caches. The
 // slots of the home group (16 x 24 bytes: exactly six cache lines, since the
 // slots start on a line) are fetched at the same time as the tags, so the
-// second miss overlaps the first. Measured (boundary-style harness, striped,
-// 3 alternated rounds): get at 1M number keys 276-326 -> 170-234 ns, at 1M
-// string keys 508-575 -> 382-436 ns, at 100K string keys 248-339 -> 101-226
-// ns; set at 1M string keys 567-587 -> 416-484 ns (find() prefetches too).
-// Tables that fit in L1 (fewer than 64 groups, ~25 KB) skip it: there it
-// only costs instructions.
+// second miss overlaps the first (find() prefetches too; the figures are in
+// docs/benchmarks.md, "Measurements behind code choices"). Tables that fit in L1 (fewer than 64
+// groups, ~25 KB) skip it: there it only costs instructions.
 constexpr std::size_t prefetch_min_groups = 64;
 
 inline void prefetch_home_slots(const table_array* t, std::uint64_t hash) noexcept {

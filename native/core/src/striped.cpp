@@ -36,10 +36,9 @@ unsigned default_stripes() noexcept {
   if (hw == 0) hw = 4;
   unsigned n = std::bit_ceil(hw * 4);
   // At least 32 even on few cores: a stripe grows in one call, so its share
-  // of the map bounds the longest set. Filling 16M keys from empty
-  // (bench/js/growth-stall.mjs), the longest set took 67 ms with 8 stripes
-  // and 14 ms with 32; single-thread get and set at 1K and 1M keys measured
-  // the same (boundary.mjs, side by side).
+  // of the map bounds the longest set, and more stripes cost single-thread
+  // get and set nothing measurable (docs/benchmarks.md, "Measurements behind
+  // code choices").
   if (n < 32) n = 32;
   if (n > 1024) n = 1024;
   return n;

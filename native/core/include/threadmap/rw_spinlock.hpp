@@ -8,12 +8,9 @@
 // was descheduled (or is rebuilding a large table) does not have its core
 // stolen by spinners. Unlike std::shared_mutex it never sleeps in the kernel.
 //
-// Kept over std::shared_mutex by measurement (2026-11-22, 2-core EPYC VM,
-// load ~2.4; the rwlock strategy instantiated with each lock, 8-byte keys,
-// 400 ms per point, mean of 3, same process): 1,000 keys, 95% reads,
-// 2 threads 20.4 vs 18.5 Mops/s, 4 threads 20.0 vs 17.0; 50% reads, 4
-// threads 19.0 vs 12.5; at 1,000,000 keys (cache misses dominate) the two
-// are within +-7% of each other, the spinlock ahead in 4 of 6 points.
+// Kept over std::shared_mutex by measurement: the rwlock strategy with each
+// lock, ahead in cache-resident mixes and even where cache misses dominate
+// (docs/benchmarks.md, "Measurements behind code choices").
 //
 // Readers do write this shared word (that is the cost this strategy accepts
 // and the one `striped` avoids); the owner keeps it on its own cache line.
