@@ -59,9 +59,9 @@ function machine(nodes: number): string {
   return fakeSysfs(files)
 }
 
-function runChild(root: string): ChildResult {
+function runChild(root: string, stallMs = 0): ChildResult {
   const r = spawnSync(process.execPath, [workerPath('numa-child.mjs')], {
-    env: { ...process.env, THREADMAP_SYSFS_ROOT: root },
+    env: { ...process.env, THREADMAP_SYSFS_ROOT: root, THREADMAP_TEST_NUMA_CHILD_STALL_MS: String(stallMs) },
     encoding: 'utf8',
     timeout: 60_000,
   })
@@ -154,4 +154,13 @@ describe('a malformed sysfs tree', () => {
     expect(r.topology.error).toMatch(/is not a directory; using one node/)
     expect(r.topology.nodes.length).toBe(1)
   })
+})
+
+test('the child collects the grower worker even when its message and exit arrive together', () => {
+  // The main thread stalls until the worker has finished: Node then delivers
+  // the worker's last message and its exit in one turn of the event loop, so
+  // a listener for 'exit' added after the message is seen never fires.
+  const r = runChild(machine(2), 1500)
+  expect(r.growerCpus?.length).toBe(200)
+  expect(r.localGrown?.tables.length).toBeGreaterThan(0)
 })

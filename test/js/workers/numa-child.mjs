@@ -45,8 +45,16 @@ if (topology.error === undefined) {
   const w = new Worker(new URL('./numa-pin.mjs', import.meta.url), {
     workerData: { cpu: 0, handle: m.handle(), keys: 400 * stripes },
   })
+  // A test seam: block this thread until the worker has certainly finished,
+  // as a busy machine may, so that its message and its exit arrive together.
+  const stall = Number(process.env.THREADMAP_TEST_NUMA_CHILD_STALL_MS ?? 0)
+  if (stall > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, stall)
+  // Both listeners go on before the first await: the worker's exit may be
+  // delivered in the same turn as its message, before a listener added
+  // after the message was seen.
+  const exited = once(w, 'exit')
   const [result] = await once(w, 'message')
-  await once(w, 'exit')
+  await exited
   out.growerCpus = result.cpus
   out.localGrown = placements(m)
   m.close()
