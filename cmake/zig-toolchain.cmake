@@ -26,8 +26,11 @@ else()
 endif()
 set(CMAKE_SYSTEM_PROCESSOR "${_arch}")
 
-set(CMAKE_C_COMPILER "${_zig}" cc -target "${_target}")
-set(CMAKE_CXX_COMPILER "${_zig}" c++ -target "${_target}")
+# -O3 on every call, CMake's own compiler checks included: Zig builds the
+# target's libc++ (and libc pieces) in the optimisation mode of the link that
+# needs them, so checks without it would build a second, debug copy.
+set(CMAKE_C_COMPILER "${_zig}" cc -target "${_target}" -O3)
+set(CMAKE_CXX_COMPILER "${_zig}" c++ -target "${_target}" -O3)
 # CMAKE_AR and CMAKE_RANLIB take one program, no arguments: small wrappers.
 set(CMAKE_AR "${CMAKE_CURRENT_LIST_DIR}/zig-ar" CACHE FILEPATH "" FORCE)
 set(CMAKE_RANLIB "${CMAKE_CURRENT_LIST_DIR}/zig-ranlib" CACHE FILEPATH "" FORCE)

@@ -3,7 +3,8 @@
 // tables with LLVM's tools (Debian's llvm-14 package reads ELF, Mach-O and
 // PE alike):
 //   - it exports the Node-API module entry points (napi_register_module_v1,
-//     node_api_module_get_api_version_v1) and nothing else;
+//     node_api_module_get_api_version_v1) and nothing else (on Windows,
+//     libunwind's own exports aside: see PE_UNWIND_EXPORTS);
 //   - every symbol it imports is a Node-API function or comes from the
 //     platform's C runtime: glibc (versioned, none newer than GLIBC_FLOOR),
 //     musl's libc.so, macOS's libSystem, or Windows' system DLLs;
@@ -109,9 +110,16 @@ function checkMachO(file, problems) {
   return `Mach-O, exports the 2 Node-API entry points only, links ${dylibs.join(' ')}; ${imports} libSystem imports; macOS >= ${minos ? minos[1] : '?'}`
 }
 
+// Zig's MinGW libunwind marks its API dllexport. Harmless on Windows, where
+// each import names the DLL it comes from, so no other module can bind to
+// these by accident (unlike ELF's one global namespace): allowed, and counted.
+const PE_UNWIND_EXPORTS = /^(_Unwind_[A-Za-z]+|unw_[a-z_]+|_GCC_specific_handler)$/
+
 function checkPe(file, problems) {
-  const exports = [...out('llvm-readobj', ['--coff-exports', file]).matchAll(/Name: (\S+)/g)].map((m) => m[1])
+  const all = [...out('llvm-readobj', ['--coff-exports', file]).matchAll(/Name: (\S+)/g)].map((m) => m[1])
+  const exports = all.filter((name) => !PE_UNWIND_EXPORTS.test(name))
   if (!onlyEntryPoints(exports)) problems.push(`exports ${exports.join(', ')}`)
+  const unwind = all.length - exports.length
   const text = out('llvm-readobj', ['--coff-imports', file])
   const dlls = []
   let imports = 0
@@ -127,7 +135,7 @@ function checkPe(file, problems) {
       problems.push(`imports from ${dll}`)
     }
   }
-  return `PE, exports the 2 Node-API entry points only, imports from ${dlls.join(' ')} (${imports} system symbols)`
+  return `PE, exports the 2 Node-API entry points (and ${unwind} libunwind functions), imports from ${dlls.join(' ')} (${imports} system symbols)`
 }
 
 export function checkPrebuild(file, id) {

@@ -11,8 +11,9 @@
 //
 // Output: prebuilds/<platform>-<arch>/threadmap[.<libc>].node, the layout
 // and file names node-gyp-build looks for. Builds go to build-prebuild/<id>/
-// (incremental on a second run); Zig's caches, where it builds libc++ for
-// each target once, go to build-prebuild/zig-cache/.
+// (incremental on a second run). Zig builds each target's libc++ and libc
+// pieces once and keeps them in its global cache (~/.cache/zig, or
+// ZIG_GLOBAL_CACHE_DIR): most of a first build's time, none of a later one's.
 
 const fs = require('fs')
 const path = require('path')
@@ -86,8 +87,6 @@ async function main() {
   const env = {
     ...process.env,
     THREADMAP_ZIG: zig,
-    ZIG_GLOBAL_CACHE_DIR: path.join(buildRoot, 'zig-cache'),
-    ZIG_LOCAL_CACHE_DIR: path.join(buildRoot, 'zig-cache'),
     // Two jobs: the machines here have two cores, shared.
     CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL || '2',
   }
