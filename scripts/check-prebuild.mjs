@@ -3,8 +3,8 @@
 // tables with LLVM's tools (Debian's llvm-14 package reads ELF, Mach-O and
 // PE alike):
 //   - it exports the Node-API module entry points (napi_register_module_v1,
-//     node_api_module_get_api_version_v1) and nothing else (on Windows,
-//     libunwind's own exports aside: see PE_UNWIND_EXPORTS);
+//     node_api_module_get_api_version_v1) and nothing else on Linux (Windows
+//     and macOS: see PE_UNWIND_EXPORTS and checkMachO);
 //   - every symbol it imports is a Node-API function or comes from the
 //     platform's C runtime: glibc (versioned, none newer than GLIBC_FLOOR),
 //     musl's libc.so, macOS's libSystem, or Windows' system DLLs;
@@ -86,17 +86,24 @@ function checkElf(file, libc, problems) {
   return `ELF, exports the 2 Node-API entry points only, links ${needed.join(' ')}; ${imports} libc imports${floor}`
 }
 
+// Zig 0.11's Mach-O linker has no -exported_symbol, so the static libc++ and
+// libunwind stay exported. Tolerated, and counted: macOS binds every import
+// to the image it was linked against (two-level namespace), so no other
+// image's calls can land in these copies; only the entry points must be there.
 function checkMachO(file, problems) {
   const exported = out('llvm-nm', ['--defined-only', '--extern-only', file])
     .split('\n')
     .filter(Boolean)
     .map((l) => l.trim().split(/\s+/).pop())
-  if (!onlyEntryPoints(exported)) problems.push(`exports ${exported.join(', ')}`)
+  for (const entry of ENTRY_POINTS.split(',')) {
+    if (!exported.includes(`_${entry}`)) problems.push(`does not export _${entry}`)
+  }
+  const id = out('llvm-objdump', ['--macho', '--dylib-id', file]).split('\n')[1]?.trim()
   const dylibs = out('llvm-objdump', ['--macho', '--dylibs-used', file])
     .split('\n')
     .slice(1)
     .map((l) => l.trim().split(' (')[0])
-    .filter(Boolean)
+    .filter((l) => l && l !== id)
   for (const lib of dylibs) if (!MACHO_LIBS.test(lib)) problems.push(`links ${lib}`)
   let imports = 0
   for (const line of out('llvm-nm', ['-m', '--undefined-only', file]).split('\n').filter(Boolean)) {
@@ -107,7 +114,7 @@ function checkMachO(file, problems) {
     if (m[2] !== 'from libSystem') problems.push(`imports ${m[1]} ${m[2] ?? 'from nowhere'}, not from libSystem`)
   }
   const minos = /minos (\S+)/.exec(out('llvm-objdump', ['--macho', '--private-headers', file]))
-  return `Mach-O, exports the 2 Node-API entry points only, links ${dylibs.join(' ')}; ${imports} libSystem imports; macOS >= ${minos ? minos[1] : '?'}`
+  return `Mach-O, exports the 2 Node-API entry points (and ${exported.length - 2} libc++/libunwind symbols), links ${dylibs.join(' ')}; ${imports} libSystem imports; macOS >= ${minos ? minos[1] : '?'}`
 }
 
 // Zig's MinGW libunwind marks its API dllexport. Harmless on Windows, where
