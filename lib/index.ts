@@ -91,8 +91,30 @@ type BatchInput = readonly unknown[] | TypedElements
 function batchInput(what: string, x: unknown): BatchInput {
   if (Array.isArray(x)) return x
   // Which typed arrays the map takes is the addon's to say (by key type).
-  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) return x as TypedElements
+  if (ArrayBuffer.isView(x) && !(x instanceof DataView)) {
+    // A detached typed array reads as length 0, and its length is read here
+    // (to split it, to compare it with the values'), before the addon could
+    // refuse it. Only an empty one can be detached.
+    if (x.byteLength === 0 && isDetached(x.buffer)) {
+      throw new TypeError(`threadmap: ${what} is a typed array whose ArrayBuffer is detached (transferred)`)
+    }
+    return x as TypedElements
+  }
   throw new TypeError(`threadmap: ${what} must be an array, or a Float64Array, BigInt64Array or BigUint64Array`)
+}
+
+// ArrayBuffer.prototype.detached where the runtime has it (Node 22+);
+// otherwise viewing a detached buffer throws (a SharedArrayBuffer, which
+// cannot be detached, has no such property and views fine).
+function isDetached(buffer: ArrayBufferLike): boolean {
+  const flag: unknown = (buffer as { detached?: unknown }).detached
+  if (typeof flag === 'boolean') return flag
+  try {
+    new Uint8Array(buffer)
+    return false
+  } catch {
+    return true
+  }
 }
 
 // A plain array whose elements are all numbers crosses as a Float64Array:
@@ -600,8 +622,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   /**
    * Atomically adds `delta` to a counter and returns the new value; a missing
    * key counts as 0. Values 'number' take number deltas, 'bigint' bigint
-   * deltas (RangeError on int64 overflow), 'any' either (the stored value must
-   * then be of the delta's type).
+   * deltas, 'any' either; a stored value of another type is a TypeError, and
+   * a delta, stored bigint or sum outside the signed 64-bit range a
+   * RangeError. Nothing changes when it throws.
    */
   add(key: K, delta: number): number
   add(key: K, delta: bigint): bigint

@@ -42,6 +42,7 @@
 #include "adapters.hpp"
 #include "driver.hpp"
 #include "experiments.hpp"
+#include "flood.hpp"
 #include "placement.hpp"
 
 using namespace tmbench;
@@ -107,7 +108,9 @@ struct options {
   std::uint64_t fixed_ops = 0, warmup_ops = 0;
   std::vector<std::string> workload_args;  // as given, for the cachegrind reruns
   threadmap::numa::policy numa;            // --numa
-  std::vector<int> pin_cpus;               // --pin=CPUS; empty: the CPUs the process may use
+  bool flood = false;                      // --flood: flood.cpp instead of the suite
+  flood_options flood_opts;
+  std::vector<int> pin_cpus;  // --pin=CPUS; empty: the CPUs the process may use
 };
 
 std::vector<std::string> split(const std::string& s) {
@@ -249,6 +252,16 @@ options parse(int argc, char** argv) {
       o.cg_ll = val;
     } else if (a == "--quick") {
       quick = true;
+    } else if (a == "--flood") {
+      o.flood = true;
+    } else if (key == "--flood-keys") {
+      o.flood_opts.keys = std::stoull(val);
+      if (o.flood_opts.keys < 16 || o.flood_opts.keys > (1u << 24))
+        throw std::invalid_argument("--flood-keys is 16..16M");
+    } else if (key == "--flood-rounds") {
+      o.flood_opts.rounds = std::max(1u, static_cast<unsigned>(std::stoul(val)));
+    } else if (key == "--flood-budget-ms") {
+      o.flood_opts.budget_ms = std::stod(val);
     } else if (a == "--self-test") {
       std::exit(run_self_test());
     } else if (a == "--huge") {
@@ -617,6 +630,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.fixed_run) return fixed_run(o);
+  if (o.flood) {
+    // The strategies only: the flood bench is about threadmap's tables.
+    for (const auto& c : o.contenders)
+      if (std::find(strategy_names().begin(), strategy_names().end(), c) != strategy_names().end())
+        o.flood_opts.strategies.push_back(c);
+    o.flood_opts.json = o.json;
+    return run_flood(o.flood_opts);
+  }
 
   const machine_info m = describe_machine();
   pin_log pins;

@@ -219,17 +219,46 @@ bool append_bigint(napi_env env, napi_value v, byte_buffer& out) {
   return true;
 }
 
-// The Uint8Array's bytes, or false when v is not a Uint8Array.
-bool uint8_view(napi_env env, napi_value v, std::string_view& bytes) {
+// A typed array's elements in place, and whether its ArrayBuffer is detached
+// (transferred to another thread, or by transfer()): a detached view reads as
+// length 0, exactly like an empty one. Every typed array that enters the addon
+// is read through typed_view_of, and only a zero-length one is asked whether
+// its buffer is gone, so a view with bytes pays nothing for the check.
+struct typed_view {
+  napi_typedarray_type type;
+  const void* data;
+  std::size_t length;
+  bool detached;
+};
+
+bool typed_view_of(napi_env env, napi_value v, typed_view& out) {
   bool is_ta = false;
   check(env, napi_is_typedarray(env, v, &is_ta));
   if (!is_ta) return false;
-  napi_typedarray_type type;
-  std::size_t length = 0;
   void* data = nullptr;
-  check(env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr));
-  if (type != napi_uint8_array) return false;
-  bytes = std::string_view(static_cast<const char*>(data), data ? length : 0);
+  check(env, napi_get_typedarray_info(env, v, &out.type, &out.length, &data, nullptr, nullptr));
+  out.data = data;
+  if (data == nullptr) out.length = 0;
+  out.detached = false;
+  if (out.length == 0) {
+    napi_value buffer;
+    check(env, napi_get_typedarray_info(env, v, nullptr, nullptr, nullptr, &buffer, nullptr));
+    check(env, napi_is_detached_arraybuffer(env, buffer, &out.detached));
+  }
+  return true;
+}
+
+// The Uint8Array's bytes, or false when v is not a Uint8Array; a detached one
+// is a TypeError, never the empty key or value.
+bool uint8_view(napi_env env, napi_value v, std::string_view& bytes, bool is_key,
+                std::size_t index) {
+  typed_view t;
+  if (!typed_view_of(env, v, t) || t.type != napi_uint8_array) return false;
+  if (t.detached)
+    throw_type_error(env, "threadmap: " + item_name(is_key, index) +
+                              " is a Uint8Array whose ArrayBuffer is detached (transferred); "
+                              "nothing changed");
+  bytes = std::string_view(static_cast<const char*>(t.data), t.length);
   return true;
 }
 
@@ -300,7 +329,7 @@ void encode_any(napi_env env, napi_value v, bool is_key, byte_buffer& out, std::
       return;
     case napi_object: {
       std::string_view bytes;
-      if (!is_key && uint8_view(env, v, bytes)) {
+      if (!is_key && uint8_view(env, v, bytes, false, index)) {
         out.push(any_tag::structured);
         out.append(bytes.data(), bytes.size());
         return;
@@ -393,7 +422,7 @@ void append_key(napi_env env, napi_value v, key_codec c, byte_buffer& out, std::
       break;
     case key_codec::bytes: {
       std::string_view bytes;
-      if (!uint8_view(env, v, bytes))
+      if (!uint8_view(env, v, bytes, true, index))
         wrong_type(env, v, true, index, "a Uint8Array or Buffer", "bytes");
       check_size(env, bytes.size(), max_key_bytes, true, index);
       out.append(bytes.data(), bytes.size());
@@ -435,7 +464,7 @@ void append_value(napi_env env, napi_value v, value_codec c, byte_buffer& out, s
     case value_codec::bytes:
     case value_codec::structured: {
       std::string_view bytes;
-      if (!uint8_view(env, v, bytes))
+      if (!uint8_view(env, v, bytes, false, index))
         wrong_type(env, v, false, index,
                    c == value_codec::bytes ? "a Uint8Array or Buffer" : "v8-serialized bytes",
                    to_string(c));
@@ -461,15 +490,19 @@ void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out) {
   append_value(env, v, c, out, no_index);
 }
 
+namespace {
+const char* typed_name(const typed_elements& t) {
+  return t.kind == typed_elements::f64   ? "a Float64Array"
+         : t.kind == typed_elements::i64 ? "a BigInt64Array"
+                                         : "a BigUint64Array";
+}
+
+}  // namespace
+
 bool typed_elements_of(napi_env env, napi_value v, typed_elements& out) {
-  bool is_ta = false;
-  check(env, napi_is_typedarray(env, v, &is_ta));
-  if (!is_ta) return false;
-  napi_typedarray_type type;
-  std::size_t length = 0;
-  void* data = nullptr;
-  check(env, napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr));
-  switch (type) {
+  typed_view t;
+  if (!typed_view_of(env, v, t)) return false;
+  switch (t.type) {
     case napi_float64_array:
       out.kind = typed_elements::f64;
       break;
@@ -482,18 +515,17 @@ bool typed_elements_of(napi_env env, napi_value v, typed_elements& out) {
     default:
       return false;
   }
-  out.data = data;
-  out.length = data ? length : 0;
+  // User code (a value's toJSON, a getter v8.serialize reads) runs after the
+  // TypeScript layer looked at the batch and before native code reads it.
+  if (t.detached)
+    throw_type_error(env, std::string("threadmap: the batch is ") + typed_name(out) +
+                              " whose ArrayBuffer is detached (transferred); nothing changed");
+  out.data = t.data;
+  out.length = t.length;
   return true;
 }
 
 namespace {
-
-const char* typed_name(const typed_elements& t) {
-  return t.kind == typed_elements::f64   ? "a Float64Array"
-         : t.kind == typed_elements::i64 ? "a BigInt64Array"
-                                         : "a BigUint64Array";
-}
 
 template <class Codec>
 void check_typed(napi_env env, const typed_elements& t, Codec c, bool is_key) {

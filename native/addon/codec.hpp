@@ -62,7 +62,9 @@ const char* key_codec_choices() noexcept;
 const char* value_codec_choices() noexcept;
 
 // Encode into `out` (cleared first). A value of the wrong type is a TypeError,
-// one past the core's size limits a RangeError; `out` is then unspecified.
+// and so is a Uint8Array whose ArrayBuffer is detached (it is not the empty
+// key or value); one past the core's size limits is a RangeError; `out` is
+// then unspecified.
 void encode_key(napi_env env, napi_value v, key_codec c, byte_buffer& out);
 void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out);
 
@@ -78,7 +80,8 @@ struct typed_elements {
   const void* data;
   std::size_t length;
 };
-// False when v is not one of those three typed arrays.
+// False when v is not one of those three typed arrays; a TypeError when its
+// ArrayBuffer is detached (it would read as an empty batch).
 bool typed_elements_of(napi_env env, napi_value v, typed_elements& out);
 // TypeError unless a map with these key (value) types takes such elements.
 void check_typed_keys(napi_env env, const typed_elements& t, key_codec c);

@@ -105,7 +105,7 @@ struct lookup_floor {
 
   static std::uint8_t flags_of(const floor_key& k) {
     return static_cast<std::uint8_t>(used | (k.wide ? wide : 0) |
-                                     (k.size < long_key ? k.size : long_key));
+                                     (k.size <= sizeof(entry::key) ? k.size : long_key));
   }
   bool matches(const entry& e, std::uint64_t h, const floor_key& k) const {
     if (e.hash != h || e.flags != flags_of(k)) return false;
@@ -160,7 +160,7 @@ napi_value lookup_load(napi_env env, napi_callback_info info) {
     e.hash = h;
     e.value = static_cast<double>(i);
     e.flags = lookup_floor::flags_of(k);
-    if (k.size < lookup_floor::long_key) {
+    if (k.size <= sizeof e.key) {
       std::memcpy(e.key, k.bytes, k.size);
     } else {
       const auto index = static_cast<std::uint32_t>(long_keys.size());

@@ -185,8 +185,17 @@ napi_value io_function(napi_env env, napi_callback_info cbinfo) {
     check(env,
           napi_get_cb_info(env, cbinfo, &argc, wanted ? argv + first : nullptr, nullptr, &data));
     addon_data& d = *static_cast<addon_data*>(data);
-    NativeMap* m = d.state->find_slot(d.io->ref);
-    if (m == nullptr) throw_error(env, "threadmap: not a live map reference in this thread");
+    // The io buffer's rules (env_state.hpp): check first unless its memory is
+    // ours and not known to be detached, and read the reference once,
+    // leaving -1 for a dropped write.
+    check_io(env, d, false);
+    const double ref = d.io->ref;
+    d.io->ref = -1;
+    NativeMap* m = d.state->find_slot(ref);
+    if (m == nullptr) {
+      check_io(env, d, true);
+      throw_error(env, "threadmap: not a live map reference in this thread");
+    }
     if (argc > wanted) argc = wanted;  // only the first `wanted` were read
     if (!KeyInIo && argc == 0) throw_type_error(env, "threadmap: the key argument is missing");
     const call c{env, &d, argc + first, argv, true, KeyInIo};
@@ -607,11 +616,30 @@ napi_value NativeMap::Add(const call& c, scratch& s) {
     case status::inserted:
       if (kind == counter_kind::f64) return Napi::Number::New(env, result.f);
       return Napi::BigInt::New(env, static_cast<std::int64_t>(result.i));
-    case status::mismatch:
-      throw_type_error(env, kind == counter_kind::f64
-                                ? "threadmap: add: the stored value is not a number"
-                                : "threadmap: add: the stored value is not a bigint in the "
-                                  "signed 64-bit range");
+    case status::mismatch: {
+      // A stored bigint outside int64 (the long form) is the right type out
+      // of a counter's range: a RangeError, as an overflow is, not the
+      // TypeError of a value of another type. Under 'bigint' values every
+      // stored value that is not a counter is one. Under 'any' the entry is
+      // read again (add changed nothing): a write between the two reads can
+      // only change which class is thrown, and the TypeError's words stay
+      // true of the value add saw.
+      bool long_bigint = kind == counter_kind::i64 && vc_ == value_codec::bigint;
+      if (kind == counter_kind::i64 && vc_ == value_codec::any) {
+        epoch::guard g;
+        long_bigint = live(env)->get(key, &s.out) && s.out.size() > 9 &&
+                      static_cast<std::uint8_t>(s.out[0]) == any_tag::bigint;
+      }
+      if (long_bigint)
+        throw_range_error(env,
+                          "threadmap: add: the stored bigint is outside the signed 64-bit range "
+                          "of a counter; nothing changed");
+      throw_type_error(env,
+                       kind == counter_kind::f64
+                           ? "threadmap: add: the stored value is not a number; nothing changed"
+                           : "threadmap: add: the stored value is not a bigint in the signed "
+                             "64-bit range; nothing changed");
+    }
     default:
       throw_status(env, st, "add");
   }

@@ -2,7 +2,9 @@
 // module-level functions (attach, liveMaps) and constants.
 #include "common.hpp"  // first: it configures napi.h
 
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -33,9 +35,28 @@ void untrack(const std::shared_ptr<env_state>& st, env_resource* r) noexcept {
   if (st) st->resources.erase(r);
 }
 
+void check_io_slow(napi_env env, addon_data& d) {
+  if (d.io_state != io_kind::detached) {
+    bool detached = true;
+    check(env, napi_is_detached_arraybuffer(env, d.io_ref.Value(), &detached));
+    if (!detached) return;
+    d.io_state = io_kind::detached;
+  }
+  throw_error(env,
+              "threadmap: this thread's io buffer was detached (transferred away), so get, set, "
+              "has, delete and add cannot run in this thread any more; nothing was changed");
+}
+
 namespace {
 constexpr double kTwo32 = 4294967296.0;
 constexpr std::uint32_t kGenMask = (1u << 21) - 1;  // slot + gen fit in 53 bits
+
+// splitmix64's finalizer: spreads a seed plus a slot number over the bits.
+std::uint64_t mix64(std::uint64_t z) noexcept {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 }  // namespace
 
 double env_state::add_slot(NativeMap* m) {
@@ -46,6 +67,7 @@ double env_state::add_slot(NativeMap* m) {
   } else {
     slot = static_cast<std::uint32_t>(slots.size());
     slots.emplace_back();
+    slots[slot].gen = static_cast<std::uint32_t>(mix64(seed + slot)) & kGenMask;
   }
   slots[slot].map = m;
   return static_cast<double>(slots[slot].gen) * kTwo32 + slot;
@@ -104,6 +126,81 @@ void cleanup_env(void* arg) {
   delete hold;
 }
 
+// buffer.transfer(): a new ArrayBuffer over the same memory; the buffer
+// itself where ArrayBuffer.prototype.transfer does not exist (Node 20, whose
+// markAsUntransferable sets no detach key); nullptr (the exception cleared)
+// if the transfer failed.
+napi_value move_buffer(napi_env env, napi_value buffer) {
+  napi_value transfer, result = nullptr;
+  napi_valuetype type;
+  if (napi_get_named_property(env, buffer, "transfer", &transfer) != napi_ok ||
+      napi_typeof(env, transfer, &type) != napi_ok) {
+    result = nullptr;
+  } else if (type != napi_function) {
+    result = buffer;
+  } else {
+    // A transfer() patched to return its receiver would leave Node's buffer out.
+    bool same = true;
+    if (napi_call_function(env, buffer, transfer, 0, nullptr, &result) != napi_ok ||
+        napi_strict_equals(env, result, buffer, &same) != napi_ok || same)
+      result = nullptr;
+  }
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    result = nullptr;
+  }
+  return result;
+}
+
+// This environment's io buffer: an ArrayBuffer over a block the addon owns,
+// or, where the build of Node forbids external buffers (or the tests ask for
+// that path with THREADMAP_TEST_IO_FALLBACK=1), a plain one whose memory JS
+// owns (see io_buffer in env_state.hpp).
+//
+// The external buffer is not the one handed out: it is moved (transfer()) to
+// a new ArrayBuffer first. Node's cleanup for an external buffer detaches
+// the buffer it made when the environment ends, without a detach key, and
+// aborts the process if the buffer has one, which markAsUntransferable gives
+// it from Node 24 on; the moved-to buffer is not Node's to detach, and the
+// one Node does detach then is already detached.
+//
+// The block is never freed, so the finalizer does nothing: a detach hands it
+// to yet another ArrayBuffer, possibly in another thread, that may outlive
+// this environment, and nothing in Node-API says, when the environment ends,
+// whether that happened. That is sizeof(io_buffer) per environment, workers
+// included.
+Napi::ArrayBuffer make_io(Napi::Env env, addon_data* data) {
+  const char* force = std::getenv("THREADMAP_TEST_IO_FALLBACK");
+  if (force == nullptr || std::strcmp(force, "1") != 0) {
+    auto* block = new io_buffer{};
+    napi_value made = nullptr;
+    const napi_status st = napi_create_external_arraybuffer(
+        env, block, sizeof(io_buffer), [](napi_env, void*, void*) {}, nullptr, &made);
+    if (st == napi_ok) {
+      napi_value moved = move_buffer(env, made);
+      void* p = nullptr;
+      std::size_t n = 0;
+      if (moved != nullptr && napi_get_arraybuffer_info(env, moved, &p, &n) == napi_ok &&
+          p == block && n == sizeof(io_buffer)) {
+        data->io = block;
+        return Napi::ArrayBuffer(env, moved);
+      }
+      // Not moved as expected: the block may still be reachable from JS,
+      // so it stays allocated, and the plain buffer below serves instead.
+    } else {
+      delete block;
+      if (st != static_cast<napi_status>(Napi::details::napi_no_external_buffers_allowed))
+        check(env, st);
+    }
+  }
+  Napi::ArrayBuffer io = Napi::ArrayBuffer::New(env, sizeof(io_buffer));
+  data->io = new (io.Data()) io_buffer{};
+  data->io_state = io_kind::js;
+  return io;
+}
+
 Napi::Value Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Value v = info[0];
@@ -137,14 +234,17 @@ Napi::Value LiveMaps(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new addon_data();
   env.SetInstanceData<addon_data>(data);  // deleted by Node when the environment ends
+  // Not secret, only different per environment and run (see map_slot).
+  data->state->seed = mix64(
+      reinterpret_cast<std::uintptr_t>(data) ^
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   auto* hold = new std::shared_ptr<env_state>(data->state);
   if (napi_add_env_cleanup_hook(env, cleanup_env, hold) != napi_ok) {
     delete hold;
     throw_error(env, "threadmap: cannot register the environment cleanup hook");
   }
 
-  Napi::ArrayBuffer io = Napi::ArrayBuffer::New(env, sizeof(io_buffer));
-  data->io = static_cast<io_buffer*>(io.Data());
+  Napi::ArrayBuffer io = make_io(env, data);
   data->io_ref = Napi::Persistent(io);
 
   Napi::Function map_ctor = NativeMap::define(env);

@@ -7,11 +7,13 @@ import * as path from 'node:path'
 import { describe, expect, test } from 'vitest'
 
 import {
+  liveMaps,
   MAX_KEY_BYTES,
   STRATEGIES,
   ThreadMap,
   type KeyTypeName,
   type ThreadMapHandle,
+  type ThreadMapOptions,
   type ValueTypeName,
 } from '../../lib/index'
 import { collectUntil } from './helpers'
@@ -173,6 +175,78 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     expect(m.size).toBe(stored)
   })
 
+  test('at its maxMemory a map reads, deletes and clears; each write that needs room is a RangeError', () => {
+    const m = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy, maxMemory: 256 * 1024 })
+    const value = (i: number): string => `${i}:`.padEnd(200, 'v')
+    let stored = 0
+    for (; ; stored++) {
+      try {
+        m.set(`key${stored}`, value(stored))
+      } catch (err) {
+        expect(err).toBeInstanceOf(RangeError)
+        break
+      }
+    }
+    const big = 'x'.repeat(512 * 1024)
+    const refused: (() => unknown)[] = [
+      () => m.set('fresh', big),
+      () => m.getOrSet('fresh', big),
+      () => m.setIfAbsent('fresh', big),
+      () => m.swap('key0', big),
+      () => m.compareAndSet('key0', value(0), big),
+      () => m.compareAndSet('fresh', undefined, big),
+      () => m.update('key0', () => big),
+      () => m.setMany([['fresh', big]]),
+    ]
+    for (const write of refused) {
+      expect(write).toThrow(RangeError)
+      expect(write).toThrow(/maxMemory/)
+    }
+    expect(m.size).toBe(stored)
+    expect(m.has('fresh')).toBe(false)
+    expect(m.get('key0')).toBe(value(0))
+    // A map at its limit never refuses a read, a delete or an iteration.
+    expect(m.getMany(['key1', 'nope'])).toEqual([value(1), undefined])
+    expect(m.hasMany(['key1'])).toEqual([true])
+    expect([...m.keys()].length).toBe(stored)
+    expect(m.delete('key1')).toBe(true)
+    expect(m.take('key2')).toBe(value(2))
+    expect(m.deleteMany(['key3', 'key4'])).toEqual([true, true])
+    expect(m.compareAndSet('key5', value(5), undefined)).toBe(true)
+    expect(m.size).toBe(stored - 5)
+    // Deleting makes room again; so does clear().
+    const half = Math.floor(stored / 2)
+    for (let i = 6; i < half; i++) m.delete(`key${i}`)
+    let again = 0
+    for (; again < stored; again++) {
+      try {
+        m.set(`again${again}`, value(again))
+      } catch {
+        break
+      }
+    }
+    expect(again).toBeGreaterThan(0)
+    m.clear()
+    for (let i = 0; i < stored / 2; i++) m.set(`key${i}`, value(i))
+    expect(m.size).toBe(Math.ceil(stored / 2))
+
+    // add stores a value too (some strategies write a new node each time).
+    const c = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy, maxMemory: 64 * 1024 })
+    let counters = 0
+    for (; ; counters++) {
+      try {
+        c.add(`c${counters}`, 1)
+      } catch (err) {
+        expect(err).toBeInstanceOf(RangeError)
+        expect(String(err)).toMatch(/maxMemory/)
+        break
+      }
+    }
+    expect(c.size).toBe(counters)
+    expect(c.has(`c${counters}`)).toBe(false)
+    expect(c.get('c0')).toBe(1)
+  })
+
   test('a capacity that cannot fit in maxMemory is a RangeError', () => {
     expect(() => new ThreadMap(null, { strategy, capacity: 1_000_000, maxMemory: 1024 })).toThrow(RangeError)
   })
@@ -193,9 +267,14 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     expect(() => b.add('max', 1n)).toThrow(RangeError)
     expect(b.get('max')).toBe(2n ** 63n - 1n)
     expect(() => b.add('k', 2n ** 64n)).toThrow(RangeError) // the delta itself is out of range
-    b.set('huge', 2n ** 100n) // stored in the long form, not a counter
-    expect(() => b.add('huge', 1n)).toThrow(TypeError)
-    expect(b.get('huge')).toBe(2n ** 100n)
+    // A stored bigint outside int64 is the right type but outside a
+    // counter's range: a RangeError, as an overflow is.
+    for (const huge of [2n ** 63n, -(2n ** 63n) - 1n, 2n ** 100n]) {
+      b.set('huge', huge)
+      expect(() => b.add('huge', 1n)).toThrow(RangeError)
+      expect(() => b.add('huge', 0n)).toThrow(/outside the signed 64-bit range/)
+      expect(b.get('huge')).toBe(huge)
+    }
 
     const a = new ThreadMap<string, unknown>(null, { keys: 'string', values: 'any', strategy })
     a.set('str', 'text')
@@ -203,8 +282,17 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     a.set('num', 1)
     expect(() => a.add('num', 1n)).toThrow(TypeError)
     expect(() => a.add('num', 'x' as unknown as number)).toThrow(TypeError)
+    expect(() => a.add('str', 1n)).toThrow(TypeError)
+    expect(() => a.add('str', 1n)).toThrow(/not a bigint/)
+    a.set('huge', -(2n ** 64n))
+    expect(() => a.add('huge', 1n)).toThrow(RangeError)
+    expect(() => a.add('huge', 1)).toThrow(TypeError) // a number delta on a bigint
+    a.set('big', 1n)
+    expect(() => a.add('big', 1)).toThrow(TypeError)
     expect(a.get('str')).toBe('text')
     expect(a.get('num')).toBe(1)
+    expect(a.get('huge')).toBe(-(2n ** 64n))
+    expect(a.get('big')).toBe(1n)
   })
 
   test('bad options are TypeErrors or RangeErrors naming the choices', () => {
@@ -221,6 +309,31 @@ describe.each(STRATEGIES)('bad input (%s)', (strategy) => {
     expect(() => new ThreadMap(null, { maxMemory: NaN })).toThrow(RangeError)
     expect(() => new ThreadMap(null, 'striped' as unknown as undefined)).toThrow(TypeError)
     expect(new ThreadMap(null, { strategy: 'auto' }).strategy).toBe('striped')
+  })
+
+  test('a rejected option or a bad first entry leaves no native map behind', () => {
+    // Synchronous: no finalizer can run in between, so the count is exact.
+    const before = liveMaps()
+    const rejected: [unknown, ErrorConstructor][] = [
+      [{ keys: 'object' }, TypeError],
+      [{ values: 1 }, TypeError],
+      [{ strategy: 'nonesuch' }, TypeError],
+      [{ capacity: '10' }, TypeError],
+      [{ maxMemory: null }, TypeError],
+      [{ capacity: -1 }, RangeError],
+      [{ maxMemory: 2 ** 53 }, RangeError],
+      [{ capacity: 0.5 }, RangeError],
+      [{ strategy, capacity: 1_000_000, maxMemory: 1024 }, RangeError],
+    ]
+    for (const [options, type] of rejected) {
+      expect(() => new ThreadMap(null, options as ThreadMapOptions)).toThrow(type)
+    }
+    const entries: [string, unknown][] = [
+      ['k', 1],
+      ['k', Symbol('s')],
+    ]
+    expect(() => new ThreadMap(entries, { keys: 'string', values: 'any', strategy })).toThrow(TypeError)
+    expect(liveMaps()).toBe(before)
   })
 })
 
@@ -328,9 +441,16 @@ describe('closed maps', () => {
         () => [...map],
         () => map.forEach(() => undefined),
         () => [...map.keys()],
+        () => [...map.values()],
+        () => map.getMany(['a']),
+        () => map.hasMany(['a']),
+        () => map.deleteMany(['a']),
+        () => map.setMany([['a', 1]]),
         () => map.handle(),
       ]
       for (const call of calls) expect(call).toThrow(/closed/)
+      // What describes the map still answers.
+      expect([map.id, map.keyType, map.valueType, map.closed]).toEqual([m.id, 'string', 'number', true])
     }
     expect(() => m.close()).not.toThrow()
     expect(() => other.close()).not.toThrow()
@@ -427,5 +547,186 @@ describe('the native addon cannot be misused into a crash', () => {
     const Iter = Object.getPrototypeOf(it).constructor as new () => unknown
     expect(() => new Iter()).toThrow(TypeError)
     expect(nextFn.call(it)).toBeNull()
+  })
+})
+
+// A view whose ArrayBuffer was transferred away has length 0 but is not an
+// empty key or value: it is a TypeError that changes nothing. Node 20 detaches
+// through structuredClone's transfer list; Node 22+ also has
+// ArrayBuffer.prototype.transfer().
+type Detach = (buffer: ArrayBuffer) => void
+const detachers: [string, Detach][] = [['structuredClone transfer', (b) => void structuredClone(b, { transfer: [b] })]]
+const transfer = (ArrayBuffer.prototype as { transfer?: (this: ArrayBuffer) => ArrayBuffer }).transfer
+if (typeof transfer === 'function') detachers.push(['ArrayBuffer.prototype.transfer', (b) => void transfer.call(b)])
+
+function detached<T extends ArrayBufferView>(view: T, how: Detach): T {
+  how(view.buffer as ArrayBuffer)
+  expect(view.byteLength).toBe(0)
+  return view
+}
+
+describe.each(STRATEGIES)('detached buffers (%s)', (strategy) => {
+  describe.each(detachers)('detached by %s', (_how, how) => {
+    // Every shape of view a user may hold once its buffer is gone.
+    const views = (): Uint8Array[] => [
+      detached(new Uint8Array([1, 2, 3]), how),
+      detached(Buffer.alloc(5, 7), how),
+      detached(new Uint8Array(new ArrayBuffer(16), 4, 8), how),
+      detached(new Uint8Array(new ArrayBuffer(16), 16, 0), how), // empty before, and detached
+      detached(new Uint8Array(0), how),
+    ]
+
+    test('a detached bytes key is a TypeError in every operation and never the empty key', () => {
+      const m = new ThreadMap<Uint8Array, string>(null, { keys: 'bytes', values: 'string', strategy })
+      m.set(new Uint8Array(0), 'empty')
+      m.set(new Uint8Array([1, 2, 3]), 'abc')
+      const before = snapshot(m as AnyMap)
+      for (const bad of views()) {
+        expect(() => m.set(bad, 'x')).toThrow(TypeError)
+        expect(() => m.set(bad, 'x')).toThrow(/detached/)
+        expect(() => m.get(bad)).toThrow(TypeError)
+        expect(() => m.has(bad)).toThrow(TypeError)
+        expect(() => m.delete(bad)).toThrow(TypeError)
+        expect(() => m.getOrSet(bad, 'x')).toThrow(TypeError)
+        expect(() => m.setIfAbsent(bad, 'x')).toThrow(TypeError)
+        expect(() => m.compareAndSet(bad, 'empty', 'x')).toThrow(TypeError)
+        expect(() => m.compareAndSet(bad, undefined, 'x')).toThrow(TypeError)
+        expect(() => m.compareAndSet(bad, 'empty', undefined)).toThrow(TypeError)
+        expect(() => m.swap(bad, 'x')).toThrow(TypeError)
+        expect(() => m.take(bad)).toThrow(TypeError)
+        expect(() => m.update(bad, () => 'x')).toThrow(TypeError)
+      }
+      expect(snapshot(m as AnyMap)).toBe(before)
+      expect(m.get(new Uint8Array(0))).toBe('empty')
+      const counters = new ThreadMap<Uint8Array, number>(null, { keys: 'bytes', values: 'number', strategy })
+      counters.set(new Uint8Array(0), 5)
+      for (const bad of views()) expect(() => counters.add(bad, 1)).toThrow(TypeError)
+      expect(counters.get(new Uint8Array(0))).toBe(5)
+      expect(counters.size).toBe(1)
+    })
+
+    test('a detached bytes value is a TypeError that changes nothing', () => {
+      const m = new ThreadMap<string, Uint8Array>(null, { keys: 'string', values: 'bytes', strategy })
+      m.set('k', new Uint8Array([9]))
+      m.set('empty', new Uint8Array(0))
+      for (const bad of views()) {
+        expect(() => m.set('k', bad)).toThrow(TypeError)
+        expect(() => m.set('k', bad)).toThrow(/value .*detached/)
+        expect(() => m.set('new', bad)).toThrow(TypeError)
+        expect(() => m.getOrSet('new', bad)).toThrow(TypeError)
+        expect(() => m.setIfAbsent('new', bad)).toThrow(TypeError)
+        expect(() => m.swap('k', bad)).toThrow(TypeError)
+        expect(() => m.compareAndSet('k', new Uint8Array([9]), bad)).toThrow(TypeError)
+        // A detached expected value is not "the empty value" either.
+        expect(() => m.compareAndSet('empty', bad, new Uint8Array([1]))).toThrow(TypeError)
+        expect(() => m.update('k', () => bad)).toThrow(TypeError)
+      }
+      expect(m.get('k')).toEqual(new Uint8Array([9]))
+      expect(m.get('empty')).toEqual(new Uint8Array(0))
+      expect(m.has('new')).toBe(false)
+      expect(m.size).toBe(2)
+    })
+
+    test.each(['structured', 'any'] as const)('a detached view as a %s value is a TypeError', (values) => {
+      const m = new ThreadMap<string, unknown>(null, { keys: 'string', values, strategy })
+      m.set('k', 1)
+      for (const bad of views()) {
+        expect(() => m.set('k', bad)).toThrow(TypeError)
+        expect(() => m.set('k', { nested: bad })).toThrow(TypeError)
+        expect(() => m.setIfAbsent('new', bad)).toThrow(TypeError)
+        expect(() => m.compareAndSet('k', 1, bad)).toThrow(TypeError)
+      }
+      expect(m.get('k')).toBe(1)
+      expect(m.size).toBe(1)
+    })
+
+    test('a json value is what JSON.stringify makes of a view, detached or not', () => {
+      const m = new ThreadMap<string, unknown>(null, { keys: 'string', values: 'json', strategy })
+      m.set('live', new Uint8Array([1, 2]))
+      m.set('gone', views()[0])
+      expect(m.get('live')).toEqual({ 0: 1, 1: 2 })
+      expect(m.get('gone')).toEqual({})
+    })
+
+    test('a batch holding one detached key or value is rejected whole', () => {
+      const m = new ThreadMap<Uint8Array, Uint8Array>(null, { keys: 'bytes', values: 'bytes', strategy })
+      m.set(new Uint8Array(0), new Uint8Array([0]))
+      const before = snapshot(m as AnyMap)
+      const keys = (): Uint8Array[] => [new Uint8Array([1]), new Uint8Array([2]), views()[0], new Uint8Array([3])]
+      const values = [1, 2, 3, 4].map((i) => new Uint8Array([i]))
+      expect(() => m.getMany(keys())).toThrow(/key at index 2 .*detached/)
+      expect(() => m.hasMany(keys())).toThrow(TypeError)
+      expect(() => m.deleteMany(keys())).toThrow(TypeError)
+      expect(() => m.setMany(keys(), values)).toThrow(TypeError)
+      expect(() => m.setMany(keys().map((k, i) => [k, values[i]] as const))).toThrow(TypeError)
+      const badValues = [...values.slice(0, 3), views()[1]]
+      expect(() => m.setMany(values, badValues)).toThrow(/value at index 3 .*detached/)
+      expect(() => m.setMany(values.map((k, i) => [k, badValues[i]] as const))).toThrow(TypeError)
+      // Past one native call's worth: checked whole before the first write.
+      const many: Uint8Array[] = Array.from({ length: 10_000 }, (_, i) => new Uint8Array([i & 255, i >> 8, 1]))
+      many[9_000] = views()[2]
+      expect(() => m.setMany(many, many.map(() => new Uint8Array([1])))).toThrow(/index 9000/)
+      expect(() => m.deleteMany(many)).toThrow(TypeError)
+      expect(snapshot(m as AnyMap)).toBe(before)
+    })
+
+    test('a detached typed array of batch keys or values is a TypeError, not an empty batch', () => {
+      const m = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy })
+      m.set(1, 1)
+      const f64 = (): Float64Array => detached(new Float64Array([1, 2, 3]), how)
+      expect(() => m.getMany(f64())).toThrow(TypeError)
+      expect(() => m.getMany(f64())).toThrow(/detached/)
+      expect(() => m.hasMany(f64())).toThrow(TypeError)
+      expect(() => m.deleteMany(f64())).toThrow(TypeError)
+      expect(() => m.setMany(f64(), f64())).toThrow(TypeError)
+      expect(() => m.setMany(new Float64Array([5, 6, 7]), f64())).toThrow(TypeError)
+      expect(() => m.setMany([5, 6, 7], f64())).toThrow(TypeError)
+      expect(() => m.setMany(f64(), [5, 6, 7])).toThrow(TypeError)
+      const b = new ThreadMap<bigint, bigint>(null, { keys: 'bigint', values: 'bigint', strategy })
+      expect(() => b.getMany(detached(new BigInt64Array([1n]), how))).toThrow(TypeError)
+      expect(() => b.setMany(detached(new BigUint64Array([1n]), how), [1n])).toThrow(TypeError)
+      expect(b.size).toBe(0)
+      expect(m.size).toBe(1)
+      expect(m.get(1)).toBe(1)
+    })
+  })
+
+  test('a buffer detached by user code after the call began is still rejected', () => {
+    // toJSON runs while the values are encoded, after the keys were looked at.
+    const m = new ThreadMap<Uint8Array, unknown>(null, { keys: 'bytes', values: 'json', strategy })
+    m.set(new Uint8Array(0), 'empty')
+    const key = new Uint8Array([1, 2])
+    const sneaky = { toJSON: () => (structuredClone(key.buffer, { transfer: [key.buffer as ArrayBuffer] }), 1) }
+    expect(() => m.set(key, sneaky)).toThrow(TypeError)
+    const keys = new Float64Array([1, 2])
+    const sneakyBatch = { toJSON: () => (structuredClone(keys.buffer, { transfer: [keys.buffer as ArrayBuffer] }), 1) }
+    const n = new ThreadMap<number, unknown>(null, { keys: 'number', values: 'json', strategy })
+    expect(() => n.setMany(keys, [1, sneakyBatch])).toThrow(TypeError)
+    expect(n.size).toBe(0)
+    expect(m.size).toBe(1)
+    expect(m.get(new Uint8Array(0))).toBe('empty')
+  })
+
+  test('an empty view that is not detached stays a valid empty key and value', () => {
+    const m = new ThreadMap<Uint8Array, Uint8Array>(null, { keys: 'bytes', values: 'bytes', strategy })
+    const empties = [
+      new Uint8Array(0),
+      Buffer.alloc(0),
+      new Uint8Array(new ArrayBuffer(0)),
+      new Uint8Array(new ArrayBuffer(8), 8, 0),
+      new Uint8Array([1, 2, 3]).subarray(1, 1),
+    ]
+    for (const e of empties) {
+      m.set(e, e)
+      expect(m.get(new Uint8Array(0))).toEqual(new Uint8Array(0))
+      expect(m.compareAndSet(e, e, e)).toBe(true)
+    }
+    expect(m.getMany(empties)).toEqual(empties.map(() => new Uint8Array(0)))
+    m.setMany(empties, empties)
+    expect(m.size).toBe(1)
+    const n = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy })
+    expect(n.getMany(new Float64Array(0))).toEqual([])
+    n.setMany(new Float64Array(0), new Float64Array(0))
+    expect(n.size).toBe(0)
   })
 })

@@ -168,6 +168,7 @@ test('the io buffer cannot be transferred away, and misuse is an Error, not a cr
   const sref = addon.info(strings).ref
   io[0] = sref
   expect(() => (addon.ioGetK as () => unknown)()).toThrow(/key argument is missing/)
+  io[0] = sref // every io call uses up the reference, a failed one too
   io[2] = 7.25
   expect(addon.ioSetK('x')).toBe(true)
   io[2] = 0

@@ -214,7 +214,9 @@ function applyModel(model: Model, keys: KeyTypeName, values: ValueTypeName, o: O
         put(r)
         return { ok: r }
       }
-      if (cur && (typeof base !== 'bigint' || base >= 2n ** 63n || base < -(2n ** 63n))) return { threw: 'TypeError' }
+      if (cur && typeof base !== 'bigint') return { threw: 'TypeError' }
+      // A stored bigint outside int64 is the right type out of a counter's range.
+      if (cur && ((base as bigint) >= 2n ** 63n || (base as bigint) < -(2n ** 63n))) return { threw: 'RangeError' }
       const r = (cur ? (base as bigint) : 0n) + d
       if (r >= 2n ** 63n || r < -(2n ** 63n)) return { threw: 'RangeError' }
       put(r)

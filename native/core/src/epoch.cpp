@@ -1,9 +1,12 @@
 // Epoch-based reclamation; the protocol is described in threadmap/epoch.hpp.
 #include "threadmap/epoch.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -28,6 +31,71 @@ struct retired {
   std::size_t bytes;
 };
 
+// Retired items in the order of their epochs (never decreasing), so the ones
+// a given global epoch makes safe are a prefix: freeing examines those and one
+// more, however many are still pending behind them. A thread that retires
+// many items inside one guard (a clear() of a large map) used to rescan all of
+// them every collect_every retirements, while none could be freed.
+struct retired_list {
+  std::vector<retired> items;
+  std::size_t head = 0;   // items[0, head) are freed
+  std::size_t bytes = 0;  // sum of the pending items' bytes
+
+  bool empty() const noexcept { return head == items.size(); }
+  // Appends without allocating when it can. retire()'s caller has already
+  // unlinked what it retires, so an allocation failure here would leave its
+  // operation half done: room is made ahead of need (after the push that
+  // fills the vector), and only when that failed does a push allocate, and
+  // then it may fail (false: the caller keeps the item elsewhere).
+  bool push(const retired& r) noexcept {
+    if (items.size() == items.capacity()) {
+      if (head > 0) {
+        items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+        head = 0;
+      }
+      if (items.size() == items.capacity() && !grow()) return false;
+    }
+    items.push_back(r);  // there is room: no allocation, no throw
+    bytes += r.bytes;
+    if (items.size() == items.capacity()) grow();  // a failure is retried by the next push
+    return true;
+  }
+  bool grow() noexcept {
+    try {
+      items.reserve(items.capacity() < 64 ? 64 : items.capacity() * 2);
+      return true;
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
+  }
+  // Drops the freed prefix once it is at least half the vector: each move is
+  // paid for by a freed item.
+  void compact() {
+    if (head == items.size()) {
+      items.clear();
+      head = 0;
+    } else if (head >= 64 && head * 2 >= items.size()) {
+      items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+  }
+  // Moves every pending item of `from` here, keeping the epoch order.
+  void take(retired_list& from) {
+    compact();
+    const std::size_t mid = items.size();
+    items.insert(items.end(), from.items.begin() + static_cast<std::ptrdiff_t>(from.head),
+                 from.items.end());
+    std::inplace_merge(items.begin() + static_cast<std::ptrdiff_t>(head),
+                       items.begin() + static_cast<std::ptrdiff_t>(mid), items.end(),
+                       [](const retired& a, const retired& b) { return a.epoch < b.epoch; });
+    bytes += from.bytes;
+    from.items.clear();
+    from.items.shrink_to_fit();
+    from.head = 0;
+    from.bytes = 0;
+  }
+};
+
 // One per thread, on its own cache line: the owner writes `announced` on every
 // guard, and other threads read it only while advancing the epoch.
 struct alignas(cache_line) record {
@@ -38,10 +106,17 @@ struct alignas(cache_line) record {
   // Owner-only state.
   unsigned depth = 0;
   std::size_t since_collect = 0;
-  std::size_t bag_bytes = 0;                 // sum of bag[i].bytes
   std::uint64_t eager_tried_at = quiescent;  // global epoch at the last eager try
   unsigned exits_since_try = 0;
-  std::vector<retired> bag;
+  retired_list bag;
+  // Where retire() keeps what the bag had no room for (its growth failed):
+  // freed like the bag's items. Past these, an item is never freed (a leak,
+  // only when allocation keeps failing), which is still better than failing
+  // an operation that has taken effect. They stay with the record, whose
+  // next owner frees them if this thread exits first.
+  static constexpr unsigned spare_slots = 16;
+  unsigned spares = 0;
+  retired spare[spare_slots];
 };
 
 struct domain {
@@ -49,8 +124,10 @@ struct domain {
   alignas(cache_line) std::atomic<std::uint64_t> global{0};
   alignas(cache_line) std::atomic<record*> head{nullptr};
   std::atomic<std::size_t> pending{0};
+  std::atomic<std::size_t> swept{0};
+  std::atomic<std::size_t> lost{0};
   alignas(cache_line) std::mutex orphans_lock;
-  std::vector<retired> orphans;  // garbage of threads that exited
+  retired_list orphans;  // garbage of threads that exited
 };
 
 // Never destroyed: threads may still exit (and hand over garbage) while static
@@ -79,21 +156,19 @@ record* acquire_record() {
   return r;
 }
 
-// Frees the items that became safe; returns the bytes they held.
-std::size_t free_items(std::vector<retired>& items, std::uint64_t global) {
-  std::size_t kept = 0, freed = 0, freed_bytes = 0;
-  for (retired& item : items) {
-    if (item.epoch + 2 <= global) {
-      item.deleter(item.p);
-      ++freed;
-      freed_bytes += item.bytes;
-    } else {
-      items[kept++] = item;
-    }
+// Frees the items that became safe: a prefix of the bag.
+void free_items(retired_list& b, std::uint64_t global) {
+  std::size_t freed = 0;
+  while (b.head < b.items.size() && b.items[b.head].epoch + 2 <= global) {
+    const retired item = b.items[b.head++];  // copied before the deleter runs
+    item.deleter(item.p);
+    b.bytes -= item.bytes;
+    ++freed;
   }
-  items.resize(kept);
-  if (freed) dom().pending.fetch_sub(freed, std::memory_order_relaxed);
-  return freed_bytes;
+  domain& d = dom();
+  d.swept.fetch_add(freed + (b.empty() ? 0 : 1), std::memory_order_relaxed);
+  if (freed) d.pending.fetch_sub(freed, std::memory_order_relaxed);
+  b.compact();
 }
 
 // Advances the global epoch if every active thread has announced it. Returns
@@ -117,12 +192,30 @@ void collect_orphans(std::uint64_t global, bool wait) {
   } else if (!lock.try_lock()) {
     return;
   }
-  if (!d.orphans.empty()) free_items(d.orphans, global);
+  free_items(d.orphans, global);
+}
+
+// Frees the record's spare items that became safe (a handful, in any order).
+void free_spares(record& r, std::uint64_t global) {
+  unsigned kept = 0;
+  std::size_t freed = 0;
+  for (unsigned i = 0; i < r.spares; ++i) {
+    const retired item = r.spare[i];
+    if (item.epoch + 2 <= global) {
+      item.deleter(item.p);
+      ++freed;
+    } else {
+      r.spare[kept++] = item;
+    }
+  }
+  r.spares = kept;
+  if (freed) dom().pending.fetch_sub(freed, std::memory_order_relaxed);
 }
 
 void collect(record& r) {
   const std::uint64_t g = try_advance();
-  r.bag_bytes -= free_items(r.bag, g);
+  free_items(r.bag, g);
+  if (r.spares) free_spares(r, g);
   collect_orphans(g, false);
 }
 
@@ -152,10 +245,11 @@ struct thread_owner {
     if (!rec->bag.empty()) {
       domain& d = dom();
       std::lock_guard lock(d.orphans_lock);
-      d.orphans.insert(d.orphans.end(), rec->bag.begin(), rec->bag.end());
-      rec->bag.clear();
-      rec->bag.shrink_to_fit();
-      rec->bag_bytes = 0;
+      try {
+        d.orphans.take(rec->bag);
+      } catch (const std::bad_alloc&) {
+        // The bag stays with the record: its next owner frees it.
+      }
     }
     rec->depth = 0;
     rec->announced.store(quiescent, std::memory_order_release);
@@ -209,7 +303,7 @@ guard::~guard() {
   // Outside the critical section now, so this thread no longer holds the
   // epoch back: with no other thread inside a guard, the epoch advances here
   // and the garbage is freed on the next exit.
-  if (r.bag_bytes >= eager_bytes) {
+  if (r.bag.bytes >= eager_bytes) {
     const std::uint64_t g = dom().global.load(std::memory_order_relaxed);
     if (g != r.eager_tried_at || ++r.exits_since_try >= eager_retry_exits) {
       r.eager_tried_at = g;
@@ -219,15 +313,21 @@ guard::~guard() {
   }
 }
 
-void retire(void* p, void (*deleter)(void*), std::size_t bytes) {
+void retire(void* p, void (*deleter)(void*), std::size_t bytes) noexcept {
   domain& d = dom();
   record& r = current();
   // The caller unlinked p before this call; the fence orders that before the
   // epoch read, so a thread that announces a later epoch cannot reach p.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   const std::uint64_t e = d.global.load(std::memory_order_seq_cst);
-  r.bag.push_back({p, deleter, e, bytes});
-  r.bag_bytes += bytes;
+  const retired item{p, deleter, e, bytes};
+  if (!r.bag.push(item)) {
+    if (r.spares == record::spare_slots) {  // never freed: see record::spare
+      d.lost.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    r.spare[r.spares++] = item;
+  }
   d.pending.fetch_add(1, std::memory_order_relaxed);
   if (++r.since_collect >= collect_every) {
     r.since_collect = 0;
@@ -250,7 +350,8 @@ void synchronize() {
     if (++spins > 64) std::this_thread::yield();
   }
   const std::uint64_t g = d.global.load(std::memory_order_seq_cst);
-  r.bag_bytes -= free_items(r.bag, g);
+  free_items(r.bag, g);
+  if (r.spares) free_spares(r, g);
   collect_orphans(g, true);
 }
 
@@ -260,6 +361,14 @@ bool in_critical_section() noexcept {
 
 std::size_t pending() noexcept {
   return dom().pending.load(std::memory_order_relaxed);
+}
+
+std::size_t swept() noexcept {
+  return dom().swept.load(std::memory_order_relaxed);
+}
+
+std::size_t lost() noexcept {
+  return dom().lost.load(std::memory_order_relaxed);
 }
 
 }  // namespace threadmap::epoch

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
@@ -258,7 +259,7 @@ slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
     if (!value.empty()) std::memcpy(b + 2 + key.size(), value.data(), value.size());
     return s;
   }
-  auto* bl = static_cast<blob*>(std::malloc(blob::size_for(key, value)));
+  auto* bl = static_cast<blob*>(allocate(blob::size_for(key, value)));
   if (!bl) throw std::bad_alloc();
   bl->klen = static_cast<std::uint32_t>(key.size());
   bl->vlen = static_cast<std::uint32_t>(value.size());
@@ -558,23 +559,25 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   table_array* t = array_.load(std::memory_order_relaxed);
   slot_view old;
   old.load(t, index);
+  // Only growth over the blob it replaces is reserved, so at the limit a
+  // value no longer than the present one is still accepted (the old blob
+  // leaves the budget now and is freed once no reader can hold it).
   const std::size_t extra = blob_bytes_for(key, value);
-  if (extra && !budget.reserve(extra)) return status::memory_limit;
+  const std::size_t freed = blob_bytes_of(old);
+  const std::size_t grow = extra > freed ? extra - freed : 0;
+  if (grow && !budget.reserve(grow)) return status::memory_limit;
   slot_view s;
   try {
     s = make_slot(hash, key, value);
   } catch (...) {
-    budget.release(extra);
+    budget.release(grow);
     throw;
   }
   begin_write();
   store_slot(t, index, s);
   end_write();
-  const std::size_t freed = blob_bytes_of(old);
-  if (old.is_blob()) {
-    budget.release(freed);
-    epoch::retire(old.out_of_line(), &std::free, freed);
-  }
+  if (freed > extra) budget.release(freed - extra);
+  if (old.is_blob()) epoch::retire(old.out_of_line(), &std::free, freed);
   bytes_.store(bytes_.load(std::memory_order_relaxed) + extra - freed, std::memory_order_relaxed);
   return status::ok;
 }

@@ -43,7 +43,12 @@
 #include <stdexcept>
 #include <thread>
 
+#if defined(__GLIBC__)
+#include <malloc.h>  // malloc_trim
+#endif
+
 #include "threadmap/counter.hpp"
+#include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/flat_table.hpp"  // detail::memory_budget
@@ -146,12 +151,18 @@ struct key_node {
 };
 static_assert(sizeof(key_node) == 16);
 
+// A 4-byte length (values are at most max_value_bytes): the smallest node,
+// 16 bytes, then holds every value of 12 bytes or less, so the primitives of
+// every value type (an 'any' number is a tag byte and 8 bytes) replace one
+// another in place of memory, also at max_memory. Bytes are read and written
+// with memcpy, so their alignment does not matter.
 struct value_node {
-  std::uint64_t len;
+  std::uint32_t len;
   char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
   bytes value() const noexcept { return {reinterpret_cast<const char*>(this + 1), len}; }
 };
-static_assert(sizeof(value_node) == 8);
+static_assert(sizeof(value_node) == 4);
+static_assert(max_value_bytes <= UINT32_MAX);
 
 inline std::size_t round16(std::size_t n) noexcept {
   return (n + 15) & ~std::size_t{15};
@@ -171,7 +182,7 @@ inline value_node* value_of(word vw) noexcept {
 }
 
 void* allocate_node(std::size_t n) {
-  void* p = std::malloc(n);
+  void* p = detail::allocate(n);
   if (!p) throw std::bad_alloc();
   // The top 16 bits of a key word carry a hash tag, so node addresses must
   // fit in 48 bits (every x86-64 and arm64 user address does unless a program
@@ -436,13 +447,44 @@ bool held_downstream(table* t, const key_node* k, word v) noexcept {
   return false;
 }
 
+// Node bytes freed at once past which destroy_chain hands the allocator's
+// free pages back to the system.
+constexpr std::size_t trim_bytes = std::size_t{32} << 20;
+
+// glibc keeps freed chunks in its arenas and gives memory back on its own
+// only from the top of the main heap, so the nodes of a cleared or destroyed
+// map (millions of small chunks spread through every writer's arena) would
+// stay resident, ready for reuse but never returned. malloc_trim(0) returns
+// every whole free page of every arena (MADV_DONTNEED). Its cost grows with
+// the free memory it finds, not with this batch, so only a large batch calls
+// it, and a small clear never pays for a big heap. Other C libraries (musl,
+// macOS, Windows) have no malloc_trim; there the allocator decides.
+void return_free_memory(std::size_t freed) noexcept {
+#if defined(__GLIBC__)
+  if (freed >= trim_bytes) malloc_trim(0);
+#else
+  (void)freed;
+#endif
+}
+
 // Frees a whole chain: clear() (through the epoch domain, once no call can
 // still run in it) and the destructor. Nothing runs in it any more, but slots
 // may be in any state a stalled migration left them in.
+//
+// Nodes are freed in address order, not slot (hash) order: freeing millions
+// of small chunks at random addresses costs a cache miss or more per chunk in
+// free() and again when the allocator merges them (glibc does so lazily, in
+// the next large malloc or in malloc_trim), several times the cost of the
+// same frees in order (docs/benchmarks.md). A table's slots are read once, in
+// order, so its own array holds the list: the nodes found in slot i are
+// written over words already read (at most two per slot), sorted, then freed.
 void destroy_chain(generation* g) noexcept {
+  const std::size_t nodes = static_cast<std::size_t>(g->node_bytes());
   table* head = g->head.load(std::memory_order_acquire);
   for (table* t = head; t; t = t->next.load(std::memory_order_acquire)) {
     table* downstream = t->next.load(std::memory_order_acquire);
+    word* dead = reinterpret_cast<word*>(t->slots);
+    std::size_t n = 0;
     for (std::size_t i = 0; i <= t->mask; ++i) {
       const word kw = load(&t->slots[i].key);
       if (kw == k_empty || kw == k_dead) continue;
@@ -450,17 +492,24 @@ void destroy_chain(generation* g) noexcept {
       if (vw == v_moved_live) continue;  // its key reference moved on
       key_node* k = key_of(kw);
       const word v = vw & ~frozen_bit;
+      // A frozen value also held downstream belongs downstream; a key node
+      // whose last reference this slot held has no other slot.
       if (v >= min_node && !((vw & frozen_bit) && held_downstream(downstream, k, v))) {
-        free_node(value_of(v));
+        dead[n++] = v;
       }
-      unref_key(k);
+      if (k->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        dead[n++] = reinterpret_cast<word>(k);
+      }
     }
+    std::sort(dead, dead + n);
+    for (std::size_t j = 0; j < n; ++j) free_node(reinterpret_cast<void*>(dead[j]));
   }
   for (table* t = head; t;) {
     table* n = t->next.load(std::memory_order_acquire);
     free_table_array(t);
     t = n;
   }
+  return_free_memory(nodes);
 }
 
 void delete_generation(void* p) noexcept {
@@ -793,34 +842,55 @@ table* start_resize(generation* g, table* t, resize_mode mode) {
 // ---------------------------------------------------------------------------
 // Operations
 
-value_node* new_value(generation* g, std::size_t len) {
+// Allocates a value node of `len` bytes. It is charged value_bytes(len)
+// less `credit`, the size of a node the write expects to replace (0: none);
+// `held` receives what was charged. The write settles the difference at its
+// CAS (settle_value), so a replacement by a node no larger needs no room.
+value_node* new_value(generation* g, std::size_t len, std::size_t credit, std::size_t& held) {
   const std::size_t n = value_bytes(len);
-  if (!g->charge(n)) return nullptr;
+  held = n - std::min(n, credit);
+  if (held && !g->charge(held)) return nullptr;
   value_node* v;
   try {
     v = static_cast<value_node*>(allocate_node(n));
   } catch (...) {
-    g->uncharge(n);
+    if (held) g->uncharge(held);
     throw;
   }
-  v->len = len;
+  v->len = static_cast<std::uint32_t>(len);
   return v;
 }
 
-value_node* new_value(generation* g, bytes value) {
-  value_node* v = new_value(g, value.size());
+value_node* new_value(generation* g, bytes value, std::size_t credit, std::size_t& held) {
+  value_node* v = new_value(g, value.size(), credit, held);
   if (v && !value.empty()) std::memcpy(v->data(), value.data(), value.size());
   return v;
 }
 
-void discard_value(generation* g, value_node* v) noexcept {
-  g->uncharge(value_bytes(v->len));
+// Before a CAS that installs `fresh` over `cur` (null: no value): the charge
+// it holds must cover what the write adds, value_bytes(fresh) less
+// value_bytes(cur). False when the budget cannot give the rest.
+bool settle_value(generation* g, const value_node* fresh, const value_node* cur,
+                  std::size_t& held) noexcept {
+  const std::size_t n = value_bytes(fresh->len);
+  const std::size_t need = n - (cur ? std::min(n, value_bytes(cur->len)) : 0);
+  if (held >= need) return true;
+  if (!g->charge(need - held)) return false;
+  held = need;
+  return true;
+}
+
+void discard_value(generation* g, value_node* v, std::size_t held) noexcept {
+  if (held) g->uncharge(held);
   free_node(v);
 }
 
-void retire_value(generation* g, value_node* v) {
-  g->uncharge(value_bytes(v->len));
-  epoch::retire(v, &free_node, value_bytes(v->len));
+// `v` was unlinked by a CAS that installed a node whose charge lacked `owed`
+// bytes (at most value_bytes(v), by settle_value): v's charge pays for it.
+void retire_value(generation* g, value_node* v, std::size_t owed) {
+  const std::size_t n = value_bytes(v->len);
+  if (n > owed) g->uncharge(n - owed);
+  epoch::retire(v, &free_node, n);
 }
 
 struct found_value {
@@ -851,6 +921,20 @@ found_value lookup(generation* g, std::uint64_t h, bytes key) {
   }
 }
 
+// The value node of a put or add, which may insert or replace: charged in
+// full when the budget has room for it. Otherwise (at the limit) the write
+// may only replace (`replace_only`): its node is charged what it adds to the
+// key's present value, so a replacement by a node no larger needs no room.
+// Null: refused (the key is absent, or the growth does not fit).
+value_node* value_for_write(generation* g, std::uint64_t h, bytes key, std::size_t len,
+                            std::size_t& held, bool& replace_only) {
+  if (value_node* v = new_value(g, len, 0, held)) return v;
+  const found_value f = lookup(g, h, key);
+  if (!f.present()) return nullptr;
+  replace_only = true;
+  return new_value(g, len, value_bytes(f.node()->len), held);
+}
+
 // What an update does with the value it observed (null: absent).
 struct decision {
   status st;
@@ -861,11 +945,11 @@ struct decision {
 // The write loop shared by every mutation: find (or claim) the key's slot,
 // ask `plan` what to do with the current value, CAS it in; help and move on
 // when a migration froze the slot. `fresh` is the value node a write may
-// install (freed here if it was not installed); `old` receives the value a
-// successful write replaced.
+// install (freed here if it was not installed) and `held` the bytes charged
+// for it; `old` receives the value a successful write replaced.
 template <class Plan>
 status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_node*& fresh,
-              std::string* old, Plan&& plan) {
+              std::size_t& held, std::string* old, Plan&& plan) {
   claim c;
   // Frees what this call allocated and did not install, also when a table
   // allocation throws halfway (nothing else needs undoing: a claimed key slot
@@ -874,15 +958,17 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
     generation* g;
     claim& c;
     value_node*& fresh;
+    std::size_t& held;
     ~cleanup() {
       if (c.owned) {
         g->uncharge(key_bytes(c.node->len));
         free_node(c.node);
       }
-      if (fresh) discard_value(g, fresh);
+      if (fresh) discard_value(g, fresh, held);
       fresh = nullptr;
+      held = 0;
     }
-  } on_exit{g, c, fresh};
+  } on_exit{g, c, fresh, held};
   table* t = g->head.load(std::memory_order_acquire);
   status result;
   for (;;) {
@@ -926,14 +1012,27 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
         result = d.st;
         break;
       }
+      const bool now_live = d.to >= min_node;  // then d.to is fresh
+      if (now_live && !settle_value(g, fresh, cur, held)) {
+        result = status::memory_limit;
+        break;
+      }
+      // Room for the old value before the CAS: once it succeeds, nothing may fail.
+      if (old && cur) old->reserve(cur->len);
       pause_at(lockfree_test::cas_window);
       if (cas(vp, vw, d.to)) {
-        const bool now_live = d.to >= min_node;
-        if (now_live) fresh = nullptr;  // installed
+        std::size_t owed = 0;  // what fresh's charge lacks: cur's pays for it
+        if (now_live) {
+          owed = value_bytes(fresh->len) - held;
+          fresh = nullptr;  // installed, and charged in full from here on
+          held = 0;
+        }
         const int delta = int(now_live) - int(cur != nullptr);
         if (delta) g->mine().size.fetch_add(delta, std::memory_order_relaxed);
         if (cur) {
-          retire_value(g, cur);  // first: the copy below may throw; the guard keeps cur readable
+          // The guard keeps cur readable after it is retired; the copy fits
+          // the room reserved above, so it cannot throw.
+          retire_value(g, cur, owed);
           if (old) old->assign(cur->value().data(), cur->len);
         }
         result = d.st;
@@ -1129,10 +1228,15 @@ status lockfree_map::put(bytes key, bytes value, std::string* old) {
   if (key.size() > max_key_bytes || value.size() > max_value_bytes) return status::too_large;
   epoch::guard guard;
   generation* g = root_.load(std::memory_order_acquire);
-  value_node* fresh = new_value(g, value);
+  const std::uint64_t h = hash_bytes(key);
+  std::size_t held = 0;
+  bool replace_only = false;
+  value_node* fresh = value_for_write(g, h, key, value.size(), held, replace_only);
   if (!fresh) return status::memory_limit;
+  if (!value.empty()) std::memcpy(fresh->data(), value.data(), value.size());
   const word to = reinterpret_cast<word>(fresh);
-  return update(g, hash_bytes(key), key, true, fresh, old, [&](const value_node* cur) {
+  return update(g, h, key, !replace_only, fresh, held, old, [&](const value_node* cur) {
+    if (!cur && replace_only) return decision{status::memory_limit, false, 0};
     return decision{cur ? status::ok : status::inserted, true, to};
   });
 }
@@ -1147,10 +1251,11 @@ status lockfree_map::put_if_absent(bytes key, bytes value, std::string* existing
     copy_out(f.node(), existing);
     return status::exists;
   }
-  value_node* fresh = new_value(g, value);
+  std::size_t held = 0;
+  value_node* fresh = new_value(g, value, 0, held);
   if (!fresh) return status::memory_limit;
   const word to = reinterpret_cast<word>(fresh);
-  return update(g, h, key, true, fresh, nullptr, [&](const value_node* cur) {
+  return update(g, h, key, true, fresh, held, nullptr, [&](const value_node* cur) {
     if (cur) {
       copy_out(cur, existing);
       return decision{status::exists, false, 0};
@@ -1168,6 +1273,7 @@ status lockfree_map::compare_and_set(bytes key, const bytes* expected, const byt
   generation* g = root_.load(std::memory_order_acquire);
   const std::uint64_t h = hash_bytes(key);
   value_node* fresh = nullptr;
+  std::size_t held = 0;
   if (!expected) {
     // May insert: settle "present" first, so that no key slot is claimed for
     // a call that then fails, and allocate before claiming.
@@ -1176,10 +1282,10 @@ status lockfree_map::compare_and_set(bytes key, const bytes* expected, const byt
       return status::mismatch;
     }
     if (!desired) return status::ok;  // absent -> absent
-    fresh = new_value(g, *desired);
+    fresh = new_value(g, *desired, 0, held);
     if (!fresh) return status::memory_limit;
     const word to = reinterpret_cast<word>(fresh);
-    return update(g, h, key, true, fresh, nullptr, [&](const value_node* cur) {
+    return update(g, h, key, true, fresh, held, nullptr, [&](const value_node* cur) {
       if (cur) {
         copy_out(cur, current);
         return decision{status::mismatch, false, 0};
@@ -1187,16 +1293,18 @@ status lockfree_map::compare_and_set(bytes key, const bytes* expected, const byt
       return decision{status::inserted, true, to};
     });
   }
-  // Never inserts: allocate the new value only once the expected one is seen.
-  return update(g, h, key, false, fresh, nullptr, [&](const value_node* cur) {
+  // Never inserts: allocate the new value only once the expected one is seen,
+  // charged what it adds to that one.
+  return update(g, h, key, false, fresh, held, nullptr, [&](const value_node* cur) {
     if (!cur) return decision{status::not_found, false, 0};
     if (!equal(cur, *expected)) {
       copy_out(cur, current);
       return decision{status::mismatch, false, 0};
     }
     if (!desired) return decision{status::ok, true, v_tomb};
-    if (!fresh && !(fresh = new_value(g, *desired)))
+    if (!fresh && !(fresh = new_value(g, *desired, value_bytes(cur->len), held))) {
       return decision{status::memory_limit, false, 0};
+    }
     return decision{status::ok, true, reinterpret_cast<word>(fresh)};
   });
 }
@@ -1206,7 +1314,8 @@ status lockfree_map::erase(bytes key, std::string* old) {
   epoch::guard guard;
   generation* g = root_.load(std::memory_order_acquire);
   value_node* none = nullptr;
-  return update(g, hash_bytes(key), key, false, none, old, [&](const value_node* cur) {
+  std::size_t held = 0;
+  return update(g, hash_bytes(key), key, false, none, held, old, [&](const value_node* cur) {
     if (!cur) return decision{status::not_found, false, 0};
     return decision{status::ok, true, v_tomb};
   });
@@ -1219,13 +1328,17 @@ status lockfree_map::add(bytes key, counter_kind kind, counter delta, bytes pref
   }
   epoch::guard guard;
   generation* g = root_.load(std::memory_order_acquire);
+  const std::uint64_t h = hash_bytes(key);
   // One node, rewritten on every attempt: it is private until a CAS installs it.
-  value_node* fresh = new_value(g, prefix.size() + 8);
+  std::size_t held = 0;
+  bool replace_only = false;
+  value_node* fresh = value_for_write(g, h, key, prefix.size() + 8, held, replace_only);
   if (!fresh) return status::memory_limit;
   const word to = reinterpret_cast<word>(fresh);
   counter next{};
   const status st =
-      update(g, hash_bytes(key), key, true, fresh, nullptr, [&](const value_node* cur) {
+      update(g, h, key, !replace_only, fresh, held, nullptr, [&](const value_node* cur) {
+        if (!cur && replace_only) return decision{status::memory_limit, false, 0};
         bytes cur_bytes;
         if (cur) cur_bytes = cur->value();
         const status s = detail::next_counter(cur ? &cur_bytes : nullptr, kind, delta, prefix,

@@ -2,6 +2,8 @@
 // threadmap/numa.hpp.
 #include "threadmap/numa.hpp"
 
+#include "threadmap/detail/alloc.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
@@ -331,6 +333,8 @@ topology read_topology_unchecked(const std::string& sysfs_root, bool simulated) 
 topology read_topology(const std::string& sysfs_root, bool simulated) {
   try {
     return read_topology_unchecked(sysfs_root, simulated);
+  } catch (const std::bad_alloc&) {
+    throw;  // not the machine's topology: a fallback read now would be cached for good
   } catch (const std::exception& e) {
     // A directory that vanished mid-walk, and the like: still one node.
     topology t = one_node(sysfs_root, std::string("reading the NUMA topology failed: ") + e.what() +
@@ -619,6 +623,7 @@ std::size_t footprint(std::size_t bytes, const policy& p) noexcept {
 }
 
 void* allocate(std::size_t bytes, const policy& p, placement& where) {
+  if (detail::fail_allocation()) throw std::bad_alloc();
   where = placement{};
   where.policy = p.kind;
   if (bytes == 0) bytes = 1;
@@ -649,6 +654,9 @@ void* allocate(std::size_t bytes, const policy& p, placement& where) {
     return mem;
   }
 #endif
+  // Loaded before the memory is taken: loading may throw.
+  const std::shared_ptr<const topology> topo =
+      p.kind == policy_kind::none ? nullptr : current_topology();
   // Aligned operator new, not std::aligned_alloc: MinGW's C runtime (the
   // win32-x64 prebuild) has no aligned_alloc, and every C++ runtime has this.
   void* mem = ::operator new (round_up(bytes, 64), std::align_val_t{64}, std::nothrow);
@@ -656,7 +664,7 @@ void* allocate(std::size_t bytes, const policy& p, placement& where) {
   std::memset(mem, 0, bytes);
   if (p.kind != policy_kind::none) {
     // Decided (and reported) even though it cannot be applied to a shared page.
-    const decision d = decide(p, *current_topology(), current_cpu());
+    const decision d = decide(p, *topo, current_cpu());
     where.node = d.node;
 #if defined(THREADMAP_NUMA_LINUX)
     where.result = outcome::heap;

@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <stdexcept>
-#include <unordered_set>
+#include <utility>
+#include <vector>
 
+#include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
@@ -41,28 +44,21 @@ std::string entry_bytes(const void* e) {
 
 }  // namespace
 
-template <class F>
-void readmostly_map::for_each_entry(const detail::flat_table* t, F&& f) {
-  if (!t) return;
+std::string readmostly_map::snapshot(const detail::flat_table* t) {
   std::string buf;
-  t->scan(buf);
-  scan_reader rd(buf);
+  if (t) t->scan(buf);
+  return buf;
+}
+
+template <class F>
+void readmostly_map::for_each_entry(const std::string& snap, F&& f) {
+  scan_reader rd(snap);
   scan_record rec;
   while (rd.next(rec)) {
     entry* e;
     std::memcpy(&e, rec.value.data(), sizeof e);
     f(rec.key, e);
   }
-}
-
-std::unordered_set<readmostly_map::entry*> readmostly_map::entries_of(
-    const detail::flat_table* read, const detail::flat_table* dirty) {
-  // An entry can be in both tables; each must be freed once.
-  std::unordered_set<entry*> entries;
-  for (const detail::flat_table* t : {read, dirty}) {
-    for_each_entry(t, [&](bytes, entry* e) { entries.insert(e); });
-  }
-  return entries;
 }
 
 readmostly_map::readmostly_map(const options& opts)
@@ -92,15 +88,20 @@ detail::flat_table* readmostly_map::new_table() const {
 }
 
 readmostly_map::~readmostly_map() {
-  // No other thread can be inside a call: free everything directly.
+  // No other thread can be inside a call: free everything directly. Each
+  // entry once: with a dirty table, read's entries that are not expunged are
+  // in dirty too (read is walked first, while they are all still there).
   readonly* r = read_.load(std::memory_order_relaxed);
-  const std::unordered_set<entry*> entries = entries_of(r->table, dirty_);
-  for (entry* e : entries) {
+  auto drop = [](bytes, entry* e) {
     value_node* p = e->p.load(std::memory_order_relaxed);
     if (p && p != expunged<value_node>()) std::free(p);
     delete e;
-  }
-  if (dirty_ != r->table) delete dirty_;
+  };
+  for_each_entry(snapshot(r->table), [&](bytes k, entry* e) {
+    if (!dirty_ || e->p.load(std::memory_order_relaxed) == expunged<value_node>()) drop(k, e);
+  });
+  for_each_entry(snapshot(dirty_), drop);
+  delete dirty_;
   delete r->table;
   delete r;
 }
@@ -119,12 +120,13 @@ readmostly_map::entry* readmostly_map::lookup(const detail::flat_table* t, std::
   return e;
 }
 
-readmostly_map::value_node* readmostly_map::make_node(bytes v) {
+readmostly_map::value_node* readmostly_map::make_node(bytes v, std::size_t charge) {
   const std::size_t n = value_node::size_for(v.size());
-  if (!budget_->reserve(n)) return nullptr;
-  auto* node = static_cast<value_node*>(std::malloc(n));
+  if (charge == full_charge) charge = n;
+  if (charge && !budget_->reserve(charge)) return nullptr;
+  auto* node = static_cast<value_node*>(detail::allocate(n));
   if (!node) {
-    budget_->release(n);
+    budget_->release(charge);
     throw std::bad_alloc();
   }
   node->len = static_cast<std::uint32_t>(v.size());
@@ -132,9 +134,9 @@ readmostly_map::value_node* readmostly_map::make_node(bytes v) {
   return node;
 }
 
-void readmostly_map::free_unpublished(value_node* n) {
+void readmostly_map::free_unpublished(value_node* n, std::size_t charge) {
   if (!n) return;
-  budget_->release(value_node::size_for(n->len));
+  budget_->release(charge == full_charge ? value_node::size_for(n->len) : charge);
   std::free(n);
 }
 
@@ -145,17 +147,43 @@ void readmostly_map::retire_node(value_node* n) {
   epoch::retire(n, &std::free, bytes);
 }
 
-void readmostly_map::retire_entry(entry* e) {
-  budget_->release(sizeof(entry));
-  epoch::retire(e, [](void* p) { delete static_cast<entry*>(p); });
-}
+// What a promotion or clear() drops: tables, the readonly cell, entries and
+// value nodes, retired as one object. Retiring each item on its own costs a
+// fence, shared counter updates and a pending record per item, which a map of
+// millions of entries feels (and the records alone outweigh the entries).
+// Owns everything it lists, and nothing else (the map may be gone when it is
+// freed).
+struct readmostly_map::garbage {
+  // Each entry with the value it last held (null: none). They were allocated
+  // together, and are freed together in address order, so malloc finds the
+  // neighbours it coalesces with still in cache: in table (hash) order,
+  // freeing all values and then all entries was several times slower.
+  std::vector<std::pair<entry*, value_node*>> entries;
+  detail::flat_table* tables[2] = {nullptr, nullptr};
+  readonly* cell = nullptr;
 
-void readmostly_map::retire_table(detail::flat_table* t) {
-  if (!t) return;
-  const std::size_t bytes = t->bytes_used();
+  static void destroy(void* p) noexcept {
+    auto* g = static_cast<garbage*>(p);
+    std::sort(g->entries.begin(), g->entries.end());
+    for (const auto& [e, n] : g->entries) {
+      std::free(n);
+      delete e;
+    }
+    for (detail::flat_table* t : g->tables) delete t;
+    delete g->cell;
+    delete g;
+  }
+};
+
+void readmostly_map::retire_garbage(garbage* g) {
+  // Released now: the budget counts what the map holds, not what awaits
+  // freeing (as for every other retirement).
+  std::size_t bytes = g->entries.size() * sizeof(entry);
+  for (const auto& item : g->entries)
+    bytes += item.second ? value_node::size_for(item.second->len) : 0;
+  for (const detail::flat_table* t : g->tables) bytes += t ? t->bytes_used() : 0;
   budget_->release(bytes);
-  epoch::retire(
-      t, [](void* p) { delete static_cast<detail::flat_table*>(p); }, bytes);
+  epoch::retire(g, &garbage::destroy, bytes);
 }
 
 template <class Decide>
@@ -165,59 +193,135 @@ std::optional<status> readmostly_map::cas_loop(entry* e, Decide& decide) {
     if (p == expunged<value_node>()) return std::nullopt;
     const decision d = p ? decide(std::optional<bytes>(p->view())) : decide(std::nullopt);
     if (d.kind == decision::keep || (d.kind == decision::erase && !p)) return d.result;
+    // A replacement reserves only its growth over p, so at the limit a value
+    // no larger than the present one is still accepted; p's bytes leave the
+    // budget when the swap succeeds (p is freed once no reader holds it).
+    const std::size_t have = p ? value_node::size_for(p->len) : 0;
+    const std::size_t need = d.kind == decision::set ? value_node::size_for(d.value.size()) : 0;
+    const std::size_t charge = need > have ? need - have : 0;
     value_node* n = nullptr;
-    if (d.kind == decision::set && !(n = make_node(d.value))) return status::memory_limit;
+    if (d.kind == decision::set && !(n = make_node(d.value, charge))) return status::memory_limit;
     if (e->p.compare_exchange_strong(p, n, std::memory_order_acq_rel, std::memory_order_acquire)) {
       if (!p && n) size_.add(1);
       if (p && !n) size_.add(-1);
-      retire_node(p);
+      if (have > need) budget_->release(have - need);
+      if (p) epoch::retire(p, &std::free, have);
       return d.result;
     }
-    free_unpublished(n);
+    free_unpublished(n, charge);
   }
 }
 
 void readmostly_map::miss_locked() const {
-  if (++misses_ < (dirty_ ? dirty_->size() : 0)) return;
-  if (!dirty_) return;
+  if (!dirty_ || ++misses_ < dirty_->size()) return;
   auto* self = const_cast<readmostly_map*>(this);
   readonly* old = read_.load(std::memory_order_relaxed);
+  // What can fail (allocation) comes before the promotion changes anything.
+  const std::string snap = snapshot(old->table);
+  std::unique_ptr<garbage> g(new garbage);
+  g->entries.reserve(old->table->size());
   read_.store(new readonly{dirty_, false}, std::memory_order_release);
-  // The old read table's expunged entries were never copied to dirty: nothing
-  // reaches them any more.
-  for_each_entry(old->table, [&](bytes, entry* e) {
-    if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) self->retire_entry(e);
-  });
-  self->retire_table(old->table);
-  epoch::retire(old, [](void* p) { delete static_cast<readonly*>(p); });
   dirty_ = nullptr;
   misses_ = 0;
+  // The old read table's expunged entries were never copied to dirty: nothing
+  // reaches them any more.
+  for_each_entry(snap, [&](bytes, entry* e) {
+    if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) {
+      g->entries.emplace_back(e, nullptr);
+    }
+  });
+  g->tables[0] = old->table;
+  g->cell = old;
+  self->retire_garbage(g.release());
 }
 
-bool readmostly_map::make_dirty_locked() {
-  const readonly* r = read_.load(std::memory_order_relaxed);
-  detail::flat_table* d = new_table();
-  bool ok = d->reserve(std::max(r->table->size(), capacity_), *budget_);
-  for_each_entry(r->table, [&](bytes key, entry* e) {
-    if (!ok) return;
-    // Deleted entries become expunged and stay out of dirty.
-    value_node* p = e->p.load(std::memory_order_acquire);
-    while (!p) {
-      if (e->p.compare_exchange_weak(p, expunged<value_node>(), std::memory_order_acq_rel)) {
-        p = expunged<value_node>();
+bool readmostly_map::make_dirty_locked(std::uint64_t hash, bytes key, entry* e) {
+  readonly* r = read_.load(std::memory_order_relaxed);
+  const std::string snap = snapshot(r->table);
+  auto* cell = new readonly{r->table, true};
+  detail::flat_table* d = nullptr;
+  bool ok = false;
+  try {
+    d = new_table();
+    // Room for the live entries and the new one; `capacity` asks for more
+    // when the budget has it (a hint: two tables of that size may not fit).
+    const std::size_t live = size() + 1;
+    ok = (capacity_ > live && d->reserve(capacity_, *budget_)) || d->reserve(live, *budget_);
+    for_each_entry(snap, [&](bytes k, entry* x) {
+      if (!ok) return;
+      // Deleted entries become expunged and stay out of dirty.
+      value_node* p = x->p.load(std::memory_order_acquire);
+      while (!p) {
+        if (x->p.compare_exchange_weak(p, expunged<value_node>(), std::memory_order_acq_rel)) {
+          p = expunged<value_node>();
+        }
       }
-    }
-    if (p == expunged<value_node>()) return;
-    ok = d->put(hash_bytes(key), key, entry_bytes(e), nullptr, *budget_) == status::inserted;
-  });
+      if (p == expunged<value_node>()) return;
+      ok = d->put(hash_bytes(k), k, entry_bytes(x), nullptr, *budget_) == status::inserted;
+    });
+    if (ok) ok = d->put(hash, key, entry_bytes(e), nullptr, *budget_) == status::inserted;
+  } catch (...) {
+    discard_dirty(snap, d);
+    delete cell;
+    throw;
+  }
   if (!ok) {
-    // Entries expunged so far stay expunged: they are absent either way.
-    budget_->release(d->bytes_used());
-    delete d;
+    discard_dirty(snap, d);
+    delete cell;
     return false;
   }
   dirty_ = d;
+  read_.store(cell, std::memory_order_release);
+  epoch::retire(r, [](void* p) { delete static_cast<readonly*>(p); });
   return true;
+}
+
+void readmostly_map::discard_dirty(const std::string& snap, detail::flat_table* d) {
+  // Every expunged entry of read was expunged by this copy: without a dirty
+  // table there is none. Lock-free writers never change an expunged entry, and
+  // one that saw it waits for the lock and looks again, so turning it back
+  // into a deleted one is invisible.
+  for_each_entry(snap, [](bytes, entry* x) {
+    if (x->p.load(std::memory_order_relaxed) == expunged<value_node>()) {
+      x->p.store(nullptr, std::memory_order_release);
+    }
+  });
+  if (!d) return;
+  budget_->release(d->bytes_used());
+  delete d;
+}
+
+status readmostly_map::insert_locked(std::uint64_t hash, bytes key, bytes value, status result) {
+  if (!budget_->reserve(sizeof(entry))) return status::memory_limit;
+  value_node* n = nullptr;
+  entry* e = nullptr;
+  auto undo = [&] {
+    free_unpublished(n);
+    delete e;
+    budget_->release(sizeof(entry));
+  };
+  try {
+    n = make_node(value);
+    if (!n) {
+      undo();
+      return status::memory_limit;
+    }
+    e = new entry{{n}};
+    // With a dirty table the key goes into it; without one, the new table
+    // holds it from the start, so a failure anywhere leaves none.
+    const bool ok =
+        dirty_ ? dirty_->put(hash, key, entry_bytes(e), nullptr, *budget_) == status::inserted
+               : make_dirty_locked(hash, key, e);
+    if (!ok) {
+      undo();
+      return status::memory_limit;
+    }
+  } catch (...) {
+    undo();
+    throw;
+  }
+  size_.add(1);
+  return result;
 }
 
 template <class Decide>
@@ -236,10 +340,19 @@ status readmostly_map::modify(bytes key, Decide&& decide) {
     // Expunged: absent, and not in dirty. A set puts it back into dirty.
     const decision d = decide(std::nullopt);
     if (d.kind != decision::set) return d.result;
+    // An expunged entry implies a dirty table: every path that expunges
+    // either installs one or undoes the expunging (make_dirty_locked), and
+    // only promotion and clear() drop a dirty table, retiring what it left.
     value_node* n = make_node(d.value);
     if (!n) return status::memory_limit;
-    const std::string eb = entry_bytes(e);
-    if (dirty_->put(h, key, eb, nullptr, *budget_) == status::memory_limit) {
+    status st;
+    try {
+      st = dirty_->put(h, key, entry_bytes(e), nullptr, *budget_);
+    } catch (...) {
+      free_unpublished(n);
+      throw;
+    }
+    if (st != status::inserted) {
       free_unpublished(n);
       return status::memory_limit;
     }
@@ -256,26 +369,7 @@ status readmostly_map::modify(bytes key, Decide&& decide) {
   }
   const decision d = decide(std::nullopt);
   if (d.kind != decision::set) return d.result;
-  if (!r->amended) {
-    if (!make_dirty_locked()) return status::memory_limit;
-    read_.store(new readonly{r->table, true}, std::memory_order_release);
-    epoch::retire(r, [](void* p) { delete static_cast<readonly*>(p); });
-  }
-  if (!budget_->reserve(sizeof(entry))) return status::memory_limit;
-  value_node* n = make_node(d.value);
-  if (!n) {
-    budget_->release(sizeof(entry));
-    return status::memory_limit;
-  }
-  auto* e = new entry{{n}};
-  if (dirty_->put(h, key, entry_bytes(e), nullptr, *budget_) != status::inserted) {
-    free_unpublished(n);
-    budget_->release(sizeof(entry));
-    delete e;
-    return status::memory_limit;
-  }
-  size_.add(1);
-  return d.result;
+  return insert_locked(h, key, d.value, d.result);
 }
 
 bool readmostly_map::get(bytes key, std::string* out) const {
@@ -435,21 +529,39 @@ void readmostly_map::clear() {
   epoch::guard g;
   std::lock_guard lock(lock_);
   readonly* r = read_.load(std::memory_order_relaxed);
-  const std::unordered_set<entry*> entries = entries_of(r->table, dirty_);
-  read_.store(new readonly{new_table(), false}, std::memory_order_release);
-  for (entry* e : entries) {
+  // What can fail (allocation) comes before anything changes; the garbage
+  // lists are sized for every entry of both tables, so filling them cannot.
+  const std::string read_snap = snapshot(r->table), dirty_snap = snapshot(dirty_);
+  std::unique_ptr<garbage> dropped(new garbage);
+  const std::size_t most = r->table->size() + (dirty_ ? dirty_->size() : 0);
+  dropped->entries.reserve(most);
+  std::unique_ptr<detail::flat_table> empty(new_table());
+  auto* cell = new readonly{empty.get(), false};
+  read_.store(cell, std::memory_order_release);
+  empty.release();
+  detail::flat_table* dirty = dirty_;
+  dirty_ = nullptr;
+  misses_ = 0;
+  std::int64_t present = 0;
+  auto drop = [&](bytes, entry* e) {
     // A thread still holding `e` sees expunged, takes the lock and finds the
     // new, empty tables.
     value_node* p = e->p.exchange(expunged<value_node>(), std::memory_order_acq_rel);
-    if (p && p != expunged<value_node>()) size_.add(-1);
-    retire_node(p);
-    retire_entry(e);
-  }
-  retire_table(r->table);
-  retire_table(dirty_);
-  epoch::retire(r, [](void* p) { delete static_cast<readonly*>(p); });
-  dirty_ = nullptr;
-  misses_ = 0;
+    if (p == expunged<value_node>()) p = nullptr;
+    if (p) ++present;
+    dropped->entries.emplace_back(e, p);
+  };
+  // Each entry once: with a dirty table, read's entries that are not expunged
+  // are in dirty too, so read (walked first) gives only its expunged ones.
+  for_each_entry(read_snap, [&](bytes k, entry* e) {
+    if (!dirty || e->p.load(std::memory_order_acquire) == expunged<value_node>()) drop(k, e);
+  });
+  for_each_entry(dirty_snap, drop);
+  size_.add(-present);
+  dropped->tables[0] = r->table;
+  dropped->tables[1] = dirty;
+  dropped->cell = r;
+  retire_garbage(dropped.release());
 }
 
 std::size_t readmostly_map::scan(std::size_t unit, std::string& out) const {
@@ -459,7 +571,7 @@ std::size_t readmostly_map::scan(std::size_t unit, std::string& out) const {
   const readonly* r = read_.load(std::memory_order_relaxed);
   std::size_t n = 0;
   // When amended, dirty holds every live entry; otherwise read does.
-  for_each_entry(r->amended ? dirty_ : r->table, [&](bytes key, entry* e) {
+  for_each_entry(snapshot(r->amended ? dirty_ : r->table), [&](bytes key, entry* e) {
     const value_node* p = e->p.load(std::memory_order_acquire);
     if (!p || p == expunged<value_node>()) return;
     append_scan_record(out, key, p->view());

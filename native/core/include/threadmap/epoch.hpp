@@ -28,6 +28,14 @@
 // by another's long call does not retry on every call; two calls suffice on
 // a quiet map (one advances the epoch past the retirement, the next frees).
 // Threads that exit hand their pending garbage to a global orphan list.
+//
+// Cost. A thread's garbage is kept in retirement order, in which epochs never
+// decrease (the orphan list is merged in that order too), so what a global
+// epoch makes safe is a prefix: an attempt to free examines the items it
+// frees and one more. A call that retires many items inside one guard (a
+// clear() of a large map, none of whose items can be freed before the guard
+// ends) therefore pays O(1) per retirement, not a rescan of everything still
+// pending every few retirements.
 #pragma once
 
 #include <cstddef>
@@ -51,7 +59,11 @@ inline constexpr std::size_t eager_bytes = std::size_t{64} << 10;
 /// on another thread, after the map that retired it is gone). `bytes` is what
 /// freeing `p` returns (0 when small or unknown): it decides how soon the
 /// thread tries to free (see eager_bytes), never whether it is safe to.
-void retire(void* p, void (*deleter)(void*), std::size_t bytes = 0);
+/// Never throws: callers retire after their operation has taken effect. It
+/// allocates only ahead of need (growing the thread's list after the push
+/// that fills it); when that growth failed, the item waits in one of a few
+/// spare slots, and only when those are full too is it never freed.
+void retire(void* p, void (*deleter)(void*), std::size_t bytes = 0) noexcept;
 
 /// Waits until every guard active at the call has ended, then frees all
 /// garbage that became safe, this thread's and orphaned. Must not be called
@@ -63,5 +75,13 @@ bool in_critical_section() noexcept;
 
 /// Objects retired and not yet freed, over all threads (tests and stats).
 std::size_t pending() noexcept;
+
+/// Retired objects that collection attempts have examined so far, freed or
+/// kept, over all threads (tests: reclamation must cost O(1) per retirement).
+std::size_t swept() noexcept;
+
+/// Objects retire() could not record because allocation kept failing, and
+/// which are therefore never freed (tests; zero unless memory ran out).
+std::size_t lost() noexcept;
 
 }  // namespace threadmap::epoch

@@ -116,13 +116,42 @@
 // deleted by the epoch domain (a reader may reach the node through it until
 // then), so tombstoned keys are freed with the table that dropped them and
 // promotion never touches live keys' nodes. Bytes are charged to the
-// generation's detail::memory_budget before anything is allocated
-// (memory_limit: nothing changed) and released when a node is retired or a
-// key dropped, not when the epoch domain frees them, so the budget never
-// waits for other threads. One exception: a rebuild that does not grow (the
+// generation's detail::memory_budget before anything is allocated (a
+// replacement at the limit: see below; memory_limit: nothing changed) and
+// released when a node is retired or a key dropped, not when the epoch
+// domain frees them, so the budget never waits for other threads. One
+// exception: a rebuild that does not grow (the
 // only way to turn tombstones back into room) may overdraw the budget by its
 // own size, repaid when the larger table it replaces is retired.
-// stats().bytes sums per-thread counters.
+// stats().bytes sums per-thread counters. A cleared or destroyed
+// generation's nodes are freed in address order and, when they held 32 MiB
+// or more, handed back to the system (malloc_trim, glibc only), so a large
+// map's memory leaves the process, not only the map (lockfree.cpp,
+// destroy_chain, says why the order matters).
+//
+// AT THE LIMIT. The budget holds exactly: the value nodes installed in slots
+// (a node shared by a frozen slot and its copy counts once), the key nodes
+// not dropped, the tables (less a rebuild's debt), and what writes in flight
+// have reserved. A write that installs a value node owes value_bytes(new)
+// less value_bytes(the value it replaces). It reserves value_bytes(new) up
+// front when the budget has room; when it has not, a put or add looks the
+// key up and reserves only the growth over the present value (nothing, for
+// a node no larger), and may then only replace, never insert (an absent key
+// is refused before a slot is claimed). compare_and_set with an expected
+// value reserves the growth over the value it matched. Just before its CAS a
+// write settles against the value it is about to replace (reserving the
+// rest if that one is smaller than the one it planned against; refused,
+// with nothing changed, if that does not fit); at the CAS the replaced
+// node's charge is released less what the new node's reservation lacks.
+// Copying a value into the next table charges nothing. So a write that does
+// not grow the map needs no room and is accepted at the limit, while a
+// migration runs too: replacing a present value by one whose node is no
+// larger (a node is the value's length plus 4, rounded up to 16 bytes, so
+// every value of 12 bytes or less takes the smallest), add on a counter,
+// compare_and_set to such a value or to absent, erase. Beyond the budget the
+// process holds only retired nodes not yet freed and, per write in flight,
+// one private node whose unreserved part is no larger than a value node the
+// map held when that write began.
 //
 // NUMA. Every table array — a generation's first table (created by the map's
 // constructor or by clear()) and every migration target — comes from

@@ -22,12 +22,34 @@
 // is a CAS loop on the pointer, so any read-modify-write (put, put_if_absent,
 // compare_and_set, erase, add) on a key in `read` is lock-free.
 //
+// Invariants, under the lock: `amended` iff a dirty table exists; an expunged
+// entry of read implies a dirty table (so a store to it has a table to go
+// back into), and while amended, an entry of read is in dirty iff it is not
+// expunged. The first new key after a promotion builds the dirty table with
+// itself already in it, all or nothing: if memory runs out part-way (each
+// copied key longer than a slot allocates), the entries the copy expunged are
+// turned back into deleted ones and the table is freed, so a write that fails
+// with memory_limit leaves the map as it was. Lock-free writers never touch
+// an expunged entry, and one that saw it waits for the lock and looks again,
+// so undoing the expunging is invisible to them. Promotion and clear() take
+// their snapshot of the tables (their only allocation) before they change
+// anything.
+//
+// Memory. The dirty table is sized for read's live entries plus the new key
+// (erased keys cost it nothing), or for `capacity` when the budget has room
+// for a table that large beside the read table. Under max_memory, a new key
+// after a promotion therefore needs room for a copy of the live keys' slots
+// (and of their out-of-line keys, beyond 14 bytes): the map holds two tables
+// until the next promotion. Keys already in read need no room but their value.
+//
 // Reclamation: value nodes, entries, read tables and readonly cells are
 // retired to the epoch domain, never freed while a reader may hold them.
 // Entries are retired when they can no longer be reached from any table: at
-// promotion (the expunged ones, which dirty never got), when a dirty-only key
-// is erased, and by clear(), which first sets every entry to `expunged` so a
-// thread still holding one retries under the lock and finds the new tables.
+// promotion (the expunged ones, which dirty never got) and by clear(), which
+// first sets every entry to `expunged` so a thread still holding one retries
+// under the lock and finds the new tables. Both retire what they drop as one
+// object (`garbage`), so each costs one walk of the tables and one
+// retirement, and freeing it happens inside a later call.
 //
 // Batches: get_many runs get()'s steps for each key, pipelined (the read
 // table's tag group, slot, entry and value node prefetched a few keys ahead);
@@ -60,7 +82,7 @@
 #include <atomic>
 #include <mutex>
 #include <optional>
-#include <unordered_set>
+#include <string>
 
 #include "threadmap/adaptive_mutex.hpp"
 #include "threadmap/counter.hpp"
@@ -113,18 +135,30 @@ class readmostly_map final : public concurrent_map {
   std::optional<status> cas_loop(entry* e, Decide& decide);
 
   entry* lookup(const detail::flat_table* t, std::uint64_t hash, bytes key) const;
-  // Calls f(key, entry*) for every entry of a table (null: none).
+  // Every entry of a table (null: none) as scan records whose values are the
+  // entry pointers. It allocates, so the map-wide operations take it before
+  // they change anything; for_each_entry calls f(key, entry*) over it.
+  static std::string snapshot(const detail::flat_table* t);
   template <class F>
-  static void for_each_entry(const detail::flat_table* t, F&& f);
-  static std::unordered_set<entry*> entries_of(const detail::flat_table* read,
-                                               const detail::flat_table* dirty);
+  static void for_each_entry(const std::string& snap, F&& f);
   void miss_locked() const;
-  bool make_dirty_locked();
-  value_node* make_node(bytes v);
-  void free_unpublished(value_node* n);
+  // A new key while read is not amended: builds dirty from read's live
+  // entries plus (key -> e) and publishes read as amended, or, when memory
+  // runs out, changes nothing and returns false.
+  bool make_dirty_locked(std::uint64_t hash, bytes key, entry* e);
+  // Undoes a make_dirty_locked that failed: read's expunged entries (`snap`)
+  // become deleted again, and `d` (never published) is freed.
+  void discard_dirty(const std::string& snap, detail::flat_table* d);
+  // Stores a key absent from both tables, under the lock; all or nothing.
+  status insert_locked(std::uint64_t hash, bytes key, bytes value, status result);
+  // `charge`: what to reserve from the budget (default: the node's size; a
+  // replacement reserves only its growth over the value it replaces).
+  static constexpr std::size_t full_charge = ~std::size_t{0};
+  value_node* make_node(bytes v, std::size_t charge = full_charge);
+  void free_unpublished(value_node* n, std::size_t charge = full_charge);
   void retire_node(value_node* n);
-  void retire_entry(entry* e);
-  void retire_table(detail::flat_table* t);
+  struct garbage;
+  void retire_garbage(garbage* g);
   // Every table of this map is made here, so each carries the map's policy.
   detail::flat_table* new_table() const;
 

@@ -34,7 +34,7 @@ inline status next_counter(const bytes* current, counter_kind kind, counter delt
   } else {
     next.f = cur.f + delta.f;
   }
-  std::memcpy(buf, prefix.data(), prefix.size());
+  if (!prefix.empty()) std::memcpy(buf, prefix.data(), prefix.size());  // data() may be null
   std::memcpy(buf + prefix.size(), &next, 8);
   return current ? status::ok : status::inserted;
 }
