@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 'use strict'
-// Builds the native addon from source when no binary loads. Run by `prepare`
-// in a checkout (so `npm install` there builds build/Release as before) and by
+// Builds the native addon from source when no binary loads. Run by
 // `npm run build-from-source`, the one command for a platform without a
 // prebuild: `npm explore threadmap -- npm run build-from-source`. The
 // published package has no install script: nothing runs at install time.

@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // `npm run test:package`: prove threadmap works the way users get it.
 //
-//  1. `npm pack` the repository (its `prepare` script compiles dist/) and
-//     check that the tarball holds the seven prebuilds (SHIPPED), dist/*.js,
-//     dist/*.d.ts and esm/index.mjs, no build/ or node_modules/, and no
-//     install-time script; print the tarball's and each binary's size.
+//  1. `npm pack` the repository (its `prepack` script compiles dist/) and
+//     check that the tarball holds every prebuild that is in prebuilds/ (of
+//     the seven SHIPPED), dist/*.js, dist/*.d.ts and esm/index.mjs, no build/
+//     or node_modules/, and no install-time script; print the tarball's and
+//     each binary's size. The prebuilds checked are the ones present: CI
+//     builds only this machine's (`npm run prebuild -- linux-x64-glibc`), and
+//     this script names the targets it did not check. This machine's binary
+//     must be there (step 3 loads it). `--release` (or THREADMAP_RELEASE=1)
+//     requires all seven, as after `npm run prebuild` with no arguments.
 //  2. In an empty temporary folder, `npm install <tarball>` with default npm
 //     settings (no npm_config_* inherited from `npm run`) and a PATH that holds
 //     only node, npm and npx: no compiler, cmake or make can be reached, which
@@ -22,19 +27,29 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { checkPrebuild } from './check-prebuild.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const platformArch = `${os.platform()}-${os.arch()}`
 // Every binary the package ships (scripts/prebuild.js makes them).
-const SHIPPED = [
-  'prebuilds/linux-x64/threadmap.glibc.node',
-  'prebuilds/linux-x64/threadmap.musl.node',
-  'prebuilds/linux-arm64/threadmap.glibc.node',
-  'prebuilds/linux-arm64/threadmap.musl.node',
-  'prebuilds/darwin-x64/threadmap.node',
-  'prebuilds/darwin-arm64/threadmap.node',
-  'prebuilds/win32-x64/threadmap.node',
-]
+// file -> target id of scripts/prebuild.js (what scripts/check-prebuild.mjs takes)
+const TARGET_OF = {
+  'prebuilds/linux-x64/threadmap.glibc.node': 'linux-x64-glibc',
+  'prebuilds/linux-x64/threadmap.musl.node': 'linux-x64-musl',
+  'prebuilds/linux-arm64/threadmap.glibc.node': 'linux-arm64-glibc',
+  'prebuilds/linux-arm64/threadmap.musl.node': 'linux-arm64-musl',
+  'prebuilds/darwin-x64/threadmap.node': 'darwin-x64',
+  'prebuilds/darwin-arm64/threadmap.node': 'darwin-arm64',
+  'prebuilds/win32-x64/threadmap.node': 'win32-x64',
+}
+const SHIPPED = Object.keys(TARGET_OF)
+const RELEASE = process.argv.includes('--release') || process.env.THREADMAP_RELEASE === '1'
+// This machine's binary, the one step 3 loads (node-gyp-build's file names).
+const HOST_PREBUILD = (() => {
+  if (os.platform() !== 'linux') return `prebuilds/${platformArch}/threadmap.node`
+  const glibc = process.report?.getReport()?.header?.glibcVersionRuntime
+  return `prebuilds/${platformArch}/threadmap.${glibc ? 'glibc' : 'musl'}.node`
+})()
 const FORBIDDEN_TOOLS = ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja', 'ld']
 
 let step = 'setup'
@@ -203,7 +218,7 @@ parentPort.once('message', ({ handle, id }) => {
 
 // ---------------------------------------------------------------------------
 
-function checkTarball(tgz) {
+function checkTarball(tgz, present) {
   const list = mustRun('tar', ['-tzf', tgz]).stdout.split('\n').filter(Boolean)
   const files = new Set(list.map((f) => f.replace(/^package\//, '')))
   const has = (f) => files.has(f)
@@ -211,7 +226,7 @@ function checkTarball(tgz) {
   for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'esm/index.mjs', 'scripts/install.js']) {
     if (!has(f)) problems.push(`missing ${f}`)
   }
-  for (const f of SHIPPED) if (!has(f)) problems.push(`missing ${f}`)
+  for (const f of present) if (!has(f)) problems.push(`missing ${f}`)
   const prebuilds = [...files].filter((f) => f.startsWith('prebuilds/') && f.endsWith('.node'))
   for (const f of prebuilds) if (!SHIPPED.includes(f)) problems.push(`unexpected ${f}`)
   // No install-time script of any kind: npm 12 runs none, and none is needed.
@@ -282,13 +297,26 @@ function checkNoToolchain(env) {
 
 function main() {
   section('preconditions')
-  const absent = SHIPPED.filter((f) => !fs.existsSync(path.join(root, f)))
-  if (absent.length) throw new Error(`missing ${absent.join(', ')}: run \`npm run prebuild\` first`)
-  console.log(`   the ${SHIPPED.length} prebuilds are in prebuilds/`)
+  const present = SHIPPED.filter((f) => fs.existsSync(path.join(root, f)))
+  const absent = SHIPPED.filter((f) => !present.includes(f))
+  if (RELEASE && absent.length) {
+    throw new Error(`--release: missing ${absent.join(', ')}: run \`npm run prebuild\` (all seven targets) first`)
+  }
+  if (!present.includes(HOST_PREBUILD)) {
+    throw new Error(`missing ${HOST_PREBUILD}, this machine's binary: run \`npm run prebuild\` first`)
+  }
+  // Checked again here (exports, imports, glibc floor), so a binary left in
+  // prebuilds/ by hand is held to what `npm run prebuild` holds it to.
+  console.log(`   checking the ${present.length} of ${SHIPPED.length} prebuilds that are in prebuilds/:`)
+  for (const f of present) console.log(`     ${f}: ${checkPrebuild(path.join(root, f), TARGET_OF[f])}`)
+  if (absent.length) {
+    console.log(`   NOT checked (not built; a release runs \`npm run prebuild\` with no arguments, then this with --release):`)
+    for (const f of absent) console.log(`     ${f}`)
+  }
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'threadmap-package-'))
   try {
-    section('npm pack (runs prepare: the checkout build if stale, then tsc)')
+    section('npm pack (prepack compiles dist/)')
     const packDir = path.join(tmp, 'pack')
     fs.mkdirSync(packDir)
     const packed = mustRun('npm', ['pack', '--pack-destination', packDir], { cwd: root })
@@ -304,7 +332,7 @@ function main() {
     )
 
     section('tarball contents')
-    checkTarball(tgz)
+    checkTarball(tgz, present)
 
     section('bare PATH: node, npm, npx, sh only')
     const env = bareEnv(makeBareBin(path.join(tmp, 'bin')))
@@ -353,7 +381,8 @@ function main() {
     if (process.env.THREADMAP_KEEP_TMP === '1') console.log(`\n   kept ${tmp}`)
     else fs.rmSync(tmp, { recursive: true, force: true })
   }
-  console.log('\ntest:package: PASSED (tarball contents, install without a compiler, CJS + ESM + workers)')
+  const scope = absent.length ? `${present.length} of ${SHIPPED.length} prebuilds; not checked: ${absent.join(', ')}` : `all ${SHIPPED.length} prebuilds`
+  console.log(`\ntest:package: PASSED (tarball contents with ${scope}; install without a compiler, CJS + ESM + workers)`)
 }
 
 try {
