@@ -315,14 +315,38 @@ export interface Addon {
 }
 
 // lib/native.ts compiles to dist/native.js; both sit one level below the
-// package root, where node-gyp-build looks in prebuilds/<platform>-<arch>/
-// first and then in build/Release.
+// package root, where node-gyp-build looks in build/Release first (a
+// checkout's own build) and then in prebuilds/<platform>-<arch>/ (the
+// binaries the package ships; PREBUILDS_ONLY=1 skips build/Release).
 const root = path.resolve(__dirname, '..')
 const requireHere = createRequire(path.join(root, 'package.json'))
 
+/** The platforms the package ships a prebuilt binary for (scripts/prebuild.js). */
+const PREBUILT = 'linux-x64 and linux-arm64 (glibc >= 2.28, musl), darwin-x64, darwin-arm64, win32-x64'
+/** Builds the addon inside an installed package (package.json "build-from-source"). */
+const BUILD_FROM_SOURCE = 'npm explore threadmap -- npm run build-from-source'
+
+function libcName(): string {
+  if (process.platform !== 'linux') return 'n/a'
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined
+  const glibc = report?.header?.glibcVersionRuntime
+  return glibc ? `glibc ${glibc}` : 'musl (no glibc found)'
+}
+
 function load(): Addon {
   const nodeGypBuild = requireHere('node-gyp-build') as (dir: string) => unknown
-  const raw = nodeGypBuild(root) as Partial<Addon> | null
+  let raw: Partial<Addon> | null
+  try {
+    raw = nodeGypBuild(root) as Partial<Addon> | null
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('No native build was found')) throw err
+    throw new Error(
+      `threadmap: no native binary for this platform: ${process.platform}-${process.arch}, libc ${libcName()} ` +
+        `(Node ${process.versions.node}). The package ships binaries for ${PREBUILT}. ` +
+        `To build one from source (needs cmake >= 3.20, a C++20 compiler and ninja or make), run: ${BUILD_FROM_SOURCE}`,
+      { cause: err },
+    )
+  }
   if (
     raw === null ||
     typeof raw !== 'object' ||

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 'use strict'
-// `npm install` hook for threadmap.
+// Builds the native addon from source when no binary loads. Run by
+// `npm run build-from-source`, the one command for a platform without a
+// prebuild: `npm explore threadmap -- npm run build-from-source`. The
+// published package has no install script: nothing runs at install time.
 //
 // 1. If node-gyp-build can already load a native binary for this platform
 //    (build/Release/*.node or prebuilds/<platform>-<arch>/*.node), exit 0.
@@ -9,12 +12,13 @@
 //
 // A binary in build/Release that is older than the C++ sources (a checkout
 // after `git pull`) is rebuilt incrementally; a prebuild is never rebuilt.
-// Set THREADMAP_BUILD_FROM_SOURCE=1 (or pass --build-from-source to npm) to
-// force a build even when a binary loads.
+// Set THREADMAP_BUILD_FROM_SOURCE=1 (or pass --build-from-source) to force a
+// build even when a binary loads.
 //
 // Only Node built-ins and node-gyp-build are used here: when threadmap is
 // installed as a dependency, its devDependencies (cmake-js, node-addon-api)
-// are absent, and a prebuild is what makes it work.
+// are absent; a forced build then fetches those two with npm, into the
+// package's own node_modules.
 
 const fs = require('fs')
 const path = require('path')
@@ -114,10 +118,9 @@ function howToBuild() {
     'To build threadmap from source you need:',
     '  - cmake >= 3.20, a C++20 compiler (g++ >= 12 or clang >= 15) and ninja or make',
     '    (Debian/Ubuntu: apt-get install cmake ninja-build g++)',
-    '  - the devDependencies cmake-js and node-addon-api.',
+    '  - the npm packages cmake-js and node-addon-api (fetched by the command below).',
+    'In a project that depends on threadmap:  npm explore threadmap -- npm run build-from-source',
     'From a checkout of the threadmap repository:  npm install   (builds build/Release/threadmap.node)',
-    `Inside this package's folder (${root}):`,
-    '  npm install --no-save cmake-js node-addon-api && npx cmake-js compile --out build',
   ].join('\n')
 }
 
@@ -130,8 +133,24 @@ function cmakeJsCommand() {
   return null
 }
 
-function build(why) {
+// An installed package has no devDependencies: fetch the two a build needs,
+// at the versions its package.json names, without touching anything else.
+function fetchBuildDeps() {
+  const { devDependencies = {} } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  const specs = ['cmake-js', 'node-addon-api']
+    .filter((name) => !resolveFrom(`${name}/package.json`))
+    .map((name) => `${name}@${devDependencies[name] || 'latest'}`)
+  if (specs.length === 0) return
+  log(`fetching ${specs.join(' ')} with npm`)
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  const args = ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund']
+  const r = spawnSync(npm, [...args, ...specs], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })
+  if (r.status !== 0) fail(`npm install ${specs.join(' ')} failed (exit ${r.status ?? r.signal})`)
+}
+
+function build(why, fetchDeps) {
   log(`building the native addon from source (${why})`)
+  if (fetchDeps) fetchBuildDeps()
   const cmakeJs = cmakeJsCommand()
   const missing = []
   if (!cmakeJs) missing.push('cmake-js (npm devDependency)')
@@ -162,8 +181,10 @@ function build(why) {
 
 function main() {
   const force =
-    truthy(process.env.THREADMAP_BUILD_FROM_SOURCE) || truthy(process.env.npm_config_build_from_source)
-  if (force) return build('THREADMAP_BUILD_FROM_SOURCE / --build-from-source was set')
+    process.argv.includes('--build-from-source') ||
+    truthy(process.env.THREADMAP_BUILD_FROM_SOURCE) ||
+    truthy(process.env.npm_config_build_from_source)
+  if (force) return build('--build-from-source / THREADMAP_BUILD_FROM_SOURCE was set', true)
 
   const found = probe()
   if (!found.ok) return build(`no loadable binary: ${found.reason}`)

@@ -1,23 +1,38 @@
 #!/usr/bin/env node
 'use strict'
-// `npm run prebuild`: make prebuilds/<platform>-<arch>/threadmap.glibc.node
-// (or .musl.node) with prebuildify --napi --strip, cmake-js standing in for
-// node-gyp (scripts/prebuild-gyp.js), then check that the result loads.
+// `npm run prebuild`: every binary that ships in the package, cross-compiled
+// on this machine with Zig (scripts/toolchains.mjs fetches it from the npm
+// registry; cmake/zig-toolchain.cmake points CMake at it), each one checked
+// where it was made (scripts/check-prebuild.mjs), then the host's own one
+// loaded and smoke-tested (scripts/smoke.cjs).
 //
-// prebuildify takes (moves) <cwd>/build/Release/*.node, so it runs in a
-// staging folder, build-prebuild-stage/, with --out pointing back at the
-// package root: the developer's own build/Release is never touched.
+//   npm run prebuild                     all targets
+//   npm run prebuild -- linux-x64-glibc  only the targets named
+//
+// Output: prebuilds/<platform>-<arch>/threadmap[.<libc>].node, the layout
+// and file names node-gyp-build looks for. Builds go to build-prebuild/<id>/
+// (incremental on a second run). Zig builds each target's libc++ and libc
+// pieces once and keeps them in its global cache (~/.cache/zig, or
+// ZIG_GLOBAL_CACHE_DIR): most of a first build's time, none of a later one's.
 
 const fs = require('fs')
-const os = require('os')
 const path = require('path')
 const { spawnSync } = require('child_process')
 
 const root = path.resolve(__dirname, '..')
-const platformArch = `${os.platform()}-${os.arch()}`
-const prebuildDir = path.join(root, 'prebuilds', platformArch)
-const stage = path.join(root, 'build-prebuild-stage')
-const shim = path.join(root, 'scripts', 'prebuild-gyp.js')
+const buildRoot = path.join(root, 'build-prebuild')
+
+// id, Zig target, node-gyp-build's folder, file name. glibc 2.28 is the
+// floor of Node 22's own Linux binaries (RHEL 8, Ubuntu 20.04, Debian 10).
+const TARGETS = [
+  ['linux-x64-glibc', 'x86_64-linux-gnu.2.28', 'linux-x64', 'threadmap.glibc.node'],
+  ['linux-arm64-glibc', 'aarch64-linux-gnu.2.28', 'linux-arm64', 'threadmap.glibc.node'],
+  ['linux-x64-musl', 'x86_64-linux-musl', 'linux-x64', 'threadmap.musl.node'],
+  ['linux-arm64-musl', 'aarch64-linux-musl', 'linux-arm64', 'threadmap.musl.node'],
+  ['darwin-x64', 'x86_64-macos.11.0', 'darwin-x64', 'threadmap.node'],
+  ['darwin-arm64', 'aarch64-macos.11.0', 'darwin-arm64', 'threadmap.node'],
+  ['win32-x64', 'x86_64-windows-gnu', 'win32-x64', 'threadmap.node'],
+]
 
 function log(msg) {
   process.stdout.write(`prebuild: ${msg}\n`)
@@ -28,81 +43,91 @@ function fail(msg) {
   process.exit(1)
 }
 
-function runPrebuildify() {
-  let bin
-  try {
-    bin = require.resolve('prebuildify/bin.js', { paths: [root] })
-  } catch {
-    fail('prebuildify is not installed: run npm install first')
-  }
-  fs.chmodSync(shim, 0o755) // prebuildify spawns it directly, without a shell
-  fs.rmSync(stage, { recursive: true, force: true })
-  fs.mkdirSync(stage, { recursive: true })
-  const { name } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
-  fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify({ name, private: true }))
-  const args = [
-    bin,
-    stage,
-    `--out=${root}`,
-    '--napi',
-    '--strip',
-    '--tag-libc',
-    `--target=node@${process.versions.node}`,
-  ]
-  log(`PREBUILD_NODE_GYP=${path.relative(root, shim)} prebuildify ${args.slice(1).map((a) => a.replace(root, '.')).join(' ')}`)
-  const r = spawnSync(process.execPath, args, {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, PREBUILD_NODE_GYP: shim, THREADMAP_ROOT: root },
-  })
-  if (r.error) fail(`could not run prebuildify: ${r.error.message}`)
-  if (r.status !== 0) fail(`prebuildify exited with ${r.status ?? r.signal}`)
-  fs.rmSync(stage, { recursive: true, force: true })
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts })
+  if (r.error) fail(`could not run ${cmd}: ${r.error.message}`)
+  if (r.status !== 0) fail(`${path.basename(cmd)} ${args.join(' ')} exited with ${r.status ?? r.signal}`)
+  return r
 }
 
-// Load the prebuild the way a user's install does: node-gyp-build with
-// PREBUILDS_ONLY=1, so build/Release cannot stand in for it. Then, if the
-// TypeScript layer is compiled, use the wrapper through it once.
-function verify(expected) {
-  const code = `
-    const assert = require('assert')
-    const root = process.argv[1]
-    const ngb = require(require.resolve('node-gyp-build', { paths: [root] }))
-    const file = ngb.path(root)
-    assert.strictEqual(file, process.argv[2], 'node-gyp-build resolved ' + file)
-    const addon = require(file)
-    assert.ok(addon && typeof addon === 'object' && Object.keys(addon).length > 0, 'addon exports nothing')
-    let smoke = 'addon exports: ' + Object.keys(addon).slice(0, 8).join(', ')
-    const dist = require('path').join(root, 'dist', 'index.js')
-    if (require('fs').existsSync(dist)) {
-      const { ThreadMap } = require(dist)
-      const m = new ThreadMap()
-      m.set('answer', 42)
-      assert.strictEqual(m.get('answer'), 42)
-      assert.strictEqual(m.size, 1)
-      smoke += '; dist/index.js ThreadMap set/get OK'
+function findFile(dir, name) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isFile() && e.name === name) return p
+    if (e.isDirectory() && e.name !== 'CMakeFiles') {
+      const hit = findFile(p, name)
+      if (hit) return hit
     }
-    process.stdout.write(smoke)
-  `
-  const r = spawnSync(process.execPath, ['-e', code, root, expected], {
-    cwd: os.tmpdir(),
-    encoding: 'utf8',
-    env: { ...process.env, PREBUILDS_ONLY: '1' },
-    timeout: 60_000,
-  })
-  if (r.status !== 0) fail(`the prebuild does not load:\n${r.stderr || r.stdout}`)
-  log(`loads with PREBUILDS_ONLY=1: ${r.stdout}`)
+  }
+  return null
 }
 
-function main() {
-  fs.rmSync(prebuildDir, { recursive: true, force: true })
-  runPrebuildify()
-  const made = fs.existsSync(prebuildDir) ? fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node')) : []
-  if (made.length !== 1) fail(`expected one .node file in ${prebuildDir}, found: ${made.join(', ') || 'none'}`)
-  const file = path.join(prebuildDir, made[0])
-  const size = fs.statSync(file).size
-  log(`made ${path.relative(root, file)} (${(size / 1024).toFixed(0)} KiB, stripped)`)
-  verify(file)
+// node.exe exports the Node-API functions; a MinGW link needs an import
+// library for them, made from the .def file node-api-headers ships.
+function nodeApiImportLib(zig) {
+  const def = require.resolve('node-api-headers/def/node_api.def', { paths: [root] })
+  const lib = path.join(buildRoot, 'node_api.lib')
+  run(zig, ['dlltool', '-d', def, '-l', lib, '-m', 'i386:x86-64'])
+  return lib
 }
 
-main()
+async function main() {
+  const wanted = process.argv.slice(2)
+  const unknown = wanted.filter((w) => !TARGETS.some(([id]) => id === w))
+  if (unknown.length) fail(`unknown target ${unknown.join(', ')}; targets: ${TARGETS.map(([id]) => id).join(', ')}`)
+  const targets = wanted.length ? TARGETS.filter(([id]) => wanted.includes(id)) : TARGETS
+
+  const { tool } = await import('./toolchains.mjs')
+  const { checkPrebuild } = await import('./check-prebuild.mjs')
+  const zig = tool('zig')
+  const cmakeJs = path.join(root, 'node_modules', '.bin', 'cmake-js')
+  if (!fs.existsSync(cmakeJs)) fail(`${cmakeJs} not found: run npm install first`)
+  fs.mkdirSync(buildRoot, { recursive: true })
+
+  const env = {
+    ...process.env,
+    THREADMAP_ZIG: zig,
+    // Two jobs: the machines here have two cores, shared.
+    CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL || '2',
+  }
+  const made = []
+  for (const [id, zigTarget, dir, file] of targets) {
+    const started = Date.now()
+    log(`${id}: zig ${zigTarget}`)
+    const out = path.join(buildRoot, id)
+    const args = [
+      'compile',
+      '-G',
+      'Ninja',
+      '--out',
+      out,
+      `--CDCMAKE_TOOLCHAIN_FILE=${path.join(root, 'cmake', 'zig-toolchain.cmake')}`,
+      '--CDTHREADMAP_PREBUILD=ON',
+    ]
+    if (id.startsWith('win32-')) args.push(`--CDTHREADMAP_NODE_API_LIB=${nodeApiImportLib(zig)}`)
+    run(cmakeJs, args, { cwd: root, env: { ...env, THREADMAP_ZIG_TARGET: zigTarget } })
+    const built = findFile(out, 'threadmap.node')
+    if (!built) fail(`${id}: no threadmap.node under ${out}`)
+    const dest = path.join(root, 'prebuilds', dir, file)
+    fs.mkdirSync(path.dirname(dest), { recursive: true })
+    fs.copyFileSync(built, dest)
+    const facts = checkPrebuild(dest, id)
+    const seconds = ((Date.now() - started) / 1000).toFixed(0)
+    made.push([id, path.relative(root, dest), fs.statSync(dest).size, facts, seconds])
+    log(`${id}: ${path.relative(root, dest)} checked in ${seconds} s: ${facts}`)
+  }
+
+  const host = `${process.platform}-${process.arch}`
+  if (targets.some(([, , dir]) => dir === host)) {
+    log(`smoke test of the ${host} prebuild on this machine (PREBUILDS_ONLY=1)`)
+    if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) run('npm', ['run', 'build:ts'], { cwd: root })
+    run(process.execPath, [path.join(root, 'scripts', 'smoke.cjs')], { cwd: root })
+  }
+
+  log('made:')
+  for (const [id, rel, size, facts, seconds] of made) {
+    log(`  ${id.padEnd(18)} ${(size / 1024).toFixed(0).padStart(6)} KiB  ${rel}  (${seconds} s; ${facts})`)
+  }
+}
+
+main().catch((err) => fail(err && err.stack ? err.stack : String(err)))

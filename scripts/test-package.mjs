@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 // `npm run test:package`: prove threadmap works the way users get it.
 //
-//  1. `npm pack` the repository (its `prepare` script compiles dist/) and
-//     check that the tarball holds the prebuild, dist/*.js, dist/*.d.ts and
-//     esm/index.mjs, and no build/ or node_modules/.
+//  1. `npm pack` the repository (its `prepack` script compiles dist/) and
+//     check that the tarball holds every prebuild that is in prebuilds/ (of
+//     the seven SHIPPED), dist/*.js, dist/*.d.ts and esm/index.mjs, no build/
+//     or node_modules/, and no install-time script; print the tarball's and
+//     each binary's size. The prebuilds checked are the ones present: CI
+//     builds only this machine's (`npm run prebuild -- linux-x64-glibc`), and
+//     this script names the targets it did not check. This machine's binary
+//     must be there (step 3 loads it). `--release` (or THREADMAP_RELEASE=1)
+//     requires all seven, as after `npm run prebuild` with no arguments.
 //  2. In an empty temporary folder, `npm install <tarball>` with default npm
 //     settings (no npm_config_* inherited from `npm run`) and a PATH that holds
 //     only node, npm and npx: no compiler, cmake or make can be reached, which
@@ -21,9 +27,29 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { checkPrebuild } from './check-prebuild.mjs'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const platformArch = `${os.platform()}-${os.arch()}`
+// Every binary the package ships (scripts/prebuild.js makes them).
+// file -> target id of scripts/prebuild.js (what scripts/check-prebuild.mjs takes)
+const TARGET_OF = {
+  'prebuilds/linux-x64/threadmap.glibc.node': 'linux-x64-glibc',
+  'prebuilds/linux-x64/threadmap.musl.node': 'linux-x64-musl',
+  'prebuilds/linux-arm64/threadmap.glibc.node': 'linux-arm64-glibc',
+  'prebuilds/linux-arm64/threadmap.musl.node': 'linux-arm64-musl',
+  'prebuilds/darwin-x64/threadmap.node': 'darwin-x64',
+  'prebuilds/darwin-arm64/threadmap.node': 'darwin-arm64',
+  'prebuilds/win32-x64/threadmap.node': 'win32-x64',
+}
+const SHIPPED = Object.keys(TARGET_OF)
+const RELEASE = process.argv.includes('--release') || process.env.THREADMAP_RELEASE === '1'
+// This machine's binary, the one step 3 loads (node-gyp-build's file names).
+const HOST_PREBUILD = (() => {
+  if (os.platform() !== 'linux') return `prebuilds/${platformArch}/threadmap.node`
+  const glibc = process.report?.getReport()?.header?.glibcVersionRuntime
+  return `prebuilds/${platformArch}/threadmap.${glibc ? 'glibc' : 'musl'}.node`
+})()
 const FORBIDDEN_TOOLS = ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja', 'ld']
 
 let step = 'setup'
@@ -192,7 +218,7 @@ parentPort.once('message', ({ handle, id }) => {
 
 // ---------------------------------------------------------------------------
 
-function checkTarball(tgz) {
+function checkTarball(tgz, present) {
   const list = mustRun('tar', ['-tzf', tgz]).stdout.split('\n').filter(Boolean)
   const files = new Set(list.map((f) => f.replace(/^package\//, '')))
   const has = (f) => files.has(f)
@@ -200,8 +226,15 @@ function checkTarball(tgz) {
   for (const f of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'esm/index.mjs', 'scripts/install.js']) {
     if (!has(f)) problems.push(`missing ${f}`)
   }
-  const prebuilds = [...files].filter((f) => f.startsWith(`prebuilds/${platformArch}/`) && f.endsWith('.node'))
-  if (prebuilds.length === 0) problems.push(`no prebuilds/${platformArch}/*.node`)
+  for (const f of present) if (!has(f)) problems.push(`missing ${f}`)
+  const prebuilds = [...files].filter((f) => f.startsWith('prebuilds/') && f.endsWith('.node'))
+  for (const f of prebuilds) if (!SHIPPED.includes(f)) problems.push(`unexpected ${f}`)
+  // No install-time script of any kind: npm 12 runs none, and none is needed.
+  const manifest = JSON.parse(mustRun('tar', ['-xzOf', tgz, 'package/package.json']).stdout)
+  for (const hook of ['preinstall', 'install', 'postinstall']) {
+    if (manifest.scripts?.[hook]) problems.push(`package.json has a ${hook} script: ${manifest.scripts[hook]}`)
+  }
+  if (fs.existsSync(path.join(root, 'binding.gyp'))) problems.push('binding.gyp would make npm run node-gyp at install')
   const distJs = [...files].filter((f) => /^dist\/.*\.js$/.test(f))
   const distDts = [...files].filter((f) => /^dist\/.*\.d\.ts$/.test(f))
   // Every compiled module ships its declarations.
@@ -212,16 +245,15 @@ function checkTarball(tgz) {
     if (/^(build|build-[^/]*|node_modules)\//.test(f)) problems.push(`should not ship ${f}`)
   }
   if (problems.length) throw new Error(`the tarball is incomplete:\n  - ${problems.join('\n  - ')}`)
-  console.log(
-    `   ${list.length} files: ${prebuilds.join(', ')}; ${distJs.length} dist/*.js; ${distDts.length} dist/*.d.ts; esm/index.mjs`,
-  )
+  console.log(`   ${list.length} files; ${distJs.length} dist/*.js; ${distDts.length} dist/*.d.ts; esm/index.mjs; no install script`)
+  for (const f of prebuilds) {
+    console.log(`   ${f.padEnd(40)} ${(fs.statSync(path.join(root, f)).size / 1024).toFixed(0).padStart(6)} KiB`)
+  }
 }
 
 // A PATH with node, npm, npx and sh only. On Debian /bin is /usr/bin, so
-// neither is added. sh is there because npm spawns lifecycle scripts with
-// `sh` looked up on PATH (so does every user's machine), and a dependency's
-// install script (ours) must be able to run and find the prebuild; sh is a
-// shell, not a build tool.
+// neither is added. sh is there because npm spawns scripts with `sh` looked
+// up on PATH (so does every user's machine); sh is a shell, not a build tool.
 function makeBareBin(dir) {
   fs.mkdirSync(dir)
   fs.symlinkSync(process.execPath, path.join(dir, 'node'))
@@ -265,26 +297,42 @@ function checkNoToolchain(env) {
 
 function main() {
   section('preconditions')
-  const prebuildDir = path.join(root, 'prebuilds', platformArch)
-  const prebuilt = fs.existsSync(prebuildDir) ? fs.readdirSync(prebuildDir).filter((f) => f.endsWith('.node')) : []
-  if (prebuilt.length === 0) {
-    throw new Error(`no prebuild in prebuilds/${platformArch}/: run \`npm run prebuild\` first`)
+  const present = SHIPPED.filter((f) => fs.existsSync(path.join(root, f)))
+  const absent = SHIPPED.filter((f) => !present.includes(f))
+  if (RELEASE && absent.length) {
+    throw new Error(`--release: missing ${absent.join(', ')}: run \`npm run prebuild\` (all seven targets) first`)
   }
-  console.log(`   prebuilds/${platformArch}/${prebuilt.join(', ')}`)
+  if (!present.includes(HOST_PREBUILD)) {
+    throw new Error(`missing ${HOST_PREBUILD}, this machine's binary: run \`npm run prebuild\` first`)
+  }
+  // Checked again here (exports, imports, glibc floor), so a binary left in
+  // prebuilds/ by hand is held to what `npm run prebuild` holds it to.
+  console.log(`   checking the ${present.length} of ${SHIPPED.length} prebuilds that are in prebuilds/:`)
+  for (const f of present) console.log(`     ${f}: ${checkPrebuild(path.join(root, f), TARGET_OF[f])}`)
+  if (absent.length) {
+    console.log(`   NOT checked (not built; a release runs \`npm run prebuild\` with no arguments, then this with --release):`)
+    for (const f of absent) console.log(`     ${f}`)
+  }
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'threadmap-package-'))
   try {
-    section('npm pack (runs prepare: tsc)')
+    section('npm pack (prepack compiles dist/)')
     const packDir = path.join(tmp, 'pack')
     fs.mkdirSync(packDir)
     const packed = mustRun('npm', ['pack', '--pack-destination', packDir], { cwd: root })
     const tgzs = fs.readdirSync(packDir).filter((f) => f.endsWith('.tgz'))
     if (tgzs.length !== 1) throw new Error(`npm pack made ${tgzs.length} tarballs:\n${packed.stdout}${packed.stderr}`)
     const tgz = path.join(packDir, tgzs[0])
-    console.log(`   ${tgzs[0]} (${(fs.statSync(tgz).size / 1024).toFixed(0)} KiB)`)
+    const unpacked = mustRun('tar', ['-tvzf', tgz])
+      .stdout.split('\n')
+      .filter(Boolean)
+      .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[2]), 0)
+    console.log(
+      `   ${tgzs[0]}: ${(fs.statSync(tgz).size / 1024).toFixed(0)} KiB packed, ${(unpacked / 1024).toFixed(0)} KiB unpacked`,
+    )
 
     section('tarball contents')
-    checkTarball(tgz)
+    checkTarball(tgz, present)
 
     section('bare PATH: node, npm, npx, sh only')
     const env = bareEnv(makeBareBin(path.join(tmp, 'bin')))
@@ -306,14 +354,11 @@ function main() {
     if (fs.existsSync(path.join(installed, 'build'))) {
       throw new Error('node_modules/threadmap/build exists: something tried to compile instead of using the prebuild')
     }
-    const scriptsNote = /install-scripts|allowScripts/.test(instOut)
-      ? 'npm warned that the install script is not covered by allowScripts'
-      : 'npm printed nothing about install scripts'
-    console.log(`   installed; no build/ folder (${scriptsNote})`)
+    if (/install-scripts|allowScripts/.test(instOut)) throw new Error('npm warned about an install script')
+    console.log('   installed; no build/ folder, and npm said nothing about install scripts')
 
-    // Whether npm runs dependency install scripts depends on its version and
-    // settings; run ours by hand too: with a prebuild and no compiler it must
-    // succeed without building.
+    // `npm run build-from-source` in the installed package, with a prebuild
+    // that loads and no compiler, must find nothing to do.
     const hook = run('node', [path.join('scripts', 'install.js')], { cwd: installed, env, timeout: 60_000 })
     console.log(indent(`${hook.stdout}${hook.stderr}`))
     if (hook.status !== 0) throw new Error(`scripts/install.js failed in the installed package (exit ${hook.status})`)
@@ -336,7 +381,8 @@ function main() {
     if (process.env.THREADMAP_KEEP_TMP === '1') console.log(`\n   kept ${tmp}`)
     else fs.rmSync(tmp, { recursive: true, force: true })
   }
-  console.log('\ntest:package: PASSED (tarball contents, install without a compiler, CJS + ESM + workers)')
+  const scope = absent.length ? `${present.length} of ${SHIPPED.length} prebuilds; not checked: ${absent.join(', ')}` : `all ${SHIPPED.length} prebuilds`
+  console.log(`\ntest:package: PASSED (tarball contents with ${scope}; install without a compiler, CJS + ESM + workers)`)
 }
 
 try {

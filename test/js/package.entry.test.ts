@@ -1,6 +1,9 @@
 // The package's entry points: the compiled CommonJS build (require) and the
 // ES module wrapper (import) expose one and the same ThreadMap.
+import { spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { inspect } from 'node:util'
@@ -39,4 +42,28 @@ test('util.inspect shows the entries like a Map, and closed maps as closed', () 
   expect(inspect(m)).toMatch(/^ThreadMap\(1\) <mutex string => number, id \d+> \{ 'a' => 1 \}$/)
   m.close()
   expect(inspect(m)).toMatch(/^ThreadMap <closed>/)
+})
+
+test('a platform with no prebuild gets an error naming it, the shipped targets and the build command', () => {
+  // A copy of the package with no prebuilds/ and no build/: what a user on an
+  // unsupported platform has. It must fail at require, clearly, not at install.
+  const pkg = fs.mkdtempSync(path.join(os.tmpdir(), 'threadmap-noprebuild-'))
+  try {
+    fs.cpSync(path.join(root, 'dist'), path.join(pkg, 'dist'), { recursive: true })
+    fs.writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'threadmap', main: 'dist/index.js' }))
+    fs.mkdirSync(path.join(pkg, 'node_modules'))
+    fs.symlinkSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(pkg, 'node_modules', 'node-gyp-build'))
+    const r = spawnSync(process.execPath, ['-e', "require('./dist/index.js')"], { cwd: pkg, encoding: 'utf8' })
+    expect(r.status).not.toBe(0)
+    const line = r.stderr.split('\n').find((l) => l.startsWith('Error: threadmap:')) ?? r.stderr
+    expect(line).toContain(`no native binary for this platform: ${process.platform}-${process.arch}, libc `)
+    if (process.platform === 'linux') expect(line).toMatch(/libc (glibc \d+\.\d+|musl)/)
+    expect(line).toContain(`Node ${process.versions.node}`)
+    expect(line).toContain(
+      'ships binaries for linux-x64 and linux-arm64 (glibc >= 2.28, musl), darwin-x64, darwin-arm64, win32-x64',
+    )
+    expect(line).toContain('run: npm explore threadmap -- npm run build-from-source')
+  } finally {
+    fs.rmSync(pkg, { recursive: true, force: true })
+  }
 })

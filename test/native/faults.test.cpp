@@ -97,6 +97,19 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
     return nullptr;
   }
 }
+// The aligned nothrow forms too, so every operator new the core calls pairs
+// with the free() below (numa::allocate takes its table memory this way, and
+// AddressSanitizer reported the library's new against this file's delete).
+// They do not consult the hook: numa::allocate, their one caller, already
+// does, and a second check would make one allocation two failure points.
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  const std::size_t al = static_cast<std::size_t>(a);
+  return std::aligned_alloc(al, (n + al - 1) / al * al + (n ? 0 : al));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  const std::size_t al = static_cast<std::size_t>(a);
+  return std::aligned_alloc(al, (n + al - 1) / al * al + (n ? 0 : al));
+}
 void operator delete(void* p) noexcept {
   std::free(p);
 }
@@ -119,6 +132,18 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
   std::free(p);
 }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   std::free(p);
 }
 

@@ -657,7 +657,9 @@ void* allocate(std::size_t bytes, const policy& p, placement& where) {
   // Loaded before the memory is taken: loading may throw.
   const std::shared_ptr<const topology> topo =
       p.kind == policy_kind::none ? nullptr : current_topology();
-  void* mem = std::aligned_alloc(64, round_up(bytes, 64));
+  // Aligned operator new, not std::aligned_alloc: MinGW's C runtime (the
+  // win32-x64 prebuild) has no aligned_alloc, and every C++ runtime has this.
+  void* mem = ::operator new (round_up(bytes, 64), std::align_val_t{64}, std::nothrow);
   if (!mem) throw std::bad_alloc();
   std::memset(mem, 0, bytes);
   if (p.kind != policy_kind::none) {
@@ -688,7 +690,7 @@ void deallocate(void* ptr, const placement& where) noexcept {
 #else
   (void)mapped;
 #endif
-  std::free(ptr);
+  ::operator delete (ptr, std::align_val_t{64});
 }
 
 page_report read_back(const void* addr) {

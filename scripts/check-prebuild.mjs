@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// Checks one prebuild on the machine that made it, by reading its symbol
+// tables with LLVM's tools (Debian's llvm-14 package reads ELF, Mach-O and
+// PE alike):
+//   - it exports the Node-API module entry points (napi_register_module_v1,
+//     node_api_module_get_api_version_v1) and nothing else on Linux (Windows
+//     and macOS: see PE_UNWIND_EXPORTS and checkMachO);
+//   - every symbol it imports is a Node-API function or comes from the
+//     platform's C runtime: glibc (versioned, none newer than GLIBC_FLOOR),
+//     musl's libc.so, macOS's libSystem, or Windows' system DLLs;
+//   - it links no other shared library (no libstdc++, libgcc_s, libnuma).
+// Throws with every problem found; returns a one-line summary.
+//
+//   node scripts/check-prebuild.mjs <file> <target id>   (ids: scripts/prebuild.js)
+
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const GLIBC_FLOOR = '2.28'
+
+const NODE_API = /^_?(napi|node_api)_[a-z0-9_]+$/
+const ENTRY_POINTS = 'napi_register_module_v1,node_api_module_get_api_version_v1'
+const onlyEntryPoints = (names) => names.map((n) => n.replace(/^_/, '')).sort().join() === ENTRY_POINTS
+const ELF_GLIBC_LIBS = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux-(x86-64|aarch64)\.so\.[12])$/
+const ELF_MUSL_LIBS = /^libc\.so$/
+const MACHO_LIBS = /^\/usr\/lib\/libSystem\.B\.dylib$/
+// Windows' own DLLs: the kernel, the C runtimes (msvcrt and the UCRT api sets).
+const PE_SYSTEM_DLLS = /^(kernel32|ntdll|msvcrt|advapi32|bcrypt|api-ms-win-[a-z0-9-]+)\.dll$/i
+
+function llvm(name) {
+  for (const candidate of [name, `${name}-14`, `${name}-15`, `${name}-16`, `${name}-17`, `${name}-18`, `${name}-19`]) {
+    const r = spawnSync(candidate, ['--version'], { encoding: 'utf8' })
+    if (r.status === 0) return candidate
+  }
+  throw new Error(`${name} not found: install Debian's llvm-14 (apt-get install llvm-14)`)
+}
+
+function out(tool, args) {
+  const r = spawnSync(llvm(tool), args, { encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')}: ${r.stderr}`)
+  return r.stdout
+}
+
+const versionCmp = (a, b) => {
+  const pa = a.split('.').map(Number)
+  const pb = b.split('.').map(Number)
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0)
+  }
+  return 0
+}
+
+function checkElf(file, libc, problems) {
+  const exported = out('llvm-nm', ['-D', '--defined-only', '--extern-only', file])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/).pop())
+  if (!onlyEntryPoints(exported)) problems.push(`exports ${exported.join(', ')}`)
+  const needed = [...out('llvm-readelf', ['-d', file]).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map(
+    (m) => m[1],
+  )
+  const allowedLibs = libc === 'glibc' ? ELF_GLIBC_LIBS : ELF_MUSL_LIBS
+  for (const lib of needed) if (!allowedLibs.test(lib)) problems.push(`links ${lib}`)
+  let newest = '0'
+  let imports = 0
+  for (const line of out('llvm-nm', ['-D', '--undefined-only', file]).split('\n').filter(Boolean)) {
+    const [kind, sym] = line.trim().split(/\s+/)
+    const [name, version] = sym.split('@')
+    if (NODE_API.test(name)) continue
+    imports++
+    if (libc === 'glibc') {
+      const m = /^GLIBC_([0-9.]+)$/.exec(version ?? '')
+      if (m) {
+        if (versionCmp(m[1], newest) > 0) newest = m[1]
+        if (versionCmp(m[1], GLIBC_FLOOR) > 0) problems.push(`${sym} is newer than glibc ${GLIBC_FLOOR}`)
+      } else if (kind !== 'w' && kind !== 'v') {
+        problems.push(`imports ${sym}, neither Node-API nor a versioned glibc symbol`)
+      }
+    } else if (version) {
+      problems.push(`imports versioned ${sym}: musl has no symbol versions`)
+    }
+  }
+  const floor = libc === 'glibc' ? `, newest glibc symbol GLIBC_${newest} (floor ${GLIBC_FLOOR})` : ''
+  return `ELF, exports the 2 Node-API entry points only, links ${needed.join(' ')}; ${imports} libc imports${floor}`
+}
+
+// Zig 0.11's Mach-O linker has no -exported_symbol, so the static libc++ and
+// libunwind stay exported. Tolerated, and counted: macOS binds every import
+// to the image it was linked against (two-level namespace), so no other
+// image's calls can land in these copies; only the entry points must be there.
+function checkMachO(file, problems) {
+  const exported = out('llvm-nm', ['--defined-only', '--extern-only', file])
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/).pop())
+  for (const entry of ENTRY_POINTS.split(',')) {
+    if (!exported.includes(`_${entry}`)) problems.push(`does not export _${entry}`)
+  }
+  const id = out('llvm-objdump', ['--macho', '--dylib-id', file]).split('\n')[1]?.trim()
+  const dylibs = out('llvm-objdump', ['--macho', '--dylibs-used', file])
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(' (')[0])
+    .filter((l) => l && l !== id)
+  for (const lib of dylibs) if (!MACHO_LIBS.test(lib)) problems.push(`links ${lib}`)
+  let imports = 0
+  for (const line of out('llvm-nm', ['-m', '--undefined-only', file]).split('\n').filter(Boolean)) {
+    const m = /external (\S+)(?: \((from [^)]+|dynamically looked up)\))?/.exec(line)
+    if (!m) continue
+    if (NODE_API.test(m[1])) continue
+    imports++
+    if (m[2] !== 'from libSystem') problems.push(`imports ${m[1]} ${m[2] ?? 'from nowhere'}, not from libSystem`)
+  }
+  const minos = /minos (\S+)/.exec(out('llvm-objdump', ['--macho', '--private-headers', file]))
+  return `Mach-O, exports the 2 Node-API entry points (and ${exported.length - 2} libc++/libunwind symbols), links ${dylibs.join(' ')}; ${imports} libSystem imports; macOS >= ${minos ? minos[1] : '?'}`
+}
+
+// Zig's MinGW libunwind marks its API dllexport. Harmless on Windows, where
+// each import names the DLL it comes from, so no other module can bind to
+// these by accident (unlike ELF's one global namespace): allowed, and counted.
+const PE_UNWIND_EXPORTS = /^(_Unwind_[A-Za-z]+|unw_[a-z_]+|_GCC_specific_handler)$/
+
+function checkPe(file, problems) {
+  const all = [...out('llvm-readobj', ['--coff-exports', file]).matchAll(/Name: (\S+)/g)].map((m) => m[1])
+  const exports = all.filter((name) => !PE_UNWIND_EXPORTS.test(name))
+  if (!onlyEntryPoints(exports)) problems.push(`exports ${exports.join(', ')}`)
+  const unwind = all.length - exports.length
+  const text = out('llvm-readobj', ['--coff-imports', file])
+  const dlls = []
+  let imports = 0
+  for (const block of text.split(/Import \{/).slice(1)) {
+    const dll = /Name: (\S+)/.exec(block)[1]
+    const syms = [...block.matchAll(/Symbol: (\S+)/g)].map((m) => m[1])
+    dlls.push(dll)
+    if (/^node\.exe$/i.test(dll)) {
+      for (const s of syms) if (!NODE_API.test(s)) problems.push(`imports ${s} from node.exe`)
+    } else if (PE_SYSTEM_DLLS.test(dll)) {
+      imports += syms.length
+    } else {
+      problems.push(`imports from ${dll}`)
+    }
+  }
+  return `PE, exports the 2 Node-API entry points (and ${unwind} libunwind functions), imports from ${dlls.join(' ')} (${imports} system symbols)`
+}
+
+export function checkPrebuild(file, id) {
+  const problems = []
+  let summary
+  if (id.startsWith('linux-')) summary = checkElf(file, id.endsWith('-musl') ? 'musl' : 'glibc', problems)
+  else if (id.startsWith('darwin-')) summary = checkMachO(file, problems)
+  else if (id.startsWith('win32-')) summary = checkPe(file, problems)
+  else throw new Error(`no check for target ${id}`)
+  if (problems.length) throw new Error(`${path.basename(path.dirname(file))}/${path.basename(file)} (${id}):\n  - ${problems.join('\n  - ')}`)
+  return summary
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [file, id] = process.argv.slice(2)
+  if (!file || !id) {
+    console.error('usage: check-prebuild.mjs <file> <target id>')
+    process.exit(2)
+  }
+  try {
+    console.log(checkPrebuild(file, id))
+  } catch (err) {
+    console.error(`check-prebuild: ${err.message}`)
+    process.exit(1)
+  }
+}
