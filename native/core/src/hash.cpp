@@ -5,11 +5,17 @@
 // ask the system (getrandom(2), getentropy(2), rand_s) nor read /dev/urandom
 // stops here with a message, since continuing would hand every map a hash
 // anyone can flood.
+
+// rand_s: RtlGenRandom behind the C runtime, no extra import. Defined before
+// every include: stdlib.h declares rand_s only if it sees this first, and
+// threadmap/hash.hpp reaches it.
+#if defined(_WIN32)
+#define _CRT_RAND_S
+#endif
+
 #include "threadmap/hash.hpp"
 
-#if defined(_WIN32)
-#define _CRT_RAND_S  // rand_s: RtlGenRandom behind the C runtime, no extra import
-#else
+#if !defined(_WIN32)
 #include <fcntl.h>
 #include <unistd.h>
 #endif
