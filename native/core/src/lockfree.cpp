@@ -449,7 +449,7 @@ bool held_downstream(table* t, const key_node* k, word v) noexcept {
 
 // Node bytes freed at once past which destroy_chain hands the allocator's
 // free pages back to the system.
-constexpr std::size_t trim_bytes = std::size_t{32} << 20;
+[[maybe_unused]] constexpr std::size_t trim_bytes = std::size_t{32} << 20;
 
 // glibc keeps freed chunks in its arenas and gives memory back on its own
 // only from the top of the main heap, so the nodes of a cleared or destroyed
