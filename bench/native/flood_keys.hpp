@@ -5,7 +5,7 @@
 // constants, no seed). The crafted sets are built against it, from its
 // structure alone, the way an attacker would have built them once for every
 // deployment:
-//   - swap_chain_keys: its block step h ^= fold((A ^ k1) * (B ^ h ^ k2)) is
+//   - swap_chain_keys: its block step h ^= mulfold((A ^ k1) * (B ^ h ^ k2)) is
 //     symmetric in the two factors, so (A, B) and (B ^ c, A ^ c) with
 //     c = h ^ k1 ^ k2 leave the same state. Chaining `bits` such choices gives
 //     2^bits keys of one length and one hash; the blocks are drawn so every
@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "threadmap/hash.hpp"
+
 namespace tmbench {
 
 namespace legacy {
@@ -36,24 +38,15 @@ inline constexpr std::uint64_t k1 = 0xbf58476d1ce4e5b9ull;
 inline constexpr std::uint64_t k2 = 0x94d049bb133111ebull;
 inline constexpr std::uint64_t k3 = 0xd6e8feb86659fd93ull;
 
-inline std::uint64_t fold(std::uint64_t a, std::uint64_t b) {
-  const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
-}
-inline std::uint64_t load64(const unsigned char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-inline std::uint64_t load32(const unsigned char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+// The old hash's arithmetic and loads are the keyed one's (threadmap/hash.hpp).
+using threadmap::detail::load32;
+using threadmap::detail::load64;
+using threadmap::detail::load_tail;
+using threadmap::detail::mulfold;
 
 /// The block step of the old hash: the state after one 16-byte block.
 inline std::uint64_t step(std::uint64_t h, std::uint64_t a, std::uint64_t b) {
-  return h ^ fold(a ^ k1, b ^ h ^ k2);
+  return h ^ mulfold(a ^ k1, b ^ h ^ k2);
 }
 
 inline std::uint64_t hash(const void* data, std::size_t n) {
@@ -65,18 +58,10 @@ inline std::uint64_t hash(const void* data, std::size_t n) {
     p += 16;
     left -= 16;
   }
-  std::uint64_t a = 0, b = 0;
-  if (left >= 8) {
-    a = load64(p);
-    b = load64(p + left - 8);
-  } else if (left >= 4) {
-    a = load32(p);
-    b = load32(p + left - 4);
-  } else if (left > 0) {
-    a = (std::uint64_t{p[0]} << 16) | (std::uint64_t{p[left >> 1]} << 8) | p[left - 1];
-  }
-  h ^= fold(a ^ k1, b ^ h ^ k2);
-  return fold(h ^ k3, (n + 1) * k0);
+  std::uint64_t a, b;
+  load_tail(p, left, a, b);
+  h ^= mulfold(a ^ k1, b ^ h ^ k2);
+  return mulfold(h ^ k3, (n + 1) * k0);
 }
 inline std::uint64_t hash(const std::string& s) {
   return hash(s.data(), s.size());

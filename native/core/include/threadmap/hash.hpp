@@ -84,6 +84,23 @@ inline std::uint64_t load32(const unsigned char* p) noexcept {
   return v;
 }
 
+/// The last 0..16 bytes as two words, with two possibly overlapping loads
+/// (no byte loop for short keys); zeros when there are none.
+inline void load_tail(const unsigned char* p, std::size_t left, std::uint64_t& a,
+                      std::uint64_t& b) noexcept {
+  a = 0;
+  b = 0;
+  if (left >= 8) {
+    a = load64(p);
+    b = load64(p + left - 8);
+  } else if (left >= 4) {
+    a = load32(p);
+    b = load32(p + left - 4);
+  } else if (left > 0) {
+    a = (std::uint64_t{p[0]} << 16) | (std::uint64_t{p[left >> 1]} << 8) | p[left - 1];
+  }
+}
+
 /// The construction above under an explicit secret (hash_bytes passes the
 /// process's); tests use it to run the attacks on a known key.
 inline std::uint64_t keyed_hash(const std::uint64_t* s, const void* data, std::size_t n) noexcept {
@@ -95,16 +112,8 @@ inline std::uint64_t keyed_hash(const std::uint64_t* s, const void* data, std::s
     p += 16;
     left -= 16;
   }
-  std::uint64_t a = 0, b = 0;
-  if (left >= 8) {
-    a = load64(p);
-    b = load64(p + left - 8);
-  } else if (left >= 4) {
-    a = load32(p);
-    b = load32(p + left - 4);
-  } else if (left > 0) {
-    a = (std::uint64_t{p[0]} << 16) | (std::uint64_t{p[left >> 1]} << 8) | p[left - 1];
-  }
+  std::uint64_t a, b;
+  load_tail(p, left, a, b);
   h ^= mulfold(a ^ s[1], b ^ h ^ s[2]);
   return mulfold(h ^ s[4], n ^ s[5]);
 }
