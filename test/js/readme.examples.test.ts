@@ -120,6 +120,17 @@ test('the README has tested examples, with checked output', () => {
   expect(all.flatMap(checkLines).length).toBeGreaterThanOrEqual(8)
 })
 
+test('every `npm run` script and checkout path the README names exists', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+  const scripts = [...readme.matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1])
+  expect(scripts).toContain('bench')
+  expect(scripts.filter((s) => !(s in pkg.scripts))).toEqual([])
+  // Paths in the checkout (the prebuilds/ files exist only in the package).
+  const paths = [...readme.matchAll(/(?:`|\]\(|`bash )((?:docs|scripts|test|\.ci)\/[\w./-]+?)[`#)]/g)].map((m) => m[1])
+  expect(paths).toEqual(expect.arrayContaining(['docs/architecture.md', '.ci/run']))
+  expect(paths.filter((p) => !fs.existsSync(path.join(root, p)))).toEqual([])
+})
+
 test('a broken example fails: a wrong expected value, and an exception', () => {
   // The harness itself must be able to fail, or a passing run means nothing.
   const wrong: Example = {
