@@ -10,7 +10,7 @@ if ! command -v clang-format >/dev/null; then
   apt-get update -qq && apt-get install -y -qq clang-format </dev/null >/dev/null
 fi
 mapfile -t files < <(git ls-files 'native/*.cpp' 'native/*.hpp' 'test/native/*.cpp' \
-  'test/native/*.hpp' 'test/fuzz/*.cpp' 'bench/native/*.cpp' 'bench/native/*.hpp')
+  'test/native/*.hpp' 'test/support/*.hpp' 'test/fuzz/*.cpp' 'bench/native/*.cpp' 'bench/native/*.hpp')
 if [ "${1:-}" = "--check" ]; then
   bad=()
   for f in "${files[@]}"; do

@@ -103,6 +103,8 @@ async function main() {
       out,
       `--CDCMAKE_TOOLCHAIN_FILE=${path.join(root, 'cmake', 'zig-toolchain.cmake')}`,
       '--CDTHREADMAP_PREBUILD=ON',
+      // Only the shipped addon: the lab's (native/lab) is bench and test scaffolding.
+      '--CDTHREADMAP_LAB=OFF',
     ]
     if (id.startsWith('win32-')) args.push(`--CDTHREADMAP_NODE_API_LIB=${nodeApiImportLib(zig)}`)
     run(cmakeJs, args, { cwd: root, env: { ...env, THREADMAP_ZIG_TARGET: zigTarget } })

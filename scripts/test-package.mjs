@@ -4,7 +4,9 @@
 //  1. `npm pack` the repository (its `prepack` script compiles dist/) and
 //     check that the tarball holds every prebuild that is in prebuilds/ (of
 //     the seven SHIPPED), dist/*.js, dist/*.d.ts and esm/index.mjs, no build/
-//     or node_modules/, and no install-time script; print the tarball's and
+//     or node_modules/, no lab addon (native/lab: the bench's floor and the
+//     tests' checker; no .node file but the SHIPPED ones), and no
+//     install-time script; print the tarball's and
 //     each binary's size. The prebuilds checked are the ones present: CI
 //     builds only this machine's (`npm run prebuild -- linux-x64-glibc`), and
 //     this script names the targets it did not check. This machine's binary
@@ -17,13 +19,19 @@
 //  3. There, run a CommonJS script (`require('threadmap')`, handle passed in
 //     workerData) and an ES module (`import`, handle passed by postMessage):
 //     each creates a ThreadMap, shares it with workers that `add` to counters
-//     while the main thread does too, and checks the exact totals.
+//     while the main thread does too, and checks the exact totals. The
+//     CommonJS one also lists the loaded binary's exports: they must be
+//     exactly the members of the `Addon` interface in the tarball's
+//     dist/native.d.ts (lib/native.ts, the one typed contract of the addon,
+//     read with this checkout's TypeScript), and none of the lab addon's
+//     (the `Lab` interface of native/lab/index.d.ts).
 //
 // Exits non-zero with a message naming the failed step. Set
 // THREADMAP_KEEP_TMP=1 to keep the temporary folder for inspection.
 
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -116,6 +124,8 @@ assert.equal(pkgDir, path.join(__dirname, 'node_modules', 'threadmap'))
 const ngb = require(require.resolve('node-gyp-build', { paths: [pkgDir] }))
 const addonFile = ngb.path(pkgDir)
 assert.ok(addonFile.includes(path.join('prebuilds', '${platformArch}')), 'addon loaded from ' + addonFile)
+// What the binary exports, for test-package.mjs to hold against the typed contract.
+console.log('EXPORTS ' + JSON.stringify(Object.getOwnPropertyNames(require(addonFile))))
 
 async function main() {
   const map = new ThreadMap(null, { keys: 'string', values: 'number' })
@@ -228,7 +238,10 @@ function checkTarball(tgz, present) {
   }
   for (const f of present) if (!has(f)) problems.push(`missing ${f}`)
   const prebuilds = [...files].filter((f) => f.startsWith('prebuilds/') && f.endsWith('.node'))
-  for (const f of prebuilds) if (!SHIPPED.includes(f)) problems.push(`unexpected ${f}`)
+  // No binary but the shipped ones (the lab addon, build/lab/threadmap_lab.node,
+  // included), and no lab sources: they are bench and test scaffolding.
+  for (const f of files) if (f.endsWith('.node') && !SHIPPED.includes(f)) problems.push(`unexpected ${f}`)
+  for (const f of files) if (f.startsWith('native/lab/')) problems.push(`should not ship the lab's ${f}`)
   // No install-time script of any kind: npm 12 runs none, and none is needed.
   const manifest = JSON.parse(mustRun('tar', ['-xzOf', tgz, 'package/package.json']).stdout)
   for (const hook of ['preinstall', 'install', 'postinstall']) {
@@ -249,6 +262,36 @@ function checkTarball(tgz, present) {
   for (const f of prebuilds) {
     console.log(`   ${f.padEnd(40)} ${(fs.statSync(path.join(root, f)).size / 1024).toFixed(0).padStart(6)} KiB`)
   }
+}
+
+// The property names of interface `name` in the declaration file `file`,
+// inherited ones included, as this checkout's TypeScript compiler sees them.
+function interfaceMembers(file, name) {
+  const ts = createRequire(import.meta.url)('typescript')
+  const program = ts.createProgram([file], { noEmit: true, types: [] })
+  const checker = program.getTypeChecker()
+  const module = checker.getSymbolAtLocation(program.getSourceFile(file))
+  const symbol = module && checker.getExportsOfModule(module).find((s) => s.name === name)
+  if (!symbol) throw new Error(`${file} exports no interface ${name}`)
+  return checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(symbol)).map((p) => p.name)
+}
+
+// The installed binary's exports (the CommonJS program's EXPORTS line) must be
+// exactly the members of the Addon interface it ships with, none of the lab's.
+function checkExports(programOutput, installed) {
+  const line = programOutput.split('\n').find((l) => l.startsWith('EXPORTS '))
+  if (!line) throw new Error('the CommonJS program did not list the binary\'s exports')
+  const exported = JSON.parse(line.slice('EXPORTS '.length)).sort()
+  const contract = path.join(installed, 'dist', 'native.d.ts')
+  const expected = [...new Set(interfaceMembers(contract, 'Addon'))].sort()
+  const lab = interfaceMembers(path.join(root, 'native', 'lab', 'index.d.ts'), 'Lab')
+  const problems = []
+  for (const n of expected) if (!exported.includes(n)) problems.push(`does not export ${n}`)
+  for (const n of exported) if (!expected.includes(n)) problems.push(`exports ${n}, which Addon in dist/native.d.ts does not name`)
+  for (const n of lab) if (exported.includes(n)) problems.push(`exports the lab addon's ${n}`)
+  if (problems.length) throw new Error(`the prebuild's exports do not match the typed contract:\n  - ${problems.join('\n  - ')}`)
+  console.log(`   exports exactly the ${expected.length} names of Addon (dist/native.d.ts): ${expected.join(' ')}`)
+  console.log(`   and none of the lab addon's (${lab.join(', ')})`)
 }
 
 // A PATH with node, npm, npx and sh only. On Debian /bin is /usr/bin, so
@@ -370,6 +413,7 @@ function main() {
     const cjs = run('node', ['cjs-main.cjs'], { cwd: app, env, timeout: 120_000 })
     console.log(indent(`${cjs.stdout}${cjs.stderr}`))
     if (cjs.status !== 0) throw new Error(`the CommonJS program failed (exit ${cjs.status ?? cjs.signal})`)
+    checkExports(cjs.stdout, installed)
 
     section('ES module: import, postMessage handle, exact totals')
     fs.writeFileSync(path.join(app, 'esm-main.mjs'), ESM_MAIN)

@@ -10,9 +10,7 @@
 #include <string>
 
 #include "env_state.hpp"
-#include "floor_wrap.hpp"
 #include "iterator_wrap.hpp"
-#include "lincheck_wrap.hpp"
 #include "map_wrap.hpp"
 #include "numa_wrap.hpp"
 #include "threadmap/epoch.hpp"
@@ -260,9 +258,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   NativeMap::export_functions(env, exports);
   exports.Set("attach", Napi::Function::New<Attach>(env, "attach"));
   exports.Set("liveMaps", Napi::Function::New<LiveMaps>(env, "liveMaps"));
-  export_lincheck(env, exports);
   export_numa(env, exports);
-  export_floor(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("CAS_EXPECT_ABSENT", Napi::Number::New(env, cas_expect_absent));

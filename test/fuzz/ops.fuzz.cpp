@@ -13,7 +13,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "threadmap/lincheck.hpp"
+#include "../support/lincheck.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

@@ -1,12 +1,14 @@
 // Histories recorded in worker threads through the public API, checked with
-// the core's linearizability checker (the one the native suite uses, reached
-// through the addon). A check-then-act setIfAbsent must be caught, so the
+// the linearizability checker the native suite uses (test/support/lincheck.hpp,
+// reached through the lab addon, native/lab). A check-then-act setIfAbsent must be caught, so the
 // check is known to be able to fail from here too.
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
-import { addon, type LincheckOperation } from '../../lib/native'
+import { type LincheckOperation, loadLab } from '../../native/lab'
 import { runWorker, STRATEGIES } from './helpers'
+
+const lab = loadLab()
 
 const WORKERS = 3
 
@@ -34,13 +36,13 @@ describe.each(STRATEGIES)('workers: linearizability (%s)', (strategy) => {
   test('histories recorded in 3 workers are linearizable', async () => {
     const history = await record(strategy, 400, false)
     expect(history.length).toBe(400 * WORKERS * 6)
-    expect(addon.checkLinearizable(history)).toEqual({ linearizable: true })
+    expect(lab.checkLinearizable(history)).toEqual({ linearizable: true })
   })
 })
 
 test('the checker rejects a check-then-act setIfAbsent recorded in workers', async () => {
   const history = await record('mutex', 400, true)
-  const verdict = addon.checkLinearizable(history)
+  const verdict = lab.checkLinearizable(history)
   expect(verdict.linearizable).toBe(false)
   expect(verdict.key).toMatch(/^\d+:[01]$/)
 })
@@ -50,7 +52,7 @@ test('the checker rejects a hand-made impossible history and accepts its fix', (
     { kind: 'put', key: 'k', value: 1n, result: 'inserted', invoked: 0, responded: 1 },
     { kind: 'get', key: 'k', result: 'not_found', invoked: 2, responded: 3 },
   ]
-  expect(addon.checkLinearizable(stale)).toEqual({ linearizable: false, key: 'k' })
+  expect(lab.checkLinearizable(stale)).toEqual({ linearizable: false, key: 'k' })
   stale[1] = { kind: 'get', key: 'k', result: 'ok', out: 1n, invoked: 2, responded: 3 }
-  expect(addon.checkLinearizable(stale)).toEqual({ linearizable: true })
+  expect(lab.checkLinearizable(stale)).toEqual({ linearizable: true })
 })

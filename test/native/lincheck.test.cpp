@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "../support/lincheck.hpp"
 #include "check.hpp"
-#include "threadmap/lincheck.hpp"
 
 using namespace threadmap;
 using tmtest::scaled;

@@ -16,10 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "../support/lincheck.hpp"
 #include "check.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/hash.hpp"
-#include "threadmap/lincheck.hpp"
 #include "threadmap/lockfree.hpp"
 
 using namespace threadmap;

@@ -27,14 +27,14 @@
 // compiled copy.
 
 import { execFileSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { loadLab } from '../../../native/lab/index.js'
 import { makeKeys, probeOrder } from '../lib/keys.mjs'
 import { fresh, measureInterleaved } from '../lib/measure.mjs'
 import { attachPeer, createPeer, peerUnavailable } from '../lib/peers.mjs'
-import { closeQuietly, distPath, newThreadMap } from '../lib/threadmap.mjs'
+import { closeQuietly, newThreadMap } from '../lib/threadmap.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -143,8 +143,9 @@ function stepOf(kernel, n, args, per = 1) {
   return spans(n, (s, e) => f(...args, s, e), per)
 }
 
+// The floor is the lab addon's (native/lab), which the package does not ship.
 function floorOf() {
-  return createRequire(import.meta.url)(path.join(path.dirname(distPath), 'native.js')).addon.floor
+  return loadLab().floor
 }
 
 // The lookup floor over `keys` (key i maps to i), checked like a map; timed

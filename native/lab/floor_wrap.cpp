@@ -37,21 +37,15 @@ napi_value read_number(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Reads a short string the way `Get` converts it (UTF-16, as the codecs do,
+// or UTF-8) into a 256-byte buffer.
+template <typename Char, napi_status (*Get)(napi_env, napi_value, Char*, std::size_t, std::size_t*)>
 napi_value read_string(napi_env env, napi_callback_info info) {
   std::size_t argc = 1, n;
   napi_value arg;
-  char16_t buf[128];
+  Char buf[256 / sizeof(Char)];
   if (napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr) == napi_ok)
-    napi_get_value_string_utf16(env, arg, buf, std::size(buf), &n);
-  return nullptr;
-}
-
-napi_value read_string_utf8(napi_env env, napi_callback_info info) {
-  std::size_t argc = 1, n;
-  napi_value arg;
-  char buf[256];
-  if (napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr) == napi_ok)
-    napi_get_value_string_utf8(env, arg, buf, std::size(buf), &n);
+    Get(env, arg, buf, std::size(buf), &n);
   return nullptr;
 }
 
@@ -215,8 +209,10 @@ void export_floor(Napi::Env env, Napi::Object exports) {
   const napi_property_descriptor fns[] = {
       {"noop", nullptr, noop, nullptr, nullptr, nullptr, attr, nullptr},
       {"number", nullptr, read_number, nullptr, nullptr, nullptr, attr, nullptr},
-      {"string", nullptr, read_string, nullptr, nullptr, nullptr, attr, nullptr},
-      {"stringUtf8", nullptr, read_string_utf8, nullptr, nullptr, nullptr, attr, nullptr},
+      {"string", nullptr, read_string<char16_t, napi_get_value_string_utf16>, nullptr, nullptr,
+       nullptr, attr, nullptr},
+      {"stringUtf8", nullptr, read_string<char, napi_get_value_string_utf8>, nullptr, nullptr,
+       nullptr, attr, nullptr},
       {"lookupLoad", nullptr, lookup_load, nullptr, nullptr, nullptr, attr, lf},
       {"lookup", nullptr, lookup, nullptr, nullptr, nullptr, attr, lf},
   };

@@ -1,4 +1,5 @@
-// threadmap/lincheck.hpp — a linearizability checker for map histories.
+// lincheck.hpp — a linearizability checker for map histories (test support:
+// it is not part of the core, and the package does not ship it).
 //
 // A history is a set of completed operations, each with the logical time it
 // was invoked and the time it responded (from one shared counter, so times are
@@ -18,9 +19,10 @@
 // searched twice. Sub-histories of up to 64 operations per key are supported,
 // which is ample for the short, high-contention histories the tests record.
 //
-// Used by the native suite (test/native/lincheck.test.cpp) and, through the
-// addon, by the JS suite on histories recorded in worker threads. Pure C++,
-// header-only, no dependency but the map interface's types.
+// Used by the native suite (test/native/lincheck.test.cpp, lockfree.test.cpp),
+// the fuzzer's sequential model (test/fuzz/ops.fuzz.cpp) and, through the lab
+// addon (native/lab), by the JS suite on histories recorded in worker
+// threads. Pure C++, header-only, no dependency but the map interface's types.
 #pragma once
 
 #include <cstdint>

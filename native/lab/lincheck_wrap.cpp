@@ -1,15 +1,16 @@
 // checkLinearizable(history): history is an array of recorded operations on a
-// map whose values are bigints (see lib/native.ts, LincheckOperation); values
-// are encoded with the map's own bigint codec, so the checker compares the
-// bytes the map stored. Returns { linearizable, key } (key: the first key whose
-// history is not linearizable).
+// map whose values are bigints (see native/lab/index.d.ts, LincheckOperation);
+// values are encoded with the map's own bigint codec (native/addon/codec.cpp,
+// compiled into this addon too), so the checker compares the bytes the map
+// stored. Returns { linearizable, key } (key: the first key whose history is
+// not linearizable).
 #include "lincheck_wrap.hpp"
 
 #include <string>
 #include <vector>
 
 #include "codec.hpp"
-#include "threadmap/lincheck.hpp"
+#include "lincheck.hpp"
 
 namespace threadmap::addon {
 namespace {
