@@ -15,6 +15,7 @@
 #include "lincheck_wrap.hpp"
 #include "map_wrap.hpp"
 #include "numa_wrap.hpp"
+#include "structures_wrap.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/registry.hpp"
 
@@ -263,6 +264,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   export_lincheck(env, exports);
   export_numa(env, exports);
   export_floor(env, exports);
+  export_structures(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("CAS_EXPECT_ABSENT", Napi::Number::New(env, cas_expect_absent));
