@@ -184,6 +184,15 @@ export function setObjectsThroughV8(on: boolean): void {
   v8Only = on
 }
 
+// Values are decoded from a copy in this buffer rather than from the fresh
+// Uint8Array a get returns: msgpackr hangs a DataView on every buffer it
+// reads (a new object, and a new property on the array), which costs more
+// than the copy; this buffer gets one and keeps it. msgpackr keeps nothing
+// that points into its input once unpack returns (records hold copies), and
+// nothing re-enters decoding, so one buffer serves every map of the thread.
+const SCRATCH_MAX = 1 << 16
+let scratch: Buffer = Buffer.allocUnsafeSlow(4096)
+
 /**
  * One map's object encoder in this thread: msgpackr over the map's structure
  * list (loaded from the map when a value names a structure this thread has
@@ -260,7 +269,12 @@ class ObjectCodec {
 
   decode(bytes: Uint8Array): unknown {
     if (bytes[0] === V8_TAG) return v8.deserialize(bytes) as unknown
-    return (this.#packr ?? this.#make()).unpack(bytes) as unknown
+    const packr = this.#packr ?? this.#make()
+    const n = bytes.length
+    if (n > SCRATCH_MAX) return packr.unpack(bytes) as unknown
+    if (scratch.length < n) scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * scratch.length))
+    scratch.set(bytes)
+    return packr.unpack(scratch, n) as unknown
   }
 }
 

@@ -11,6 +11,10 @@
 // The candidates that keep codec state (msgpackr's record structures) run in
 // the form threadmap would use: one structure list shared by every encoder and
 // decoder of a map, so a value holds a structure's id, not its field names.
+// 'threadmap structured' is the codec threadmap ships (lib/codecs.ts, from
+// dist/: run `npm run build:ts` first): msgpackr records for what they give
+// back exactly, after a walk that checks it, v8.serialize for the rest, over
+// a real map's native structure list.
 
 import assert from 'node:assert'
 import fs from 'node:fs'
@@ -141,6 +145,20 @@ function candidates() {
       make: () => {
         const p = new Packr({ useRecords: false, moreTypes: true })
         return { encode: (v) => p.pack(v), decode: (b) => p.unpack(b) }
+      },
+    })
+  }
+  let dist = null
+  try {
+    dist = { ...require('../../dist/index.js'), codecs: require('../../dist/codecs.js'), native: require('../../dist/native.js') }
+  } catch {}
+  if (dist) {
+    list.push({
+      name: 'threadmap structured (records | v8)',
+      make: () => {
+        const map = new dist.ThreadMap(null, { keys: 'string', values: 'structured' })
+        const codec = dist.codecs.valueCodec('structured', dist.native.addon.attach(map.id))
+        return { encode: (v) => codec.encode(v), decode: (b) => codec.decode(b) }
       },
     })
   }

@@ -167,6 +167,9 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
       emptyArray: [],
       array: [1, 'two', { three: 3 }, [4]],
       integerKeys: { 1: 'a', 0: 'b', x: 'c' },
+      // Past the decoder's first scratch buffer, and past the largest one it keeps.
+      mid: { s: 'y'.repeat(5000), n: [1, 2] },
+      large: { s: 'z'.repeat(70_000), n: [3] },
     }
     for (const [key, x] of Object.entries(cases)) {
       map.set(key, x)
@@ -175,6 +178,10 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
       if (key !== 'invalidDate') expect(isDeepStrictEqual(got, clone(x)), key).toBe(true)
     }
     expect(Object.getPrototypeOf(map.get('nullPrototype'))).toBe(Object.prototype)
+    // Each decode reads from a reused buffer: what it returned earlier stays as it was.
+    const names = Object.keys(cases).filter((k) => k !== 'invalidDate')
+    const many = map.getMany(names)
+    names.forEach((k, i) => expect(isDeepStrictEqual(many[i], clone(cases[k])), k).toBe(true))
     // (isDeepStrictEqual tells two invalid Dates apart: NaN is not NaN.)
     const invalid = (map.get('invalidDate') as { a: Date }).a
     expect(invalid).toBeInstanceOf(Date)
