@@ -87,8 +87,24 @@ const MAX_DEPTH = 64
 const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed
 
 // Objects met by the current fitsRecords walk: a second meeting is a shared
-// reference or a cycle, which only v8.serialize keeps.
-const seen = new Set<object>()
+// reference or a cycle, which only v8.serialize keeps. The first few are
+// scanned in an array (clearing a Set allocates a new table, which cost more
+// than the scan for objects of a few parts); a Set takes the rest.
+const SCAN_MAX = 16
+const seenFirst: object[] = []
+const seenMore = new Set<object>()
+
+function meet(o: object): boolean {
+  const n = seenFirst.length
+  for (let i = 0; i < n; i++) if (seenFirst[i] === o) return false
+  if (n < SCAN_MAX) {
+    seenFirst.push(o)
+    return true
+  }
+  if (seenMore.has(o)) return false
+  seenMore.add(o)
+  return true
+}
 
 /**
  * Whether msgpackr (records, moreTypes) decodes `value` to exactly what
@@ -107,7 +123,8 @@ function fitsRecords(value: object): boolean {
   try {
     return fits(value, 0)
   } finally {
-    seen.clear()
+    seenFirst.length = 0
+    if (seenMore.size !== 0) seenMore.clear()
   }
 }
 
@@ -127,8 +144,7 @@ function fits(v: unknown, depth: number): boolean {
       return false // functions and symbols: v8.serialize's error
   }
   if (v === null) return true
-  if (depth > MAX_DEPTH || seen.has(v) || types.isProxy(v)) return false
-  seen.add(v)
+  if (depth > MAX_DEPTH || !meet(v) || types.isProxy(v)) return false
   const proto: unknown = Object.getPrototypeOf(v)
   if (proto === Array.prototype) {
     const a = v as readonly unknown[]
