@@ -44,7 +44,8 @@ Napi::Value Append(const Napi::CallbackInfo& info) {
   const Napi::Value v = info[1];
   double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
   if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0)
-    throw_type_error(env, "threadmap: structuresAppend: the version must be a non-negative integer");
+    throw_type_error(env,
+                     "threadmap: structuresAppend: the version must be a non-negative integer");
   if (!info[2].IsTypedArray() ||
       info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     throw_type_error(env, "threadmap: structuresAppend: the bytes must be a Uint8Array");
