@@ -91,6 +91,8 @@ const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string
 // scanned in an array (clearing a Set allocates a new table, which cost more
 // than the scan for objects of a few parts); a Set takes the rest.
 const SCAN_MAX = 16
+// True while this thread walks or encodes a value (see ObjectCodec.encode).
+let encoding = false
 const seenFirst: object[] = []
 const seenMore = new Set<object>()
 
@@ -120,11 +122,13 @@ function meet(o: object): boolean {
  * Getters run here and again when msgpackr reads the value.
  */
 function fitsRecords(value: object): boolean {
+  encoding = true
   try {
     return fits(value, 0)
   } finally {
     seenFirst.length = 0
     if (seenMore.size !== 0) seenMore.clear()
+    encoding = false
   }
 }
 
@@ -269,9 +273,13 @@ class ObjectCodec {
   }
 
   encode(value: object, index?: number): Uint8Array {
-    if (v8Only || !fitsRecords(value)) return serialize(value, index)
+    // A getter of the value may store another object meanwhile: the walk's
+    // memory and msgpackr's encoder serve one value at a time, so a value
+    // that arrives during another's encoding goes through v8.serialize.
+    if (v8Only || encoding || !fitsRecords(value)) return serialize(value, index)
     const packr = this.#packr ?? this.#make()
     let bytes: Uint8Array
+    encoding = true
     try {
       bytes = packr.pack(value)
     } catch (err) {
@@ -279,6 +287,8 @@ class ObjectCodec {
       // write; a fresh encoder reloads the map's list instead.
       this.#packr = undefined
       throw err
+    } finally {
+      encoding = false
     }
     return bytes[0] === V8_TAG ? serialize(value, index) : bytes
   }
@@ -287,10 +297,17 @@ class ObjectCodec {
     if (bytes[0] === V8_TAG) return v8.deserialize(bytes) as unknown
     const packr = this.#packr ?? this.#make()
     const n = bytes.length
-    if (n > SCRATCH_MAX) return packr.unpack(bytes) as unknown
-    if (scratch.length < n) scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * scratch.length))
-    scratch.set(bytes)
-    return packr.unpack(scratch, n) as unknown
+    try {
+      if (n > SCRATCH_MAX) return packr.unpack(bytes) as unknown
+      if (scratch.length < n) scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * scratch.length))
+      scratch.set(bytes)
+      return packr.unpack(scratch, n) as unknown
+    } catch (err) {
+      // Only a failed reload of the list (the map was closed meanwhile) or
+      // memory can fail here; start again from the map's list next time.
+      this.#packr = undefined
+      throw err
+    }
   }
 }
 

@@ -201,6 +201,26 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
     map.close()
   })
 
+  test('a getter that stores another object while its own is encoded', () => {
+    const map = new ThreadMap<string, unknown>(null, { keys: 'string', values })
+    let calls = 0
+    const x = {
+      a: 1,
+      get b(): { c: number[] } {
+        calls++
+        map.set(`inner${calls}`, { d: calls, e: [calls, 'x'] })
+        return { c: [calls] }
+      },
+      f: 'after',
+    }
+    map.set('outer', x)
+    expect(calls).toBe(2) // the walk, then the encoding
+    expect(map.get('outer')).toEqual({ a: 1, b: { c: [2] }, f: 'after' })
+    expect(map.get('inner1')).toEqual({ d: 1, e: [1, 'x'] })
+    expect(map.get('inner2')).toEqual({ d: 2, e: [2, 'x'] })
+    map.close()
+  })
+
   test('what neither encoder takes is a TypeError that changes nothing', () => {
     const map = new ThreadMap<string, unknown>(null, { keys: 'string', values })
     map.set('k', { keep: 1 })
