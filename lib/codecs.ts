@@ -82,6 +82,10 @@ const json: ValueCodec = {
 const V8_TAG = 0xff
 // Deeper values go to v8.serialize: the check recurses, and so does msgpackr.
 const MAX_DEPTH = 64
+// So do objects whose field names add up to more characters: the map keeps
+// up to MAX_SHARED_STRUCTURES field lists for good (outside maxMemory, see
+// README), which this keeps small.
+const MAX_KEY_CHARS = 1024
 
 // ES2024's String.prototype.isWellFormed (Node 20+), which lib ES2022 does not type.
 const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed
@@ -118,7 +122,8 @@ function meet(o: object): boolean {
  * and objects whose prototype is Object.prototype (with no own
  * `constructor` or `toJSON`, which msgpackr consults) or null, with no
  * field named `__proto__` (msgpackr renames it) or `__keys__` (a name
- * msgpackr's structure index uses itself) and no Proxy (v8 refuses one).
+ * msgpackr's structure index uses itself), at most MAX_KEY_CHARS characters
+ * of field names, and no Proxy (v8 refuses one).
  * Getters run here and again when msgpackr reads the value.
  */
 function fitsRecords(value: object): boolean {
@@ -164,8 +169,10 @@ function fits(v: unknown, depth: number): boolean {
     return false
   }
   if (o.toJSON !== undefined) return false
+  let keyChars = 0
   for (const k in o) {
-    if (k === '__proto__' || k === '__keys__' || !isWellFormed.call(k)) return false
+    keyChars += k.length
+    if (keyChars > MAX_KEY_CHARS || k === '__proto__' || k === '__keys__' || !isWellFormed.call(k)) return false
     if (!fits(o[k], depth + 1)) return false
   }
   return true
@@ -188,10 +195,9 @@ function parseStructures(bytes: Uint8Array): (string[] | null)[] {
 }
 
 // Structures msgpackr shares through the map (it gives a record of any other
-// shape its field names inline). Longer field lists stay inline too, so the
-// native list stays small: it is outside maxMemory (README).
+// shape its field names inline, numbered afresh in every value, so equal
+// values encode to equal bytes in every thread).
 const MAX_SHARED_STRUCTURES = 32
-const MAX_SHARED_KEY_CHARS = 1024
 
 type MsgpackrModule = typeof import('msgpackr')
 let msgpackr: MsgpackrModule | undefined
@@ -237,11 +243,6 @@ class ObjectCodec {
       useRecords: true,
       moreTypes: true,
       maxSharedStructures: MAX_SHARED_STRUCTURES,
-      shouldShareStructure: (keys) => {
-        let n = 0
-        for (const k of keys) n += k.length
-        return n <= MAX_SHARED_KEY_CHARS
-      },
       getStructures: () => this.#load() as object[],
       saveStructures: (structures) => this.#save(structures as (string[] | null)[] & { sharedLength?: number }),
     }

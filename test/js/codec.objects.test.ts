@@ -275,9 +275,15 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
       expect(map.get(`s${i}`)).toEqual(shape(i))
       expect(other.get(`s${i}`)).toEqual(shape(i))
     }
-    // A long field list stays inline, outside the map's list.
+    // Shapes past the shared ones are numbered afresh in each value, so equal
+    // values encode to equal bytes whichever thread's history encodes them.
+    expect(other.compareAndSet('s99', shape(99), shape(98))).toBe(true)
+    expect(map.compareAndSet('s98', shape(98), shape(97))).toBe(true)
+    expect(map.get('s99')).toEqual(shape(98))
+    // More than 1,024 characters of field names: v8's path, outside the map's list.
     const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`field_${'x'.repeat(40)}_${i}`, i]))
     map.set('wide', wide)
+    expect(viaV8(map, 'wide')).toBe(true)
     expect(other.get('wide')).toEqual(wide)
     map.close()
   })
