@@ -239,12 +239,21 @@ class ObjectCodec {
 
   #make(): Packr {
     msgpackr ??= require('msgpackr') as MsgpackrModule
+    // msgpackr keeps the last decoder it ran in its module, for good: the
+    // hooks reach this codec (and so the map) through a WeakRef, or that
+    // decoder would keep the last map read in this thread from being freed.
+    const self = new WeakRef<ObjectCodec>(this)
+    const live = (): ObjectCodec => {
+      const codec = self.deref()
+      if (codec === undefined) throw new Error('threadmap: the map of this encoder was freed')
+      return codec
+    }
     const options: PackrOptions = {
       useRecords: true,
       moreTypes: true,
       maxSharedStructures: MAX_SHARED_STRUCTURES,
-      getStructures: () => this.#load() as object[],
-      saveStructures: (structures) => this.#save(structures as (string[] | null)[] & { sharedLength?: number }),
+      getStructures: () => live().#load() as object[],
+      saveStructures: (structures) => live().#save(structures as (string[] | null)[] & { sharedLength?: number }),
     }
     this.#packr = new msgpackr.Packr(options)
     return this.#packr
