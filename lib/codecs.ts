@@ -124,9 +124,12 @@ function meet(o: object): boolean {
  * field named `__proto__` (msgpackr renames it) or `__keys__` (a name
  * msgpackr's structure index uses itself), at most MAX_KEY_CHARS characters
  * of field names, and no Proxy (v8 refuses one).
- * Getters run here and again when msgpackr reads the value.
+ * Getters run here and again when msgpackr reads the value. Exported for
+ * the property tests' model of stored forms only.
+ *
+ * @internal
  */
-function fitsRecords(value: object): boolean {
+export function fitsRecords(value: object): boolean {
   encoding = true
   try {
     return fits(value, 0)
