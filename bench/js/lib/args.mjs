@@ -93,6 +93,7 @@ const QUICK = {
   churnWindow: 100_000,
   churnOps: 300_000,
   churnRounds: 1,
+  objectsSize: 10_000,
 }
 
 const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase())
