@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
 import { addon } from '../../lib/native'
-import { runWorker } from './helpers'
+import { exited, message, runWorker, startWorker } from './helpers'
 // @ts-expect-error: a plain .mjs module shared with the workers
 import { objectOf } from './workers/structures-shapes.mjs'
 
@@ -44,6 +44,26 @@ describe.each(['any', 'structured'] as const)('workers: shared structures (value
       expect(new Set(lists.map((l) => JSON.stringify(l))).size).toBe(lists.length)
       expect(lists.length).toBeGreaterThan(WORKERS)
       map.close()
+    }
+  })
+})
+
+describe('workers: close() while workers extend the structure list', () => {
+  test('every worker gets the closed Error, none crashes (5 rounds)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const map = new ThreadMap<string, unknown>(null, { keys: 'string', values: 'any' })
+      const handle = map.handle()
+      const workers = [0, 1].map((id) => startWorker('structures-close.mjs', { handle, id }))
+      const ends = workers.map((w) => exited(w))
+      const results = workers.map((w) => message<{ message: string | null; writes: number }>(w, 'result'))
+      await Promise.all(workers.map((w) => message(w, 'ready')))
+      await new Promise((resolve) => setTimeout(resolve, round * 5))
+      map.close()
+      for (const r of await Promise.all(results)) {
+        expect(r.message).toMatch(/^Error: threadmap: map \d+ is closed$/)
+        expect(r.writes).toBeGreaterThanOrEqual(20)
+      }
+      expect(await Promise.all(ends)).toEqual([0, 0])
     }
   })
 })
