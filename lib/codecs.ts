@@ -95,10 +95,10 @@ const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string
 // scanned in an array (clearing a Set allocates a new table, which cost more
 // than the scan for objects of a few parts); a Set takes the rest.
 const SCAN_MAX = 16
-// True while this thread walks or encodes a value (see ObjectCodec.encode).
-let encoding = false
 const seenFirst: object[] = []
 const seenMore = new Set<object>()
+// True while this thread walks or encodes a value (see ObjectCodec.encode).
+let encoding = false
 
 function meet(o: object): boolean {
   const n = seenFirst.length
