@@ -263,7 +263,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     }
     this.#info = addon.info(this.#native)
     this.#ref = this.#info.ref
-    this.#codec = valueCodec(this.#info.values)
+    this.#codec = valueCodec(this.#info.values, this.#native)
     this.#numberKeys = this.#info.keys === 'number' || this.#info.keys === 'any'
     this.#numberValues = this.#info.values === 'number'
     if (entries !== undefined && entries !== null) {

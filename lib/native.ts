@@ -341,3 +341,15 @@ export const io: IoBuffer = (() => {
   markAsUntransferable(buffer)
   return new Float64Array(buffer, 0, 3)
 })()
+
+/**
+ * The object codec's structure list of a map (native/addon/structures_wrap.cpp,
+ * threadmap::structure_list): append-only bytes with a version that counts
+ * appends. Both are the Error of a closed map when it is closed.
+ */
+export interface Addon {
+  /** [version, every append's bytes in order]. */
+  structuresRead(map: NativeMap): [version: number, bytes: Uint8Array]
+  /** Appends `bytes` if the list is still at `version`; false (and nothing changed) if not. */
+  structuresAppend(map: NativeMap, version: number, bytes: Uint8Array): boolean
+}

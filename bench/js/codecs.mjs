@@ -11,6 +11,10 @@
 // The candidates that keep codec state (msgpackr's record structures) run in
 // the form threadmap would use: one structure list shared by every encoder and
 // decoder of a map, so a value holds a structure's id, not its field names.
+// 'threadmap structured' is the codec threadmap ships (lib/codecs.ts, from
+// dist/: run `npm run build:ts` first): msgpackr records for what they give
+// back exactly, after a walk that checks it, v8.serialize for the rest, over
+// a real map's native structure list.
 
 import assert from 'node:assert'
 import fs from 'node:fs'
@@ -19,6 +23,7 @@ import v8 from 'node:v8'
 
 import { describeMachine } from './lib/machine.mjs'
 import { fresh, measureInterleaved, sink } from './lib/measure.mjs'
+import { sessionObject } from './suites/objects.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -56,18 +61,9 @@ function rng(seed) {
 }
 const word = (r, n) => Array.from({ length: n }, () => String.fromCharCode(97 + Math.floor(r() * 26))).join('')
 
-// The issue's object: 7 fields, about 210 bytes as JSON.
-function session(r) {
-  return {
-    id: Math.floor(r() * 1e9),
-    score: Math.round(r() * 1e4) / 100,
-    user: word(r, 8),
-    roles: [word(r, 5), word(r, 6)],
-    geo: { country: word(r, 2), city: word(r, 9), tz: `Europe/${word(r, 6)}` },
-    active: r() < 0.5,
-    agent: word(r, 70),
-  }
-}
+// The issue's object (7 fields, about 210 bytes as JSON), as the objects
+// suite of `npm run bench` makes it.
+const session = sessionObject
 
 // A nested document of about 2 KB.
 function document(r) {
@@ -141,6 +137,20 @@ function candidates() {
       make: () => {
         const p = new Packr({ useRecords: false, moreTypes: true })
         return { encode: (v) => p.pack(v), decode: (b) => p.unpack(b) }
+      },
+    })
+  }
+  let dist = null
+  try {
+    dist = { ...require('../../dist/index.js'), codecs: require('../../dist/codecs.js'), native: require('../../dist/native.js') }
+  } catch {}
+  if (dist) {
+    list.push({
+      name: 'threadmap structured (records | v8)',
+      make: () => {
+        const map = new dist.ThreadMap(null, { keys: 'string', values: 'structured' })
+        const codec = dist.codecs.valueCodec('structured', dist.native.addon.attach(map.id))
+        return { encode: (v) => codec.encode(v), decode: (b) => codec.decode(b) }
       },
     })
   }

@@ -32,6 +32,7 @@ import { churnTable, header, markdownSummary, singleTable, workersTable, writeJs
 import { distPath, loadNuma, loadThreadMap } from './lib/threadmap.mjs'
 import { churnSteps, runChurn } from './suites/churn.mjs'
 import { runSingle } from './suites/single.mjs'
+import { objectsSteps, objectsTable, runObjects } from './suites/objects.mjs'
 import { runWorkers, workersSteps } from './suites/workers.mjs'
 
 function singleSteps(opts) {
@@ -111,6 +112,13 @@ async function main() {
     console.log(`\n${workersTable(workers)}`)
     const retried = workers.reduce((a, r) => a + r.retries, 0)
     if (retried) notes.push(`${retried} workers runs had a thread waiting for a CPU over 20% of the window and were run again (--retry-starved=${opts.retryStarved})`)
+  }
+  if (opts.suites.includes('objects')) {
+    const bar = progress.bar('objects', objectsSteps(opts))
+    await runObjects(opts, record, bar, notes)
+    bar.end()
+    checkMain()
+    console.log(`\n${objectsTable(results.filter((r) => r.suite === 'objects'))}`)
   }
   if (opts.suites.includes('churn')) {
     const bar = progress.bar('churn', churnSteps(opts))

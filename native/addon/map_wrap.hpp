@@ -115,6 +115,13 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   // info(nativeMap): {id, keys, values, strategy, ref}.
   static Napi::Value Info(const Napi::CallbackInfo& info);
 
+  // The registry entry, for bindings that keep state beside the core map
+  // (structures_wrap.cpp); throws the Error of a call on a closed map.
+  shared_map& shared(napi_env env) const {
+    if (!shared_ || shared_->get() == nullptr) throw_closed(env);
+    return *shared_;
+  }
+
  private:
   void init(const Napi::CallbackInfo& info);
   // The live core map; call only inside an epoch guard. Throws a clear Error

@@ -13,6 +13,7 @@
 #include "iterator_wrap.hpp"
 #include "map_wrap.hpp"
 #include "numa_wrap.hpp"
+#include "structures_wrap.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/registry.hpp"
 
@@ -259,6 +260,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attach", Napi::Function::New<Attach>(env, "attach"));
   exports.Set("liveMaps", Napi::Function::New<LiveMaps>(env, "liveMaps"));
   export_numa(env, exports);
+  export_structures(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("CAS_EXPECT_ABSENT", Napi::Number::New(env, cas_expect_absent));

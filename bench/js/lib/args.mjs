@@ -7,7 +7,8 @@ export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
                           sizes 1000,100000, reads 95, uniform, every strategy and peer
-  --suites=single,workers,churn   which suites to run
+  --suites=single,workers,objects,churn   which suites to run
+  --objects-size=100000   keys of the objects suite (session objects, one thread)
   --sizes=1000,1000000    key counts
   --keys=string           key type: string ("user:" + 8 hex digits) or number
                           (unique integers below 2^32); one per run
@@ -49,7 +50,7 @@ export const USAGE = `usage: npm run bench -- [flags]
 `
 
 const DEFAULTS = {
-  suites: ['single', 'workers', 'churn'],
+  suites: ['single', 'workers', 'objects', 'churn'],
   sizes: [1_000, 1_000_000],
   keyType: 'string',
   strategies: null, // every strategy of the addon
@@ -68,6 +69,7 @@ const DEFAULTS = {
   churnWindow: 1_000_000,
   churnOps: 3_000_000,
   churnRounds: 1,
+  objectsSize: 100_000,
   seed: 1,
   out: 'bench/results',
   charts: true,
@@ -91,6 +93,7 @@ const QUICK = {
   churnWindow: 100_000,
   churnOps: 300_000,
   churnRounds: 1,
+  objectsSize: 10_000,
 }
 
 const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase())
@@ -129,6 +132,7 @@ const PARSERS = {
   churnWindow: (v) => numList(v)[0],
   churnOps: (v) => numList(v)[0],
   churnRounds: (v) => numList(v)[0],
+  objectsSize: (v) => numList(v)[0],
   seed: (v) => numList(v)[0],
   out: String,
   json: String,
@@ -175,7 +179,7 @@ export function parseArgs(argv, env) {
   opts.threads ??= Array.from({ length: Math.max(1, env.cores) }, (_, i) => i + 1)
   if (!opts.peers.includes('map')) opts.peers = ['map', ...opts.peers]
   for (const s of opts.suites) {
-    if (!['single', 'workers', 'churn'].includes(s)) throw new Error(`unknown suite ${s}`)
+    if (!['single', 'workers', 'objects', 'churn'].includes(s)) throw new Error(`unknown suite ${s}`)
   }
   for (const s of opts.strategies) {
     if (!env.strategies.includes(s)) throw new Error(`unknown strategy ${s} (this build has ${env.strategies.join(', ')})`)

@@ -47,9 +47,40 @@ shared_map::~shared_map() {
   delete impl_.exchange(nullptr, std::memory_order_acq_rel);
 }
 
+structure_list::snapshot structure_list::read() const {
+  std::lock_guard lock(lock_);
+  return {version_, bytes_, closed_};
+}
+
+structure_list::append_result structure_list::compare_and_append(std::uint64_t expected,
+                                                                 std::string_view tail) {
+  std::lock_guard lock(lock_);
+  if (closed_) return append_result::closed;
+  if (expected != version_) return append_result::stale;
+  if (tail.size() > max_bytes - bytes_.size()) return append_result::too_large;
+  bytes_.append(tail);  // strong guarantee: on bad_alloc nothing changed
+  ++version_;
+  return append_result::appended;
+}
+
+void structure_list::close() noexcept {
+  std::string gone;
+  {
+    std::lock_guard lock(lock_);
+    closed_ = true;
+    gone.swap(bytes_);
+  }
+}
+
+std::size_t structure_list::size_bytes() const {
+  std::lock_guard lock(lock_);
+  return bytes_.size();
+}
+
 bool shared_map::close() {
   concurrent_map* m = impl_.exchange(nullptr, std::memory_order_acq_rel);
   if (!m) return false;
+  structures_.close();
   if (epoch::in_critical_section()) {
     epoch::retire(m, &delete_map);
   } else {

@@ -15,16 +15,62 @@
 //     guard, and frees it. Later calls see get() == nullptr and report an error.
 //   - A caller uses `get()` only inside an epoch_guard and only for the length
 //     of that guard.
+//
+// The structure list (structure_list below) is codec state that the map's
+// stored values depend on: the binding's object codec (msgpackr record
+// structures) writes a structure's position in this list instead of its field
+// names. Invariant: the list only grows, so a position, once appended, names
+// the same bytes for the life of the map, and a value encoded against the
+// first n structures decodes against any later version of the list. Protocol:
+// a writer reads (version, bytes), encodes, and appends its new structures
+// with compare_and_append(version read, tail); if another thread appended in
+// between, the version moved, the append fails and changes nothing, and the
+// writer reloads and encodes again. A value is stored only after the
+// append that holds its structures succeeded, so no interleaving lets a value
+// name a structure the list does not hold. One mutex guards the list: it is
+// touched when a thread loads its codec or meets a new shape, never per get.
+// close() frees the bytes with the map; later reads and appends report
+// `closed`.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 
 #include "threadmap/map.hpp"
 
 namespace threadmap {
+
+class structure_list {
+ public:
+  // Generous for codec state (the binding keeps a few dozen short field
+  // lists): a bound, so a runaway writer is a clear error, not a leak.
+  static constexpr std::size_t max_bytes = std::size_t{1} << 20;
+
+  struct snapshot {
+    std::uint64_t version = 0;  // successful appends so far
+    std::string bytes;          // every append's bytes, in order
+    bool closed = false;
+  };
+  enum class append_result { appended, stale, closed, too_large };
+
+  snapshot read() const;
+  // Appends `tail` when the list is still at `expected`; throws only
+  // std::bad_alloc, and then changes nothing.
+  append_result compare_and_append(std::uint64_t expected, std::string_view tail);
+  // Frees the bytes; every later call reports closed.
+  void close() noexcept;
+  std::size_t size_bytes() const;
+
+ private:
+  mutable std::mutex lock_;
+  std::string bytes_;
+  std::uint64_t version_ = 0;
+  bool closed_ = false;
+};
 
 class shared_map {
  public:
@@ -47,12 +93,16 @@ class shared_map {
   /// when it was already closed. Must not be called inside an epoch_guard.
   bool close();
 
+  /// The codec's structure list (see above); it lives and dies with the map.
+  structure_list& structures() noexcept { return structures_; }
+
  private:
   const std::uint64_t id_;
   std::atomic<concurrent_map*> impl_;
   const options opts_;
   const std::string key_type_;
   const std::string value_type_;
+  structure_list structures_;
 };
 
 namespace registry {
