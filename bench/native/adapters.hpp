@@ -19,7 +19,7 @@
 // and locking designs, not hash functions.
 #pragma once
 
-#include <threadmap/hash.hpp>
+#include <threadmap/detail/hash.hpp>
 #include <threadmap/map.hpp>
 
 #include <cstdint>

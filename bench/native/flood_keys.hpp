@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "threadmap/hash.hpp"
+#include "threadmap/detail/hash.hpp"
 
 namespace tmbench {
 

@@ -16,7 +16,7 @@
 
 #include "../../bench/native/flood_keys.hpp"
 #include "check.hpp"
-#include "threadmap/hash.hpp"
+#include "threadmap/detail/hash.hpp"
 
 using threadmap::hash_bytes;
 using threadmap::hash_group;

@@ -17,10 +17,10 @@
 #include <vector>
 
 #include "check.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/lockfree.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
 #include "threadmap/lincheck.hpp"
-#include "threadmap/lockfree.hpp"
 
 using namespace threadmap;
 using tmtest::as_i64;

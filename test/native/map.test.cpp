@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "check.hpp"
-#include "threadmap/counter.hpp"
+#include "threadmap/detail/counter.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/map.hpp"
 

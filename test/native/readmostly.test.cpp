@@ -13,9 +13,9 @@
 #include <string>
 
 #include "check.hpp"
+#include "threadmap/detail/readmostly.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/readmostly.hpp"
 
 using namespace threadmap;
 

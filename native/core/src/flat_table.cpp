@@ -1,15 +1,15 @@
 // The flat table; its layout and seqlock protocol are described in
-// threadmap/flat_table.hpp.
-#include "threadmap/flat_table.hpp"
+// threadmap/detail/flat_table.hpp.
+#include "threadmap/detail/flat_table.hpp"
 
 #include <cstdlib>
 #include <new>
 
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/prefetch.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
-#include "threadmap/prefetch.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>

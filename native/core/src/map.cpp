@@ -1,10 +1,10 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "threadmap/lockfree.hpp"
+#include "threadmap/detail/lockfree.hpp"
+#include "threadmap/detail/readmostly.hpp"
+#include "threadmap/detail/striped.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/readmostly.hpp"
-#include "threadmap/striped.hpp"
 
 namespace threadmap {
 

@@ -1,6 +1,6 @@
 // NUMA topology, placement and pinning; the why and the invariants are in
-// threadmap/numa.hpp.
-#include "threadmap/numa.hpp"
+// threadmap/detail/numa.hpp.
+#include "threadmap/detail/numa.hpp"
 
 #include "threadmap/detail/alloc.hpp"
 

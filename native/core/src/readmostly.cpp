@@ -1,5 +1,5 @@
-// The readmostly strategy; its protocol is described in threadmap/readmostly.hpp.
-#include "threadmap/readmostly.hpp"
+// The readmostly strategy; its protocol is described in threadmap/detail/readmostly.hpp.
+#include "threadmap/detail/readmostly.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,9 +12,9 @@
 
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/prefetch.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
-#include "threadmap/prefetch.hpp"
 
 namespace threadmap {
 

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "threadmap/numa.hpp"
+#include "threadmap/detail/numa.hpp"
 
 namespace threadmap {
 
@@ -54,7 +54,7 @@ struct options {
   std::size_t capacity = 0;    // entries to size the tables for up front
   std::size_t max_memory = 0;  // bytes of tables and out-of-line entries; 0 = unlimited
   unsigned stripes = 0;        // striped only: 0 = derived from the hardware thread count
-  // Where table memory goes (threadmap/numa.hpp). Every strategy applies it
+  // Where table memory goes (threadmap/detail/numa.hpp). Every strategy applies it
   // to its table arrays (each decided by the thread that allocates the array)
   // and reports them from placement(). What lives outside the arrays (the
   // flat tables' out-of-line entries, lockfree's key and value nodes,

@@ -1,4 +1,4 @@
-// threadmap/numa.hpp — NUMA topology, memory placement and thread pinning,
+// threadmap/detail/numa.hpp — NUMA topology, memory placement and thread pinning,
 // from inside the process and without libnuma.
 //
 // Why. On a server with several NUMA nodes a load from another node's memory

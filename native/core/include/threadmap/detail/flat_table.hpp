@@ -1,4 +1,4 @@
-// threadmap/flat_table.hpp — the flat open-addressing table every locking
+// threadmap/detail/flat_table.hpp — the flat open-addressing table every locking
 // strategy is built from: one writer at a time, any number of optimistic
 // readers.
 //
@@ -49,7 +49,7 @@
 // operation that would exceed the limit fails with nothing changed.
 //
 // NUMA placement. Arrays come from numa::allocate with the table's policy
-// (threadmap/numa.hpp), decided by the thread that creates or grows the table,
+// (threadmap/detail/numa.hpp), decided by the thread that creates or grows the table,
 // and record in their header how they were placed, so they are returned with
 // the matching call (free or munmap) and stats can report where they are.
 // Accounting charges numa::footprint (page-rounded when the array is mapped).
@@ -62,8 +62,8 @@
 #include <optional>
 #include <string>
 
+#include "threadmap/detail/numa.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/numa.hpp"
 
 namespace threadmap::detail {
 

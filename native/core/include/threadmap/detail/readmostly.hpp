@@ -1,4 +1,4 @@
-// threadmap/readmostly.hpp — the `readmostly` strategy: Go's sync.Map without
+// threadmap/detail/readmostly.hpp — the `readmostly` strategy: Go's sync.Map without
 // a garbage collector.
 //
 // Two tables map keys to entries, where an entry is a heap cell holding one
@@ -84,11 +84,11 @@
 #include <optional>
 #include <string>
 
-#include "threadmap/adaptive_mutex.hpp"
-#include "threadmap/counter.hpp"
-#include "threadmap/flat_table.hpp"
+#include "threadmap/detail/adaptive_mutex.hpp"
+#include "threadmap/detail/counter.hpp"
+#include "threadmap/detail/flat_table.hpp"
+#include "threadmap/detail/padding.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/padding.hpp"
 
 namespace threadmap {
 
