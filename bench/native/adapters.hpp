@@ -20,6 +20,7 @@
 #pragma once
 
 #include <threadmap/detail/hash.hpp>
+#include <threadmap/factory.hpp>
 #include <threadmap/map.hpp>
 
 #include <cstdint>

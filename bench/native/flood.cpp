@@ -17,6 +17,7 @@
 #include "flood.hpp"
 
 #include <threadmap/detail/hash.hpp>
+#include <threadmap/factory.hpp>
 #include <threadmap/map.hpp>
 
 #include <time.h>

@@ -13,6 +13,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "threadmap/factory.hpp"
 #include "threadmap/lincheck.hpp"
 #include "threadmap/map.hpp"
 

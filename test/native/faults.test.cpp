@@ -46,6 +46,7 @@
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/numa.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 // ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/lincheck.hpp"
 
 using namespace threadmap;

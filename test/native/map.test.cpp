@@ -13,6 +13,7 @@
 #include "check.hpp"
 #include "threadmap/detail/counter.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

@@ -26,6 +26,7 @@
 #include "threadmap/detail/numa.hpp"
 #include "threadmap/detail/readmostly.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

@@ -15,6 +15,7 @@
 #include "check.hpp"
 #include "threadmap/detail/readmostly.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

@@ -13,6 +13,7 @@
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
 #include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/numa.hpp"
 #include "threadmap/detail/prefetch.hpp"
 #include "threadmap/epoch.hpp"
 

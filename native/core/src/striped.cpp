@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/numa.hpp"
 #include "threadmap/epoch.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)

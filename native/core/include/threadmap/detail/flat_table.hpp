@@ -62,8 +62,8 @@
 #include <optional>
 #include <string>
 
-#include "threadmap/detail/numa.hpp"
 #include "threadmap/map.hpp"
+#include "threadmap/placement.hpp"
 
 namespace threadmap::detail {
 
