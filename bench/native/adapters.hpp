@@ -19,7 +19,8 @@
 // and locking designs, not hash functions.
 #pragma once
 
-#include <threadmap/hash.hpp>
+#include <threadmap/detail/hash.hpp>
+#include <threadmap/factory.hpp>
 #include <threadmap/map.hpp>
 
 #include <cstdint>

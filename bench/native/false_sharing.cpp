@@ -14,8 +14,8 @@
 // op where the machine has them. (Cachegrind cannot show this effect: it simulates one core's
 // caches and no coherence traffic.)
 
-#include <threadmap/numa.hpp>
-#include <threadmap/padding.hpp>
+#include <threadmap/detail/padding.hpp>
+#include <threadmap/topology.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -16,7 +16,8 @@
 // against; written here from the SipHash paper's description).
 #include "flood.hpp"
 
-#include <threadmap/hash.hpp>
+#include <threadmap/detail/hash.hpp>
+#include <threadmap/factory.hpp>
 #include <threadmap/map.hpp>
 
 #include <time.h>

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "threadmap/hash.hpp"
+#include "threadmap/detail/hash.hpp"
 
 namespace tmbench {
 
@@ -38,7 +38,7 @@ inline constexpr std::uint64_t k1 = 0xbf58476d1ce4e5b9ull;
 inline constexpr std::uint64_t k2 = 0x94d049bb133111ebull;
 inline constexpr std::uint64_t k3 = 0xd6e8feb86659fd93ull;
 
-// The old hash's arithmetic and loads are the keyed one's (threadmap/hash.hpp).
+// The old hash's arithmetic and loads are the keyed one's (threadmap/detail/hash.hpp).
 using threadmap::detail::load32;
 using threadmap::detail::load64;
 using threadmap::detail::load_tail;

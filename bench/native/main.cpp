@@ -24,6 +24,7 @@
 // group's report what the kernel reads back per table, and the end of the run
 // what numa::current_cpu() said in every pinned thread.
 
+#include <threadmap/factory.hpp>
 #include <threadmap/map.hpp>
 
 #include <algorithm>

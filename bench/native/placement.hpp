@@ -15,7 +15,7 @@
 // and pin_log collects what every thread saw.
 #pragma once
 
-#include <threadmap/numa.hpp>
+#include <threadmap/topology.hpp>
 
 #include <map>
 #include <set>

@@ -1,4 +1,4 @@
-// numa_wrap.cpp — argument plumbing for threadmap/numa.hpp; see numa_wrap.hpp.
+// numa_wrap.cpp — argument plumbing for threadmap/topology.hpp and threadmap/placement.hpp; see numa_wrap.hpp.
 #include "numa_wrap.hpp"
 
 #include <algorithm>

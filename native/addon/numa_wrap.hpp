@@ -11,7 +11,7 @@
 
 #include <vector>
 
-#include "threadmap/numa.hpp"
+#include "threadmap/topology.hpp"
 
 namespace threadmap::addon {
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "threadmap/hash.hpp"
+#include "threadmap/detail/hash.hpp"
 
 namespace threadmap::addon {
 namespace {

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "../support/lincheck.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

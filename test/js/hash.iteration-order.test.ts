@@ -1,5 +1,5 @@
 // The hash is keyed by a secret drawn from the OS in each process
-// (native/core/include/threadmap/hash.hpp), so where a key lands, and so the
+// (native/core/include/threadmap/detail/hash.hpp), so where a key lands, and so the
 // order in which a map iterates, differs from process to process: keys
 // crafted to collide in one process are not known to collide in another.
 // Two fresh node processes insert the same keys into every strategy and

@@ -44,9 +44,10 @@
 
 #include "check.hpp"
 #include "threadmap/detail/alloc.hpp"
+#include "threadmap/detail/numa.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/numa.hpp"
 
 // ---------------------------------------------------------------------------
 // Global operator new for this executable: every allocation of the core's

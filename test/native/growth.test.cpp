@@ -14,6 +14,7 @@
 
 #include "check.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

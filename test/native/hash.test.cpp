@@ -1,6 +1,6 @@
 // Distribution of threadmap::hash_bytes in the three places the tables use it
 // (hash_stripe, hash_group and hash_tag7), and what its per-process secret
-// buys (threadmap/hash.hpp): the keys crafted against the old unkeyed hash
+// buys (threadmap/detail/hash.hpp): the keys crafted against the old unkeyed hash
 // spread, the attacks need the secret, two processes hash differently.
 #include <unistd.h>
 
@@ -16,7 +16,7 @@
 
 #include "../../bench/native/flood_keys.hpp"
 #include "check.hpp"
-#include "threadmap/hash.hpp"
+#include "threadmap/detail/hash.hpp"
 
 using threadmap::hash_bytes;
 using threadmap::hash_group;

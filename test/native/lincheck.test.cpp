@@ -10,6 +10,7 @@
 
 #include "../support/lincheck.hpp"
 #include "check.hpp"
+#include "threadmap/factory.hpp"
 
 using namespace threadmap;
 using tmtest::scaled;

@@ -18,9 +18,9 @@
 
 #include "../support/lincheck.hpp"
 #include "check.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/lockfree.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
-#include "threadmap/lockfree.hpp"
 
 using namespace threadmap;
 using tmtest::as_i64;

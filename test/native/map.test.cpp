@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "check.hpp"
-#include "threadmap/counter.hpp"
+#include "threadmap/detail/counter.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

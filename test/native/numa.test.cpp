@@ -21,12 +21,13 @@
 #include <vector>
 
 #include "check.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/lockfree.hpp"
+#include "threadmap/detail/numa.hpp"
+#include "threadmap/detail/readmostly.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
-#include "threadmap/lockfree.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/numa.hpp"
-#include "threadmap/readmostly.hpp"
 
 using namespace threadmap;
 namespace fs = std::filesystem;

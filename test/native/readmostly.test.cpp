@@ -6,6 +6,7 @@
 // Keys here are 60 bytes, so each entry of a table lives out of line: copying
 // the read table into a new dirty table allocates per entry and can run out
 // of max_memory part-way, which short keys (inline) never do.
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <functional>
@@ -13,9 +14,10 @@
 #include <string>
 
 #include "check.hpp"
+#include "threadmap/detail/readmostly.hpp"
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/readmostly.hpp"
 
 using namespace threadmap;
 
@@ -314,3 +316,47 @@ TEST_CASE("readmostly: failed copies under concurrent writes keep every acknowle
 }
 
 TEST_MAIN
+
+// The tables keep keys of up to 15 bytes in the slot and longer ones in a
+// blob, with part of the hash beside it that growth re-places them by. Keys
+// on both sides of that limit must stay reachable as the dirty table grows
+// (every key re-placed), is promoted, is rebuilt from the read table and is
+// cleared.
+TEST_CASE("readmostly: keys on both sides of the inline limit survive growth, promotion, clear") {
+  auto m = make_readmostly(0);
+  std::map<std::string, std::string> model;
+  auto key = [](int i) {
+    const std::string digits = std::to_string(i);
+    const std::size_t len = std::max<std::size_t>(digits.size(), i % 41);
+    return std::string(len - digits.size(), 'k') + digits;
+  };
+  for (int i = 0; i < 3000; ++i) {
+    REQUIRE(m->put(key(i), i64_bytes(i), nullptr) == status::inserted);
+    model[key(i)] = i64_bytes(i);
+  }
+  CHECK(m->stats().resizes > 1);
+  CHECK(same(*m, model));
+  REQUIRE(promote(*m, key(2999)));
+  CHECK(same(*m, model));
+  // Erased keys are expunged when the next new key rebuilds dirty from read.
+  for (int i = 0; i < 3000; i += 3) {
+    REQUIRE(m->erase(key(i), nullptr) == status::ok);
+    model.erase(key(i));
+  }
+  for (int i = 3000; i < 4000; ++i) {
+    REQUIRE(m->put(key(i), i64_bytes(i), nullptr) == status::inserted);
+    model[key(i)] = i64_bytes(i);
+  }
+  CHECK(same(*m, model));
+  REQUIRE(promote(*m, key(3999)));
+  CHECK(same(*m, model));
+  for (int i = 0; i < 3000; i += 3) {
+    CHECK_EQ(m->put_if_absent(key(i), i64_bytes(-i), nullptr), status::inserted);
+    model[key(i)] = i64_bytes(-i);
+  }
+  CHECK(same(*m, model));
+  m->clear();
+  CHECK(same(*m, {}));
+  CHECK_EQ(m->put(key(40), i64_bytes(40), nullptr), status::inserted);
+  CHECK(same(*m, {{key(40), i64_bytes(40)}}));
+}

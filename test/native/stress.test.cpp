@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
 
 using namespace threadmap;

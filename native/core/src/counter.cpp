@@ -1,4 +1,4 @@
-#include "threadmap/counter.hpp"
+#include "threadmap/detail/counter.hpp"
 
 namespace threadmap {
 

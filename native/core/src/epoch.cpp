@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "threadmap/padding.hpp"
+#include "threadmap/detail/padding.hpp"
 
 namespace threadmap::epoch {
 namespace {

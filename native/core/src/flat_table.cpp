@@ -1,15 +1,16 @@
 // The flat table; its layout and seqlock protocol are described in
-// threadmap/flat_table.hpp.
-#include "threadmap/flat_table.hpp"
+// threadmap/detail/flat_table.hpp.
+#include "threadmap/detail/flat_table.hpp"
 
 #include <cstdlib>
 #include <new>
 
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/numa.hpp"
+#include "threadmap/detail/prefetch.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
-#include "threadmap/prefetch.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -215,8 +216,10 @@ inline bool equal_short(const unsigned char* a, const unsigned char* b, std::siz
   return true;
 }
 
-// A consistent copy of one slot's words, and its interpretation.
-struct slot_view {
+// A consistent copy of one slot's words. Both slot formats mark a blob the
+// same way (byte 0 is 0x80, word 1 the blob), so destroy_with_blobs frees
+// either.
+struct slot_copy {
   std::uint64_t w[slot_words];
 
   void load(const table_array* t, std::size_t i) noexcept {
@@ -226,6 +229,11 @@ struct slot_view {
   const unsigned char* raw() const noexcept { return reinterpret_cast<const unsigned char*>(w); }
   bool is_blob() const noexcept { return raw()[0] == blob_marker; }
   blob* out_of_line() const noexcept { return reinterpret_cast<blob*>(w[1]); }
+};
+
+// A flat_table slot: key and value inline, or both in a blob with the hash
+// in word 2.
+struct slot_view : slot_copy {
   bytes key() const noexcept {
     if (is_blob()) return out_of_line()->key();
     return {reinterpret_cast<const char*>(raw()) + 2, raw()[0]};
@@ -247,6 +255,17 @@ struct slot_view {
   }
 };
 
+// An immutable copy of key and value; the caller has charged its size.
+blob* new_blob(bytes key, bytes value) {
+  auto* bl = static_cast<blob*>(allocate(blob::size_for(key, value)));
+  if (!bl) throw std::bad_alloc();
+  bl->klen = static_cast<std::uint32_t>(key.size());
+  bl->vlen = static_cast<std::uint32_t>(value.size());
+  if (!key.empty()) std::memcpy(bl->data(), key.data(), key.size());
+  if (!value.empty()) std::memcpy(bl->data() + key.size(), value.data(), value.size());
+  return bl;
+}
+
 // Builds the slot words for an entry; allocates the blob when it does not fit
 // inline. The caller has charged blob::size_for(key, value) when needed.
 slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
@@ -259,14 +278,8 @@ slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
     if (!value.empty()) std::memcpy(b + 2 + key.size(), value.data(), value.size());
     return s;
   }
-  auto* bl = static_cast<blob*>(allocate(blob::size_for(key, value)));
-  if (!bl) throw std::bad_alloc();
-  bl->klen = static_cast<std::uint32_t>(key.size());
-  bl->vlen = static_cast<std::uint32_t>(value.size());
-  if (!key.empty()) std::memcpy(bl->data(), key.data(), key.size());
-  if (!value.empty()) std::memcpy(bl->data() + key.size(), value.data(), value.size());
   s.w[0] = blob_marker;
-  s.w[1] = reinterpret_cast<std::uint64_t>(bl);
+  s.w[1] = reinterpret_cast<std::uint64_t>(new_blob(key, value));
   s.w[2] = hash;
   return s;
 }
@@ -283,10 +296,47 @@ inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
   return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
 }
 
-void store_slot(table_array* t, std::size_t i, const slot_view& s) noexcept {
+void store_slot(table_array* t, std::size_t i, const slot_copy& s) noexcept {
   std::uint64_t* d = t->slot(i);
   for (std::size_t k = 0; k < slot_words; ++k) store_word(d + k, s.w[k]);
 }
+
+// A pointer_table slot: the key inline (byte 0 its length) or in a blob with
+// the hash's low 56 bits above the marker byte; word 2 the pointer.
+struct pointer_view : slot_copy {
+  static constexpr std::uint64_t hash_bits = (std::uint64_t{1} << 56) - 1;
+
+  bytes key() const noexcept {
+    if (is_blob()) return out_of_line()->key();
+    return {reinterpret_cast<const char*>(raw()) + 1, raw()[0]};
+  }
+  // Bits 0..55 of the key's hash: every bit the tag and the group read.
+  std::uint64_t hash() const noexcept { return is_blob() ? w[0] >> 8 : hash_bytes(key()); }
+  bool holds(std::uint64_t hash, bytes key) const noexcept {
+    if (is_blob()) return (w[0] >> 8) == (hash & hash_bits) && out_of_line()->key() == key;
+    return raw()[0] == key.size() &&
+           equal_short(raw() + 1, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  }
+  void* pointer() const noexcept { return reinterpret_cast<void*>(w[2]); }
+
+  static pointer_view make(std::uint64_t hash, bytes key, void* p) {
+    pointer_view s{};
+    if (key.size() <= pointer_table_base::inline_key_bytes) {
+      auto* b = reinterpret_cast<unsigned char*>(s.w);
+      b[0] = static_cast<unsigned char>(key.size());
+      if (!key.empty()) std::memcpy(b + 1, key.data(), key.size());
+    } else {
+      s.w[0] = blob_marker | ((hash & hash_bits) << 8);
+      s.w[1] = reinterpret_cast<std::uint64_t>(new_blob(key, {}));
+    }
+    s.w[2] = reinterpret_cast<std::uint64_t>(p);
+    return s;
+  }
+  static std::size_t blob_bytes_for(bytes key) noexcept {
+    return key.size() <= pointer_table_base::inline_key_bytes ? 0 : blob::size_for(key, {});
+  }
+};
+static_assert(pointer_table_base::inline_key_bytes + 1 <= 2 * sizeof(std::uint64_t));
 
 // The one probe loop. `visit(slot_index)` is called for each slot whose tag
 // matches; it returns 1 (found), 0 (keep probing) or -1 (abort). Returns the
@@ -359,6 +409,81 @@ std::size_t grown(std::size_t groups) noexcept {
   return groups + (groups + 1) / 2;
 }
 
+// What follows serves both tables; `View` is the slot format.
+
+// The slot holding `key`, or npos_probe.
+template <class View>
+std::size_t find_slot(const table_array* t, std::uint64_t hash, bytes key) noexcept {
+  if (!t) return npos_probe;
+  prefetch_home_slots(t, hash);
+  return probe(t, hash, [&](std::size_t idx) {
+    View s;
+    s.load(t, idx);
+    return s.holds(hash, key) ? 1 : 0;
+  });
+}
+
+void prefetch_group_of(const table_array* t, std::uint64_t hash) noexcept {
+  if (t) prefetch(t->group(hash_group(hash, t->groups)));
+}
+
+void prefetch_candidate_of(const table_array* t, std::uint64_t hash) noexcept {
+  if (!t) return;
+  const std::size_t g = hash_group(hash, t->groups);
+  const std::uint32_t m = t->tags(g).match(tag_of(hash));
+  if (m) prefetch(t->slot(g * flat_table::group_size + __builtin_ctz(m)));
+}
+
+// A new array of `groups` holding every entry of `old` (null: none), charged
+// to the budget (`charged`): nullptr when over budget. `old` is only read, so
+// readers may go on using it.
+template <class View>
+table_array* copy_array(const table_array* old, std::size_t groups, const numa::policy& p,
+                        memory_budget& budget, std::size_t& charged) {
+  charged = table_array::footprint(groups, p);
+  if (!budget.reserve(charged)) return nullptr;
+  table_array* t;
+  try {
+    t = table_array::create(groups, p);
+  } catch (...) {
+    budget.release(charged);
+    throw;
+  }
+  if (!old) return t;
+  for (std::size_t g = 0; g < old->groups; ++g) {
+    for (std::uint32_t m = old->tags(g).full_slots(); m; m &= m - 1) {
+      View s;
+      s.load(old, g * flat_table::group_size + __builtin_ctz(m));
+      const std::uint64_t h = s.hash();
+      const std::size_t j = free_slot_for(t, h);
+      store_slot(t, j, s);
+      t->set_tag(j, tag_of(h));
+    }
+  }
+  return t;
+}
+
+// Retires an array replaced by a copy (its blobs moved to the copy); returns
+// the bytes it gave back to the budget.
+std::size_t retire_replaced(table_array* old, memory_budget& budget) noexcept {
+  if (!old) return 0;
+  const std::size_t old_bytes = old->charged();
+  budget.release(old_bytes);
+  epoch::retire(old, &table_array::destroy, old_bytes);
+  return old_bytes;
+}
+
+numa::table_report report_of(const table_array* t) {
+  numa::table_report r;
+  if (!t) return r;
+  // The header is immutable once published, and the caller's epoch guard
+  // keeps the array mapped while the kernel is asked about its first page.
+  r.bytes = t->charged();
+  r.where = t->placement;
+  r.kernel = numa::read_back(t);
+  return r;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -419,27 +544,15 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
 }
 
 void flat_table::prefetch_group(std::uint64_t hash) const noexcept {
-  const table_array* t = array_.load(std::memory_order_acquire);
-  if (!t) return;
-  prefetch(t->group(hash_group(hash, t->groups)));
+  prefetch_group_of(array_.load(std::memory_order_acquire), hash);
 }
 
 void flat_table::prefetch_candidate(std::uint64_t hash) const noexcept {
-  const table_array* t = array_.load(std::memory_order_acquire);
-  if (!t) return;
-  const std::size_t g = hash_group(hash, t->groups);
-  const std::uint32_t m = t->tags(g).match(tag_of(hash));
-  if (m) prefetch(t->slot(g * group_size + __builtin_ctz(m)));
+  prefetch_candidate_of(array_.load(std::memory_order_acquire), hash);
 }
 
 flat_table::found flat_table::find(const table_array* t, std::uint64_t hash, bytes key) const {
-  if (!t) return {npos};
-  prefetch_home_slots(t, hash);
-  const std::size_t i = probe(t, hash, [&](std::size_t idx) {
-    slot_view s;
-    s.load(t, idx);
-    return s.holds(hash, key) ? 1 : 0;
-  });
+  const std::size_t i = find_slot<slot_view>(t, hash, key);
   return {i == npos_probe ? npos : i};
 }
 
@@ -467,42 +580,17 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out) con
 
 bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   table_array* old = array_.load(std::memory_order_relaxed);
-  const std::size_t new_bytes = table_array::footprint(groups, policy_);
-  if (!budget.reserve(new_bytes)) return false;
-  table_array* t;
-  try {
-    t = table_array::create(groups, policy_);
-  } catch (...) {
-    budget.release(new_bytes);
-    throw;
-  }
-  if (old) {
-    // Readers may still use `old`: it is not modified, only copied.
-    for (std::size_t g = 0; g < old->groups; ++g) {
-      for (std::uint32_t m = old->tags(g).full_slots(); m; m &= m - 1) {
-        const std::size_t i = g * group_size + __builtin_ctz(m);
-        slot_view s;
-        s.load(old, i);
-        const std::uint64_t h = s.hash();
-        const std::size_t j = free_slot_for(t, h);
-        store_slot(t, j, s);
-        t->set_tag(j, tag_of(h));
-      }
-    }
-  }
+  std::size_t new_bytes;
+  // Readers may still use `old`: it is not modified, only copied.
+  table_array* t = copy_array<slot_view>(old, groups, policy_, budget, new_bytes);
+  if (!t) return false;
   begin_write();
   array_.store(t, std::memory_order_release);
   end_write();
   used_ = size_.load(std::memory_order_relaxed);
   resizes_.fetch_add(1, std::memory_order_relaxed);
-  std::size_t b = bytes_.load(std::memory_order_relaxed) + new_bytes;
-  if (old) {
-    const std::size_t old_bytes = old->charged();
-    b -= old_bytes;
-    budget.release(old_bytes);
-    epoch::retire(old, &table_array::destroy, old_bytes);
-  }
-  bytes_.store(b, std::memory_order_relaxed);
+  const std::size_t b = bytes_.load(std::memory_order_relaxed) + new_bytes;
+  bytes_.store(b - retire_replaced(old, budget), std::memory_order_relaxed);
   return true;
 }
 
@@ -687,15 +775,7 @@ void flat_table::clear(memory_budget& budget) {
 }
 
 numa::table_report flat_table::numa_report() const {
-  numa::table_report r;
-  const table_array* t = array_.load(std::memory_order_acquire);
-  if (!t) return r;
-  // The header is immutable once published, and the caller's epoch guard
-  // keeps the array mapped while the kernel is asked about its first page.
-  r.bytes = t->charged();
-  r.where = t->placement;
-  r.kernel = numa::read_back(t);
-  return r;
+  return report_of(array_.load(std::memory_order_acquire));
 }
 
 std::size_t flat_table::scan(std::string& out) const {
@@ -711,6 +791,111 @@ std::size_t flat_table::scan(std::string& out) const {
     }
   }
   return n;
+}
+
+// ---------------------------------------------------------------------------
+// pointer_table
+
+pointer_table_base::~pointer_table_base() {
+  // Only destroyed when no reader can reach the table any more.
+  if (table_array* t = array_.load(std::memory_order_relaxed)) table_array::destroy_with_blobs(t);
+}
+
+std::size_t pointer_table_base::capacity() const noexcept {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  return t ? t->capacity() : 0;
+}
+
+void pointer_table_base::prefetch_group(std::uint64_t hash) const noexcept {
+  prefetch_group_of(array_.load(std::memory_order_acquire), hash);
+}
+
+void pointer_table_base::prefetch_candidate(std::uint64_t hash) const noexcept {
+  prefetch_candidate_of(array_.load(std::memory_order_acquire), hash);
+}
+
+numa::table_report pointer_table_base::numa_report() const {
+  return report_of(array_.load(std::memory_order_acquire));
+}
+
+void* pointer_table_base::find_pointer(std::uint64_t hash, bytes key) const noexcept {
+  const table_array* t = array_.load(std::memory_order_acquire);
+  const std::size_t i = find_slot<pointer_view>(t, hash, key);
+  if (i == npos_probe) return nullptr;
+  pointer_view s;
+  s.load(t, i);
+  return s.pointer();
+}
+
+bool pointer_table_base::rebuild(std::size_t groups, memory_budget& budget) {
+  table_array* old = array_.load(std::memory_order_relaxed);
+  std::size_t new_bytes;
+  table_array* t = copy_array<pointer_view>(old, groups, policy_, budget, new_bytes);
+  if (!t) return false;
+  array_.store(t, std::memory_order_release);
+  ++resizes_;
+  bytes_ += new_bytes;
+  bytes_ -= retire_replaced(old, budget);
+  return true;
+}
+
+bool pointer_table_base::reserve(std::size_t entries, memory_budget& budget) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const std::size_t groups = groups_for(entries);
+  if (t && t->groups >= groups) return true;
+  return rebuild(groups, budget);
+}
+
+status pointer_table_base::insert_pointer(std::uint64_t hash, bytes key, void* p,
+                                          memory_budget& budget) {
+  if (find_slot<pointer_view>(array_.load(std::memory_order_relaxed), hash, key) != npos_probe) {
+    return status::exists;
+  }
+  const std::size_t extra = pointer_view::blob_bytes_for(key);
+  if (extra && !budget.reserve(extra)) return status::memory_limit;
+  pointer_view s;
+  try {
+    // Keys are never erased, so every used slot holds an entry: the table
+    // grows when the entries reach 7/8 of its slots.
+    const table_array* t = array_.load(std::memory_order_relaxed);
+    const bool room =
+        t ? size_ + 1 <= t->groups * max_per_group || rebuild(grown(t->groups), budget)
+          : rebuild(1, budget);
+    if (!room) {
+      budget.release(extra);
+      return status::memory_limit;
+    }
+    s = pointer_view::make(hash, key, p);
+  } catch (...) {
+    budget.release(extra);
+    throw;
+  }
+  table_array* t = array_.load(std::memory_order_relaxed);
+  const std::size_t i = free_slot_for(t, hash);
+  store_slot(t, i, s);
+  t->set_tag(i, tag_of(hash));
+  ++size_;
+  bytes_ += extra;
+  return status::inserted;
+}
+
+std::size_t pointer_table_base::next(std::size_t from, bytes& key, void*& p) const noexcept {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  if (!t) return end;
+  for (std::size_t g = from / flat_table::group_size; g < t->groups; ++g) {
+    std::uint32_t m = t->tags(g).full_slots();
+    if (g == from / flat_table::group_size) m &= ~0u << (from % flat_table::group_size);
+    if (!m) continue;
+    const std::size_t i = g * flat_table::group_size + __builtin_ctz(m);
+    // The key is viewed where it lives (the slot, or its blob), not copied.
+    const std::uint64_t* w = t->slot(i);
+    const auto* raw = reinterpret_cast<const unsigned char*>(w);
+    key = raw[0] == blob_marker ? reinterpret_cast<blob*>(load_word(w + 1))->key()
+                                : bytes(reinterpret_cast<const char*>(raw) + 1, raw[0]);
+    p = reinterpret_cast<void*>(load_word(w + 2));
+    return i + 1;
+  }
+  return end;
 }
 
 }  // namespace threadmap::detail

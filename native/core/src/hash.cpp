@@ -1,4 +1,4 @@
-// The process's hash secret (threadmap/hash.hpp): drawn from the OS before
+// The process's hash secret (threadmap/detail/hash.hpp): drawn from the OS before
 // main, in a static initializer that runs ahead of the module's ordinary ones
 // (priority 101), so no other static initializer can hash with a zero key.
 // There is no fallback to anything predictable: a process that can neither
@@ -8,12 +8,12 @@
 
 // rand_s: RtlGenRandom behind the C runtime, no extra import. Defined before
 // every include: stdlib.h declares rand_s only if it sees this first, and
-// threadmap/hash.hpp reaches it.
+// threadmap/detail/hash.hpp reaches it.
 #if defined(_WIN32)
 #define _CRT_RAND_S
 #endif
 
-#include "threadmap/hash.hpp"
+#include "threadmap/detail/hash.hpp"
 
 #if !defined(_WIN32)
 #include <fcntl.h>

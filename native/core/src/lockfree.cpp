@@ -1,5 +1,5 @@
 // The lock-free strategy; its invariants and protocols are described in
-// threadmap/lockfree.hpp. This file adds the ownership rules of nodes and
+// threadmap/detail/lockfree.hpp. This file adds the ownership rules of nodes and
 // tables, which only matter to the code here:
 //
 // - Value nodes have one owner: the slot holding them unfrozen, or, while a
@@ -31,7 +31,7 @@
 //   numa::deallocate. The header is written before the table is published and
 //   never again, so placement() reads it without synchronisation beyond the
 //   acquire load that found the table.
-#include "threadmap/lockfree.hpp"
+#include "threadmap/detail/lockfree.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -47,14 +47,14 @@
 #include <malloc.h>  // malloc_trim
 #endif
 
-#include "threadmap/counter.hpp"
 #include "threadmap/detail/alloc.hpp"
+#include "threadmap/detail/counter.hpp"
 #include "threadmap/detail/counter_value.hpp"
+#include "threadmap/detail/flat_table.hpp"  // detail::memory_budget
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/numa.hpp"
+#include "threadmap/detail/prefetch.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/flat_table.hpp"  // detail::memory_budget
-#include "threadmap/hash.hpp"
-#include "threadmap/numa.hpp"
-#include "threadmap/prefetch.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define THREADMAP_LOCKFREE_ASAN 1

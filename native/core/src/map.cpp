@@ -1,10 +1,8 @@
+// The interface's own functions (threadmap/map.hpp): names of statuses and
+// strategies, the scan record format, and the one-by-one get_many.
 #include <cstring>
-#include <stdexcept>
 
-#include "threadmap/lockfree.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/readmostly.hpp"
-#include "threadmap/striped.hpp"
 
 namespace threadmap {
 
@@ -67,31 +65,9 @@ bool scan_reader::next(scan_record& out) noexcept {
   return true;
 }
 
-void check_numa_policy(const numa::policy& p) {
-  if (p.kind != numa::policy_kind::node) return;
-  const std::string bad = numa::validate(p, *numa::current_topology());
-  if (!bad.empty()) throw std::invalid_argument("threadmap: numa: " + bad);
-}
-
 void concurrent_map::get_many(const bytes* keys, std::size_t n, std::string* out,
                               bool* found) const {
   for (std::size_t i = 0; i < n; ++i) found[i] = get(keys[i], out ? &out[i] : nullptr);
-}
-
-std::unique_ptr<concurrent_map> make_map(const options& opts) {
-  switch (opts.strategy) {
-    case strategy_kind::mutex:
-      return std::make_unique<mutex_map>(opts, opts.strategy, 1);
-    case strategy_kind::rwlock:
-      return std::make_unique<rwlock_map>(opts, opts.strategy, 1);
-    case strategy_kind::readmostly:
-      return std::make_unique<readmostly_map>(opts);
-    case strategy_kind::lockfree:
-      return std::make_unique<lockfree_map>(opts);
-    case strategy_kind::striped:
-      return std::make_unique<optimistic_striped_map>(opts, opts.strategy, opts.stripes);
-  }
-  return nullptr;
 }
 
 }  // namespace threadmap

@@ -1,6 +1,6 @@
 // NUMA topology, placement and pinning; the why and the invariants are in
-// threadmap/numa.hpp.
-#include "threadmap/numa.hpp"
+// threadmap/detail/numa.hpp.
+#include "threadmap/detail/numa.hpp"
 
 #include "threadmap/detail/alloc.hpp"
 
@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <thread>
 
 #if defined(__linux__) && !defined(THREADMAP_NO_NUMA)
@@ -723,3 +724,13 @@ void testing::set_thread_cpu(int cpu) noexcept {
 }
 
 }  // namespace threadmap::numa
+
+namespace threadmap {
+
+void check_numa_policy(const numa::policy& p) {
+  if (p.kind != numa::policy_kind::node) return;
+  const std::string bad = numa::validate(p, *numa::current_topology());
+  if (!bad.empty()) throw std::invalid_argument("threadmap: numa: " + bad);
+}
+
+}  // namespace threadmap

@@ -1,5 +1,5 @@
-// The readmostly strategy; its protocol is described in threadmap/readmostly.hpp.
-#include "threadmap/readmostly.hpp"
+// The readmostly strategy; its protocol is described in threadmap/detail/readmostly.hpp.
+#include "threadmap/detail/readmostly.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,9 +12,10 @@
 
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/numa.hpp"
+#include "threadmap/detail/prefetch.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
-#include "threadmap/prefetch.hpp"
 
 namespace threadmap {
 
@@ -38,28 +39,7 @@ Node* expunged() noexcept {
   return reinterpret_cast<Node*>(&expunged_storage);
 }
 
-std::string entry_bytes(const void* e) {
-  return std::string(reinterpret_cast<const char*>(&e), sizeof e);
-}
-
 }  // namespace
-
-std::string readmostly_map::snapshot(const detail::flat_table* t) {
-  std::string buf;
-  if (t) t->scan(buf);
-  return buf;
-}
-
-template <class F>
-void readmostly_map::for_each_entry(const std::string& snap, F&& f) {
-  scan_reader rd(snap);
-  scan_record rec;
-  while (rd.next(rec)) {
-    entry* e;
-    std::memcpy(&e, rec.value.data(), sizeof e);
-    f(rec.key, e);
-  }
-}
 
 readmostly_map::readmostly_map(const options& opts)
     : read_(nullptr),
@@ -71,7 +51,7 @@ readmostly_map::readmostly_map(const options& opts)
   // ones). Check up front that one such table fits in max_memory, with the
   // placement it will have (a mapped array is charged page-rounded).
   if (capacity_) {
-    detail::flat_table probe;
+    entry_table probe;
     probe.set_numa_policy(policy_);
     if (!probe.reserve(capacity_, *budget_)) {
       throw std::length_error("threadmap: capacity needs more memory than max_memory allows");
@@ -81,8 +61,8 @@ readmostly_map::readmostly_map(const options& opts)
   read_.store(new readonly{new_table(), false}, std::memory_order_relaxed);
 }
 
-detail::flat_table* readmostly_map::new_table() const {
-  auto* t = new detail::flat_table;
+readmostly_map::entry_table* readmostly_map::new_table() const {
+  auto* t = new entry_table;
   t->set_numa_policy(policy_);  // before the table is shared
   return t;
 }
@@ -97,27 +77,13 @@ readmostly_map::~readmostly_map() {
     if (p && p != expunged<value_node>()) std::free(p);
     delete e;
   };
-  for_each_entry(snapshot(r->table), [&](bytes k, entry* e) {
+  r->table->for_each([&](bytes k, entry* e) {
     if (!dirty_ || e->p.load(std::memory_order_relaxed) == expunged<value_node>()) drop(k, e);
   });
-  for_each_entry(snapshot(dirty_), drop);
+  if (dirty_) dirty_->for_each(drop);
   delete dirty_;
   delete r->table;
   delete r;
-}
-
-readmostly_map::entry* readmostly_map::lookup(const detail::flat_table* t, std::uint64_t hash,
-                                              bytes key) const {
-  if (!t) return nullptr;
-  std::string buf;  // holds one pointer: stays in the string's own bytes
-  // The read table is immutable once published and dirty is only read under
-  // the lock, so one optimistic attempt always succeeds.
-  std::optional<bool> found = t->try_get(hash, key, &buf);
-  if (!found) found = t->get_locked(hash, key, &buf);
-  if (!*found || buf.size() != sizeof(entry*)) return nullptr;
-  entry* e;
-  std::memcpy(&e, buf.data(), sizeof e);
-  return e;
 }
 
 readmostly_map::value_node* readmostly_map::make_node(bytes v, std::size_t charge) {
@@ -159,7 +125,7 @@ struct readmostly_map::garbage {
   // neighbours it coalesces with still in cache: in table (hash) order,
   // freeing all values and then all entries was several times slower.
   std::vector<std::pair<entry*, value_node*>> entries;
-  detail::flat_table* tables[2] = {nullptr, nullptr};
+  entry_table* tables[2] = {nullptr, nullptr};
   readonly* cell = nullptr;
 
   static void destroy(void* p) noexcept {
@@ -169,7 +135,7 @@ struct readmostly_map::garbage {
       std::free(n);
       delete e;
     }
-    for (detail::flat_table* t : g->tables) delete t;
+    for (entry_table* t : g->tables) delete t;
     delete g->cell;
     delete g;
   }
@@ -181,7 +147,7 @@ void readmostly_map::retire_garbage(garbage* g) {
   std::size_t bytes = g->entries.size() * sizeof(entry);
   for (const auto& item : g->entries)
     bytes += item.second ? value_node::size_for(item.second->len) : 0;
-  for (const detail::flat_table* t : g->tables) bytes += t ? t->bytes_used() : 0;
+  for (const entry_table* t : g->tables) bytes += t ? t->bytes_used() : 0;
   budget_->release(bytes);
   epoch::retire(g, &garbage::destroy, bytes);
 }
@@ -217,7 +183,6 @@ void readmostly_map::miss_locked() const {
   auto* self = const_cast<readmostly_map*>(this);
   readonly* old = read_.load(std::memory_order_relaxed);
   // What can fail (allocation) comes before the promotion changes anything.
-  const std::string snap = snapshot(old->table);
   std::unique_ptr<garbage> g(new garbage);
   g->entries.reserve(old->table->size());
   read_.store(new readonly{dirty_, false}, std::memory_order_release);
@@ -225,7 +190,7 @@ void readmostly_map::miss_locked() const {
   misses_ = 0;
   // The old read table's expunged entries were never copied to dirty: nothing
   // reaches them any more.
-  for_each_entry(snap, [&](bytes, entry* e) {
+  old->table->for_each([&](bytes, entry* e) {
     if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) {
       g->entries.emplace_back(e, nullptr);
     }
@@ -237,9 +202,8 @@ void readmostly_map::miss_locked() const {
 
 bool readmostly_map::make_dirty_locked(std::uint64_t hash, bytes key, entry* e) {
   readonly* r = read_.load(std::memory_order_relaxed);
-  const std::string snap = snapshot(r->table);
   auto* cell = new readonly{r->table, true};
-  detail::flat_table* d = nullptr;
+  entry_table* d = nullptr;
   bool ok = false;
   try {
     d = new_table();
@@ -247,7 +211,7 @@ bool readmostly_map::make_dirty_locked(std::uint64_t hash, bytes key, entry* e) 
     // when the budget has it (a hint: two tables of that size may not fit).
     const std::size_t live = size() + 1;
     ok = (capacity_ > live && d->reserve(capacity_, *budget_)) || d->reserve(live, *budget_);
-    for_each_entry(snap, [&](bytes k, entry* x) {
+    r->table->for_each([&](bytes k, entry* x) {
       if (!ok) return;
       // Deleted entries become expunged and stay out of dirty.
       value_node* p = x->p.load(std::memory_order_acquire);
@@ -257,16 +221,16 @@ bool readmostly_map::make_dirty_locked(std::uint64_t hash, bytes key, entry* e) 
         }
       }
       if (p == expunged<value_node>()) return;
-      ok = d->put(hash_bytes(k), k, entry_bytes(x), nullptr, *budget_) == status::inserted;
+      ok = d->insert(hash_bytes(k), k, x, *budget_) == status::inserted;
     });
-    if (ok) ok = d->put(hash, key, entry_bytes(e), nullptr, *budget_) == status::inserted;
+    if (ok) ok = d->insert(hash, key, e, *budget_) == status::inserted;
   } catch (...) {
-    discard_dirty(snap, d);
+    discard_dirty(*r->table, d);
     delete cell;
     throw;
   }
   if (!ok) {
-    discard_dirty(snap, d);
+    discard_dirty(*r->table, d);
     delete cell;
     return false;
   }
@@ -276,12 +240,12 @@ bool readmostly_map::make_dirty_locked(std::uint64_t hash, bytes key, entry* e) 
   return true;
 }
 
-void readmostly_map::discard_dirty(const std::string& snap, detail::flat_table* d) {
+void readmostly_map::discard_dirty(const entry_table& read, entry_table* d) {
   // Every expunged entry of read was expunged by this copy: without a dirty
   // table there is none. Lock-free writers never change an expunged entry, and
   // one that saw it waits for the lock and looks again, so turning it back
   // into a deleted one is invisible.
-  for_each_entry(snap, [](bytes, entry* x) {
+  read.for_each([](bytes, entry* x) {
     if (x->p.load(std::memory_order_relaxed) == expunged<value_node>()) {
       x->p.store(nullptr, std::memory_order_release);
     }
@@ -309,9 +273,8 @@ status readmostly_map::insert_locked(std::uint64_t hash, bytes key, bytes value,
     e = new entry{{n}};
     // With a dirty table the key goes into it; without one, the new table
     // holds it from the start, so a failure anywhere leaves none.
-    const bool ok =
-        dirty_ ? dirty_->put(hash, key, entry_bytes(e), nullptr, *budget_) == status::inserted
-               : make_dirty_locked(hash, key, e);
+    const bool ok = dirty_ ? dirty_->insert(hash, key, e, *budget_) == status::inserted
+                           : make_dirty_locked(hash, key, e);
     if (!ok) {
       undo();
       return status::memory_limit;
@@ -347,7 +310,7 @@ status readmostly_map::modify(bytes key, Decide&& decide) {
     if (!n) return status::memory_limit;
     status st;
     try {
-      st = dirty_->put(h, key, entry_bytes(e), nullptr, *budget_);
+      st = dirty_->insert(h, key, e, *budget_);
     } catch (...) {
       free_unpublished(n);
       throw;
@@ -531,15 +494,14 @@ void readmostly_map::clear() {
   readonly* r = read_.load(std::memory_order_relaxed);
   // What can fail (allocation) comes before anything changes; the garbage
   // lists are sized for every entry of both tables, so filling them cannot.
-  const std::string read_snap = snapshot(r->table), dirty_snap = snapshot(dirty_);
   std::unique_ptr<garbage> dropped(new garbage);
   const std::size_t most = r->table->size() + (dirty_ ? dirty_->size() : 0);
   dropped->entries.reserve(most);
-  std::unique_ptr<detail::flat_table> empty(new_table());
+  std::unique_ptr<entry_table> empty(new_table());
   auto* cell = new readonly{empty.get(), false};
   read_.store(cell, std::memory_order_release);
   empty.release();
-  detail::flat_table* dirty = dirty_;
+  entry_table* dirty = dirty_;
   dirty_ = nullptr;
   misses_ = 0;
   std::int64_t present = 0;
@@ -553,10 +515,10 @@ void readmostly_map::clear() {
   };
   // Each entry once: with a dirty table, read's entries that are not expunged
   // are in dirty too, so read (walked first) gives only its expunged ones.
-  for_each_entry(read_snap, [&](bytes k, entry* e) {
+  r->table->for_each([&](bytes k, entry* e) {
     if (!dirty || e->p.load(std::memory_order_acquire) == expunged<value_node>()) drop(k, e);
   });
-  for_each_entry(dirty_snap, drop);
+  if (dirty) dirty->for_each(drop);
   size_.add(-present);
   dropped->tables[0] = r->table;
   dropped->tables[1] = dirty;
@@ -571,7 +533,7 @@ std::size_t readmostly_map::scan(std::size_t unit, std::string& out) const {
   const readonly* r = read_.load(std::memory_order_relaxed);
   std::size_t n = 0;
   // When amended, dirty holds every live entry; otherwise read does.
-  for_each_entry(snapshot(r->amended ? dirty_ : r->table), [&](bytes key, entry* e) {
+  (r->amended ? dirty_ : r->table)->for_each([&](bytes key, entry* e) {
     const value_node* p = e->p.load(std::memory_order_acquire);
     if (!p || p == expunged<value_node>()) return;
     append_scan_record(out, key, p->view());

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "threadmap/epoch.hpp"
+#include "threadmap/factory.hpp"
 
 namespace threadmap {
 namespace {

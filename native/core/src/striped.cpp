@@ -1,11 +1,12 @@
-#include "threadmap/striped.hpp"
+#include "threadmap/detail/striped.hpp"
 
 #include <bit>
 #include <stdexcept>
 #include <thread>
 
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/numa.hpp"
 #include "threadmap/epoch.hpp"
-#include "threadmap/hash.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "threadmap/numa.hpp"
+#include "threadmap/detail/numa.hpp"
 
 namespace threadmap {
 
@@ -54,20 +54,13 @@ struct options {
   std::size_t capacity = 0;    // entries to size the tables for up front
   std::size_t max_memory = 0;  // bytes of tables and out-of-line entries; 0 = unlimited
   unsigned stripes = 0;        // striped only: 0 = derived from the hardware thread count
-  // Where table memory goes (threadmap/numa.hpp). Every strategy applies it
+  // Where table memory goes (threadmap/placement.hpp). Every strategy applies it
   // to its table arrays (each decided by the thread that allocates the array)
   // and reports them from placement(). What lives outside the arrays (the
   // flat tables' out-of-line entries, lockfree's key and value nodes,
   // readmostly's entries and values) stays on the heap, placed by first touch.
   numa::policy numa_policy{};
 };
-
-/// Throws std::invalid_argument ("threadmap: numa: <why>") when `p` names a
-/// fixed node the current topology does not have or this process may not
-/// allocate on. Every strategy's constructor calls it before it allocates
-/// anything. Only a fixed node can be invalid, so other policies never read
-/// the topology here and maps without NUMA placement never touch sysfs.
-void check_numa_policy(const numa::policy& p);
 
 enum class counter_kind : std::uint8_t { i64, f64 };
 
@@ -169,9 +162,5 @@ class concurrent_map {
   status swap(bytes key, bytes value, std::string* old) { return put(key, value, old); }
   status take(bytes key, std::string* old) { return erase(key, old); }
 };
-
-/// Creates a map of the chosen strategy. Throws std::bad_alloc when the
-/// initial capacity cannot be allocated or exceeds max_memory (std::length_error).
-std::unique_ptr<concurrent_map> make_map(const options& opts);
 
 }  // namespace threadmap

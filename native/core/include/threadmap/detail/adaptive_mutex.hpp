@@ -1,4 +1,4 @@
-// threadmap/adaptive_mutex.hpp — the stripe lock: a mutex that spins briefly
+// threadmap/detail/adaptive_mutex.hpp — the stripe lock: a mutex that spins briefly
 // before it sleeps.
 //
 // A stripe's critical section is one table operation (a few hundred ns at

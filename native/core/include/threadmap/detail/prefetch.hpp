@@ -1,4 +1,4 @@
-// threadmap/prefetch.hpp — a cache prefetch the optimiser keeps.
+// threadmap/detail/prefetch.hpp — a cache prefetch the optimiser keeps.
 //
 // GCC 12 silently deletes __builtin_prefetch in some inlined code: the six
 // prefetches of flat_table's prefetch_home_slots(), inlined into try_get, were

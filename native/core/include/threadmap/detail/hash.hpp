@@ -1,4 +1,4 @@
-// threadmap/hash.hpp — a keyed 64-bit hash of byte strings, seeded once per
+// threadmap/detail/hash.hpp — a keyed 64-bit hash of byte strings, seeded once per
 // process from the OS's randomness.
 //
 // Why keyed: keys come from users, often straight from requests. A hash whose

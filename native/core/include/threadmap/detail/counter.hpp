@@ -1,4 +1,4 @@
-// threadmap/counter.hpp — a striped counter: cheap concurrent increments,
+// threadmap/detail/counter.hpp — a striped counter: cheap concurrent increments,
 // summed on demand.
 //
 // One shared atomic counter that every insert and erase increments makes that
@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "threadmap/padding.hpp"
+#include "threadmap/detail/padding.hpp"
 
 namespace threadmap {
 

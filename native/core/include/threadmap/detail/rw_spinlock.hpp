@@ -1,4 +1,4 @@
-// threadmap/rw_spinlock.hpp — a reader-writer spinlock with backoff, for the
+// threadmap/detail/rw_spinlock.hpp — a reader-writer spinlock with backoff, for the
 // `rwlock` strategy.
 //
 // One 32-bit word: bit 31 = a writer holds it, bit 30 = a writer is waiting,

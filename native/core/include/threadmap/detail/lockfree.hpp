@@ -1,4 +1,4 @@
-// threadmap/lockfree.hpp — the `lockfree` strategy: no locks at all.
+// threadmap/detail/lockfree.hpp — the `lockfree` strategy: no locks at all.
 //
 // Every operation (get, put, put_if_absent, compare_and_set, erase, add, scan,
 // size, clear) is lock-free: a thread that stalls or is descheduled at any
@@ -200,8 +200,8 @@
 #include <string>
 #include <vector>
 
+#include "threadmap/detail/padding.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/padding.hpp"
 
 namespace threadmap {
 

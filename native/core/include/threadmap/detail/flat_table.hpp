@@ -1,4 +1,4 @@
-// threadmap/flat_table.hpp — the flat open-addressing table every locking
+// threadmap/detail/flat_table.hpp — the flat open-addressing table every locking
 // strategy is built from: one writer at a time, any number of optimistic
 // readers.
 //
@@ -49,10 +49,24 @@
 // operation that would exceed the limit fails with nothing changed.
 //
 // NUMA placement. Arrays come from numa::allocate with the table's policy
-// (threadmap/numa.hpp), decided by the thread that creates or grows the table,
+// (threadmap/detail/numa.hpp), decided by the thread that creates or grows the table,
 // and record in their header how they were placed, so they are returned with
 // the matching call (free or munmap) and stats can report where they are.
 // Accounting charges numa::footprint (page-rounded when the array is mapped).
+//
+// The pointer table (pointer_table<T>) is the same array, tags and probe
+// loop holding a T* per key instead of a value: readmostly's read and dirty
+// tables, which map keys to entries. Its slot: an inline key of up to 15
+// bytes (byte 0 its length, then the bytes) or, beyond, byte 0 0x80, the low
+// 56 bits of the key's hash in the rest of word 0 (all that probing and
+// growth read: the tag is bits 0..6, the group bits 7..38) and the key's
+// blob in word 1; word 2 the pointer. Its keys are only ever added, never
+// replaced or erased (readmostly deletes by clearing the entry it points
+// to), so there are no tombstones. It has one writer and no seqlock: its
+// owner never lets a thread read it while another writes it (readmostly
+// reads its dirty table under the lock that guards every write, and
+// publishes a table to lock-free readers only once it will never change
+// again), so a lookup is the probe alone.
 #pragma once
 
 #include <atomic>
@@ -63,7 +77,7 @@
 #include <string>
 
 #include "threadmap/map.hpp"
-#include "threadmap/numa.hpp"
+#include "threadmap/placement.hpp"
 
 namespace threadmap::detail {
 
@@ -185,6 +199,71 @@ class flat_table {
   std::size_t used_ = 0;      // full + deleted slots (writer only)
   unsigned write_depth_ = 0;  // nesting of write sections (writer only)
   numa::policy policy_{};     // placement of new arrays (writer only)
+};
+
+/// Keys (byte strings) to pointers: the flat table's array and probe loop,
+/// untyped; pointer_table<T> gives it its type. One writer, and no reader
+/// while it writes (see the essay above).
+class pointer_table_base {
+ public:
+  static constexpr std::size_t inline_key_bytes = 15;
+
+  pointer_table_base() = default;
+  ~pointer_table_base();
+  pointer_table_base(const pointer_table_base&) = delete;
+  pointer_table_base& operator=(const pointer_table_base&) = delete;
+
+  /// Makes room for `entries` without further growth. False: over budget.
+  bool reserve(std::size_t entries, memory_budget& budget);
+  void prefetch_group(std::uint64_t hash) const noexcept;
+  void prefetch_candidate(std::uint64_t hash) const noexcept;
+  void set_numa_policy(const numa::policy& p) noexcept { policy_ = p; }
+  numa::table_report numa_report() const;
+
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept;
+  std::size_t bytes_used() const noexcept { return bytes_; }
+  std::uint64_t resizes() const noexcept { return resizes_; }
+
+ protected:
+  static constexpr std::size_t end = ~std::size_t{0};
+  void* find_pointer(std::uint64_t hash, bytes key) const noexcept;
+  /// inserted, exists (nothing changed), or memory_limit (nothing changed).
+  /// Throws std::bad_alloc, also with nothing changed.
+  status insert_pointer(std::uint64_t hash, bytes key, void* p, memory_budget& budget);
+  /// The first entry at slot index `from` or later: its key and pointer, and
+  /// the index to continue from; `end` when there is none.
+  std::size_t next(std::size_t from, bytes& key, void*& p) const noexcept;
+
+ private:
+  bool rebuild(std::size_t groups, memory_budget& budget);
+
+  // Loaded by every lookup of a published table; replaced only by growth.
+  std::atomic<table_array*> array_{nullptr};
+  std::size_t size_ = 0;
+  std::size_t bytes_ = 0;
+  std::uint64_t resizes_ = 0;
+  numa::policy policy_{};
+};
+
+template <class T>
+class pointer_table final : public pointer_table_base {
+ public:
+  /// The pointer stored for `key`, or null.
+  T* find(std::uint64_t hash, bytes key) const noexcept {
+    return static_cast<T*>(find_pointer(hash, key));
+  }
+  /// Adds `key` -> `p`: inserted, exists or memory_limit (nothing changed).
+  status insert(std::uint64_t hash, bytes key, T* p, memory_budget& budget) {
+    return insert_pointer(hash, key, p, budget);
+  }
+  /// f(key, pointer) for every entry; the key's bytes live in the table.
+  template <class F>
+  void for_each(F&& f) const {
+    bytes key;
+    void* p;
+    for (std::size_t i = next(0, key, p); i != end; i = next(i, key, p)) f(key, static_cast<T*>(p));
+  }
 };
 
 }  // namespace threadmap::detail

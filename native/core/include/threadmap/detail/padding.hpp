@@ -1,4 +1,4 @@
-// threadmap/padding.hpp — cache-line size and padding helpers.
+// threadmap/detail/padding.hpp — cache-line size and padding helpers.
 //
 // Two threads writing different variables on one 64-byte line make the line
 // bounce between their caches (false sharing); every hot per-stripe or

@@ -1,4 +1,4 @@
-// threadmap/striped.hpp — lock striping over flat tables: the `striped`,
+// threadmap/detail/striped.hpp — lock striping over flat tables: the `striped`,
 // `mutex` and `rwlock` strategies.
 //
 // `striped`: 2^k stripes, chosen by the top bits of the key's hash. Each stripe
@@ -6,14 +6,14 @@
 // stripes never share a line (writers of different stripes never invalidate
 // each other's caches). Writers lock their stripe. Readers lock nothing and
 // write nothing shared: they run the flat table's seqlock read (see
-// threadmap/flat_table.hpp) and, after a few attempts that a writer
+// threadmap/detail/flat_table.hpp) and, after a few attempts that a writer
 // invalidated, take the stripe lock, so a stream of writers cannot starve
 // them. Each stripe grows on its own, so no resize ever stops the whole map.
 //
 // `mutex`: the same with one stripe and readers that always lock — the
 // baseline the others are measured against (the Kubernetes scheduler-cache
 // pattern). `rwlock`: one stripe whose readers take a shared lock
-// (threadmap/rw_spinlock.hpp), so readers run in parallel but all write the
+// (threadmap/detail/rw_spinlock.hpp), so readers run in parallel but all write the
 // lock word.
 //
 // The three differ only in the lock type and the read mode, so they are one
@@ -33,12 +33,12 @@
 #include <mutex>
 #include <shared_mutex>
 
-#include "threadmap/adaptive_mutex.hpp"
-#include "threadmap/flat_table.hpp"
-#include "threadmap/hash.hpp"
+#include "threadmap/detail/adaptive_mutex.hpp"
+#include "threadmap/detail/flat_table.hpp"
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/padding.hpp"
+#include "threadmap/detail/rw_spinlock.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/padding.hpp"
-#include "threadmap/rw_spinlock.hpp"
 
 namespace threadmap {
 

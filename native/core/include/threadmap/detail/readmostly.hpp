@@ -1,8 +1,9 @@
-// threadmap/readmostly.hpp — the `readmostly` strategy: Go's sync.Map without
+// threadmap/detail/readmostly.hpp — the `readmostly` strategy: Go's sync.Map without
 // a garbage collector.
 //
 // Two tables map keys to entries, where an entry is a heap cell holding one
-// atomic pointer to an immutable value node:
+// atomic pointer to an immutable value node (the tables are pointer tables,
+// threadmap/detail/flat_table.hpp, typed on the entry):
 //   - `read`, published through an atomic pointer to an immutable `readonly`
 //     {table, amended}. Its table never changes once published, so readers
 //     probe it with no lock and no shared write, and an update of a key that is
@@ -31,15 +32,15 @@
 // turned back into deleted ones and the table is freed, so a write that fails
 // with memory_limit leaves the map as it was. Lock-free writers never touch
 // an expunged entry, and one that saw it waits for the lock and looks again,
-// so undoing the expunging is invisible to them. Promotion and clear() take
-// their snapshot of the tables (their only allocation) before they change
-// anything.
+// so undoing the expunging is invisible to them. Promotion and clear() make
+// what they allocate (the list of what they drop, the new cell or table)
+// before they change anything; walking a table allocates nothing.
 //
 // Memory. The dirty table is sized for read's live entries plus the new key
 // (erased keys cost it nothing), or for `capacity` when the budget has room
 // for a table that large beside the read table. Under max_memory, a new key
 // after a promotion therefore needs room for a copy of the live keys' slots
-// (and of their out-of-line keys, beyond 14 bytes): the map holds two tables
+// (and of their out-of-line keys, beyond 15 bytes): the map holds two tables
 // until the next promotion. Keys already in read need no room but their value.
 //
 // Reclamation: value nodes, entries, read tables and readonly cells are
@@ -60,7 +61,7 @@
 // amended, else read) is walked under the lock; values are read atomically
 // per entry, and each key present throughout is seen exactly once.
 //
-// NUMA. Both tables are flat tables and carry the map's policy
+// NUMA. Both tables carry the map's policy
 // (options::numa_policy), set by new_table(), the one place a table is made:
 // the first read table, every dirty table (made by the writer that adds the
 // first key after a promotion) and the read table clear() installs. So under
@@ -84,11 +85,11 @@
 #include <optional>
 #include <string>
 
-#include "threadmap/adaptive_mutex.hpp"
-#include "threadmap/counter.hpp"
-#include "threadmap/flat_table.hpp"
+#include "threadmap/detail/adaptive_mutex.hpp"
+#include "threadmap/detail/counter.hpp"
+#include "threadmap/detail/flat_table.hpp"
+#include "threadmap/detail/padding.hpp"
 #include "threadmap/map.hpp"
-#include "threadmap/padding.hpp"
 
 namespace threadmap {
 
@@ -118,8 +119,10 @@ class readmostly_map final : public concurrent_map {
  private:
   struct value_node;
   struct entry;
+  // Both tables map keys to entries.
+  using entry_table = detail::pointer_table<entry>;
   struct readonly {
-    detail::flat_table* table;
+    entry_table* table;
     bool amended;
   };
   // What a read-modify-write decides, given the current value (or none).
@@ -134,21 +137,17 @@ class readmostly_map final : public concurrent_map {
   template <class Decide>
   std::optional<status> cas_loop(entry* e, Decide& decide);
 
-  entry* lookup(const detail::flat_table* t, std::uint64_t hash, bytes key) const;
-  // Every entry of a table (null: none) as scan records whose values are the
-  // entry pointers. It allocates, so the map-wide operations take it before
-  // they change anything; for_each_entry calls f(key, entry*) over it.
-  static std::string snapshot(const detail::flat_table* t);
-  template <class F>
-  static void for_each_entry(const std::string& snap, F&& f);
+  static entry* lookup(const entry_table* t, std::uint64_t hash, bytes key) noexcept {
+    return t ? t->find(hash, key) : nullptr;
+  }
   void miss_locked() const;
   // A new key while read is not amended: builds dirty from read's live
   // entries plus (key -> e) and publishes read as amended, or, when memory
   // runs out, changes nothing and returns false.
   bool make_dirty_locked(std::uint64_t hash, bytes key, entry* e);
-  // Undoes a make_dirty_locked that failed: read's expunged entries (`snap`)
+  // Undoes a make_dirty_locked that failed: the expunged entries of `read`
   // become deleted again, and `d` (never published) is freed.
-  void discard_dirty(const std::string& snap, detail::flat_table* d);
+  void discard_dirty(const entry_table& read, entry_table* d);
   // Stores a key absent from both tables, under the lock; all or nothing.
   status insert_locked(std::uint64_t hash, bytes key, bytes value, status result);
   // `charge`: what to reserve from the budget (default: the node's size; a
@@ -160,16 +159,16 @@ class readmostly_map final : public concurrent_map {
   struct garbage;
   void retire_garbage(garbage* g);
   // Every table of this map is made here, so each carries the map's policy.
-  detail::flat_table* new_table() const;
+  entry_table* new_table() const;
 
   // Loaded by every reader; written on promotion, amendment and clear only.
   alignas(cache_line) mutable std::atomic<readonly*> read_;
   // Writers' state, on other lines.
   alignas(cache_line) mutable adaptive_mutex lock_;
-  mutable detail::flat_table* dirty_ = nullptr;  // guarded by lock_
-  mutable std::size_t misses_ = 0;               // guarded by lock_
-  const std::size_t capacity_;                   // entries each dirty table is sized for
-  const numa::policy policy_;                    // placement of every table's array
+  mutable entry_table* dirty_ = nullptr;  // guarded by lock_
+  mutable std::size_t misses_ = 0;        // guarded by lock_
+  const std::size_t capacity_;            // entries each dirty table is sized for
+  const numa::policy policy_;             // placement of every table's array
   striped_counter size_;
   mutable padded<detail::memory_budget> budget_;
 };
