@@ -150,6 +150,7 @@ export interface NativeNuma {
   currentNode(): number
   /** Pins the calling thread; returns the CPUs it could run on before. */
   pinThread(cpus: number | readonly number[]): number[]
+  parsePolicy(text: string): NumaOption
 }
 
 /**

@@ -4,7 +4,7 @@
 // that worker's thread. Maps choose where their memory goes with the `numa`
 // option; see the NUMA section of the README.
 
-import { addon, type NumaTopology } from './native'
+import { addon, type NumaOption, type NumaTopology } from './native'
 
 export type {
   NumaNode,
@@ -33,6 +33,13 @@ export interface Numa {
    * affinity is unchanged. Pinning a worker pins only that worker's thread.
    */
   pinThread(cpus: number | readonly number[]): number[]
+  /**
+   * The `numa` option a text form names, for command-line flags and
+   * environment variables: 'local', 'interleave' and 'none' as themselves,
+   * 'node:3' as `{ node: 3 }`. Anything else is a TypeError naming the
+   * forms. Whether the node exists is checked when a map is created.
+   */
+  parsePolicy(text: string): NumaOption
 }
 
 const native = addon.numa
@@ -43,4 +50,5 @@ export const numa: Numa = Object.freeze({
   currentCpu: (): number => native.currentCpu(),
   currentNode: (): number => native.currentNode(),
   pinThread: (cpus: number | readonly number[]): number[] => native.pinThread(cpus),
+  parsePolicy: (text: string): NumaOption => native.parsePolicy(text),
 })

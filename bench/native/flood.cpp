@@ -174,8 +174,7 @@ double ns_per_hash(F&& f, std::size_t len) {
 int run_flood(const flood_options& o) {
   using threadmap::strategy_kind;
   std::vector<strategy_kind> kinds;
-  for (auto k : {strategy_kind::mutex, strategy_kind::rwlock, strategy_kind::readmostly,
-                 strategy_kind::striped, strategy_kind::lockfree}) {
+  for (strategy_kind k : threadmap::all_strategies) {
     if (o.strategies.empty() || std::find(o.strategies.begin(), o.strategies.end(),
                                           threadmap::to_string(k)) != o.strategies.end())
       kinds.push_back(k);

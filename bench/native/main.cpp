@@ -52,7 +52,7 @@ namespace {
 
 const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native -- [flags])
 
-  --strategies=LIST   contenders: mutex,rwlock,readmostly,striped,lockfree,tbb,cuckoo
+  --strategies=LIST   contenders: STRATEGIES,tbb,cuckoo
                       (default: every strategy and every peer built in)
   --reads=100,95,50,10  read shares in percent (the rest are updates)
   --dist=uniform,zipf   key choice: uniform or Zipf(0.99)
@@ -141,13 +141,20 @@ std::uint64_t parse_size(const std::string& s) {
 const std::vector<std::string>& strategy_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (auto k : {threadmap::strategy_kind::mutex, threadmap::strategy_kind::rwlock,
-                   threadmap::strategy_kind::readmostly, threadmap::strategy_kind::striped,
-                   threadmap::strategy_kind::lockfree})
+    for (threadmap::strategy_kind k : threadmap::all_strategies)
       v.push_back(threadmap::to_string(k));
     return v;
   }();
   return names;
+}
+
+// The help text, with the strategy list filled in from the core's.
+std::string usage_text() {
+  std::string names;
+  for (const auto& n : strategy_names()) names += (names.empty() ? "" : ",") + n;
+  std::string u = usage;
+  u.replace(u.find("STRATEGIES"), std::strlen("STRATEGIES"), names);
+  return u;
 }
 
 const std::vector<std::string> peer_names = {"tbb", "cuckoo"};
@@ -173,7 +180,7 @@ options parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
-      std::fputs(usage, stdout);
+      std::fputs(usage_text().c_str(), stdout);
       std::exit(0);
     }
     const auto eq = a.find('=');
@@ -276,7 +283,7 @@ options parse(int argc, char** argv) {
     } else if (key == "--warmup-ops") {
       o.warmup_ops = std::stoull(val);
     } else {
-      throw std::invalid_argument("unknown flag " + a + "\n\n" + usage);
+      throw std::invalid_argument("unknown flag " + a + "\n\n" + usage_text());
     }
   }
   if (quick) {
@@ -348,12 +355,9 @@ template <class K>
 std::unique_ptr<contender> make_contender_k(const std::string& name,
                                             const threadmap::numa::policy& numa) {
   std::unique_ptr<contender> c;
-  for (auto k : {threadmap::strategy_kind::mutex, threadmap::strategy_kind::rwlock,
-                 threadmap::strategy_kind::readmostly, threadmap::strategy_kind::striped,
-                 threadmap::strategy_kind::lockfree}) {
-    if (name == threadmap::to_string(k))
-      c = std::make_unique<contender_of<K, threadmap_adapter<K>>>(k, numa);
-  }
+  threadmap::strategy_kind k;
+  if (threadmap::parse_strategy(name, k))
+    c = std::make_unique<contender_of<K, threadmap_adapter<K>>>(k, numa);
 #if THREADMAP_BENCH_HAVE_TBB
   if (name == "tbb") c = std::make_unique<contender_of<K, tbb_adapter<K>>>();
 #endif

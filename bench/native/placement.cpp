@@ -13,8 +13,6 @@ namespace numa = threadmap::numa;
 
 namespace {
 
-constexpr const char* numa_forms = "local, interleave, none or node:N (N a node id, e.g. node:0)";
-
 template <class Set>
 std::string set_text(const Set& s) {
   std::string out = "{";
@@ -30,30 +28,16 @@ bool all_digits(const std::string& s) {
 
 numa::policy parse_numa(const std::string& value, const numa::topology& t) {
   numa::policy p;
-  if (value == "none") return p;
-  if (value == "local") {
-    p.kind = numa::policy_kind::local;
-    return p;
-  }
-  if (value == "interleave") {
-    p.kind = numa::policy_kind::interleave;
-    return p;
-  }
-  const std::string prefix = "node:";
-  const std::string id =
-      value.substr(0, prefix.size()) == prefix ? value.substr(prefix.size()) : "";
-  if (!all_digits(id) || id.size() > 9)
-    throw std::invalid_argument("--numa=" + value + ": not a NUMA policy; use " + numa_forms);
-  p.kind = numa::policy_kind::node;
-  p.node = static_cast<unsigned>(std::stoul(id));
-  const std::string bad = numa::validate(p, t);
+  if (!numa::parse_policy(value, p))
+    throw std::invalid_argument("--numa=" + value + ": not a NUMA policy; use " +
+                                numa::policy_forms());
+  const std::string bad = p.kind == numa::policy_kind::node ? numa::validate(p, t) : "";
   if (!bad.empty()) throw std::invalid_argument("--numa=" + value + ": " + bad);
   return p;
 }
 
 std::string numa_label(const numa::policy& p) {
-  if (p.kind == numa::policy_kind::node) return "node:" + std::to_string(p.node);
-  return numa::to_string(p.kind);
+  return numa::to_text(p);
 }
 
 std::vector<int> parse_cpu_list(const std::string& value, const std::vector<unsigned>& online) {

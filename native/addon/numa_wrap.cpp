@@ -1,4 +1,5 @@
-// numa_wrap.cpp — argument plumbing for threadmap/topology.hpp and threadmap/placement.hpp; see numa_wrap.hpp.
+// numa_wrap.cpp — argument plumbing for threadmap/topology.hpp and threadmap/placement.hpp; see
+// numa_wrap.hpp.
 #include "numa_wrap.hpp"
 
 #include <algorithm>
@@ -12,7 +13,17 @@
 namespace threadmap::addon {
 namespace {
 
-constexpr const char* numa_choices = "'local', 'interleave', 'none' or { node: <node id> }";
+// "'local', 'interleave', 'none' or { node: <node id> }": the forms the
+// `numa` option takes, from the core's one list of policy kinds.
+std::string numa_choices() {
+  std::string out;
+  for (numa::policy_kind k : numa::all_policy_kinds) {
+    if (!out.empty()) out += k == numa::policy_kind::node ? " or " : ", ";
+    out += k == numa::policy_kind::node ? std::string("{ node: <node id> }")
+                                        : std::string("'") + numa::to_string(k) + "'";
+  }
+  return out;
+}
 
 // "0-3, 8": CPU and node lists as sysfs would write them, short on big machines.
 std::string format_list(const std::vector<unsigned>& v) {
@@ -117,6 +128,25 @@ napi_value PinThread(napi_env env, napi_callback_info cbinfo) {
   });
 }
 
+// parsePolicy(text): the `numa` option a text form names ("node:3" ->
+// { node: 3 }); whether the node exists is the map's to say.
+napi_value ParsePolicy(napi_env env, napi_callback_info cbinfo) {
+  return guarded_call(env, [&]() -> napi_value {
+    Napi::CallbackInfo info(env, cbinfo);
+    numa::policy p;
+    const bool text = info[0].IsString();
+    const std::string s = text ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (!text || !numa::parse_policy(s, p))
+      throw_type_error(env, std::string("threadmap: numa.parsePolicy: ") +
+                                (text ? "'" + s + "' is" : std::string("the argument is")) +
+                                " not a NUMA policy; use " + numa::policy_forms());
+    if (p.kind != numa::policy_kind::node) return Napi::String::New(env, numa::to_string(p.kind));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("node", p.node);
+    return o;
+  });
+}
+
 napi_property_descriptor fn(const char* name, napi_callback cb) {
   return {
       name,
@@ -134,10 +164,8 @@ napi_property_descriptor fn(const char* name, napi_callback cb) {
 void export_numa(Napi::Env env, Napi::Object exports) {
   Napi::Object o = Napi::Object::New(env);
   const napi_property_descriptor fns[] = {
-      fn("topology", Topology),
-      fn("currentCpu", CurrentCpu),
-      fn("currentNode", CurrentNode),
-      fn("pinThread", PinThread),
+      fn("topology", Topology),   fn("currentCpu", CurrentCpu),   fn("currentNode", CurrentNode),
+      fn("pinThread", PinThread), fn("parsePolicy", ParsePolicy),
   };
   check(env, napi_define_properties(env, o, std::size(fns), fns));
   o.Freeze();
@@ -149,23 +177,17 @@ numa::policy parse_numa_option(Napi::Env env, Napi::Value v) {
   if (v.IsUndefined()) return p;
   if (v.IsString()) {
     const std::string s = v.As<Napi::String>().Utf8Value();
-    if (s == "none") return p;
-    if (s == "local") {
-      p.kind = numa::policy_kind::local;
-      return p;
-    }
-    if (s == "interleave") {
-      p.kind = numa::policy_kind::interleave;
-      return p;
-    }
-    throw_type_error(
-        env, std::string("threadmap: options.numa must be ") + numa_choices + ", got '" + s + "'");
+    // A node is named by the object form here ("node:N" is the text form
+    // of numa.parsePolicy and the benchmarks' flags).
+    if (numa::parse_policy(s, p) && p.kind != numa::policy_kind::node) return p;
+    throw_type_error(env, std::string("threadmap: options.numa must be ") + numa_choices() +
+                              ", got '" + s + "'");
   }
   if (!v.IsObject() || v.IsArray() || v.IsFunction())
-    throw_type_error(env, std::string("threadmap: options.numa must be ") + numa_choices);
+    throw_type_error(env, std::string("threadmap: options.numa must be ") + numa_choices());
   Napi::Value node = v.As<Napi::Object>().Get("node");
   if (!node.IsNumber())
-    throw_type_error(env, std::string("threadmap: options.numa must be ") + numa_choices +
+    throw_type_error(env, std::string("threadmap: options.numa must be ") + numa_choices() +
                               " (node must be a number)");
   const auto t = numa::current_topology();
   const double d = node.As<Napi::Number>().DoubleValue();

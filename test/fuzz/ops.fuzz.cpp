@@ -47,11 +47,8 @@ std::string pool_string(std::uint8_t sel) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  static const strategy_kind kinds[] = {strategy_kind::mutex, strategy_kind::striped,
-                                        strategy_kind::rwlock, strategy_kind::readmostly,
-                                        strategy_kind::lockfree};
   options o;
-  o.strategy = kinds[data[0] % (sizeof kinds / sizeof kinds[0])];
+  o.strategy = all_strategies[data[0] % std::size(all_strategies)];
   o.stripes = 1u << (data[0] >> 4 & 3);
   auto m = make_map(o);
   std::unordered_map<std::string, std::string> model;

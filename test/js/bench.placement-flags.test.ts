@@ -63,7 +63,7 @@ describe('parsing --numa and --pin', () => {
     const parseArgs = await loadParseArgs()
     for (const bad of ['bogus', 'Local', 'node:', 'node:-1', 'node:x', 'node:1:2', '']) {
       expect(() => parseArgs([`--numa=${bad}`], env)).toThrow(
-        `--numa ${bad}: not a NUMA policy; use local, interleave, none or node:N (N a node id, e.g. node:0)`,
+        `--numa ${bad}: threadmap: numa.parsePolicy: '${bad}' is not a NUMA policy; use local, interleave, none or node:N (N a node id, e.g. node:0)`,
       )
     }
     expect(() => parseArgs(['--numa'], env)).toThrow('--numa needs a value')
@@ -102,7 +102,7 @@ describe('node bench/js/main.mjs', () => {
   test('a malformed --numa exits 2 naming the forms', () => {
     const r = bench(['--numa', 'fast'])
     expect(r.status).toBe(2)
-    expect(r.stderr).toContain('--numa fast: not a NUMA policy; use local, interleave, none or node:N')
+    expect(r.stderr).toContain("--numa fast: threadmap: numa.parsePolicy: 'fast' is not a NUMA policy; use local, interleave, none or node:N")
     expect(r.stdout).toBe('')
   })
 

@@ -52,22 +52,16 @@ struct strategy_config {
   threadmap::options opts;
 };
 inline std::vector<strategy_config> strategies() {
-  using threadmap::strategy_kind;
   std::vector<strategy_config> v;
-  threadmap::options o;
-  o.strategy = strategy_kind::mutex;
-  v.push_back({"mutex", o});
-  o.strategy = strategy_kind::rwlock;
-  v.push_back({"rwlock", o});
-  o.strategy = strategy_kind::readmostly;
-  v.push_back({"readmostly", o});
-  o.strategy = strategy_kind::striped;
-  v.push_back({"striped", o});
-  o.stripes = 1;
-  v.push_back({"striped-1", o});
-  o.stripes = 0;
-  o.strategy = strategy_kind::lockfree;
-  v.push_back({"lockfree", o});
+  for (threadmap::strategy_kind k : threadmap::all_strategies) {
+    threadmap::options o;
+    o.strategy = k;
+    v.push_back({threadmap::to_string(k), o});
+    if (k == threadmap::strategy_kind::striped) {
+      o.stripes = 1;
+      v.push_back({"striped-1", o});
+    }
+  }
   return v;
 }
 

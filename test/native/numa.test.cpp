@@ -343,10 +343,6 @@ TEST_CASE("allocate: local prefers the thread's node, interleave spreads, none i
 
 namespace {
 
-constexpr strategy_kind every_strategy[] = {strategy_kind::striped, strategy_kind::mutex,
-                                            strategy_kind::rwlock, strategy_kind::readmostly,
-                                            strategy_kind::lockfree};
-
 std::string case_name(const char* what, strategy_kind kind) {
   return std::string(what) + " [" + to_string(kind) + "]";
 }
@@ -403,7 +399,7 @@ void check_bound_to_node0(const numa::table_report& r) {
 }  // namespace
 
 TEST_CASE("maps bound to node 0: every table of every strategy is bound and read back on node 0") {
-  for (strategy_kind kind : every_strategy) {
+  for (strategy_kind kind : all_strategies) {
     tmtest::current() = case_name("maps bound to node 0", kind);
     options o;
     o.strategy = kind;
@@ -492,7 +488,7 @@ TEST_CASE("maps bound to node 0: every table of every strategy is bound and read
 }
 
 TEST_CASE("maps: a node that does not exist is refused before anything is allocated") {
-  for (strategy_kind kind : every_strategy) {
+  for (strategy_kind kind : all_strategies) {
     tmtest::current() = case_name("maps: a node that does not exist is refused", kind);
     options o;
     o.strategy = kind;
@@ -514,7 +510,7 @@ TEST_CASE("maps: a node that does not exist is refused before anything is alloca
 }
 
 TEST_CASE("maps: policy none leaves every strategy's tables to the kernel's default, and says so") {
-  for (strategy_kind kind : every_strategy) {
+  for (strategy_kind kind : all_strategies) {
     tmtest::current() = case_name("maps: policy none", kind);
     options o;
     o.strategy = kind;
@@ -735,7 +731,7 @@ TEST_CASE("simulated 2/4/8 nodes: a fixed node and interleave, decided and repor
     fake_sysfs fake;
     fake.make(nodes, [&](unsigned k) { return shuffled_cpus(nodes, k); });
     use_sysfs use(fake.root);
-    for (strategy_kind kind : every_strategy) {
+    for (strategy_kind kind : all_strategies) {
       tmtest::current() =
           case_name("simulated node/interleave", kind) + ", " + std::to_string(nodes) + " nodes";
       for (unsigned target : {0u, nodes - 1}) {
@@ -784,7 +780,7 @@ TEST_CASE("simulated topology: a malformed tree is a one-node topology the maps 
   const auto t = numa::current_topology();
   CHECK(contains(t->error, "node1/cpulist"));
   CHECK_EQ(t->nodes.size(), std::size_t(1));
-  for (strategy_kind kind : every_strategy) {
+  for (strategy_kind kind : all_strategies) {
     tmtest::current() = case_name("simulated topology: malformed tree", kind);
     const auto rs = arrays_after_put(kind, 20000, {numa::policy_kind::local, 0});
     CHECK(!rs.empty());

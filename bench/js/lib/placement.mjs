@@ -15,15 +15,15 @@
 // itself, checks numa.currentCpu() at once and again after each run, and
 // fails the run if it ever answers another CPU.
 
-export const NUMA_FORMS = 'local, interleave, none or node:N (N a node id, e.g. node:0)'
+import { loadNuma } from './threadmap.mjs'
 
-/** --numa's value as ThreadMap's `numa` option. */
+/** --numa's value as ThreadMap's `numa` option (the library's parser: numa.parsePolicy). */
 export function parseNuma(value) {
-  const s = String(value).trim()
-  if (s === 'local' || s === 'interleave' || s === 'none') return s
-  const m = /^node:(\d+)$/.exec(s)
-  if (m) return { node: Number(m[1]) }
-  throw new Error(`--numa ${value}: not a NUMA policy; use ${NUMA_FORMS}`)
+  try {
+    return loadNuma().parsePolicy(String(value).trim())
+  } catch (err) {
+    throw new Error(`--numa ${value}: ${err.message}`)
+  }
 }
 
 /** 'none', 'local', 'interleave' or 'node:N': the option as --numa spells it. */

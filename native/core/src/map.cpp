@@ -44,6 +44,15 @@ const char* to_string(strategy_kind s) noexcept {
   return "unknown";
 }
 
+bool parse_strategy(std::string_view name, strategy_kind& out) noexcept {
+  for (strategy_kind k : all_strategies)
+    if (name == to_string(k)) {
+      out = k;
+      return true;
+    }
+  return false;
+}
+
 void append_scan_record(std::string& out, bytes key, bytes value) {
   const std::uint32_t lens[2] = {static_cast<std::uint32_t>(key.size()),
                                  static_cast<std::uint32_t>(value.size())};

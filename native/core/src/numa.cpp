@@ -74,6 +74,39 @@ const char* to_string(outcome o) noexcept {
   return "unknown";
 }
 
+bool parse_policy(std::string_view text, policy& out) noexcept {
+  for (policy_kind k : all_policy_kinds)
+    if (k != policy_kind::node && text == to_string(k)) {
+      out = policy{k, 0};
+      return true;
+    }
+  constexpr std::string_view prefix = "node:";
+  if (text.substr(0, prefix.size()) != prefix) return false;
+  const std::string_view id = text.substr(prefix.size());
+  if (id.empty() || id.size() > 9) return false;
+  unsigned n = 0;
+  for (char c : id) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<unsigned>(c - '0');
+  }
+  out = policy{policy_kind::node, n};
+  return true;
+}
+
+std::string to_text(const policy& p) {
+  if (p.kind == policy_kind::node) return "node:" + std::to_string(p.node);
+  return to_string(p.kind);
+}
+
+std::string policy_forms() {
+  std::string out;
+  for (policy_kind k : all_policy_kinds) {
+    if (!out.empty()) out += k == policy_kind::node ? " or " : ", ";
+    out += k == policy_kind::node ? "node:N (N a node id, e.g. node:0)" : to_string(k);
+  }
+  return out;
+}
+
 const char* describe(outcome o) noexcept {
   switch (o) {
     case outcome::kernel_default:

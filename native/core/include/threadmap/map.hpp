@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,7 +48,22 @@ const char* to_string(status s) noexcept;
 
 enum class strategy_kind : std::uint8_t { mutex, striped, rwlock, readmostly, lockfree };
 
+/// Every strategy, in enum order: the one list of them. The factory, the
+/// binding (options.strategy, constants.STRATEGIES and its error messages),
+/// the typed test suites and the benchmarks all iterate this; a strategy
+/// added to the enum must be added here (the assertion below checks the
+/// count) and given a name in to_string and a case in the factory.
+inline constexpr strategy_kind all_strategies[] = {strategy_kind::mutex, strategy_kind::striped,
+                                                   strategy_kind::rwlock, strategy_kind::readmostly,
+                                                   strategy_kind::lockfree};
+static_assert(std::size(all_strategies) == std::size_t(strategy_kind::lockfree) + 1,
+              "all_strategies must list every strategy_kind, in enum order");
+
+/// The strategy's name ("mutex", "striped", ...), as JavaScript spells it.
 const char* to_string(strategy_kind s) noexcept;
+
+/// The strategy named `name`, if there is one.
+bool parse_strategy(std::string_view name, strategy_kind& out) noexcept;
 
 struct options {
   strategy_kind strategy = strategy_kind::striped;

@@ -19,6 +19,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace threadmap::numa {
@@ -31,10 +33,25 @@ enum class policy_kind : std::uint8_t {
 };
 const char* to_string(policy_kind k) noexcept;
 
+/// Every policy kind, in the order messages list them: the one list of them
+/// (parse_policy, policy_forms and the binding's `numa` option read it).
+inline constexpr policy_kind all_policy_kinds[] = {policy_kind::local, policy_kind::interleave,
+                                                   policy_kind::none, policy_kind::node};
+
 struct policy {
   policy_kind kind = policy_kind::none;
   unsigned node = 0;  // policy_kind::node only
 };
+
+/// A policy's text form: "local", "interleave", "none" or "node:N" (N a node
+/// id in decimal, at most nine digits). False, and `out` untouched, for
+/// anything else. Whether node N exists is topology.hpp's validate().
+bool parse_policy(std::string_view text, policy& out) noexcept;
+/// The text form parse_policy reads back ("node:3", "interleave", ...).
+std::string to_text(const policy& p);
+/// "local, interleave, none or node:N (N a node id, e.g. node:0)": the text
+/// forms, for messages.
+std::string policy_forms();
 
 /// What happened to one allocation.
 enum class outcome : std::uint8_t {
