@@ -4,7 +4,7 @@
 import { inspect, type InspectOptions } from 'node:util'
 
 import { valueCodec, type ValueCodec } from './codecs'
-import { addon, io, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
+import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
 import type {
   KeyTypeName,
   KeyTypes,
@@ -156,18 +156,20 @@ function pieces(
   }
 }
 
-// The io path (lib/native.ts, io): get, has, set, delete and add write the
-// map's reference into the thread's io buffer, with the key too when it is a
-// number (for maps whose keys are numbers or 'any'), and call a native io
-// function that reads them there (ioGet ...) or takes the key as its one
-// argument (ioGetK ...). On maps whose values are numbers the value travels
-// there as well: set writes it, get reads what the call left. Each number
-// that does not cross as an argument or a result saves a Node-API call.
-// No user code runs between the writes and the call that reads them.
+// The io path (native/addon/io_protocol.hpp): get, has, set, delete and add
+// write the map's reference into the thread's io buffer, with the key too
+// when it is a number and the map's key type is one of ioLayout.numberKeys,
+// and the value on maps whose value type is one of ioLayout.numberValues
+// (set writes it, get reads what the call left). Each number that does not
+// cross as an argument or a result saves a Node-API call.
+const { ref: IO_REF, key: IO_KEY, value: IO_VALUE } = IO_LAYOUT
+const IO_NUMBER_KEYS: readonly string[] = addon.ioLayout.numberKeys
+const IO_NUMBER_VALUES: readonly string[] = addon.ioLayout.numberValues
+
 function ioKey(ref: MapRef, numberKeys: boolean, key: unknown): boolean {
-  io[0] = ref
+  io[IO_REF] = ref
   if (!numberKeys || typeof key !== 'number') return false
-  io[1] = key
+  io[IO_KEY] = key
   return true
 }
 
@@ -235,9 +237,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   readonly #ref: MapRef
   readonly #info: NativeInfo
   readonly #codec: ValueCodec | null
-  // Whether number keys travel in the io buffer (keys 'number' and 'any').
+  // Whether number keys (values) travel in the io buffer: the addon says
+  // which types' do (ioLayout).
   readonly #numberKeys: boolean
-  // Whether values travel in the io buffer (values 'number').
   readonly #numberValues: boolean
 
   /**
@@ -264,8 +266,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     this.#info = addon.info(this.#native)
     this.#ref = this.#info.ref
     this.#codec = valueCodec(this.#info.values)
-    this.#numberKeys = this.#info.keys === 'number' || this.#info.keys === 'any'
-    this.#numberValues = this.#info.values === 'number'
+    this.#numberKeys = IO_NUMBER_KEYS.includes(this.#info.keys)
+    this.#numberValues = IO_NUMBER_VALUES.includes(this.#info.values)
     if (entries !== undefined && entries !== null) {
       try {
         for (const entry of entries) {
@@ -343,7 +345,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues) {
       const found = inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT)
-      return (found === ABSENT ? undefined : io[2]) as V | undefined
+      return (found === ABSENT ? undefined : io[IO_VALUE]) as V | undefined
     }
     if (this.#codec === null) return (inIo ? ioGet() : ioGetK(key as Wire)) as V | undefined
     return this.#decodeOr(inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT))
@@ -354,7 +356,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const wire = this.#encode(value)
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues && typeof wire === 'number') {
-      io[2] = wire
+      io[IO_VALUE] = wire
       if (inIo) ioSet()
       else ioSetK(key as Wire)
     } else if (inIo) ioSet(wire)
