@@ -133,6 +133,20 @@ function numbersAsTyped(input: BatchInput): BatchInput {
   return out
 }
 
+/** The answers of `call` over every piece of `input` (see pieces), in order, as one array. */
+function collect<T>(
+  input: BatchInput,
+  call: (base: number, typed: TypedElements | undefined, plain: readonly Wire[]) => T[],
+): T[] {
+  let out: T[] = []
+  pieces(input, (base, typed, plain) => {
+    const got = call(base, typed, plain)
+    if (base === 0) out = got
+    else for (let i = 0; i < got.length; i++) out.push(got[i])
+  })
+  return out
+}
+
 /**
  * Runs `call` over `input` in pieces of at most BATCH_MAX elements, in order
  * (one call for an empty input): a typed array as views of it, an array as
@@ -405,39 +419,35 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   // Generators (not a hand-written iterator class) so the iterators inherit
   // from %IteratorPrototype% and get the iterator helpers where the runtime
-  // has them, like Map's own; `finally` frees the native cursor on break.
-  *#entries(): Generator<[K, V], undefined, unknown> {
-    const it = addon.iterate(this.#ref, ITER_ENTRIES)
+  // has them, like Map's own; `finally` frees the native cursor on break
+  // (breaking out of the outer generators returns #chunks too).
+  *#chunks(mode: number): Generator<Wire[], undefined, unknown> {
+    const it = addon.iterate(this.#ref, mode)
     try {
-      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
-        for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
-      }
+      for (let chunk = it.next(); chunk !== null; chunk = it.next()) yield chunk
     } finally {
       it.return()
+    }
+    return undefined
+  }
+
+  *#entries(): Generator<[K, V], undefined, unknown> {
+    for (const chunk of this.#chunks(ITER_ENTRIES)) {
+      for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
     }
     return undefined
   }
 
   *#keys(): Generator<K, undefined, unknown> {
-    const it = addon.iterate(this.#ref, ITER_KEYS)
-    try {
-      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
-        for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
-      }
-    } finally {
-      it.return()
+    for (const chunk of this.#chunks(ITER_KEYS)) {
+      for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
     }
     return undefined
   }
 
   *#values(): Generator<V, undefined, unknown> {
-    const it = addon.iterate(this.#ref, ITER_VALUES)
-    try {
-      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
-        for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])
-      }
-    } finally {
-      it.return()
+    for (const chunk of this.#chunks(ITER_VALUES)) {
+      for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])
     }
     return undefined
   }
@@ -460,12 +470,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const ref = this.#ref
     const codec = this.#codec
     const missing = codec === null ? undefined : ABSENT
-    let out: (Wire | Absent)[] = []
-    pieces(input, (base, typed, plain) => {
-      const got = addon.getMany(ref, base, missing, typed, ...plain)
-      if (base === 0) out = got
-      else for (let i = 0; i < got.length; i++) out.push(got[i])
-    })
+    const out: (Wire | Absent)[] = collect(input, (base, typed, plain) =>
+      addon.getMany(ref, base, missing, typed, ...plain),
+    )
     if (codec !== null) {
       for (let i = 0; i < out.length; i++) {
         const w = out[i]
@@ -479,13 +486,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   hasMany(keys: BatchKeys<K>): boolean[] {
     const input = this.#batchKeys(batchInput('hasMany(keys): keys', keys))
     const ref = this.#ref
-    let out: boolean[] = []
-    pieces(input, (base, typed, plain) => {
-      const got = addon.hasMany(ref, base, typed, ...plain)
-      if (base === 0) out = got
-      else for (let i = 0; i < got.length; i++) out.push(got[i])
-    })
-    return out
+    return collect(input, (base, typed, plain) => addon.hasMany(ref, base, typed, ...plain))
   }
 
   /** Deletes the keys; whether each was present (a repeated key: only its first time), in order. */
@@ -493,13 +494,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const input = this.#batchKeys(batchInput('deleteMany(keys): keys', keys))
     const ref = this.#ref
     if (input.length > BATCH_MAX) pieces(input, (base, typed, plain) => addon.deleteMany(ref, base, true, typed, ...plain))
-    let out: boolean[] = []
-    pieces(input, (base, typed, plain) => {
-      const got = addon.deleteMany(ref, base, false, typed, ...plain)
-      if (base === 0) out = got
-      else for (let i = 0; i < got.length; i++) out.push(got[i])
-    })
-    return out
+    return collect(input, (base, typed, plain) => addon.deleteMany(ref, base, false, typed, ...plain))
   }
 
   /**

@@ -381,31 +381,20 @@ void encode_any(napi_env env, napi_value v, const item& it, byte_buffer& out) {
              "any");
 }
 
-napi_value decode_any(napi_env env, std::string_view b) {
-  if (b.empty()) throw_error(env, "threadmap: empty 'any' entry (corrupt)");
-  napi_value r;
-  std::string_view payload = b.substr(1);
-  switch (static_cast<std::uint8_t>(b[0])) {
-    case any_tag::undefined:
-      check(env, napi_get_undefined(env, &r));
-      return r;
-    case any_tag::null:
-      check(env, napi_get_null(env, &r));
-      return r;
-    case any_tag::false_:
-      return make_bool(env, false);
-    case any_tag::true_:
-      return make_bool(env, true);
+// The codec of an `any` entry's payload, by its tag; nullopt for the tags
+// that are the whole value (undefined, null, false, true) and unknown ones.
+std::optional<codec> payload_codec(std::uint8_t tag) noexcept {
+  switch (tag) {
     case any_tag::number:
-      return make_number(env, payload);
+      return codec::number;
     case any_tag::string:
-      return make_string(env, payload);
+      return codec::string;
     case any_tag::bigint:
-      return make_bigint(env, payload);
+      return codec::bigint;
     case any_tag::structured:
-      return make_bytes(env, payload);
+      return codec::structured;
     default:
-      throw_error(env, "threadmap: unknown 'any' tag (corrupt entry)");
+      return std::nullopt;
   }
 }
 
@@ -492,9 +481,25 @@ napi_value decode(napi_env env, codec c, std::string_view b) {
     case codec::structured:
       return make_bytes(env, b);
     case codec::any:
-      return decode_any(env, b);
+      break;
   }
-  throw_error(env, "threadmap: unknown codec");
+  if (b.empty()) throw_error(env, "threadmap: empty 'any' entry (corrupt)");
+  const auto tag = static_cast<std::uint8_t>(b[0]);
+  if (const auto payload = payload_codec(tag)) return decode(env, *payload, b.substr(1));
+  napi_value r;
+  switch (tag) {
+    case any_tag::undefined:
+      check(env, napi_get_undefined(env, &r));
+      return r;
+    case any_tag::null:
+      check(env, napi_get_null(env, &r));
+      return r;
+    case any_tag::false_:
+    case any_tag::true_:
+      return make_bool(env, tag == any_tag::true_);
+    default:
+      throw_error(env, "threadmap: unknown 'any' tag (corrupt entry)");
+  }
 }
 
 // --- numbers without a napi_value ------------------------------------------------

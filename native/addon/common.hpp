@@ -204,6 +204,22 @@ napi_property_descriptor method(const char* name) {
           nullptr};
 }
 
+// A module function: writable, configurable and enumerable, as an
+// assignment to the exports object would make it. `data` reaches the
+// callback (napi_get_cb_info).
+inline napi_property_descriptor function_property(const char* name, napi_callback cb,
+                                                  void* data = nullptr) {
+  return {
+      name,
+      nullptr,
+      cb,
+      nullptr,
+      nullptr,
+      nullptr,
+      static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
+      data};
+}
+
 // Defines the class with its methods on the prototype. (napi_define_class
 // cannot take our checked thunks as instance methods: it only knows its own
 // member-function trampolines.)

@@ -207,18 +207,6 @@ napi_value io_function(napi_env env, napi_callback_info cbinfo) {
   });
 }
 
-napi_property_descriptor function_property(const char* name, napi_callback cb, void* data) {
-  return {
-      name,
-      nullptr,
-      cb,
-      nullptr,
-      nullptr,
-      nullptr,
-      static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
-      data};
-}
-
 template <auto Op, bool Variadic = false>
 napi_property_descriptor map_fn(const char* name, addon_data* d) {
   return function_property(name, map_function<Op, Variadic>, d);
@@ -822,7 +810,7 @@ Napi::Object io_layout(Napi::Env env) {
 void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
   addon_data* d = &data_of(env);
   const napi_property_descriptor fns[] = {
-      function_property("info", info_function, nullptr),
+      function_property("info", info_function),
       map_fn<keyed<get_op>>("get", d),
       map_fn<keyed<set_if_absent_op>>("setIfAbsent", d),
       map_fn<keyed<get_or_set_op>>("getOrSet", d),
