@@ -170,12 +170,10 @@ function pieces(
   }
 }
 
-// The io path (native/addon/io_protocol.hpp): get, has, set, delete and add
-// write the map's reference into the thread's io buffer, with the key too
-// when it is a number and the map's key type is one of ioLayout.numberKeys,
-// and the value on maps whose value type is one of ioLayout.numberValues
-// (set writes it, get reads what the call left). Each number that does not
-// cross as an argument or a result saves a Node-API call.
+// The io path: get, has, set, delete and add pass the map's reference, and
+// number keys and values, through the thread's io buffer; the protocol is
+// native/addon/io_protocol.hpp, and the addon names the key and value types
+// whose numbers travel there (ioLayout).
 const { ref: IO_REF, key: IO_KEY, value: IO_VALUE } = IO_LAYOUT
 const IO_NUMBER_KEYS: readonly string[] = addon.ioLayout.numberKeys
 const IO_NUMBER_VALUES: readonly string[] = addon.ioLayout.numberValues

@@ -96,10 +96,15 @@ struct item {
   throw_type_error(env, msg);
 }
 
-void check_size(napi_env env, std::size_t size, const item& it) {
-  if (size > it.limit())
-    throw_range_error(env, "threadmap: " + it.name() + " is " + std::to_string(size) +
-                               " bytes once encoded; the limit is " + std::to_string(it.limit()));
+[[noreturn]] void throw_too_large(napi_env env, std::size_t size, const item& it) {
+  throw_range_error(env, "threadmap: " + it.name() + " is " + std::to_string(size) +
+                             " bytes once encoded; the limit is " + std::to_string(it.limit()));
+}
+
+// Inline: every encoding ends with it.
+inline void check_size(napi_env env, std::size_t size, const item& it) {
+  if (size > it.limit()) [[unlikely]]
+    throw_too_large(env, size, it);
 }
 
 // --- strings -----------------------------------------------------------------
@@ -430,8 +435,13 @@ const std::vector<codec>& codecs(role r) {
   return r == role::key ? keys : values;
 }
 
-void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::size_t index) {
-  const item it{r, index};
+namespace {
+
+// One body for keys and values; the role is a template argument so that
+// what it decides (the size limit, -0) is a constant on the hot path.
+template <role R>
+void append_as(napi_env env, napi_value v, codec c, byte_buffer& out, std::size_t index) {
+  const item it{R, index};
   const std::size_t start = out.size();
   bool ok = true;
   switch (c) {
@@ -458,6 +468,15 @@ void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::
   }
   if (!ok) wrong_type(env, v, it, row(c).wanted, to_string(c));
   check_size(env, out.size() - start, it);
+}
+
+}  // namespace
+
+void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::size_t index) {
+  if (r == role::key)
+    append_as<role::key>(env, v, c, out, index);
+  else
+    append_as<role::value>(env, v, c, out, index);
 }
 
 void encode(napi_env env, napi_value v, codec c, role r, byte_buffer& out) {
@@ -506,7 +525,10 @@ napi_value decode(napi_env env, codec c, std::string_view b) {
 
 void append_number(double d, codec c, role r, byte_buffer& out) {
   if (c == codec::any) out.push(any_tag::number);
-  append_double(d, r == role::key, out);
+  if (r == role::key)
+    append_double(d, true, out);
+  else
+    append_double(d, false, out);
 }
 
 double read_number(napi_env env, std::string_view b) {

@@ -6,6 +6,7 @@
 // batches; and the list of exported functions.
 #include "map_wrap.hpp"
 
+#include <bit>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -253,16 +254,19 @@ bool is_undefined(napi_env env, napi_value v) {
 // make a status into a boolean, or into the value found or the caller's
 // `missing` marker.
 
-// The key: c[1], or on an io call of the ioGet form the number in the key slot.
-bytes key_of(const NativeMap& m, const call& c, scratch& s) {
-  if (!c.io_key) {
-    encode(c.env, c[1], m.keys(), role::key, s.key);
-    return s.key.view();
-  }
+// ioGet ...: the number in the io buffer's key slot.
+inline bytes io_key(const NativeMap& m, const call& c, scratch& s) {
   if (!io::number_keys(m.keys()))
     throw_error(c.env, "threadmap: an io call needs a map whose keys are numbers or 'any'");
   s.key.clear();
   append_number(c.data->io->key, m.keys(), role::key, s.key);
+  return s.key.view();
+}
+
+// The key: c[1], or on an io call of the ioGet form the io buffer's.
+inline bytes key_of(const NativeMap& m, const call& c, scratch& s) {
+  if (c.io_key) return io_key(m, c, s);
+  encode(c.env, c[1], m.keys(), role::key, s.key);
   return s.key.view();
 }
 
@@ -288,16 +292,21 @@ napi_value found_value(const NativeMap& m, const call& c, scratch& s) {
   return decode(c.env, m.values(), s.out);
 }
 
-// A set of statuses, for the answers below.
+// A set of statuses, for the answers below. A set of one is tested with one
+// comparison, which the compiler folds where the status is a constant.
 template <class... S>
 constexpr std::uint32_t statuses(S... s) {
   return ((std::uint32_t{1} << static_cast<unsigned>(s)) | ...);
 }
 constexpr bool in(std::uint32_t set, status st) {
+  if (std::has_single_bit(set)) return static_cast<int>(st) == std::countr_zero(set);
   return ((set >> static_cast<unsigned>(st)) & 1u) != 0;
 }
 
 struct op {
+  // Whether the operation may fill s.value, s.expected or s.out, which
+  // keyed<Op> then trims (scratch::trim) after the call.
+  static constexpr bool copies_values = true;
   void read_args(const NativeMap&, const call&) {}
   void encode_values(const NativeMap&, const call&, scratch&) {}
 };
@@ -310,8 +319,9 @@ struct stores_value : op {
 template <std::uint32_t Yes, std::uint32_t No>
 struct answers_flag {
   napi_value answer(const NativeMap&, const call& c, scratch&, status st, bytes, const char* what) {
-    if (!in(Yes | No, st)) throw_status(c.env, st, what);
-    return boolean(c.env, in(Yes, st));
+    const bool yes = in(Yes, st);
+    if (!yes && !in(No, st)) throw_status(c.env, st, what);
+    return boolean(c.env, yes);
   }
 };
 
@@ -327,15 +337,18 @@ struct answers_value {
   }
 };
 
-// Big scratch buffers are let go after every call, thrown or not.
+// Big scratch buffers are let go after the call, thrown or not.
+template <bool Trim>
 struct trim_after {
   scratch& s;
-  ~trim_after() { s.trim(); }
+  ~trim_after() {
+    if constexpr (Trim) s.trim();
+  }
 };
 
 template <class Op>
 napi_value keyed(NativeMap& m, const call& c, scratch& s) {
-  const trim_after trim{s};
+  const trim_after<Op::copies_values> trim{s};
   Op o;
   o.read_args(m, c);
   const bytes key = key_of(m, c, s);
@@ -359,6 +372,7 @@ struct get_op : op, answers_value<status::ok, status::not_found, 2> {
 // has(ref, key)
 struct has_op : op, answers_flag<statuses(status::ok), statuses(status::not_found)> {
   static constexpr const char* name = "has";
+  static constexpr bool copies_values = false;
   status apply(concurrent_map& m, bytes key, scratch&) {
     return m.get(key, nullptr) ? status::ok : status::not_found;
   }
@@ -407,6 +421,7 @@ struct take_op : op, answers_value<status::ok, status::not_found, 2> {
 // delete(ref, key): whether the key was present.
 struct delete_op : op, answers_flag<statuses(status::ok), statuses(status::not_found)> {
   static constexpr const char* name = "delete";
+  static constexpr bool copies_values = false;
   status apply(concurrent_map& m, bytes key, scratch&) { return m.erase(key, nullptr); }
 };
 
