@@ -417,35 +417,41 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   // Generators (not a hand-written iterator class) so the iterators inherit
   // from %IteratorPrototype% and get the iterator helpers where the runtime
-  // has them, like Map's own; `finally` frees the native cursor on break
-  // (breaking out of the outer generators returns #chunks too).
-  *#chunks(mode: number): Generator<Wire[], undefined, unknown> {
-    const it = addon.iterate(this.#ref, mode)
+  // has them, like Map's own; `finally` frees the native cursor on break.
+  // One generator each, so that an entry costs one generator resume (a
+  // shared generator of chunks would add a second layer).
+  *#entries(): Generator<[K, V], undefined, unknown> {
+    const it = addon.iterate(this.#ref, ITER_ENTRIES)
     try {
-      for (let chunk = it.next(); chunk !== null; chunk = it.next()) yield chunk
+      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
+        for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
+      }
     } finally {
       it.return()
     }
     return undefined
   }
 
-  *#entries(): Generator<[K, V], undefined, unknown> {
-    for (const chunk of this.#chunks(ITER_ENTRIES)) {
-      for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
-    }
-    return undefined
-  }
-
   *#keys(): Generator<K, undefined, unknown> {
-    for (const chunk of this.#chunks(ITER_KEYS)) {
-      for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
+    const it = addon.iterate(this.#ref, ITER_KEYS)
+    try {
+      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
+        for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
+      }
+    } finally {
+      it.return()
     }
     return undefined
   }
 
   *#values(): Generator<V, undefined, unknown> {
-    for (const chunk of this.#chunks(ITER_VALUES)) {
-      for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])
+    const it = addon.iterate(this.#ref, ITER_VALUES)
+    try {
+      for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
+        for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])
+      }
+    } finally {
+      it.return()
     }
     return undefined
   }
