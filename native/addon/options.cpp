@@ -52,7 +52,8 @@ choices codec_choices(role r) {
 
 choices strategy_choices() {
   std::vector<std::pair<std::string, unsigned>> names;
-  for (strategy_kind k : strategy_kinds()) names.emplace_back(to_string(k), static_cast<unsigned>(k));
+  for (strategy_kind k : strategy_kinds())
+    names.emplace_back(to_string(k), static_cast<unsigned>(k));
   // 'auto' is striped until the benchmark says otherwise (see DESIGN.md).
   names.emplace_back("auto", static_cast<unsigned>(strategy_kind::striped));
   return {std::move(names), ", or "};
@@ -81,9 +82,10 @@ const std::vector<option_row>& option_table() {
                  [](parsed_options& p, std::size_t v) { p.keys = static_cast<codec>(v); }});
     t.push_back({"values", kind::one_of, codec_choices(role::value),
                  [](parsed_options& p, std::size_t v) { p.values = static_cast<codec>(v); }});
-    t.push_back({"strategy", kind::one_of, strategy_choices(), [](parsed_options& p, std::size_t v) {
-                   p.core.strategy = static_cast<strategy_kind>(v);
-                 }});
+    t.push_back(
+        {"strategy", kind::one_of, strategy_choices(), [](parsed_options& p, std::size_t v) {
+           p.core.strategy = static_cast<strategy_kind>(v);
+         }});
     t.push_back({"capacity", kind::count, std::nullopt,
                  [](parsed_options& p, std::size_t n) { p.core.capacity = n; }});
     t.push_back({"maxMemory", kind::count, std::nullopt,
@@ -111,8 +113,8 @@ std::size_t read_count(Napi::Env env, const option_row& o, Napi::Value v) {
   if (!v.IsNumber()) throw_type_error(env, name + " must be a non-negative integer number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0)
-    throw_range_error(env, name + " must be an integer from 0 to 2^53 - 1, got " +
-                               v.ToString().Utf8Value());
+    throw_range_error(
+        env, name + " must be an integer from 0 to 2^53 - 1, got " + v.ToString().Utf8Value());
   return static_cast<std::size_t>(d);
 }
 
