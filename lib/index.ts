@@ -4,7 +4,7 @@
 import { inspect, type InspectOptions } from 'node:util'
 
 import { valueCodec, type ValueCodec } from './codecs'
-import { addon, io, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
+import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
 import type {
   KeyTypeName,
   KeyTypes,
@@ -47,17 +47,8 @@ export const MAX_KEY_BYTES: number = addon.constants.MAX_KEY_BYTES
 /** Largest encoded value, in bytes. */
 export const MAX_VALUE_BYTES: number = addon.constants.MAX_VALUE_BYTES
 
-const KEY_TYPES: readonly string[] = ['string', 'number', 'bigint', 'bytes', 'any'] satisfies KeyTypeName[]
-const VALUE_TYPES: readonly string[] = [
-  'string',
-  'number',
-  'bigint',
-  'boolean',
-  'bytes',
-  'json',
-  'structured',
-  'any',
-] satisfies ValueTypeName[]
+const KEY_TYPES: readonly string[] = addon.constants.KEY_TYPES
+const VALUE_TYPES: readonly string[] = addon.constants.VALUE_TYPES
 // Every key ThreadMapOptions has: anything else is a mistake worth an error.
 const OPTION_NAMES: readonly string[] = [
   'keys',
@@ -133,6 +124,20 @@ function numbersAsTyped(input: BatchInput): BatchInput {
   return out
 }
 
+/** The answers of `call` over every piece of `input` (see pieces), in order, as one array. */
+function collect<T>(
+  input: BatchInput,
+  call: (base: number, typed: TypedElements | undefined, plain: readonly Wire[]) => T[],
+): T[] {
+  let out: T[] = []
+  pieces(input, (base, typed, plain) => {
+    const got = call(base, typed, plain)
+    if (base === 0) out = got
+    else for (let i = 0; i < got.length; i++) out.push(got[i])
+  })
+  return out
+}
+
 /**
  * Runs `call` over `input` in pieces of at most BATCH_MAX elements, in order
  * (one call for an empty input): a typed array as views of it, an array as
@@ -156,18 +161,18 @@ function pieces(
   }
 }
 
-// The io path (lib/native.ts, io): get, has, set, delete and add write the
-// map's reference into the thread's io buffer, with the key too when it is a
-// number (for maps whose keys are numbers or 'any'), and call a native io
-// function that reads them there (ioGet ...) or takes the key as its one
-// argument (ioGetK ...). On maps whose values are numbers the value travels
-// there as well: set writes it, get reads what the call left. Each number
-// that does not cross as an argument or a result saves a Node-API call.
-// No user code runs between the writes and the call that reads them.
+// The io path: get, has, set, delete and add pass the map's reference, and
+// number keys and values, through the thread's io buffer; the protocol is
+// native/addon/io_protocol.hpp, and the addon names the key and value types
+// whose numbers travel there (ioLayout).
+const { ref: IO_REF, key: IO_KEY, value: IO_VALUE } = IO_LAYOUT
+const IO_NUMBER_KEYS: readonly string[] = addon.ioLayout.numberKeys
+const IO_NUMBER_VALUES: readonly string[] = addon.ioLayout.numberValues
+
 function ioKey(ref: MapRef, numberKeys: boolean, key: unknown): boolean {
-  io[0] = ref
+  io[IO_REF] = ref
   if (!numberKeys || typeof key !== 'number') return false
-  io[1] = key
+  io[IO_KEY] = key
   return true
 }
 
@@ -235,9 +240,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   readonly #ref: MapRef
   readonly #info: NativeInfo
   readonly #codec: ValueCodec | null
-  // Whether number keys travel in the io buffer (keys 'number' and 'any').
+  // Whether number keys (values) travel in the io buffer: the addon says
+  // which types' do (ioLayout).
   readonly #numberKeys: boolean
-  // Whether values travel in the io buffer (values 'number').
   readonly #numberValues: boolean
 
   /**
@@ -264,8 +269,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     this.#info = addon.info(this.#native)
     this.#ref = this.#info.ref
     this.#codec = valueCodec(this.#info.values, this.#native)
-    this.#numberKeys = this.#info.keys === 'number' || this.#info.keys === 'any'
-    this.#numberValues = this.#info.values === 'number'
+    this.#numberKeys = IO_NUMBER_KEYS.includes(this.#info.keys)
+    this.#numberValues = IO_NUMBER_VALUES.includes(this.#info.values)
     if (entries !== undefined && entries !== null) {
       try {
         for (const entry of entries) {
@@ -343,7 +348,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues) {
       const found = inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT)
-      return (found === ABSENT ? undefined : io[2]) as V | undefined
+      return (found === ABSENT ? undefined : io[IO_VALUE]) as V | undefined
     }
     if (this.#codec === null) return (inIo ? ioGet() : ioGetK(key as Wire)) as V | undefined
     return this.#decodeOr(inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT))
@@ -354,7 +359,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const wire = this.#encode(value)
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues && typeof wire === 'number') {
-      io[2] = wire
+      io[IO_VALUE] = wire
       if (inIo) ioSet()
       else ioSetK(key as Wire)
     } else if (inIo) ioSet(wire)
@@ -404,6 +409,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // Generators (not a hand-written iterator class) so the iterators inherit
   // from %IteratorPrototype% and get the iterator helpers where the runtime
   // has them, like Map's own; `finally` frees the native cursor on break.
+  // One generator each, so that an entry costs one generator resume (a
+  // shared generator of chunks would add a second layer).
   *#entries(): Generator<[K, V], undefined, unknown> {
     const it = addon.iterate(this.#ref, ITER_ENTRIES)
     try {
@@ -458,12 +465,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const ref = this.#ref
     const codec = this.#codec
     const missing = codec === null ? undefined : ABSENT
-    let out: (Wire | Absent)[] = []
-    pieces(input, (base, typed, plain) => {
-      const got = addon.getMany(ref, base, missing, typed, ...plain)
-      if (base === 0) out = got
-      else for (let i = 0; i < got.length; i++) out.push(got[i])
-    })
+    const out: (Wire | Absent)[] = collect(input, (base, typed, plain) =>
+      addon.getMany(ref, base, missing, typed, ...plain),
+    )
     if (codec !== null) {
       for (let i = 0; i < out.length; i++) {
         const w = out[i]
@@ -477,13 +481,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   hasMany(keys: BatchKeys<K>): boolean[] {
     const input = this.#batchKeys(batchInput('hasMany(keys): keys', keys))
     const ref = this.#ref
-    let out: boolean[] = []
-    pieces(input, (base, typed, plain) => {
-      const got = addon.hasMany(ref, base, typed, ...plain)
-      if (base === 0) out = got
-      else for (let i = 0; i < got.length; i++) out.push(got[i])
-    })
-    return out
+    return collect(input, (base, typed, plain) => addon.hasMany(ref, base, typed, ...plain))
   }
 
   /** Deletes the keys; whether each was present (a repeated key: only its first time), in order. */
@@ -491,13 +489,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const input = this.#batchKeys(batchInput('deleteMany(keys): keys', keys))
     const ref = this.#ref
     if (input.length > BATCH_MAX) pieces(input, (base, typed, plain) => addon.deleteMany(ref, base, true, typed, ...plain))
-    let out: boolean[] = []
-    pieces(input, (base, typed, plain) => {
-      const got = addon.deleteMany(ref, base, false, typed, ...plain)
-      if (base === 0) out = got
-      else for (let i = 0; i < got.length; i++) out.push(got[i])
-    })
-    return out
+    return collect(input, (base, typed, plain) => addon.deleteMany(ref, base, false, typed, ...plain))
   }
 
   /**

@@ -6,24 +6,20 @@ import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { markAsUntransferable } from 'node:worker_threads'
 
-/** Key type names; they mirror the codecs in native/addon/codec.hpp. */
-export type KeyTypeName = 'string' | 'number' | 'bigint' | 'bytes' | 'any'
-/** Value type names; they mirror the codecs in native/addon/codec.hpp. */
-export type ValueTypeName =
-  | 'string'
-  | 'number'
-  | 'bigint'
-  | 'boolean'
-  | 'bytes'
-  | 'json'
-  | 'structured'
-  | 'any'
-/**
- * Strategy names; they mirror threadmap::strategy_kind. The addon lists the
- * strategies it was built with in constants.STRATEGIES (from the core's own
- * names); add a new one here when the core grows one.
- */
-export type StrategyName = 'mutex' | 'striped' | 'rwlock' | 'readmostly' | 'lockfree'
+// The name lists. Each has one source in native code (the codec table in
+// native/addon/codec.cpp, the core's threadmap::all_strategies), which the
+// addon exports as constants.KEY_TYPES, VALUE_TYPES and STRATEGIES and from
+// which its error messages are made. These tuples mirror them for the
+// types; test/js/names.test.ts fails when a mirror and its source differ.
+/** Key type names, in the codec table's order. */
+export const KEY_TYPE_NAMES = ['string', 'number', 'bigint', 'bytes', 'any'] as const
+export type KeyTypeName = (typeof KEY_TYPE_NAMES)[number]
+/** Value type names, in the codec table's order. */
+export const VALUE_TYPE_NAMES = ['string', 'number', 'bigint', 'boolean', 'bytes', 'json', 'structured', 'any'] as const
+export type ValueTypeName = (typeof VALUE_TYPE_NAMES)[number]
+/** Strategy names, in the core's enum order. */
+export const STRATEGY_NAMES = ['mutex', 'striped', 'rwlock', 'readmostly', 'lockfree'] as const
+export type StrategyName = (typeof STRATEGY_NAMES)[number]
 /** What options.strategy accepts: a strategy, or 'auto' to let threadmap pick. */
 export type StrategyOption = StrategyName | 'auto'
 
@@ -184,6 +180,25 @@ export interface NativeConstants {
   readonly BATCH_MAX: number
   /** The strategies of this build, in the core's enum order. */
   readonly STRATEGIES: readonly StrategyName[]
+  /** The key and value types, in the codec table's order. */
+  readonly KEY_TYPES: readonly KeyTypeName[]
+  readonly VALUE_TYPES: readonly ValueTypeName[]
+}
+
+/** native/addon/io_protocol.hpp's constants, as the addon exports them. */
+export interface NativeIoLayout {
+  /** The Float64Array index of the map reference, of a number key, of a number value. */
+  readonly ref: number
+  readonly key: number
+  readonly value: number
+  /** The buffer's length in doubles. */
+  readonly slots: number
+  /** What the reference slot holds between calls. */
+  readonly noRef: number
+  /** The key types whose number keys travel in the buffer (the TypeScript layer reads this). */
+  readonly numberKeys: readonly KeyTypeName[]
+  /** The value types whose values travel in the buffer (the TypeScript layer reads this). */
+  readonly numberValues: readonly ValueTypeName[]
 }
 
 /** Typed arrays a batch call reads in place: number keys (or values), or bigint ones. */
@@ -204,6 +219,8 @@ export interface Addon {
   numa: NativeNuma
   /** This thread's io buffer; lib code reaches it through `io` below. */
   io: ArrayBuffer
+  /** The io buffer's layout and which types' numbers travel in it (IO_LAYOUT mirrors the layout). */
+  ioLayout: NativeIoLayout
 
   /** TypeError unless `map` is a NativeMap of this addon. */
   info(map: NativeMap): NativeInfo
@@ -224,12 +241,9 @@ export interface Addon {
   /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
   iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
 
-  // The io functions: get, has, set, delete and add with the map reference
-  // taken from this thread's io buffer (`io` below), written just before the
-  // call, and the key too (ioGet ...) or as the first argument (ioGetK ...);
-  // the other arguments are the operation's. On a map whose values are
-  // numbers, get leaves the value in io[2] and returns undefined (`missing`
-  // when the key is absent), and set without a value argument stores io[2].
+  // The io functions: get, has, set, delete and add with the map reference,
+  // and number keys and values, in this thread's io buffer (`io` below),
+  // written just before the call; the protocol is native/addon/io_protocol.hpp.
   ioGet<M = undefined>(missing?: M): Wire | M
   ioHas(): boolean
   ioSet(value?: Wire): boolean
@@ -310,6 +324,7 @@ function load(): Addon {
     typeof raw.info !== 'function' ||
     typeof raw.iterate !== 'function' ||
     typeof raw.getMany !== 'function' ||
+    typeof raw.ioLayout !== 'object' ||
     typeof raw.constants !== 'object'
   ) {
     throw new Error(
@@ -321,11 +336,18 @@ function load(): Addon {
 }
 
 /**
- * This thread's io buffer (native/addon/env_state.hpp): [map reference,
- * number key, number value]. Writing a number here and calling an io function
- * costs less than passing it as an argument (or returning it).
+ * This thread's io buffer: a Float64Array laid out as IO_LAYOUT says. The
+ * protocol (who writes which slot when, and why it is safe) is
+ * native/addon/io_protocol.hpp.
  */
 export type IoBuffer = Float64Array
+
+/**
+ * The io buffer's layout: the TypeScript copy of io_protocol.hpp's constants,
+ * so the hot path indexes the buffer without reading the addon's exports;
+ * test/js/io-protocol.test.ts fails when it and the addon's ioLayout differ.
+ */
+export const IO_LAYOUT = Object.freeze({ ref: 0, key: 1, value: 2, slots: 3, noRef: -1 } as const)
 
 export const addon: Addon = load()
 
@@ -340,7 +362,7 @@ export const io: IoBuffer = (() => {
   const buffer: unknown = addon.io
   if (!(buffer instanceof ArrayBuffer)) throw new Error('threadmap: the native addon has no io buffer; rebuild it')
   markAsUntransferable(buffer)
-  return new Float64Array(buffer, 0, 3)
+  return new Float64Array(buffer, 0, IO_LAYOUT.slots)
 })()
 
 /**

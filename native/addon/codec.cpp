@@ -13,9 +13,29 @@
 namespace threadmap::addon {
 namespace {
 
-constexpr std::string_view kKeyNames[] = {"string", "number", "bigint", "bytes", "any"};
-constexpr std::string_view kValueNames[] = {"string", "number", "bigint",     "boolean",
-                                            "bytes",  "json",   "structured", "any"};
+// One row per codec, in the enum's order: its name, what a JS value must be
+// to encode under it (for the TypeError; `any` words its own), and whether
+// keys may have it.
+struct codec_row {
+  std::string_view name;
+  const char* wanted;
+  bool key;
+};
+constexpr codec_row kCodecs[] = {
+    {"string", "a string", true},
+    {"number", "a number", true},
+    {"bigint", "a bigint", true},
+    {"boolean", "a boolean", false},
+    {"bytes", "a Uint8Array or Buffer", true},
+    {"json", "JSON text", false},
+    {"structured", "v8-serialized bytes", false},
+    {"any", nullptr, true},
+};
+static_assert(std::size(kCodecs) == static_cast<std::size_t>(codec::any) + 1);
+
+const codec_row& row(codec c) noexcept {
+  return kCodecs[static_cast<std::size_t>(c)];
+}
 
 const char* type_name(napi_env env, napi_value v) {
   napi_valuetype t = napi_undefined;
@@ -50,23 +70,41 @@ const char* type_name(napi_env env, napi_value v) {
 
 constexpr std::size_t no_index = ~std::size_t{0};
 
-// "key", "value", or in a batch "key at index 7".
-std::string item_name(bool is_key, std::size_t index) {
-  std::string s = is_key ? "key" : "value";
-  if (index != no_index) s += " at index " + std::to_string(index);
-  return s;
-}
+// The element being encoded: a key or a value, and its index in a batch.
+struct item {
+  role r;
+  std::size_t index;
+  bool key() const noexcept { return r == role::key; }
+  std::size_t limit() const noexcept { return key() ? max_key_bytes : max_value_bytes; }
+  // "key", "value", or in a batch "key at index 7".
+  std::string name() const {
+    std::string s = key() ? "key" : "value";
+    if (index != no_index) s += " at index " + std::to_string(index);
+    return s;
+  }
+};
 
-[[noreturn]] void wrong_type(napi_env env, napi_value v, bool is_key, std::size_t index,
-                             const char* want, const char* codec_name) {
-  std::string msg = "threadmap: " + item_name(is_key, index);
+[[noreturn]] void wrong_type(napi_env env, napi_value v, const item& it, const char* want,
+                             const char* codec_name) {
+  std::string msg = "threadmap: " + it.name();
   msg += " must be ";
   msg += want;
-  msg += is_key ? " (this map's keys are '" : " (this map's values are '";
+  msg += it.key() ? " (this map's keys are '" : " (this map's values are '";
   msg += codec_name;
   msg += "'), got ";
   msg += type_name(env, v);
   throw_type_error(env, msg);
+}
+
+[[noreturn]] void throw_too_large(napi_env env, std::size_t size, const item& it) {
+  throw_range_error(env, "threadmap: " + it.name() + " is " + std::to_string(size) +
+                             " bytes once encoded; the limit is " + std::to_string(it.limit()));
+}
+
+// Inline: every encoding ends with it.
+inline void check_size(napi_env env, std::size_t size, const item& it) {
+  if (size > it.limit()) [[unlikely]]
+    throw_too_large(env, size, it);
 }
 
 // --- strings -----------------------------------------------------------------
@@ -107,8 +145,7 @@ bool rewrite_as_wtf8(napi_env env, napi_value v, byte_buffer& out, std::size_t s
 // `out`, sized exactly: no UTF-16 copy of a large string. Their UTF-8 length
 // is their WTF-8 length (a lone surrogate is 3 bytes either way), so one
 // past `limit` is refused before anything is copied.
-bool append_string(napi_env env, napi_value v, byte_buffer& out, std::size_t limit, bool is_key,
-                   std::size_t index) {
+bool append_string(napi_env env, napi_value v, byte_buffer& out, const item& it) {
   char16_t stack[stack_units];
   std::size_t n = 0;
   napi_status st = napi_get_value_string_utf16(env, v, stack, stack_units, &n);
@@ -121,9 +158,7 @@ bool append_string(napi_env env, napi_value v, byte_buffer& out, std::size_t lim
   const std::size_t start = out.size();
   std::size_t len = 0;
   check(env, napi_get_value_string_utf8(env, v, nullptr, 0, &len));
-  if (len > limit)
-    throw_range_error(env, "threadmap: " + item_name(is_key, index) + " is " + std::to_string(len) +
-                               " bytes once encoded; the limit is " + std::to_string(limit));
+  check_size(env, len, it);
   char* p = out.reserve_more(len + 1);
   std::size_t copied = 0;
   check(env, napi_get_value_string_utf8(env, v, p, len + 1, &copied));
@@ -167,34 +202,23 @@ napi_value make_string(napi_env env, std::string_view b) {
 
 // --- numbers, bigints, booleans, bytes ------------------------------------------
 
-}  // namespace
+// --- numbers, bigints, booleans, bytes ------------------------------------------
 
+// -0 becomes 0 for keys only (Map's SameValueZero); values keep -0.
 void append_double(double d, bool same_value_zero, byte_buffer& out) {
-  if (same_value_zero && d == 0) d = 0.0;  // -0 and 0 are one key; values keep -0
+  if (same_value_zero && d == 0) d = 0.0;
   // One NaN: JS cannot tell NaN payloads apart, so neither may keys nor
   // compareAndSet on values.
   if (std::isnan(d)) d = std::numeric_limits<double>::quiet_NaN();
   wire::append_le64(out, std::bit_cast<std::uint64_t>(d));
 }
 
-void append_number_key(double d, key_codec c, byte_buffer& out) {
-  if (c == key_codec::any) out.push(any_tag::number);
-  append_double(d, true, out);
-}
-
-double read_number(napi_env env, std::string_view b) {
-  if (b.size() != 8) throw_error(env, "threadmap: stored bytes are not a number (corrupt entry)");
-  return std::bit_cast<double>(wire::read_le64(b.data()));
-}
-
-namespace {
-
-bool append_number(napi_env env, napi_value v, bool same_value_zero, byte_buffer& out) {
+bool append_number_of(napi_env env, napi_value v, const item& it, byte_buffer& out) {
   double d;
   napi_status st = napi_get_value_double(env, v, &d);
   if (st == napi_number_expected) return false;
   check(env, st);
-  append_double(d, same_value_zero, out);
+  append_double(d, it.key(), out);
   return true;
 }
 
@@ -215,6 +239,15 @@ bool append_bigint(napi_env env, napi_value v, byte_buffer& out) {
   std::vector<std::uint64_t> words(count);
   check(env, napi_get_value_bigint_words(env, v, &sign, &count, words.data()));
   wire::append_bigint_words(out, sign != 0, words.data(), count);
+  return true;
+}
+
+bool append_boolean(napi_env env, napi_value v, byte_buffer& out) {
+  bool b;
+  napi_status st = napi_get_value_bool(env, v, &b);
+  if (st == napi_boolean_expected) return false;
+  check(env, st);
+  out.push(b ? 1 : 0);
   return true;
 }
 
@@ -249,15 +282,24 @@ bool typed_view_of(napi_env env, napi_value v, typed_view& out) {
 
 // The Uint8Array's bytes, or false when v is not a Uint8Array; a detached one
 // is a TypeError, never the empty key or value.
-bool uint8_view(napi_env env, napi_value v, std::string_view& bytes, bool is_key,
-                std::size_t index) {
+bool uint8_view(napi_env env, napi_value v, std::string_view& bytes, const item& it) {
   typed_view t;
   if (!typed_view_of(env, v, t) || t.type != napi_uint8_array) return false;
   if (t.detached)
-    throw_type_error(env, "threadmap: " + item_name(is_key, index) +
+    throw_type_error(env, "threadmap: " + it.name() +
                               " is a Uint8Array whose ArrayBuffer is detached (transferred); "
                               "nothing changed");
   bytes = std::string_view(static_cast<const char*>(t.data), t.length);
+  return true;
+}
+
+// A Uint8Array's bytes, refused before they are copied when too long (a
+// 256 MiB copy only to throw it away is a waste).
+bool append_uint8(napi_env env, napi_value v, const item& it, byte_buffer& out) {
+  std::string_view bytes;
+  if (!uint8_view(env, v, bytes, it)) return false;
+  check_size(env, bytes.size(), it);
+  out.append(bytes.data(), bytes.size());
   return true;
 }
 
@@ -298,7 +340,7 @@ napi_value make_bool(napi_env env, bool x) {
 
 // --- any -------------------------------------------------------------------------
 
-void encode_any(napi_env env, napi_value v, bool is_key, byte_buffer& out, std::size_t index) {
+void encode_any(napi_env env, napi_value v, const item& it, byte_buffer& out) {
   napi_valuetype t;
   check(env, napi_typeof(env, v, &t));
   switch (t) {
@@ -316,11 +358,11 @@ void encode_any(napi_env env, napi_value v, bool is_key, byte_buffer& out, std::
     }
     case napi_number:
       out.push(any_tag::number);
-      append_number(env, v, is_key, out);
+      append_number_of(env, v, it, out);
       return;
     case napi_string:
       out.push(any_tag::string);
-      append_string(env, v, out, is_key ? max_key_bytes : max_value_bytes, is_key, index);
+      append_string(env, v, out, it);
       return;
     case napi_bigint:
       out.push(any_tag::bigint);
@@ -328,7 +370,7 @@ void encode_any(napi_env env, napi_value v, bool is_key, byte_buffer& out, std::
       return;
     case napi_object: {
       std::string_view bytes;
-      if (!is_key && uint8_view(env, v, bytes, false, index)) {
+      if (!it.key() && uint8_view(env, v, bytes, it)) {
         out.push(any_tag::structured);
         out.append(bytes.data(), bytes.size());
         return;
@@ -338,158 +380,29 @@ void encode_any(napi_env env, napi_value v, bool is_key, byte_buffer& out, std::
     default:
       break;
   }
-  if (is_key)
-    wrong_type(env, v, true, index,
-               "a primitive (string, number, bigint, boolean, null or undefined)", "any");
-  wrong_type(env, v, false, index, "a primitive or v8-serialized bytes", "any");
+  wrong_type(env, v, it,
+             it.key() ? "a primitive (string, number, bigint, boolean, null or undefined)"
+                      : "a primitive or v8-serialized bytes",
+             "any");
 }
 
-napi_value decode_any(napi_env env, std::string_view b) {
-  if (b.empty()) throw_error(env, "threadmap: empty 'any' entry (corrupt)");
-  napi_value r;
-  std::string_view payload = b.substr(1);
-  switch (static_cast<std::uint8_t>(b[0])) {
-    case any_tag::undefined:
-      check(env, napi_get_undefined(env, &r));
-      return r;
-    case any_tag::null:
-      check(env, napi_get_null(env, &r));
-      return r;
-    case any_tag::false_:
-      return make_bool(env, false);
-    case any_tag::true_:
-      return make_bool(env, true);
+// The codec of an `any` entry's payload, by its tag; nullopt for the tags
+// that are the whole value (undefined, null, false, true) and unknown ones.
+std::optional<codec> payload_codec(std::uint8_t tag) noexcept {
+  switch (tag) {
     case any_tag::number:
-      return make_number(env, payload);
+      return codec::number;
     case any_tag::string:
-      return make_string(env, payload);
+      return codec::string;
     case any_tag::bigint:
-      return make_bigint(env, payload);
+      return codec::bigint;
     case any_tag::structured:
-      return make_bytes(env, payload);
+      return codec::structured;
     default:
-      throw_error(env, "threadmap: unknown 'any' tag (corrupt entry)");
+      return std::nullopt;
   }
 }
 
-void check_size(napi_env env, std::size_t size, std::size_t limit, bool is_key, std::size_t index) {
-  if (size > limit)
-    throw_range_error(env, "threadmap: " + item_name(is_key, index) + " is " +
-                               std::to_string(size) + " bytes once encoded; the limit is " +
-                               std::to_string(limit));
-}
-
-}  // namespace
-
-std::optional<key_codec> parse_key_codec(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < std::size(kKeyNames); ++i)
-    if (kKeyNames[i] == name) return static_cast<key_codec>(i);
-  return std::nullopt;
-}
-
-std::optional<value_codec> parse_value_codec(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < std::size(kValueNames); ++i)
-    if (kValueNames[i] == name) return static_cast<value_codec>(i);
-  return std::nullopt;
-}
-
-const char* to_string(key_codec c) noexcept {
-  return kKeyNames[static_cast<std::size_t>(c)].data();
-}
-const char* to_string(value_codec c) noexcept {
-  return kValueNames[static_cast<std::size_t>(c)].data();
-}
-const char* key_codec_choices() noexcept {
-  return "'string', 'number', 'bigint', 'bytes' or 'any'";
-}
-const char* value_codec_choices() noexcept {
-  return "'string', 'number', 'bigint', 'boolean', 'bytes', 'json', 'structured' or 'any'";
-}
-
-void append_key(napi_env env, napi_value v, key_codec c, byte_buffer& out, std::size_t index) {
-  const std::size_t start = out.size();
-  switch (c) {
-    case key_codec::string:
-      if (!append_string(env, v, out, max_key_bytes, true, index))
-        wrong_type(env, v, true, index, "a string", "string");
-      break;
-    case key_codec::number:
-      if (!append_number(env, v, true, out)) wrong_type(env, v, true, index, "a number", "number");
-      break;
-    case key_codec::bigint:
-      if (!append_bigint(env, v, out)) wrong_type(env, v, true, index, "a bigint", "bigint");
-      break;
-    case key_codec::bytes: {
-      std::string_view bytes;
-      if (!uint8_view(env, v, bytes, true, index))
-        wrong_type(env, v, true, index, "a Uint8Array or Buffer", "bytes");
-      check_size(env, bytes.size(), max_key_bytes, true, index);
-      out.append(bytes.data(), bytes.size());
-      break;
-    }
-    case key_codec::any:
-      encode_any(env, v, true, out, index);
-      break;
-  }
-  check_size(env, out.size() - start, max_key_bytes, true, index);
-}
-
-void append_value(napi_env env, napi_value v, value_codec c, byte_buffer& out, std::size_t index) {
-  const std::size_t start = out.size();
-  switch (c) {
-    case value_codec::string:
-      if (!append_string(env, v, out, max_value_bytes, false, index))
-        wrong_type(env, v, false, index, "a string", "string");
-      break;
-    case value_codec::json:
-      if (!append_string(env, v, out, max_value_bytes, false, index))
-        wrong_type(env, v, false, index, "JSON text", "json");
-      break;
-    case value_codec::number:
-      if (!append_number(env, v, false, out))
-        wrong_type(env, v, false, index, "a number", "number");
-      break;
-    case value_codec::bigint:
-      if (!append_bigint(env, v, out)) wrong_type(env, v, false, index, "a bigint", "bigint");
-      break;
-    case value_codec::boolean: {
-      bool b;
-      napi_status st = napi_get_value_bool(env, v, &b);
-      if (st == napi_boolean_expected) wrong_type(env, v, false, index, "a boolean", "boolean");
-      check(env, st);
-      out.push(b ? 1 : 0);
-      break;
-    }
-    case value_codec::bytes:
-    case value_codec::structured: {
-      std::string_view bytes;
-      if (!uint8_view(env, v, bytes, false, index))
-        wrong_type(env, v, false, index,
-                   c == value_codec::bytes ? "a Uint8Array or Buffer" : "v8-serialized bytes",
-                   to_string(c));
-      // Refuse before copying: a 256 MiB copy only to throw it away is a waste.
-      check_size(env, bytes.size(), max_value_bytes, false, index);
-      out.append(bytes.data(), bytes.size());
-      break;
-    }
-    case value_codec::any:
-      encode_any(env, v, false, out, index);
-      break;
-  }
-  check_size(env, out.size() - start, max_value_bytes, false, index);
-}
-
-void encode_key(napi_env env, napi_value v, key_codec c, byte_buffer& out) {
-  out.clear();
-  append_key(env, v, c, out, no_index);
-}
-
-void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out) {
-  out.clear();
-  append_value(env, v, c, out, no_index);
-}
-
-namespace {
 const char* typed_name(const typed_elements& t) {
   return t.kind == typed_elements::f64   ? "a Float64Array"
          : t.kind == typed_elements::i64 ? "a BigInt64Array"
@@ -497,6 +410,133 @@ const char* typed_name(const typed_elements& t) {
 }
 
 }  // namespace
+
+// --- the codecs ------------------------------------------------------------------
+
+std::optional<codec> parse_codec(std::string_view name, role r) noexcept {
+  for (std::size_t i = 0; i < std::size(kCodecs); ++i)
+    if (kCodecs[i].name == name && (r == role::value || kCodecs[i].key))
+      return static_cast<codec>(i);
+  return std::nullopt;
+}
+
+const char* to_string(codec c) noexcept {
+  return row(c).name.data();
+}
+
+const std::vector<codec>& codecs(role r) {
+  static const auto admitted = [](role which) {
+    std::vector<codec> v;
+    for (std::size_t i = 0; i < std::size(kCodecs); ++i)
+      if (which == role::value || kCodecs[i].key) v.push_back(static_cast<codec>(i));
+    return v;
+  };
+  static const std::vector<codec> keys = admitted(role::key), values = admitted(role::value);
+  return r == role::key ? keys : values;
+}
+
+namespace {
+
+// One body for keys and values; the role is a template argument so that
+// what it decides (the size limit, -0) is a constant on the hot path.
+template <role R>
+void append_as(napi_env env, napi_value v, codec c, byte_buffer& out, std::size_t index) {
+  const item it{R, index};
+  const std::size_t start = out.size();
+  bool ok = true;
+  switch (c) {
+    case codec::string:
+    case codec::json:
+      ok = append_string(env, v, out, it);
+      break;
+    case codec::number:
+      ok = append_number_of(env, v, it, out);
+      break;
+    case codec::bigint:
+      ok = append_bigint(env, v, out);
+      break;
+    case codec::boolean:
+      ok = append_boolean(env, v, out);
+      break;
+    case codec::bytes:
+    case codec::structured:
+      ok = append_uint8(env, v, it, out);
+      break;
+    case codec::any:
+      encode_any(env, v, it, out);
+      break;
+  }
+  if (!ok) wrong_type(env, v, it, row(c).wanted, to_string(c));
+  check_size(env, out.size() - start, it);
+}
+
+}  // namespace
+
+void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::size_t index) {
+  if (r == role::key)
+    append_as<role::key>(env, v, c, out, index);
+  else
+    append_as<role::value>(env, v, c, out, index);
+}
+
+void encode(napi_env env, napi_value v, codec c, role r, byte_buffer& out) {
+  out.clear();
+  append(env, v, c, r, out, no_index);
+}
+
+napi_value decode(napi_env env, codec c, std::string_view b) {
+  switch (c) {
+    case codec::string:
+    case codec::json:
+      return make_string(env, b);
+    case codec::number:
+      return make_number(env, b);
+    case codec::bigint:
+      return make_bigint(env, b);
+    case codec::boolean:
+      if (b.size() != 1) throw_error(env, "threadmap: stored bytes are not a boolean (corrupt)");
+      return make_bool(env, b[0] != 0);
+    case codec::bytes:
+    case codec::structured:
+      return make_bytes(env, b);
+    case codec::any:
+      break;
+  }
+  if (b.empty()) throw_error(env, "threadmap: empty 'any' entry (corrupt)");
+  const auto tag = static_cast<std::uint8_t>(b[0]);
+  if (const auto payload = payload_codec(tag)) return decode(env, *payload, b.substr(1));
+  napi_value r;
+  switch (tag) {
+    case any_tag::undefined:
+      check(env, napi_get_undefined(env, &r));
+      return r;
+    case any_tag::null:
+      check(env, napi_get_null(env, &r));
+      return r;
+    case any_tag::false_:
+    case any_tag::true_:
+      return make_bool(env, tag == any_tag::true_);
+    default:
+      throw_error(env, "threadmap: unknown 'any' tag (corrupt entry)");
+  }
+}
+
+// --- numbers without a napi_value ------------------------------------------------
+
+void append_number(double d, codec c, role r, byte_buffer& out) {
+  if (c == codec::any) out.push(any_tag::number);
+  if (r == role::key)
+    append_double(d, true, out);
+  else
+    append_double(d, false, out);
+}
+
+double read_number(napi_env env, std::string_view b) {
+  if (b.size() != 8) throw_error(env, "threadmap: stored bytes are not a number (corrupt entry)");
+  return std::bit_cast<double>(wire::read_le64(b.data()));
+}
+
+// --- typed arrays ------------------------------------------------------------------
 
 bool typed_elements_of(napi_env env, napi_value v, typed_elements& out) {
   typed_view t;
@@ -524,36 +564,32 @@ bool typed_elements_of(napi_env env, napi_value v, typed_elements& out) {
   return true;
 }
 
-namespace {
-
-template <class Codec>
-void check_typed(napi_env env, const typed_elements& t, Codec c, bool is_key) {
+void check_typed(napi_env env, const typed_elements& t, codec c, role r) {
   const bool number = t.kind == typed_elements::f64;
   const bool ok =
-      number ? (c == Codec::number || c == Codec::any) : (c == Codec::bigint || c == Codec::any);
+      number ? (c == codec::number || c == codec::any) : (c == codec::bigint || c == codec::any);
   if (!ok)
     throw_type_error(env, std::string("threadmap: ") + typed_name(t) + " holds " +
                               (number ? "numbers" : "bigints") + "; this map's " +
-                              (is_key ? "keys" : "values") + " are '" + to_string(c) + "'");
+                              (r == role::key ? "keys" : "values") + " are '" + to_string(c) + "'");
 }
 
 // Element i as the number or bigint codec writes it, behind the `any` tag
 // when the map's type is `any`.
-void append_typed(const typed_elements& t, std::size_t i, bool any, bool same_value_zero,
-                  byte_buffer& out) {
+void append_typed(const typed_elements& t, std::size_t i, codec c, role r, byte_buffer& out) {
+  const char* at = static_cast<const char*>(t.data) + 8 * i;
   switch (t.kind) {
     case typed_elements::f64: {
-      if (any) out.push(any_tag::number);
       double d;
-      std::memcpy(&d, static_cast<const char*>(t.data) + 8 * i, 8);
-      append_double(d, same_value_zero, out);
+      std::memcpy(&d, at, 8);
+      append_number(d, c, r, out);
       return;
     }
     case typed_elements::i64:
     case typed_elements::u64: {
-      if (any) out.push(any_tag::bigint);
+      if (c == codec::any) out.push(any_tag::bigint);
       std::uint64_t w;
-      std::memcpy(&w, static_cast<const char*>(t.data) + 8 * i, 8);
+      std::memcpy(&w, at, 8);
       // An unsigned element past INT64_MAX takes the long form, as the same
       // bigint read through Node-API does.
       if (t.kind == typed_elements::u64 && w > std::uint64_t{INT64_MAX})
@@ -565,56 +601,40 @@ void append_typed(const typed_elements& t, std::size_t i, bool any, bool same_va
   }
 }
 
-}  // namespace
+// --- counters ----------------------------------------------------------------------
 
-void check_typed_keys(napi_env env, const typed_elements& t, key_codec c) {
-  check_typed(env, t, c, true);
-}
-void check_typed_values(napi_env env, const typed_elements& t, value_codec c) {
-  check_typed(env, t, c, false);
-}
-void append_typed_key(const typed_elements& t, std::size_t i, key_codec c, byte_buffer& out) {
-  append_typed(t, i, c == key_codec::any, true, out);
-}
-void append_typed_value(const typed_elements& t, std::size_t i, value_codec c, byte_buffer& out) {
-  append_typed(t, i, c == value_codec::any, false, out);
-}
-
-napi_value decode_key(napi_env env, key_codec c, std::string_view b) {
-  switch (c) {
-    case key_codec::string:
-      return make_string(env, b);
-    case key_codec::number:
-      return make_number(env, b);
-    case key_codec::bigint:
-      return make_bigint(env, b);
-    case key_codec::bytes:
-      return make_bytes(env, b);
-    case key_codec::any:
-      return decode_any(env, b);
+counter_delta read_delta(napi_env env, napi_value delta, codec values) {
+  // The prefix of a counter under `any`: its tag byte.
+  static const char number_tag = static_cast<char>(any_tag::number);
+  static const char bigint_tag = static_cast<char>(any_tag::bigint);
+  napi_valuetype t;
+  check(env, napi_typeof(env, delta, &t));
+  const bool any = values == codec::any;
+  counter_delta d{};
+  if (values == codec::number || (any && t == napi_number)) {
+    if (t != napi_number)
+      throw_type_error(env,
+                       "threadmap: add: the delta must be a number (this map's values are "
+                       "'number')");
+    d.kind = counter_kind::f64;
+    check(env, napi_get_value_double(env, delta, &d.value.f));
+    if (any) d.prefix = bytes(&number_tag, 1);
+  } else if (values == codec::bigint || (any && t == napi_bigint)) {
+    if (t != napi_bigint)
+      throw_type_error(env,
+                       "threadmap: add: the delta must be a bigint (this map's values are "
+                       "'bigint')");
+    d.kind = counter_kind::i64;
+    d.value.i = bigint_to_i64(env, delta);
+    if (any) d.prefix = bytes(&bigint_tag, 1);
+  } else if (any) {
+    throw_type_error(env, "threadmap: add: the delta must be a number or a bigint");
+  } else {
+    throw_type_error(env, std::string("threadmap: add needs values 'number', 'bigint' or 'any'; "
+                                      "this map's values are '") +
+                              to_string(values) + "'");
   }
-  throw_error(env, "threadmap: unknown key codec");
-}
-
-napi_value decode_value(napi_env env, value_codec c, std::string_view b) {
-  switch (c) {
-    case value_codec::string:
-    case value_codec::json:
-      return make_string(env, b);
-    case value_codec::number:
-      return make_number(env, b);
-    case value_codec::bigint:
-      return make_bigint(env, b);
-    case value_codec::boolean:
-      if (b.size() != 1) throw_error(env, "threadmap: stored bytes are not a boolean (corrupt)");
-      return make_bool(env, b[0] != 0);
-    case value_codec::bytes:
-    case value_codec::structured:
-      return make_bytes(env, b);
-    case value_codec::any:
-      return decode_any(env, b);
-  }
-  throw_error(env, "threadmap: unknown value codec");
+  return d;
 }
 
 std::int64_t bigint_to_i64(napi_env env, napi_value v) {
@@ -624,6 +644,15 @@ std::int64_t bigint_to_i64(napi_env env, napi_value v) {
   if (!lossless)
     throw_range_error(env, "threadmap: a bigint delta must fit in a signed 64-bit integer");
   return i;
+}
+
+napi_value make_counter(napi_env env, counter_kind kind, counter value) {
+  napi_value r;
+  if (kind == counter_kind::f64)
+    check(env, napi_create_double(env, value.f, &r));
+  else
+    check(env, napi_create_bigint_int64(env, value.i, &r));
+  return r;
 }
 
 }  // namespace threadmap::addon

@@ -19,28 +19,26 @@
 //               Uint8Array and get the `structured` tag. Keys admit primitives
 //               only.
 // Counters (`add`) rely on number being 8 bytes of double and a bigint in
-// int64 range being 8 bytes of int64, behind the tag byte for `any`.
+// int64 range being 8 bytes of int64, behind the tag byte for `any`
+// (read_delta below).
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "common.hpp"
 
 namespace threadmap::addon {
 
-enum class key_codec : std::uint8_t { string, number, bigint, bytes, any };
-enum class value_codec : std::uint8_t {
-  string,
-  number,
-  bigint,
-  boolean,
-  bytes,
-  json,
-  structured,
-  any
-};
+// One enum for keys and values: a key type encodes exactly as the value type
+// of the same name does, except where the role says otherwise (a number key
+// makes -0 into 0; an `any` key admits primitives only; the size limits).
+// Keys admit string, number, bigint, bytes and any.
+enum class codec : std::uint8_t { string, number, bigint, boolean, bytes, json, structured, any };
+enum class role : std::uint8_t { key, value };
 
 namespace any_tag {
 inline constexpr std::uint8_t undefined = 0;
@@ -53,25 +51,21 @@ inline constexpr std::uint8_t bigint = 6;
 inline constexpr std::uint8_t structured = 7;
 }  // namespace any_tag
 
-std::optional<key_codec> parse_key_codec(std::string_view name) noexcept;
-std::optional<value_codec> parse_value_codec(std::string_view name) noexcept;
-const char* to_string(key_codec c) noexcept;
-const char* to_string(value_codec c) noexcept;
-// The names in the order of the enums, for error messages ("'a', 'b' or 'c'").
-const char* key_codec_choices() noexcept;
-const char* value_codec_choices() noexcept;
+// The codec named `name` if the role admits it.
+std::optional<codec> parse_codec(std::string_view name, role r) noexcept;
+const char* to_string(codec c) noexcept;
+// Every codec the role admits, in the enum's order.
+const std::vector<codec>& codecs(role r);
 
 // Encode into `out` (cleared first). A value of the wrong type is a TypeError,
 // and so is a Uint8Array whose ArrayBuffer is detached (it is not the empty
 // key or value); one past the core's size limits is a RangeError; `out` is
 // then unspecified.
-void encode_key(napi_env env, napi_value v, key_codec c, byte_buffer& out);
-void encode_value(napi_env env, napi_value v, value_codec c, byte_buffer& out);
-
+void encode(napi_env env, napi_value v, codec c, role r, byte_buffer& out);
 // Batches: append one element's encoding to `out`. `index` names the element
 // in error messages ("key at index 7 must be ...").
-void append_key(napi_env env, napi_value v, key_codec c, byte_buffer& out, std::size_t index);
-void append_value(napi_env env, napi_value v, value_codec c, byte_buffer& out, std::size_t index);
+void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::size_t index);
+napi_value decode(napi_env env, codec c, std::string_view bytes);
 
 // The elements of a Float64Array, BigInt64Array or BigUint64Array, read in
 // place: a batch of number or bigint keys (or values) in one Node-API call.
@@ -83,26 +77,42 @@ struct typed_elements {
 // False when v is not one of those three typed arrays; a TypeError when its
 // ArrayBuffer is detached (it would read as an empty batch).
 bool typed_elements_of(napi_env env, napi_value v, typed_elements& out);
-// TypeError unless a map with these key (value) types takes such elements.
-void check_typed_keys(napi_env env, const typed_elements& t, key_codec c);
-void check_typed_values(napi_env env, const typed_elements& t, value_codec c);
+// TypeError unless a map whose keys (values) are `c` takes such elements.
+void check_typed(napi_env env, const typed_elements& t, codec c, role r);
 // Appends element i, encoded exactly as the same number or bigint passed
 // one by one would be. The caller has checked the codec.
-void append_typed_key(const typed_elements& t, std::size_t i, key_codec c, byte_buffer& out);
-void append_typed_value(const typed_elements& t, std::size_t i, value_codec c, byte_buffer& out);
+void append_typed(const typed_elements& t, std::size_t i, codec c, role r, byte_buffer& out);
 
-// Numbers without a napi_value (the io buffer's): a number key under codec
-// `c` (number or any), a number value (every NaN the canonical one; -0 kept
-// when !same_value_zero), and a stored number value read back (an Error if
-// the bytes are not one).
-void append_number_key(double d, key_codec c, byte_buffer& out);
-void append_double(double d, bool same_value_zero, byte_buffer& out);
+// Numbers without a napi_value (the io buffer's): a number under codec `c`
+// (number, or any behind its tag), and a stored number value read back (an
+// Error if the bytes are not one).
+void append_number(double d, codec c, role r, byte_buffer& out);
 double read_number(napi_env env, std::string_view bytes);
 
-napi_value decode_key(napi_env env, key_codec c, std::string_view bytes);
-napi_value decode_value(napi_env env, value_codec c, std::string_view bytes);
-
-// Reading a JS bigint as int64 for counter deltas; RangeError outside int64.
+// Counters (`add`): the delta's type picks the counter, stored as the value
+// codec stores that type (prefix: the `any` tag byte, or nothing). A delta
+// the map's values cannot hold is a TypeError, a bigint outside int64 a
+// RangeError.
+struct counter_delta {
+  counter_kind kind;
+  counter value;
+  bytes prefix;
+};
+counter_delta read_delta(napi_env env, napi_value delta, codec values);
+// A JS bigint as int64; a RangeError outside it.
 std::int64_t bigint_to_i64(napi_env env, napi_value v);
+napi_value make_counter(napi_env env, counter_kind kind, counter value);
+
+// add found the stored value is no counter of `kind`: is it a bigint outside
+// int64 (a RangeError, as an overflow is) rather than a value of another type
+// (a TypeError)? Under `bigint` values it always is; under `any` the entry's
+// bytes tell, read again by `read(buffer)` (false: the entry is gone).
+template <class Read>
+bool stored_bigint_is_long(codec values, counter_kind kind, std::string& buffer, Read&& read) {
+  if (kind != counter_kind::i64) return false;
+  if (values == codec::bigint) return true;
+  return values == codec::any && read(buffer) && buffer.size() > 9 &&
+         static_cast<std::uint8_t>(buffer[0]) == any_tag::bigint;
+}
 
 }  // namespace threadmap::addon

@@ -108,10 +108,14 @@ struct scratch {
     return found.get();
   }
 
+  // After every call that may have filled value, expected or out: one
+  // comparison when none has reached 1 MiB (no capacity has a bit from 20 up).
   void trim() {
+    constexpr std::size_t keep = std::size_t{1} << 20;
+    if ((value.capacity() | expected.capacity() | out.capacity()) < keep) return;
     value.trim();
     expected.trim();
-    if (out.capacity() > (std::size_t{1} << 20)) std::string().swap(out);
+    if (out.capacity() > keep) std::string().swap(out);
   }
   void trim_batch() {
     batch_keys.trim();
@@ -191,17 +195,30 @@ napi_value raw_method(napi_env env, napi_callback_info cbinfo) {
   });
 }
 
+// A function-valued property: the callback, its attributes, and the `data`
+// it receives (napi_get_cb_info).
+inline napi_property_descriptor function_descriptor(const char* name, napi_callback cb,
+                                                    napi_property_attributes attributes,
+                                                    void* data) {
+  return {name, nullptr, cb, nullptr, nullptr, nullptr, attributes, data};
+}
+
+// Like a class method: writable, configurable, not enumerable.
 template <typename T, Napi::Value (T::*M)(const Napi::CallbackInfo&)>
 napi_property_descriptor method(const char* name) {
-  // Like a class method: writable, configurable, not enumerable.
-  return {name,
-          nullptr,
-          raw_method<T, M>,
-          nullptr,
-          nullptr,
-          nullptr,
-          static_cast<napi_property_attributes>(napi_writable | napi_configurable),
-          nullptr};
+  return function_descriptor(
+      name, raw_method<T, M>,
+      static_cast<napi_property_attributes>(napi_writable | napi_configurable), nullptr);
+}
+
+// A module function: writable, configurable and enumerable, as an
+// assignment to the exports object would make it.
+inline napi_property_descriptor function_property(const char* name, napi_callback cb,
+                                                  void* data = nullptr) {
+  return function_descriptor(
+      name, cb,
+      static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
+      data);
 }
 
 // Defines the class with its methods on the prototype. (napi_define_class

@@ -18,6 +18,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "io_protocol.hpp"
+
 namespace threadmap::addon {
 
 // A wrapper object that owns native resources of its environment.
@@ -38,8 +40,8 @@ class NativeMap;
 // forged reference fail the lookup instead of reaching another object. A new
 // slot's first generation is drawn from a per-environment seed rather than 0,
 // so live references are large numbers no stray write is likely to make: the
-// io buffer's memory can have a second holder (see io_buffer), and the small
-// integers and fractions a scratch buffer holds then name no map.
+// io buffer's memory can have a second holder (io_protocol.hpp), and the
+// small integers and fractions a scratch buffer holds then name no map.
 struct map_slot {
   NativeMap* map = nullptr;
   std::uint32_t gen = 0;
@@ -59,53 +61,6 @@ struct env_state {
   NativeMap* find_slot(double ref) const noexcept;
 };
 
-// The io buffer: memory shared by this thread's JS and native code, so that
-// a call carries fewer arguments (the lmdb-js technique): reading a number
-// argument through Node-API, or creating a number result, is a large part of
-// a short call (bench/js/boundary.mjs, the floor rows). The TypeScript layer writes the map's
-// reference (and a number key when the key is a number, and a number value when the map's values
-// are numbers), then calls an io function (ioGet ..., reading the key from here; ioGetK ..., taking
-// it as an argument), which reads them here and, on a map whose values are numbers, leaves the
-// value found in `value`. String keys stay arguments (a JS copy loop costs what V8's own string
-// read does). Nothing in it outlives a call.
-//
-// JS can detach the buffer: markAsUntransferable makes postMessage and
-// structuredClone copy it, but before Node 24 made the mark a detach key not
-// every API honoured it (Node 22's ArrayBuffer.prototype.transfer() does not,
-// nor does V8's %ArrayBufferDetach on 20 and 22), and a write through a
-// detached view is dropped without an error.
-// Three rules keep the io path safe whatever detaches it:
-// - The memory is the addon's (an external ArrayBuffer over a block of our
-//   own), so a detach never frees what native code reads. Where external
-//   buffers are forbidden (napi_no_external_buffers_allowed), the memory is
-//   the ArrayBuffer's and leaves with a detach, so every io call first asks
-//   whether it is still attached (io_kind::js).
-// - Each io call reads `ref` once and sets it to -1: a reference JS failed to
-//   write then names no map, and the call throws, never acting on the map of
-//   the call before. It is the first thing an io call reads, so a dropped key
-//   or value is never used either.
-// - Once a call finds the buffer detached, the environment remembers it
-//   (io_kind::detached) and no io call reads the memory again: the buffer
-//   the detach made still reaches it, and its holder's writes must not drive
-//   our calls. Before that first failing call, what such a holder writes is
-//   taken for JS's only if it is a live reference, which a stray write is
-//   not (see map_slot).
-// A detached io buffer stays detached: every later io call in that thread
-// throws "the io buffer was detached" and changes nothing (the calls that
-// take their arguments as arguments, size, clear, the batches, iteration,
-// keep working).
-struct io_buffer {
-  double ref = -1;    // the map reference
-  double number = 0;  // the number key (ioGet, ioHas, ioSet, ioDelete, ioAdd)
-  double value = 0;   // a number value: set's argument, get's answer
-};
-
-enum class io_kind : std::uint8_t {
-  owned,     // the addon's memory, not known to be detached
-  js,        // the ArrayBuffer's memory: check before every use
-  detached,  // found detached: never read again
-};
-
 // Per-environment instance data (napi_set_instance_data): the class
 // constructors (napi_refs, which must never be used from another thread) and
 // the scratch buffers of the environment's one thread.
@@ -116,9 +71,9 @@ struct addon_data {
   // Array.of as it was when the addon loaded, to build iteration chunks.
   Napi::FunctionReference array_of;
   scratch buffers;
-  // This thread's io buffer and the ArrayBuffer JS sees it through. The
-  // memory is the addon's, never freed (module.cpp, make_io, says why),
-  // unless io_state is js (see io_buffer above).
+  // This thread's io buffer (io_protocol.hpp) and the ArrayBuffer JS sees it
+  // through. The memory is the addon's, never freed (module.cpp, make_io,
+  // says why), unless io_state is js.
   io_buffer* io = nullptr;
   io_kind io_state = io_kind::owned;
   Napi::Reference<Napi::ArrayBuffer> io_ref;

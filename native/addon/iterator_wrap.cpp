@@ -41,8 +41,8 @@ NativeIterator::NativeIterator(const Napi::CallbackInfo& info)
   iterator_init& init = *t_pending_iterator;
   t_pending_iterator = nullptr;
   map_ = std::move(init.map);
-  kc_ = init.keys;
-  vc_ = init.values;
+  key_type_ = init.keys;
+  value_type_ = init.values;
   mode_ = init.mode;
   chunk_ = init.chunk;
   env_ = data_of(env).state;
@@ -99,8 +99,8 @@ Napi::Value NativeIterator::Next(const Napi::CallbackInfo& info) {
       }
       continue;
     }
-    if (mode_ != iter_values) out.push_back(decode_key(env, kc_, rec.key));
-    if (mode_ != iter_keys) out.push_back(decode_value(env, vc_, rec.value));
+    if (mode_ != iter_values) out.push_back(decode(env, key_type_, rec.key));
+    if (mode_ != iter_keys) out.push_back(decode(env, value_type_, rec.value));
     ++entries;
   }
   if (entries == 0) return Napi::Env(env).Null();

@@ -23,8 +23,8 @@ namespace threadmap::addon {
 
 struct iterator_init {
   std::shared_ptr<shared_map> map;
-  key_codec keys;
-  value_codec values;
+  codec keys;
+  codec values;
   std::uint32_t mode;
   std::uint32_t chunk;
 };
@@ -53,8 +53,8 @@ class NativeIterator : public Napi::ObjectWrap<NativeIterator>, public env_resou
 
   std::shared_ptr<shared_map> map_;
   std::shared_ptr<env_state> env_;
-  key_codec kc_ = key_codec::any;
-  value_codec vc_ = value_codec::any;
+  codec key_type_ = codec::any;
+  codec value_type_ = codec::any;
   std::uint32_t mode_ = 0;
   std::uint32_t chunk_ = 1024;
   std::size_t next_unit_ = 0;

@@ -156,7 +156,7 @@ napi_value move_buffer(napi_env env, napi_value buffer) {
 // This environment's io buffer: an ArrayBuffer over a block the addon owns,
 // or, where the build of Node forbids external buffers (or the tests ask for
 // that path with THREADMAP_TEST_IO_FALLBACK=1), a plain one whose memory JS
-// owns (see io_buffer in env_state.hpp).
+// owns (see io_protocol.hpp).
 //
 // The external buffer is not the one handed out: it is moved (transfer()) to
 // a new ArrayBuffer first. Node's cleanup for an external buffer detaches
@@ -271,11 +271,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   c.Set("MAX_KEY_BYTES", Napi::Number::New(env, static_cast<double>(max_key_bytes)));
   c.Set("MAX_VALUE_BYTES", Napi::Number::New(env, static_cast<double>(max_value_bytes)));
   c.Set("BATCH_MAX", Napi::Number::New(env, max_batch));
-  Napi::Array strategies = Napi::Array::New(env);
-  for (strategy_kind k : strategy_kinds())
-    strategies.Set(strategies.Length(), Napi::String::New(env, threadmap::to_string(k)));
-  strategies.Freeze();
-  c.Set("STRATEGIES", strategies);
+  // The name lists, each from its one source: the core's strategies and the
+  // codec table (lib/native.ts mirrors them for the types; a test compares).
+  const auto names = [&](const auto& list) {
+    Napi::Array a = Napi::Array::New(env);
+    for (auto item : list) a.Set(a.Length(), Napi::String::New(env, to_string(item)));
+    a.Freeze();
+    return a;
+  };
+  c.Set("STRATEGIES", names(all_strategies));
+  c.Set("KEY_TYPES", names(codecs(role::key)));
+  c.Set("VALUE_TYPES", names(codecs(role::value)));
   c.Freeze();
   exports.Set("constants", c);
   return exports;

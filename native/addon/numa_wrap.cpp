@@ -147,25 +147,14 @@ napi_value ParsePolicy(napi_env env, napi_callback_info cbinfo) {
   });
 }
 
-napi_property_descriptor fn(const char* name, napi_callback cb) {
-  return {
-      name,
-      nullptr,
-      cb,
-      nullptr,
-      nullptr,
-      nullptr,
-      static_cast<napi_property_attributes>(napi_writable | napi_configurable | napi_enumerable),
-      nullptr};
-}
-
 }  // namespace
 
 void export_numa(Napi::Env env, Napi::Object exports) {
   Napi::Object o = Napi::Object::New(env);
   const napi_property_descriptor fns[] = {
-      fn("topology", Topology),   fn("currentCpu", CurrentCpu),   fn("currentNode", CurrentNode),
-      fn("pinThread", PinThread), fn("parsePolicy", ParsePolicy),
+      function_property("topology", Topology),       function_property("currentCpu", CurrentCpu),
+      function_property("currentNode", CurrentNode), function_property("pinThread", PinThread),
+      function_property("parsePolicy", ParsePolicy),
   };
   check(env, napi_define_properties(env, o, std::size(fns), fns));
   o.Freeze();

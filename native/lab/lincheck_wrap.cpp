@@ -40,7 +40,7 @@ std::optional<std::string> bytes_field(Napi::Env env, Napi::Object o, const char
   Napi::Value v = o.Get(name);
   if (v.IsUndefined()) return std::nullopt;
   byte_buffer buf;
-  encode_value(env, v, value_codec::bigint, buf);
+  encode(env, v, codec::bigint, role::value, buf);
   return std::string(buf.view());
 }
 

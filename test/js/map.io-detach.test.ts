@@ -1,4 +1,4 @@
-// The io buffer (native/addon/env_state.hpp) detached from under the io path.
+// The io buffer (native/addon/io_protocol.hpp) detached from under the io path.
 // Before Node 24, markAsUntransferable does not stop every API from
 // detaching it (Node 22's ArrayBuffer.prototype.transfer() ignores it, and
 // V8's own %ArrayBufferDetach on 20 and 22), and JS writes to a detached view

@@ -9,6 +9,7 @@ import { describe, expect, test } from 'vitest'
 
 import { fitsRecords } from '../../lib/codecs'
 import { ThreadMap, type KeyTypeName, type ValueTypeName } from '../../lib/index'
+import { KEY_TYPE_NAMES, VALUE_TYPE_NAMES } from '../../lib/native'
 import { STRATEGIES } from './helpers'
 
 // --- arbitraries ---------------------------------------------------------------
@@ -303,8 +304,8 @@ function applyMap(m: ThreadMap<unknown, unknown>, o: Op, model: Model, keys: Key
 // Key types with values 'any', and value types with keys 'string': every
 // codec on each side, without the full cross product.
 const combos: [KeyTypeName, ValueTypeName][] = [
-  ...(['string', 'number', 'bigint', 'bytes', 'any'] as KeyTypeName[]).map((k): [KeyTypeName, ValueTypeName] => [k, 'any']),
-  ...(['string', 'number', 'bigint', 'boolean', 'bytes', 'json', 'structured'] as ValueTypeName[]).map((v): [KeyTypeName, ValueTypeName] => ['string', v]),
+  ...KEY_TYPE_NAMES.map((k): [KeyTypeName, ValueTypeName] => [k, 'any']),
+  ...VALUE_TYPE_NAMES.filter((v) => v !== 'any').map((v): [KeyTypeName, ValueTypeName] => ['string', v]),
   ['number', 'number'],
   ['bigint', 'bigint'],
 ]

@@ -1,0 +1,102 @@
+// io_protocol.hpp — the io buffer: the one definition of its layout, of what
+// travels through it, and of the rules that keep it safe. Every other comment
+// about the io path points here; lib/native.ts mirrors the layout (IO_LAYOUT),
+// and test/js/io-protocol.test.ts fails when the mirror and the addon's
+// `ioLayout` export (made from the constants below) disagree.
+//
+// Why: reading a number argument through Node-API, or creating a number
+// result, is a large part of a short call (bench/js/boundary.mjs, the floor
+// rows). So each thread has a buffer of `slots` doubles shared by its JS and
+// native code (the lmdb-js technique), and get, has, set, delete and add pass
+// numbers through it:
+//
+//   slot        written by   holds
+//   ref_slot    JS           the map's reference (env_state.hpp, map_slot);
+//                            native code reads it once per call and leaves
+//                            no_ref
+//   key_slot    JS           a number key, when the key is a number and the
+//                            map's keys are a type number_keys() admits
+//   value_slot  JS / native  on a map whose values number_values() admits:
+//                            the value set stores (ioSet without a value
+//                            argument), and the value get found (ioGet then
+//                            returns undefined, or `missing` when absent)
+//
+// The io functions come in two forms: ioGet, ioHas, ioSet, ioDelete, ioAdd
+// read the key from key_slot; ioGetK ... take it as their first argument
+// (strings, bigints and the like: a JS copy loop costs what V8's own string
+// read does). Their other arguments are the operation's. No user code runs
+// between JS writing the slots and the call that reads them, and nothing in
+// the buffer outlives a call.
+//
+// JS can detach the buffer: markAsUntransferable makes postMessage and
+// structuredClone copy it, but before Node 24 made the mark a detach key not
+// every API honoured it (Node 22's ArrayBuffer.prototype.transfer() does not,
+// nor does V8's %ArrayBufferDetach on 20 and 22), and a write through a
+// detached view is dropped without an error. Three rules keep the io path
+// safe whatever detaches it:
+// - The memory is the addon's (an external ArrayBuffer over a block of our
+//   own, module.cpp make_io), so a detach never frees what native code reads.
+//   Where external buffers are forbidden (napi_no_external_buffers_allowed),
+//   the memory is the ArrayBuffer's and leaves with a detach, so every io
+//   call first asks whether it is still attached (io_kind::js).
+// - Each io call reads ref_slot once and leaves no_ref: a reference JS failed
+//   to write then names no map, and the call throws, never acting on the map
+//   of the call before. It is the first thing an io call reads, so a dropped
+//   key or value is never used either.
+// - Once a call finds the buffer detached, the environment remembers it
+//   (io_kind::detached) and no io call reads the memory again: the buffer
+//   the detach made still reaches it, and its holder's writes must not drive
+//   our calls. Before that first failing call, what such a holder writes is
+//   taken for JS's only if it is a live reference, which a stray write is
+//   not (see map_slot).
+// A detached io buffer stays detached: every later io call in that thread
+// throws "the io buffer was detached" and changes nothing (the calls that
+// take their arguments as arguments, size, clear, the batches, iteration,
+// keep working).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "codec.hpp"
+
+namespace threadmap::addon::io {
+
+inline constexpr std::size_t ref_slot = 0;
+inline constexpr std::size_t key_slot = 1;
+inline constexpr std::size_t value_slot = 2;
+inline constexpr std::size_t slots = 3;
+// What ref_slot holds between calls: no map has it.
+inline constexpr double no_ref = -1;
+
+// Which maps pass number keys (values) through the buffer: the one place this
+// is decided. The TypeScript layer reads it from `ioLayout` (numberKeys,
+// numberValues: the type names these admit).
+constexpr bool number_keys(codec keys) noexcept {
+  return keys == codec::number || keys == codec::any;
+}
+constexpr bool number_values(codec values) noexcept {
+  return values == codec::number;
+}
+
+}  // namespace threadmap::addon::io
+
+namespace threadmap::addon {
+
+struct io_buffer {
+  double ref = io::no_ref;
+  double key = 0;
+  double value = 0;
+};
+static_assert(offsetof(io_buffer, ref) == io::ref_slot * sizeof(double));
+static_assert(offsetof(io_buffer, key) == io::key_slot * sizeof(double));
+static_assert(offsetof(io_buffer, value) == io::value_slot * sizeof(double));
+static_assert(sizeof(io_buffer) == io::slots * sizeof(double));
+
+enum class io_kind : std::uint8_t {
+  owned,     // the addon's memory, not known to be detached
+  js,        // the ArrayBuffer's memory: check before every use
+  detached,  // found detached: never read again
+};
+
+}  // namespace threadmap::addon

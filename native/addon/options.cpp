@@ -1,0 +1,129 @@
+// options.cpp — the map options as one table; see options.hpp.
+#include "options.hpp"
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "numa_wrap.hpp"
+
+namespace threadmap::addon {
+
+namespace {
+
+// The names a one-of option accepts, each with the enum value it stands for,
+// and the list as its error messages write it.
+struct choices {
+  std::vector<std::pair<std::string, unsigned>> names;
+  std::string text;
+
+  // "'a', 'b' or 'c'"; `last` ", or " makes "'a', 'b', or 'c'".
+  choices(std::vector<std::pair<std::string, unsigned>> n, const char* last) : names(std::move(n)) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) text += i + 1 == names.size() ? last : ", ";
+      text += "'" + names[i].first + "'";
+    }
+  }
+};
+
+choices codec_choices(role r) {
+  std::vector<std::pair<std::string, unsigned>> names;
+  for (codec c : codecs(r)) names.emplace_back(to_string(c), static_cast<unsigned>(c));
+  return {std::move(names), " or "};
+}
+
+choices strategy_choices() {
+  std::vector<std::pair<std::string, unsigned>> names;
+  for (strategy_kind k : all_strategies) names.emplace_back(to_string(k), static_cast<unsigned>(k));
+  // 'auto' is striped until the benchmark says otherwise (see DESIGN.md).
+  names.emplace_back("auto", static_cast<unsigned>(strategy_kind::striped));
+  return {std::move(names), ", or "};
+}
+
+enum class kind : std::uint8_t {
+  one_of,  // a string among `choices`; `set` gets the enum value it names
+  count,   // an integer from 0 to 2^53 - 1; `set` gets it
+  own,     // `parse` checks it (the numa option: numa_wrap.cpp)
+};
+
+struct option_row {
+  const char* name;
+  kind k;
+  std::optional<choices> list;
+  void (*set)(parsed_options&, std::size_t) = nullptr;
+  void (*parse)(Napi::Env, Napi::Value, parsed_options&) = nullptr;
+};
+
+// Read in this order: which error a map with several bad options throws
+// depends on it.
+const std::vector<option_row>& option_table() {
+  static const std::vector<option_row> table = [] {
+    std::vector<option_row> t;
+    t.push_back({"keys", kind::one_of, codec_choices(role::key),
+                 [](parsed_options& p, std::size_t v) { p.keys = static_cast<codec>(v); }});
+    t.push_back({"values", kind::one_of, codec_choices(role::value),
+                 [](parsed_options& p, std::size_t v) { p.values = static_cast<codec>(v); }});
+    t.push_back(
+        {"strategy", kind::one_of, strategy_choices(), [](parsed_options& p, std::size_t v) {
+           p.core.strategy = static_cast<strategy_kind>(v);
+         }});
+    t.push_back({"capacity", kind::count, std::nullopt,
+                 [](parsed_options& p, std::size_t n) { p.core.capacity = n; }});
+    t.push_back({"maxMemory", kind::count, std::nullopt,
+                 [](parsed_options& p, std::size_t n) { p.core.max_memory = n; }});
+    t.push_back({"numa", kind::own, std::nullopt, nullptr,
+                 [](Napi::Env env, Napi::Value v, parsed_options& p) {
+                   p.core.numa_policy = parse_numa_option(env, v);
+                 }});
+    return t;
+  }();
+  return table;
+}
+
+unsigned read_one_of(Napi::Env env, const option_row& o, Napi::Value v) {
+  const std::string must = std::string("threadmap: options.") + o.name + " must be " + o.list->text;
+  if (!v.IsString()) throw_type_error(env, must);
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  for (const auto& [name, value] : o.list->names)
+    if (name == s) return value;
+  throw_type_error(env, must + ", got '" + s + "'");
+}
+
+std::size_t read_count(Napi::Env env, const option_row& o, Napi::Value v) {
+  const std::string name = std::string("threadmap: options.") + o.name;
+  if (!v.IsNumber()) throw_type_error(env, name + " must be a non-negative integer number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0)
+    throw_range_error(
+        env, name + " must be an integer from 0 to 2^53 - 1, got " + v.ToString().Utf8Value());
+  return static_cast<std::size_t>(d);
+}
+
+}  // namespace
+
+parsed_options parse_options(Napi::Env env, Napi::Value arg) {
+  parsed_options p;
+  if (arg.IsUndefined() || arg.IsNull()) return p;
+  if (!arg.IsObject()) throw_type_error(env, "threadmap: options must be an object");
+  const Napi::Object o = arg.As<Napi::Object>();
+  for (const option_row& row : option_table()) {
+    const Napi::Value v = o.Get(row.name);
+    if (v.IsUndefined()) continue;
+    switch (row.k) {
+      case kind::one_of:
+        row.set(p, read_one_of(env, row, v));
+        break;
+      case kind::count:
+        row.set(p, read_count(env, row, v));
+        break;
+      case kind::own:
+        row.parse(env, v, p);
+        break;
+    }
+  }
+  return p;
+}
+
+}  // namespace threadmap::addon
