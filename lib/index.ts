@@ -576,8 +576,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * did. `undefined` as `expected` means "absent" (for 'any' and 'structured'
    * values it also matches a stored undefined, as get() would); `undefined` as
    * `next` deletes the entry. Values compare by their stored form: JSON text
-   * for 'json', v8.serialize bytes for 'structured' and objects in 'any' (use
-   * update() for a read-modify-write of such values).
+   * for 'json', the object codec's bytes (lib/codecs.ts: msgpackr records or
+   * v8.serialize) for 'structured' and objects in 'any' (use update() for a
+   * read-modify-write of such values).
    */
   compareAndSet(key: K, expected: V | undefined, next: V | undefined): boolean {
     const ref = this.#ref

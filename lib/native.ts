@@ -26,7 +26,8 @@ export type StrategyOption = StrategyName | 'auto'
 /**
  * A value as it crosses the boundary. Keys and primitive values cross as
  * themselves; json values as their JSON text; structured values (and objects
- * inside `any` values) as v8.serialize bytes.
+ * inside `any` values) as the object codec's bytes (msgpackr records or
+ * v8.serialize: lib/codecs.ts).
  */
 export type Wire = string | number | bigint | boolean | Uint8Array | null | undefined
 

@@ -32,6 +32,13 @@ export interface ValueTypes {
   any: unknown
 }
 
+// Compile-time checks: each name list has exactly one TypeScript type per name.
+type SameKeys<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const keyTypesComplete: SameKeys<keyof KeyTypes, KeyTypeName> = true
+const valueTypesComplete: SameKeys<keyof ValueTypes, ValueTypeName> = true
+void keyTypesComplete
+void valueTypesComplete
+
 export interface ThreadMapOptions<
   KT extends KeyTypeName = KeyTypeName,
   VT extends ValueTypeName = ValueTypeName,
