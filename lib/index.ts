@@ -30,15 +30,7 @@ export type {
   ValueTypes,
 } from './types'
 export { numa } from './numa'
-export type {
-  Numa,
-  NumaNode,
-  NumaOption,
-  NumaPlacement,
-  NumaStats,
-  NumaTableStats,
-  NumaTopology,
-} from './numa'
+export type * from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
 

@@ -108,14 +108,22 @@ export interface NumaStats {
   tables: NumaTableStats[]
 }
 
+/** What stats() returns (the addon builds it; lib/types.ts names it ThreadMapStats). */
 export interface NativeStats {
+  /** Entries (exact when no write is in flight). */
   size: number
   strategy: StrategyName
+  /** Independent locks and tables (1 for 'mutex'). */
   stripes: number
+  /** Slots allocated over all tables. */
   capacity: number
+  /** Bytes of tables and out-of-line entries, as counted against maxMemory. */
   bytes: number
+  /** Table reallocations so far. */
   resizes: number
+  /** The configured limit; 0 is unlimited. */
   maxMemory: number
+  /** The NUMA policy and, per stripe, the node the kernel says its table is on. */
   numa: NumaStats
 }
 

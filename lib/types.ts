@@ -1,7 +1,7 @@
 // Public types of the TypeScript layer: option shapes, the type-name to
 // TypeScript-type maps, handles and stats.
 
-import type { KeyTypeName, NumaOption, NumaStats, StrategyName, StrategyOption, ValueTypeName } from './native'
+import type { KeyTypeName, NativeStats, NumaOption, StrategyName, StrategyOption, ValueTypeName } from './native'
 
 export type { KeyTypeName, StrategyName, StrategyOption, ValueTypeName }
 
@@ -70,20 +70,5 @@ export interface ThreadMapHandle {
   readonly strategy: StrategyName
 }
 
-export interface ThreadMapStats {
-  /** Entries (exact when no write is in flight). */
-  size: number
-  strategy: StrategyName
-  /** Independent locks and tables (1 for 'mutex'). */
-  stripes: number
-  /** Slots allocated over all tables. */
-  capacity: number
-  /** Bytes of tables and out-of-line entries, as counted against maxMemory. */
-  bytes: number
-  /** Table reallocations so far. */
-  resizes: number
-  /** The configured limit; 0 is unlimited. */
-  maxMemory: number
-  /** The NUMA policy and, per stripe, the node the kernel says its table is on. */
-  numa: NumaStats
-}
+/** What stats() returns. */
+export type ThreadMapStats = NativeStats
