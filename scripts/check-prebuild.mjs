@@ -8,7 +8,8 @@
 //   - every symbol it imports is a Node-API function or comes from the
 //     platform's C runtime: glibc (versioned, none newer than GLIBC_FLOOR),
 //     musl's libc.so, macOS's libSystem, or Windows' system DLLs;
-//   - it links no other shared library (no libstdc++, libgcc_s, libnuma).
+//   - it links no other shared library (no libstdc++, libgcc_s, libnuma);
+//   - a musl binary uses no initial-exec TLS (musl's dlopen refuses it).
 // Throws with every problem found; returns a one-line summary.
 //
 //   node scripts/check-prebuild.mjs <file> <target id>   (ids: scripts/prebuild.js)
@@ -58,9 +59,14 @@ function checkElf(file, libc, problems) {
     .filter(Boolean)
     .map((l) => l.trim().split(/\s+/).pop())
   if (!onlyEntryPoints(exported)) problems.push(`exports ${exported.join(', ')}`)
-  const needed = [...out('llvm-readelf', ['-d', file]).matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map(
-    (m) => m[1],
-  )
+  const dynamic = out('llvm-readelf', ['-d', file])
+  const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1])
+  // Initial-exec TLS in a dlopen()ed library: glibc serves it from its static
+  // TLS surplus; musl refuses to load it ("initial-exec TLS resolves to
+  // dynamic definition"), so node on Alpine could not require the addon.
+  if (libc === 'musl' && /\(FLAGS\).*\bSTATIC_TLS\b/.test(dynamic)) {
+    problems.push('uses initial-exec TLS (DF_STATIC_TLS), which musl cannot dlopen')
+  }
   const allowedLibs = libc === 'glibc' ? ELF_GLIBC_LIBS : ELF_MUSL_LIBS
   for (const lib of needed) if (!allowedLibs.test(lib)) problems.push(`links ${lib}`)
   let newest = '0'

@@ -18,13 +18,14 @@
 // Only Node built-ins and node-gyp-build are used here: when threadmap is
 // installed as a dependency, its devDependencies (cmake-js, node-addon-api)
 // are absent; a forced build then fetches those two with npm, into the
-// package's own node_modules.
+// package's build-deps/ folder (see fetchBuildDeps).
 
 const fs = require('fs')
 const path = require('path')
 const { spawnSync } = require('child_process')
 
 const root = path.resolve(__dirname, '..')
+const depsDir = path.join(root, 'build-deps')
 const tag = 'threadmap:'
 
 function log(msg) {
@@ -41,10 +42,11 @@ function truthy(v) {
 }
 
 // Resolve a module from the package root (works both in a checkout and when
-// threadmap sits in someone's node_modules with its deps hoisted).
+// threadmap sits in someone's node_modules with its deps hoisted), or from
+// the build tools fetchBuildDeps fetched.
 function resolveFrom(request) {
   try {
-    return require.resolve(request, { paths: [root] })
+    return require.resolve(request, { paths: [root, depsDir] })
   } catch {
     return null
   }
@@ -120,7 +122,7 @@ function howToBuild() {
     '    (Debian/Ubuntu: apt-get install cmake ninja-build g++)',
     '  - the npm packages cmake-js and node-addon-api (fetched by the command below).',
     'In a project that depends on threadmap:  npm explore threadmap -- npm run build-from-source',
-    'From a checkout of the threadmap repository:  npm install   (builds build/Release/threadmap.node)',
+    'From a checkout of the threadmap repository:  npm install && npm run build:all',
   ].join('\n')
 }
 
@@ -134,18 +136,29 @@ function cmakeJsCommand() {
 }
 
 // An installed package has no devDependencies: fetch the two a build needs,
-// at the versions its package.json names, without touching anything else.
+// at the versions its package.json names, into build-deps/, a folder of their
+// own. Not into the package folder: npm would read its package.json there,
+// find the two among its devDependencies, and with --omit=dev install neither
+// (npm 11.19.1 did just that). cmake-js looks for node-addon-api from the
+// package root, so NODE_PATH points it at build-deps/ too.
 function fetchBuildDeps() {
   const { devDependencies = {} } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
   const specs = ['cmake-js', 'node-addon-api']
     .filter((name) => !resolveFrom(`${name}/package.json`))
     .map((name) => `${name}@${devDependencies[name] || 'latest'}`)
-  if (specs.length === 0) return
-  log(`fetching ${specs.join(' ')} with npm`)
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-  const args = ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund']
-  const r = spawnSync(npm, [...args, ...specs], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })
-  if (r.status !== 0) fail(`npm install ${specs.join(' ')} failed (exit ${r.status ?? r.signal})`)
+  if (specs.length > 0) {
+    log(`fetching ${specs.join(' ')} with npm into ${path.relative(root, depsDir)}/`)
+    fs.mkdirSync(depsDir, { recursive: true })
+    fs.writeFileSync(path.join(depsDir, 'package.json'), '{ "private": true }\n')
+    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+    const args = ['install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund']
+    const r = spawnSync(npm, [...args, ...specs], { cwd: depsDir, stdio: 'inherit', shell: process.platform === 'win32' })
+    if (r.status !== 0) fail(`npm install ${specs.join(' ')} failed (exit ${r.status ?? r.signal})`)
+  }
+  const fetched = path.join(depsDir, 'node_modules')
+  if (fs.existsSync(fetched)) {
+    process.env.NODE_PATH = [fetched, process.env.NODE_PATH].filter(Boolean).join(path.delimiter)
+  }
 }
 
 function build(why, fetchDeps) {

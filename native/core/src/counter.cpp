@@ -5,7 +5,7 @@ namespace threadmap {
 namespace {
 // Initial-exec TLS (see epoch.cpp): a %fs-relative load instead of a
 // __tls_get_addr call from inside the addon. 0: not assigned yet.
-#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && defined(__GLIBC__)
 thread_local unsigned t_ordinal __attribute__((tls_model("initial-exec"))) = 0;
 #else
 thread_local unsigned t_ordinal = 0;

@@ -226,7 +226,7 @@ void collect(record& r) {
 // libraries. The pointer is trivially destructible, so reading it runs no
 // TLS-initialisation check either; the owner below is touched only when a
 // thread first takes a record.
-#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && defined(__GLIBC__)
 #define THREADMAP_EPOCH_TLS __attribute__((tls_model("initial-exec")))
 #else
 #define THREADMAP_EPOCH_TLS
