@@ -397,8 +397,21 @@ function main() {
     if (fs.existsSync(path.join(installed, 'build'))) {
       throw new Error('node_modules/threadmap/build exists: something tried to compile instead of using the prebuild')
     }
-    if (/install-scripts|allowScripts/.test(instOut)) throw new Error('npm warned about an install script')
-    console.log('   installed; no build/ folder, and npm said nothing about install scripts')
+    // threadmap has no install script (checked above). The one allowed in
+    // its dependency tree is msgpackr's optional native accelerator,
+    // msgpackr-extract: msgpackr works without it, and npm 11 runs it only
+    // once a user approves it. Any other package npm names fails here.
+    const scripted = [...instOut.matchAll(/install-scripts\s+(\S+)@\S+ \(/g)].map((m) => m[1])
+    const allowed = new Set(['msgpackr-extract'])
+    const unexpected = scripted.filter((name) => !allowed.has(name))
+    if (unexpected.length || (/install-scripts|allowScripts/.test(instOut) && scripted.length === 0)) {
+      throw new Error(`npm warned about an install script: ${unexpected.join(', ') || '(unparsed warning)'}`)
+    }
+    console.log(
+      scripted.length
+        ? `   installed; no build/ folder; install scripts npm named (not run without approval): ${scripted.join(', ')}, msgpackr's optional native helper`
+        : '   installed; no build/ folder, and npm said nothing about install scripts',
+    )
 
     // `npm run build-from-source` in the installed package, with a prebuild
     // that loads and no compiler, must find nothing to do.
