@@ -3,7 +3,7 @@
 
 import { inspect, type InspectOptions } from 'node:util'
 
-import { valueCodec, type ValueCodec } from './codecs'
+import { OBJECT_OUT, valueCodec, type ObjectOut, type ValueCodec } from './codecs'
 import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
 import type {
   KeyTypeName,
@@ -322,11 +322,11 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return this.#codec === null ? (value as Wire) : this.#codec.encode(value)
   }
 
-  #decode(wire: Wire): V {
+  #decode(wire: Wire | ObjectOut): V {
     return (this.#codec === null ? wire : this.#codec.decode(wire)) as V
   }
 
-  #decodeOr(wire: Wire | Absent): V | undefined {
+  #decodeOr(wire: Wire | ObjectOut | Absent): V | undefined {
     return wire === ABSENT ? undefined : this.#decode(wire)
   }
 
@@ -343,7 +343,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       return (found === ABSENT ? undefined : io[IO_VALUE]) as V | undefined
     }
     if (this.#codec === null) return (inIo ? ioGet() : ioGetK(key as Wire)) as V | undefined
-    return this.#decodeOr(inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT))
+    return this.#decodeOr(inIo ? ioGet(ABSENT, OBJECT_OUT) : ioGetK(key as Wire, ABSENT, OBJECT_OUT))
   }
 
   set(key: K, value: V): this {

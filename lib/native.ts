@@ -253,20 +253,23 @@ export interface Addon {
   // The io functions: get, has, set, delete and add with the map reference,
   // and number keys and values, in this thread's io buffer (`io` below),
   // written just before the call; the protocol is native/addon/io_protocol.hpp.
-  ioGet<M = undefined>(missing?: M): Wire | M
+  /** out: see OBJECT_OUT (lib/codecs.ts). */
+  ioGet<M = undefined, O = never>(missing?: M, out?: O): Wire | M | O
   ioHas(): boolean
   ioSet(value?: Wire): boolean
   ioDelete(): boolean
   ioAdd(delta: number): number
   ioAdd(delta: bigint): bigint
   ioAdd(delta: number | bigint): number | bigint
-  ioGetK<M = undefined>(key: Wire, missing?: M): Wire | M
+  ioGetK<M = undefined, O = never>(key: Wire, missing?: M, out?: O): Wire | M | O
   ioHasK(key: Wire): boolean
   ioSetK(key: Wire, value?: Wire): boolean
   ioDeleteK(key: Wire): boolean
   ioAddK(key: Wire, delta: number): number
   ioAddK(key: Wire, delta: bigint): bigint
   ioAddK(key: Wire, delta: number | bigint): number | bigint
+  /** This thread's object buffer (io_protocol.hpp, "objects out"), the same one on every call. */
+  objectOut(): ArrayBuffer
 
   // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not
   // undefined, else from the spread arguments. `base` is the index of the
