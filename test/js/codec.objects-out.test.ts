@@ -2,6 +2,8 @@
 // wrote leaves its bytes in the thread's one object buffer, which the next
 // get overwrites, so nothing a get returns may point into it; v8.serialize's
 // bytes (typed arrays, Buffers) still arrive in a Uint8Array of their own.
+import { spawnSync } from 'node:child_process'
+import * as path from 'node:path'
 import * as v8 from 'node:v8'
 
 import { describe, expect, test } from 'vitest'
@@ -84,4 +86,36 @@ describe.each(OBJECT_TYPES)("objects out, values '%s'", (values) => {
     expect(map.get('missing')).toBeUndefined()
     map.close()
   })
+})
+
+// The buffer detached (V8's %ArrayBufferDetach ignores markAsUntransferable
+// on Node 20 and 22): the addon must never write to it again, and gets keep
+// returning the stored objects (as Uint8Arrays under the hood). In a child
+// process, the compiled package, so that a crash fails with its signal.
+test('a detached object buffer is never written, and get still returns the stored objects', () => {
+  const script = String.raw`
+    const { ThreadMap } = require(process.env.TM_DIST + '/index.js')
+    const { addon } = require(process.env.TM_DIST + '/native.js')
+    const out = []
+    for (const values of ['any', 'structured']) {
+      const map = new ThreadMap(null, { keys: 'string', values })
+      map.set('a', { n: 1, s: 'first' }).set('b', { n: 2, s: 'second' })
+      out.push(map.get('a').s)
+      const buf = addon.objectOut()
+      if (process.env.TM_DETACH === '1') %ArrayBufferDetach(buf)
+      out.push(buf.byteLength, map.get('b').s, map.get('a').s)
+      map.close()
+    }
+    process.stdout.write(JSON.stringify(out))
+  `
+  for (const detach of ['0', '1']) {
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', script], {
+      env: { ...process.env, TM_DIST: path.join(__dirname, '..', '..', 'dist'), TM_DETACH: detach },
+      encoding: 'utf8',
+    })
+    expect(r.signal).toBeNull()
+    expect(r.stderr).toBe('')
+    const size = detach === '1' ? 0 : 65536
+    expect(JSON.parse(r.stdout)).toEqual(['first', size, 'second', 'first', 'first', size, 'second', 'first'])
+  }
 })
