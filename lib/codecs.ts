@@ -24,10 +24,9 @@
 
 import * as v8 from 'node:v8'
 import { types } from 'node:util'
+import { markAsUntransferable } from 'node:worker_threads'
 
 import type { Options as PackrOptions, Packr } from 'msgpackr'
-
-import { markAsUntransferable } from 'node:worker_threads'
 
 import { addon, io, IO_LAYOUT, type NativeMap, type ValueTypeName, type Wire } from './native'
 

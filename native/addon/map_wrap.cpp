@@ -293,7 +293,7 @@ napi_value found_value(const NativeMap& m, const call& c, scratch& s) {
 }
 
 // io_protocol.hpp, "objects out": on an io call that passed the marker
-// c[Out], an object msgpackr wrote goes to this thread's object buffer, its
+// c[out], an object msgpackr wrote goes to this thread's object buffer, its
 // length to the value slot, and the marker is the answer; nullptr when the
 // value takes the ordinary way.
 napi_value object_out(const NativeMap& m, const call& c, const scratch& s, std::size_t out) {
@@ -312,9 +312,9 @@ napi_value object_out(const NativeMap& m, const call& c, const scratch& s, std::
   napi_value buffer = c.data->object_out.Value();
   bool detached = true;
   check(c.env, napi_is_detached_arraybuffer(c.env, buffer, &detached));
+  if (detached) return nullptr;
   void* p = nullptr;
   std::size_t n = 0;
-  if (detached) return nullptr;
   check(c.env, napi_get_arraybuffer_info(c.env, buffer, &p, &n));
   if (n < b.size()) return nullptr;
   std::memcpy(p, b.data(), b.size());
