@@ -31,7 +31,7 @@ import type { Options as PackrOptions, Packr } from 'msgpackr'
 import { addon, io, IO_LAYOUT, type NativeMap, type ValueTypeName, type Wire } from './native'
 
 /**
- * What ioGet/ioGetK answer, when given it, for an object whose bytes they
+ * What ioGetObject/ioGetObjectK answer, when given it, for an object whose bytes they
  * left in this thread's object buffer (native/addon/io_protocol.hpp,
  * "objects out"); a ValueCodec's decode takes it for those bytes.
  */
@@ -231,7 +231,7 @@ export function setObjectsThroughV8(on: boolean): void {
 const SCRATCH_MAX = 1 << 16
 let scratch: Buffer = Buffer.allocUnsafeSlow(4096)
 
-// This thread's object buffer, where ioGet leaves an object's bytes instead
+// This thread's object buffer, where ioGetObject leaves an object's bytes instead
 // of making a Uint8Array of them; made when the thread's first object codec
 // is. Native code asks whether it is attached before each write, so the
 // mark only keeps postMessage from taking it.

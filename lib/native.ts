@@ -253,22 +253,25 @@ export interface Addon {
   // The io functions: get, has, set, delete and add with the map reference,
   // and number keys and values, in this thread's io buffer (`io` below),
   // written just before the call; the protocol is native/addon/io_protocol.hpp.
-  /** out: see OBJECT_OUT (lib/codecs.ts). */
-  ioGet<M = undefined, O = never>(missing?: M, out?: O): Wire | M | O
+  ioGet<M = undefined>(missing?: M): Wire | M
   ioHas(): boolean
   ioSet(value?: Wire): boolean
   ioDelete(): boolean
   ioAdd(delta: number): number
   ioAdd(delta: bigint): bigint
   ioAdd(delta: number | bigint): number | bigint
-  ioGetK<M = undefined, O = never>(key: Wire, missing?: M, out?: O): Wire | M | O
+  ioGetK<M = undefined>(key: Wire, missing?: M): Wire | M
   ioHasK(key: Wire): boolean
   ioSetK(key: Wire, value?: Wire): boolean
   ioDeleteK(key: Wire): boolean
   ioAddK(key: Wire, delta: number): number
   ioAddK(key: Wire, delta: bigint): bigint
   ioAddK(key: Wire, delta: number | bigint): number | bigint
-  /** This thread's object buffer (io_protocol.hpp, "objects out"), the same one on every call. */
+  // ioGet/ioGetK for maps with a value codec: `out` (OBJECT_OUT, lib/codecs.ts)
+  // may come back for an object left in the object buffer (io_protocol.hpp,
+  // "objects out"), which objectOut() returns, the same one on every call.
+  ioGetObject<M = undefined, O = never>(missing?: M, out?: O): Wire | M | O
+  ioGetObjectK<M = undefined, O = never>(key: Wire, missing?: M, out?: O): Wire | M | O
   objectOut(): ArrayBuffer
 
   // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not

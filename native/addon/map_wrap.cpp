@@ -407,14 +407,20 @@ napi_value keyed(NativeMap& m, const call& c, scratch& s) {
   return o.answer(m, c, s, st, key, Op::name);
 }
 
-// get(ref, key, missing): the value, or `missing` when the key is absent;
-// ioGet(missing, out) may answer `out` (object_out).
-struct get_op : op, answers_value<status::ok, status::not_found, 2, 3> {
+// get(ref, key, missing): the value, or `missing` when the key is absent.
+// Out: where an io call's "objects out" marker is (0: none). ioGetObject
+// (missing, out), the get of maps whose values may be objects, may answer
+// `out` (object_out); ioGet, which every other map uses, has no such
+// argument, so reading its arguments costs what it did before objects out.
+template <std::size_t Out>
+struct get_op_out : op, answers_value<status::ok, status::not_found, 2, Out> {
   static constexpr const char* name = "get";
   status apply(concurrent_map& m, bytes key, scratch& s) {
     return m.get(key, &s.out) ? status::ok : status::not_found;
   }
 };
+using get_op = get_op_out<0>;
+using get_object_op = get_op_out<3>;
 
 // has(ref, key)
 struct has_op : op, answers_flag<statuses(status::ok), statuses(status::not_found)> {
@@ -891,12 +897,14 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<delete_many, true>("deleteMany", d),
       map_fn<set_many, true>("setMany", d),
       // The io functions: Args is how many JS arguments follow the key.
-      io_fn<keyed<get_op>, 2, true>("ioGet", d),
+      io_fn<keyed<get_op>, 1, true>("ioGet", d),
+      io_fn<keyed<get_object_op>, 2, true>("ioGetObject", d),
       io_fn<keyed<has_op>, 0, true>("ioHas", d),
       io_fn<keyed<set_op>, 1, true>("ioSet", d),
       io_fn<keyed<delete_op>, 0, true>("ioDelete", d),
       io_fn<keyed<add_op>, 1, true>("ioAdd", d),
-      io_fn<keyed<get_op>, 2, false>("ioGetK", d),
+      io_fn<keyed<get_op>, 1, false>("ioGetK", d),
+      io_fn<keyed<get_object_op>, 2, false>("ioGetObjectK", d),
       io_fn<keyed<has_op>, 0, false>("ioHasK", d),
       io_fn<keyed<set_op>, 1, false>("ioSetK", d),
       io_fn<keyed<delete_op>, 0, false>("ioDeleteK", d),

@@ -14,13 +14,13 @@ import { addon, io, IO_LAYOUT, type Wire } from '../../lib/native'
 const OBJECT_TYPES = ['any', 'structured'] as const
 const clone = (x: unknown): unknown => v8.deserialize(v8.serialize(x))
 
-// ioGetK through a second native object over the map, with a marker of the
+// ioGetObjectK through a second native object over the map, with a marker of the
 // test's own: what the protocol answers, and the bytes it left.
 function ioGetOut(map: ThreadMap<string, unknown>, key: string): { answer: unknown; bytes: Uint8Array } {
   const ref = addon.info(addon.attach(map.id)).ref
   const mark = Symbol('out')
   io[IO_LAYOUT.ref] = ref
-  const answer: unknown = addon.ioGetK(key, undefined, mark)
+  const answer: unknown = addon.ioGetObjectK(key, undefined, mark)
   const n = io[IO_LAYOUT.value] as number
   const bytes = answer === mark ? new Uint8Array(addon.objectOut(), 0, n).slice() : (answer as Uint8Array)
   return { answer: answer === mark ? 'out' : answer, bytes }
