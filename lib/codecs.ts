@@ -24,15 +24,24 @@
 
 import * as v8 from 'node:v8'
 import { types } from 'node:util'
+import { markAsUntransferable } from 'node:worker_threads'
 
 import type { Options as PackrOptions, Packr } from 'msgpackr'
 
-import { addon, type NativeMap, type ValueTypeName, type Wire } from './native'
+import { addon, io, IO_LAYOUT, type NativeMap, type ValueTypeName, type Wire } from './native'
+
+/**
+ * What ioGetObject/ioGetObjectK answer, when given it, for an object whose bytes they
+ * left in this thread's object buffer (native/addon/io_protocol.hpp,
+ * "objects out"); a ValueCodec's decode takes it for those bytes.
+ */
+export const OBJECT_OUT: unique symbol = Symbol('threadmap.objectOut')
+export type ObjectOut = typeof OBJECT_OUT
 
 export interface ValueCodec {
   /** `index`: the value's place in a batch, for error messages. */
   encode(value: unknown, index?: number): Wire
-  decode(wire: Wire): unknown
+  decode(wire: Wire | ObjectOut): unknown
   /** Whether `undefined` is a storable value (and so not the same as "absent"). */
   readonly storesUndefined: boolean
 }
@@ -222,6 +231,21 @@ export function setObjectsThroughV8(on: boolean): void {
 const SCRATCH_MAX = 1 << 16
 let scratch: Buffer = Buffer.allocUnsafeSlow(4096)
 
+// This thread's object buffer, where ioGetObject leaves an object's bytes instead
+// of making a Uint8Array of them; made when the thread's first object codec
+// is. Native code asks whether it is attached before each write, so the
+// mark only keeps postMessage from taking it.
+let objectOut: Buffer | undefined
+
+function objectOutBuffer(): Buffer {
+  if (objectOut === undefined) {
+    const buffer = addon.objectOut()
+    markAsUntransferable(buffer)
+    objectOut = Buffer.from(buffer)
+  }
+  return objectOut
+}
+
 /**
  * One map's object encoder in this thread: msgpackr over the map's structure
  * list (loaded from the map when a value names a structure this thread has
@@ -238,6 +262,7 @@ class ObjectCodec {
 
   constructor(native: NativeMap) {
     this.#native = native
+    objectOutBuffer()
   }
 
   #make(): Packr {
@@ -306,15 +331,23 @@ class ObjectCodec {
     return bytes[0] === V8_TAG ? serialize(value, index) : bytes
   }
 
-  decode(bytes: Uint8Array): unknown {
-    if (bytes[0] === V8_TAG) return v8.deserialize(bytes) as unknown
+  decode(wire: Uint8Array | ObjectOut): unknown {
+    if (wire === OBJECT_OUT) return this.#unpack(objectOutBuffer(), io[IO_LAYOUT.value] as number)
+    if (wire[0] === V8_TAG) return v8.deserialize(wire) as unknown
+    const n = wire.length
+    if (n > SCRATCH_MAX) return this.#unpack(wire, n)
+    if (scratch.length < n) scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * scratch.length))
+    scratch.set(wire)
+    return this.#unpack(scratch, n)
+  }
+
+  // msgpackr's bytes, source[0, n): decoded whole before returning, and
+  // nothing decoded points into them (fitsRecords admits no binary data), so
+  // the shared buffers may be written again at once.
+  #unpack(source: Uint8Array, n: number): unknown {
     const packr = this.#packr ?? this.#make()
-    const n = bytes.length
     try {
-      if (n > SCRATCH_MAX) return packr.unpack(bytes) as unknown
-      if (scratch.length < n) scratch = Buffer.allocUnsafeSlow(Math.max(n, 2 * scratch.length))
-      scratch.set(bytes)
-      return packr.unpack(scratch, n) as unknown
+      return packr.unpack(source, n) as unknown
     } catch (err) {
       // Only a failed reload of the list (the map was closed meanwhile) or
       // memory can fail here; start again from the map's list next time.
@@ -336,7 +369,7 @@ function structured(objects: ObjectCodec): ValueCodec {
       return isObject(value) ? objects.encode(value, index) : serialize(value, index)
     },
     decode(wire) {
-      return objects.decode(wire as Uint8Array)
+      return objects.decode(wire as Uint8Array | ObjectOut)
     },
     storesUndefined: true,
   }
@@ -351,7 +384,7 @@ function any(objects: ObjectCodec): ValueCodec {
       return isObject(value) ? objects.encode(value, index) : (value as Wire)
     },
     decode(wire) {
-      return wire instanceof Uint8Array ? objects.decode(wire) : wire
+      return wire === OBJECT_OUT || wire instanceof Uint8Array ? objects.decode(wire) : wire
     },
     storesUndefined: true,
   }

@@ -3,7 +3,7 @@
 
 import { inspect, type InspectOptions } from 'node:util'
 
-import { valueCodec, type ValueCodec } from './codecs'
+import { OBJECT_OUT, valueCodec, type ObjectOut, type ValueCodec } from './codecs'
 import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
 import type {
   KeyTypeName,
@@ -172,7 +172,7 @@ function ioKey(ref: MapRef, numberKeys: boolean, key: unknown): boolean {
 // dictionary mode, so reading a function off it in a hot call is a keyed
 // lookup (Builtins_LoadIC, visible in a get's perf profile); a module constant
 // is one context load.
-const { ioGet, ioGetK, ioSet, ioSetK, ioHas, ioHasK, ioDelete, ioDeleteK, ioAdd, ioAddK } = addon
+const { ioGet, ioGetK, ioGetObject, ioGetObjectK, ioSet, ioSetK, ioHas, ioHasK, ioDelete, ioDeleteK, ioAdd, ioAddK } = addon
 
 // Returned by native lookups for "no entry", since undefined is a storable
 // value of `any` and `structured` maps.
@@ -322,11 +322,11 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return this.#codec === null ? (value as Wire) : this.#codec.encode(value)
   }
 
-  #decode(wire: Wire): V {
+  #decode(wire: Wire | ObjectOut): V {
     return (this.#codec === null ? wire : this.#codec.decode(wire)) as V
   }
 
-  #decodeOr(wire: Wire | Absent): V | undefined {
+  #decodeOr(wire: Wire | ObjectOut | Absent): V | undefined {
     return wire === ABSENT ? undefined : this.#decode(wire)
   }
 
@@ -343,7 +343,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       return (found === ABSENT ? undefined : io[IO_VALUE]) as V | undefined
     }
     if (this.#codec === null) return (inIo ? ioGet() : ioGetK(key as Wire)) as V | undefined
-    return this.#decodeOr(inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT))
+    return this.#decodeOr(inIo ? ioGetObject(ABSENT, OBJECT_OUT) : ioGetObjectK(key as Wire, ABSENT, OBJECT_OUT))
   }
 
   set(key: K, value: V): this {

@@ -267,6 +267,12 @@ export interface Addon {
   ioAddK(key: Wire, delta: number): number
   ioAddK(key: Wire, delta: bigint): bigint
   ioAddK(key: Wire, delta: number | bigint): number | bigint
+  // ioGet/ioGetK for maps with a value codec: `out` (OBJECT_OUT, lib/codecs.ts)
+  // may come back for an object left in the object buffer (io_protocol.hpp,
+  // "objects out"), which objectOut() returns, the same one on every call.
+  ioGetObject<M = undefined, O = never>(missing?: M, out?: O): Wire | M | O
+  ioGetObjectK<M = undefined, O = never>(key: Wire, missing?: M, out?: O): Wire | M | O
+  objectOut(): ArrayBuffer
 
   // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not
   // undefined, else from the spread arguments. `base` is the index of the

@@ -77,6 +77,10 @@ struct addon_data {
   io_buffer* io = nullptr;
   io_kind io_state = io_kind::owned;
   Napi::Reference<Napi::ArrayBuffer> io_ref;
+  // This thread's object buffer (io_protocol.hpp, "objects out"), made on
+  // the first objectOut() call; empty until then. Its memory is the
+  // ArrayBuffer's, so every use first asks whether it is still attached.
+  Napi::Reference<Napi::ArrayBuffer> object_out;
 };
 
 // Throws if this environment's io buffer is detached or must be assumed so

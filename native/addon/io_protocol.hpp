@@ -53,6 +53,24 @@
 // throws "the io buffer was detached" and changes nothing (the calls that
 // take their arguments as arguments, size, clear, the batches, iteration,
 // keep working).
+//
+// Objects out. A get of an object under 'any' or 'structured' would make a new
+// ArrayBuffer for its bytes, which costs as much as the rest of the get. So
+// each thread also has an object buffer (objectOut(), object_out_bytes long,
+// never replaced), and maps with a value codec get through
+// ioGetObject/ioGetObjectK, which take a second marker after `missing`: when
+// the entry is an object msgpackr wrote (its first byte is not v8's version
+// tag), fits, and the buffer is attached, the bytes are copied to the buffer's
+// start, their length goes to value_slot, and the call returns the marker. JS
+// decodes them before anything else can run (no user code runs during a
+// msgpackr decode of a record tree) and keeps nothing that points into them.
+// v8.serialize's bytes never travel this way: v8.deserialize gives typed arrays
+// that are views of its input. The memory is the ArrayBuffer's, not the
+// addon's, and each call asks whether it is still attached before writing: a
+// detached buffer is never written, and the get then returns a fresh Uint8Array
+// as without the marker. One size, never grown, because every copy of the
+// TypeScript layer in a thread holds a view of the same buffer, and a replaced
+// buffer would leave the other views reading stale bytes.
 #pragma once
 
 #include <cstddef>
@@ -68,6 +86,8 @@ inline constexpr std::size_t value_slot = 2;
 inline constexpr std::size_t slots = 3;
 // What ref_slot holds between calls: no map has it.
 inline constexpr double no_ref = -1;
+// The object buffer's size; a longer object arrives as a Uint8Array.
+inline constexpr std::size_t object_out_bytes = std::size_t{1} << 16;
 
 // Which maps pass number keys (values) through the buffer: the one place this
 // is decided. The TypeScript layer reads it from `ioLayout` (numberKeys,

@@ -178,7 +178,7 @@ napi_value map_function(napi_env env, napi_callback_info cbinfo) {
 // key is the first argument (ioGetK ...). The JS arguments after the key are
 // the operation's other ones: at most `Args` of them are read, into
 // argv[2...], so the operation finds them where the plain function has them
-// (only operations that read no argument past c[2] are exposed this way);
+// (only operations that read no argument past c[3] are exposed this way);
 // c.argc says how many there were.
 template <auto Op, std::size_t Args, bool KeyInIo>
 napi_value io_function(napi_env env, napi_callback_info cbinfo) {
@@ -292,6 +292,48 @@ napi_value found_value(const NativeMap& m, const call& c, scratch& s) {
   return decode(c.env, m.values(), s.out);
 }
 
+// io_protocol.hpp, "objects out": on an io call that passed the marker
+// c[out], an object msgpackr wrote goes to this thread's object buffer, its
+// length to the value slot, and the marker is the answer; nullptr when the
+// value takes the ordinary way.
+napi_value object_out(const NativeMap& m, const call& c, const scratch& s, std::size_t out) {
+  constexpr std::uint8_t v8_version_tag = 0xFF;
+  if (!c.io || c.argc <= out || c.data->object_out.IsEmpty()) return nullptr;
+  std::string_view b = s.out;
+  if (m.values() == codec::any) {
+    if (b.empty() || static_cast<std::uint8_t>(b[0]) != any_tag::structured) return nullptr;
+    b.remove_prefix(1);
+  } else if (m.values() != codec::structured) {
+    return nullptr;
+  }
+  if (b.empty() || static_cast<std::uint8_t>(b[0]) == v8_version_tag ||
+      b.size() > io::object_out_bytes)
+    return nullptr;
+  napi_value buffer = c.data->object_out.Value();
+  bool detached = true;
+  check(c.env, napi_is_detached_arraybuffer(c.env, buffer, &detached));
+  if (detached) return nullptr;
+  void* p = nullptr;
+  std::size_t n = 0;
+  check(c.env, napi_get_arraybuffer_info(c.env, buffer, &p, &n));
+  if (n < b.size()) return nullptr;
+  std::memcpy(p, b.data(), b.size());
+  c.data->io->value = static_cast<double>(b.size());
+  return c[out];
+}
+
+// objectOut(): this thread's object buffer, made on the first call.
+napi_value object_out_buffer(napi_env env, napi_callback_info cbinfo) {
+  return guarded_call(env, [&]() -> napi_value {
+    void* data = nullptr;
+    check(env, napi_get_cb_info(env, cbinfo, nullptr, nullptr, nullptr, &data));
+    addon_data& d = *static_cast<addon_data*>(data);
+    if (d.object_out.IsEmpty())
+      d.object_out = Napi::Persistent(Napi::ArrayBuffer::New(env, io::object_out_bytes));
+    return d.object_out.Value();
+  });
+}
+
 // A set of statuses, for the answers below. A set of one is tested with one
 // comparison, which the compiler folds where the status is a constant.
 template <class... S>
@@ -326,13 +368,17 @@ struct answers_flag {
 };
 
 // The value found (s.out) on status Found, c[Missing] (the caller's marker
-// for "no entry") on status Absent; any other is thrown.
-template <status Found, status Absent, std::size_t Missing>
+// for "no entry") on status Absent; any other is thrown. Out, when not 0:
+// where the marker of "objects out" may be (object_out).
+template <status Found, status Absent, std::size_t Missing, std::size_t Out = 0>
 struct answers_value {
   napi_value answer(const NativeMap& m, const call& c, scratch& s, status st, bytes,
                     const char* what) {
     if (st == Absent) return c[Missing];
     if (st != Found) throw_status(c.env, st, what);
+    if constexpr (Out != 0) {
+      if (napi_value r = object_out(m, c, s, Out)) return r;
+    }
     return found_value(m, c, s);
   }
 };
@@ -362,12 +408,19 @@ napi_value keyed(NativeMap& m, const call& c, scratch& s) {
 }
 
 // get(ref, key, missing): the value, or `missing` when the key is absent.
-struct get_op : op, answers_value<status::ok, status::not_found, 2> {
+// Out: where an io call's "objects out" marker is (0: none). ioGetObject
+// (missing, out), the get of maps whose values may be objects, may answer
+// `out` (object_out); ioGet, which every other map uses, has no such
+// argument, so reading its arguments costs what it did before objects out.
+template <std::size_t Out>
+struct get_op_out : op, answers_value<status::ok, status::not_found, 2, Out> {
   static constexpr const char* name = "get";
   status apply(concurrent_map& m, bytes key, scratch& s) {
     return m.get(key, &s.out) ? status::ok : status::not_found;
   }
 };
+using get_op = get_op_out<0>;
+using get_object_op = get_op_out<3>;
 
 // has(ref, key)
 struct has_op : op, answers_flag<statuses(status::ok), statuses(status::not_found)> {
@@ -826,6 +879,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
   addon_data* d = &data_of(env);
   const napi_property_descriptor fns[] = {
       function_property("info", info_function),
+      function_property("objectOut", object_out_buffer, d),
       map_fn<keyed<get_op>>("get", d),
       map_fn<keyed<set_if_absent_op>>("setIfAbsent", d),
       map_fn<keyed<get_or_set_op>>("getOrSet", d),
@@ -844,11 +898,13 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<set_many, true>("setMany", d),
       // The io functions: Args is how many JS arguments follow the key.
       io_fn<keyed<get_op>, 1, true>("ioGet", d),
+      io_fn<keyed<get_object_op>, 2, true>("ioGetObject", d),
       io_fn<keyed<has_op>, 0, true>("ioHas", d),
       io_fn<keyed<set_op>, 1, true>("ioSet", d),
       io_fn<keyed<delete_op>, 0, true>("ioDelete", d),
       io_fn<keyed<add_op>, 1, true>("ioAdd", d),
       io_fn<keyed<get_op>, 1, false>("ioGetK", d),
+      io_fn<keyed<get_object_op>, 2, false>("ioGetObjectK", d),
       io_fn<keyed<has_op>, 0, false>("ioHasK", d),
       io_fn<keyed<set_op>, 1, false>("ioSetK", d),
       io_fn<keyed<delete_op>, 0, false>("ioDeleteK", d),
