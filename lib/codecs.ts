@@ -6,28 +6,29 @@
 // Objects (under 'any', and every value under 'structured') keep
 // v8.serialize's meaning: what a get returns is what
 // v8.deserialize(v8.serialize(value)) would be. Two encoders make the bytes:
-// - msgpackr with record structures, for plain data: objects whose prototype
-//   is Object.prototype or null, dense arrays, strings, numbers, bigints,
-//   booleans, null, undefined and Dates, as a tree. It decodes several times
-//   faster than v8.deserialize (docs/benchmarks.md, "Objects"). A record
-//   names its field list by a position in the map's structure list, which is
-//   kept natively with the map (registry.hpp, structure_list) so every thread
-//   decodes what any thread encoded.
+// - the record writer (lib/records.ts), for plain data: objects whose
+//   prototype is Object.prototype or null, dense arrays, strings, numbers,
+//   bigints, booleans, null, undefined and Dates, as a tree, checked while
+//   written. msgpackr decodes its bytes several times faster than
+//   v8.deserialize (docs/benchmarks.md, "Objects"). A record names its field
+//   list by a position in the map's structure list, which is kept natively
+//   with the map (registry.hpp, structure_list) so every thread decodes what
+//   any thread encoded.
 // - v8.serialize for everything else: Map, Set, typed arrays, RegExp, Error,
 //   boxed primitives, class instances, shared references and cycles, sparse
 //   arrays, -0, lone surrogates, and any value msgpackr would not give back
-//   exactly (see fitsRecords). v8.serialize's output begins with its version
-//   tag 0xFF; msgpackr's encoding of an object or array never does (a record
-//   reference is 0x40-0x7F, a record definition or extension 0xC7-0xD8, an
-//   array 0x90-0x9F or 0xDC-0xDD), so the first byte says which decoder
-//   reads a value, with no tag of our own.
+//   exactly (records.ts lists them). v8.serialize's output begins with its
+//   version tag 0xFF; the record writer's encoding of an object or array
+//   never does (a record reference is 0x40-0x5F, a map 0x80-0x8F or
+//   0xDE-0xDF, an array 0x90-0x9F or 0xDC-0xDD, a Date 0xC7 or 0xD4), so the
+//   first byte says which decoder reads a value, with no tag of our own.
 
 import * as v8 from 'node:v8'
-import { types } from 'node:util'
 import { markAsUntransferable } from 'node:worker_threads'
 
 import type { Options as PackrOptions, Packr } from 'msgpackr'
 
+import { RecordWriter } from './records'
 import { addon, io, IO_LAYOUT, type NativeMap, type ValueTypeName, type Wire } from './native'
 
 /**
@@ -85,110 +86,11 @@ const json: ValueCodec = {
   storesUndefined: false,
 }
 
-// --- which values msgpackr gives back exactly ---------------------------------
-
 /** v8.serialize's version tag, the first byte of everything it writes. */
 const V8_TAG = 0xff
-// Deeper values go to v8.serialize: the check recurses, and so does msgpackr.
-const MAX_DEPTH = 64
-// So do objects whose field names add up to more characters: the map keeps
-// up to MAX_SHARED_STRUCTURES field lists for good (outside maxMemory, see
-// README), which this keeps small.
-const MAX_KEY_CHARS = 1024
 
-// ES2024's String.prototype.isWellFormed (Node 20+), which lib ES2022 does not type.
-const isWellFormed = (String.prototype as unknown as { isWellFormed(this: string): boolean }).isWellFormed
-
-// Objects met by the current fitsRecords walk: a second meeting is a shared
-// reference or a cycle, which only v8.serialize keeps. The first few are
-// scanned in an array (clearing a Set allocates a new table, which cost more
-// than the scan for objects of a few parts); a Set takes the rest.
-const SCAN_MAX = 16
-const seenFirst: object[] = []
-const seenMore = new Set<object>()
-// True while this thread walks or encodes a value (see ObjectCodec.encode).
+// True while this thread encodes a value (see ObjectCodec.encode).
 let encoding = false
-
-function meet(o: object): boolean {
-  const n = seenFirst.length
-  for (let i = 0; i < n; i++) if (seenFirst[i] === o) return false
-  if (n < SCAN_MAX) {
-    seenFirst.push(o)
-    return true
-  }
-  if (seenMore.has(o)) return false
-  seenMore.add(o)
-  return true
-}
-
-/**
- * Whether msgpackr (records, moreTypes) decodes `value` to exactly what
- * v8.deserialize(v8.serialize(value)) gives. Every value it accepts is a tree
- * of: null, undefined, booleans, bigints, numbers other than -0 (msgpackr
- * writes -0 as the integer 0), well-formed strings (msgpackr writes UTF-8,
- * which has no lone surrogates), Dates, dense arrays with no other own
- * enumerable properties (Object.keys counts holes and extras at once),
- * and objects whose prototype is Object.prototype (with no own
- * `constructor` or `toJSON`, which msgpackr consults) or null, with no
- * field named `__proto__` (msgpackr renames it) or `__keys__` (a name
- * msgpackr's structure index uses itself), at most MAX_KEY_CHARS characters
- * of field names, and no Proxy (v8 refuses one).
- * Getters run here and again when msgpackr reads the value. Exported for
- * the property tests' model of stored forms only.
- *
- * @internal
- */
-export function fitsRecords(value: object): boolean {
-  encoding = true
-  try {
-    return fits(value, 0)
-  } finally {
-    seenFirst.length = 0
-    if (seenMore.size !== 0) seenMore.clear()
-    encoding = false
-  }
-}
-
-function fits(v: unknown, depth: number): boolean {
-  switch (typeof v) {
-    case 'string':
-      return isWellFormed.call(v)
-    case 'number':
-      return v !== 0 || 1 / v > 0
-    case 'boolean':
-    case 'undefined':
-    case 'bigint':
-      return true
-    case 'object':
-      break
-    default:
-      return false // functions and symbols: v8.serialize's error
-  }
-  if (v === null) return true
-  if (depth > MAX_DEPTH || !meet(v) || types.isProxy(v)) return false
-  const proto: unknown = Object.getPrototypeOf(v)
-  if (proto === Array.prototype) {
-    const a = v as readonly unknown[]
-    if (!Array.isArray(a) || Object.keys(a).length !== a.length) return false
-    for (let i = 0; i < a.length; i++) if (!fits(a[i], depth + 1)) return false
-    return true
-  }
-  if (proto === Date.prototype) return types.isDate(v)
-  const o = v as Record<string, unknown>
-  if (proto === Object.prototype) {
-    if (o.constructor !== Object) return false
-  } else if (proto !== null) {
-    return false
-  }
-  if (o.toJSON !== undefined) return false
-  let keyChars = 0
-  for (const k in o) {
-    keyChars += k.length
-    if (keyChars > MAX_KEY_CHARS || k === '__proto__' || k === '__keys__' || !isWellFormed.call(k)) return false
-    if (!fits(o[k], depth + 1)) return false
-  }
-  return true
-}
 
 // --- the map's structure list ---------------------------------------------------
 
@@ -206,9 +108,8 @@ function parseStructures(bytes: Uint8Array): (string[] | null)[] {
   return out
 }
 
-// Structures msgpackr shares through the map (it gives a record of any other
-// shape its field names inline, numbered afresh in every value, so equal
-// values encode to equal bytes in every thread).
+// Field lists the map keeps (records.ts writes objects of any other shape as
+// msgpack maps, so equal values encode to equal bytes in every thread).
 const MAX_SHARED_STRUCTURES = 32
 
 type MsgpackrModule = typeof import('msgpackr')
@@ -246,29 +147,36 @@ function objectOutBuffer(): Buffer {
   return objectOut
 }
 
+function sameKeys(a: readonly string[] | null, b: readonly string[]): boolean {
+  if (a === null || a.length !== b.length) return false
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /**
- * One map's object encoder in this thread: msgpackr over the map's structure
- * list (loaded from the map when a value names a structure this thread has
- * not seen, extended by compare-and-append, see registry.hpp), v8.serialize
- * for what msgpackr would not give back exactly.
+ * One map's object codec in this thread: the record writer (records.ts) and
+ * msgpackr's decoder over the map's structure list (read from the map when
+ * a value names a structure this thread has not seen, extended by
+ * compare-and-append, see registry.hpp), v8.serialize for the rest.
  */
 class ObjectCodec {
   readonly #native: NativeMap
+  readonly #writer: RecordWriter
   #packr: Packr | undefined
-  // The list as this thread last read or wrote it: its version, and how many
-  // structures it held.
+  // The list as this thread last read or wrote it, and its version.
+  #list: (string[] | null)[] = []
   #version = 0
-  #count = 0
 
   constructor(native: NativeMap) {
     this.#native = native
+    this.#writer = new RecordWriter((keys) => this.#structureId(keys))
     objectOutBuffer()
   }
 
   #make(): Packr {
     msgpackr ??= require('msgpackr') as MsgpackrModule
     // msgpackr keeps the last decoder it ran in its module, for good: the
-    // hooks reach this codec (and so the map) through a WeakRef, or that
+    // hook reaches this codec (and so the map) through a WeakRef, or that
     // decoder would keep the last map read in this thread from being freed.
     const self = new WeakRef<ObjectCodec>(this)
     const live = (): ObjectCodec => {
@@ -279,56 +187,57 @@ class ObjectCodec {
     const options: PackrOptions = {
       useRecords: true,
       moreTypes: true,
+      // records.ts writes objects past the structure list as msgpack maps
+      mapsAsObjects: true,
       maxSharedStructures: MAX_SHARED_STRUCTURES,
       getStructures: () => live().#load() as object[],
-      saveStructures: (structures) => live().#save(structures as (string[] | null)[] & { sharedLength?: number }),
     }
     this.#packr = new msgpackr.Packr(options)
     return this.#packr
   }
 
-  #load(): (string[] | null)[] {
+  #reload(): void {
     const [version, bytes] = addon.structuresRead(this.#native)
-    const list = parseStructures(bytes)
+    this.#list = parseStructures(bytes)
     this.#version = version
-    this.#count = list.length
-    return list
   }
 
-  // msgpackr calls this before pack() returns bytes that use new shared
-  // structures; false (another thread appended first) makes it reload the
-  // list and encode again, so stored bytes only name appended structures.
-  #save(structures: (string[] | null)[] & { sharedLength?: number }): boolean {
-    const end = structures.sharedLength ?? structures.length
-    if (end <= this.#count) return true
-    const tail: (string[] | null)[] = []
-    for (let i = this.#count; i < end; i++) tail.push(structures[i] ?? null)
-    const bytes = utf8.encode(`${JSON.stringify(tail)}\n`)
-    if (!addon.structuresAppend(this.#native, this.#version, bytes)) return false
-    this.#version++
-    this.#count = end
-    return true
+  // For msgpackr's decoder, which merges what it is given into its own list.
+  #load(): (string[] | null)[] {
+    this.#reload()
+    return this.#list.map((keys) => (keys === null ? null : keys.slice()))
+  }
+
+  // The writer's StructureId: the list's position of `keys`, appended when
+  // absent (compare-and-append at the version this thread read: if another
+  // thread appended first, read the list again and look again), -1 when the
+  // list is full, which it then is for good.
+  #structureId(keys: string[]): number {
+    for (;;) {
+      for (let i = 0; i < this.#list.length; i++) if (sameKeys(this.#list[i] ?? null, keys)) return i
+      if (this.#list.length >= MAX_SHARED_STRUCTURES) return -1
+      if (addon.structuresAppend(this.#native, this.#version, utf8.encode(`${JSON.stringify([keys])}\n`))) {
+        this.#version++
+        this.#list.push(keys)
+        return this.#list.length - 1
+      }
+      this.#reload()
+    }
   }
 
   encode(value: object, index?: number): Uint8Array {
-    // A getter of the value may store another object meanwhile: the walk's
-    // memory and msgpackr's encoder serve one value at a time, so a value
-    // that arrives during another's encoding goes through v8.serialize.
-    if (v8Only || encoding || !fitsRecords(value)) return serialize(value, index)
-    const packr = this.#packr ?? this.#make()
-    let bytes: Uint8Array
+    // A getter of the value may store another object meanwhile: the writer
+    // serves one value at a time, so a value that arrives during another's
+    // encoding goes through v8.serialize.
+    if (v8Only || encoding) return serialize(value, index)
+    let bytes: Uint8Array | null
     encoding = true
     try {
-      bytes = packr.pack(value)
-    } catch (err) {
-      // msgpackr keeps structures it made for a value it then failed to
-      // write; a fresh encoder reloads the map's list instead.
-      this.#packr = undefined
-      throw err
+      bytes = this.#writer.encode(value)
     } finally {
       encoding = false
     }
-    return bytes[0] === V8_TAG ? serialize(value, index) : bytes
+    return bytes ?? serialize(value, index)
   }
 
   decode(wire: Uint8Array | ObjectOut): unknown {
@@ -342,7 +251,7 @@ class ObjectCodec {
   }
 
   // msgpackr's bytes, source[0, n): decoded whole before returning, and
-  // nothing decoded points into them (fitsRecords admits no binary data), so
+  // nothing decoded points into them (records.ts writes no binary data), so
   // the shared buffers may be written again at once.
   #unpack(source: Uint8Array, n: number): unknown {
     const packr = this.#packr ?? this.#make()

@@ -7,7 +7,7 @@ import * as v8 from 'node:v8'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 
-import { fitsRecords } from '../../lib/codecs'
+import { fitsRecords } from '../../lib/records'
 import { ThreadMap, type KeyTypeName, type ValueTypeName } from '../../lib/index'
 import { KEY_TYPE_NAMES, VALUE_TYPE_NAMES } from '../../lib/native'
 import { STRATEGIES } from './helpers'
@@ -71,7 +71,7 @@ function storedForm(type: ValueTypeName, v: unknown): unknown {
   }
 }
 
-// Objects msgpackr takes (lib/codecs.ts, fitsRecords) are stored as records,
+// Objects the record writer takes (lib/records.ts, fitsRecords) are stored as records,
 // equal when their fields, in order, and values are; the rest as v8.serialize
 // bytes.
 function objectForm(v: unknown): string {
