@@ -33,13 +33,17 @@ Napi::Value CacheSim(const Napi::CallbackInfo& info) {
   if (info[0].IsString()) k = ev::parse_kind(info[0].As<Napi::String>().Utf8Value());
   if (!k) {
     std::string names;
-    for (ev::kind x : ev::all_kinds) names += std::string(names.empty() ? "" : ", ") + ev::to_string(x);
+    for (ev::kind x : ev::all_kinds)
+      names += std::string(names.empty() ? "" : ", ") + ev::to_string(x);
     throw_type_error(env, "threadmap lab: cacheSim policy must be one of " + names);
   }
   const double cap = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
-  if (!(cap >= 1 && cap < static_cast<double>(ev::max_capacity)) || cap != static_cast<double>(static_cast<std::size_t>(cap)))
-    throw_range_error(env, "threadmap lab: cacheSim capacity must be an integer from 1 to 2^31 - 1");
-  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+  if (!(cap >= 1 && cap < static_cast<double>(ev::max_capacity)) ||
+      cap != static_cast<double>(static_cast<std::size_t>(cap)))
+    throw_range_error(env,
+                      "threadmap lab: cacheSim capacity must be an integer from 1 to 2^31 - 1");
+  if (!info[2].IsTypedArray() ||
+      info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
     throw_type_error(env, "threadmap lab: cacheSim trace must be a Uint32Array");
   Napi::Uint32Array trace = info[2].As<Napi::Uint32Array>();
   Napi::Object opts = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);

@@ -62,7 +62,8 @@ inline std::string check_named(part& p, std::uint64_t hash, ev::handle h, const 
   if (h >= p.key_at.size()) return std::string(what) + ": handle out of range";
   const std::uint32_t key = p.key_at[h];
   auto it = p.table.find(key);
-  if (it == p.table.end() || it->second != h) return std::string(what) + ": no entry has its handle";
+  if (it == p.table.end() || it->second != h)
+    return std::string(what) + ": no entry has its handle";
   if ((key_hash(key) & ev::hash_bits) != hash) return std::string(what) + ": hash does not match";
   return {};
 }
@@ -94,8 +95,10 @@ inline result replay(ev::kind k, std::size_t capacity, const std::uint32_t* trac
     sim_detail::part& p = parts[((hash >> 32) * stripes) >> 32];
     auto it = p.table.find(key);
     const bool hit = it != p.table.end();
-    if (hit) ++r.hits;
-    else ++r.misses;
+    if (hit)
+      ++r.hits;
+    else
+      ++r.misses;
     if (p.policy->record_read(hit ? it->second : ev::no_handle, hash) == ev::offer::drain)
       p.policy->drain();
     if (hit) continue;

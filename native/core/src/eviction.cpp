@@ -22,8 +22,10 @@ constexpr std::uint64_t low32 = 0xFFFFFFFFu;
 
 const char* to_string(kind k) noexcept {
   switch (k) {
-    case kind::wtinylfu: return "wtinylfu";
-    case kind::clock: return "clock";
+    case kind::wtinylfu:
+      return "wtinylfu";
+    case kind::clock:
+      return "clock";
   }
   return "?";
 }
@@ -50,11 +52,12 @@ bool node_array::allocate(std::size_t count) noexcept {
 }
 
 void clock_region::assign(std::atomic<std::uint64_t>* nodes, handle base, std::size_t count,
-                          unsigned max_ref) noexcept {
+                          unsigned max_ref, std::size_t protect) noexcept {
   nodes_ = nodes;
   base_ = base;
   count_ = count;
   max_ref_ = max_ref;
+  quota_ = protect;
   reset();
 }
 
@@ -68,6 +71,8 @@ void clock_region::reset() noexcept {
   free_ = count_ ? base_ : no_handle;
   live_ = 0;
   hand_ = 0;
+  protected_ = 0;
+  demote_hand_ = 0;
 }
 
 handle clock_region::take(std::uint64_t hash) noexcept {
@@ -81,23 +86,26 @@ handle clock_region::take(std::uint64_t hash) noexcept {
 
 handle clock_region::sweep() noexcept {
   if (live_ == 0) return no_handle;
-  // Terminates: each pass over a live node lowers its count, so within
-  // max_ref + 1 revolutions some live node has a zero count.
+  if (protected_ == live_) demote();  // the victim comes from probation
+  // Terminates: each pass over a live probation node lowers its count, so
+  // within max_ref + 1 revolutions some live node has a zero count.
   for (;;) {
     const handle h = static_cast<handle>(base_ + hand_);
     hand_ = hand_ + 1 == count_ ? 0 : hand_ + 1;
     const std::uint64_t w = nodes_[h].load(std::memory_order_relaxed);
-    if (!(w & node::live)) continue;
+    if (!(w & node::live) || (w & node::prot)) continue;
     if (node::ref(w) == 0) return h;
     nodes_[h].fetch_sub(node::ref_one, std::memory_order_relaxed);
   }
 }
 
 void clock_region::rebind(handle h, std::uint64_t hash) noexcept {
+  forget(nodes_[h].load(std::memory_order_relaxed));
   nodes_[h].store(node::live | (hash & hash_bits), std::memory_order_relaxed);
 }
 
 void clock_region::release(handle h) noexcept {
+  forget(nodes_[h].load(std::memory_order_relaxed));
   nodes_[h].store(free_, std::memory_order_relaxed);
   free_ = h;
   --live_;
@@ -105,9 +113,32 @@ void clock_region::release(handle h) noexcept {
 
 void clock_region::touch(handle h) noexcept {
   std::uint64_t w = nodes_[h].load(std::memory_order_relaxed);
+  if (quota_ && !(w & node::prot)) {
+    // Promotion, with one reference so the demoting hand passes it once.
+    nodes_[h].store(w | node::prot | node::ref_one, std::memory_order_relaxed);
+    if (++protected_ > quota_) demote();
+    return;
+  }
   // One attempt: a reader that raced in has already raised the count.
   if (node::ref(w) < max_ref_)
     nodes_[h].compare_exchange_strong(w, w + node::ref_one, std::memory_order_relaxed);
+}
+
+void clock_region::demote() noexcept {
+  // Terminates: there is a protected node, and each pass lowers its count.
+  for (;;) {
+    const handle h = static_cast<handle>(base_ + demote_hand_);
+    demote_hand_ = demote_hand_ + 1 == count_ ? 0 : demote_hand_ + 1;
+    const std::uint64_t w = nodes_[h].load(std::memory_order_relaxed);
+    if (!(w & node::live) || !(w & node::prot)) continue;
+    if (node::ref(w)) {
+      nodes_[h].store(w - node::ref_one, std::memory_order_relaxed);
+      continue;
+    }
+    nodes_[h].store(w & ~node::prot, std::memory_order_relaxed);
+    --protected_;
+    return;
+  }
 }
 
 void clock_region::touch_shared(handle h, std::uint64_t hash) const noexcept {
@@ -283,7 +314,8 @@ offer read_buffer::push_to(unsigned index, std::uint64_t record) noexcept {
 
 std::uint64_t read_buffer::dropped() const noexcept {
   std::uint64_t n = 0;
-  for (unsigned i = 0; i < lanes_; ++i) n += lanes_array_[i].dropped.load(std::memory_order_relaxed);
+  for (unsigned i = 0; i < lanes_; ++i)
+    n += lanes_array_[i].dropped.load(std::memory_order_relaxed);
   return n;
 }
 
@@ -298,7 +330,8 @@ bool wtinylfu_policy::init(std::size_t capacity, unsigned lanes) noexcept {
   if (!nodes_.allocate(capacity) || !sketch_.init(capacity) || !buffer_.init(lanes)) return false;
   const std::size_t w = std::max<std::size_t>(1, capacity * window_percent / 100);
   window_.assign(nodes_.data(), 0, w, 1);
-  main_.assign(nodes_.data(), static_cast<handle>(w), capacity - w, main_max_ref);
+  const std::size_t m = capacity - w;
+  main_.assign(nodes_.data(), static_cast<handle>(w), m, main_max_ref, m * protected_percent / 100);
   return true;
 }
 
@@ -309,9 +342,8 @@ void wtinylfu_policy::publish() noexcept {
 void wtinylfu_policy::apply(std::uint64_t record) noexcept {
   const auto lo = static_cast<std::uint32_t>(record);
   sketch_.increment(lo);
-  const std::uint64_t high = record >> 32;
-  if (high == miss_record_high || high - 1 >= nodes_.size()) return;
-  const auto h = static_cast<handle>(high - 1);
+  const std::uint64_t h = (record >> 32) - 1;
+  if (h >= nodes_.size()) return;
   clock_region& r = window_.owns(h) ? window_ : main_;
   const std::uint64_t w = r.word(h);
   if ((w & node::live) && static_cast<std::uint32_t>(w) == lo) r.touch(h);

@@ -11,6 +11,13 @@
 // "least recently used". A region whose counts stop at 1 is CLOCK; at 3 it is
 // GCLOCK, which lets an entry read often survive more revolutions.
 //
+// A segmented region (W-TinyLFU's main region) splits its live nodes into
+// probation and protected (a flag in the word): touching a probation node
+// promotes it; past the protected quota a second hand, the demoting hand,
+// walks the protected nodes, spending their references, and returns the first
+// without one to probation. The victim hand skips protected nodes, so only
+// probation is ever evicted.
+//
 // Free nodes form a stack threaded through their words (the low 32 bits name
 // the next free node), so freeing costs no memory. Taking pops the node freed
 // last, which is the victim's when a sweep just freed one.
@@ -42,6 +49,8 @@ inline constexpr std::uint64_t live = std::uint64_t{1} << 56;
 inline constexpr unsigned ref_shift = 57;
 inline constexpr std::uint64_t ref_one = std::uint64_t{1} << ref_shift;
 inline constexpr std::uint64_t ref_mask = std::uint64_t{3} << ref_shift;
+/// In the protected segment of a segmented region.
+inline constexpr std::uint64_t prot = std::uint64_t{1} << 59;
 inline constexpr unsigned ref(std::uint64_t w) noexcept {
   return static_cast<unsigned>((w & ref_mask) >> ref_shift);
 }
@@ -75,17 +84,16 @@ static_assert(sizeof(std::atomic<std::uint64_t>) == 8, "a node is one word");
 class clock_region {
  public:
   /// Nodes [base, base + count) of `nodes`; counts stop at `max_ref` (1..3).
-  void assign(std::atomic<std::uint64_t>* nodes, handle base, std::size_t count,
-              unsigned max_ref) noexcept;
+  /// `protect` > 0 makes it segmented, with at most that many protected.
+  void assign(std::atomic<std::uint64_t>* nodes, handle base, std::size_t count, unsigned max_ref,
+              std::size_t protect = 0) noexcept;
   /// Every node free, the hand at the start.
   void reset() noexcept;
 
   std::size_t capacity() const noexcept { return count_; }
   std::size_t size() const noexcept { return live_; }
   bool owns(handle h) const noexcept { return h - base_ < count_; }
-  std::uint64_t word(handle h) const noexcept {
-    return nodes_[h].load(std::memory_order_relaxed);
-  }
+  std::uint64_t word(handle h) const noexcept { return nodes_[h].load(std::memory_order_relaxed); }
 
   /// A free node, now live with `hash` and a zero count; no_handle if none.
   handle take(std::uint64_t hash) noexcept;
@@ -97,8 +105,10 @@ class clock_region {
   /// taking its victim's node).
   void rebind(handle h, std::uint64_t hash) noexcept;
   void release(handle h) noexcept;
-  /// One more reference (writer side), up to max_ref.
+  /// One more reference (writer side), up to max_ref; in a segmented
+  /// region a probation node is promoted instead.
   void touch(handle h) noexcept;
+  std::size_t protected_size() const noexcept { return protected_; }
   /// A reader's reference: sets a zero count to one if `h` is live with
   /// `hash`; writes nothing otherwise. Any thread.
   void touch_shared(handle h, std::uint64_t hash) const noexcept;
@@ -108,9 +118,19 @@ class clock_region {
   handle base_ = 0;
   std::size_t count_ = 0;
   std::size_t live_ = 0;
-  std::size_t hand_ = 0;      // offset from base_
-  handle free_ = no_handle;   // top of the free stack
+  std::size_t hand_ = 0;     // offset from base_
+  handle free_ = no_handle;  // top of the free stack
   unsigned max_ref_ = 1;
+  // Segmented regions only: the protected quota and count, and the hand
+  // that demotes protected nodes when a promotion overflows the quota.
+  std::size_t quota_ = 0;
+  std::size_t protected_ = 0;
+  std::size_t demote_hand_ = 0;
+
+  void demote() noexcept;
+  void forget(std::uint64_t w) noexcept {
+    if (w & node::prot) --protected_;
+  }
 };
 
 /// CLOCK over `capacity` nodes: 8 bytes a node plus the table's 4.

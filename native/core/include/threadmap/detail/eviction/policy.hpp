@@ -27,9 +27,12 @@
 //   - an overwrite of a present key: on_update(handle, hash);
 //   - an erase: on_erase(handle); clear(): clear();
 //   - over a memory budget: evict(out) until under it (false: empty).
-// Readers hold nothing: after a validated lookup they call record_read(handle,
-// hash) (record_read(no_handle, hash) for a miss, so the frequency sketch sees
-// misses too). An answer of `drain` means the reader's buffer is full: the
+// Readers hold nothing: after a validated lookup that found the key they call
+// record_read(handle, hash). A miss may be reported as record_read(no_handle,
+// hash) and costs nothing: the insert that usually follows counts the key
+// once (counting the miss too would count one access twice, and let the
+// one-time keys of a scan outweigh residents read once since the last
+// aging). An answer of `drain` means the reader's buffer is full: the
 // reader may try_lock the stripe and drain(), and must not wait for the lock;
 // `dropped` means the read was lost (the buffers are lossy by design: a
 // policy that misses a few reads under contention evicts a little worse, a
@@ -53,7 +56,7 @@ namespace threadmap::detail::eviction {
 /// An entry's name inside one policy instance: an index into its nodes.
 using handle = std::uint32_t;
 inline constexpr handle no_handle = 0xFFFFFFFFu;
-/// Handles are below this (a read record spends the top value on misses).
+/// Handles are below this, so a read record's handle + 1 fits in 32 bits.
 inline constexpr std::size_t max_capacity = std::size_t{1} << 31;
 /// The hash bits a node keeps (the table's tag and group bits among them).
 inline constexpr std::uint64_t hash_bits = (std::uint64_t{1} << 56) - 1;
@@ -94,10 +97,10 @@ enum class offer : std::uint8_t {
 /// Bytes held by one instance.
 struct memory_use {
   std::size_t capacity = 0;
-  std::size_t nodes = 0;          // 8 per entry of capacity
-  std::size_t sketch = 0;         // W-TinyLFU's frequency sketch
-  std::size_t buffers = 0;        // read buffers: per instance, not per entry
-  std::size_t object = 0;         // the instance itself
+  std::size_t nodes = 0;                         // 8 per entry of capacity
+  std::size_t sketch = 0;                        // W-TinyLFU's frequency sketch
+  std::size_t buffers = 0;                       // read buffers: per instance, not per entry
+  std::size_t object = 0;                        // the instance itself
   std::size_t table_per_entry = sizeof(handle);  // what the table keeps per entry
   /// Policy bytes per entry of capacity: nodes, sketch and the table's handle.
   double per_entry() const noexcept {
@@ -122,7 +125,7 @@ class policy {
   virtual ~policy() = default;
 
   // --- readers: any thread, no lock ---------------------------------------
-  /// A read of the entry `h` (hash `hash`), or of a missing key (no_handle).
+  /// A read of the entry `h` (hash `hash`); no_handle (a miss) records nothing.
   virtual offer record_read(handle h, std::uint64_t hash) noexcept = 0;
 
   // --- writers: under the owner's lock -------------------------------------

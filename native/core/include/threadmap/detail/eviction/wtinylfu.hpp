@@ -17,19 +17,24 @@
 // Regions. Caffeine keeps an LRU list for the window and a segmented LRU
 // (probation and protected) for the main region: doubly linked nodes with a
 // key reference each, far beyond 16 bytes an entry. Here both regions are
-// CLOCK arrays (clock.hpp): the window is CLOCK (one reference bit), the
-// main region GCLOCK with counts up to 3, so an entry hit several times
-// survives several sweeps, as protected entries survive in SLRU. The window
-// holds nodes [0, w), the main region [w, capacity), so a candidate that is
-// admitted changes node: the plan returned by on_insert tells the table
-// (policy.hpp: victim, moved, new entry), and the new entry takes the
-// candidate's window node.
+// CLOCK arrays (clock.hpp). The window is CLOCK with one reference bit. The
+// main region is a segmented CLOCK: admitted entries start in probation; a
+// read of a probation entry promotes it to protected (with one reference);
+// when a promotion takes protected past 80% of the main region, a second hand
+// demotes the first protected entry it finds without references (spending
+// references, up to 3, on the way). Victims come only from probation, in the
+// main hand's order, so the entries read since they were admitted are out of
+// a scan's reach, as in SLRU. The window holds nodes [0, w), the main region
+// [w, capacity), so a candidate that is admitted changes node: the plan
+// returned by on_insert tells the table (policy.hpp: victim, moved, new
+// entry), and the new entry takes the candidate's window node.
 //
 // Reads are records in a read buffer (read_buffer.hpp): (handle + 1) << 32 |
-// the hash's low 32 bits for a hit, 0xFFFFFFFF << 32 | the low 32 bits for a
-// miss (so no record is zero). Draining increments the sketch for both and,
-// for a hit whose node still holds the same low hash bits, adds a reference
-// to the node; a record whose entry has since moved or gone is only counted.
+// the hash's low 32 bits, never zero. Draining increments
+// the sketch and, when the node still holds the same low hash bits, touches
+// the node (a reference in the window or protected, a promotion in
+// probation); a record whose entry has since moved or gone is only counted.
+// Misses are not recorded (policy.hpp says why): inserts count new keys.
 //
 // Memory for capacity C: C nodes of 8 bytes, the sketch's 4 bytes an entry
 // (one 64-byte block per 16 entries), the table's 4-byte handle: 16 bytes
@@ -52,19 +57,20 @@ class wtinylfu_policy final : public policy {
  public:
   /// The window's share of the capacity, in percent (at least one node).
   static constexpr std::size_t window_percent = 1;
+  /// The main region's protected share, in percent (Caffeine's 80).
+  static constexpr std::size_t protected_percent = 80;
   static constexpr unsigned main_max_ref = 3;
 
   /// Call init() before use; false: no memory.
   bool init(std::size_t capacity, unsigned lanes) noexcept;
 
-  static constexpr std::uint64_t miss_record_high = 0xFFFFFFFFu;
+  /// The read record of entry `h` (not no_handle) with hash `hash`.
   static std::uint64_t encode(handle h, std::uint64_t hash) noexcept {
-    const std::uint64_t high = h == no_handle ? miss_record_high : std::uint64_t{h} + 1;
-    return high << 32 | static_cast<std::uint32_t>(hash);
+    return (std::uint64_t{h} + 1) << 32 | static_cast<std::uint32_t>(hash);
   }
 
   offer record_read(handle h, std::uint64_t hash) noexcept override {
-    return buffer_.push(encode(h, hash));
+    return h == no_handle ? offer::recorded : buffer_.push(encode(h, hash));
   }
   std::size_t drain() noexcept override;
   insert_plan on_insert(std::uint64_t hash) noexcept override;
