@@ -49,6 +49,10 @@ Napi::Value CacheSim(const Napi::CallbackInfo& info) {
   Napi::Object opts = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
   const unsigned stripes = uint_option(env, opts, "stripes", 1, 1u << 16);
   const unsigned lanes = uint_option(env, opts, "lanes", ev::default_lanes, 64);
+  if (lanes & (lanes - 1))
+    throw_range_error(env, "threadmap lab: cacheSim options.lanes must be a power of two");
+  if (cap < stripes)
+    throw_range_error(env, "threadmap lab: cacheSim capacity must be at least options.stripes");
   const cachesim::result r = cachesim::replay(*k, static_cast<std::size_t>(cap), trace.Data(),
                                               trace.ElementLength(), stripes, lanes);
   if (!r.error.empty()) throw_error(env, "threadmap lab: cacheSim: " + r.error);

@@ -134,7 +134,8 @@ TEST_CASE("read buffer: concurrent producers and a draining lock holder lose or 
   });
   tmtest::run_threads(threads, [&](int t) {
     for (long i = 0; i < per; ++i) {
-      const std::uint64_t r = (static_cast<std::uint64_t>(t + 1) << 32) | static_cast<std::uint64_t>(i);
+      const std::uint64_t r =
+          (static_cast<std::uint64_t>(t + 1) << 32) | static_cast<std::uint64_t>(i);
       const ev::offer o = b.push_to(static_cast<unsigned>(i + t), r);
       if (o != ev::offer::dropped) accepted.fetch_add(1);
       if (o == ev::offer::drain && lock.try_lock()) {
@@ -232,8 +233,8 @@ TEST_CASE("W-TinyLFU: a frequent candidate is admitted over the probation victim
   CHECK_EQ(iy.victim->h, at[1]);
   CHECK_EQ(iy.moved->hash, x & ev::hash_bits);
   CHECK_EQ(iy.moved->from, ix.h);
-  CHECK_EQ(iy.moved->to, at[1]);  // the admitted key takes the victim's node
-  CHECK_EQ(iy.h, ix.h);           // the new key takes the candidate's window node
+  CHECK_EQ(iy.moved->to, at[1]);        // the admitted key takes the victim's node
+  CHECK_EQ(iy.h, ix.h);                 // the new key takes the candidate's window node
   CHECK_EQ(p->stats().admitted, 100u);  // 99 moves into free nodes, then key 100
   CHECK_EQ(p->size(), 100u);
 }
