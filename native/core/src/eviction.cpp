@@ -304,7 +304,14 @@ offer read_buffer::push_to(unsigned index, std::uint64_t record) noexcept {
   lane& l = lanes_array_[index & (lanes_ - 1)];
   std::uint32_t t = l.tail.load(std::memory_order_relaxed);
   const std::uint32_t h = l.head.load(std::memory_order_acquire);
-  if (t - h >= slots || !l.tail.compare_exchange_strong(t, t + 1, std::memory_order_relaxed)) {
+  if (t - h >= slots) {
+    // Full: the record is lost, and the lane stays full until someone
+    // drains it, so this reader is asked to try, as the one that filled it
+    // was (it may not have got the lock, and there may be no writer).
+    l.dropped.fetch_add(1, std::memory_order_relaxed);
+    return offer::drain;
+  }
+  if (!l.tail.compare_exchange_strong(t, t + 1, std::memory_order_relaxed)) {
     l.dropped.fetch_add(1, std::memory_order_relaxed);
     return offer::dropped;
   }

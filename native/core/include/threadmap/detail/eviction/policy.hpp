@@ -32,11 +32,13 @@
 // hash) and costs nothing: the insert that usually follows counts the key
 // once (counting the miss too would count one access twice, and let the
 // one-time keys of a scan outweigh residents read once since the last
-// aging). An answer of `drain` means the reader's buffer is full: the
-// reader may try_lock the stripe and drain(), and must not wait for the lock;
-// `dropped` means the read was lost (the buffers are lossy by design: a
-// policy that misses a few reads under contention evicts a little worse, a
-// reader that waits serialises the map).
+// aging). An answer of `drain` means the reader's lane is full: the reader
+// may try_lock the stripe and drain(), and must not wait for the lock (every
+// reader that finds the lane full is asked, so a lane filled while the lock
+// was busy is drained by a later reader even when no writer comes). Reads
+// are lost when a lane is full or two readers race for one slot: the
+// buffers are lossy by design (a policy that misses a few reads under
+// contention evicts a little worse; a reader that waits serialises the map).
 //
 // Memory. memory() says exactly what an instance holds: its nodes (8 bytes
 // each, one per entry of capacity), the sketch, the read buffers (a fixed
@@ -90,8 +92,9 @@ struct insert_plan {
 /// What a reader's record_read did.
 enum class offer : std::uint8_t {
   recorded,  // kept (or applied at once); nothing more to do
-  drain,     // kept, and the reader's buffer is now full: drain if the lock is free
-  dropped,   // lost: the buffer was full or another reader took the slot
+  drain,     // the reader's lane is full (this record kept if it filled it,
+             // lost otherwise): drain if the lock is free
+  dropped,   // lost to another reader that took the same slot
 };
 
 /// Bytes held by one instance.

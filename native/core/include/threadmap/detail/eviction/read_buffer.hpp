@@ -14,10 +14,11 @@
 // lines no other reader writes. The lock holder reads the records and moves
 // `head`, once per drain.
 //
-// Lossy on purpose. A full lane drops the record; so does an append that
-// loses its lane's slot to another thread (lanes shared by threads). The
-// policy sees a sample of the reads, biased towards none; a reader never
-// waits and never retries.
+// Lossy on purpose. A full lane drops the record (and answers `drain`, so
+// the reader tries to empty it); an append that loses its lane's slot to
+// another thread (lanes shared by threads) is dropped too. The policy sees a
+// sample of the reads, biased towards none; a reader never waits and never
+// retries.
 //
 // Protocol. `tail` counts slots claimed (producers, compare-and-swap), `head`
 // slots consumed (the lock holder only). A producer claims slot t if
