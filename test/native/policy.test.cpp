@@ -302,6 +302,60 @@ TEST_CASE("W-TinyLFU: reads beyond the buffer are dropped, counted, and cost not
   CHECK_EQ(p->buffer().pending(0), 0u);
 }
 
+TEST_CASE("both policies: readers record while the lock holder inserts, erases and drains") {
+  // The protocol of policy.hpp under threads (what the TSan run checks):
+  // readers call record_read with handles that may be stale and drain only
+  // through try_lock; the writer holds the lock for every other call.
+  for (ev::kind k : ev::all_kinds) {
+    auto p = ev::make_policy(k, 512, 2);
+    CHECK(p);
+    std::mutex lock;
+    std::vector<std::uint64_t> hash_at(512, 0);  // written under `lock`
+    std::atomic<bool> stop{false};
+    std::atomic<int> readers{0};
+    std::atomic<long> drains{0};
+    const long writes = tmtest::scaled(60000);
+    std::thread writer([&] {
+      while (readers.load() < 2) std::this_thread::yield();
+      for (long i = 0; i < writes; ++i) {
+        std::lock_guard<std::mutex> g(lock);
+        p->drain();
+        const std::uint64_t h = key_hash(static_cast<std::uint32_t>(i % 3000));
+        if (i % 7 == 0 && p->size() > 0) {
+          ev::eviction out;
+          CHECK(p->evict(out));
+        } else {
+          const ev::insert_plan plan = p->on_insert(h);
+          if (plan.moved) hash_at[plan.moved->to] = plan.moved->hash;
+          hash_at[plan.h] = h;
+        }
+        if (i % 11 == 0) p->on_erase(static_cast<ev::handle>(i % 512));
+        CHECK(p->size() <= p->capacity());
+      }
+      stop.store(true);
+    });
+    tmtest::run_threads(2, [&](int t) {
+      std::uint32_t x = 17u + static_cast<std::uint32_t>(t);
+      readers.fetch_add(1);
+      while (!stop.load(std::memory_order_relaxed)) {
+        x = x * 1664525u + 1013904223u;
+        const auto h = static_cast<ev::handle>(x % 512);
+        // A reader's (handle, hash) may be stale: the policy must cope.
+        if (p->record_read(h, key_hash(x % 3000)) == ev::offer::drain && lock.try_lock()) {
+          p->drain();
+          drains.fetch_add(1);
+          lock.unlock();
+        }
+      }
+    });
+    writer.join();
+    std::lock_guard<std::mutex> g(lock);
+    p->drain();
+    CHECK(p->size() <= p->capacity());
+    if (k == ev::kind::wtinylfu) CHECK(p->stats().drained > 0);
+  }
+}
+
 TEST_CASE("memory: at most 16 bytes an entry (W-TinyLFU), 12 (CLOCK), counted exactly") {
   for (std::size_t cap : {std::size_t{16}, std::size_t{100}, std::size_t{1000}, std::size_t{65536},
                           std::size_t{1000003}}) {
