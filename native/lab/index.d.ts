@@ -45,11 +45,55 @@ export interface LincheckOperation {
   responded: number
 }
 
+/** The eviction policies of the core (eviction::all_kinds). */
+export type EvictionPolicyName = 'wtinylfu' | 'clock'
+
+/** What one cacheSim replay counted (test/support/cachesim.hpp). */
+export interface CacheSimResult {
+  hits: number
+  misses: number
+  /** Entries the policy named as victims. */
+  evictions: number
+  /** W-TinyLFU: window candidates moved into the main region. */
+  admitted: number
+  /** W-TinyLFU: window candidates evicted instead of a main entry. */
+  rejected: number
+  /** Read records applied, and lost (always 0 in a replay: it drains when full). */
+  drained: number
+  dropped: number
+  /** Bytes, summed over the instances; perEntry is (nodes + sketch) / capacity + tablePerEntry. */
+  memory: {
+    capacity: number
+    nodes: number
+    sketch: number
+    buffers: number
+    object: number
+    tablePerEntry: number
+    perEntry: number
+  }
+}
+
 /** Everything the lab addon exports. */
 export interface Lab {
   floor: NativeFloor
   /** The linearizability checker (test/support/lincheck.hpp) over a recorded history. */
   checkLinearizable(history: LincheckOperation[]): { linearizable: boolean; key?: string }
+  /**
+   * Replays `trace` (each key a read; a miss inserts the key) through
+   * `options.stripes` instances (default 1) of the core's eviction policy
+   * `policy`, sharing `capacity` entries, as the flat-table strategies will
+   * drive them. TypeError for an unknown policy or a trace that is not a
+   * Uint32Array; RangeError for a capacity outside 1 .. 2^31 - 1, fewer
+   * entries than stripes, or lanes not a power of two up to 64.
+   */
+  cacheSim(
+    policy: EvictionPolicyName,
+    capacity: number,
+    trace: Uint32Array,
+    options?: { stripes?: number; lanes?: number },
+  ): CacheSimResult
+  /** The policy names cacheSim takes. */
+  evictionPolicies: EvictionPolicyName[]
 }
 
 /** The lab addon; an Error naming `npm run build:native` when it is not built. */

@@ -1,7 +1,8 @@
 'use strict'
 // The loader of the lab addon (build/lab/threadmap_lab.node, built from
-// native/lab by `npm run build:native`): the boundary bench's floor and the
-// JS suite's linearizability checker, which the package does not ship. The
+// native/lab by `npm run build:native`): the boundary bench's floor, the
+// JS suite's linearizability checker and the hit-ratio simulator, which the
+// package does not ship. The
 // bench (bench/js, .mjs) and the tests (test/js, TypeScript, typed by
 // index.d.ts beside this file) both load it here. A missing or stale build is
 // an Error that says how to make one: a bench row or a test that needs the
@@ -31,8 +32,8 @@ function loadLab() {
   } catch (err) {
     throw new Error(`threadmap lab: cannot load ${rel} (${err && err.message}): ${BUILD}`, { cause: err })
   }
-  if (typeof lab !== 'object' || lab === null || typeof lab.checkLinearizable !== 'function' || typeof lab.floor?.lookup !== 'function') {
-    throw new Error(`threadmap lab: ${rel} does not export floor and checkLinearizable: ${BUILD}`)
+  if (typeof lab !== 'object' || lab === null || typeof lab.checkLinearizable !== 'function' || typeof lab.floor?.lookup !== 'function' || typeof lab.cacheSim !== 'function') {
+    throw new Error(`threadmap lab: ${rel} does not export floor, checkLinearizable and cacheSim: ${BUILD}`)
   }
   cached = lab
   return lab

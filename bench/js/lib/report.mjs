@@ -8,7 +8,7 @@ const fmtNs = (ns) => (ns >= 100 ? ns.toFixed(0) : ns >= 10 ? ns.toFixed(1) : ns
 const fmtMops = (mops) => (mops >= 10 ? mops.toFixed(1) : mops.toFixed(2))
 const fmtRatio = (r) => `${r >= 10 ? r.toFixed(1) : r.toFixed(2)}x`
 
-function table(headers, rows, alignRight) {
+export function table(headers, rows, alignRight) {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
   const line = (cells) =>
     cells

@@ -1,0 +1,82 @@
+// threadmap/detail/eviction/sketch.hpp — the frequency sketch behind
+// W-TinyLFU's admission: how often each key was seen lately, approximately,
+// in 4 bits per counter.
+//
+// A count-min sketch of depth 4. The counters live in 64-byte blocks (eight
+// 64-bit words of sixteen 4-bit counters); a key's four counters all lie in
+// one block, so an increment or an estimate touches one cache line. The block
+// is the key's spread hash scaled to the block count (a multiply and a shift,
+// so any count works); row i uses words 2i and 2i+1 of the block and picks
+// one of them and one of its sixteen counters from a second mix of the hash.
+// The estimate is the smallest of the four counters (collisions only ever
+// add). Counters stop at 15: admission compares small frequencies, and more
+// bits would cost memory every entry pays for.
+//
+// Aging. After `sample` increments (ten per entry of capacity) every counter
+// is halved, so the sketch forgets at the rate the cache turns over and a key
+// that was hot an hour ago cannot keep a new hot key out. Halving truncates
+// odd counters; each key has four counters, so a quarter of the odd ones is
+// the number of increments the truncation lost, and the running count is
+// corrected by it before it is halved too.
+//
+// Size: one block per 16 entries of capacity (at least one), 4 bytes an
+// entry, 8 counters per entry across the four rows.
+//
+// The hash it takes is the low 32 bits of the key's 64-bit hash, which is
+// what a read record carries (policy.hpp). Everything is 32-bit arithmetic
+// but the block scaling, so the JS reference in
+// test/js/eviction.hit-ratio.test.ts can mirror it exactly.
+//
+// Not thread-safe: the owner's lock guards it (W-TinyLFU changes it only
+// while draining reads and on writes).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace threadmap::detail::eviction {
+
+class frequency_sketch {
+ public:
+  static constexpr std::size_t block_bytes = 64;
+  static constexpr std::size_t entries_per_block = 16;
+  static constexpr unsigned max_count = 15;
+
+  frequency_sketch() = default;
+  ~frequency_sketch();
+  frequency_sketch(const frequency_sketch&) = delete;
+  frequency_sketch& operator=(const frequency_sketch&) = delete;
+
+  /// Sized for `capacity` entries; false when memory is refused.
+  bool init(std::size_t capacity) noexcept;
+  void increment(std::uint32_t hash) noexcept;
+  unsigned estimate(std::uint32_t hash) const noexcept;
+  /// Every counter to zero (the owner's clear()).
+  void reset() noexcept;
+
+  std::size_t bytes() const noexcept { return blocks_ * block_bytes; }
+  std::size_t blocks() const noexcept { return blocks_; }
+  std::uint64_t sample() const noexcept { return sample_; }
+  /// Increments since the last halving (corrected for its truncation).
+  std::uint64_t additions() const noexcept { return additions_; }
+  std::uint64_t halvings() const noexcept { return halvings_; }
+
+  /// The spread hash that picks the block, and the mix that picks counters
+  /// (murmur3's 32-bit finaliser, and the same after adding a constant).
+  static std::uint32_t spread(std::uint32_t h) noexcept;
+  static std::uint32_t rows(std::uint32_t h) noexcept { return spread(h + 0x9e3779b9u); }
+
+ private:
+  void halve() noexcept;
+  std::uint64_t* block_of(std::uint32_t hash) const noexcept {
+    return words_ + 8 * ((static_cast<std::uint64_t>(spread(hash)) * blocks_) >> 32);
+  }
+
+  std::uint64_t* words_ = nullptr;
+  std::size_t blocks_ = 0;
+  std::uint64_t sample_ = 0;
+  std::uint64_t additions_ = 0;
+  std::uint64_t halvings_ = 0;
+};
+
+}  // namespace threadmap::detail::eviction
