@@ -31,6 +31,7 @@ import { createProgress } from './lib/progress.mjs'
 import { churnTable, header, markdownSummary, singleTable, workersTable, writeJson } from './lib/report.mjs'
 import { distPath, loadNuma, loadThreadMap } from './lib/threadmap.mjs'
 import { churnSteps, runChurn } from './suites/churn.mjs'
+import { fetchSteps, fetchTable, runFetch } from './suites/fetch.mjs'
 import { runSingle } from './suites/single.mjs'
 import { objectsSteps, objectsTable, runObjects } from './suites/objects.mjs'
 import { runWorkers, workersSteps } from './suites/workers.mjs'
@@ -126,6 +127,12 @@ async function main() {
     bar.end()
     checkMain()
     console.log(`\n${churnTable(results.filter((r) => r.suite === 'churn'))}`)
+  }
+  if (opts.suites.includes('fetch')) {
+    const bar = progress.bar('fetch', fetchSteps(opts))
+    await runFetch(opts, record, bar)
+    bar.end()
+    console.log(`\n${fetchTable(results.filter((r) => r.suite === 'fetch'))}`)
   }
   console.log(`\n${placement.lines().join('\n')}`)
   for (const n of notes) console.log(`note: ${n}`)
