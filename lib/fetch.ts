@@ -250,7 +250,15 @@ export function fetchMissing<K, V>(
 
     const load = (claimId: number, ms: number, listen: (f: (k: number, p: unknown) => void) => void): void => {
       // Stored by someone between the first look and the claim?
-      const seen = t.peek(key)
+      let seen: [true, V] | [false]
+      try {
+        seen = t.peek(key)
+      } catch (err) {
+        // Closed meanwhile: end the claim, so this thread holds nothing of it.
+        addon.loadSettle(claimId, OUT.error, encodeError(err))
+        reject(err)
+        return
+      }
       if (seen[0]) {
         addon.loadSettle(claimId, OUT.released)
         resolve(seen[1])

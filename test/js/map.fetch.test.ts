@@ -260,6 +260,22 @@ describe('fetch across threads', () => {
     })
   }
 
+  test('a waiting worker terminated mid-wait: the load ends for the others, the map stays usable', async () => {
+    const map = stringMap()
+    const gate = deferred<string>()
+    const owner = map.fetch('k', () => gate.promise)
+    const w = startWorker('fetch.mjs', { handle: map.handle(), keys: ['k'], mode: 'slow' })
+    const exit = exited(w)
+    await until(() => map.stats().loads.waits === 1)
+    await w.terminate()
+    expect(await exit).toBe(1)
+    const waiter = map.fetch('k', () => 'not run')
+    gate.resolve('v')
+    expect(await Promise.all([owner, waiter])).toEqual(['v', 'v'])
+    expect(map.stats().loads).toMatchObject({ successes: 1, abandoned: 0, waits: 2 })
+    map.close()
+  })
+
   test('a loading worker whose event loop is stuck: waiters time out at its deadline, the next fetch takes the key over', async () => {
     const map = stringMap()
     const w = startWorker('fetch.mjs', { handle: map.handle(), keys: ['k'], mode: 'spin', timeout: 150 })
