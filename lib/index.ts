@@ -4,6 +4,7 @@
 import { inspect, type InspectOptions } from 'node:util'
 
 import { OBJECT_OUT, valueCodec, type ObjectOut, type ValueCodec } from './codecs'
+import { fetchArguments, fetchMissing, type FetchMethod, type FetchOptions } from './fetch'
 import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
 import type {
   KeyTypeName,
@@ -30,6 +31,8 @@ export type {
   ValueTypes,
 } from './types'
 export { numa } from './numa'
+export type { FetchMethod, FetchMethodOptions, FetchOptions } from './fetch'
+export type { LoadStats } from './native'
 export type * from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
@@ -49,6 +52,7 @@ const OPTION_NAMES: readonly string[] = [
   'capacity',
   'maxMemory',
   'numa',
+  'fetchMethod',
 ] satisfies (keyof ThreadMapOptions)[]
 
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
@@ -236,6 +240,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // which types' do (ioLayout).
   readonly #numberKeys: boolean
   readonly #numberValues: boolean
+  // options.fetchMethod: this thread's loader for fetch(key).
+  #fetchMethod: FetchMethod<K, V> | undefined
 
   /**
    * `new ThreadMap()` and `new ThreadMap(entries)` behave like `new Map(...)`
@@ -255,6 +261,11 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
             throw new TypeError(`threadmap: unknown option '${name}' (the options are ${OPTION_NAMES.join(', ')})`)
           }
         }
+        const fetchMethod: unknown = options.fetchMethod
+        if (fetchMethod !== undefined && typeof fetchMethod !== 'function') {
+          throw new TypeError('threadmap: options.fetchMethod must be a function')
+        }
+        this.#fetchMethod = fetchMethod as FetchMethod<K, V> | undefined
       }
       this.#native = new addon.NativeMap(options)
     }
@@ -638,6 +649,41 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
           : addon.compareAndSet(ref, k, wire, nextWire, 0)
       if (done) return next
     }
+  }
+
+  // --- loading ----------------------------------------------------------------
+
+  /**
+   * The key's value; when it is missing, the value `loader` gives, stored
+   * with set() before the promise resolves (undefined stores nothing). At
+   * most one loader runs for a key at a time across every thread sharing the
+   * map: a fetch that finds another thread loading the key waits for that
+   * load's value or error (see the README's fetch section: timeouts, a
+   * loading thread that dies, close()). `loader` defaults to the fetchMethod
+   * option; `fetch(key, options)` works too. Bad arguments, a bad key and a
+   * closed map throw at once; everything else arrives through the promise.
+   */
+  fetch(key: K, loader?: FetchMethod<K, V> | FetchOptions, options?: FetchOptions): Promise<V | undefined> {
+    const [load, timeout, context] = fetchArguments(loader, options, this.#fetchMethod)
+    const wire = addon.get(this.#ref, key as Wire, ABSENT)
+    if (wire !== ABSENT) return Promise.resolve(this.#decode(wire))
+    return fetchMissing(
+      {
+        native: this.#native,
+        id: this.#info.id,
+        peek: (k) => {
+          const w = addon.get(this.#ref, k as Wire, ABSENT)
+          return w === ABSENT ? [false] : [true, this.#decode(w)]
+        },
+        store: (k, v) => void this.set(k, v),
+        encode: (v) => this.#encode(v),
+        decode: (w) => this.#decode(w),
+      },
+      key,
+      load,
+      timeout,
+      context,
+    )
   }
 
   // --- sharing and lifetime ---------------------------------------------------

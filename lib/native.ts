@@ -125,6 +125,24 @@ export interface NativeStats {
   maxMemory: number
   /** The NUMA policy and, per stripe, the node the kernel says its table is on. */
   numa: NumaStats
+  /** fetch's loads, counted by the map for every thread (threadmap::load_stats). */
+  loads: LoadStats
+}
+
+/** stats().loads: fetch's loads since the map was made, over every thread. */
+export interface LoadStats {
+  /** Loads whose loader returned (a value, or undefined: nothing stored). */
+  successes: number
+  /** Loads whose loader threw or rejected (or whose value could not be stored). */
+  failures: number
+  /** Loads that did not settle within their timeout. */
+  timeouts: number
+  /** Loads whose thread went away mid-load (worker.terminate()); a waiter took over. */
+  abandoned: number
+  /** Fetches that waited for another fetch's load instead of loading. */
+  waits: number
+  /** Milliseconds from claim to settle, summed over successes and failures. */
+  time: number
 }
 
 export interface NumaNode {
@@ -379,6 +397,39 @@ export const io: IoBuffer = (() => {
   markAsUntransferable(buffer)
   return new Float64Array(buffer, 0, IO_LAYOUT.slots)
 })()
+
+/** How a load ended (threadmap::load_outcome), as loadClaim's onEnd and loadSettle name it. */
+export interface NativeLoadOutcomes {
+  readonly value: number
+  readonly none: number
+  readonly error: number
+  readonly released: number
+  readonly abandoned: number
+  readonly timedOut: number
+  readonly closed: number
+}
+
+/** fetch's load table (native/addon/loads_wrap.hpp has the protocol). */
+export interface Addon {
+  loadOutcomes: NativeLoadOutcomes
+  /**
+   * Claims `key` in the map's load table: [0, claimId, 0] when this thread
+   * loads (claimId for loadSettle), [1, waitId, msLeft] when it waits for
+   * another load (msLeft: that load's time to its deadline). onEnd(kind,
+   * payload) runs once on this thread's event loop: for a waiter when the
+   * load ends, for the owner only when the map is closed.
+   */
+  loadClaim(
+    map: NativeMap,
+    key: Wire,
+    timeoutMs: number,
+    onEnd: (kind: number, payload: unknown) => void,
+  ): [role: number, id: number, msLeft: number]
+  /** Ends this thread's load; payload: the value (kind value), the error's bytes (kind error). */
+  loadSettle(claimId: number, kind: number, payload?: Wire): boolean
+  /** Stops waiting; false when the wait had ended. */
+  loadCancel(waitId: number): boolean
+}
 
 /**
  * The object codec's structure list of a map (native/addon/structures_wrap.cpp,

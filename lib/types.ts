@@ -1,6 +1,7 @@
 // Public types of the TypeScript layer: option shapes, the type-name to
 // TypeScript-type maps, handles and stats.
 
+import type { FetchMethodOptions } from './fetch'
 import type { KeyTypeName, NativeStats, NumaOption, StrategyName, StrategyOption, ValueTypeName } from './native'
 
 export type { KeyTypeName, StrategyName, StrategyOption, ValueTypeName }
@@ -55,6 +56,16 @@ export interface ThreadMapOptions<
   maxMemory?: number
   /** Where the tables' memory goes on a NUMA machine; default 'none' (see numa in the README). */
   numa?: NumaOption
+  /**
+   * The loader fetch(key) uses when it is given none (lru-cache's
+   * fetchMethod). A function stays in its thread: it is this ThreadMap's,
+   * not the shared map's (an attached ThreadMap passes its loader to fetch).
+   */
+  fetchMethod?(
+    key: KeyTypes[KT],
+    staleValue: ValueTypes[VT] | undefined,
+    options: FetchMethodOptions,
+  ): ValueTypes[VT] | undefined | PromiseLike<ValueTypes[VT] | undefined>
 }
 
 /**

@@ -32,6 +32,7 @@ import { churnTable, header, markdownSummary, singleTable, workersTable, writeJs
 import { distPath, loadNuma, loadThreadMap } from './lib/threadmap.mjs'
 import { churnSteps, runChurn } from './suites/churn.mjs'
 import { hitRatioSteps, hitRatioTable, runHitRatio } from './suites/hitratio.mjs'
+import { fetchSteps, fetchTable, runFetch } from './suites/fetch.mjs'
 import { runSingle } from './suites/single.mjs'
 import { objectsSteps, objectsTable, runObjects } from './suites/objects.mjs'
 import { runWorkers, workersSteps } from './suites/workers.mjs'
@@ -133,6 +134,12 @@ async function main() {
     await runHitRatio(opts, record, bar, notes)
     bar.end()
     console.log(`\n${hitRatioTable(results.filter((r) => r.suite === 'hitratio'))}`)
+  }
+  if (opts.suites.includes('fetch')) {
+    const bar = progress.bar('fetch', fetchSteps(opts))
+    await runFetch(opts, record, bar)
+    bar.end()
+    console.log(`\n${fetchTable(results.filter((r) => r.suite === 'fetch'))}`)
   }
   console.log(`\n${placement.lines().join('\n')}`)
   for (const n of notes) console.log(`note: ${n}`)

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "iterator_wrap.hpp"
+#include "loads_wrap.hpp"
 #include "numa_wrap.hpp"
 #include "threadmap/epoch.hpp"
 
@@ -576,6 +577,7 @@ napi_value NativeMap::Stats(const call& c, scratch&) {
   o.Set("resizes", Napi::Number::New(env, static_cast<double>(st.resizes)));
   o.Set("maxMemory", Napi::Number::New(env, static_cast<double>(shared_->opts().max_memory)));
   o.Set("numa", numa_stats(env, shared_->opts().numa_policy, st.strategy, placement));
+  o.Set("loads", load_stats_object(env, shared_->loads().stats()));
   return o;
 }
 

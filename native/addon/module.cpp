@@ -11,6 +11,7 @@
 
 #include "env_state.hpp"
 #include "iterator_wrap.hpp"
+#include "loads_wrap.hpp"
 #include "map_wrap.hpp"
 #include "numa_wrap.hpp"
 #include "structures_wrap.hpp"
@@ -261,6 +262,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveMaps", Napi::Function::New<LiveMaps>(env, "liveMaps"));
   export_numa(env, exports);
   export_structures(env, exports);
+  export_loads(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("CAS_EXPECT_ABSENT", Napi::Number::New(env, cas_expect_absent));

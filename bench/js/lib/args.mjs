@@ -3,12 +3,18 @@
 
 import { parseCpuList, parseNuma } from './placement.mjs'
 
+// Every suite, in the order a run takes them (the default: all of them).
+export const SUITES = ['single', 'workers', 'objects', 'churn', 'hitratio', 'fetch']
+
 export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
                           sizes 1000,100000, reads 95, uniform, every strategy and peer
-  --suites=single,workers,objects,churn,hitratio   which suites to run
+  --suites=${SUITES.join(',')}   which suites to run
   --objects-size=100000   keys of the objects suite (session objects, one thread)
+  --fetch-keys=64         keys of the fetch suite (2 workers + main fetch them all at once)
+  --fetch-load-ms=20      the fetch suite's loader time
+  --fetch-rounds=5        fetch suite rounds per mode (alternated)
   --sizes=1000,1000000    key counts
   --keys=string           key type: string ("user:" + 8 hex digits) or number
                           (unique integers below 2^32); one per run
@@ -50,7 +56,7 @@ export const USAGE = `usage: npm run bench -- [flags]
 `
 
 const DEFAULTS = {
-  suites: ['single', 'workers', 'objects', 'churn', 'hitratio'],
+  suites: SUITES,
   sizes: [1_000, 1_000_000],
   keyType: 'string',
   strategies: null, // every strategy of the addon
@@ -70,6 +76,9 @@ const DEFAULTS = {
   churnOps: 3_000_000,
   churnRounds: 1,
   objectsSize: 100_000,
+  fetchKeys: 64,
+  fetchLoadMs: 20,
+  fetchRounds: 5,
   seed: 1,
   out: 'bench/results',
   charts: true,
@@ -94,6 +103,7 @@ const QUICK = {
   churnOps: 300_000,
   churnRounds: 1,
   objectsSize: 10_000,
+  fetchRounds: 1,
 }
 
 const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase())
@@ -133,6 +143,9 @@ const PARSERS = {
   churnOps: (v) => numList(v)[0],
   churnRounds: (v) => numList(v)[0],
   objectsSize: (v) => numList(v)[0],
+  fetchKeys: (v) => numList(v)[0],
+  fetchLoadMs: (v) => numList(v)[0],
+  fetchRounds: (v) => numList(v)[0],
   seed: (v) => numList(v)[0],
   out: String,
   json: String,
@@ -179,7 +192,7 @@ export function parseArgs(argv, env) {
   opts.threads ??= Array.from({ length: Math.max(1, env.cores) }, (_, i) => i + 1)
   if (!opts.peers.includes('map')) opts.peers = ['map', ...opts.peers]
   for (const s of opts.suites) {
-    if (!['single', 'workers', 'objects', 'churn', 'hitratio'].includes(s)) throw new Error(`unknown suite ${s}`)
+    if (!SUITES.includes(s)) throw new Error(`unknown suite ${s}`)
   }
   for (const s of opts.strategies) {
     if (!env.strategies.includes(s)) throw new Error(`unknown strategy ${s} (this build has ${env.strategies.join(', ')})`)

@@ -82,6 +82,7 @@ bool shared_map::close() {
   concurrent_map* m = impl_.exchange(nullptr, std::memory_order_acq_rel);
   if (!m) return false;
   structures_.close();
+  loads_.close();
   if (epoch::in_critical_section()) {
     epoch::retire(m, &delete_map);
   } else {

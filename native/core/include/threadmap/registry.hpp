@@ -31,6 +31,11 @@
 // touched when a thread loads its codec or meets a new shape, never per get.
 // close() frees the bytes with the map; later reads and appends report
 // `closed`.
+//
+// The load table (loads.hpp) is the map's loads in flight, shared the same
+// way, so `fetch` runs one loader per missing key in whichever thread
+// claims it first; close() closes it after the core map, waking every
+// waiter `closed`.
 #pragma once
 
 #include <atomic>
@@ -40,6 +45,7 @@
 #include <string>
 #include <string_view>
 
+#include "threadmap/loads.hpp"
 #include "threadmap/map.hpp"
 
 namespace threadmap {
@@ -96,6 +102,9 @@ class shared_map {
   /// The codec's structure list (see above); it lives and dies with the map.
   structure_list& structures() noexcept { return structures_; }
 
+  /// The loads in flight (loads.hpp); closed by close().
+  load_table& loads() noexcept { return loads_; }
+
  private:
   const std::uint64_t id_;
   std::atomic<concurrent_map*> impl_;
@@ -103,6 +112,7 @@ class shared_map {
   const std::string key_type_;
   const std::string value_type_;
   structure_list structures_;
+  load_table loads_;
 };
 
 namespace registry {
