@@ -52,8 +52,24 @@ namespace {
 
 const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native -- [flags])
 
-  --strategies=LIST   contenders: STRATEGIES,tbb,cuckoo
+  --strategies=LIST   contenders: STRATEGIES,tbb,cuckoo,boost,parlay
                       (default: every strategy and every peer built in)
+                      Peers built into this binary: PEERS_BUILT.
+                      tbb and cuckoo: Debian's libtbb-dev, libcuckoo-dev
+                      (scripts/bench-native.sh --install-peers). boost is
+                      boost::concurrent_flat_map from Boost 1.83 or later,
+                      header-only, which Debian 12 does not ship (1.81 lacks
+                      it): point the build at newer headers with
+                        bash scripts/bench-native.sh --boost=DIR
+                      (cmake -DTHREADMAP_BOOST_INCLUDE=DIR), DIR holding
+                      boost/unordered/concurrent_flat_map.hpp and the rest of
+                      Boost: an unpacked release such as boost_1_87_0/, or
+                      the include/ trees of boostorg/unordered, core, config,
+                      container_hash, describe, mp11, predef, static_assert,
+                      throw_exception, type_traits and assert copied into one
+                      directory. parlay is ParlayHash: --parlayhash=DIR
+                      (-DTHREADMAP_PARLAYHASH_INCLUDE=DIR), the include/ of
+                      github.com/cmuparlay/parlayhash
   --reads=100,95,50,10  read shares in percent (the rest are updates)
   --dist=uniform,zipf   key choice: uniform or Zipf(0.99)
   --sizes=1K,64K,1M     key spaces (K = 1024, M = 1048576; powers of two)
@@ -67,7 +83,7 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --numa=POLICY         options.numa_policy of every threadmap map: local,
                       interleave, none (default: the kernel's first touch) or
                       node:N (checked with numa::validate before anything runs);
-                      the peers (tbb, cuckoo) allocate for themselves, unplaced.
+                      the peers allocate for themselves, unplaced.
                       Each group prints per table what the kernel reads back
   --pin[=CPUS]          pin thread i to CPUS[i % n] (0,1 or 0-3; default: the
                       CPUs this process may use) with numa::pin_thread, checked
@@ -148,20 +164,13 @@ const std::vector<std::string>& strategy_names() {
   return names;
 }
 
-// The help text, with the strategy list filled in from the core's.
-std::string usage_text() {
-  std::string names;
-  for (const auto& n : strategy_names()) names += (names.empty() ? "" : ",") + n;
-  std::string u = usage;
-  u.replace(u.find("STRATEGIES"), std::strlen("STRATEGIES"), names);
-  return u;
-}
-
-const std::vector<std::string> peer_names = {"tbb", "cuckoo"};
+const std::vector<std::string> peer_names = {"tbb", "cuckoo", "boost", "parlay"};
 
 bool peer_built(const std::string& name) {
   if (name == "tbb") return THREADMAP_BENCH_HAVE_TBB != 0;
   if (name == "cuckoo") return THREADMAP_BENCH_HAVE_CUCKOO != 0;
+  if (name == "boost") return THREADMAP_BENCH_HAVE_BOOST != 0;
+  if (name == "parlay") return THREADMAP_BENCH_HAVE_PARLAY != 0;
   return false;
 }
 
@@ -169,8 +178,27 @@ const char* peer_missing(const std::string& name) {
   if (name == "tbb")
     return "tbb: skipped, tbb::concurrent_hash_map was not found when this bench was built "
            "(bash scripts/bench-native.sh --install-peers installs Debian's libtbb-dev)";
+  if (name == "boost")
+    return "boost: skipped, boost::concurrent_flat_map (Boost 1.83+) was not found when this "
+           "bench was built (bash scripts/bench-native.sh --boost=DIR; --help says what DIR holds)";
+  if (name == "parlay")
+    return "parlay: skipped, ParlayHash was not found when this bench was built (bash "
+           "scripts/bench-native.sh --parlayhash=DIR, the include/ of cmuparlay/parlayhash)";
   return "cuckoo: skipped, libcuckoo was not found when this bench was built "
          "(bash scripts/bench-native.sh --install-peers installs Debian's libcuckoo-dev)";
+}
+
+// The help text, with the strategy list filled in from the core's.
+std::string usage_text() {
+  std::string names;
+  for (const auto& n : strategy_names()) names += (names.empty() ? "" : ",") + n;
+  std::string built;
+  for (const auto& p : peer_names)
+    if (peer_built(p)) built += (built.empty() ? "" : ",") + p;
+  std::string u = usage;
+  u.replace(u.find("STRATEGIES"), std::strlen("STRATEGIES"), names);
+  u.replace(u.find("PEERS_BUILT"), std::strlen("PEERS_BUILT"), built.empty() ? "none" : built);
+  return u;
 }
 
 options parse(int argc, char** argv) {
@@ -364,6 +392,12 @@ std::unique_ptr<contender> make_contender_k(const std::string& name,
 #if THREADMAP_BENCH_HAVE_CUCKOO
   if (name == "cuckoo") c = std::make_unique<contender_of<K, cuckoo_adapter<K>>>();
 #endif
+#if THREADMAP_BENCH_HAVE_BOOST
+  if (name == "boost") c = std::make_unique<contender_of<K, boost_adapter<K>>>();
+#endif
+#if THREADMAP_BENCH_HAVE_PARLAY
+  if (name == "parlay") c = std::make_unique<contender_of<K, parlay_adapter<K>>>();
+#endif
   if (c) {
     c->name = name;
     c->peer = std::find(peer_names.begin(), peer_names.end(), name) != peer_names.end();
@@ -543,6 +577,11 @@ std::string figure_json(const figure& f) {
       ",\"mops\":" + json_num(f.median_mops()) + ",\"minMops\":" + json_num(f.min_mops()) +
       ",\"maxMops\":" + json_num(f.max_mops()) + ",\"roundsMops\":[";
   for (std::size_t i = 0; i < f.runs.size(); ++i) s += (i ? "," : "") + json_num(f.runs[i].mops());
+  // Per round, the worst thread's run-queue wait share (-1: unknown), so runs
+  // of several processes can be pooled with the same rule as used().
+  s += "],\"roundsWait\":[";
+  for (std::size_t i = 0; i < f.runs.size(); ++i)
+    s += (i ? "," : "") + json_num(f.runs[i].max_wait_share);
   s += "],\"latencyNs\":{\"p50\":" + std::to_string(h.quantile(0.5)) +
        ",\"p99\":" + std::to_string(h.quantile(0.99)) +
        ",\"p999\":" + std::to_string(h.quantile(0.999)) + ",\"max\":" + std::to_string(h.max()) +
@@ -681,7 +720,7 @@ int main(int argc, char** argv) {
       o.numa.kind == threadmap::numa::policy_kind::none
           ? std::string("numa: none (kernel default)")
           : "numa: " + numa_label(o.numa) +
-                " on every threadmap map (the peers tbb and cuckoo are not placed by threadmap)";
+                " on every threadmap map (the peers are not placed by threadmap)";
   const double timer = timer_overhead_ns();
   std::printf("threadmap native bench\n");
   std::printf("machine   %s, %u hardware threads, %s\n", m.cpu.c_str(), m.hw_threads,
