@@ -100,6 +100,10 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --cg-ops=200000       measured operations of each cachegrind run
   --cg-ll=S,A,L         simulated last-level cache (bytes,ways,line) instead of
                         the one valgrind derives from cpuid
+  --levers              time the pieces of a striped lookup alone (epoch guard,
+                        hash, virtual call, copy-out into std::string) on a
+                        cache-resident map, alternated rounds (--rounds, default
+                        15; --duration-ms per round), and exit
   --self-test           check the bench's own instruments (histogram, Zipf,
                         op rings, keys, task-clock) and exit
   --quick               sizes 1K,64K, int keys, reads 95,50, 40 ms x 2 rounds
@@ -126,6 +130,7 @@ struct options {
   std::vector<std::string> workload_args;  // as given, for the cachegrind reruns
   threadmap::numa::policy numa;            // --numa
   bool flood = false;                      // --flood: flood.cpp instead of the suite
+  bool levers = false;                     // --levers: levers.cpp instead of the suite
   flood_options flood_opts;
   std::vector<int> pin_cpus;  // --pin=CPUS; empty: the CPUs the process may use
 };
@@ -298,6 +303,8 @@ options parse(int argc, char** argv) {
       o.flood_opts.rounds = std::max(1u, static_cast<unsigned>(std::stoul(val)));
     } else if (key == "--flood-budget-ms") {
       o.flood_opts.budget_ms = std::stod(val);
+    } else if (a == "--levers") {
+      o.levers = true;
     } else if (a == "--self-test") {
       std::exit(run_self_test());
     } else if (a == "--huge") {
@@ -320,6 +327,10 @@ options parse(int argc, char** argv) {
     if (!reads_given) o.reads = {95, 50};
     if (!duration_given) o.duration_ms = 40;
     if (!rounds_given) o.rounds = 2;
+  }
+  if (o.levers) {
+    if (!rounds_given) o.rounds = 15;
+    if (!duration_given) o.duration_ms = 20;
   }
   if (huge && std::find(o.sizes.begin(), o.sizes.end(), 1u << 24) == o.sizes.end())
     o.sizes.push_back(1u << 24);
@@ -674,6 +685,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.fixed_run) return fixed_run(o);
+  if (o.levers) return run_levers(o.rounds, o.duration_ms);
   if (o.flood) {
     // The strategies only: the flood bench is about threadmap's tables.
     for (const auto& c : o.contenders)
