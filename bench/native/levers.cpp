@@ -81,40 +81,46 @@ int run_levers(unsigned rounds, double round_ms) {
     std::function<double(std::uint64_t)> run;
   };
   std::vector<variant> vs = {
-      {"loop", [&](std::uint64_t reps) {
+      {"loop",
+       [&](std::uint64_t reps) {
          return time_loop(reps, [&](std::uint64_t i) { return int_key::of(i).v; });
        }},
-      {"hash", [&](std::uint64_t reps) {
-         return time_loop(reps, [&](std::uint64_t i) {
-           return threadmap::hash_bytes(int_key::of(i).bytes());
-         });
+      {"hash",
+       [&](std::uint64_t reps) {
+         return time_loop(
+             reps, [&](std::uint64_t i) { return threadmap::hash_bytes(int_key::of(i).bytes()); });
        }},
-      {"guard", [&](std::uint64_t reps) {
+      {"guard",
+       [&](std::uint64_t reps) {
          return time_loop(reps, [&](std::uint64_t i) {
            threadmap::epoch::guard g;
            return int_key::of(i).v;
          });
        }},
-      {"nested guard", [&](std::uint64_t reps) {
+      {"nested guard",
+       [&](std::uint64_t reps) {
          threadmap::epoch::guard outer;
          return time_loop(reps, [&](std::uint64_t i) {
            threadmap::epoch::guard g;
            return int_key::of(i).v;
          });
        }},
-      {"get virtual", [&](std::uint64_t reps) {
+      {"get virtual",
+       [&](std::uint64_t reps) {
          return time_loop(reps, [&](std::uint64_t i) {
            map->get(int_key::of(i).bytes(), &buf);
            return value_of();
          });
        }},
-      {"get direct", [&](std::uint64_t reps) {
+      {"get direct",
+       [&](std::uint64_t reps) {
          return time_loop(reps, [&](std::uint64_t i) {
            direct->get(int_key::of(i).bytes(), &buf);
            return value_of();
          });
        }},
-      {"get no copy-out", [&](std::uint64_t reps) {
+      {"get no copy-out",
+       [&](std::uint64_t reps) {
          return time_loop(reps, [&](std::uint64_t i) {
            return static_cast<std::uint64_t>(map->get(int_key::of(i).bytes(), nullptr));
          });
