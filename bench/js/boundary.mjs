@@ -84,7 +84,7 @@ async function main() {
   console.log('threadmap boundary benchmark: per-operation cost against the Node-API floor')
   console.log(`machine   ${machine.cpu}, ${machine.cores} cores${machine.virtualization ? ` (${machine.virtualization})` : ''}, ${machine.memoryGiB} GiB, Node ${machine.node}`)
   console.log(`date      ${machine.date}   load average ${machine.loadavg.join(' ')}`)
-  console.log(`method    strategy ${opts.strategy} (${resolved}); median of ${opts.samples} interleaved samples of ${opts.sampleMs} ms (min-max); string keys "user:" + 8 hex, number keys unique integers < 2^32, number values, probes in random order`)
+  console.log(`method    strategy ${opts.strategy} (${resolved}); median of ${opts.samples} interleaved samples of ${opts.sampleMs} ms (min-max); string keys "user:" + 8 hex, number keys unique integers < 2^32 and (numbers group) also 0..n-1, number values, probes in random order`)
   const results = []
   const notes = []
   const bar = createProgress().bar('boundary', boundarySteps(opts))

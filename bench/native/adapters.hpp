@@ -13,10 +13,13 @@
 // template over the contender, so no extra virtual call is added to anyone: threadmap strategies
 // pay the one virtual call of threadmap::concurrent_map, which is their public interface.
 //
-// Peers (tbb::concurrent_hash_map, libcuckoo) are compiled in only when CMake
-// found them (THREADMAP_BENCH_HAVE_TBB / _CUCKOO). They hash keys with the
-// same threadmap::hash_bytes as the strategies, so the figures compare table
-// and locking designs, not hash functions.
+// Peers (tbb::concurrent_hash_map, libcuckoo, boost::concurrent_flat_map,
+// ParlayHash) are compiled in only when CMake found them
+// (THREADMAP_BENCH_HAVE_TBB / _CUCKOO / _BOOST / _PARLAY). They hash keys with
+// the same threadmap::hash_bytes as the strategies, so the figures compare
+// table and locking designs, not hash functions. Boost is told that hash is
+// avalanching (key_hash::is_avalanching), so it uses the 64 bits as they come,
+// as the strategies do, instead of mixing them once more.
 #pragma once
 
 #include <threadmap/detail/hash.hpp>
@@ -27,6 +30,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "workload.hpp"
@@ -37,11 +41,22 @@
 #if THREADMAP_BENCH_HAVE_CUCKOO
 #include <libcuckoo/cuckoohash_map.hh>
 #endif
+#if THREADMAP_BENCH_HAVE_BOOST
+#include <boost/unordered/concurrent_flat_map.hpp>
+#endif
+#if THREADMAP_BENCH_HAVE_PARLAY
+#include <parlay_hash/unordered_map.h>
+
+#include <optional>
+#endif
 
 namespace tmbench {
 
 template <class K>
 struct key_hash {
+  // Boost.Unordered's marker for a hash whose every bit depends on every key
+  // bit: without it Boost would mix the result once more.
+  using is_avalanching = std::true_type;
   std::size_t operator()(const K& k) const noexcept {
     const auto b = k.bytes();
     return static_cast<std::size_t>(threadmap::hash_bytes(b.data(), b.size()));
@@ -125,6 +140,53 @@ class cuckoo_adapter {
 
  private:
   libcuckoo::cuckoohash_map<K, std::uint64_t, key_hash<K>> map_;
+};
+#endif
+
+#if THREADMAP_BENCH_HAVE_BOOST
+/// boost::concurrent_flat_map (Boost.Unordered 1.83+): open addressing with
+/// SIMD-matched groups of 15 slots, one spinlock-based reader-writer lock per
+/// group, and visitation instead of iterators; lookups read under the
+/// group's shared lock.
+template <class K>
+class boost_adapter {
+ public:
+  bool read(const K& k, std::uint64_t& out) {
+    return map_.cvisit(k, [&](const auto& x) { out = x.second; }) != 0;
+  }
+  void insert(const K& k, std::uint64_t v) { map_.insert_or_assign(k, v); }
+  bool erase(const K& k) { return map_.erase(k) != 0; }
+  void update(const K& k, std::uint64_t v) { map_.insert_or_assign(k, v); }
+  std::size_t size() const { return map_.size(); }
+
+ private:
+  boost::concurrent_flat_map<K, std::uint64_t, key_hash<K>> map_;
+};
+#endif
+
+#if THREADMAP_BENCH_HAVE_PARLAY
+/// ParlayHash (cmuparlay/parlayhash): buckets whose state (a few inline
+/// entries, then an overflow list) is one versioned "big atomic" read under a
+/// per-bucket seqlock and replaced whole by compare-and-swap; epoch-based
+/// reclamation; growth copied over incrementally by the updates.
+template <class K>
+class parlay_adapter {
+ public:
+  bool read(const K& k, std::uint64_t& out) {
+    const std::optional<std::uint64_t> v = map_.Find(k);
+    if (!v) return false;
+    out = *v;
+    return true;
+  }
+  void insert(const K& k, std::uint64_t v) {
+    map_.Upsert(k, [v](const std::optional<std::uint64_t>&) { return v; });
+  }
+  bool erase(const K& k) { return map_.Remove(k).has_value(); }
+  void update(const K& k, std::uint64_t v) { insert(k, v); }
+  std::size_t size() { return static_cast<std::size_t>(map_.size()); }
+
+ private:
+  parlay::parlay_unordered_map<K, std::uint64_t, key_hash<K>> map_;
 };
 #endif
 

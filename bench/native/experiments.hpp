@@ -1,5 +1,5 @@
-// bench/native/experiments.hpp — the two experiments that are not a map
-// workload (false sharing, cachegrind reruns), and the small JSON and machine
+// bench/native/experiments.hpp — the experiments that are not a map
+// workload (false sharing, cachegrind reruns, levers), and the small JSON and machine
 // helpers the driver's report shares with them.
 #pragma once
 
@@ -54,6 +54,11 @@ struct cachegrind_result {
   double ir_per_op = 0, d1_miss_per_op = 0, ll_miss_per_op = 0, d_refs_per_op = 0;
 };
 cachegrind_result run_cachegrind(const cachegrind_job& job);
+
+// --- levers (levers.cpp) -----------------------------------------------------
+/// Times the pieces of a striped lookup alone (guard, hash, virtual call,
+/// copy-out) in alternated rounds; prints the table. Returns the exit code.
+int run_levers(unsigned rounds, double round_ms);
 
 // --- self-test of the instruments (self_test.cpp) ---------------------------
 int run_self_test();

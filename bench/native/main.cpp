@@ -52,8 +52,24 @@ namespace {
 
 const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native -- [flags])
 
-  --strategies=LIST   contenders: STRATEGIES,tbb,cuckoo
+  --strategies=LIST   contenders: STRATEGIES,tbb,cuckoo,boost,parlay
                       (default: every strategy and every peer built in)
+                      Peers built into this binary: PEERS_BUILT.
+                      tbb and cuckoo: Debian's libtbb-dev, libcuckoo-dev
+                      (scripts/bench-native.sh --install-peers). boost is
+                      boost::concurrent_flat_map from Boost 1.83 or later,
+                      header-only, which Debian 12 does not ship (1.81 lacks
+                      it): point the build at newer headers with
+                        bash scripts/bench-native.sh --boost=DIR
+                      (cmake -DTHREADMAP_BOOST_INCLUDE=DIR), DIR holding
+                      boost/unordered/concurrent_flat_map.hpp and the rest of
+                      Boost: an unpacked release such as boost_1_87_0/, or
+                      the include/ trees of boostorg/unordered, core, config,
+                      container_hash, describe, mp11, predef, static_assert,
+                      throw_exception, type_traits and assert copied into one
+                      directory. parlay is ParlayHash: --parlayhash=DIR
+                      (-DTHREADMAP_PARLAYHASH_INCLUDE=DIR), the include/ of
+                      github.com/cmuparlay/parlayhash
   --reads=100,95,50,10  read shares in percent (the rest are updates)
   --dist=uniform,zipf   key choice: uniform or Zipf(0.99)
   --sizes=1K,64K,1M     key spaces (K = 1024, M = 1048576; powers of two)
@@ -67,7 +83,7 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --numa=POLICY         options.numa_policy of every threadmap map: local,
                       interleave, none (default: the kernel's first touch) or
                       node:N (checked with numa::validate before anything runs);
-                      the peers (tbb, cuckoo) allocate for themselves, unplaced.
+                      the peers allocate for themselves, unplaced.
                       Each group prints per table what the kernel reads back
   --pin[=CPUS]          pin thread i to CPUS[i % n] (0,1 or 0-3; default: the
                       CPUs this process may use) with numa::pin_thread, checked
@@ -84,6 +100,10 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
   --cg-ops=200000       measured operations of each cachegrind run
   --cg-ll=S,A,L         simulated last-level cache (bytes,ways,line) instead of
                         the one valgrind derives from cpuid
+  --levers              time the pieces of a striped lookup alone (epoch guard,
+                        hash, virtual call, copy-out into std::string) on a
+                        cache-resident map, alternated rounds (--rounds, default
+                        15; --duration-ms per round), and exit
   --self-test           check the bench's own instruments (histogram, Zipf,
                         op rings, keys, task-clock) and exit
   --quick               sizes 1K,64K, int keys, reads 95,50, 40 ms x 2 rounds
@@ -110,6 +130,7 @@ struct options {
   std::vector<std::string> workload_args;  // as given, for the cachegrind reruns
   threadmap::numa::policy numa;            // --numa
   bool flood = false;                      // --flood: flood.cpp instead of the suite
+  bool levers = false;                     // --levers: levers.cpp instead of the suite
   flood_options flood_opts;
   std::vector<int> pin_cpus;  // --pin=CPUS; empty: the CPUs the process may use
 };
@@ -148,20 +169,13 @@ const std::vector<std::string>& strategy_names() {
   return names;
 }
 
-// The help text, with the strategy list filled in from the core's.
-std::string usage_text() {
-  std::string names;
-  for (const auto& n : strategy_names()) names += (names.empty() ? "" : ",") + n;
-  std::string u = usage;
-  u.replace(u.find("STRATEGIES"), std::strlen("STRATEGIES"), names);
-  return u;
-}
-
-const std::vector<std::string> peer_names = {"tbb", "cuckoo"};
+const std::vector<std::string> peer_names = {"tbb", "cuckoo", "boost", "parlay"};
 
 bool peer_built(const std::string& name) {
   if (name == "tbb") return THREADMAP_BENCH_HAVE_TBB != 0;
   if (name == "cuckoo") return THREADMAP_BENCH_HAVE_CUCKOO != 0;
+  if (name == "boost") return THREADMAP_BENCH_HAVE_BOOST != 0;
+  if (name == "parlay") return THREADMAP_BENCH_HAVE_PARLAY != 0;
   return false;
 }
 
@@ -169,8 +183,27 @@ const char* peer_missing(const std::string& name) {
   if (name == "tbb")
     return "tbb: skipped, tbb::concurrent_hash_map was not found when this bench was built "
            "(bash scripts/bench-native.sh --install-peers installs Debian's libtbb-dev)";
+  if (name == "boost")
+    return "boost: skipped, boost::concurrent_flat_map (Boost 1.83+) was not found when this "
+           "bench was built (bash scripts/bench-native.sh --boost=DIR; --help says what DIR holds)";
+  if (name == "parlay")
+    return "parlay: skipped, ParlayHash was not found when this bench was built (bash "
+           "scripts/bench-native.sh --parlayhash=DIR, the include/ of cmuparlay/parlayhash)";
   return "cuckoo: skipped, libcuckoo was not found when this bench was built "
          "(bash scripts/bench-native.sh --install-peers installs Debian's libcuckoo-dev)";
+}
+
+// The help text, with the strategy list filled in from the core's.
+std::string usage_text() {
+  std::string names;
+  for (const auto& n : strategy_names()) names += (names.empty() ? "" : ",") + n;
+  std::string built;
+  for (const auto& p : peer_names)
+    if (peer_built(p)) built += (built.empty() ? "" : ",") + p;
+  std::string u = usage;
+  u.replace(u.find("STRATEGIES"), std::strlen("STRATEGIES"), names);
+  u.replace(u.find("PEERS_BUILT"), std::strlen("PEERS_BUILT"), built.empty() ? "none" : built);
+  return u;
 }
 
 options parse(int argc, char** argv) {
@@ -270,6 +303,8 @@ options parse(int argc, char** argv) {
       o.flood_opts.rounds = std::max(1u, static_cast<unsigned>(std::stoul(val)));
     } else if (key == "--flood-budget-ms") {
       o.flood_opts.budget_ms = std::stod(val);
+    } else if (a == "--levers") {
+      o.levers = true;
     } else if (a == "--self-test") {
       std::exit(run_self_test());
     } else if (a == "--huge") {
@@ -292,6 +327,10 @@ options parse(int argc, char** argv) {
     if (!reads_given) o.reads = {95, 50};
     if (!duration_given) o.duration_ms = 40;
     if (!rounds_given) o.rounds = 2;
+  }
+  if (o.levers) {
+    if (!rounds_given) o.rounds = 15;
+    if (!duration_given) o.duration_ms = 20;
   }
   if (huge && std::find(o.sizes.begin(), o.sizes.end(), 1u << 24) == o.sizes.end())
     o.sizes.push_back(1u << 24);
@@ -363,6 +402,12 @@ std::unique_ptr<contender> make_contender_k(const std::string& name,
 #endif
 #if THREADMAP_BENCH_HAVE_CUCKOO
   if (name == "cuckoo") c = std::make_unique<contender_of<K, cuckoo_adapter<K>>>();
+#endif
+#if THREADMAP_BENCH_HAVE_BOOST
+  if (name == "boost") c = std::make_unique<contender_of<K, boost_adapter<K>>>();
+#endif
+#if THREADMAP_BENCH_HAVE_PARLAY
+  if (name == "parlay") c = std::make_unique<contender_of<K, parlay_adapter<K>>>();
 #endif
   if (c) {
     c->name = name;
@@ -543,6 +588,11 @@ std::string figure_json(const figure& f) {
       ",\"mops\":" + json_num(f.median_mops()) + ",\"minMops\":" + json_num(f.min_mops()) +
       ",\"maxMops\":" + json_num(f.max_mops()) + ",\"roundsMops\":[";
   for (std::size_t i = 0; i < f.runs.size(); ++i) s += (i ? "," : "") + json_num(f.runs[i].mops());
+  // Per round, the worst thread's run-queue wait share (-1: unknown), so runs
+  // of several processes can be pooled with the same rule as used().
+  s += "],\"roundsWait\":[";
+  for (std::size_t i = 0; i < f.runs.size(); ++i)
+    s += (i ? "," : "") + json_num(f.runs[i].max_wait_share);
   s += "],\"latencyNs\":{\"p50\":" + std::to_string(h.quantile(0.5)) +
        ",\"p99\":" + std::to_string(h.quantile(0.99)) +
        ",\"p999\":" + std::to_string(h.quantile(0.999)) + ",\"max\":" + std::to_string(h.max()) +
@@ -635,6 +685,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.fixed_run) return fixed_run(o);
+  if (o.levers) return run_levers(o.rounds, o.duration_ms);
   if (o.flood) {
     // The strategies only: the flood bench is about threadmap's tables.
     for (const auto& c : o.contenders)
@@ -681,7 +732,7 @@ int main(int argc, char** argv) {
       o.numa.kind == threadmap::numa::policy_kind::none
           ? std::string("numa: none (kernel default)")
           : "numa: " + numa_label(o.numa) +
-                " on every threadmap map (the peers tbb and cuckoo are not placed by threadmap)";
+                " on every threadmap map (the peers are not placed by threadmap)";
   const double timer = timer_overhead_ns();
   std::printf("threadmap native bench\n");
   std::printf("machine   %s, %u hardware threads, %s\n", m.cpu.c_str(), m.hw_threads,

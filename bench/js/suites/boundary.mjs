@@ -12,9 +12,14 @@
 //   strings  1,000,000 string keys in random order: get, set (overwrite),
 //            and the two string floors (the lookup floor's table is then
 //            64 MB: its lookup is one cache miss), the lookup floor also as
-//            a dependent chain
-//   numbers  1,000,000 number keys: get, and getMany with 1,000 keys a call
-//            from an array and from a Float64Array, against a Map.get loop
+//            a dependent chain; get also with probes that are the very
+//            string objects stored (Map then matches by identity; elsewhere
+//            probes are equal copies, as keys parsed from input would be)
+//   numbers  1,000,000 number keys, side by side: spread over 2^32 (half of
+//            them heap numbers to V8) and 0..n-1 (below 2^31: small integers
+//            V8 keeps unboxed); get, and getMany of 1,000 random keys a call
+//            over the whole key space from an array and from a Float64Array,
+//            against a Map.get loop over the same keys
 //   (both large groups also time get as a dependent chain, where each key's
 //   index depends on the answer before it: see getChainKernel)
 //   peers    1,000,000 string keys: get on ThreadMap, lmdb-js and sharedmap
@@ -31,7 +36,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { loadLab } from '../../../native/lab/index.js'
-import { makeKeys, probeOrder } from '../lib/keys.mjs'
+import { makeKeys, permutation, probeOrder } from '../lib/keys.mjs'
 import { fresh, measureInterleaved } from '../lib/measure.mjs'
 import { attachPeer, createPeer, peerUnavailable } from '../lib/peers.mjs'
 import { closeQuietly, newThreadMap } from '../lib/threadmap.mjs'
@@ -231,10 +236,20 @@ function stringsGroup(opts, record) {
   const map = fill(new Map(), keys)
   const tm = fill(newThreadMap(opts.strategy), keys)
   checkAll(tm, probe, values, 'ThreadMap')
+  // The same order, but each probe the string object stored under its key.
+  const same = Array.from(values, (v) => keys[v])
+  checkAll(tm, same, values, 'ThreadMap, stored string objects')
   const floor = floorOf()
   const contenders = [
     { impl: 'Map', op: 'get', baseline: true, step: stepOf(getKernel, n, [map, probe]) },
     { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
+    { impl: 'Map', op: 'get, probes are the stored strings', step: stepOf(getKernel, n, [map, same]) },
+    {
+      impl: 'ThreadMap',
+      op: 'get, probes are the stored strings',
+      vs: 'Map get, probes are the stored strings',
+      step: stepOf(getKernel, n, [tm, same]),
+    },
     { impl: 'Map', op: 'set', step: stepOf(setKernel, n, [map, probe, values]) },
     { impl: 'ThreadMap', op: 'set', vs: 'Map set', step: stepOf(setKernel, n, [tm, probe, values]) },
     { impl: 'Map', op: 'get, dependent chain', step: stepOf(getChainKernel, n, [map, probe]) },
@@ -253,14 +268,14 @@ function stringsGroup(opts, record) {
   closeQuietly(tm)
 }
 
-function numbersGroup(opts, record) {
-  const n = opts.bigSize
+// One number-key set of the numbers group: its maps, probes and contenders,
+// every ratio against its own Map.get loop. `label` ends each op's name.
+function numberContenders(opts, keys, probe, values, label) {
+  const n = keys.length
   const per = 1000
-  const keys = makeKeys(n, opts.seed, 'number')
-  const { probe, values } = probeOrder(n, opts.seed, opts.seed + 1, 'number')
   const map = fill(new Map(), keys)
   const tm = fill(newThreadMap(opts.strategy, 'number'), keys)
-  checkAll(tm, probe, values, 'ThreadMap')
+  checkAll(tm, probe, values, `ThreadMap${label}`)
   const typed = Float64Array.from(probe)
   const arrays = []
   const views = []
@@ -268,21 +283,44 @@ function numbersGroup(opts, record) {
     arrays.push(probe.slice(i, i + per))
     views.push(typed.subarray(i, i + per))
   }
+  const got = tm.getMany(views[0])
+  for (let i = 0; i < per; i++) if (got[i] !== values[i]) throw new Error(`getMany${label}: wrong value`)
   const chunks = arrays.length
+  const mapGet = `Map get${label}`
+  const contenders = [
+    { impl: 'Map', op: `get${label}`, step: stepOf(getKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: `get${label}`, vs: mapGet, step: stepOf(getKernel, n, [tm, probe]) },
+    { impl: 'ThreadMap', op: `getMany, arrays of 1,000${label}`, vs: mapGet, step: stepOf(getManyKernel, chunks, [tm, arrays], per) },
+    { impl: 'ThreadMap', op: `getMany, Float64Array of 1,000${label}`, vs: mapGet, step: stepOf(getManyKernel, chunks, [tm, views], per) },
+    { impl: 'Map', op: `get, dependent chain${label}`, step: stepOf(getChainKernel, n, [map, probe]) },
+    { impl: 'ThreadMap', op: `get, dependent chain${label}`, vs: `Map get, dependent chain${label}`, step: stepOf(getChainKernel, n, [tm, probe]) },
+  ]
+  return { contenders, tm }
+}
+
+function numbersGroup(opts, record) {
+  const n = opts.bigSize
+  // Spread over 2^32: unique integers below 2^32, about half of them above
+  // 2^31 and so heap numbers in V8.
+  const spread = makeKeys(n, opts.seed, 'number')
+  const s = probeOrder(n, opts.seed, opts.seed + 1, 'number')
+  // Small: 0..n-1 in the same random order, all small integers (Smis).
+  const order = permutation(n, opts.seed + 1)
+  const small = Array.from({ length: n }, (_, i) => i)
+  const smallProbe = Array.from(order)
+  const smallValues = Float64Array.from(order)
+  const a = numberContenders(opts, spread, s.probe, s.values, '')
+  const b = numberContenders(opts, small, smallProbe, smallValues, ', keys 0..n-1')
+  a.contenders[0].baseline = true
   const floor = floorOf()
   const contenders = [
-    { impl: 'Map', op: 'get', baseline: true, step: stepOf(getKernel, n, [map, probe]) },
-    { impl: 'ThreadMap', op: 'get', vs: 'Map get', step: stepOf(getKernel, n, [tm, probe]) },
-    { impl: 'ThreadMap', op: 'getMany, arrays of 1,000', vs: 'Map get', step: stepOf(getManyKernel, chunks, [tm, arrays], per) },
-    { impl: 'ThreadMap', op: 'getMany, Float64Array of 1,000', vs: 'Map get', step: stepOf(getManyKernel, chunks, [tm, views], per) },
-    { impl: 'Map', op: 'get, dependent chain', step: stepOf(getChainKernel, n, [map, probe]) },
-    { impl: 'ThreadMap', op: 'get, dependent chain', vs: 'Map get, dependent chain', step: stepOf(getChainKernel, n, [tm, probe]) },
-    { impl: 'floor', op: 'read a number', vs: 'Map get', step: stepOf(floorNumberKernel, n, [floor.number, probe]) },
+    ...a.contenders,
+    ...b.contenders,
+    { impl: 'floor', op: 'read a number', vs: 'Map get', step: stepOf(floorNumberKernel, n, [floor.number, s.probe]) },
   ]
   measureGroup('numbers', n, 'number', contenders, opts, record)
-  const got = tm.getMany(views[0])
-  for (let i = 0; i < per; i++) if (got[i] !== values[i]) throw new Error('getMany: wrong value')
-  closeQuietly(tm)
+  closeQuietly(a.tm)
+  closeQuietly(b.tm)
 }
 
 function peersGroup(opts, record, notes) {
