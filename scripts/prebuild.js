@@ -50,6 +50,19 @@ function run(cmd, args, opts = {}) {
   return r
 }
 
+// CPU seconds (user + system) of the children this process has waited for,
+// from /proc (Linux): a target's build is every process under cmake-js, so
+// the difference around it is that build's CPU time, which, unlike its
+// wall time, other work on a shared machine does not inflate.
+function childCpuSeconds() {
+  try {
+    const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[13]) + Number(fields[14])) / 100 // cutime, cstime (in clock ticks of 1/100 s)
+  } catch {
+    return NaN
+  }
+}
+
 function findFile(dir, name) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
@@ -91,8 +104,12 @@ async function main() {
     CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL || '2',
   }
   const made = []
+  const cache = process.env.ZIG_GLOBAL_CACHE_DIR || path.join(require('os').homedir(), '.cache', 'zig')
+  log(`Zig's cache: ${cache}${fs.existsSync(cache) ? '' : ' (empty: every runtime is built first)'}`)
+  const allStarted = Date.now()
   for (const [id, zigTarget, dir, file] of targets) {
     const started = Date.now()
+    const cpuBefore = childCpuSeconds()
     log(`${id}: zig ${zigTarget}`)
     const out = path.join(buildRoot, id)
     const args = [
@@ -114,9 +131,9 @@ async function main() {
     fs.mkdirSync(path.dirname(dest), { recursive: true })
     fs.copyFileSync(built, dest)
     const facts = checkPrebuild(dest, id)
-    const seconds = ((Date.now() - started) / 1000).toFixed(0)
+    const seconds = `${((Date.now() - started) / 1000).toFixed(0)} s, ${(childCpuSeconds() - cpuBefore).toFixed(0)} s CPU`
     made.push([id, path.relative(root, dest), fs.statSync(dest).size, facts, seconds])
-    log(`${id}: ${path.relative(root, dest)} checked in ${seconds} s: ${facts}`)
+    log(`${id}: ${path.relative(root, dest)} checked (${seconds}): ${facts}`)
   }
 
   const host = `${process.platform}-${process.arch}`
@@ -128,8 +145,9 @@ async function main() {
 
   log('made:')
   for (const [id, rel, size, facts, seconds] of made) {
-    log(`  ${id.padEnd(18)} ${(size / 1024).toFixed(0).padStart(6)} KiB  ${rel}  (${seconds} s; ${facts})`)
+    log(`  ${id.padEnd(18)} ${(size / 1024).toFixed(0).padStart(6)} KiB  ${rel}  (${seconds}; ${facts})`)
   }
+  log(`${made.length} targets in ${((Date.now() - allStarted) / 1000).toFixed(0)} s`)
 }
 
 main().catch((err) => fail(err && err.stack ? err.stack : String(err)))
