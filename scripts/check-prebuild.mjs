@@ -11,12 +11,14 @@
 //     platform's C runtime: glibc (versioned, none newer than GLIBC_FLOOR),
 //     musl's libc.so, macOS's libSystem, or Windows' system DLLs;
 //   - it links no other shared library (no libstdc++, libgcc_s, libnuma);
-//   - a musl binary uses no initial-exec TLS (musl's dlopen refuses it).
+//   - a musl binary uses no initial-exec TLS (musl's dlopen refuses it);
+//   - a darwin-arm64 binary carries a code signature whose page hashes match.
 // Throws with every problem found; returns a one-line summary.
 //
 //   node scripts/check-prebuild.mjs <file> <target id>   (ids: scripts/prebuild.js)
 
 import { spawnSync } from 'node:child_process'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -119,8 +121,54 @@ function checkElf(file, libc, problems) {
   return `ELF, ${exportSummary}, links ${needed.join(' ')}; ${imports} libc imports${floor}`
 }
 
+// macOS on arm64 loads no code without a valid signature; ld64.lld signs
+// its arm64 output ad hoc. Checks that signature's code directory: one
+// SHA-256 per page of everything before the signature, each matching.
+// Returns what was checked, or null when the binary carries no signature.
+function checkCodeSignature(file, problems) {
+  const bytes = fs.readFileSync(file)
+  const ncmds = bytes.readUInt32LE(16)
+  let at = 32
+  let signature = null
+  for (let i = 0; i < ncmds; i++) {
+    const cmd = bytes.readUInt32LE(at)
+    if (cmd === 0x1d /* LC_CODE_SIGNATURE */) signature = [bytes.readUInt32LE(at + 8), bytes.readUInt32LE(at + 12)]
+    at += bytes.readUInt32LE(at + 4)
+  }
+  if (!signature) return null
+  const [offset, size] = signature
+  const blob = bytes.subarray(offset, offset + size)
+  if (blob.readUInt32BE(0) !== 0xfade0cc0) {
+    problems.push('its code signature is not a SuperBlob')
+    return null
+  }
+  for (let i = 0; i < blob.readUInt32BE(8); i++) {
+    const at = blob.readUInt32BE(12 + 8 * i + 4)
+    if (blob.readUInt32BE(at) !== 0xfade0c02 /* CodeDirectory */) continue
+    const hashOffset = blob.readUInt32BE(at + 16)
+    const codeSlots = blob.readUInt32BE(at + 28)
+    const codeLimit = blob.readUInt32BE(at + 32)
+    const [hashSize, hashType, , pageShift] = blob.subarray(at + 36, at + 40)
+    if (hashType !== 2 /* SHA-256 */) {
+      problems.push(`its code directory uses hash type ${hashType}`)
+      return null
+    }
+    if (codeLimit !== offset) problems.push(`its signature covers ${codeLimit} bytes, not the ${offset} before it`)
+    let bad = 0
+    for (let slot = 0; slot < codeSlots; slot++) {
+      const page = bytes.subarray(slot << pageShift, Math.min((slot + 1) << pageShift, codeLimit))
+      const want = blob.subarray(at + hashOffset + slot * hashSize, at + hashOffset + (slot + 1) * hashSize)
+      if (!crypto.createHash('sha256').update(page).digest().subarray(0, hashSize).equals(want)) bad++
+    }
+    if (bad) problems.push(`${bad} of its ${codeSlots} signed pages do not match their hashes`)
+    return `signed ad hoc (${codeSlots} pages, each hash matching)`
+  }
+  problems.push('its code signature has no code directory')
+  return null
+}
+
 // What dyld can bind to is the export trie, not the symbol table.
-function checkMachO(file, problems) {
+function checkMachO(file, arch, problems) {
   const trie = out('llvm-objdump', ['--macho', '--exports-trie', file])
   const exported = [...trie.matchAll(/^0x[0-9A-Fa-f]+\s+(\S+)/gm)].map((m) => m[1])
   const exportSummary = checkExports(exported, problems, '_')
@@ -140,7 +188,9 @@ function checkMachO(file, problems) {
     if (m[2] !== 'from libSystem') problems.push(`imports ${m[1]} ${m[2] ?? 'from nowhere'}, not from libSystem`)
   }
   const minos = /minos (\S+)/.exec(out('llvm-objdump', ['--macho', '--private-headers', file]))
-  return `Mach-O, ${exportSummary}, links ${dylibs.join(' ')}; ${imports} libSystem imports; macOS >= ${minos ? minos[1] : '?'}`
+  const signed = checkCodeSignature(file, problems)
+  if (arch === 'arm64' && !signed) problems.push('carries no code signature, which macOS on arm64 requires')
+  return `Mach-O, ${exportSummary}, links ${dylibs.join(' ')}; ${imports} libSystem imports; macOS >= ${minos ? minos[1] : '?'}${signed ? `; ${signed}` : ''}`
 }
 
 function checkPe(file, problems) {
@@ -168,7 +218,7 @@ export function checkPrebuild(file, id) {
   const problems = []
   let summary
   if (id.startsWith('linux-')) summary = checkElf(file, id.endsWith('-musl') ? 'musl' : 'glibc', problems)
-  else if (id.startsWith('darwin-')) summary = checkMachO(file, problems)
+  else if (id.startsWith('darwin-')) summary = checkMachO(file, id.slice('darwin-'.length), problems)
   else if (id.startsWith('win32-')) summary = checkPe(file, problems)
   else throw new Error(`no check for target ${id}`)
   if (problems.length) throw new Error(`${path.basename(path.dirname(file))}/${path.basename(file)} (${id}):\n  - ${problems.join('\n  - ')}`)

@@ -82,8 +82,8 @@ function onPath(names) {
 }
 
 // The Debian tools the targets need besides Zig: LLVM's binary readers for
-// scripts/check-prebuild.mjs (and llvm-strip, llvm-objcopy for
-// cmake/zig-link), ld64.lld for the macOS links. Installed when missing,
+// scripts/check-prebuild.mjs (and llvm-objcopy for cmake/zig-link),
+// ld64.lld for the macOS links. Installed when missing,
 // as scripts/smoke-cross.sh does for its emulators.
 function ensureDebianTools(targets) {
   const missing = []
