@@ -90,7 +90,9 @@ describe.each(OBJECT_TYPES)("objects out, values '%s'", (values) => {
 
 // The buffer detached (V8's %ArrayBufferDetach ignores markAsUntransferable
 // on Node 20 and 22): the addon must never write to it again, and gets keep
-// returning the stored objects (as Uint8Arrays under the hood). In a child
+// returning the stored objects (as Uint8Arrays under the hood). From Node 24
+// markAsUntransferable sets a detach key, so the detach throws and the
+// buffer stays attached: each line is held to what it does. In a child
 // process, the compiled package, so that a crash fails with its signal.
 test('a detached object buffer is never written, and get still returns the stored objects', () => {
   const script = String.raw`
@@ -102,7 +104,9 @@ test('a detached object buffer is never written, and get still returns the store
       map.set('a', { n: 1, s: 'first' }).set('b', { n: 2, s: 'second' })
       out.push(map.get('a').s)
       const buf = addon.objectOut()
-      if (process.env.TM_DETACH === '1') %ArrayBufferDetach(buf)
+      if (process.env.TM_DETACH === '1') {
+        try { %ArrayBufferDetach(buf) } catch (e) { if (!String(e).includes('ArrayBufferDetachKey')) throw e }
+      }
       out.push(buf.byteLength, map.get('b').s, map.get('a').s)
       map.close()
     }
@@ -115,7 +119,8 @@ test('a detached object buffer is never written, and get still returns the store
     })
     expect(r.signal).toBeNull()
     expect(r.stderr).toBe('')
-    const size = detach === '1' ? 0 : 65536
+    const detachable = Number(process.versions.node.split('.')[0]) < 24
+    const size = detach === '1' && detachable ? 0 : 65536
     expect(JSON.parse(r.stdout)).toEqual(['first', size, 'second', 'first', 'first', size, 'second', 'first'])
   }
 })
