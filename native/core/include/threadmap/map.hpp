@@ -9,6 +9,18 @@
 // between its call and its return. Output strings are assigned (not appended)
 // and are left untouched when the operation reports that nothing was found.
 //
+// Revisions (etcd's mod revision): every write that changes the map (put,
+// put_if_absent that inserts, compare_and_set that changes, add, erase that
+// removes, clear) draws a revision from the map's one clock
+// (threadmap/detail/revision.hpp, whose essay proves what follows). They are
+// unique and start at 1; if write A returned before write B was called, in
+// any threads, rev(A) < rev(B); the writes of one key have increasing
+// revisions in the order they took effect. An entry carries the revision of
+// the write that gave it its value; a delete's and a clear's revision only
+// advance revision(). On mutex, rwlock and striped the revision order is
+// also an order in which the writes took effect; lockfree and readmostly's
+// lock-free updates promise only the above.
+//
 // Memory safety across threads: every call must run inside an epoch guard
 // (threadmap/epoch.hpp); the strategies open one themselves, so callers only
 // need their own guard to keep a `concurrent_map*` alive while they use it
@@ -119,8 +131,23 @@ class concurrent_map {
  public:
   virtual ~concurrent_map() = default;
 
-  /// Copies the value into *out (if out is not null) and returns true when present.
-  virtual bool get(bytes key, std::string* out) const = 0;
+  /// Copies the value into *out (if out is not null) and returns true when
+  /// present; the entry's revision goes to *revision (when not null), read
+  /// atomically with the value. When `unless` is not 0 and equals the
+  /// entry's revision, *out is left untouched: the caller already holds
+  /// that version (the binding's read cache).
+  virtual bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
+                   std::uint64_t unless = 0) const = 0;
+
+  /// The entry's revision, or 0 when the key is absent.
+  std::uint64_t revision_of(bytes key) const {
+    std::uint64_t r = 0;
+    return get(key, nullptr, &r) ? r : 0;
+  }
+
+  /// The last revision drawn: every write that returned before this call
+  /// has a revision no larger (0: nothing was ever written).
+  virtual std::uint64_t revision() const = 0;
 
   /// Batch lookup: found[i] = get(keys[i], out ? &out[i] : nullptr) for
   /// i < n. Each lookup is linearizable on its own (the batch is not one
