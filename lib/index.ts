@@ -336,6 +336,22 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return addon.size(this.#ref)
   }
 
+  /**
+   * The map's revision: that of its latest write (0 before the first). Every
+   * write that changes the map (set, a setIfAbsent or compareAndSet that
+   * changes it, add, delete, each changed entry of a batch, clear) takes the
+   * next one, in every thread; one that returned before another began has
+   * the smaller. Exact up to 2^53 writes.
+   */
+  get revision(): number {
+    return addon.revision(this.#ref)
+  }
+
+  /** The revision of the write that gave the entry its value; undefined when absent. */
+  revisionOf(key: K): number | undefined {
+    return addon.revisionOf(this.#ref, key as Wire)
+  }
+
   get(key: K): V | undefined {
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues) {

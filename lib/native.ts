@@ -242,6 +242,10 @@ export interface Addon {
   swap<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
   take<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
   size(ref: MapRef): number
+  /** The map's latest revision (threadmap/detail/revision.hpp); exact up to 2^53. */
+  revision(ref: MapRef): number
+  /** The entry's revision, or undefined when the key is absent. */
+  revisionOf(ref: MapRef, key: Wire): number | undefined
   clear(ref: MapRef): void
   stats(ref: MapRef): NativeStats
   /** True when this call closed the map (false: it was closed already). */

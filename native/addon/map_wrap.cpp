@@ -422,6 +422,20 @@ struct get_op_out : op, answers_value<status::ok, status::not_found, 2, Out> {
 using get_op = get_op_out<0>;
 using get_object_op = get_op_out<3>;
 
+// revisionOf(ref, key): the entry's revision, or undefined when absent.
+struct revision_of_op : op {
+  static constexpr const char* name = "revisionOf";
+  static constexpr bool copies_values = false;
+  std::uint64_t rev = 0;
+  status apply(concurrent_map& m, bytes key, scratch&) {
+    return m.get(key, nullptr, &rev) ? status::ok : status::not_found;
+  }
+  napi_value answer(const NativeMap&, const call& c, scratch&, status st, bytes, const char*) {
+    if (st != status::ok) return undefined(c.env);
+    return Napi::Number::New(c.env, static_cast<double>(rev));
+  }
+};
+
 // has(ref, key)
 struct has_op : op, answers_flag<statuses(status::ok), statuses(status::not_found)> {
   static constexpr const char* name = "has";
@@ -548,6 +562,15 @@ napi_value NativeMap::Size(const call& c, scratch&) {
     n = live(c.env)->size();
   }
   return Napi::Number::New(c.env, static_cast<double>(n));
+}
+
+napi_value NativeMap::Revision(const call& c, scratch&) {
+  std::uint64_t r;
+  {
+    epoch::guard g;
+    r = live(c.env)->revision();
+  }
+  return Napi::Number::New(c.env, static_cast<double>(r));
 }
 
 napi_value NativeMap::Clear(const call& c, scratch&) {
@@ -887,6 +910,8 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<keyed<swap_op>>("swap", d),
       map_fn<keyed<take_op>>("take", d),
       map_fn<&NativeMap::Size>("size", d),
+      map_fn<&NativeMap::Revision>("revision", d),
+      map_fn<keyed<revision_of_op>>("revisionOf", d),
       map_fn<&NativeMap::Clear>("clear", d),
       map_fn<&NativeMap::Stats>("stats", d),
       map_fn<&NativeMap::Close>("close", d),

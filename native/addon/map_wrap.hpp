@@ -86,6 +86,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   // The operations that are about the map rather than one key; c[0] is the
   // map reference, the rest their arguments.
   napi_value Size(const call& c, scratch& s);
+  napi_value Revision(const call& c, scratch& s);
   napi_value Clear(const call& c, scratch& s);
   napi_value Stats(const call& c, scratch& s);
   napi_value Close(const call& c, scratch& s);

@@ -212,7 +212,8 @@ STRATEGY_CASE("revisions: concurrent writers: unique, per key increasing, real-t
   std::uint64_t max_before = 0;
   long inversions = 0;
   for (const learned& b : all) {
-    while (j < by_end.size() && by_end[j].end < b.start) max_before = std::max(max_before, by_end[j++].rev);
+    while (j < by_end.size() && by_end[j].end < b.start)
+      max_before = std::max(max_before, by_end[j++].rev);
     if (max_before >= b.rev) ++inversions;
   }
   CHECK_EQ(inversions, 0);

@@ -74,7 +74,9 @@ class alignas(cache_line) revision_clock {
 #endif
   }
   /// The last revision drawn (0 before any write).
-  std::uint64_t latest() const noexcept { return last_.load(std::memory_order_acquire); }
+  std::uint64_t latest() const noexcept {
+    return last_.load(std::memory_order_acquire);
+  }
 
  private:
   std::atomic<std::uint64_t> last_{0};
