@@ -9,16 +9,17 @@
 //   R3 per key: the writes of one key (put, inserting put_if_absent,
 //      compare_and_set that changes, add, erase, clear) have increasing
 //      revisions in the order they took effect, so the newest version of an
-//      entry has the largest revision it ever had.
+//      entry has the largest revision it ever had. One exception, lockfree's
+//      clear(): it swaps generations in one step while writes may still
+//      finish in the old one; such a write, whose value is gone with the
+//      old generation, may carry a revision above the clear's. (Watch,
+//      issue 18, must drop the old generation's late events.)
 //   R4 locking strategies (mutex, rwlock, striped): revision order is a
 //      linearization order of all writes, i.e. the map passed through the
 //      state "every write with revision <= R applied" for every R. The
 //      lock-free write paths (lockfree, readmostly's updates of keys in its
 //      read table) give R1-R3 only: two writes of different keys in flight
 //      at once may take effect in the other order than their revisions.
-//      lockfree's clear() swaps generations in one step while writes may
-//      still finish in the old one; such a write (its value gone with the
-//      clear) may carry a revision above the clear's.
 // `revision()` is the last revision drawn: every write acknowledged before
 // the call has a revision <= it (R2's argument below, with the call in B's
 // place).
