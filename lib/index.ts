@@ -5,6 +5,7 @@ import { inspect, type InspectOptions } from 'node:util'
 
 import { OBJECT_OUT, valueCodec, type ObjectOut, type ValueCodec } from './codecs'
 import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
+import { ReadCache } from './read-cache'
 import type {
   KeyTypeName,
   KeyTypes,
@@ -49,6 +50,7 @@ const OPTION_NAMES: readonly string[] = [
   'capacity',
   'maxMemory',
   'numa',
+  'readCache',
 ] satisfies (keyof ThreadMapOptions)[]
 
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
@@ -157,7 +159,7 @@ function pieces(
 // number keys and values, through the thread's io buffer; the protocol is
 // native/addon/io_protocol.hpp, and the addon names the key and value types
 // whose numbers travel there (ioLayout).
-const { ref: IO_REF, key: IO_KEY, value: IO_VALUE } = IO_LAYOUT
+const { ref: IO_REF, key: IO_KEY, value: IO_VALUE, revision: IO_REVISION } = IO_LAYOUT
 const IO_NUMBER_KEYS: readonly string[] = addon.ioLayout.numberKeys
 const IO_NUMBER_VALUES: readonly string[] = addon.ioLayout.numberValues
 
@@ -172,12 +174,29 @@ function ioKey(ref: MapRef, numberKeys: boolean, key: unknown): boolean {
 // dictionary mode, so reading a function off it in a hot call is a keyed
 // lookup (Builtins_LoadIC, visible in a get's perf profile); a module constant
 // is one context load.
-const { ioGet, ioGetK, ioGetObject, ioGetObjectK, ioSet, ioSetK, ioHas, ioHasK, ioDelete, ioDeleteK, ioAdd, ioAddK } = addon
+const {
+  ioGet,
+  ioGetK,
+  ioGetObject,
+  ioGetObjectK,
+  ioGetCached,
+  ioGetCachedK,
+  ioSet,
+  ioSetK,
+  ioHas,
+  ioHasK,
+  ioDelete,
+  ioDeleteK,
+  ioAdd,
+  ioAddK,
+} = addon
 
 // Returned by native lookups for "no entry", since undefined is a storable
 // value of `any` and `structured` maps.
 const ABSENT: unique symbol = Symbol('threadmap.absent')
 type Absent = typeof ABSENT
+// Returned by the read cache's get when the cached copy is current.
+const UNCHANGED: unique symbol = Symbol('threadmap.unchanged')
 
 // ThreadMap.attach() passes the native map to the constructor through this
 // slot (set and cleared around one `new`, with no user code in between).
@@ -236,6 +255,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // which types' do (ioLayout).
   readonly #numberKeys: boolean
   readonly #numberValues: boolean
+  // This thread's read cache (the readCache option), or null.
+  readonly #cache: ReadCache | null
 
   /**
    * `new ThreadMap()` and `new ThreadMap(entries)` behave like `new Map(...)`
@@ -263,6 +284,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     this.#codec = valueCodec(this.#info.values, this.#native)
     this.#numberKeys = IO_NUMBER_KEYS.includes(this.#info.keys)
     this.#numberValues = IO_NUMBER_VALUES.includes(this.#info.values)
+    this.#cache = this.#info.readCache > 0 ? new ReadCache(this.#info.readCache) : null
     if (entries !== undefined && entries !== null) {
       try {
         for (const entry of entries) {
@@ -353,6 +375,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   }
 
   get(key: K): V | undefined {
+    if (this.#cache !== null) return this.#getCached(this.#cache, key)
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues) {
       const found = inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT)
@@ -360,6 +383,29 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     }
     if (this.#codec === null) return (inIo ? ioGet() : ioGetK(key as Wire)) as V | undefined
     return this.#decodeOr(inIo ? ioGetObject(ABSENT, OBJECT_OUT) : ioGetObjectK(key as Wire, ABSENT, OBJECT_OUT))
+  }
+
+  // get() through the read cache: one native call that answers UNCHANGED
+  // when the entry still has the cached copy's revision.
+  #getCached(cache: ReadCache, key: K): V | undefined {
+    const cached = cache.lookup(key)
+    const inIo = ioKey(this.#ref, this.#numberKeys, key)
+    io[IO_REVISION] = cached === undefined ? 0 : cached.revision
+    const found = inIo
+      ? ioGetCached(ABSENT, OBJECT_OUT, UNCHANGED)
+      : ioGetCachedK(key as Wire, ABSENT, OBJECT_OUT, UNCHANGED)
+    if (found === UNCHANGED) {
+      cache.hits++
+      return (cached as { value: V }).value
+    }
+    cache.misses++
+    if (found === ABSENT) {
+      if (cached !== undefined) cache.drop(key)
+      return undefined
+    }
+    const revision = io[IO_REVISION]
+    const value = this.#numberValues ? io[IO_VALUE] : this.#decode(found)
+    return cache.store(key, value, revision) as V
   }
 
   set(key: K, value: V): this {
@@ -385,6 +431,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   clear(): void {
     addon.clear(this.#ref)
+    // Not needed for freshness (every cached revision is now absent), but
+    // the memory goes now.
+    this.#cache?.clear()
   }
 
   forEach(callbackfn: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
@@ -688,7 +737,10 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   }
 
   stats(): ThreadMapStats {
-    return addon.stats(this.#ref)
+    const st = addon.stats(this.#ref)
+    const c = this.#cache
+    if (c !== null) st.readCache = { limit: c.limit, size: c.size, hits: c.hits, misses: c.misses }
+    return st
   }
 
   /**
@@ -697,6 +749,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    */
   close(): void {
     addon.close(this.#ref)
+    this.#cache?.clear()
   }
 
   [Symbol.dispose](): void {

@@ -55,6 +55,8 @@ export interface NativeInfo {
   strategy: StrategyName
   /** This thread's reference to the map: the first argument of every map function. */
   ref: MapRef
+  /** The readCache option the map was made with (0: none). */
+  readCache: number
 }
 
 /**
@@ -125,6 +127,12 @@ export interface NativeStats {
   maxMemory: number
   /** The NUMA policy and, per stripe, the node the kernel says its table is on. */
   numa: NumaStats
+  /**
+   * This thread's read cache of the map (lib/index.ts adds it; absent
+   * without the readCache option): its size limit, entries, and the gets it
+   * answered from a cached value (hits) or with a fresh one (misses).
+   */
+  readCache?: { limit: number; size: number; hits: number; misses: number }
 }
 
 export interface NumaNode {
@@ -276,6 +284,12 @@ export interface Addon {
   // "objects out"), which objectOut() returns, the same one on every call.
   ioGetObject<M = undefined, O = never>(missing?: M, out?: O): Wire | M | O
   ioGetObjectK<M = undefined, O = never>(key: Wire, missing?: M, out?: O): Wire | M | O
+  // The read cache's get (io_protocol.hpp, "Read cache"): the io buffer's
+  // revision slot holds the revision of the cached copy (0: none); `unchanged`
+  // is returned when the entry still has it, else the value as ioGetObject
+  // answers it, with the entry's revision left in the slot.
+  ioGetCached<M, O, U>(missing: M, out: O, unchanged: U): Wire | M | O | U
+  ioGetCachedK<M, O, U>(key: Wire, missing: M, out: O, unchanged: U): Wire | M | O | U
   objectOut(): ArrayBuffer
 
   // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not
@@ -366,7 +380,7 @@ export type IoBuffer = Float64Array
  * so the hot path indexes the buffer without reading the addon's exports;
  * test/js/io-protocol.test.ts fails when it and the addon's ioLayout differ.
  */
-export const IO_LAYOUT = Object.freeze({ ref: 0, key: 1, value: 2, slots: 3, noRef: -1 } as const)
+export const IO_LAYOUT = Object.freeze({ ref: 0, key: 1, value: 2, revision: 3, slots: 4, noRef: -1 } as const)
 
 export const addon: Addon = load()
 

@@ -55,6 +55,12 @@ export interface ThreadMapOptions<
   maxMemory?: number
   /** Where the tables' memory goes on a NUMA machine; default 'none' (see numa in the README). */
   numa?: NumaOption
+  /**
+   * Decoded values each thread keeps, deep-frozen, for gets of unchanged
+   * entries (see "Read cache" in the README); default 0 (none). Every thread
+   * that attaches gets its own cache of this size.
+   */
+  readCache?: number
 }
 
 /**

@@ -178,7 +178,7 @@ napi_value map_function(napi_env env, napi_callback_info cbinfo) {
 // key is the first argument (ioGetK ...). The JS arguments after the key are
 // the operation's other ones: at most `Args` of them are read, into
 // argv[2...], so the operation finds them where the plain function has them
-// (only operations that read no argument past c[3] are exposed this way);
+// (only operations that read no argument past c[Args + 1] are exposed this way);
 // c.argc says how many there were.
 template <auto Op, std::size_t Args, bool KeyInIo>
 napi_value io_function(napi_env env, napi_callback_info cbinfo) {
@@ -422,6 +422,29 @@ struct get_op_out : op, answers_value<status::ok, status::not_found, 2, Out> {
 using get_op = get_op_out<0>;
 using get_object_op = get_op_out<3>;
 
+// The read cache's get (io_protocol.hpp, "Read cache"): get_object_op's
+// answers, plus c[4] (`unchanged`) when the entry is at the revision the io
+// buffer names, in which case nothing was copied.
+struct get_cached_op : op, answers_value<status::ok, status::not_found, 2, 3> {
+  static constexpr const char* name = "get";
+  std::uint64_t known = 0, rev = 0;
+  void read_args(const NativeMap&, const call& c) {
+    const double d = c.data->io->revision;
+    known = d >= 1 && d <= 9007199254740992.0 ? static_cast<std::uint64_t>(d) : 0;
+  }
+  status apply(concurrent_map& m, bytes key, scratch& s) {
+    return m.get(key, &s.out, &rev, known) ? status::ok : status::not_found;
+  }
+  napi_value answer(const NativeMap& m, const call& c, scratch& s, status st, bytes key,
+                    const char* what) {
+    if (st == status::ok) {
+      c.data->io->revision = static_cast<double>(rev);
+      if (rev == known) return c[4];
+    }
+    return answers_value::answer(m, c, s, st, key, what);
+  }
+};
+
 // revisionOf(ref, key): the entry's revision, or undefined when absent.
 struct revision_of_op : op {
   static constexpr const char* name = "revisionOf";
@@ -631,6 +654,7 @@ Napi::Value NativeMap::Info(const Napi::CallbackInfo& info) {
   o.Set("values", Napi::String::New(env, to_string(m->values_)));
   o.Set("strategy", Napi::String::New(env, threadmap::to_string(m->shared_->opts().strategy)));
   o.Set("ref", Napi::Number::New(env, m->ref_));
+  o.Set("readCache", Napi::Number::New(env, static_cast<double>(m->shared_->opts().read_cache)));
   return o;
 }
 
@@ -886,6 +910,7 @@ Napi::Object io_layout(Napi::Env env) {
   o.Set("ref", Napi::Number::New(env, io::ref_slot));
   o.Set("key", Napi::Number::New(env, io::key_slot));
   o.Set("value", Napi::Number::New(env, io::value_slot));
+  o.Set("revision", Napi::Number::New(env, io::revision_slot));
   o.Set("slots", Napi::Number::New(env, io::slots));
   o.Set("noRef", Napi::Number::New(env, io::no_ref));
   o.Set("numberKeys", names(role::key, [](codec c) { return io::number_keys(c); }));
@@ -924,12 +949,14 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       // The io functions: Args is how many JS arguments follow the key.
       io_fn<keyed<get_op>, 1, true>("ioGet", d),
       io_fn<keyed<get_object_op>, 2, true>("ioGetObject", d),
+      io_fn<keyed<get_cached_op>, 3, true>("ioGetCached", d),
       io_fn<keyed<has_op>, 0, true>("ioHas", d),
       io_fn<keyed<set_op>, 1, true>("ioSet", d),
       io_fn<keyed<delete_op>, 0, true>("ioDelete", d),
       io_fn<keyed<add_op>, 1, true>("ioAdd", d),
       io_fn<keyed<get_op>, 1, false>("ioGetK", d),
       io_fn<keyed<get_object_op>, 2, false>("ioGetObjectK", d),
+      io_fn<keyed<get_cached_op>, 3, false>("ioGetCachedK", d),
       io_fn<keyed<has_op>, 0, false>("ioHasK", d),
       io_fn<keyed<set_op>, 1, false>("ioSetK", d),
       io_fn<keyed<delete_op>, 0, false>("ioDeleteK", d),

@@ -73,6 +73,8 @@ const std::vector<option_row>& option_table() {
                  [](parsed_options& p, std::size_t n) { p.core.capacity = n; }});
     t.push_back({"maxMemory", kind::count, std::nullopt,
                  [](parsed_options& p, std::size_t n) { p.core.max_memory = n; }});
+    t.push_back({"readCache", kind::count, std::nullopt,
+                 [](parsed_options& p, std::size_t n) { p.core.read_cache = n; }});
     t.push_back({"numa", kind::own, std::nullopt, nullptr,
                  [](Napi::Env env, Napi::Value v, parsed_options& p) {
                    p.core.numa_policy = parse_numa_option(env, v);
@@ -123,6 +125,10 @@ parsed_options parse_options(Napi::Env env, Napi::Value arg) {
         break;
     }
   }
+  // The read cache (lib/read-cache.ts) keys a JS Map by the key itself, and
+  // bytes keys compare by content, not identity.
+  if (p.core.read_cache != 0 && p.keys == codec::bytes)
+    throw_type_error(env, "threadmap: options.readCache needs keys other than 'bytes'");
   return p;
 }
 

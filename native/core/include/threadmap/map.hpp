@@ -88,6 +88,9 @@ struct options {
   // flat tables' out-of-line entries, lockfree's key and value nodes,
   // readmostly's entries and values) stays on the heap, placed by first touch.
   numa::policy numa_policy{};
+  // Values each thread's read cache keeps (0: none). The binding's; the core
+  // only carries it with the map, so every thread that attaches uses it.
+  std::size_t read_cache = 0;
 };
 
 enum class counter_kind : std::uint8_t { i64, f64 };
