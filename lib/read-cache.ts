@@ -1,6 +1,7 @@
 // The per-thread read cache (the readCache option; README, "Read cache"):
 // decoded values of one map, each with the revision of the entry it was
-// decoded from, the least recently used evicted past `limit`. get() passes
+// decoded from; past `limit` entries, one not used since it was last looked
+// at goes (CLOCK, second chance: the least recently used, approximately). get() passes
 // the cached revision to native code, which answers "unchanged" without
 // copying when the entry still has it (native/addon/io_protocol.hpp, "Read
 // cache"). Revisions are unique per map (native/core/include/threadmap/
@@ -11,14 +12,20 @@
 export interface CachedValue {
   value: unknown
   revision: number
+  // Used since eviction last passed it (CLOCK's reference bit).
+  used: boolean
 }
 
 export class ReadCache {
   readonly limit: number
   hits = 0
   misses = 0
-  // A Map iterates in insertion order: the first entry is the least
-  // recently used, and a hit moves its entry to the end.
+  // A Map iterates in insertion order: the clock's hand is its first entry.
+  // A hit only sets `used`; eviction gives a used entry a second chance
+  // (clears the bit, moves it to the end) and drops the first unused one.
+  // Moving the entry on every hit (exact LRU: a delete and a set on a large
+  // Map) doubled the cost of a hit at 100,000 entries (docs/benchmarks.md,
+  // "Read cache").
   readonly #entries = new Map<unknown, CachedValue>()
 
   constructor(limit: number) {
@@ -32,10 +39,7 @@ export class ReadCache {
   /** The cached entry of `key`, marked as used; undefined when there is none. */
   lookup(key: unknown): CachedValue | undefined {
     const e = this.#entries.get(key)
-    if (e !== undefined) {
-      this.#entries.delete(key)
-      this.#entries.set(key, e)
-    }
+    if (e !== undefined) e.used = true
     return e
   }
 
@@ -51,10 +55,15 @@ export class ReadCache {
     }
     deepFreeze(value)
     this.#entries.delete(key)
-    this.#entries.set(key, { value, revision })
-    if (this.#entries.size > this.limit) {
-      const oldest = this.#entries.keys().next()
-      if (oldest.done !== true) this.#entries.delete(oldest.value)
+    this.#entries.set(key, { value, revision, used: false })
+    // Each second chance clears a bit, so this ends within one lap.
+    while (this.#entries.size > this.limit) {
+      const [k, oldest] = this.#entries.entries().next().value as [unknown, CachedValue]
+      this.#entries.delete(k)
+      if (oldest.used && k !== key) {
+        oldest.used = false
+        this.#entries.set(k, oldest)
+      }
     }
     return value
   }

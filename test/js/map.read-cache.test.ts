@@ -72,7 +72,7 @@ describe.each(STRATEGIES)('read cache (%s)', (strategy) => {
     map.close()
   })
 
-  test('the least recently used value is evicted', () => {
+  test('eviction drops an entry not used since the clock last passed it (CLOCK), not a used one', () => {
     const map = make<unknown>('any', 2)
     for (const k of ['a', 'b', 'c']) map.set(k, { k })
     map.get('a')
