@@ -4,10 +4,22 @@
 import { inspect, type InspectOptions } from 'node:util'
 
 import { valueCodec, type ValueCodec } from './codecs'
-import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
+import {
+  addon,
+  io,
+  IO_LAYOUT,
+  type MapRef,
+  type NativeInfo,
+  type NativeIterator,
+  type NativeMap,
+  type NativeRange,
+  type TypedElements,
+  type Wire,
+} from './native'
 import type {
   KeyTypeName,
   KeyTypes,
+  RangeOptions,
   StrategyName,
   ThreadMapHandle,
   ThreadMapOptions,
@@ -21,6 +33,7 @@ export type {
   KeyTypeName,
   KeyTypes,
   Primitive,
+  RangeOptions,
   StrategyName,
   StrategyOption,
   ThreadMapHandle,
@@ -221,9 +234,10 @@ export function liveMaps(): number {
  *
  * Differences from Map: keys and values have a type fixed at construction
  * (objects are not keys; `bytes` keys compare by content); iteration order is
- * not insertion order; iteration reads the map in chunks, so entries set or
- * deleted by anyone during an iteration may or may not be seen (each entry
- * present for the whole iteration is seen exactly once).
+ * not insertion order (key order under strategy 'ordered'); iteration reads
+ * the map in chunks, so entries set or deleted by anyone during an iteration
+ * may or may not be seen (each entry present for the whole iteration is seen
+ * exactly once).
  */
 export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // The native object keeps this thread's hold on the shared map; #ref names
@@ -378,16 +392,33 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     for (const [key, value] of this.#entries()) callbackfn.call(thisArg, value, key, this)
   }
 
-  entries(): MapIterator<[K, V]> {
-    return this.#entries()
+  /**
+   * With `range` (strategy 'ordered' only): the entries whose keys are in the
+   * range, in key order (descending with `reverse`), at most `limit`.
+   * Options are checked at the call: TypeError or RangeError.
+   */
+  entries(range?: RangeOptions<K>): MapIterator<[K, V]> {
+    return this.#entries(this.#ranged(ITER_ENTRIES, range))
   }
 
-  keys(): MapIterator<K> {
-    return this.#keys()
+  /** With `range`: the keys of entries(range). */
+  keys(range?: RangeOptions<K>): MapIterator<K> {
+    return this.#keys(this.#ranged(ITER_KEYS, range))
   }
 
-  values(): MapIterator<V> {
-    return this.#values()
+  /** With `range`: the values of entries(range). */
+  values(range?: RangeOptions<K>): MapIterator<V> {
+    return this.#values(this.#ranged(ITER_VALUES, range))
+  }
+
+  /** Strategy 'ordered': the entry with the smallest key, or undefined when the map is empty. */
+  first(): [K, V] | undefined {
+    return this.#edge(false)
+  }
+
+  /** Strategy 'ordered': the entry with the largest key, or undefined when the map is empty. */
+  last(): [K, V] | undefined {
+    return this.#edge(true)
   }
 
   [Symbol.iterator](): MapIterator<[K, V]> {
@@ -403,8 +434,30 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // has them, like Map's own; `finally` frees the native cursor on break.
   // One generator each, so that an entry costs one generator resume (a
   // shared generator of chunks would add a second layer).
-  *#entries(): Generator<[K, V], undefined, unknown> {
-    const it = addon.iterate(this.#ref, ITER_ENTRIES)
+  // A range iteration's native cursor is made at the call, so that bad
+  // options throw there and not at the first next(); a plain one as before.
+  #ranged(mode: number, range: RangeOptions<K> | undefined): NativeIterator | undefined {
+    return range === undefined ? undefined : addon.iterate(this.#ref, mode, undefined, range as NativeRange)
+  }
+
+  #edge(reverse: boolean): [K, V] | undefined {
+    const { strategy } = this.#info
+    if (strategy !== 'ordered') {
+      throw new TypeError(
+        `threadmap: ${reverse ? 'last' : 'first'}() needs a map with strategy 'ordered'; this map's strategy is '${strategy}'`,
+      )
+    }
+    const it = addon.iterate(this.#ref, ITER_ENTRIES, 1, { reverse, limit: 1 })
+    try {
+      const chunk = it.next()
+      return chunk === null ? undefined : [chunk[0] as K, this.#decode(chunk[1])]
+    } finally {
+      it.return()
+    }
+  }
+
+  *#entries(ranged?: NativeIterator): Generator<[K, V], undefined, unknown> {
+    const it = ranged ?? addon.iterate(this.#ref, ITER_ENTRIES)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
@@ -415,8 +468,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return undefined
   }
 
-  *#keys(): Generator<K, undefined, unknown> {
-    const it = addon.iterate(this.#ref, ITER_KEYS)
+  *#keys(ranged?: NativeIterator): Generator<K, undefined, unknown> {
+    const it = ranged ?? addon.iterate(this.#ref, ITER_KEYS)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
@@ -427,8 +480,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return undefined
   }
 
-  *#values(): Generator<V, undefined, unknown> {
-    const it = addon.iterate(this.#ref, ITER_VALUES)
+  *#values(ranged?: NativeIterator): Generator<V, undefined, unknown> {
+    const it = ranged ?? addon.iterate(this.#ref, ITER_VALUES)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])

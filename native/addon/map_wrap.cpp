@@ -576,11 +576,24 @@ napi_value NativeMap::Iterate(const call& c, scratch&) {
     if (chunk == 0 || chunk > 4096)
       throw_range_error(env, "threadmap: iterate chunk must be from 1 to 4096");
   }
+  bool ordered;
+  key_order order;
+  const char* strategy;
   {
     epoch::guard g;
-    live(env);  // iterating a closed map is an error at once, not at the first chunk
+    ordered = live(env)->ordered();  // a closed map is an error at once, not at the first chunk
+    order = shared_->opts().order;
+    strategy = threadmap::to_string(shared_->opts().strategy);
   }
-  return NativeIterator::create(env, iterator_init{shared_, keys_, values_, mode, chunk});
+  // Outside the guard and after the last use of shared_ before the iterator
+  // takes it: reading the options may run getters (which may close the map).
+  std::optional<range_cursor> range;
+  const Napi::Value range_arg(env, c[3]);
+  if (ordered || !range_arg.IsUndefined())
+    range = parse_range(env, range_arg, ordered, keys_, order, strategy);
+  if (!shared_) throw_closed(env);
+  return NativeIterator::create(
+      env, iterator_init{shared_, keys_, values_, mode, chunk, std::move(range)});
 }
 
 // --- batches -----------------------------------------------------------------------
