@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap, type KeyTypeName, type RangeOptions } from '../../lib/index'
 import { KEY_TYPE_NAMES as KEY_TYPES } from '../../lib/native'
-import { exited, message, startWorker } from './helpers'
+import { exited, message, runWorker, startWorker } from './helpers'
 
 // --- the model's key order (README, "The ordered strategy") --------------------
 
@@ -237,6 +237,21 @@ describe('ordered maps: bad range input changes nothing', () => {
 })
 
 describe('ordered maps: reads while workers write', () => {
+  test('a worker that attaches the handle reads the same order and ranges', async () => {
+    const map = new ThreadMap<bigint, number>(null, { strategy: 'ordered', keys: 'bigint', values: 'number' })
+    for (const k of [2n ** 64n, -(2n ** 70n), 5n, -2n, 0n, 2n ** 65n]) map.set(k, Number(k % 7n))
+    const r = await runWorker<{ strategy: string; keys: bigint[]; reverse: bigint[]; first: unknown; last: unknown }>(
+      'ordered-range.mjs',
+      { handle: map.handle() },
+    )
+    expect(r.strategy).toBe('ordered')
+    expect(r.keys).toEqual([0n, 5n, 2n ** 64n])
+    expect(r.reverse).toEqual([2n ** 65n, 2n ** 64n])
+    expect(r.first).toEqual([-(2n ** 70n), Number(-(2n ** 70n) % 7n)])
+    expect(r.last).toEqual([2n ** 65n, Number(2n ** 65n % 7n)])
+    map.close()
+  })
+
   test('a range read sees every stable key in it exactly once, in order', async () => {
     const STABLE = 3000
     const map = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy: 'ordered' })
