@@ -10,7 +10,6 @@ import {
   IO_LAYOUT,
   type MapRef,
   type NativeInfo,
-  type NativeIterator,
   type NativeMap,
   type NativeRange,
   type TypedElements,
@@ -46,6 +45,8 @@ export { numa } from './numa'
 export type * from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
+// Entries per page of an ordered map's iteration (addon.range).
+const RANGE_PAGE = 1024
 
 /** Largest encoded key, in bytes. */
 export const MAX_KEY_BYTES: number = addon.constants.MAX_KEY_BYTES
@@ -389,7 +390,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     if (typeof callbackfn !== 'function') {
       throw new TypeError(`${String(callbackfn)} is not a function`)
     }
-    for (const [key, value] of this.#entries()) callbackfn.call(thisArg, value, key, this)
+    for (const [key, value] of this.entries()) callbackfn.call(thisArg, value, key, this)
   }
 
   /**
@@ -398,17 +399,23 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * Options are checked at the call: TypeError or RangeError.
    */
   entries(range?: RangeOptions<K>): MapIterator<[K, V]> {
-    return this.#entries(this.#ranged(ITER_ENTRIES, range))
+    if (this.#ordered) return this.#inOrder(ITER_ENTRIES, range)
+    this.#hashOnly(range)
+    return this.#entries()
   }
 
   /** With `range`: the keys of entries(range). */
   keys(range?: RangeOptions<K>): MapIterator<K> {
-    return this.#keys(this.#ranged(ITER_KEYS, range))
+    if (this.#ordered) return this.#inOrder(ITER_KEYS, range)
+    this.#hashOnly(range)
+    return this.#keys()
   }
 
   /** With `range`: the values of entries(range). */
   values(range?: RangeOptions<K>): MapIterator<V> {
-    return this.#values(this.#ranged(ITER_VALUES, range))
+    if (this.#ordered) return this.#inOrder(ITER_VALUES, range)
+    this.#hashOnly(range)
+    return this.#values()
   }
 
   /** Strategy 'ordered': the entry with the smallest key, or undefined when the map is empty. */
@@ -422,7 +429,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   }
 
   [Symbol.iterator](): MapIterator<[K, V]> {
-    return this.#entries()
+    return this.entries()
   }
 
   get [Symbol.toStringTag](): string {
@@ -434,30 +441,53 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // has them, like Map's own; `finally` frees the native cursor on break.
   // One generator each, so that an entry costs one generator resume (a
   // shared generator of chunks would add a second layer).
-  // A range iteration's native cursor is made at the call, so that bad
-  // options throw there and not at the first next(); a plain one as before.
-  #ranged(mode: number, range: RangeOptions<K> | undefined): NativeIterator | undefined {
-    return range === undefined ? undefined : addon.iterate(this.#ref, mode, undefined, range as NativeRange)
+  get #ordered(): boolean {
+    return this.#info.strategy === 'ordered'
+  }
+
+  // Range options on a hash map: the addon's TypeError naming 'ordered'.
+  #hashOnly(range: RangeOptions<K> | undefined): void {
+    if (range !== undefined) addon.range(this.#ref, ITER_KEYS, 1, range as NativeRange)
   }
 
   #edge(reverse: boolean): [K, V] | undefined {
-    const { strategy } = this.#info
-    if (strategy !== 'ordered') {
-      throw new TypeError(
-        `threadmap: ${reverse ? 'last' : 'first'}() needs a map with strategy 'ordered'; this map's strategy is '${strategy}'`,
-      )
-    }
-    const it = addon.iterate(this.#ref, ITER_ENTRIES, 1, { reverse, limit: 1 })
-    try {
-      const chunk = it.next()
-      return chunk === null ? undefined : [chunk[0] as K, this.#decode(chunk[1])]
-    } finally {
-      it.return()
+    const page = addon.range(this.#ref, ITER_ENTRIES, 1, { reverse, limit: 1 })
+    return page.length === 0 ? undefined : [page[0] as K, this.#decode(page[1])]
+  }
+
+  // An ordered map is read in pages (addon.range), each resuming strictly
+  // after the last key the previous one gave (native/addon/range_wrap.hpp
+  // says why that sees every key present throughout exactly once). The first
+  // page is read at the call, so bad options throw there.
+  #inOrder<T>(mode: number, range: RangeOptions<K> = {}): Generator<T, undefined, unknown> {
+    return this.#pages<T>(mode, range, addon.range(this.#ref, ITER_ENTRIES, RANGE_PAGE, range as NativeRange))
+  }
+
+  *#pages<T>(mode: number, range: RangeOptions<K>, first: Wire[]): Generator<T, undefined, unknown> {
+    let left = range.limit ?? Infinity
+    for (let page = first; ; ) {
+      for (let i = 0; i < page.length; i += 2) {
+        if (mode === ITER_KEYS) yield page[i] as T
+        else if (mode === ITER_VALUES) yield this.#decode(page[i + 1]) as unknown as T
+        else yield [page[i] as K, this.#decode(page[i + 1])] as T
+      }
+      const given = page.length / 2
+      left -= given
+      if (given < RANGE_PAGE || left <= 0) return undefined
+      const after = page[page.length - 2]
+      // `undefined`, the smallest `any` key, ends a full page only in reverse
+      // order, where nothing is left after it (as a bound it would mean none).
+      if (after === undefined) return undefined
+      const { gte, gt, lte, lt, reverse } = range
+      const next: NativeRange = reverse
+        ? { gte: gte as Wire, gt: gt as Wire, lt: after, reverse, limit: left }
+        : { gt: after, lte: lte as Wire, lt: lt as Wire, limit: left }
+      page = addon.range(this.#ref, ITER_ENTRIES, RANGE_PAGE, next)
     }
   }
 
-  *#entries(ranged?: NativeIterator): Generator<[K, V], undefined, unknown> {
-    const it = ranged ?? addon.iterate(this.#ref, ITER_ENTRIES)
+  *#entries(): Generator<[K, V], undefined, unknown> {
+    const it = addon.iterate(this.#ref, ITER_ENTRIES)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i += 2) yield [chunk[i] as K, this.#decode(chunk[i + 1])]
@@ -468,8 +498,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return undefined
   }
 
-  *#keys(ranged?: NativeIterator): Generator<K, undefined, unknown> {
-    const it = ranged ?? addon.iterate(this.#ref, ITER_KEYS)
+  *#keys(): Generator<K, undefined, unknown> {
+    const it = addon.iterate(this.#ref, ITER_KEYS)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i++) yield chunk[i] as K
@@ -480,8 +510,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return undefined
   }
 
-  *#values(ranged?: NativeIterator): Generator<V, undefined, unknown> {
-    const it = ranged ?? addon.iterate(this.#ref, ITER_VALUES)
+  *#values(): Generator<V, undefined, unknown> {
+    const it = addon.iterate(this.#ref, ITER_VALUES)
     try {
       for (let chunk = it.next(); chunk !== null; chunk = it.next()) {
         for (let i = 0; i < chunk.length; i++) yield this.#decode(chunk[i])

@@ -257,12 +257,14 @@ export interface Addon {
   /** True when this call closed the map (false: it was closed already). */
   close(ref: MapRef): boolean
   isClosed(ref: MapRef): boolean
+  /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
+  iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
   /**
-   * mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per
-   * next(); range: an ordered map's bounds (native/addon/range_wrap.hpp), a
-   * TypeError on any other map. Checks everything before it returns.
+   * Strategy 'ordered': the first `max` (1 to 4096) entries of `range`, one
+   * page shaped as iterate's chunks (native/addon/range_wrap.hpp); a
+   * TypeError on any other map.
    */
-  iterate(ref: MapRef, mode: number, chunk?: number, range?: NativeRange): NativeIterator
+  range(ref: MapRef, mode: number, max: number, range?: NativeRange): Wire[]
 
   // The io functions: get, has, set, delete and add with the map reference,
   // and number keys and values, in this thread's io buffer (`io` below),

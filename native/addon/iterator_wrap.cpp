@@ -45,7 +45,6 @@ NativeIterator::NativeIterator(const Napi::CallbackInfo& info)
   value_type_ = init.values;
   mode_ = init.mode;
   chunk_ = init.chunk;
-  range_ = std::move(init.range);
   env_ = data_of(env).state;
   track(env_, this);
 }
@@ -56,7 +55,6 @@ NativeIterator::~NativeIterator() {
 
 void NativeIterator::finish() noexcept {
   done_ = true;
-  range_.reset();
   reader_.reset();
   std::string().swap(unit_);
 }
@@ -74,11 +72,6 @@ bool NativeIterator::load_next_unit(napi_env env) {
   if (m == nullptr) {
     finish();
     throw_error(env, "threadmap: the map was closed during iteration");
-  }
-  if (range_) {
-    if (!range_->next_page(*m, chunk_, unit_)) return false;
-    reader_.emplace(unit_);
-    return true;
   }
   const std::size_t units = m->scan_units();
   while (next_unit_ < units) {

@@ -5,9 +5,7 @@
 // decoded entries per next() call, so a JS iteration costs one boundary
 // crossing per chunk, not per entry, and never holds a core lock while JS
 // runs. Each key lives in one unit, so every key present for the whole
-// iteration is seen exactly once, whatever other threads do meanwhile. An
-// ordered map is read through a range cursor instead (range_wrap.hpp): pages
-// of one chunk, in key order, with the same promise.
+// iteration is seen exactly once, whatever other threads do meanwhile.
 #pragma once
 
 #include "common.hpp"  // first: it configures napi.h
@@ -19,7 +17,6 @@
 
 #include "codec.hpp"
 #include "env_state.hpp"
-#include "range_wrap.hpp"
 #include "threadmap/registry.hpp"
 
 namespace threadmap::addon {
@@ -30,7 +27,6 @@ struct iterator_init {
   codec values;
   std::uint32_t mode;
   std::uint32_t chunk;
-  std::optional<range_cursor> range;  // ordered maps: the range to page through
 };
 
 class NativeIterator : public Napi::ObjectWrap<NativeIterator>, public env_resource {
@@ -62,7 +58,6 @@ class NativeIterator : public Napi::ObjectWrap<NativeIterator>, public env_resou
   std::uint32_t mode_ = 0;
   std::uint32_t chunk_ = 1024;
   std::size_t next_unit_ = 0;
-  std::optional<range_cursor> range_;
   std::string unit_;
   std::optional<scan_reader> reader_;
   std::vector<napi_value> values_;  // one chunk's decoded elements (reused)

@@ -30,15 +30,14 @@ bool read_bound(Napi::Env env, const Napi::Object& o, const char* inclusive_name
 
 }  // namespace
 
-range_cursor parse_range(Napi::Env env, Napi::Value arg, bool ordered, codec keys, key_order order,
-                         const char* strategy) {
-  range_cursor c;
-  if (arg.IsUndefined()) return c;
+void parse_range(Napi::Env env, Napi::Value arg, bool ordered, codec keys, key_order order,
+                 const char* strategy, range_request& c) {
   if (!ordered)
     throw_type_error(env, std::string("threadmap: range options (gte, gt, lte, lt, reverse, "
                                       "limit) need a map with strategy 'ordered'; this map's "
                                       "strategy is '") +
                               strategy + "'");
+  if (arg.IsUndefined()) return;
   if (!arg.IsObject() || arg.IsArray())
     throw_type_error(env, "threadmap: range options must be an object like { gte, lt, limit }");
   const Napi::Object o = arg.As<Napi::Object>();
@@ -49,13 +48,13 @@ range_cursor parse_range(Napi::Env env, Napi::Value arg, bool ordered, codec key
       throw_type_error(env, "threadmap: unknown range option '" + name +
                                 "'; the options are gte, gt, lte, lt, reverse and limit");
   }
-  c.has_lower_ = read_bound(env, o, "gte", "gt", keys, c.lower_, c.lower_inclusive_);
-  c.has_upper_ = read_bound(env, o, "lte", "lt", keys, c.upper_, c.upper_inclusive_);
+  c.has_lower = read_bound(env, o, "gte", "gt", keys, c.lower, c.lower_inclusive);
+  c.has_upper = read_bound(env, o, "lte", "lt", keys, c.upper, c.upper_inclusive);
   const Napi::Value reverse = o.Get("reverse");
   if (!reverse.IsUndefined()) {
     if (!reverse.IsBoolean())
       throw_type_error(env, "threadmap: range option reverse must be a boolean");
-    c.reverse_ = reverse.As<Napi::Boolean>().Value();
+    c.reverse = reverse.As<Napi::Boolean>().Value();
   }
   const Napi::Value limit = o.Get("limit");
   if (!limit.IsUndefined()) {
@@ -67,37 +66,23 @@ range_cursor parse_range(Napi::Env env, Napi::Value arg, bool ordered, codec key
                           "threadmap: range option limit must be an integer from 0 to "
                           "2^53 - 1 or Infinity, got " +
                               limit.ToString().Utf8Value());
-      c.left_ = static_cast<std::size_t>(d);
+      c.limit = static_cast<std::size_t>(d);
     }
   }
-  if (c.has_lower_ && c.has_upper_ && compare_keys(order, c.lower_, c.upper_) > 0)
+  if (c.has_lower && c.has_upper && compare_keys(order, c.lower, c.upper) > 0)
     throw_range_error(env, "threadmap: the range's lower bound is above its upper bound");
-  return c;
+  c.lower_view_ = c.lower;
+  c.upper_view_ = c.upper;
 }
 
-bool range_cursor::next_page(const concurrent_map& m, std::size_t chunk, std::string& out) {
-  out.clear();
-  if (done_ || left_ == 0) return false;
-  const bytes lower = lower_, upper = upper_;
+key_range range_request::view() const noexcept {
   key_range r;
-  r.lower = has_lower_ ? &lower : nullptr;
-  r.upper = has_upper_ ? &upper : nullptr;
-  r.lower_inclusive = lower_inclusive_;
-  r.upper_inclusive = upper_inclusive_;
-  r.reverse = reverse_;
-  const std::size_t want = std::min(chunk, left_);
-  const std::size_t n = m.range(r, want, out);
-  left_ -= n;
-  if (n < want) done_ = true;  // the walk reached the range's end
-  if (n == 0) return false;
-  // Resume strictly after the last key given.
-  scan_reader reader(out);
-  scan_record rec, last;
-  while (reader.next(rec)) last = rec;
-  (reverse_ ? upper_ : lower_).assign(last.key);
-  (reverse_ ? has_upper_ : has_lower_) = true;
-  (reverse_ ? upper_inclusive_ : lower_inclusive_) = false;
-  return true;
+  r.lower = has_lower ? &lower_view_ : nullptr;
+  r.upper = has_upper ? &upper_view_ : nullptr;
+  r.lower_inclusive = lower_inclusive;
+  r.upper_inclusive = upper_inclusive;
+  r.reverse = reverse;
+  return r;
 }
 
 }  // namespace threadmap::addon
