@@ -775,7 +775,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const { id, keys, values, strategy } = this.#info
     if (addon.isClosed(this.#ref)) return `ThreadMap <closed> { id: ${id} }`
     const shown = new Map<K, V>()
-    for (const [k, v] of this.#entries()) {
+    for (const [k, v] of this.entries()) {
       if (shown.size === 100) break
       shown.set(k, v)
     }
