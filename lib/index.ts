@@ -4,11 +4,22 @@
 import { inspect, type InspectOptions } from 'node:util'
 
 import { OBJECT_OUT, valueCodec, type ObjectOut, type ValueCodec } from './codecs'
-import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
+import {
+  addon,
+  io,
+  IO_LAYOUT,
+  type MapRef,
+  type NativeInfo,
+  type NativeMap,
+  type NativeRange,
+  type TypedElements,
+  type Wire,
+} from './native'
 import { ReadCache } from './read-cache'
 import type {
   KeyTypeName,
   KeyTypes,
+  RangeOptions,
   StrategyName,
   ThreadMapHandle,
   ThreadMapOptions,
@@ -22,6 +33,7 @@ export type {
   KeyTypeName,
   KeyTypes,
   Primitive,
+  RangeOptions,
   StrategyName,
   StrategyOption,
   ThreadMapHandle,
@@ -34,6 +46,8 @@ export { numa } from './numa'
 export type * from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
+// Entries per page of an ordered map's iteration (addon.range).
+const RANGE_PAGE = 1024
 
 /** Largest encoded key, in bytes. */
 export const MAX_KEY_BYTES: number = addon.constants.MAX_KEY_BYTES
@@ -240,9 +254,10 @@ export function liveMaps(): number {
  *
  * Differences from Map: keys and values have a type fixed at construction
  * (objects are not keys; `bytes` keys compare by content); iteration order is
- * not insertion order; iteration reads the map in chunks, so entries set or
- * deleted by anyone during an iteration may or may not be seen (each entry
- * present for the whole iteration is seen exactly once).
+ * not insertion order (key order under strategy 'ordered'); iteration reads
+ * the map in chunks, so entries set or deleted by anyone during an iteration
+ * may or may not be seen (each entry present for the whole iteration is seen
+ * exactly once).
  */
 export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // The native object keeps this thread's hold on the shared map; #ref names
@@ -440,23 +455,46 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     if (typeof callbackfn !== 'function') {
       throw new TypeError(`${String(callbackfn)} is not a function`)
     }
-    for (const [key, value] of this.#entries()) callbackfn.call(thisArg, value, key, this)
+    for (const [key, value] of this.entries()) callbackfn.call(thisArg, value, key, this)
   }
 
-  entries(): MapIterator<[K, V]> {
+  /**
+   * With `range` (strategy 'ordered' only): the entries whose keys are in the
+   * range, in key order (descending with `reverse`), at most `limit`.
+   * Options are checked at the call: TypeError or RangeError.
+   */
+  entries(range?: RangeOptions<K>): MapIterator<[K, V]> {
+    if (this.#ordered) return this.#inOrder(ITER_ENTRIES, range)
+    this.#hashOnly(range)
     return this.#entries()
   }
 
-  keys(): MapIterator<K> {
+  /** With `range`: the keys of entries(range). */
+  keys(range?: RangeOptions<K>): MapIterator<K> {
+    if (this.#ordered) return this.#inOrder(ITER_KEYS, range)
+    this.#hashOnly(range)
     return this.#keys()
   }
 
-  values(): MapIterator<V> {
+  /** With `range`: the values of entries(range). */
+  values(range?: RangeOptions<K>): MapIterator<V> {
+    if (this.#ordered) return this.#inOrder(ITER_VALUES, range)
+    this.#hashOnly(range)
     return this.#values()
   }
 
+  /** Strategy 'ordered': the entry with the smallest key, or undefined when the map is empty. */
+  first(): [K, V] | undefined {
+    return this.#edge(false)
+  }
+
+  /** Strategy 'ordered': the entry with the largest key, or undefined when the map is empty. */
+  last(): [K, V] | undefined {
+    return this.#edge(true)
+  }
+
   [Symbol.iterator](): MapIterator<[K, V]> {
-    return this.#entries()
+    return this.entries()
   }
 
   get [Symbol.toStringTag](): string {
@@ -468,6 +506,51 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // has them, like Map's own; `finally` frees the native cursor on break.
   // One generator each, so that an entry costs one generator resume (a
   // shared generator of chunks would add a second layer).
+  get #ordered(): boolean {
+    return this.#info.strategy === 'ordered'
+  }
+
+  // Range options on a hash map: the addon's TypeError naming 'ordered'.
+  #hashOnly(range: RangeOptions<K> | undefined): void {
+    if (range !== undefined) addon.range(this.#ref, ITER_KEYS, 1, range as NativeRange)
+  }
+
+  #edge(reverse: boolean): [K, V] | undefined {
+    const page = addon.range(this.#ref, ITER_ENTRIES, 1, { reverse, limit: 1 })
+    return page.length === 0 ? undefined : [page[0] as K, this.#decode(page[1])]
+  }
+
+  // An ordered map is read in pages (addon.range), each resuming strictly
+  // after the last key the previous one gave (native/addon/range_wrap.hpp
+  // says why that sees every key present throughout exactly once). The first
+  // page is read at the call, so bad options throw there.
+  #inOrder<T>(mode: number, range: RangeOptions<K> = {}): Generator<T, undefined, unknown> {
+    return this.#pages<T>(mode, range, addon.range(this.#ref, ITER_ENTRIES, RANGE_PAGE, range as NativeRange))
+  }
+
+  *#pages<T>(mode: number, range: RangeOptions<K>, first: Wire[]): Generator<T, undefined, unknown> {
+    let left = range.limit ?? Infinity
+    for (let page = first; ; ) {
+      for (let i = 0; i < page.length; i += 2) {
+        if (mode === ITER_KEYS) yield page[i] as T
+        else if (mode === ITER_VALUES) yield this.#decode(page[i + 1]) as unknown as T
+        else yield [page[i] as K, this.#decode(page[i + 1])] as T
+      }
+      const given = page.length / 2
+      left -= given
+      if (given < RANGE_PAGE || left <= 0) return undefined
+      const after = page[page.length - 2]
+      // `undefined`, the smallest `any` key, ends a full page only in reverse
+      // order, where nothing is left after it (as a bound it would mean none).
+      if (after === undefined) return undefined
+      const { gte, gt, lte, lt, reverse } = range
+      const next: NativeRange = reverse
+        ? { gte: gte as Wire, gt: gt as Wire, lt: after, reverse, limit: left }
+        : { gt: after, lte: lte as Wire, lt: lt as Wire, limit: left }
+      page = addon.range(this.#ref, ITER_ENTRIES, RANGE_PAGE, next)
+    }
+  }
+
   *#entries(): Generator<[K, V], undefined, unknown> {
     const it = addon.iterate(this.#ref, ITER_ENTRIES)
     try {
@@ -761,7 +844,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const { id, keys, values, strategy } = this.#info
     if (addon.isClosed(this.#ref)) return `ThreadMap <closed> { id: ${id} }`
     const shown = new Map<K, V>()
-    for (const [k, v] of this.#entries()) {
+    for (const [k, v] of this.entries()) {
       if (shown.size === 100) break
       shown.set(k, v)
     }

@@ -18,7 +18,7 @@ export type KeyTypeName = (typeof KEY_TYPE_NAMES)[number]
 export const VALUE_TYPE_NAMES = ['string', 'number', 'bigint', 'boolean', 'bytes', 'json', 'structured', 'any'] as const
 export type ValueTypeName = (typeof VALUE_TYPE_NAMES)[number]
 /** Strategy names, in the core's enum order. */
-export const STRATEGY_NAMES = ['mutex', 'striped', 'rwlock', 'readmostly', 'lockfree'] as const
+export const STRATEGY_NAMES = ['mutex', 'striped', 'rwlock', 'readmostly', 'lockfree', 'ordered'] as const
 export type StrategyName = (typeof STRATEGY_NAMES)[number]
 /** What options.strategy accepts: a strategy, or 'auto' to let threadmap pick. */
 export type StrategyOption = StrategyName | 'auto'
@@ -178,6 +178,16 @@ export interface NativeMap {
 /** A map reference: valid only in the thread that got it from info(). */
 export type MapRef = number
 
+/** The bounds of a range iteration over an ordered map: keys of its key type. */
+export interface NativeRange {
+  gte?: Wire
+  gt?: Wire
+  lte?: Wire
+  lt?: Wire
+  reverse?: boolean
+  limit?: number
+}
+
 /** Chunked iteration; see native/addon/iterator_wrap.hpp. */
 export interface NativeIterator {
   /** Up to one chunk: keys, values, or flattened [key, value] pairs; null at the end. */
@@ -261,6 +271,12 @@ export interface Addon {
   isClosed(ref: MapRef): boolean
   /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
   iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
+  /**
+   * Strategy 'ordered': the first `max` (1 to 4096) entries of `range`, one
+   * page shaped as iterate's chunks (native/addon/range_wrap.hpp); a
+   * TypeError on any other map.
+   */
+  range(ref: MapRef, mode: number, max: number, range?: NativeRange): Wire[]
 
   // The io functions: get, has, set, delete and add with the map reference,
   // and number keys and values, in this thread's io buffer (`io` below),

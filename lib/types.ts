@@ -76,5 +76,19 @@ export interface ThreadMapHandle {
   readonly strategy: StrategyName
 }
 
+/**
+ * The range an ordered map's entries(), keys() and values() read: keys above
+ * `gt` (at or above `gte`) and below `lt` (at or below `lte`), in ascending
+ * key order, or descending with `reverse`, at most `limit` of them.
+ */
+export interface RangeOptions<K> {
+  gte?: K
+  gt?: K
+  lte?: K
+  lt?: K
+  reverse?: boolean
+  limit?: number
+}
+
 /** What stats() returns. */
 export type ThreadMapStats = NativeStats

@@ -33,6 +33,7 @@ import { distPath, loadNuma, loadThreadMap } from './lib/threadmap.mjs'
 import { churnSteps, runChurn } from './suites/churn.mjs'
 import { runSingle } from './suites/single.mjs'
 import { objectsSteps, objectsTable, runObjects } from './suites/objects.mjs'
+import { rangesSteps, rangesTable, runRanges } from './suites/ranges.mjs'
 import { runWorkers, workersSteps } from './suites/workers.mjs'
 
 function singleSteps(opts) {
@@ -126,6 +127,13 @@ async function main() {
     bar.end()
     checkMain()
     console.log(`\n${churnTable(results.filter((r) => r.suite === 'churn'))}`)
+  }
+  if (opts.suites.includes('ranges')) {
+    const bar = progress.bar('ranges', rangesSteps(opts))
+    await runRanges(opts, record, bar)
+    bar.end()
+    checkMain()
+    console.log(`\n${rangesTable(results.filter((r) => r.suite === 'ranges'))}`)
   }
   console.log(`\n${placement.lines().join('\n')}`)
   for (const n of notes) console.log(`note: ${n}`)

@@ -15,6 +15,7 @@
 
 #include "iterator_wrap.hpp"
 #include "numa_wrap.hpp"
+#include "range_wrap.hpp"
 #include "threadmap/epoch.hpp"
 
 namespace threadmap::addon {
@@ -658,16 +659,18 @@ Napi::Value NativeMap::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-napi_value NativeMap::Iterate(const call& c, scratch&) {
-  Napi::Env env(c.env);
-  std::uint32_t mode = iter_entries;
+namespace {
+
+// iterate's and range's mode and chunk (entries per answer).
+void read_mode_and_chunk(Napi::Env env, const call& c, std::uint32_t& mode, std::uint32_t& chunk) {
+  mode = iter_entries;
   const Napi::Value mode_arg(env, c[1]), chunk_arg(env, c[2]);
   if (!mode_arg.IsUndefined()) {
     if (!mode_arg.IsNumber()) throw_type_error(env, "threadmap: iterate mode must be a number");
     mode = mode_arg.As<Napi::Number>().Uint32Value();
     if (mode > iter_entries) throw_range_error(env, "threadmap: unknown iterate mode");
   }
-  std::uint32_t chunk = 1024;
+  chunk = 1024;
   if (!chunk_arg.IsUndefined()) {
     if (!chunk_arg.IsNumber()) throw_type_error(env, "threadmap: iterate chunk must be a number");
     chunk = chunk_arg.As<Napi::Number>().Uint32Value();
@@ -676,6 +679,14 @@ napi_value NativeMap::Iterate(const call& c, scratch&) {
     if (chunk == 0 || chunk > 4096)
       throw_range_error(env, "threadmap: iterate chunk must be from 1 to 4096");
   }
+}
+
+}  // namespace
+
+napi_value NativeMap::Iterate(const call& c, scratch&) {
+  Napi::Env env(c.env);
+  std::uint32_t mode, chunk;
+  read_mode_and_chunk(env, c, mode, chunk);
   {
     epoch::guard g;
     live(env);  // iterating a closed map is an error at once, not at the first chunk
@@ -923,6 +934,47 @@ Napi::Object io_layout(Napi::Env env) {
 
 // --- the exported functions ------------------------------------------------------------
 
+// --- ranges (strategy 'ordered'; the options: range_wrap.hpp) -----------------
+
+// range(ref, mode, max, range): the first `max` entries of `range`, one page;
+// the TypeScript layer pages on from the last key.
+napi_value NativeMap::Range(const call& c, scratch& s) {
+  Napi::Env env(c.env);
+  std::uint32_t mode, chunk;
+  read_mode_and_chunk(env, c, mode, chunk);
+  bool ordered;
+  key_order order;
+  const char* strategy;
+  {
+    epoch::guard g;
+    ordered = live(env)->ordered();
+    order = shared_->opts().order;
+    strategy = threadmap::to_string(shared_->opts().strategy);
+  }
+  // Outside the guard: reading the options may run getters (which may even
+  // close the map: live() below then says so).
+  range_request r;
+  parse_range(env, Napi::Value(env, c[3]), ordered, keys_, order, strategy, r);
+  s.out.clear();
+  if (r.limit != 0) {
+    epoch::guard g;
+    live(env)->range(r.view(), std::min<std::size_t>(chunk, r.limit), s.out);
+  }
+  // Flattened as iterate's chunks are: keys, values, or key, value pairs.
+  s.views.clear();
+  scan_reader reader(s.out);
+  scan_record rec;
+  while (reader.next(rec)) {
+    if (mode != iter_values) s.views.push_back(rec.key);
+    if (mode != iter_keys) s.views.push_back(rec.value);
+  }
+  const bool pairs = mode == iter_entries;
+  return batch_answers(c, s, s.views.size(), [&](std::size_t i) {
+    const bool key = pairs ? i % 2 == 0 : mode == iter_keys;
+    return decode(env, key ? keys_ : values_, s.views[i]);
+  });
+}
+
 void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
   addon_data* d = &data_of(env);
   const napi_property_descriptor fns[] = {
@@ -942,6 +994,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<&NativeMap::Close>("close", d),
       map_fn<&NativeMap::IsClosed>("isClosed", d),
       map_fn<&NativeMap::Iterate>("iterate", d),
+      map_fn<&NativeMap::Range>("range", d),
       map_fn<get_many, true>("getMany", d),
       map_fn<has_many, true>("hasMany", d),
       map_fn<delete_many, true>("deleteMany", d),

@@ -103,11 +103,7 @@ std::size_t read_count(Napi::Env env, const option_row& o, Napi::Value v) {
   return static_cast<std::size_t>(d);
 }
 
-}  // namespace
-
-parsed_options parse_options(Napi::Env env, Napi::Value arg) {
-  parsed_options p;
-  if (arg.IsUndefined() || arg.IsNull()) return p;
+void read_options(Napi::Env env, Napi::Value arg, parsed_options& p) {
   if (!arg.IsObject()) throw_type_error(env, "threadmap: options must be an object");
   const Napi::Object o = arg.As<Napi::Object>();
   for (const option_row& row : option_table()) {
@@ -129,6 +125,14 @@ parsed_options parse_options(Napi::Env env, Napi::Value arg) {
   // bytes keys compare by content, not identity.
   if (p.core.read_cache != 0 && p.keys == codec::bytes)
     throw_type_error(env, "threadmap: options.readCache needs keys other than 'bytes'");
+}
+
+}  // namespace
+
+parsed_options parse_options(Napi::Env env, Napi::Value arg) {
+  parsed_options p;
+  if (!arg.IsUndefined() && !arg.IsNull()) read_options(env, arg, p);
+  p.core.order = order_of(p.keys);  // the key type's order; `ordered` alone uses it
   return p;
 }
 

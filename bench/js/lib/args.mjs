@@ -7,7 +7,9 @@ export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
                           sizes 1000,100000, reads 95, uniform, every strategy and peer
-  --suites=single,workers,objects,churn   which suites to run
+  --suites=single,workers,objects,churn   which suites to run; also ranges
+                          (strategy 'ordered' against a sorted array, one thread;
+                          not in the default set)
   --objects-size=100000   keys of the objects suite (session objects, one thread)
   --sizes=1000,1000000    key counts
   --keys=string           key type: string ("user:" + 8 hex digits) or number
@@ -179,7 +181,7 @@ export function parseArgs(argv, env) {
   opts.threads ??= Array.from({ length: Math.max(1, env.cores) }, (_, i) => i + 1)
   if (!opts.peers.includes('map')) opts.peers = ['map', ...opts.peers]
   for (const s of opts.suites) {
-    if (!['single', 'workers', 'objects', 'churn'].includes(s)) throw new Error(`unknown suite ${s}`)
+    if (!['single', 'workers', 'objects', 'churn', 'ranges'].includes(s)) throw new Error(`unknown suite ${s}`)
   }
   for (const s of opts.strategies) {
     if (!env.strategies.includes(s)) throw new Error(`unknown strategy ${s} (this build has ${env.strategies.join(', ')})`)

@@ -9,17 +9,19 @@
 //   R3 per key: the writes of one key (put, inserting put_if_absent,
 //      compare_and_set that changes, add, erase, clear) have increasing
 //      revisions in the order they took effect, so the newest version of an
-//      entry has the largest revision it ever had. One exception, lockfree's
-//      clear(): it swaps generations in one step while writes may still
-//      finish in the old one; such a write, whose value is gone with the
-//      old generation, may carry a revision above the clear's. (Watch,
-//      issue 18, must drop the old generation's late events.)
+//      entry has the largest revision it ever had. One exception, the
+//      clear() of lockfree and ordered: it swaps generations in one step
+//      while writes may still finish in the old one; such a write, whose
+//      value is gone with the old generation, may carry a revision above
+//      the clear's. (Watch, issue 18, must drop the old generation's late
+//      events.)
 //   R4 locking strategies (mutex, rwlock, striped): revision order is a
 //      linearization order of all writes, i.e. the map passed through the
 //      state "every write with revision <= R applied" for every R. The
 //      lock-free write paths (lockfree, readmostly's updates of keys in its
-//      read table) give R1-R3 only: two writes of different keys in flight
-//      at once may take effect in the other order than their revisions.
+//      read table, ordered's CASes and its links under per-node locks) give
+//      R1-R3 only: two writes of different keys in flight at once may take
+//      effect in the other order than their revisions.
 // `revision()` is the last revision drawn: every write acknowledged before
 // the call has a revision <= it (R2's argument below, with the call in B's
 // place).
@@ -43,9 +45,11 @@
 //     deleted states carry their revision so no two are equal, and the
 //     initial empty state never recurs), so the write it replaced was
 //     published by a CAS before the load, its revision drawn before that:
-//     R3. readmostly's clear() draws after it has expunged every entry (an
-//     update that beat the expunging drew before it) and its locked paths
-//     draw under the lock.
+//     R3. ordered's marked (erased) word is final, so its erases need no
+//     tag; its inserts draw under the locks that validate the key's absence
+//     (detail/ordered.hpp, REVISIONS). readmostly's clear() draws after it
+//     has expunged every entry (an update that beat the expunging drew
+//     before it) and its locked paths draw under the lock.
 //
 // COST. A write pays one atomic fetch_add on a line shared by every writer
 // of the map (docs/benchmarks.md, "Revisions", has the figures with two
