@@ -2,8 +2,9 @@
 // order for every key order (compare_keys against the values the bytes stand
 // for), scans and ranges in order against a sorted model, ranges and scans
 // under concurrent inserts and erasures (each key present throughout seen
-// exactly once, in order), and recorded histories on neighbouring keys
-// checked by the linearizability checker. The typed suites (map, stress,
+// exactly once, in order), recorded histories on neighbouring keys
+// checked by the linearizability checker, and the revision of an insert
+// that stalled behind a newer insert and erase of its key. The typed suites (map, stress,
 // faults, lincheck, ...) cover it beside the other strategies.
 #include <algorithm>
 #include <atomic>
@@ -380,6 +381,46 @@ TEST_CASE("ordered: histories on neighbouring keys are linearizable") {
     if (!check(all).linearizable) ++failures;
   }
   CHECK_EQ(failures, 0);
+}
+
+// Revisions per key (detail/ordered.hpp, REVISIONS): an insert that stalls
+// before linking, while another thread inserts and erases the same key, must
+// still get a revision above theirs when it links, since it takes effect
+// after them. The stalled thread is parked at the test seam just before
+// link() searches for its place.
+namespace {
+std::atomic<bool> insert_parked{false}, insert_release{false};
+thread_local bool insert_victim = false;
+void park_insert() {
+  if (!insert_victim || insert_parked.load()) return;
+  insert_parked.store(true);
+  while (!insert_release.load()) std::this_thread::yield();
+}
+}  // namespace
+
+TEST_CASE(
+    "ordered: an insert that stalls behind a newer insert and erase of its key links above them") {
+  auto m = make_ordered();
+  ordered_test::set_pause_hook(&park_insert);
+  std::thread stalled([&] {
+    insert_victim = true;
+    CHECK_EQ(m->put_if_absent("k", "stalled", nullptr), status::inserted);
+  });
+  while (!insert_parked.load()) std::this_thread::yield();
+  CHECK_EQ(m->put_if_absent("k", "newer", nullptr), status::inserted);
+  const std::uint64_t newer = m->revision_of("k");
+  CHECK_EQ(m->erase("k", nullptr), status::ok);
+  const std::uint64_t erased = m->revision();
+  CHECK(erased > newer);
+  insert_release.store(true);
+  stalled.join();
+  ordered_test::set_pause_hook(nullptr);
+  std::string out;
+  std::uint64_t r = 0;
+  CHECK(m->get("k", &out, &r));
+  CHECK_EQ(out, "stalled");
+  CHECK(r > erased);
+  CHECK_EQ(r, m->revision());
 }
 
 TEST_CASE("ordered: clear during writes and scans loses nothing after it") {

@@ -182,4 +182,12 @@ class ordered_map final : public concurrent_map {
   detail::revision_clock clock_;
 };
 
+/// Test seam (compiled in always; one relaxed load of a function pointer per
+/// insert when unset): called with the thread about to link a new key's
+/// node, its value and charge ready, before link() searches for its place.
+namespace ordered_test {
+using pause_hook = void (*)();
+void set_pause_hook(pause_hook hook) noexcept;
+}  // namespace ordered_test
+
 }  // namespace threadmap
