@@ -626,12 +626,14 @@ struct full_map {
         break;
       }
     }
-    // Ballast b holds 2^(24 - b) bytes if that fitted: binary steps down to
-    // 16, the smallest difference between two node sizes.
+    // Ballast b grows its node by 2^(24 - b) bytes if that fitted: binary
+    // steps down to 16, the smallest difference between two node sizes. A
+    // value of step + 20 bytes takes a node of step + 32 (12-byte header,
+    // rounded up to 16): the empty value's 32-byte node plus the step.
     for (int b = 0; b < ballast; ++b) {
-      const std::size_t n = std::size_t{1} << (24 - std::min(b, 20));
-      if (n < 16) break;
-      const std::string v(n, 'B');
+      const std::size_t step = std::size_t{1} << (24 - std::min(b, 20));
+      if (step < 16) break;
+      const std::string v(step + 20, 'B');
       if (m.put(key_of("b", b), v, nullptr) == status::ok) model[key_of("b", b)] = v;
     }
     for (int b = 0; b < ballast; ++b) model.emplace(key_of("b", b), "");
