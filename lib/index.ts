@@ -5,10 +5,22 @@ import { inspect, type InspectOptions } from 'node:util'
 
 import { OBJECT_OUT, valueCodec, type ObjectOut, type ValueCodec } from './codecs'
 import { fetchArguments, fetchMissing, type FetchMethod, type FetchOptions } from './fetch'
-import { addon, io, IO_LAYOUT, type MapRef, type NativeInfo, type NativeMap, type TypedElements, type Wire } from './native'
+import {
+  addon,
+  io,
+  IO_LAYOUT,
+  type MapRef,
+  type NativeInfo,
+  type NativeMap,
+  type NativeRange,
+  type TypedElements,
+  type Wire,
+} from './native'
+import { ReadCache } from './read-cache'
 import type {
   KeyTypeName,
   KeyTypes,
+  RangeOptions,
   StrategyName,
   ThreadMapHandle,
   ThreadMapOptions,
@@ -22,6 +34,7 @@ export type {
   KeyTypeName,
   KeyTypes,
   Primitive,
+  RangeOptions,
   StrategyName,
   StrategyOption,
   ThreadMapHandle,
@@ -36,6 +49,8 @@ export type { LoadStats } from './native'
 export type * from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
+// Entries per page of an ordered map's iteration (addon.range).
+const RANGE_PAGE = 1024
 
 /** Largest encoded key, in bytes. */
 export const MAX_KEY_BYTES: number = addon.constants.MAX_KEY_BYTES
@@ -53,6 +68,7 @@ const OPTION_NAMES: readonly string[] = [
   'maxMemory',
   'numa',
   'fetchMethod',
+  'readCache',
 ] satisfies (keyof ThreadMapOptions)[]
 
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
@@ -161,7 +177,7 @@ function pieces(
 // number keys and values, through the thread's io buffer; the protocol is
 // native/addon/io_protocol.hpp, and the addon names the key and value types
 // whose numbers travel there (ioLayout).
-const { ref: IO_REF, key: IO_KEY, value: IO_VALUE } = IO_LAYOUT
+const { ref: IO_REF, key: IO_KEY, value: IO_VALUE, revision: IO_REVISION } = IO_LAYOUT
 const IO_NUMBER_KEYS: readonly string[] = addon.ioLayout.numberKeys
 const IO_NUMBER_VALUES: readonly string[] = addon.ioLayout.numberValues
 
@@ -176,12 +192,29 @@ function ioKey(ref: MapRef, numberKeys: boolean, key: unknown): boolean {
 // dictionary mode, so reading a function off it in a hot call is a keyed
 // lookup (Builtins_LoadIC, visible in a get's perf profile); a module constant
 // is one context load.
-const { ioGet, ioGetK, ioGetObject, ioGetObjectK, ioSet, ioSetK, ioHas, ioHasK, ioDelete, ioDeleteK, ioAdd, ioAddK } = addon
+const {
+  ioGet,
+  ioGetK,
+  ioGetObject,
+  ioGetObjectK,
+  ioGetCached,
+  ioGetCachedK,
+  ioSet,
+  ioSetK,
+  ioHas,
+  ioHasK,
+  ioDelete,
+  ioDeleteK,
+  ioAdd,
+  ioAddK,
+} = addon
 
 // Returned by native lookups for "no entry", since undefined is a storable
 // value of `any` and `structured` maps.
 const ABSENT: unique symbol = Symbol('threadmap.absent')
 type Absent = typeof ABSENT
+// Returned by the read cache's get when the cached copy is current.
+const UNCHANGED: unique symbol = Symbol('threadmap.unchanged')
 
 // ThreadMap.attach() passes the native map to the constructor through this
 // slot (set and cleared around one `new`, with no user code in between).
@@ -225,9 +258,10 @@ export function liveMaps(): number {
  *
  * Differences from Map: keys and values have a type fixed at construction
  * (objects are not keys; `bytes` keys compare by content); iteration order is
- * not insertion order; iteration reads the map in chunks, so entries set or
- * deleted by anyone during an iteration may or may not be seen (each entry
- * present for the whole iteration is seen exactly once).
+ * not insertion order (key order under strategy 'ordered'); iteration reads
+ * the map in chunks, so entries set or deleted by anyone during an iteration
+ * may or may not be seen (each entry present for the whole iteration is seen
+ * exactly once).
  */
 export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // The native object keeps this thread's hold on the shared map; #ref names
@@ -242,6 +276,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   readonly #numberValues: boolean
   // options.fetchMethod: this thread's loader for fetch(key).
   #fetchMethod: FetchMethod<K, V> | undefined
+  // This thread's read cache (the readCache option), or null.
+  readonly #cache: ReadCache | null
 
   /**
    * `new ThreadMap()` and `new ThreadMap(entries)` behave like `new Map(...)`
@@ -274,6 +310,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     this.#codec = valueCodec(this.#info.values, this.#native)
     this.#numberKeys = IO_NUMBER_KEYS.includes(this.#info.keys)
     this.#numberValues = IO_NUMBER_VALUES.includes(this.#info.values)
+    this.#cache = this.#info.readCache > 0 ? new ReadCache(this.#info.readCache) : null
     if (entries !== undefined && entries !== null) {
       try {
         for (const entry of entries) {
@@ -347,7 +384,24 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return addon.size(this.#ref)
   }
 
+  /**
+   * The map's revision: that of its latest write (0 before the first). Every
+   * write that changes the map (set, a setIfAbsent or compareAndSet that
+   * changes it, add, delete, each changed entry of a batch, clear) takes the
+   * next one, in every thread; one that returned before another began has
+   * the smaller. Exact up to 2^53 writes.
+   */
+  get revision(): number {
+    return addon.revision(this.#ref)
+  }
+
+  /** The revision of the write that gave the entry its value; undefined when absent. */
+  revisionOf(key: K): number | undefined {
+    return addon.revisionOf(this.#ref, key as Wire)
+  }
+
   get(key: K): V | undefined {
+    if (this.#cache !== null) return this.#getCached(this.#cache, key)
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues) {
       const found = inIo ? ioGet(ABSENT) : ioGetK(key as Wire, ABSENT)
@@ -355,6 +409,29 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     }
     if (this.#codec === null) return (inIo ? ioGet() : ioGetK(key as Wire)) as V | undefined
     return this.#decodeOr(inIo ? ioGetObject(ABSENT, OBJECT_OUT) : ioGetObjectK(key as Wire, ABSENT, OBJECT_OUT))
+  }
+
+  // get() through the read cache: one native call that answers UNCHANGED
+  // when the entry still has the cached copy's revision.
+  #getCached(cache: ReadCache, key: K): V | undefined {
+    const cached = cache.lookup(key)
+    const inIo = ioKey(this.#ref, this.#numberKeys, key)
+    io[IO_REVISION] = cached === undefined ? 0 : cached.revision
+    const found = inIo
+      ? ioGetCached(ABSENT, OBJECT_OUT, UNCHANGED)
+      : ioGetCachedK(key as Wire, ABSENT, OBJECT_OUT, UNCHANGED)
+    if (found === UNCHANGED) {
+      cache.hits++
+      return (cached as { value: V }).value
+    }
+    cache.misses++
+    if (found === ABSENT) {
+      if (cached !== undefined) cache.drop(key)
+      return undefined
+    }
+    const revision = io[IO_REVISION]
+    const value = this.#numberValues ? io[IO_VALUE] : this.#decode(found)
+    return cache.store(key, value, revision) as V
   }
 
   set(key: K, value: V): this {
@@ -380,29 +457,55 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
 
   clear(): void {
     addon.clear(this.#ref)
+    // Not needed for freshness (every cached revision is now absent), but
+    // the memory goes now.
+    this.#cache?.clear()
   }
 
   forEach(callbackfn: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
     if (typeof callbackfn !== 'function') {
       throw new TypeError(`${String(callbackfn)} is not a function`)
     }
-    for (const [key, value] of this.#entries()) callbackfn.call(thisArg, value, key, this)
+    for (const [key, value] of this.entries()) callbackfn.call(thisArg, value, key, this)
   }
 
-  entries(): MapIterator<[K, V]> {
+  /**
+   * With `range` (strategy 'ordered' only): the entries whose keys are in the
+   * range, in key order (descending with `reverse`), at most `limit`.
+   * Options are checked at the call: TypeError or RangeError.
+   */
+  entries(range?: RangeOptions<K>): MapIterator<[K, V]> {
+    if (this.#ordered) return this.#inOrder(ITER_ENTRIES, range)
+    this.#hashOnly(range)
     return this.#entries()
   }
 
-  keys(): MapIterator<K> {
+  /** With `range`: the keys of entries(range). */
+  keys(range?: RangeOptions<K>): MapIterator<K> {
+    if (this.#ordered) return this.#inOrder(ITER_KEYS, range)
+    this.#hashOnly(range)
     return this.#keys()
   }
 
-  values(): MapIterator<V> {
+  /** With `range`: the values of entries(range). */
+  values(range?: RangeOptions<K>): MapIterator<V> {
+    if (this.#ordered) return this.#inOrder(ITER_VALUES, range)
+    this.#hashOnly(range)
     return this.#values()
   }
 
+  /** Strategy 'ordered': the entry with the smallest key, or undefined when the map is empty. */
+  first(): [K, V] | undefined {
+    return this.#edge(false)
+  }
+
+  /** Strategy 'ordered': the entry with the largest key, or undefined when the map is empty. */
+  last(): [K, V] | undefined {
+    return this.#edge(true)
+  }
+
   [Symbol.iterator](): MapIterator<[K, V]> {
-    return this.#entries()
+    return this.entries()
   }
 
   get [Symbol.toStringTag](): string {
@@ -414,6 +517,51 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // has them, like Map's own; `finally` frees the native cursor on break.
   // One generator each, so that an entry costs one generator resume (a
   // shared generator of chunks would add a second layer).
+  get #ordered(): boolean {
+    return this.#info.strategy === 'ordered'
+  }
+
+  // Range options on a hash map: the addon's TypeError naming 'ordered'.
+  #hashOnly(range: RangeOptions<K> | undefined): void {
+    if (range !== undefined) addon.range(this.#ref, ITER_KEYS, 1, range as NativeRange)
+  }
+
+  #edge(reverse: boolean): [K, V] | undefined {
+    const page = addon.range(this.#ref, ITER_ENTRIES, 1, { reverse, limit: 1 })
+    return page.length === 0 ? undefined : [page[0] as K, this.#decode(page[1])]
+  }
+
+  // An ordered map is read in pages (addon.range), each resuming strictly
+  // after the last key the previous one gave (native/addon/range_wrap.hpp
+  // says why that sees every key present throughout exactly once). The first
+  // page is read at the call, so bad options throw there.
+  #inOrder<T>(mode: number, range: RangeOptions<K> = {}): Generator<T, undefined, unknown> {
+    return this.#pages<T>(mode, range, addon.range(this.#ref, ITER_ENTRIES, RANGE_PAGE, range as NativeRange))
+  }
+
+  *#pages<T>(mode: number, range: RangeOptions<K>, first: Wire[]): Generator<T, undefined, unknown> {
+    let left = range.limit ?? Infinity
+    for (let page = first; ; ) {
+      for (let i = 0; i < page.length; i += 2) {
+        if (mode === ITER_KEYS) yield page[i] as T
+        else if (mode === ITER_VALUES) yield this.#decode(page[i + 1]) as unknown as T
+        else yield [page[i] as K, this.#decode(page[i + 1])] as T
+      }
+      const given = page.length / 2
+      left -= given
+      if (given < RANGE_PAGE || left <= 0) return undefined
+      const after = page[page.length - 2]
+      // `undefined`, the smallest `any` key, ends a full page only in reverse
+      // order, where nothing is left after it (as a bound it would mean none).
+      if (after === undefined) return undefined
+      const { gte, gt, lte, lt, reverse } = range
+      const next: NativeRange = reverse
+        ? { gte: gte as Wire, gt: gt as Wire, lt: after, reverse, limit: left }
+        : { gt: after, lte: lte as Wire, lt: lt as Wire, limit: left }
+      page = addon.range(this.#ref, ITER_ENTRIES, RANGE_PAGE, next)
+    }
+  }
+
   *#entries(): Generator<[K, V], undefined, unknown> {
     const it = addon.iterate(this.#ref, ITER_ENTRIES)
     try {
@@ -718,7 +866,10 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   }
 
   stats(): ThreadMapStats {
-    return addon.stats(this.#ref)
+    const st = addon.stats(this.#ref)
+    const c = this.#cache
+    if (c !== null) st.readCache = { limit: c.limit, size: c.size, hits: c.hits, misses: c.misses }
+    return st
   }
 
   /**
@@ -727,6 +878,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    */
   close(): void {
     addon.close(this.#ref)
+    this.#cache?.clear()
   }
 
   [Symbol.dispose](): void {
@@ -738,7 +890,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     const { id, keys, values, strategy } = this.#info
     if (addon.isClosed(this.#ref)) return `ThreadMap <closed> { id: ${id} }`
     const shown = new Map<K, V>()
-    for (const [k, v] of this.#entries()) {
+    for (const [k, v] of this.entries()) {
       if (shown.size === 100) break
       shown.set(k, v)
     }

@@ -18,7 +18,7 @@ export type KeyTypeName = (typeof KEY_TYPE_NAMES)[number]
 export const VALUE_TYPE_NAMES = ['string', 'number', 'bigint', 'boolean', 'bytes', 'json', 'structured', 'any'] as const
 export type ValueTypeName = (typeof VALUE_TYPE_NAMES)[number]
 /** Strategy names, in the core's enum order. */
-export const STRATEGY_NAMES = ['mutex', 'striped', 'rwlock', 'readmostly', 'lockfree'] as const
+export const STRATEGY_NAMES = ['mutex', 'striped', 'rwlock', 'readmostly', 'lockfree', 'ordered'] as const
 export type StrategyName = (typeof STRATEGY_NAMES)[number]
 /** What options.strategy accepts: a strategy, or 'auto' to let threadmap pick. */
 export type StrategyOption = StrategyName | 'auto'
@@ -55,6 +55,8 @@ export interface NativeInfo {
   strategy: StrategyName
   /** This thread's reference to the map: the first argument of every map function. */
   ref: MapRef
+  /** The readCache option the map was made with (0: none). */
+  readCache: number
 }
 
 /**
@@ -127,6 +129,12 @@ export interface NativeStats {
   numa: NumaStats
   /** fetch's loads, counted by the map for every thread (threadmap::load_stats). */
   loads: LoadStats
+  /**
+   * This thread's read cache of the map (lib/index.ts adds it; absent
+   * without the readCache option): its size limit, entries, and the gets it
+   * answered from a cached value (hits) or with a fresh one (misses).
+   */
+  readCache?: { limit: number; size: number; hits: number; misses: number }
 }
 
 /** stats().loads: fetch's loads since the map was made, over every thread. */
@@ -187,6 +195,16 @@ export interface NativeMap {
 
 /** A map reference: valid only in the thread that got it from info(). */
 export type MapRef = number
+
+/** The bounds of a range iteration over an ordered map: keys of its key type. */
+export interface NativeRange {
+  gte?: Wire
+  gt?: Wire
+  lte?: Wire
+  lt?: Wire
+  reverse?: boolean
+  limit?: number
+}
 
 /** Chunked iteration; see native/addon/iterator_wrap.hpp. */
 export interface NativeIterator {
@@ -260,6 +278,10 @@ export interface Addon {
   swap<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
   take<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
   size(ref: MapRef): number
+  /** The map's latest revision (threadmap/detail/revision.hpp); exact up to 2^53. */
+  revision(ref: MapRef): number
+  /** The entry's revision, or undefined when the key is absent. */
+  revisionOf(ref: MapRef, key: Wire): number | undefined
   clear(ref: MapRef): void
   stats(ref: MapRef): NativeStats
   /** True when this call closed the map (false: it was closed already). */
@@ -267,6 +289,12 @@ export interface Addon {
   isClosed(ref: MapRef): boolean
   /** mode: constants.ITER_KEYS / ITER_VALUES / ITER_ENTRIES; chunk: entries per next(). */
   iterate(ref: MapRef, mode: number, chunk?: number): NativeIterator
+  /**
+   * Strategy 'ordered': the first `max` (1 to 4096) entries of `range`, one
+   * page shaped as iterate's chunks (native/addon/range_wrap.hpp); a
+   * TypeError on any other map.
+   */
+  range(ref: MapRef, mode: number, max: number, range?: NativeRange): Wire[]
 
   // The io functions: get, has, set, delete and add with the map reference,
   // and number keys and values, in this thread's io buffer (`io` below),
@@ -290,6 +318,12 @@ export interface Addon {
   // "objects out"), which objectOut() returns, the same one on every call.
   ioGetObject<M = undefined, O = never>(missing?: M, out?: O): Wire | M | O
   ioGetObjectK<M = undefined, O = never>(key: Wire, missing?: M, out?: O): Wire | M | O
+  // The read cache's get (io_protocol.hpp, "Read cache"): the io buffer's
+  // revision slot holds the revision of the cached copy (0: none); `unchanged`
+  // is returned when the entry still has it, else the value as ioGetObject
+  // answers it, with the entry's revision left in the slot.
+  ioGetCached<M, O, U>(missing: M, out: O, unchanged: U): Wire | M | O | U
+  ioGetCachedK<M, O, U>(key: Wire, missing: M, out: O, unchanged: U): Wire | M | O | U
   objectOut(): ArrayBuffer
 
   // Batches of at most constants.BATCH_MAX keys: from `typed` when it is not
@@ -380,7 +414,7 @@ export type IoBuffer = Float64Array
  * so the hot path indexes the buffer without reading the addon's exports;
  * test/js/io-protocol.test.ts fails when it and the addon's ioLayout differ.
  */
-export const IO_LAYOUT = Object.freeze({ ref: 0, key: 1, value: 2, slots: 3, noRef: -1 } as const)
+export const IO_LAYOUT = Object.freeze({ ref: 0, key: 1, value: 2, revision: 3, slots: 4, noRef: -1 } as const)
 
 export const addon: Addon = load()
 

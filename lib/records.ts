@@ -234,17 +234,8 @@ export class RecordWriter {
 // A map or array header: fix form below 16, else 16- or 32-bit (`wide`, wide + 1).
 function writeLength(n: number, fix: number, wide: number): void {
   room(5)
-  if (n < 16) {
-    chunk[pos++] = fix | n
-  } else if (n < 0x10000) {
-    chunk[pos++] = wide
-    chunk[pos++] = n >> 8
-    chunk[pos++] = n & 0xff
-  } else {
-    chunk[pos++] = wide + 1
-    view.setUint32(pos, n)
-    pos += 4
-  }
+  if (n < 16) chunk[pos++] = fix | n
+  else writeWide(n, wide)
 }
 
 // `code` and a 1-byte n, code + 1 and 2 bytes, or code + 2 and 4 bytes
@@ -253,12 +244,19 @@ function writeSized(n: number, code: number): void {
   if (n < 0x100) {
     chunk[pos++] = code
     chunk[pos++] = n
-  } else if (n < 0x10000) {
-    chunk[pos++] = code + 1
+  } else {
+    writeWide(n, code + 1)
+  }
+}
+
+// `code` and a 2-byte n, or code + 1 and a 4-byte n, big-endian.
+function writeWide(n: number, code: number): void {
+  if (n < 0x10000) {
+    chunk[pos++] = code
     chunk[pos++] = n >> 8
     chunk[pos++] = n & 0xff
   } else {
-    chunk[pos++] = code + 2
+    chunk[pos++] = code + 1
     view.setUint32(pos, n)
     pos += 4
   }

@@ -66,6 +66,12 @@ export interface ThreadMapOptions<
     staleValue: ValueTypes[VT] | undefined,
     options: FetchMethodOptions,
   ): ValueTypes[VT] | undefined | PromiseLike<ValueTypes[VT] | undefined>
+  /**
+   * Decoded values each thread keeps, deep-frozen, for gets of unchanged
+   * entries (see "Read cache" in the README); default 0 (none). Every thread
+   * that attaches gets its own cache of this size.
+   */
+  readCache?: number
 }
 
 /**
@@ -79,6 +85,20 @@ export interface ThreadMapHandle {
   readonly keys: KeyTypeName
   readonly values: ValueTypeName
   readonly strategy: StrategyName
+}
+
+/**
+ * The range an ordered map's entries(), keys() and values() read: keys above
+ * `gt` (at or above `gte`) and below `lt` (at or below `lte`), in ascending
+ * key order, or descending with `reverse`, at most `limit` of them.
+ */
+export interface RangeOptions<K> {
+  gte?: K
+  gt?: K
+  lte?: K
+  lt?: K
+  reverse?: boolean
+  limit?: number
 }
 
 /** What stats() returns. */

@@ -35,6 +35,7 @@ import { hitRatioSteps, hitRatioTable, runHitRatio } from './suites/hitratio.mjs
 import { fetchSteps, fetchTable, runFetch } from './suites/fetch.mjs'
 import { runSingle } from './suites/single.mjs'
 import { objectsSteps, objectsTable, runObjects } from './suites/objects.mjs'
+import { rangesSteps, rangesTable, runRanges } from './suites/ranges.mjs'
 import { runWorkers, workersSteps } from './suites/workers.mjs'
 
 function singleSteps(opts) {
@@ -140,6 +141,13 @@ async function main() {
     await runFetch(opts, record, bar)
     bar.end()
     console.log(`\n${fetchTable(results.filter((r) => r.suite === 'fetch'))}`)
+  }
+  if (opts.suites.includes('ranges')) {
+    const bar = progress.bar('ranges', rangesSteps(opts))
+    await runRanges(opts, record, bar)
+    bar.end()
+    checkMain()
+    console.log(`\n${rangesTable(results.filter((r) => r.suite === 'ranges'))}`)
   }
   console.log(`\n${placement.lines().join('\n')}`)
   for (const n of notes) console.log(`note: ${n}`)

@@ -14,22 +14,25 @@ namespace threadmap::addon {
 namespace {
 
 // One row per codec, in the enum's order: its name, what a JS value must be
-// to encode under it (for the TypeError; `any` words its own), and whether
-// keys may have it.
+// to encode under it (for the TypeError; `any` words its own), whether keys
+// may have it, and how the `ordered` strategy compares its key bytes so that
+// they sort as the values (threadmap/map.hpp, key_order: UTF-8 and WTF-8
+// bytes sort by code point, the number and bigint forms need their own).
 struct codec_row {
   std::string_view name;
   const char* wanted;
   bool key;
+  key_order order;
 };
 constexpr codec_row kCodecs[] = {
-    {"string", "a string", true},
-    {"number", "a number", true},
-    {"bigint", "a bigint", true},
-    {"boolean", "a boolean", false},
-    {"bytes", "a Uint8Array or Buffer", true},
-    {"json", "JSON text", false},
-    {"structured", "v8-serialized bytes", false},
-    {"any", nullptr, true},
+    {"string", "a string", true, key_order::bytes},
+    {"number", "a number", true, key_order::number},
+    {"bigint", "a bigint", true, key_order::bigint},
+    {"boolean", "a boolean", false, key_order::bytes},
+    {"bytes", "a Uint8Array or Buffer", true, key_order::bytes},
+    {"json", "JSON text", false, key_order::bytes},
+    {"structured", "v8-serialized bytes", false, key_order::bytes},
+    {"any", nullptr, true, key_order::any},
 };
 static_assert(std::size(kCodecs) == static_cast<std::size_t>(codec::any) + 1);
 
@@ -74,11 +77,12 @@ constexpr std::size_t no_index = ~std::size_t{0};
 struct item {
   role r;
   std::size_t index;
+  const char* label = nullptr;  // names it instead of "key" (a range bound)
   bool key() const noexcept { return r == role::key; }
   std::size_t limit() const noexcept { return key() ? max_key_bytes : max_value_bytes; }
   // "key", "value", or in a batch "key at index 7".
   std::string name() const {
-    std::string s = key() ? "key" : "value";
+    std::string s = label ? label : key() ? "key" : "value";
     if (index != no_index) s += " at index " + std::to_string(index);
     return s;
   }
@@ -440,8 +444,9 @@ namespace {
 // One body for keys and values; the role is a template argument so that
 // what it decides (the size limit, -0) is a constant on the hot path.
 template <role R>
-void append_as(napi_env env, napi_value v, codec c, byte_buffer& out, std::size_t index) {
-  const item it{R, index};
+void append_as(napi_env env, napi_value v, codec c, byte_buffer& out, std::size_t index,
+               const char* label = nullptr) {
+  const item it{R, index, label};
   const std::size_t start = out.size();
   bool ok = true;
   switch (c) {
@@ -482,6 +487,15 @@ void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::
 void encode(napi_env env, napi_value v, codec c, role r, byte_buffer& out) {
   out.clear();
   append(env, v, c, r, out, no_index);
+}
+
+void encode_key(napi_env env, napi_value v, codec c, byte_buffer& out, const char* label) {
+  out.clear();
+  append_as<role::key>(env, v, c, out, no_index, label);
+}
+
+key_order order_of(codec c) noexcept {
+  return row(c).order;
 }
 
 napi_value decode(napi_env env, codec c, std::string_view b) {

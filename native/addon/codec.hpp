@@ -66,6 +66,11 @@ void encode(napi_env env, napi_value v, codec c, role r, byte_buffer& out);
 // in error messages ("key at index 7 must be ...").
 void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::size_t index);
 napi_value decode(napi_env env, codec c, std::string_view bytes);
+// A key that names no entry (a range bound): encoded as keys are, its errors
+// calling it `label` ("range bound 'gte'") instead of "key".
+void encode_key(napi_env env, napi_value v, codec c, byte_buffer& out, const char* label);
+// How the `ordered` strategy sorts keys of codec `c` (the codec table's column).
+key_order order_of(codec c) noexcept;
 
 // The elements of a Float64Array, BigInt64Array or BigUint64Array, read in
 // place: a batch of number or bigint keys (or values) in one Node-API call.

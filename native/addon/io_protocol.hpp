@@ -20,6 +20,10 @@
 //                            the value set stores (ioSet without a value
 //                            argument), and the value get found (ioGet then
 //                            returns undefined, or `missing` when absent)
+//   revision_slot JS / native the read cache's get (ioGetCached): JS writes
+//                            the revision of the copy it holds (0: none);
+//                            native writes the entry's revision when it
+//                            answers with the value (Read cache, below)
 //
 // The io functions come in two forms: ioGet, ioHas, ioSet, ioDelete, ioAdd
 // read the key from key_slot; ioGetK ... take it as their first argument
@@ -71,6 +75,13 @@
 // as without the marker. One size, never grown, because every copy of the
 // TypeScript layer in a thread holds a view of the same buffer, and a replaced
 // buffer would leave the other views reading stale bytes.
+//
+// Read cache. Maps with readCache get through ioGetCached/ioGetCachedK,
+// which take `missing`, the objects-out marker and an `unchanged` marker:
+// when the entry's revision equals revision_slot, the call copies nothing and
+// returns `unchanged` (JS then returns its cached value); otherwise it answers
+// as ioGetObject does and leaves the entry's revision in revision_slot.
+// Revisions travel as doubles: exact up to 2^53.
 #pragma once
 
 #include <cstddef>
@@ -83,7 +94,8 @@ namespace threadmap::addon::io {
 inline constexpr std::size_t ref_slot = 0;
 inline constexpr std::size_t key_slot = 1;
 inline constexpr std::size_t value_slot = 2;
-inline constexpr std::size_t slots = 3;
+inline constexpr std::size_t revision_slot = 3;
+inline constexpr std::size_t slots = 4;
 // What ref_slot holds between calls: no map has it.
 inline constexpr double no_ref = -1;
 // The object buffer's size; a longer object arrives as a Uint8Array.
@@ -107,10 +119,12 @@ struct io_buffer {
   double ref = io::no_ref;
   double key = 0;
   double value = 0;
+  double revision = 0;
 };
 static_assert(offsetof(io_buffer, ref) == io::ref_slot * sizeof(double));
 static_assert(offsetof(io_buffer, key) == io::key_slot * sizeof(double));
 static_assert(offsetof(io_buffer, value) == io::value_slot * sizeof(double));
+static_assert(offsetof(io_buffer, revision) == io::revision_slot * sizeof(double));
 static_assert(sizeof(io_buffer) == io::slots * sizeof(double));
 
 enum class io_kind : std::uint8_t {

@@ -16,6 +16,7 @@
 #include "iterator_wrap.hpp"
 #include "loads_wrap.hpp"
 #include "numa_wrap.hpp"
+#include "range_wrap.hpp"
 #include "threadmap/epoch.hpp"
 
 namespace threadmap::addon {
@@ -179,7 +180,7 @@ napi_value map_function(napi_env env, napi_callback_info cbinfo) {
 // key is the first argument (ioGetK ...). The JS arguments after the key are
 // the operation's other ones: at most `Args` of them are read, into
 // argv[2...], so the operation finds them where the plain function has them
-// (only operations that read no argument past c[3] are exposed this way);
+// (only operations that read no argument past c[Args + 1] are exposed this way);
 // c.argc says how many there were.
 template <auto Op, std::size_t Args, bool KeyInIo>
 napi_value io_function(napi_env env, napi_callback_info cbinfo) {
@@ -423,6 +424,43 @@ struct get_op_out : op, answers_value<status::ok, status::not_found, 2, Out> {
 using get_op = get_op_out<0>;
 using get_object_op = get_op_out<3>;
 
+// The read cache's get (io_protocol.hpp, "Read cache"): get_object_op's
+// answers, plus c[4] (`unchanged`) when the entry is at the revision the io
+// buffer names, in which case nothing was copied.
+struct get_cached_op : op, answers_value<status::ok, status::not_found, 2, 3> {
+  static constexpr const char* name = "get";
+  std::uint64_t known = 0, rev = 0;
+  void read_args(const NativeMap&, const call& c) {
+    const double d = c.data->io->revision;
+    known = d >= 1 && d <= 9007199254740992.0 ? static_cast<std::uint64_t>(d) : 0;
+  }
+  status apply(concurrent_map& m, bytes key, scratch& s) {
+    return m.get(key, &s.out, &rev, known) ? status::ok : status::not_found;
+  }
+  napi_value answer(const NativeMap& m, const call& c, scratch& s, status st, bytes key,
+                    const char* what) {
+    if (st == status::ok) {
+      c.data->io->revision = static_cast<double>(rev);
+      if (rev == known) return c[4];
+    }
+    return answers_value::answer(m, c, s, st, key, what);
+  }
+};
+
+// revisionOf(ref, key): the entry's revision, or undefined when absent.
+struct revision_of_op : op {
+  static constexpr const char* name = "revisionOf";
+  static constexpr bool copies_values = false;
+  std::uint64_t rev = 0;
+  status apply(concurrent_map& m, bytes key, scratch&) {
+    return m.get(key, nullptr, &rev) ? status::ok : status::not_found;
+  }
+  napi_value answer(const NativeMap&, const call& c, scratch&, status st, bytes, const char*) {
+    if (st != status::ok) return undefined(c.env);
+    return Napi::Number::New(c.env, static_cast<double>(rev));
+  }
+};
+
 // has(ref, key)
 struct has_op : op, answers_flag<statuses(status::ok), statuses(status::not_found)> {
   static constexpr const char* name = "has";
@@ -551,6 +589,15 @@ napi_value NativeMap::Size(const call& c, scratch&) {
   return Napi::Number::New(c.env, static_cast<double>(n));
 }
 
+napi_value NativeMap::Revision(const call& c, scratch&) {
+  std::uint64_t r;
+  {
+    epoch::guard g;
+    r = live(c.env)->revision();
+  }
+  return Napi::Number::New(c.env, static_cast<double>(r));
+}
+
 napi_value NativeMap::Clear(const call& c, scratch&) {
   {
     epoch::guard g;
@@ -610,19 +657,22 @@ Napi::Value NativeMap::Info(const Napi::CallbackInfo& info) {
   o.Set("values", Napi::String::New(env, to_string(m->values_)));
   o.Set("strategy", Napi::String::New(env, threadmap::to_string(m->shared_->opts().strategy)));
   o.Set("ref", Napi::Number::New(env, m->ref_));
+  o.Set("readCache", Napi::Number::New(env, static_cast<double>(m->shared_->opts().read_cache)));
   return o;
 }
 
-napi_value NativeMap::Iterate(const call& c, scratch&) {
-  Napi::Env env(c.env);
-  std::uint32_t mode = iter_entries;
+namespace {
+
+// iterate's and range's mode and chunk (entries per answer).
+void read_mode_and_chunk(Napi::Env env, const call& c, std::uint32_t& mode, std::uint32_t& chunk) {
+  mode = iter_entries;
   const Napi::Value mode_arg(env, c[1]), chunk_arg(env, c[2]);
   if (!mode_arg.IsUndefined()) {
     if (!mode_arg.IsNumber()) throw_type_error(env, "threadmap: iterate mode must be a number");
     mode = mode_arg.As<Napi::Number>().Uint32Value();
     if (mode > iter_entries) throw_range_error(env, "threadmap: unknown iterate mode");
   }
-  std::uint32_t chunk = 1024;
+  chunk = 1024;
   if (!chunk_arg.IsUndefined()) {
     if (!chunk_arg.IsNumber()) throw_type_error(env, "threadmap: iterate chunk must be a number");
     chunk = chunk_arg.As<Napi::Number>().Uint32Value();
@@ -631,6 +681,14 @@ napi_value NativeMap::Iterate(const call& c, scratch&) {
     if (chunk == 0 || chunk > 4096)
       throw_range_error(env, "threadmap: iterate chunk must be from 1 to 4096");
   }
+}
+
+}  // namespace
+
+napi_value NativeMap::Iterate(const call& c, scratch&) {
+  Napi::Env env(c.env);
+  std::uint32_t mode, chunk;
+  read_mode_and_chunk(env, c, mode, chunk);
   {
     epoch::guard g;
     live(env);  // iterating a closed map is an error at once, not at the first chunk
@@ -865,6 +923,7 @@ Napi::Object io_layout(Napi::Env env) {
   o.Set("ref", Napi::Number::New(env, io::ref_slot));
   o.Set("key", Napi::Number::New(env, io::key_slot));
   o.Set("value", Napi::Number::New(env, io::value_slot));
+  o.Set("revision", Napi::Number::New(env, io::revision_slot));
   o.Set("slots", Napi::Number::New(env, io::slots));
   o.Set("noRef", Napi::Number::New(env, io::no_ref));
   o.Set("numberKeys", names(role::key, [](codec c) { return io::number_keys(c); }));
@@ -876,6 +935,47 @@ Napi::Object io_layout(Napi::Env env) {
 }  // namespace
 
 // --- the exported functions ------------------------------------------------------------
+
+// --- ranges (strategy 'ordered'; the options: range_wrap.hpp) -----------------
+
+// range(ref, mode, max, range): the first `max` entries of `range`, one page;
+// the TypeScript layer pages on from the last key.
+napi_value NativeMap::Range(const call& c, scratch& s) {
+  Napi::Env env(c.env);
+  std::uint32_t mode, chunk;
+  read_mode_and_chunk(env, c, mode, chunk);
+  bool ordered;
+  key_order order;
+  const char* strategy;
+  {
+    epoch::guard g;
+    ordered = live(env)->ordered();
+    order = shared_->opts().order;
+    strategy = threadmap::to_string(shared_->opts().strategy);
+  }
+  // Outside the guard: reading the options may run getters (which may even
+  // close the map: live() below then says so).
+  range_request r;
+  parse_range(env, Napi::Value(env, c[3]), ordered, keys_, order, strategy, r);
+  s.out.clear();
+  if (r.limit != 0) {
+    epoch::guard g;
+    live(env)->range(r.view(), std::min<std::size_t>(chunk, r.limit), s.out);
+  }
+  // Flattened as iterate's chunks are: keys, values, or key, value pairs.
+  s.views.clear();
+  scan_reader reader(s.out);
+  scan_record rec;
+  while (reader.next(rec)) {
+    if (mode != iter_values) s.views.push_back(rec.key);
+    if (mode != iter_keys) s.views.push_back(rec.value);
+  }
+  const bool pairs = mode == iter_entries;
+  return batch_answers(c, s, s.views.size(), [&](std::size_t i) {
+    const bool key = pairs ? i % 2 == 0 : mode == iter_keys;
+    return decode(env, key ? keys_ : values_, s.views[i]);
+  });
+}
 
 void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
   addon_data* d = &data_of(env);
@@ -889,11 +989,14 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<keyed<swap_op>>("swap", d),
       map_fn<keyed<take_op>>("take", d),
       map_fn<&NativeMap::Size>("size", d),
+      map_fn<&NativeMap::Revision>("revision", d),
+      map_fn<keyed<revision_of_op>>("revisionOf", d),
       map_fn<&NativeMap::Clear>("clear", d),
       map_fn<&NativeMap::Stats>("stats", d),
       map_fn<&NativeMap::Close>("close", d),
       map_fn<&NativeMap::IsClosed>("isClosed", d),
       map_fn<&NativeMap::Iterate>("iterate", d),
+      map_fn<&NativeMap::Range>("range", d),
       map_fn<get_many, true>("getMany", d),
       map_fn<has_many, true>("hasMany", d),
       map_fn<delete_many, true>("deleteMany", d),
@@ -901,12 +1004,14 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       // The io functions: Args is how many JS arguments follow the key.
       io_fn<keyed<get_op>, 1, true>("ioGet", d),
       io_fn<keyed<get_object_op>, 2, true>("ioGetObject", d),
+      io_fn<keyed<get_cached_op>, 3, true>("ioGetCached", d),
       io_fn<keyed<has_op>, 0, true>("ioHas", d),
       io_fn<keyed<set_op>, 1, true>("ioSet", d),
       io_fn<keyed<delete_op>, 0, true>("ioDelete", d),
       io_fn<keyed<add_op>, 1, true>("ioAdd", d),
       io_fn<keyed<get_op>, 1, false>("ioGetK", d),
       io_fn<keyed<get_object_op>, 2, false>("ioGetObjectK", d),
+      io_fn<keyed<get_cached_op>, 3, false>("ioGetCachedK", d),
       io_fn<keyed<has_op>, 0, false>("ioHasK", d),
       io_fn<keyed<set_op>, 1, false>("ioSetK", d),
       io_fn<keyed<delete_op>, 0, false>("ioDeleteK", d),

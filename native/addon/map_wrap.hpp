@@ -86,11 +86,15 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
   // The operations that are about the map rather than one key; c[0] is the
   // map reference, the rest their arguments.
   napi_value Size(const call& c, scratch& s);
+  napi_value Revision(const call& c, scratch& s);
   napi_value Clear(const call& c, scratch& s);
   napi_value Stats(const call& c, scratch& s);
   napi_value Close(const call& c, scratch& s);
   napi_value IsClosed(const call& c, scratch& s);
   napi_value Iterate(const call& c, scratch& s);
+  // range(ref, mode, max, range): an ordered map's first `max` entries of
+  // `range` (range_wrap.cpp).
+  napi_value Range(const call& c, scratch& s);
 
   // info(nativeMap): {id, keys, values, strategy, ref}.
   static Napi::Value Info(const Napi::CallbackInfo& info);

@@ -73,6 +73,8 @@ const std::vector<option_row>& option_table() {
                  [](parsed_options& p, std::size_t n) { p.core.capacity = n; }});
     t.push_back({"maxMemory", kind::count, std::nullopt,
                  [](parsed_options& p, std::size_t n) { p.core.max_memory = n; }});
+    t.push_back({"readCache", kind::count, std::nullopt,
+                 [](parsed_options& p, std::size_t n) { p.core.read_cache = n; }});
     t.push_back({"numa", kind::own, std::nullopt, nullptr,
                  [](Napi::Env env, Napi::Value v, parsed_options& p) {
                    p.core.numa_policy = parse_numa_option(env, v);
@@ -101,11 +103,7 @@ std::size_t read_count(Napi::Env env, const option_row& o, Napi::Value v) {
   return static_cast<std::size_t>(d);
 }
 
-}  // namespace
-
-parsed_options parse_options(Napi::Env env, Napi::Value arg) {
-  parsed_options p;
-  if (arg.IsUndefined() || arg.IsNull()) return p;
+void read_options(Napi::Env env, Napi::Value arg, parsed_options& p) {
   if (!arg.IsObject()) throw_type_error(env, "threadmap: options must be an object");
   const Napi::Object o = arg.As<Napi::Object>();
   for (const option_row& row : option_table()) {
@@ -123,6 +121,18 @@ parsed_options parse_options(Napi::Env env, Napi::Value arg) {
         break;
     }
   }
+  // The read cache (lib/read-cache.ts) keys a JS Map by the key itself, and
+  // bytes keys compare by content, not identity.
+  if (p.core.read_cache != 0 && p.keys == codec::bytes)
+    throw_type_error(env, "threadmap: options.readCache needs keys other than 'bytes'");
+}
+
+}  // namespace
+
+parsed_options parse_options(Napi::Env env, Napi::Value arg) {
+  parsed_options p;
+  if (!arg.IsUndefined() && !arg.IsNull()) read_options(env, arg, p);
+  p.core.order = order_of(p.keys);  // the key type's order; `ordered` alone uses it
   return p;
 }
 

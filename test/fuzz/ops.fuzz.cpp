@@ -96,7 +96,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           m->scan(u, buf);
           scan_reader r(buf);
           scan_record rec;
+          std::string last;
           while (r.next(rec)) {
+            // An ordered map scans in key order (bytes, the default order).
+            if (m->ordered() && !seen.empty() && !(last < rec.key)) mismatch("scan out of order");
+            last = rec.key;
             if (!seen.emplace(std::string(rec.key), std::string(rec.value)).second)
               mismatch("scan saw a key twice");
           }

@@ -9,7 +9,7 @@ import { MessageChannel } from 'node:worker_threads'
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
-import { addon, io } from '../../lib/native'
+import { addon, io, IO_LAYOUT } from '../../lib/native'
 import { STRATEGIES, runWorker } from './helpers'
 
 describe.each(STRATEGIES)('io path (%s)', (strategy) => {
@@ -142,7 +142,7 @@ test('the io buffer cannot be transferred away, and misuse is an Error, not a cr
   port2.close()
   expect(addon.io.byteLength).toBe(before) // still attached on every Node
   expect(io.buffer).toBe(addon.io)
-  expect(io.length).toBe(3)
+  expect(io.length).toBe(IO_LAYOUT.slots)
   const strings = new addon.NativeMap({ keys: 'string', values: 'number' })
   const numbers = new addon.NativeMap({ keys: 'number', values: 'number' })
   addon.setIfAbsent(addon.info(numbers).ref, 3, 30)

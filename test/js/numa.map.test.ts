@@ -25,7 +25,22 @@ function arrays(s: NumaStats): NumaStats['tables'] {
   return s.tables.filter((t) => t.placement !== 'empty')
 }
 
-describe.each(STRATEGIES)('%s', (strategy) => {
+// 'ordered' has no table arrays (nodes placed by first touch): it reports
+// none, and says so, under every policy.
+test('ordered: no tables to place, applied false with the reason, under every policy', () => {
+  for (const policy of [{ node: 0 }, 'local', 'interleave', 'none'] as NumaOption[]) {
+    const m = new ThreadMap<string, number>(null, { strategy: 'ordered', numa: policy })
+    for (let i = 0; i < 1000; i++) m.set(`k${i}`, i)
+    const s = m.stats().numa
+    expect(s.applied).toBe(false)
+    expect(s.reason).toMatch(/'ordered' strategy does not place its memory/)
+    expect(s.tables).toEqual([])
+    expect(m.get('k999')).toBe(999)
+    m.close()
+  }
+})
+
+describe.each(STRATEGIES.filter((s) => s !== 'ordered'))('%s', (strategy) => {
   test('{ node: 0 }: every table bound to node 0, and the kernel confirms it', () => {
     const m = new ThreadMap<string, number>(null, { strategy, numa: { node: 0 }, capacity: 100_000 })
     for (let i = 0; i < 1000; i++) m.set(`k${i}`, i)

@@ -12,12 +12,22 @@ const lab = loadLab()
 
 const WORKERS = 3
 
-async function record(strategy: string, histories: number, broken: boolean): Promise<LincheckOperation[]> {
-  const map = new ThreadMap<string, bigint>(null, { keys: 'string', values: 'bigint', strategy: strategy as never })
+async function record(
+  strategy: string,
+  histories: number,
+  broken: boolean,
+  readCache = 0,
+): Promise<LincheckOperation[] & { hits?: number }> {
+  const map = new ThreadMap<string, bigint>(null, {
+    keys: 'string',
+    values: 'bigint',
+    strategy: strategy as never,
+    readCache,
+  })
   const sab = new SharedArrayBuffer(12)
   const logs = await Promise.all(
     Array.from({ length: WORKERS }, (_, id) =>
-      runWorker<{ log: LincheckOperation[] }>('lincheck.mjs', {
+      runWorker<{ log: LincheckOperation[]; hits: number }>('lincheck.mjs', {
         handle: map.handle(),
         id,
         workers: WORKERS,
@@ -29,13 +39,26 @@ async function record(strategy: string, histories: number, broken: boolean): Pro
     ),
   )
   map.close()
-  return logs.flatMap((r) => r.log)
+  return Object.assign(
+    logs.flatMap((r) => r.log),
+    { hits: logs.reduce((n, r) => n + r.hits, 0) },
+  )
 }
 
 describe.each(STRATEGIES)('workers: linearizability (%s)', (strategy) => {
   test('histories recorded in 3 workers are linearizable', async () => {
     const history = await record(strategy, 400, false)
     expect(history.length).toBe(400 * WORKERS * 6)
+    expect(lab.checkLinearizable(history)).toEqual({ linearizable: true })
+  })
+
+  // Each worker's gets go through its own read cache (the handle carries
+  // the option), so a get that returned a cached value must still be one a
+  // linearizable map could return.
+  test('histories recorded in 3 workers with the read cache on are linearizable', async () => {
+    const history = await record(strategy, 400, false, 4)
+    expect(history.length).toBe(400 * WORKERS * 6)
+    expect(history.hits).toBeGreaterThan(0) // some gets were answered from a cache
     expect(lab.checkLinearizable(history)).toEqual({ linearizable: true })
   })
 })

@@ -685,6 +685,7 @@ void check_step(const tmtest::strategy_config& cfg, const char* variant,
                               std::to_string(p) + " '" + s.name + "', allocation " +
                               std::to_string(k) + " fails";
     auto m = build(cfg, script, p);
+    const std::uint64_t revision_before = m->revision();
     std::string got;
     bool threw = false;
     window w{true, k, {}};
@@ -705,6 +706,10 @@ void check_step(const tmtest::strategy_config& cfg, const char* variant,
       tmtest::fail(
           __FILE__, __LINE__,
           where + ": answered " + (threw ? "bad_alloc" : show(got)) + ", want " + show(want));
+    }
+    // A write that failed changed nothing: it drew no revision either.
+    if (r.failed && failed_cleanly && m->revision() != revision_before) {
+      tmtest::fail(__FILE__, __LINE__, where + ": failed, but the map's revision moved");
     }
     model md = r.failed && failed_cleanly ? before : after;
     if (same_contents(*m, md, where, false) && run_rest(*m, script, p, md, where) &&

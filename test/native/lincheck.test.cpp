@@ -96,7 +96,11 @@ int record_and_check(Make&& make, int histories, int threads, int ops, unsigned 
 class broken_map final : public concurrent_map {
  public:
   explicit broken_map(std::unique_ptr<concurrent_map> inner) : m_(std::move(inner)) {}
-  bool get(bytes k, std::string* out) const override { return m_->get(k, out); }
+  bool get(bytes k, std::string* out, std::uint64_t* rev = nullptr,
+           std::uint64_t unless = 0) const override {
+    return m_->get(k, out, rev, unless);
+  }
+  std::uint64_t revision() const override { return m_->revision(); }
   status put(bytes k, bytes v, std::string* old) override { return m_->put(k, v, old); }
   status put_if_absent(bytes k, bytes v, std::string* existing) override {
     if (m_->get(k, existing)) return status::exists;

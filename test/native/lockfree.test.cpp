@@ -551,11 +551,11 @@ TEST_CASE("lockfree: max_memory holds across migrations and clear") {
 // ---------------------------------------------------------------------------
 // At max_memory. A write that does not grow the map's memory is accepted at
 // the limit: one that replaces a present value with a value whose node is no
-// larger (value nodes are the value's length plus 4, rounded up to 16 bytes,
-// so every value of 12 bytes or less, numbers and counters included, takes the
-// smallest node), add on an existing counter, compare_and_set to such a
-// value or to absent, erase, and putting back a value no larger than one
-// erased. Growing writes stay refused with nothing changed.
+// larger (value nodes are the value's length plus 12, rounded up to 16
+// bytes, at least 32, so every value of 20 bytes or less, numbers and
+// counters included, takes the smallest node), add on an existing counter, compare_and_set to such
+// a value or to absent, erase, and putting back a value no larger than one erased. Growing writes
+// stay refused with nothing changed.
 
 namespace {
 
@@ -568,7 +568,7 @@ std::string number_bytes(double d) {
 }
 std::string long_value(long i, char fill) {
   std::string v = std::to_string(i) + ":";
-  v.resize(100, fill);  // a 112-byte node
+  v.resize(96, fill);  // a 112-byte node
   return v;
 }
 
@@ -626,12 +626,14 @@ struct full_map {
         break;
       }
     }
-    // Ballast b holds 2^(24 - b) bytes if that fitted: binary steps down to
-    // 16, the smallest difference between two node sizes.
+    // Ballast b grows its node by 2^(24 - b) bytes if that fitted: binary
+    // steps down to 16, the smallest difference between two node sizes. A
+    // value of step + 20 bytes takes a node of step + 32 (12-byte header,
+    // rounded up to 16): the empty value's 32-byte node plus the step.
     for (int b = 0; b < ballast; ++b) {
-      const std::size_t n = std::size_t{1} << (24 - std::min(b, 20));
-      if (n < 16) break;
-      const std::string v(n, 'B');
+      const std::size_t step = std::size_t{1} << (24 - std::min(b, 20));
+      if (step < 16) break;
+      const std::string v(step + 20, 'B');
       if (m.put(key_of("b", b), v, nullptr) == status::ok) model[key_of("b", b)] = v;
     }
     for (int b = 0; b < ballast; ++b) model.emplace(key_of("b", b), "");
@@ -657,7 +659,9 @@ void check_at_limit(full_map& f) {
   const std::size_t charged = f.m.stats().bytes, size = f.m.size();
   CHECK_EQ(f.m.put("not-there", "", nullptr), status::memory_limit);
   const std::string b = key_of("b", full_map::ballast - 1);
-  const std::string grown(f.model[b].size() + 16, 'G');
+  // 16 bytes more, and past 20 (every value up to 20 bytes takes the
+  // smallest node), so the node grows by at least one size class.
+  const std::string grown(std::max<std::size_t>(f.model[b].size() + 16, 21), 'G');
   CHECK_EQ(f.m.put(b, grown, nullptr), status::memory_limit);
   CHECK(!f.m.get("not-there", nullptr));
   CHECK_EQ(f.m.stats().bytes, charged);
@@ -708,7 +712,7 @@ void same_size_writes(full_map& f, long from, long to, int round) {
     // bytes longer that still fits its 112-byte node.
     const std::string l = f.key(k_long, i);
     const std::string l1 = long_value(i + round, 'M'),
-                      l2 = std::string(104, char('a' + round % 26));
+                      l2 = std::string(100, char('a' + round % 26));
     bad += m.put(l, l1, &out) != status::ok || out != f.model[l];
     bad += m.put(l, l2, &out) != status::ok || out != l1;
     f.model[l] = l2;
@@ -783,7 +787,8 @@ TEST_CASE("lockfree at max_memory: every write that does not grow the map is acc
     f.model[l] = "short";
   }
   CHECK_EQ(bad, 0);
-  CHECK_EQ(f.m.stats().bytes, charged - std::size_t(f.per_kind) * 96);
+  // Each long value's 112-byte node became a 32-byte one.
+  CHECK_EQ(f.m.stats().bytes, charged - std::size_t(f.per_kind) * 80);
   check_all(f);
 }
 

@@ -4,13 +4,17 @@
 import { parseCpuList, parseNuma } from './placement.mjs'
 
 // Every suite, in the order a run takes them (the default: all of them).
-export const SUITES = ['single', 'workers', 'objects', 'churn', 'hitratio', 'fetch']
+export const SUITES = ['single', 'workers', 'objects', 'churn', 'hitratio', 'fetch', 'ranges']
+// What a run takes when not told: every suite but ranges.
+export const DEFAULT_SUITES = SUITES.filter((s) => s !== 'ranges')
 
 export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
                           sizes 1000,100000, reads 95, uniform, every strategy and peer
-  --suites=${SUITES.join(',')}   which suites to run
+  --suites=${DEFAULT_SUITES.join(',')}   which suites to run; also ranges
+                          (strategy 'ordered' against a sorted array, one thread;
+                          not in the default set)
   --objects-size=100000   keys of the objects suite (session objects, one thread)
   --fetch-keys=64         keys of the fetch suite (2 workers + main fetch them all at once)
   --fetch-load-ms=20      the fetch suite's loader time
@@ -56,7 +60,7 @@ export const USAGE = `usage: npm run bench -- [flags]
 `
 
 const DEFAULTS = {
-  suites: SUITES,
+  suites: DEFAULT_SUITES,
   sizes: [1_000, 1_000_000],
   keyType: 'string',
   strategies: null, // every strategy of the addon

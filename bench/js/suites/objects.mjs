@@ -10,6 +10,13 @@
 //                            internal switch of lib/codecs.ts, set around
 //                            this contender's kernel calls only)
 //   ThreadMap json           JSON text
+//   ThreadMap any, readCache the default type with readCache: n (every key
+//                            fits), so after the first pass a get is a
+//                            revision check returning this thread's
+//                            deep-frozen copy (README, "Read cache")
+//   ThreadMap any, numbers   the same map type holding a number per key,
+//                            no read cache: the number-valued get the read
+//                            cache's target is measured against
 //   lmdb-js                  get / putSync of the same objects (its default
 //                            encoding: msgpackr with shared structures)
 //
@@ -73,7 +80,10 @@ function batched(n, run) {
 function implementations(opts, notes) {
   const ThreadMap = loadThreadMap()
   const { setObjectsThroughV8 } = require(path.join(path.dirname(distPath), 'codecs.js'))
-  const tm = (values) => () => new ThreadMap(null, { keys: 'string', values })
+  const tm =
+    (values, readCache = 0) =>
+    () =>
+      new ThreadMap(null, { keys: 'string', values, readCache })
   const impls = [
     { name: 'Map', baseline: true, create: () => new Map(), close: () => {} },
     { name: 'ThreadMap any', create: tm('any'), close: (m) => m.close() },
@@ -91,6 +101,8 @@ function implementations(opts, notes) {
       },
     },
     { name: 'ThreadMap json', create: tm('json'), close: (m) => m.close() },
+    { name: 'ThreadMap any, readCache', create: tm('any', opts.objectsSize), close: (m) => m.close() },
+    { name: 'ThreadMap any, numbers', numbers: true, create: tm('any'), close: (m) => m.close() },
   ]
   const why = opts.peers.includes('lmdb') ? peerUnavailable('lmdb') : 'not among --peers'
   if (why === null) {
@@ -148,11 +160,15 @@ export async function runObjects(opts, record, bar, notes) {
   const byKey = new Map(keys.map((k) => [k, sessionObject(r)]))
   const stored = keys.map((k) => byKey.get(k))
   const probed = probe.map((k) => byKey.get(k))
+  // For the contender that holds numbers: a number per key.
+  const numberOf = new Map(keys.map((k, i) => [k, i + 0.5]))
+  const storedNumbers = keys.map((k) => numberOf.get(k))
+  const probedNumbers = probe.map((k) => numberOf.get(k))
   const impls = implementations(opts, notes)
   const maps = impls.map((impl) => {
     const m = impl.create()
-    fill(impl, m, keys, stored)
-    verify(m, probe, probed, `${impl.name}, after the fill`)
+    fill(impl, m, keys, impl.numbers ? storedNumbers : stored)
+    verify(m, probe, impl.numbers ? probedNumbers : probed, `${impl.name}, after the fill`)
     return m
   })
   for (const op of ['get', 'set']) {
@@ -160,7 +176,8 @@ export async function runObjects(opts, record, bar, notes) {
     const contenders = impls.map((impl, i) => {
       const m = maps[i]
       const kernel = fresh(op === 'get' ? getKernel : setKernel)
-      const run = op === 'get' ? (s, e) => kernel(m, probe, s, e) : (s, e) => kernel(m, probe, probed, s, e)
+      const values = impl.numbers ? probedNumbers : probed
+      const run = op === 'get' ? (s, e) => kernel(m, probe, s, e) : (s, e) => kernel(m, probe, values, s, e)
       const wrapped = impl.around ? (s, e) => impl.around(() => run(s, e)) : run
       return { step: batched(n, wrapped) }
     })
@@ -178,7 +195,7 @@ export async function runObjects(opts, record, bar, notes) {
     bar.tick(`objects: ${op}`)
   }
   impls.forEach((impl, i) => {
-    verify(maps[i], probe, probed, `${impl.name}, after the run`)
+    verify(maps[i], probe, impl.numbers ? probedNumbers : probed, `${impl.name}, after the run`)
     impl.close(maps[i])
   })
 }

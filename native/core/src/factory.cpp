@@ -3,6 +3,7 @@
 #include "threadmap/factory.hpp"
 
 #include "threadmap/detail/lockfree.hpp"
+#include "threadmap/detail/ordered.hpp"
 #include "threadmap/detail/readmostly.hpp"
 #include "threadmap/detail/striped.hpp"
 
@@ -18,6 +19,8 @@ std::unique_ptr<concurrent_map> make_map(const options& opts) {
       return std::make_unique<readmostly_map>(opts);
     case strategy_kind::lockfree:
       return std::make_unique<lockfree_map>(opts);
+    case strategy_kind::ordered:
+      return std::make_unique<ordered_map>(opts);
     case strategy_kind::striped:
       return std::make_unique<optimistic_striped_map>(opts, opts.strategy, opts.stripes);
   }

@@ -45,7 +45,13 @@ constexpr std::uint8_t tag_deleted = 0x01;
 constexpr std::uint8_t tag_full = 0x80;     // full tags: 0x80 | the low 7 hash bits
 constexpr std::uint8_t blob_marker = 0x80;  // byte 0 of an out-of-line slot
 constexpr std::size_t header_bytes = 64;    // keeps the tags on a line boundary
-constexpr std::size_t slot_words = 3;
+// Words per slot. A flat_table slot is four (word 3 its revision): 32 bytes,
+// so one slot never straddles a line and key, value and revision of a short
+// entry come in one miss. A pointer_table slot is three (readmostly keeps
+// revisions in its value nodes). Each array records its own.
+constexpr std::size_t flat_words = 4;
+constexpr std::size_t pointer_words = 3;
+constexpr std::size_t rev_word = 3;
 
 struct blob {
   std::uint32_t klen;
@@ -123,6 +129,7 @@ struct probe_seq {
 
 struct table_array {
   std::size_t groups;         // at least 1
+  std::size_t words;          // per slot: flat_words or pointer_words
   numa::placement placement;  // how numa::allocate placed this array (free with the same)
 
   // All tags first (16 bytes a group), then all slots: a lookup's first
@@ -140,10 +147,10 @@ struct table_array {
     return const_cast<table_array*>(this)->group(g);
   }
   // The slots start on a cache line (the tag array is padded to whole lines),
-  // so each group's 384 bytes of slots are exactly six lines.
+  // so each group's 512 bytes of slots are exactly eight lines.
   static std::size_t tag_bytes(std::size_t groups) noexcept { return (groups * 16 + 63) / 64 * 64; }
   std::uint64_t* slot(std::size_t i) noexcept {
-    return tag_words() + tag_bytes(groups) / 8 + i * slot_words;
+    return tag_words() + tag_bytes(groups) / 8 + i * words;
   }
   const std::uint64_t* slot(std::size_t i) const noexcept {
     return const_cast<table_array*>(this)->slot(i);
@@ -160,25 +167,27 @@ struct table_array {
   }
   std::size_t capacity() const noexcept { return groups * flat_table::group_size; }
 
-  static std::size_t bytes_for(std::size_t groups) noexcept {
-    return header_bytes + tag_bytes(groups) + groups * flat_table::group_size * slot_words * 8;
+  static std::size_t bytes_for(std::size_t groups, std::size_t words) noexcept {
+    return header_bytes + tag_bytes(groups) + groups * flat_table::group_size * words * 8;
   }
   // What an array of `groups` takes from the system under policy `p`, as
   // charged to the budget (page-rounded when numa::allocate maps it).
-  static std::size_t footprint(std::size_t groups, const numa::policy& p) noexcept {
-    return numa::footprint(bytes_for(groups), p);
+  static std::size_t footprint(std::size_t groups, std::size_t words,
+                               const numa::policy& p) noexcept {
+    return numa::footprint(bytes_for(groups, words), p);
   }
   std::size_t charged() const noexcept {
-    return placement.mapped ? placement.mapped : bytes_for(groups);
+    return placement.mapped ? placement.mapped : bytes_for(groups, words);
   }
-  static table_array* create(std::size_t groups, const numa::policy& p) {
+  static table_array* create(std::size_t groups, std::size_t words, const numa::policy& p) {
     numa::placement where;
     // Zeroed (numa::allocate's contract), so every slot word a reader may load
     // is defined and every tag is empty. Placed by the calling thread: the one
     // that creates or grows the table.
-    void* mem = numa::allocate(bytes_for(groups), p, where);
+    void* mem = numa::allocate(bytes_for(groups, words), p, where);
     auto* t = static_cast<table_array*>(mem);
     t->groups = groups;
+    t->words = words;
     t->placement = where;
     return t;
   }
@@ -219,12 +228,14 @@ inline bool equal_short(const unsigned char* a, const unsigned char* b, std::siz
 // A consistent copy of one slot's words. Both slot formats mark a blob the
 // same way (byte 0 is 0x80, word 1 the blob), so destroy_with_blobs frees
 // either.
+template <std::size_t Words>
 struct slot_copy {
-  std::uint64_t w[slot_words];
+  static constexpr std::size_t words = Words;
+  std::uint64_t w[Words];
 
   void load(const table_array* t, std::size_t i) noexcept {
     const std::uint64_t* s = t->slot(i);
-    for (std::size_t k = 0; k < slot_words; ++k) w[k] = load_word(s + k);
+    for (std::size_t k = 0; k < Words; ++k) w[k] = load_word(s + k);
   }
   const unsigned char* raw() const noexcept { return reinterpret_cast<const unsigned char*>(w); }
   bool is_blob() const noexcept { return raw()[0] == blob_marker; }
@@ -233,7 +244,7 @@ struct slot_copy {
 
 // A flat_table slot: key and value inline, or both in a blob with the hash
 // in word 2.
-struct slot_view : slot_copy {
+struct slot_view : slot_copy<flat_words> {
   bytes key() const noexcept {
     if (is_blob()) return out_of_line()->key();
     return {reinterpret_cast<const char*>(raw()) + 2, raw()[0]};
@@ -296,14 +307,15 @@ inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
   return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
 }
 
-void store_slot(table_array* t, std::size_t i, const slot_copy& s) noexcept {
+template <std::size_t Words>
+void store_slot(table_array* t, std::size_t i, const slot_copy<Words>& s) noexcept {
   std::uint64_t* d = t->slot(i);
-  for (std::size_t k = 0; k < slot_words; ++k) store_word(d + k, s.w[k]);
+  for (std::size_t k = 0; k < Words; ++k) store_word(d + k, s.w[k]);
 }
 
 // A pointer_table slot: the key inline (byte 0 its length) or in a blob with
 // the hash's low 56 bits above the marker byte; word 2 the pointer.
-struct pointer_view : slot_copy {
+struct pointer_view : slot_copy<pointer_words> {
   static constexpr std::uint64_t hash_bits = (std::uint64_t{1} << 56) - 1;
 
   bytes key() const noexcept {
@@ -364,7 +376,8 @@ std::size_t probe(const table_array* t, std::uint64_t hash, Visit&& visit) {
 
 // A lookup reads the key's tag group, then the slot a tag points to: two
 // cache misses one after the other once the table is past the caches. The
-// slots of the home group (16 x 24 bytes: exactly six cache lines, since the
+// slots of the home group (16 x 32 bytes: exactly eight cache lines, six for
+// a pointer table's 24-byte slots, since the
 // slots start on a line) are fetched at the same time as the tags, so the
 // second miss overlaps the first (find() prefetches too; the figures are in
 // docs/benchmarks.md, "Measurements behind code choices"). Tables that fit in L1 (fewer than 64
@@ -375,13 +388,8 @@ inline void prefetch_home_slots(const table_array* t, std::uint64_t hash) noexce
   if (t->groups < prefetch_min_groups) return;
   const char* g =
       reinterpret_cast<const char*>(t->slot(hash_group(hash, t->groups) * flat_table::group_size));
-  static_assert(flat_table::group_size * slot_words * 8 == 6 * 64);
-  prefetch(g);
-  prefetch(g + 64);
-  prefetch(g + 128);
-  prefetch(g + 192);
-  prefetch(g + 256);
-  prefetch(g + 320);
+  // A group's slots are 16 x words x 8 bytes: 2 x words whole lines.
+  for (std::size_t line = 0; line < 2 * t->words; ++line) prefetch(g + line * 64);
 }
 
 // First free (empty or deleted) slot on the key's probe sequence. The caller
@@ -440,11 +448,11 @@ void prefetch_candidate_of(const table_array* t, std::uint64_t hash) noexcept {
 template <class View>
 table_array* copy_array(const table_array* old, std::size_t groups, const numa::policy& p,
                         memory_budget& budget, std::size_t& charged) {
-  charged = table_array::footprint(groups, p);
+  charged = table_array::footprint(groups, View::words, p);
   if (!budget.reserve(charged)) return nullptr;
   table_array* t;
   try {
-    t = table_array::create(groups, p);
+    t = table_array::create(groups, View::words, p);
   } catch (...) {
     budget.release(charged);
     throw;
@@ -512,7 +520,8 @@ void flat_table::end_write() noexcept {
   version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
-std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::string* out) const {
+std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::string* out,
+                                        std::uint64_t* revision, std::uint64_t unless) const {
   const std::uint64_t v = version_.load(std::memory_order_acquire);
   if (v & 1) return std::nullopt;
   const table_array* t = array_.load(std::memory_order_acquire);
@@ -531,7 +540,8 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     // blob pointer is only safe to follow if it was current at some instant.
     if (!still_valid()) return ok = false, -1;
     if (!s.holds(hash, key)) return 0;
-    if (out) {
+    if (revision) *revision = s.w[rev_word];
+    if (out && (unless == 0 || s.w[rev_word] != unless)) {
       const bytes val = s.value();
       out->assign(val.data(), val.size());
     }
@@ -570,11 +580,14 @@ bool flat_table::value_equals(const table_array* t, std::size_t index, bytes val
   return s.value() == value;
 }
 
-bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out) const {
+bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
+                            std::uint64_t* revision, std::uint64_t unless) const {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
   if (!f.present()) return false;
-  read_value(t, f.index, out);
+  const std::uint64_t r = load_word(t->slot(f.index) + rev_word);
+  if (revision) *revision = r;
+  if (unless == 0 || r != unless) read_value(t, f.index, out);
   return true;
 }
 
@@ -612,7 +625,8 @@ bool flat_table::reserve(std::size_t entries, memory_budget& budget) {
   return rebuild(groups, budget);
 }
 
-status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget) {
+status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget,
+                              revision_clock& clock) {
   const std::size_t extra = blob_bytes_for(key, value);
   if (extra && !budget.reserve(extra)) return status::memory_limit;
   slot_view s;
@@ -630,6 +644,7 @@ status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory
   const std::size_t i = free_slot_for(t, hash);
   const bool was_empty = t->tags(i / group_size).match(tag_empty) & (1u << (i % group_size));
   begin_write();
+  s.w[rev_word] = clock.next();  // inside the section: the write's linearization point
   store_slot(t, i, s);
   t->set_tag(i, tag_of(hash));
   end_write();
@@ -640,7 +655,7 @@ status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory
 }
 
 status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
-                             memory_budget& budget) {
+                             memory_budget& budget, revision_clock& clock) {
   table_array* t = array_.load(std::memory_order_relaxed);
   slot_view old;
   old.load(t, index);
@@ -659,6 +674,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
     throw;
   }
   begin_write();
+  s.w[rev_word] = clock.next();
   store_slot(t, index, s);
   end_write();
   if (freed > extra) budget.release(freed - extra);
@@ -667,7 +683,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   return status::ok;
 }
 
-void flat_table::remove(std::size_t index, memory_budget& budget) {
+void flat_table::remove(std::size_t index, memory_budget& budget, revision_clock& clock) {
   table_array* t = array_.load(std::memory_order_relaxed);
   slot_view old;
   old.load(t, index);
@@ -675,6 +691,7 @@ void flat_table::remove(std::size_t index, memory_budget& budget) {
   // slot can become empty again instead of a tombstone.
   const bool group_has_empty = t->tags(index / group_size).match(tag_empty) != 0;
   begin_write();
+  clock.next();  // a delete is a revision too
   t->set_tag(index, group_has_empty ? tag_empty : tag_deleted);
   end_write();
   if (group_has_empty) --used_;
@@ -688,29 +705,29 @@ void flat_table::remove(std::size_t index, memory_budget& budget) {
 }
 
 status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,
-                       memory_budget& budget) {
+                       memory_budget& budget, revision_clock& clock) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
-  if (!f.present()) return insert_new(hash, key, value, budget);
+  if (!f.present()) return insert_new(hash, key, value, budget, clock);
   std::string previous;
   if (old) read_value(t, f.index, &previous);
-  const status st = overwrite(f.index, hash, key, value, budget);
+  const status st = overwrite(f.index, hash, key, value, budget, clock);
   if (st == status::ok && old) old->swap(previous);
   return st;
 }
 
 status flat_table::put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
-                                 memory_budget& budget) {
+                                 memory_budget& budget, revision_clock& clock) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
-  if (!f.present()) return insert_new(hash, key, value, budget);
+  if (!f.present()) return insert_new(hash, key, value, budget, clock);
   read_value(t, f.index, existing);
   return status::exists;
 }
 
 status flat_table::compare_and_set(std::uint64_t hash, bytes key, const bytes* expected,
                                    const bytes* desired, std::string* current,
-                                   memory_budget& budget) {
+                                   memory_budget& budget, revision_clock& clock) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
   if (!expected) {
@@ -718,7 +735,7 @@ status flat_table::compare_and_set(std::uint64_t hash, bytes key, const bytes* e
       read_value(t, f.index, current);
       return status::mismatch;
     }
-    return desired ? insert_new(hash, key, *desired, budget) : status::ok;
+    return desired ? insert_new(hash, key, *desired, budget, clock) : status::ok;
   }
   if (!f.present()) return status::not_found;
   if (!value_equals(t, f.index, *expected)) {
@@ -726,23 +743,25 @@ status flat_table::compare_and_set(std::uint64_t hash, bytes key, const bytes* e
     return status::mismatch;
   }
   if (!desired) {
-    remove(f.index, budget);
+    remove(f.index, budget, clock);
     return status::ok;
   }
-  return overwrite(f.index, hash, key, *desired, budget);
+  return overwrite(f.index, hash, key, *desired, budget, clock);
 }
 
-status flat_table::erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget) {
+status flat_table::erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget,
+                         revision_clock& clock) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
   if (!f.present()) return status::not_found;
   read_value(t, f.index, old);
-  remove(f.index, budget);
+  remove(f.index, budget, clock);
   return status::ok;
 }
 
 status flat_table::add(std::uint64_t hash, bytes key, counter_kind kind, counter delta,
-                       bytes prefix, counter* result, memory_budget& budget) {
+                       bytes prefix, counter* result, memory_budget& budget,
+                       revision_clock& clock) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
   std::string cur;
@@ -754,8 +773,8 @@ status flat_table::add(std::uint64_t hash, bytes key, counter_kind kind, counter
       next_counter(f.present() ? &cur_view : nullptr, kind, delta, prefix, buf, next);
   if (computed != status::ok && computed != status::inserted) return computed;
   const bytes value(buf, prefix.size() + 8);
-  const status st = f.present() ? overwrite(f.index, hash, key, value, budget)
-                                : insert_new(hash, key, value, budget);
+  const status st = f.present() ? overwrite(f.index, hash, key, value, budget, clock)
+                                : insert_new(hash, key, value, budget, clock);
   if ((st == status::ok || st == status::inserted) && result) *result = next;
   return st;
 }

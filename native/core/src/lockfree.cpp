@@ -90,6 +90,10 @@ using word = std::uint64_t;
 
 constexpr word frozen_bit = 1;
 constexpr word v_null = 0;
+// Erased: v_tomb | r << 4, r the erase's revision, so no two tombstones of a
+// slot are equal and a CAS from a word loaded earlier fails if anything was
+// written since (threadmap/detail/revision.hpp). Bit 1 marks it: node
+// pointers are at least 8-aligned and the constants below 16 are fixed.
 constexpr word v_tomb = 2;
 // Final states of a migrated slot. Bit 0 is set in each, so a fetch_or that
 // freezes an already-moved word changes nothing.
@@ -123,6 +127,17 @@ inline word tag_of(std::uint64_t h) noexcept {
 // 16 is one of the constants above.
 constexpr word min_node = 16;
 
+inline word tomb_word(std::uint64_t revision) noexcept {
+  return v_tomb | revision << 4;
+}
+// v without its frozen bit: a value node, a tombstone, or a constant.
+inline bool is_node(word v) noexcept {
+  return v >= min_node && !(v & v_tomb);
+}
+inline bool is_tomb(word v) noexcept {
+  return (v & 0xF) == v_tomb;
+}
+
 inline bool is_moved(word v) noexcept {
   return v == v_moved_null || v == v_moved_tomb || v == v_moved_live;
 }
@@ -151,17 +166,26 @@ struct key_node {
 };
 static_assert(sizeof(key_node) == 16);
 
-// A 4-byte length (values are at most max_value_bytes): the smallest node,
-// 16 bytes, then holds every value of 12 bytes or less, so the primitives of
-// every value type (an 'any' number is a tag byte and 8 bytes) replace one
-// another in place of memory, also at max_memory. Bytes are read and written
-// with memcpy, so their alignment does not matter.
+// A 4-byte length (values are at most max_value_bytes) and the 8-byte
+// revision of the write that made it, set before the node is published,
+// kept as two 4-byte halves so the header is 12 bytes: the smallest node,
+// 32 bytes, then holds every value of 20 bytes or less, so the primitives of every value
+// type (an 'any' number is a tag byte and 8 bytes) replace one another in
+// place of memory, also at max_memory. Bytes are read and written with
+// memcpy, so their alignment does not matter.
 struct value_node {
   std::uint32_t len;
+  std::uint32_t rev_half[2];
   char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
   bytes value() const noexcept { return {reinterpret_cast<const char*>(this + 1), len}; }
+  std::uint64_t revision() const noexcept {
+    std::uint64_t r;
+    std::memcpy(&r, rev_half, sizeof r);
+    return r;
+  }
+  void set_revision(std::uint64_t r) noexcept { std::memcpy(rev_half, &r, sizeof r); }
 };
-static_assert(sizeof(value_node) == 4);
+static_assert(sizeof(value_node) == 12);
 static_assert(max_value_bytes <= UINT32_MAX);
 
 inline std::size_t round16(std::size_t n) noexcept {
@@ -170,8 +194,9 @@ inline std::size_t round16(std::size_t n) noexcept {
 inline std::size_t key_bytes(std::size_t len) noexcept {
   return round16(sizeof(key_node) + len);
 }
+// At least 32: every value of 20 bytes or less shares the one smallest size.
 inline std::size_t value_bytes(std::size_t len) noexcept {
-  return round16(sizeof(value_node) + len);
+  return std::max<std::size_t>(32, round16(sizeof(value_node) + len));
 }
 
 inline key_node* key_of(word kw) noexcept {
@@ -494,7 +519,7 @@ void destroy_chain(generation* g) noexcept {
       const word v = vw & ~frozen_bit;
       // A frozen value also held downstream belongs downstream; a key node
       // whose last reference this slot held has no other slot.
-      if (v >= min_node && !((vw & frozen_bit) && held_downstream(downstream, k, v))) {
+      if (is_node(v) && !((vw & frozen_bit) && held_downstream(downstream, k, v))) {
         dead[n++] = v;
       }
       if (k->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -664,11 +689,11 @@ void copy_slot(generation* g, table* t, std::size_t i) {
   key_node* k = key_of(kw);
   const word v = vw & ~frozen_bit;
   word final_word;
-  if (v >= min_node) {
+  if (is_node(v)) {
     copy_value(g, t->next.load(std::memory_order_acquire), k, v);
     final_word = v_moved_live;
   } else {
-    final_word = v == v_tomb ? v_moved_tomb : v_moved_null;
+    final_word = is_tomb(v) ? v_moved_tomb : v_moved_null;
   }
   if (!cas(&s.value, vw, final_word)) return;  // another copier finished it
   if (final_word == v_moved_live) {
@@ -897,7 +922,7 @@ struct found_value {
   table* t = nullptr;
   std::size_t index = 0;
   word vw = v_null;  // a node pointer (maybe frozen) when present
-  bool present() const noexcept { return (vw & ~frozen_bit) >= min_node; }
+  bool present() const noexcept { return is_node(vw & ~frozen_bit); }
   const value_node* node() const noexcept { return value_of(vw); }
 };
 
@@ -939,7 +964,7 @@ value_node* value_for_write(generation* g, std::uint64_t h, bytes key, std::size
 struct decision {
   status st;
   bool write;
-  word to;  // v_tomb, or a value node pointer
+  word to;  // v_tomb (update() adds the revision), or a value node pointer
 };
 
 // The write loop shared by every mutation: find (or claim) the key's slot,
@@ -948,8 +973,9 @@ struct decision {
 // install (freed here if it was not installed) and `held` the bytes charged
 // for it; `old` receives the value a successful write replaced.
 template <class Plan>
-status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_node*& fresh,
-              std::size_t& held, std::string* old, Plan&& plan) {
+status update(generation* g, detail::revision_clock& clock, std::uint64_t h, bytes key,
+              bool may_insert, value_node*& fresh, std::size_t& held, std::string* old,
+              Plan&& plan) {
   claim c;
   // Frees what this call allocated and did not install, also when a table
   // allocation throws halfway (nothing else needs undoing: a claimed key slot
@@ -1006,21 +1032,30 @@ status update(generation* g, std::uint64_t h, bytes key, bool may_insert, value_
         moved_on = true;
         break;
       }
-      value_node* cur = vw >= min_node ? value_of(vw) : nullptr;
+      value_node* cur = is_node(vw) ? value_of(vw) : nullptr;
       const decision d = plan(cur);
       if (!d.write) {
         result = d.st;
         break;
       }
-      const bool now_live = d.to >= min_node;  // then d.to is fresh
+      const bool now_live = is_node(d.to);  // then d.to is fresh
       if (now_live && !settle_value(g, fresh, cur, held)) {
         result = status::memory_limit;
         break;
       }
       // Room for the old value before the CAS: once it succeeds, nothing may fail.
       if (old && cur) old->reserve(cur->len);
+      // Drawn after vw was loaded and before the CAS that replaces it; a
+      // failed CAS reloads vw and the loop draws again.
+      const std::uint64_t r = clock.next();
+      word to = d.to;
+      if (now_live) {
+        fresh->set_revision(r);
+      } else {
+        to = tomb_word(r);
+      }
       pause_at(lockfree_test::cas_window);
-      if (cas(vp, vw, d.to)) {
+      if (cas(vp, vw, to)) {
         std::size_t owed = 0;  // what fresh's charge lacks: cur's pays for it
         if (now_live) {
           owed = value_bytes(fresh->len) - held;
@@ -1098,7 +1133,7 @@ bool walk_region(const table* t, std::size_t unit, std::string& buf, std::size_t
     if ((k->hash >> 56) != unit) continue;
     const word vw = load(&t->slots[i].value);
     if (is_moved(vw)) return false;
-    if ((vw & ~frozen_bit) < min_node) continue;
+    if (!is_node(vw & ~frozen_bit)) continue;
     append_scan_record(buf, k->key(), value_of(vw)->value());
     ++count;
   }
@@ -1167,13 +1202,16 @@ lockfree_map::~lockfree_map() {
   unref_generation(g);
 }
 
-bool lockfree_map::get(bytes key, std::string* out) const {
+bool lockfree_map::get(bytes key, std::string* out, std::uint64_t* revision,
+                       std::uint64_t unless) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard guard;
   generation* g = root_.load(std::memory_order_acquire);
   const found_value f = lookup(g, hash_bytes(key), key);
   if (!f.present()) return false;
-  copy_out(f.node(), out);
+  const std::uint64_t r = f.node()->revision();
+  if (revision) *revision = r;
+  if (unless == 0 || r != unless) copy_out(f.node(), out);
   return true;
 }
 
@@ -1204,7 +1242,7 @@ void lockfree_map::get_many(const bytes* keys, std::size_t n, std::string* out, 
       const word kw = load(&s.key);
       if (kw > k_dead) prefetch(key_of(kw));
       const word vw = load(&s.value);
-      if ((vw & ~frozen_bit) >= min_node) prefetch(value_of(vw));
+      if (is_node(vw & ~frozen_bit)) prefetch(value_of(vw));
     }
     if (i >= 2 * lag && i - 2 * lag < n) {
       const std::size_t j = i - 2 * lag;
@@ -1235,7 +1273,7 @@ status lockfree_map::put(bytes key, bytes value, std::string* old) {
   if (!fresh) return status::memory_limit;
   if (!value.empty()) std::memcpy(fresh->data(), value.data(), value.size());
   const word to = reinterpret_cast<word>(fresh);
-  return update(g, h, key, !replace_only, fresh, held, old, [&](const value_node* cur) {
+  return update(g, clock_, h, key, !replace_only, fresh, held, old, [&](const value_node* cur) {
     if (!cur && replace_only) return decision{status::memory_limit, false, 0};
     return decision{cur ? status::ok : status::inserted, true, to};
   });
@@ -1255,7 +1293,7 @@ status lockfree_map::put_if_absent(bytes key, bytes value, std::string* existing
   value_node* fresh = new_value(g, value, 0, held);
   if (!fresh) return status::memory_limit;
   const word to = reinterpret_cast<word>(fresh);
-  return update(g, h, key, true, fresh, held, nullptr, [&](const value_node* cur) {
+  return update(g, clock_, h, key, true, fresh, held, nullptr, [&](const value_node* cur) {
     if (cur) {
       copy_out(cur, existing);
       return decision{status::exists, false, 0};
@@ -1285,7 +1323,7 @@ status lockfree_map::compare_and_set(bytes key, const bytes* expected, const byt
     fresh = new_value(g, *desired, 0, held);
     if (!fresh) return status::memory_limit;
     const word to = reinterpret_cast<word>(fresh);
-    return update(g, h, key, true, fresh, held, nullptr, [&](const value_node* cur) {
+    return update(g, clock_, h, key, true, fresh, held, nullptr, [&](const value_node* cur) {
       if (cur) {
         copy_out(cur, current);
         return decision{status::mismatch, false, 0};
@@ -1295,7 +1333,7 @@ status lockfree_map::compare_and_set(bytes key, const bytes* expected, const byt
   }
   // Never inserts: allocate the new value only once the expected one is seen,
   // charged what it adds to that one.
-  return update(g, h, key, false, fresh, held, nullptr, [&](const value_node* cur) {
+  return update(g, clock_, h, key, false, fresh, held, nullptr, [&](const value_node* cur) {
     if (!cur) return decision{status::not_found, false, 0};
     if (!equal(cur, *expected)) {
       copy_out(cur, current);
@@ -1315,10 +1353,11 @@ status lockfree_map::erase(bytes key, std::string* old) {
   generation* g = root_.load(std::memory_order_acquire);
   value_node* none = nullptr;
   std::size_t held = 0;
-  return update(g, hash_bytes(key), key, false, none, held, old, [&](const value_node* cur) {
-    if (!cur) return decision{status::not_found, false, 0};
-    return decision{status::ok, true, v_tomb};
-  });
+  return update(g, clock_, hash_bytes(key), key, false, none, held, old,
+                [&](const value_node* cur) {
+                  if (!cur) return decision{status::not_found, false, 0};
+                  return decision{status::ok, true, v_tomb};
+                });
 }
 
 status lockfree_map::add(bytes key, counter_kind kind, counter delta, bytes prefix,
@@ -1337,7 +1376,7 @@ status lockfree_map::add(bytes key, counter_kind kind, counter delta, bytes pref
   const word to = reinterpret_cast<word>(fresh);
   counter next{};
   const status st =
-      update(g, h, key, !replace_only, fresh, held, nullptr, [&](const value_node* cur) {
+      update(g, clock_, h, key, !replace_only, fresh, held, nullptr, [&](const value_node* cur) {
         if (!cur && replace_only) return decision{status::memory_limit, false, 0};
         bytes cur_bytes;
         if (cur) cur_bytes = cur->value();
@@ -1359,6 +1398,7 @@ void lockfree_map::clear() {
   epoch::guard guard;
   generation* fresh = new_generation(0);
   generation* old = root_.exchange(fresh, std::memory_order_acq_rel);
+  clock_.next();  // the clear's revision, after the swap (revision.hpp says what it orders)
   epoch::retire(old, &delete_generation, old->table_bytes.load(std::memory_order_relaxed));
 }
 

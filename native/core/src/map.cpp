@@ -1,5 +1,6 @@
 // The interface's own functions (threadmap/map.hpp): names of statuses and
-// strategies, the scan record format, and the one-by-one get_many.
+// strategies, the scan record format, the one-by-one get_many and the
+// empty range of strategies that keep no order.
 #include <cstring>
 
 #include "threadmap/map.hpp"
@@ -40,6 +41,8 @@ const char* to_string(strategy_kind s) noexcept {
       return "readmostly";
     case strategy_kind::lockfree:
       return "lockfree";
+    case strategy_kind::ordered:
+      return "ordered";
   }
   return "unknown";
 }
@@ -72,6 +75,10 @@ bool scan_reader::next(scan_record& out) noexcept {
   out.value = buf_.substr(pos_ + lens[0], lens[1]);
   pos_ += body;
   return true;
+}
+
+std::size_t concurrent_map::range(const key_range&, std::size_t, std::string&) const {
+  return 0;
 }
 
 void concurrent_map::get_many(const bytes* keys, std::size_t n, std::string* out,

@@ -20,6 +20,7 @@
 namespace threadmap {
 
 struct readmostly_map::value_node {
+  std::uint64_t rev;  // the revision of the write that made it; set before it is published
   std::uint32_t len;
   bytes view() const noexcept { return {reinterpret_cast<const char*>(this + 1), len}; }
   static std::size_t size_for(std::size_t len) noexcept { return sizeof(value_node) + len; }
@@ -31,12 +32,41 @@ struct readmostly_map::entry {
 
 namespace {
 
-// The `expunged` state: an address no value node can have.
-alignas(16) unsigned char expunged_storage[16];
+// An entry's word is a value node (from malloc: at least 8-aligned, so its
+// low three bits are 0) or one of two tagged states that carry a revision
+// r in the bits above: deleted (r << 3 | 2, r the delete's revision, so no
+// two deleted states of an entry are equal and a CAS from one can never
+// succeed on another: revision.hpp's argument) and expunged (r << 3 | 4,
+// keeping the revision of the deleted state it replaced, so undoing the
+// expunging restores exactly that state).
+constexpr std::uintptr_t deleted_tag = 2, expunged_tag = 4, tag_mask = 7;
 
 template <class Node>
-Node* expunged() noexcept {
-  return reinterpret_cast<Node*>(&expunged_storage);
+Node* deleted_state(std::uint64_t r) noexcept {
+  return reinterpret_cast<Node*>(static_cast<std::uintptr_t>(r << 3) | deleted_tag);
+}
+template <class Node>
+bool is_live(const Node* p) noexcept {
+  return p && (reinterpret_cast<std::uintptr_t>(p) & tag_mask) == 0;
+}
+template <class Node>
+bool is_expunged(const Node* p) noexcept {
+  return (reinterpret_cast<std::uintptr_t>(p) & tag_mask) == expunged_tag;
+}
+template <class Node>
+bool is_deleted(const Node* p) noexcept {
+  return !is_live(p) && !is_expunged(p);
+}
+// deleted <-> expunged, keeping the revision.
+template <class Node>
+Node* expunged_of(const Node* deleted) noexcept {
+  return reinterpret_cast<Node*>((reinterpret_cast<std::uintptr_t>(deleted) & ~tag_mask) |
+                                 expunged_tag);
+}
+template <class Node>
+Node* deleted_of(const Node* expunged) noexcept {
+  return reinterpret_cast<Node*>((reinterpret_cast<std::uintptr_t>(expunged) & ~tag_mask) |
+                                 deleted_tag);
 }
 
 }  // namespace
@@ -74,11 +104,11 @@ readmostly_map::~readmostly_map() {
   readonly* r = read_.load(std::memory_order_relaxed);
   auto drop = [](bytes, entry* e) {
     value_node* p = e->p.load(std::memory_order_relaxed);
-    if (p && p != expunged<value_node>()) std::free(p);
+    if (is_live(p)) std::free(p);
     delete e;
   };
   r->table->for_each([&](bytes k, entry* e) {
-    if (!dirty_ || e->p.load(std::memory_order_relaxed) == expunged<value_node>()) drop(k, e);
+    if (!dirty_ || is_expunged(e->p.load(std::memory_order_relaxed))) drop(k, e);
   });
   if (dirty_) dirty_->for_each(drop);
   delete dirty_;
@@ -107,7 +137,7 @@ void readmostly_map::free_unpublished(value_node* n, std::size_t charge) {
 }
 
 void readmostly_map::retire_node(value_node* n) {
-  if (!n || n == expunged<value_node>()) return;
+  if (!is_live(n)) return;
   const std::size_t bytes = value_node::size_for(n->len);
   budget_->release(bytes);
   epoch::retire(n, &std::free, bytes);
@@ -156,22 +186,28 @@ template <class Decide>
 std::optional<status> readmostly_map::cas_loop(entry* e, Decide& decide) {
   for (;;) {
     value_node* p = e->p.load(std::memory_order_acquire);
-    if (p == expunged<value_node>()) return std::nullopt;
-    const decision d = p ? decide(std::optional<bytes>(p->view())) : decide(std::nullopt);
-    if (d.kind == decision::keep || (d.kind == decision::erase && !p)) return d.result;
+    if (is_expunged(p)) return std::nullopt;
+    const bool live = is_live(p);
+    const decision d = live ? decide(std::optional<bytes>(p->view())) : decide(std::nullopt);
+    if (d.kind == decision::keep || (d.kind == decision::erase && !live)) return d.result;
     // A replacement reserves only its growth over p, so at the limit a value
     // no larger than the present one is still accepted; p's bytes leave the
     // budget when the swap succeeds (p is freed once no reader holds it).
-    const std::size_t have = p ? value_node::size_for(p->len) : 0;
+    const std::size_t have = live ? value_node::size_for(p->len) : 0;
     const std::size_t need = d.kind == decision::set ? value_node::size_for(d.value.size()) : 0;
     const std::size_t charge = need > have ? need - have : 0;
     value_node* n = nullptr;
     if (d.kind == decision::set && !(n = make_node(d.value, charge))) return status::memory_limit;
-    if (e->p.compare_exchange_strong(p, n, std::memory_order_acq_rel, std::memory_order_acquire)) {
-      if (!p && n) size_.add(1);
-      if (p && !n) size_.add(-1);
+    // Drawn after the load of p and before the CAS that replaces it, again
+    // on every attempt (threadmap/detail/revision.hpp).
+    const std::uint64_t r = clock_.next();
+    if (n) n->rev = r;
+    value_node* to = n ? n : deleted_state<value_node>(r);
+    if (e->p.compare_exchange_strong(p, to, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      if (!live && n) size_.add(1);
+      if (live && !n) size_.add(-1);
       if (have > need) budget_->release(have - need);
-      if (p) epoch::retire(p, &std::free, have);
+      if (live) epoch::retire(p, &std::free, have);
       return d.result;
     }
     free_unpublished(n, charge);
@@ -191,9 +227,7 @@ void readmostly_map::miss_locked() const {
   // The old read table's expunged entries were never copied to dirty: nothing
   // reaches them any more.
   old->table->for_each([&](bytes, entry* e) {
-    if (e->p.load(std::memory_order_relaxed) == expunged<value_node>()) {
-      g->entries.emplace_back(e, nullptr);
-    }
+    if (is_expunged(e->p.load(std::memory_order_relaxed))) g->entries.emplace_back(e, nullptr);
   });
   g->tables[0] = old->table;
   g->cell = old;
@@ -215,12 +249,11 @@ bool readmostly_map::make_dirty_locked(std::uint64_t hash, bytes key, entry* e) 
       if (!ok) return;
       // Deleted entries become expunged and stay out of dirty.
       value_node* p = x->p.load(std::memory_order_acquire);
-      while (!p) {
-        if (x->p.compare_exchange_weak(p, expunged<value_node>(), std::memory_order_acq_rel)) {
-          p = expunged<value_node>();
-        }
+      while (is_deleted(p)) {
+        value_node* const to = expunged_of(p);
+        if (x->p.compare_exchange_weak(p, to, std::memory_order_acq_rel)) p = to;
       }
-      if (p == expunged<value_node>()) return;
+      if (is_expunged(p)) return;
       ok = d->insert(hash_bytes(k), k, x, *budget_) == status::inserted;
     });
     if (ok) ok = d->insert(hash, key, e, *budget_) == status::inserted;
@@ -246,9 +279,8 @@ void readmostly_map::discard_dirty(const entry_table& read, entry_table* d) {
   // one that saw it waits for the lock and looks again, so turning it back
   // into a deleted one is invisible.
   read.for_each([](bytes, entry* x) {
-    if (x->p.load(std::memory_order_relaxed) == expunged<value_node>()) {
-      x->p.store(nullptr, std::memory_order_release);
-    }
+    value_node* p = x->p.load(std::memory_order_relaxed);
+    if (is_expunged(p)) x->p.store(deleted_of(p), std::memory_order_release);
   });
   if (!d) return;
   budget_->release(d->bytes_used());
@@ -283,6 +315,10 @@ status readmostly_map::insert_locked(std::uint64_t hash, bytes key, bytes value,
     undo();
     throw;
   }
+  // Only lock holders read the dirty table that now holds e, so stamping
+  // after the insert (which may fail and must then leave the clock alone) is
+  // still before any thread can read it.
+  n->rev = clock_.next();
   size_.add(1);
   return result;
 }
@@ -299,7 +335,7 @@ status readmostly_map::modify(bytes key, Decide&& decide) {
   readonly* r = read_.load(std::memory_order_relaxed);
   if (entry* e = lookup(r->table, h, key)) {
     value_node* p = e->p.load(std::memory_order_acquire);
-    if (p != expunged<value_node>()) return *cas_loop(e, decide);  // only we expunge
+    if (!is_expunged(p)) return *cas_loop(e, decide);  // only we expunge
     // Expunged: absent, and not in dirty. A set puts it back into dirty.
     const decision d = decide(std::nullopt);
     if (d.kind != decision::set) return d.result;
@@ -319,6 +355,7 @@ status readmostly_map::modify(bytes key, Decide&& decide) {
       free_unpublished(n);
       return status::memory_limit;
     }
+    n->rev = clock_.next();  // under the lock; lock-free writers leave an expunged entry alone
     e->p.store(n, std::memory_order_release);
     size_.add(1);
     return d.result;
@@ -335,7 +372,8 @@ status readmostly_map::modify(bytes key, Decide&& decide) {
   return insert_locked(h, key, d.value, d.result);
 }
 
-bool readmostly_map::get(bytes key, std::string* out) const {
+bool readmostly_map::get(bytes key, std::string* out, std::uint64_t* revision,
+                         std::uint64_t unless) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
   const std::uint64_t h = hash_bytes(key);
@@ -352,8 +390,9 @@ bool readmostly_map::get(bytes key, std::string* out) const {
   }
   if (!e) return false;
   const value_node* p = e->p.load(std::memory_order_acquire);
-  if (!p || p == expunged<value_node>()) return false;
-  if (out) out->assign(p->view().data(), p->view().size());
+  if (!is_live(p)) return false;
+  if (revision) *revision = p->rev;
+  if (out && (unless == 0 || p->rev != unless)) out->assign(p->view().data(), p->view().size());
   return true;
 }
 
@@ -399,7 +438,7 @@ void readmostly_map::get_many(const bytes* keys, std::size_t n, std::string* out
       state& s = st[(i - 3 * lag) % ring];
       if (s.e) {
         s.p = s.e->p.load(std::memory_order_acquire);
-        if (s.p == expunged<value_node>()) s.p = nullptr;
+        if (!is_live(s.p)) s.p = nullptr;
         if (s.p) prefetch(s.p);
       }
     }
@@ -508,17 +547,20 @@ void readmostly_map::clear() {
   auto drop = [&](bytes, entry* e) {
     // A thread still holding `e` sees expunged, takes the lock and finds the
     // new, empty tables.
-    value_node* p = e->p.exchange(expunged<value_node>(), std::memory_order_acq_rel);
-    if (p == expunged<value_node>()) p = nullptr;
+    value_node* p = e->p.exchange(expunged_of<value_node>(nullptr), std::memory_order_acq_rel);
+    if (!is_live(p)) p = nullptr;
     if (p) ++present;
     dropped->entries.emplace_back(e, p);
   };
   // Each entry once: with a dirty table, read's entries that are not expunged
   // are in dirty too, so read (walked first) gives only its expunged ones.
   r->table->for_each([&](bytes k, entry* e) {
-    if (!dirty || e->p.load(std::memory_order_acquire) == expunged<value_node>()) drop(k, e);
+    if (!dirty || is_expunged(e->p.load(std::memory_order_acquire))) drop(k, e);
   });
   if (dirty) dirty->for_each(drop);
+  // After every entry is expunged: an update that beat the expunging drew
+  // its revision before this one (threadmap/detail/revision.hpp).
+  clock_.next();
   size_.add(-present);
   dropped->tables[0] = r->table;
   dropped->tables[1] = dirty;
@@ -535,7 +577,7 @@ std::size_t readmostly_map::scan(std::size_t unit, std::string& out) const {
   // When amended, dirty holds every live entry; otherwise read does.
   (r->amended ? dirty_ : r->table)->for_each([&](bytes key, entry* e) {
     const value_node* p = e->p.load(std::memory_order_acquire);
-    if (!p || p == expunged<value_node>()) return;
+    if (!is_live(p)) return;
     append_scan_record(out, key, p->view());
     ++n;
   });

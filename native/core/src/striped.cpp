@@ -69,27 +69,29 @@ template <class Lock, read_mode Mode>
 striped_map<Lock, Mode>::~striped_map() = default;
 
 template <class Lock, read_mode Mode>
-bool striped_map<Lock, Mode>::get(bytes key, std::string* out) const {
+bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* revision,
+                                  std::uint64_t unless) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
-  return get_hashed(hash_bytes(key), key, out);
+  return get_hashed(hash_bytes(key), key, out, revision, unless);
 }
 
 template <class Lock, read_mode Mode>
-bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string* out) const {
+bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string* out,
+                                         std::uint64_t* revision, std::uint64_t unless) const {
   stripe& s = stripe_for(h);
   if constexpr (Mode == read_mode::optimistic) {
     for (int i = 0; i < optimistic_attempts; ++i) {
-      if (const std::optional<bool> r = s.table.try_get(h, key, out)) return *r;
+      if (const std::optional<bool> r = s.table.try_get(h, key, out, revision, unless)) return *r;
       cpu_relax();
     }
   }
   if constexpr (Mode == read_mode::shared) {
     std::shared_lock lock(s.lock);
-    return s.table.get_locked(h, key, out);
+    return s.table.get_locked(h, key, out, revision, unless);
   } else {
     std::lock_guard lock(s.lock);
-    return s.table.get_locked(h, key, out);
+    return s.table.get_locked(h, key, out, revision, unless);
   }
 }
 
@@ -134,14 +136,14 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::put(bytes key, bytes value, std::string* old) {
   return write(key, value.size(), [&](detail::flat_table& t, std::uint64_t h) {
-    return t.put(h, key, value, old, *budget_);
+    return t.put(h, key, value, old, *budget_, clock_);
   });
 }
 
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::put_if_absent(bytes key, bytes value, std::string* existing) {
   return write(key, value.size(), [&](detail::flat_table& t, std::uint64_t h) {
-    return t.put_if_absent(h, key, value, existing, *budget_);
+    return t.put_if_absent(h, key, value, existing, *budget_, clock_);
   });
 }
 
@@ -149,7 +151,7 @@ template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::compare_and_set(bytes key, const bytes* expected,
                                                 const bytes* desired, std::string* current) {
   return write(key, desired ? desired->size() : 0, [&](detail::flat_table& t, std::uint64_t h) {
-    return t.compare_and_set(h, key, expected, desired, current, *budget_);
+    return t.compare_and_set(h, key, expected, desired, current, *budget_, clock_);
   });
 }
 
@@ -157,7 +159,7 @@ template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::erase(bytes key, std::string* old) {
   if (key.size() > max_key_bytes) return status::not_found;
   return write(key, 0, [&](detail::flat_table& t, std::uint64_t h) {
-    return t.erase(h, key, old, *budget_);
+    return t.erase(h, key, old, *budget_, clock_);
   });
 }
 
@@ -165,7 +167,7 @@ template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::add(bytes key, counter_kind kind, counter delta, bytes prefix,
                                     counter* result) {
   return write(key, prefix.size() + 8, [&](detail::flat_table& t, std::uint64_t h) {
-    return t.add(h, key, kind, delta, prefix, result, *budget_);
+    return t.add(h, key, kind, delta, prefix, result, *budget_, clock_);
   });
 }
 
@@ -187,6 +189,7 @@ void striped_map<Lock, Mode>::clear() {
     std::unique_ptr<std::optional<detail::flat_table::write_section>[]> sections(
         new std::optional<detail::flat_table::write_section>[count_]);
     for (unsigned i = 0; i < count_; ++i) sections[i].emplace(stripes_[i].table);
+    clock_.next();  // the clear's one revision, drawn while no stripe can be read
     for (unsigned i = 0; i < count_; ++i) stripes_[i].table.clear(*budget_);
   }
 }

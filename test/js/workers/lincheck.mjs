@@ -97,4 +97,5 @@ for (let h = 0; h < histories; h++) {
     log.push(op)
   }
 }
-parentPort.postMessage({ type: 'result', log })
+// With the readCache option: how many gets the worker's cache answered.
+parentPort.postMessage({ type: 'result', log, hits: map.stats().readCache?.hits ?? 0 })

@@ -9,6 +9,18 @@
 // between its call and its return. Output strings are assigned (not appended)
 // and are left untouched when the operation reports that nothing was found.
 //
+// Revisions (etcd's mod revision): every write that changes the map (put,
+// put_if_absent that inserts, compare_and_set that changes, add, erase that
+// removes, clear) draws a revision from the map's one clock
+// (threadmap/detail/revision.hpp, whose essay proves what follows). They are
+// unique and start at 1; if write A returned before write B was called, in
+// any threads, rev(A) < rev(B); the writes of one key have increasing
+// revisions in the order they took effect. An entry carries the revision of
+// the write that gave it its value; a delete's and a clear's revision only
+// advance revision(). On mutex, rwlock and striped the revision order is
+// also an order in which the writes took effect; lockfree, ordered and
+// readmostly's lock-free updates promise only the above.
+//
 // Memory safety across threads: every call must run inside an epoch guard
 // (threadmap/epoch.hpp); the strategies open one themselves, so callers only
 // need their own guard to keep a `concurrent_map*` alive while they use it
@@ -46,17 +58,17 @@ enum class status : std::uint8_t {
 
 const char* to_string(status s) noexcept;
 
-enum class strategy_kind : std::uint8_t { mutex, striped, rwlock, readmostly, lockfree };
+enum class strategy_kind : std::uint8_t { mutex, striped, rwlock, readmostly, lockfree, ordered };
 
 /// Every strategy, in enum order: the one list of them. The factory, the
 /// binding (options.strategy, constants.STRATEGIES and its error messages),
 /// the typed test suites and the benchmarks all iterate this; a strategy
 /// added to the enum must be added here (the assertion below checks the
 /// count) and given a name in to_string and a case in the factory.
-inline constexpr strategy_kind all_strategies[] = {strategy_kind::mutex, strategy_kind::striped,
-                                                   strategy_kind::rwlock, strategy_kind::readmostly,
-                                                   strategy_kind::lockfree};
-static_assert(std::size(all_strategies) == std::size_t(strategy_kind::lockfree) + 1,
+inline constexpr strategy_kind all_strategies[] = {
+    strategy_kind::mutex,      strategy_kind::striped,  strategy_kind::rwlock,
+    strategy_kind::readmostly, strategy_kind::lockfree, strategy_kind::ordered};
+static_assert(std::size(all_strategies) == std::size_t(strategy_kind::ordered) + 1,
               "all_strategies must list every strategy_kind, in enum order");
 
 /// The strategy's name ("mutex", "striped", ...), as JavaScript spells it.
@@ -64,6 +76,19 @@ const char* to_string(strategy_kind s) noexcept;
 
 /// The strategy named `name`, if there is one.
 bool parse_strategy(std::string_view name, strategy_kind& out) noexcept;
+
+/// How the `ordered` strategy compares keys: the byte forms of the addon's
+/// key codecs (threadmap/wire.hpp, native/addon/codec.hpp), so that key order
+/// is the order of the JavaScript values: `bytes` is lexicographic (bytes
+/// keys; string keys, whose UTF-8 and WTF-8 order is code point order),
+/// `number` numeric on 8-byte doubles (NaN last), `bigint` numeric on the
+/// bigint form, `any` by type tag, then as the tagged type. Every order is
+/// total on all byte strings (byte forms no codec makes sort after the rest,
+/// bytewise), and two keys compare equal only when their bytes are equal.
+enum class key_order : std::uint8_t { bytes, number, bigint, any };
+
+/// <0, 0 or >0 as `a` sorts before, with or after `b` under `order`.
+int compare_keys(key_order order, bytes a, bytes b) noexcept;
 
 struct options {
   strategy_kind strategy = strategy_kind::striped;
@@ -76,6 +101,10 @@ struct options {
   // flat tables' out-of-line entries, lockfree's key and value nodes,
   // readmostly's entries and values) stays on the heap, placed by first touch.
   numa::policy numa_policy{};
+  // Values each thread's read cache keeps (0: none). The binding's; the core
+  // only carries it with the map, so every thread that attaches uses it.
+  std::size_t read_cache = 0;
+  key_order order = key_order::bytes;  // ordered only: how keys sort
 };
 
 enum class counter_kind : std::uint8_t { i64, f64 };
@@ -104,6 +133,18 @@ struct scan_record {
 /// Appends one record in scan format (the strategies' one writer of it).
 void append_scan_record(std::string& out, bytes key, bytes value);
 
+/// The keys an ordered range scan (concurrent_map::range) visits: those above
+/// `lower` (at or above when lower_inclusive) and below `upper` (at or below
+/// when upper_inclusive), in ascending key order, or descending when
+/// `reverse`. A null bound is open.
+struct key_range {
+  const bytes* lower = nullptr;
+  bool lower_inclusive = true;
+  const bytes* upper = nullptr;
+  bool upper_inclusive = true;
+  bool reverse = false;
+};
+
 class scan_reader {
  public:
   explicit scan_reader(bytes buffer) noexcept : buf_(buffer) {}
@@ -119,8 +160,23 @@ class concurrent_map {
  public:
   virtual ~concurrent_map() = default;
 
-  /// Copies the value into *out (if out is not null) and returns true when present.
-  virtual bool get(bytes key, std::string* out) const = 0;
+  /// Copies the value into *out (if out is not null) and returns true when
+  /// present; the entry's revision goes to *revision (when not null), read
+  /// atomically with the value. When `unless` is not 0 and equals the
+  /// entry's revision, *out is left untouched: the caller already holds
+  /// that version (the binding's read cache).
+  virtual bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
+                   std::uint64_t unless = 0) const = 0;
+
+  /// The entry's revision, or 0 when the key is absent.
+  std::uint64_t revision_of(bytes key) const {
+    std::uint64_t r = 0;
+    return get(key, nullptr, &r) ? r : 0;
+  }
+
+  /// The last revision drawn: every write that returned before this call
+  /// has a revision no larger (0: nothing was ever written).
+  virtual std::uint64_t revision() const = 0;
 
   /// Batch lookup: found[i] = get(keys[i], out ? &out[i] : nullptr) for
   /// i < n. Each lookup is linearizable on its own (the batch is not one
@@ -167,6 +223,17 @@ class concurrent_map {
   virtual std::size_t scan(std::size_t unit, std::string& out) const = 0;
 
   virtual map_stats stats() const = 0;
+
+  /// True for strategies that keep keys in order (`ordered`): they answer
+  /// range() and their scan yields keys in order.
+  virtual bool ordered() const noexcept { return false; }
+
+  /// Ordered maps: appends the first `limit` entries of `r` in its order, in
+  /// scan format, and returns how many. Each entry is read atomically; the
+  /// call as a whole is not one snapshot, but every key inside `r` that is
+  /// present from its start to its end is appended (while `limit` lasts),
+  /// once, and in order. Other strategies append nothing.
+  virtual std::size_t range(const key_range& r, std::size_t limit, std::string& out) const;
 
   /// Per table (stripe), where its memory is: the placement decided and asked
   /// for, and the node the kernel reports for it. Each strategy's header says

@@ -4,9 +4,9 @@
 //
 // Layout. One allocation holds a header, the tag bytes and the slots. Slots
 // come in groups of 16; each group has 16 one-byte tags. The tags of all
-// groups come first, so the tag array (1/25 of the table) mostly stays in
-// cache, padded to whole cache lines so each group's slots are exactly six
-// lines; a lookup in a large table prefetches those six lines as it reads the
+// groups come first, so the tag array (1/33 of the table) mostly stays in
+// cache, padded to whole cache lines so each group's slots are exactly eight
+// lines; a lookup in a large table prefetches those eight lines as it reads the
 // tags, so the miss on the slot overlaps the one on the tags. Tags: 0x00
 // empty, 0x01 deleted, 0x80 | the low 7 bits of the key's hash when full;
 // empty being zero means a freshly mapped array needs no initialisation and
@@ -19,11 +19,16 @@
 // Tables hold at most 14 entries a group (7/8) and grow by half, so a table
 // is 7/12 to 7/8 full (doubling would leave it 7/16 to 7/8 full).
 //
-// A slot is three 64-bit words. Short entries (key and value together at most
-// 22 bytes: 8-byte numbers, short strings) live inline: byte 0 the key length,
+// A slot is four 64-bit words, 32 bytes, so a slot never straddles a cache
+// line. Short entries (key and value together at most 22 bytes: 8-byte
+// numbers, short strings) live inline in words 0-2: byte 0 the key length,
 // byte 1 the value length, then the bytes. Longer ones live in an immutable
 // out-of-line blob: byte 0 is 0x80, word 1 the blob pointer, word 2 the full
-// hash (so rehashing and most mismatches never touch the blob).
+// hash (so rehashing and most mismatches never touch the blob). Word 3 is the
+// entry's revision (threadmap/detail/revision.hpp), drawn inside the write
+// section that stores the slot, so a reader that validates its copy has the
+// value and its revision from one instant; an 8-byte key with an 8-byte value
+// has key, value and revision on one line.
 //
 // Concurrency protocol (a seqlock). The writer, holding the owner's lock,
 // makes the version odd, mutates, and makes it even again; every word it
@@ -56,7 +61,9 @@
 //
 // The pointer table (pointer_table<T>) is the same array, tags and probe
 // loop holding a T* per key instead of a value: readmostly's read and dirty
-// tables, which map keys to entries. Its slot: an inline key of up to 15
+// tables, which map keys to entries. Its slot is three words, 24 bytes (the
+// array header records the slot size; readmostly keeps revisions in the
+// value nodes its entries point to): an inline key of up to 15
 // bytes (byte 0 its length, then the bytes) or, beyond, byte 0 0x80, the low
 // 56 bits of the key's hash in the rest of word 0 (all that probing and
 // growth read: the tag is bits 0..6, the group bits 7..38) and the key's
@@ -76,6 +83,7 @@
 #include <optional>
 #include <string>
 
+#include "threadmap/detail/revision.hpp"
 #include "threadmap/map.hpp"
 #include "threadmap/placement.hpp"
 
@@ -110,8 +118,10 @@ class flat_table {
 
   // --- readers (no lock) --------------------------------------------------
   /// One optimistic attempt: the answer, or nullopt when a write interfered
-  /// (the caller retries, and after a few failures takes the lock).
-  std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out) const;
+  /// (the caller retries, and after a few failures takes the lock). The
+  /// revision and `unless` are concurrent_map::get's.
+  std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out,
+                              std::uint64_t* revision = nullptr, std::uint64_t unless = 0) const;
 
   /// Batch lookups overlap their cache misses in stages: first the key's
   /// tag group is prefetched, a few keys later the slot its tag points to,
@@ -121,17 +131,23 @@ class flat_table {
   void prefetch_candidate(std::uint64_t hash) const noexcept;
 
   // --- writers (caller holds the owner's lock) ----------------------------
-  bool get_locked(std::uint64_t hash, bytes key, std::string* out) const;
-  status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget);
+  // Every write that changes the table draws its revision from `clock`
+  // inside its write section.
+  bool get_locked(std::uint64_t hash, bytes key, std::string* out,
+                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0) const;
+  status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget,
+             revision_clock& clock);
   status put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
-                       memory_budget& budget);
+                       memory_budget& budget, revision_clock& clock);
   status compare_and_set(std::uint64_t hash, bytes key, const bytes* expected, const bytes* desired,
-                         std::string* current, memory_budget& budget);
-  status erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget);
+                         std::string* current, memory_budget& budget, revision_clock& clock);
+  status erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget,
+               revision_clock& clock);
   status add(std::uint64_t hash, bytes key, counter_kind kind, counter delta, bytes prefix,
-             counter* result, memory_budget& budget);
+             counter* result, memory_budget& budget, revision_clock& clock);
   /// Empties the table. Nests inside an owner's write_section, so an owner of
-  /// several tables can clear them all in one atomic step for readers.
+  /// several tables can clear them all in one atomic step for readers; the
+  /// owner draws the clear's one revision inside that section.
   void clear(memory_budget& budget);
   /// Makes room for `entries` without further growth. False: over budget.
   bool reserve(std::size_t entries, memory_budget& budget);
@@ -164,10 +180,11 @@ class flat_table {
   bool value_equals(const table_array* t, std::size_t index, bytes value) const;
   /// Ensures one more entry fits; may rebuild the array. False: over budget.
   bool make_room(memory_budget& budget);
-  status insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget);
+  status insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget,
+                    revision_clock& clock);
   status overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
-                   memory_budget& budget);
-  void remove(std::size_t index, memory_budget& budget);
+                   memory_budget& budget, revision_clock& clock);
+  void remove(std::size_t index, memory_budget& budget, revision_clock& clock);
   bool rebuild(std::size_t groups, memory_budget& budget);
 
   void begin_write() noexcept;

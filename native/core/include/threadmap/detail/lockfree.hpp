@@ -26,7 +26,8 @@
 //               LeakSanitizer recognises the pointers), and bit 1 set when a
 //               migration copy, not an insert, claimed the slot.
 //   value word  0 = null (key claimed, no value yet); TOMBSTONE; or a pointer
-//               to an immutable value node {len, bytes}; bit 0 is FROZEN (set
+//               to an immutable value node {len, revision, bytes}; or
+//               TOMBSTONE | revision << 4; bit 0 is FROZEN (set
 //               by a migration); MOVED_NULL / MOVED_TOMB / MOVED_LIVE are the
 //               final states of a migrated slot (they have bit 0 set too, so
 //               freezing them again is a no-op).
@@ -45,6 +46,14 @@
 // a reader that loaded a pointer reads a consistent value. The linearization
 // point of a write is its successful CAS; of a read, its load of the value
 // word (or of the empty key word that proves absence).
+//
+// REVISIONS (threadmap/detail/revision.hpp). A value node carries the
+// revision of the write that made it (a migration copies the node, so the
+// revision moves with it); an erase installs a tombstone word carrying its
+// revision. A write draws after loading the value word and before its CAS,
+// and again after every failed CAS. clear() draws after swapping the
+// generation, so a write still finishing in the old generation (its effect
+// gone with it) may carry a revision above the clear's.
 //
 // GROWTH: cooperative incremental migration (after Click's NonBlockingHashMap
 // and growt). When the keys claimed in a table (tombstones included) pass 5/8
@@ -146,8 +155,9 @@
 // Copying a value into the next table charges nothing. So a write that does
 // not grow the map needs no room and is accepted at the limit, while a
 // migration runs too: replacing a present value by one whose node is no
-// larger (a node is the value's length plus 4, rounded up to 16 bytes, so
-// every value of 12 bytes or less takes the smallest), add on a counter,
+// larger (a node is the value's length plus its 12-byte header, rounded up
+// to 16 bytes, at least 32, so every value of 20 bytes or less takes the
+// smallest), add on a counter,
 // compare_and_set to such a value or to absent, erase. Beyond the budget the
 // process holds only retired nodes not yet freed and, per write in flight,
 // one private node whose unreserved part is no larger than a value node the
@@ -201,6 +211,7 @@
 #include <vector>
 
 #include "threadmap/detail/padding.hpp"
+#include "threadmap/detail/revision.hpp"
 #include "threadmap/map.hpp"
 
 namespace threadmap {
@@ -218,7 +229,9 @@ class lockfree_map final : public concurrent_map {
   lockfree_map(const lockfree_map&) = delete;
   lockfree_map& operator=(const lockfree_map&) = delete;
 
-  bool get(bytes key, std::string* out) const override;
+  bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
+           std::uint64_t unless = 0) const override;
+  std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
@@ -249,6 +262,8 @@ class lockfree_map final : public concurrent_map {
   // the resize counter below never invalidates it.
   alignas(cache_line) std::atomic<lockfree_detail::generation*> root_{nullptr};
   alignas(cache_line) mutable std::atomic<std::uint64_t> resizes_{0};
+  // Outlives generations: revisions keep increasing across clear().
+  detail::revision_clock clock_;
 };
 
 /// Test seam for the lock-freedom tests (compiled in always; costs one relaxed

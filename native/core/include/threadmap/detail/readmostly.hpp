@@ -16,9 +16,17 @@
 // old read table is retired. The first new key after a promotion copies read
 // into a fresh dirty table and sets `amended`.
 //
-// Entry value states: a value node (present), null (deleted, still in both
+// Entry value states: a value node (present), deleted (still in both
 // tables) and `expunged` (deleted and known to be absent from dirty, which is
 // why a store to it must take the lock and put the entry back into dirty).
+//
+// Revisions (threadmap/detail/revision.hpp): a value node carries the
+// revision of the write that made it; deleted and expunged are tagged words
+// that carry the delete's revision, so no deleted state ever recurs and a
+// CAS from a state loaded earlier fails if anything was written since. A
+// lock-free update draws after loading the entry's word and before its CAS;
+// the locked paths draw under the lock before they publish; clear() draws
+// last, after it has expunged every entry.
 // Only lock holders move an entry into or out of `expunged`; everything else
 // is a CAS loop on the pointer, so any read-modify-write (put, put_if_absent,
 // compare_and_set, erase, add) on a key in `read` is lock-free.
@@ -89,6 +97,7 @@
 #include "threadmap/detail/counter.hpp"
 #include "threadmap/detail/flat_table.hpp"
 #include "threadmap/detail/padding.hpp"
+#include "threadmap/detail/revision.hpp"
 #include "threadmap/map.hpp"
 
 namespace threadmap {
@@ -98,7 +107,9 @@ class readmostly_map final : public concurrent_map {
   explicit readmostly_map(const options& opts);
   ~readmostly_map() override;
 
-  bool get(bytes key, std::string* out) const override;
+  bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
+           std::uint64_t unless = 0) const override;
+  std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
@@ -171,6 +182,7 @@ class readmostly_map final : public concurrent_map {
   const numa::policy policy_;             // placement of every table's array
   striped_counter size_;
   mutable padded<detail::memory_budget> budget_;
+  detail::revision_clock clock_;
 };
 
 }  // namespace threadmap

@@ -23,6 +23,10 @@
 // clear() locks every stripe and holds every stripe's version odd while it
 // empties them, so no reader can see some stripes cleared and others not.
 //
+// Revisions: one clock for the map (threadmap/detail/revision.hpp); a write
+// draws inside its stripe's write section, clear() with every section open,
+// so revision order is an order in which the writes took effect.
+//
 // NUMA: every stripe's table carries the map's policy (options::numa_policy),
 // so under `local` each stripe lands on the node of the thread that creates or
 // grows it; placement() reports, per stripe, the node the kernel says its
@@ -59,7 +63,9 @@ class striped_map final : public concurrent_map {
   striped_map(const options& opts, strategy_kind kind, unsigned stripes);
   ~striped_map() override;
 
-  bool get(bytes key, std::string* out) const override;
+  bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
+           std::uint64_t unless = 0) const override;
+  std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
@@ -86,7 +92,8 @@ class striped_map final : public concurrent_map {
   stripe& stripe_for(std::uint64_t hash) const noexcept {
     return stripes_[hash_stripe(hash, count_)];
   }
-  bool get_hashed(std::uint64_t hash, bytes key, std::string* out) const;
+  bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
+                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0) const;
   template <class Op>
   status write(bytes key, std::size_t value_size, Op&& op);
 
@@ -96,6 +103,9 @@ class striped_map final : public concurrent_map {
   std::unique_ptr<stripe[]> stripes_;
   // Shared by all stripes, but touched only when memory is allocated or freed.
   mutable padded<detail::memory_budget> budget_;
+  // Every write of every stripe draws from it (its own line; see
+  // threadmap/detail/revision.hpp for what that costs).
+  detail::revision_clock clock_;
 };
 
 using mutex_map = striped_map<adaptive_mutex, read_mode::exclusive>;
