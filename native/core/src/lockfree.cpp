@@ -1398,6 +1398,7 @@ void lockfree_map::clear() {
   epoch::guard guard;
   generation* fresh = new_generation(0);
   generation* old = root_.exchange(fresh, std::memory_order_acq_rel);
+  lockfree_detail::pause_at(lockfree_test::clear_window);
   clock_.next();  // the clear's revision, after the swap (revision.hpp says what it orders)
   epoch::retire(old, &delete_generation, old->table_bytes.load(std::memory_order_relaxed));
 }

@@ -276,6 +276,7 @@ enum site : int {
   migrate_chunk = 3,  // a migration chunk was claimed, before any of its slots is copied
   migrate_slot = 4,   // a slot was frozen, before its value is copied to the next table
   resize_window = 5,  // a next table was allocated, before it is published
+  clear_window = 6,   // clear() between drawing its revision and swapping the generation
 };
 
 using pause_hook = void (*)(int site);
