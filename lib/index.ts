@@ -414,24 +414,24 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   // get() through the read cache: one native call that answers UNCHANGED
   // when the entry still has the cached copy's revision.
   #getCached(cache: ReadCache, key: K): V | undefined {
-    const cached = cache.lookup(key)
+    const slot = cache.find(key)
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
-    io[IO_REVISION] = cached === undefined ? 0 : cached.revision
+    io[IO_REVISION] = slot < 0 ? 0 : cache.revisionAt(slot)
     const found = inIo
       ? ioGetCached(ABSENT, OBJECT_OUT, UNCHANGED)
       : ioGetCachedK(key as Wire, ABSENT, OBJECT_OUT, UNCHANGED)
     if (found === UNCHANGED) {
       cache.hits++
-      return (cached as { value: V }).value
+      return cache.valueAt(slot) as V
     }
     cache.misses++
     if (found === ABSENT) {
-      if (cached !== undefined) cache.drop(key)
+      if (slot >= 0) cache.drop(key)
       return undefined
     }
     const revision = io[IO_REVISION]
     const value = this.#numberValues ? io[IO_VALUE] : this.#decode(found)
-    return cache.store(key, value, revision) as V
+    return cache.store(key, value, revision, slot) as V
   }
 
   set(key: K, value: V): this {

@@ -1,7 +1,7 @@
 // The per-thread read cache (the readCache option; README, "Read cache"):
 // decoded values of one map, each with the revision of the entry it was
-// decoded from; past `limit` entries, one not used since it was last looked
-// at goes (CLOCK, second chance: the least recently used, approximately). get() passes
+// decoded from; past `limit` entries, one not used since the clock's hand
+// last passed it goes (CLOCK: the least recently used, approximately). get() passes
 // the cached revision to native code, which answers "unchanged" without
 // copying when the entry still has it (native/addon/io_protocol.hpp, "Read
 // cache"). Revisions are unique per map (native/core/include/threadmap/
@@ -9,71 +9,124 @@
 // entry: a cached value is never stale. Values are deep-frozen, because one
 // object is handed to every get that hits.
 
-export interface CachedValue {
-  value: unknown
-  revision: number
-  // Used since eviction last passed it (CLOCK's reference bit).
-  used: boolean
-}
-
 export class ReadCache {
   readonly limit: number
   hits = 0
   misses = 0
-  // A Map iterates in insertion order: the clock's hand is its first entry.
-  // A hit only sets `used`; eviction gives a used entry a second chance
-  // (clears the bit, moves it to the end) and drops the first unused one.
-  // Moving the entry on every hit (exact LRU: a delete and a set on a large
-  // Map) doubled the cost of a hit at 100,000 entries (docs/benchmarks.md,
-  // "Read cache").
-  readonly #entries = new Map<unknown, CachedValue>()
+  // CLOCK over slots: the key's slot in #slotOf, and per slot its key,
+  // value, revision and reference bit in arrays, so a hit reads a Smi from
+  // the Map and then dense arrays, and a miss that replaces an entry
+  // allocates nothing of the cache's (no entry object, no Map iterator).
+  // The hand passes used slots (clearing their bit) and takes the first
+  // unused one. Moving the entry on every hit instead (exact LRU: a delete
+  // and a set on a large Map) doubled the cost of a hit at 100,000 entries,
+  // and an entry object per key cost a miss more (docs/benchmarks.md, "Read
+  // cache").
+  readonly #slotOf = new Map<unknown, number>()
+  readonly #keys: unknown[] = []
+  readonly #values: unknown[] = []
+  readonly #revisions: number[] = []
+  readonly #used: boolean[] = []
+  // Slots emptied by drop(), reused before the hand evicts anything.
+  readonly #free: number[] = []
+  #hand = 0
 
   constructor(limit: number) {
     this.limit = limit
   }
 
   get size(): number {
-    return this.#entries.size
+    return this.#slotOf.size
   }
 
-  /** The cached entry of `key`, marked as used; undefined when there is none. */
-  lookup(key: unknown): CachedValue | undefined {
-    const e = this.#entries.get(key)
-    if (e !== undefined) e.used = true
-    return e
+  /** The slot of `key`'s entry, marked as used; -1 when there is none. */
+  find(key: unknown): number {
+    const slot = this.#slotOf.get(key)
+    if (slot === undefined) return -1
+    this.#used[slot] = true
+    return slot
+  }
+
+  /** The revision of the entry in `slot` (a result of find()). */
+  revisionAt(slot: number): number {
+    return this.#revisions[slot]
+  }
+
+  /** The value of the entry in `slot` (a result of find()). */
+  valueAt(slot: number): unknown {
+    return this.#values[slot]
   }
 
   /**
-   * Keeps `value` (freezing it) as the entry of `key` at `revision`, or drops
-   * the key's entry when the value cannot be frozen whole (exotic objects:
-   * a Date or a Map stays mutable through its methods). Returns the value.
+   * Keeps `value` (freezing it) as the entry of `key` at `revision`, in
+   * `slot` when find() gave the key one, or drops the key's entry when the
+   * value cannot be frozen whole (exotic objects: a Date or a Map stays
+   * mutable through its methods). Returns the value.
    */
-  store(key: unknown, value: unknown, revision: number): unknown {
-    if (!freezable(value, 0)) {
-      this.#entries.delete(key)
+  store(key: unknown, value: unknown, revision: number, slot: number): unknown {
+    if (slot >= 0 && this.#keys[slot] !== key) slot = this.#slotOf.get(key) ?? -1
+    if (!deepFreeze(value)) {
+      if (slot >= 0) this.#release(key, slot)
       return value
     }
-    deepFreeze(value)
-    this.#entries.delete(key)
-    this.#entries.set(key, { value, revision, used: false })
-    // Each second chance clears a bit, so this ends within one lap.
-    while (this.#entries.size > this.limit) {
-      const [k, oldest] = this.#entries.entries().next().value as [unknown, CachedValue]
-      this.#entries.delete(k)
-      if (oldest.used && k !== key) {
-        oldest.used = false
-        this.#entries.set(k, oldest)
-      }
+    if (slot < 0) {
+      slot = this.#claim()
+      this.#slotOf.set(key, slot)
+      this.#keys[slot] = key
     }
+    this.#values[slot] = value
+    this.#revisions[slot] = revision
+    this.#used[slot] = false
     return value
   }
 
   drop(key: unknown): void {
-    this.#entries.delete(key)
+    const slot = this.#slotOf.get(key)
+    if (slot !== undefined) this.#release(key, slot)
   }
 
   clear(): void {
-    this.#entries.clear()
+    this.#slotOf.clear()
+    this.#keys.length = 0
+    this.#values.length = 0
+    this.#revisions.length = 0
+    this.#used.length = 0
+    this.#free.length = 0
+    this.#hand = 0
+  }
+
+  // A slot for a new entry: a dropped one, a new one below the limit, or the
+  // first unused one under the hand (each used one passed loses its bit, so
+  // this ends within one lap).
+  #claim(): number {
+    const free = this.#free.pop()
+    if (free !== undefined) return free
+    const n = this.#keys.length
+    if (n < this.limit) {
+      this.#keys.push(undefined)
+      this.#values.push(undefined)
+      this.#revisions.push(0)
+      this.#used.push(false)
+      return n
+    }
+    for (;;) {
+      const slot = this.#hand
+      this.#hand = slot + 1 === n ? 0 : slot + 1
+      if (this.#used[slot]) {
+        this.#used[slot] = false
+        continue
+      }
+      this.#slotOf.delete(this.#keys[slot])
+      return slot
+    }
+  }
+
+  #release(key: unknown, slot: number): void {
+    this.#slotOf.delete(key)
+    this.#keys[slot] = undefined
+    this.#values[slot] = undefined // keep no value alive
+    this.#used[slot] = false
+    this.#free.push(slot)
   }
 }
 
@@ -81,24 +134,35 @@ export class ReadCache {
 // recurse as deep as the tree.
 const MAX_DEPTH = 64
 
-/** Whether deepFreeze makes `v` immutable: primitives, and trees of plain objects and arrays of them. */
-function freezable(v: unknown, depth: number): boolean {
+// The objects of the value being stored, gathered by the one walk that
+// checks it, then frozen (and forgotten) only when the whole tree can be:
+// checking and freezing in two walks listed every object's keys twice.
+const parts: object[] = []
+
+/**
+ * Freezes `v` whole and returns true when that makes it immutable
+ * (primitives, and trees of plain objects and arrays of them); otherwise
+ * changes nothing and returns false.
+ */
+function deepFreeze(v: unknown): boolean {
+  const ok = gather(v, 0)
+  if (ok) for (let i = 0; i < parts.length; i++) Object.freeze(parts[i])
+  parts.length = 0
+  return ok
+}
+
+function gather(v: unknown, depth: number): boolean {
   if (typeof v !== 'object' || v === null) return true
   if (depth > MAX_DEPTH) return false
   if (Array.isArray(v)) {
     if (Object.getPrototypeOf(v) !== Array.prototype) return false
-    for (let i = 0; i < v.length; i++) if (!freezable(v[i], depth + 1)) return false
+    parts.push(v)
+    for (let i = 0; i < v.length; i++) if (!gather(v[i], depth + 1)) return false
     return true
   }
   const proto: unknown = Object.getPrototypeOf(v)
   if (proto !== Object.prototype && proto !== null) return false
-  for (const k of Object.keys(v)) if (!freezable((v as Record<string, unknown>)[k], depth + 1)) return false
+  parts.push(v)
+  for (const k of Object.keys(v)) if (!gather((v as Record<string, unknown>)[k], depth + 1)) return false
   return true
-}
-
-function deepFreeze(v: unknown): void {
-  if (typeof v !== 'object' || v === null) return
-  if (Array.isArray(v)) for (let i = 0; i < v.length; i++) deepFreeze(v[i])
-  else for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k])
-  Object.freeze(v)
 }

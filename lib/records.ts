@@ -121,6 +121,22 @@ export class RecordWriter {
    * that arrive during an encode (from a getter) away from it.
    */
   encode(value: object): Uint8Array | null {
+    return this.#write(value) ? chunk.subarray(start, pos) : null
+  }
+
+  /**
+   * Whether encode() would take `value`, keeping none of its bytes (the
+   * output position goes back to where it was).
+   */
+  fits(value: object): boolean {
+    const ok = this.#write(value)
+    pos = start
+    return ok
+  }
+
+  // Writes the value at the output position; on false, or after fits(),
+  // nothing of it is kept.
+  #write(value: object): boolean {
     start = pos
     let ok = false
     try {
@@ -131,7 +147,7 @@ export class RecordWriter {
       if (seenMore.size !== 0) seenMore.clear()
       if (!ok) pos = start
     }
-    return ok ? chunk.subarray(start, pos) : null
+    return ok
   }
 
   #value(v: unknown, depth: number): boolean {
@@ -400,8 +416,5 @@ function writeString(s: string): boolean {
  * @internal
  */
 export function fitsRecords(value: object): boolean {
-  const probe = new RecordWriter(() => -1)
-  const bytes = probe.encode(value)
-  if (bytes !== null) pos = start // nothing is kept
-  return bytes !== null
+  return new RecordWriter(() => -1).fits(value)
 }

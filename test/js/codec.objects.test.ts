@@ -10,6 +10,7 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
 import { addon, type Wire } from '../../lib/native'
+import { RecordWriter } from '../../lib/records'
 
 const OBJECT_TYPES = ['any', 'structured'] as const
 
@@ -275,6 +276,47 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
     map.close()
   })
 
+  test('a getter that deletes a field not yet written: the stored value is the object as it then is', () => {
+    // The record writer has already chosen the field list when the getter
+    // runs; a record with a value missing would decode against the wrong
+    // fields. The value must arrive whole or not at all.
+    const map = new ThreadMap<string, unknown>(null, { keys: 'string', values })
+    const flat: Record<string, unknown> = {
+      a: 1,
+      get b(): number {
+        delete flat.c
+        return 2
+      },
+      c: 3,
+      d: 'four',
+    }
+    map.set('flat', flat)
+    expect(map.get('flat')).toEqual({ a: 1, b: 2, d: 'four' })
+    expect(Object.keys(map.get('flat') as object)).toEqual(['a', 'b', 'd'])
+    // From a nested object, a field of its parent written after it.
+    const outer: Record<string, unknown> = {
+      x: 1,
+      inner: {
+        get y(): number[] {
+          delete outer.z
+          return [1, 2]
+        },
+        w: true,
+      },
+      z: 'gone',
+      after: null,
+    }
+    map.set('nested', outer)
+    expect(map.get('nested')).toEqual({ x: 1, inner: { y: [1, 2], w: true }, after: null })
+    // The field lists met midway do not disturb later values of those shapes.
+    map.set('plain', { a: 1, b: 2, c: 3, d: 'four' })
+    expect(map.get('plain')).toEqual({ a: 1, b: 2, c: 3, d: 'four' })
+    expect(viaV8(map, 'plain')).toBe(false)
+    map.set('plain2', { x: 2, inner: { y: [3], w: false }, z: 'here', after: 0 })
+    expect(map.get('plain2')).toEqual({ x: 2, inner: { y: [3], w: false }, z: 'here', after: 0 })
+    map.close()
+  })
+
   test('what neither encoder takes is a TypeError that changes nothing', () => {
     const map = new ThreadMap<string, unknown>(null, { keys: 'string', values })
     map.set('k', { keep: 1 })
@@ -361,6 +403,23 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
     other.close()
     expect(() => map.set('j', { fresh: 2 })).toThrow(/is closed/)
     expect(() => map.set('k', { a: 2 })).toThrow(/is closed/)
+  })
+})
+
+describe('the record writer', () => {
+  test('fits() answers as encode() would and keeps no bytes', () => {
+    const w = new RecordWriter(() => -1)
+    const first = w.encode({ a: 1, s: 'x' })!
+    const kept = Buffer.from(first)
+    expect(w.fits({ b: [1, 2, 3], t: 'y'.repeat(100) })).toBe(true)
+    expect(w.fits({ f: () => 1 })).toBe(false)
+    const o = {}
+    expect(w.fits({ shared: [o, o] })).toBe(false)
+    const second = w.encode({ a: 2, s: 'z' })!
+    // The next value is written right after the first: fits() gave its room back.
+    expect(second.buffer).toBe(first.buffer)
+    expect(second.byteOffset).toBe(first.byteOffset + first.length)
+    expect(Buffer.from(first).equals(kept)).toBe(true)
   })
 })
 

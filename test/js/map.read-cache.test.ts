@@ -86,6 +86,37 @@ describe.each(STRATEGIES)('read cache (%s)', (strategy) => {
     map.close()
   })
 
+  test('random gets, sets, deletes and unfreezable values over more keys than the limit', () => {
+    // Slots are reused by eviction, by delete and by a value that cannot be
+    // frozen: every get must still return the key's current value.
+    const map = make<unknown>('structured', 5)
+    const model = new Map<string, unknown>()
+    let seed = 7
+    const next = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n)
+    let wrong = 0
+    for (let i = 0; i < 4000; i++) {
+      const k = `k${next(12)}`
+      const op = next(10)
+      if (op < 6) {
+        const got = map.get(k)
+        if (JSON.stringify(got) !== JSON.stringify(model.get(k))) wrong++
+      } else if (op < 8) {
+        const v = next(4) === 0 ? { k, when: new Date(i) } : { k, i }
+        map.set(k, v)
+        model.set(k, v)
+      } else {
+        map.delete(k)
+        model.delete(k)
+      }
+      if (map.stats().readCache!.size > 5) wrong++
+    }
+    expect(wrong).toBe(0)
+    const st = map.stats().readCache!
+    expect(st.hits).toBeGreaterThan(0)
+    expect(st.misses).toBeGreaterThan(0)
+    map.close()
+  })
+
   test('values that cannot be frozen whole are returned fresh each time', () => {
     const map = make<unknown>('structured')
     map.set('d', new Date(5))

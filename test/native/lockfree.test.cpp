@@ -2,6 +2,7 @@
 // over it too): lock-freedom shown with a thread parked at each pause site,
 // growth, migration racing with every kind of write, clear racing with
 // migration, and scans across migrations.
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -287,6 +288,59 @@ TEST_CASE("lockfree: a CAS on the very slot a parked thread is writing") {
   std::string out;
   CHECK(m.get("k", &out));
   CHECK_EQ(out, std::string("victim"));
+}
+
+TEST_CASE("lockfree: writes while clear() is between its two steps land above it or vanish") {
+  // R3 with clear() (threadmap/detail/revision.hpp): an entry that holds a
+  // value after the clear was written after it, so its revision is above the
+  // clear's. The clearer parks between drawing its revision and swapping the
+  // generation; meanwhile this thread writes (lock-free: none of it waits for
+  // the clearer) and records each write's revision. Only the two threads
+  // draw, so the clear's revision is the one in (before, after] not recorded.
+  lockfree_map m(options{});
+  for (long i = 0; i < 100; ++i) m.put(key_of("p", i), "old", nullptr);
+  const std::uint64_t before = m.revision();
+  parker::arm(lockfree_test::clear_window);
+  std::thread clearer([&] {
+    parker::victim = true;
+    m.clear();
+    parker::victim = false;
+  });
+  REQUIRE(parker::wait_parked());
+  std::vector<std::uint64_t> drawn;
+  const long writes = 50;
+  {
+    watchdog dog("writes while a clear is parked", 120);
+    for (long i = 0; i < writes; ++i) {
+      const std::string k = key_of(i % 2 ? "p" : "w", i);
+      const status s = m.put(k, "during", nullptr);
+      CHECK(s == status::ok || s == status::inserted);
+      drawn.push_back(m.revision_of(k));
+      CHECK_EQ(drawn.back(), m.revision());  // no one else drew since
+    }
+  }
+  parker::disarm();
+  clearer.join();
+  const std::uint64_t after = m.revision();
+  REQUIRE(after == before + writes + 1);
+  std::uint64_t clear_rev = 0;
+  for (std::uint64_t r = before + 1; r <= after; ++r)
+    if (std::find(drawn.begin(), drawn.end(), r) == drawn.end()) clear_rev = r;
+  REQUIRE(clear_rev != 0);
+  long below = 0, survivors = 0;
+  std::string out;
+  for (long i = 0; i < writes; ++i) {
+    std::uint64_t r = 0;
+    if (!m.get(key_of(i % 2 ? "p" : "w", i), &out, &r)) continue;
+    ++survivors;
+    if (r < clear_rev) ++below;
+  }
+  CHECK_EQ(below, 0);
+  // The preloaded keys nobody rewrote are gone, and a write after the clear
+  // returned is above it too.
+  CHECK_EQ(m.size(), static_cast<std::size_t>(survivors));
+  CHECK_EQ(m.put("later", "x", nullptr), status::inserted);
+  CHECK(m.revision_of("later") > clear_rev);
 }
 
 TEST_CASE("lockfree: 2 threads grow from empty; every key found, size exact, chain settles") {

@@ -1397,8 +1397,12 @@ std::size_t lockfree_map::size() const {
 void lockfree_map::clear() {
   epoch::guard guard;
   generation* fresh = new_generation(0);
+  // The clear's revision, before the swap: a write that finds the fresh
+  // generation loaded the root after the swap, so it draws after this
+  // (the header's REVISIONS says what holds).
+  clock_.next();
+  lockfree_detail::pause_at(lockfree_test::clear_window);
   generation* old = root_.exchange(fresh, std::memory_order_acq_rel);
-  clock_.next();  // the clear's revision, after the swap (revision.hpp says what it orders)
   epoch::retire(old, &delete_generation, old->table_bytes.load(std::memory_order_relaxed));
 }
 

@@ -51,9 +51,17 @@
 // revision of the write that made it (a migration copies the node, so the
 // revision moves with it); an erase installs a tombstone word carrying its
 // revision. A write draws after loading the value word and before its CAS,
-// and again after every failed CAS. clear() draws after swapping the
-// generation, so a write still finishing in the old generation (its effect
-// gone with it) may carry a revision above the clear's.
+// and again after every failed CAS. clear() draws its revision C before it
+// swaps the generation (the swap is its linearization point), as ordered's
+// does. What then holds: a write that takes effect in the new generation
+// loaded the root after the swap, so it drew after C, and every value the
+// map holds after the clear carries a revision above C (R3). A write that
+// loaded the old root may still draw after C and finish there; its value
+// goes with the old generation (only a get that loaded the old root, so one
+// running during the clear, can return it), which is revision.hpp's
+// exception to R3. R2 holds either way. Drawing after the swap instead let
+// a write that found the new generation in between draw first: an entry
+// that outlived the clear with a revision below it.
 //
 // GROWTH: cooperative incremental migration (after Click's NonBlockingHashMap
 // and growt). When the keys claimed in a table (tombstones included) pass 5/8
@@ -276,6 +284,7 @@ enum site : int {
   migrate_chunk = 3,  // a migration chunk was claimed, before any of its slots is copied
   migrate_slot = 4,   // a slot was frozen, before its value is copied to the next table
   resize_window = 5,  // a next table was allocated, before it is published
+  clear_window = 6,   // clear() between drawing its revision and swapping the generation
 };
 
 using pause_hook = void (*)(int site);
