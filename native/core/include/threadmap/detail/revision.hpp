@@ -13,8 +13,10 @@
 //      clear() of lockfree and ordered: it swaps generations in one step
 //      while writes may still finish in the old one; such a write, whose
 //      value is gone with the old generation, may carry a revision above
-//      the clear's. (Watch, issue 18, must drop the old generation's late
-//      events.)
+//      the clear's. Both draw the clear's revision before the swap, so
+//      every write that takes effect in the new generation, and so every
+//      value the map holds after the clear, carries a revision above it.
+//      (Watch, issue 18, must drop the old generation's late events.)
 //   R4 locking strategies (mutex, rwlock, striped): revision order is a
 //      linearization order of all writes, i.e. the map passed through the
 //      state "every write with revision <= R applied" for every R. The
