@@ -16,6 +16,8 @@ import * as path from 'node:path'
 
 import { describe, expect, test } from 'vitest'
 
+import { IO_LAYOUT } from '../../lib/native'
+
 const dist = path.join(__dirname, '..', '..', 'dist')
 
 // The scenario, run in the child's main thread or in a worker of it. `how`
@@ -132,7 +134,7 @@ if (isMainThread) {
       const out = { code, received: got instanceof ArrayBuffer ? got.byteLength : null }
       if (got instanceof ArrayBuffer && got.byteLength > 0) {
         const v = new Float64Array(got)
-        v.set([1.5, 2.5, 3.5])
+        v.set(v.map((_, i) => i + 1.5))
         gcAndChurn()
         // Workers come and go, so the exited one's memory is reused.
         let spawned = 0
@@ -285,6 +287,7 @@ describe.each([
 test.runIf(detaches.transfer === true)('a worker io buffer transferred to the main thread stays valid after the worker exits', () => {
   const r = run('handoff', 'none') as { code: number; received: number | null; values?: number[] }
   expect(r.code).toBe(0)
-  expect(r.received).toBe(24)
-  expect(r.values).toEqual([1.5, 2.5, 3.5])
+  // The whole buffer crossed: every slot of the io layout, 8 bytes each.
+  expect(r.received).toBe(IO_LAYOUT.slots * Float64Array.BYTES_PER_ELEMENT)
+  expect(r.values).toEqual(Array.from({ length: IO_LAYOUT.slots }, (_, i) => i + 1.5))
 })
