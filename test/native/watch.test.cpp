@@ -93,8 +93,8 @@ STRATEGY_CASE("watch: every write kind is one event with its revision and value"
   });
   const auto ev = drain(*o.sub);
   REQUIRE(ev.size() == 7);
-  const event_kind kinds[] = {event_kind::set,   event_kind::set,   event_kind::set,
-                              event_kind::erase, event_kind::set,   event_kind::erase,
+  const event_kind kinds[] = {event_kind::set,   event_kind::set, event_kind::set,
+                              event_kind::erase, event_kind::set, event_kind::erase,
                               event_kind::clear};
   const char* keys[] = {"a", "b", "b", "b", "n", "a", ""};
   for (std::size_t i = 0; i < ev.size(); ++i) {
@@ -264,7 +264,7 @@ TEST_CASE("watch: arm wakes once on a matching append; close wakes and ends") {
   with_map(*m, [](concurrent_map& c) { return c.put("x", "2", nullptr); });
   CHECK_EQ(wakes.load(), 1);  // disarmed by the first
   CHECK(o.sub->read(out, 10, true).st == subscription::state::ok);
-  CHECK_EQ(out.size(), std::size_t{2});  // events were read: not armed
+  CHECK_EQ(out.size(), std::size_t{2});                             // events were read: not armed
   CHECK(o.sub->read(out, 10, true).st == subscription::state::ok);  // nothing: armed
   CHECK(m->close());
   CHECK_EQ(wakes.load(), 2);  // the armed reader learns of the close

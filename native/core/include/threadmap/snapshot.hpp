@@ -71,10 +71,10 @@ class snapshot {
   using table = std::unordered_map<std::string, std::string>;
 
   struct counters {
-    std::uint64_t refreshes = 0;      // refresh() calls that returned
-    std::uint64_t full_copies = 0;    // copies of the whole map, the first included
-    std::uint64_t events_applied = 0; // log events applied to the copy
-    std::uint64_t retries = 0;        // copies redone because the ring was outrun
+    std::uint64_t refreshes = 0;       // refresh() calls that returned
+    std::uint64_t full_copies = 0;     // copies of the whole map, the first included
+    std::uint64_t events_applied = 0;  // log events applied to the copy
+    std::uint64_t retries = 0;         // copies redone because the ring was outrun
   };
 
   /// Takes a snapshot; null when the map is closed. Must be called outside
