@@ -69,6 +69,7 @@ export class Watcher<K, V> implements AsyncIterableIterator<WatchEvent<K, V>, un
   readonly #buffer: WatchEvent<K, V>[] = []
   readonly #waiting: Waiter<WatchEvent<K, V>>[] = []
   #done = false
+  #deferred = false
   #error: unknown = undefined
   /** The map's revision when the watch opened. */
   readonly startRevision: number
@@ -148,25 +149,39 @@ export class Watcher<K, V> implements AsyncIterableIterator<WatchEvent<K, V>, un
         w.resolve({ value: undefined, done: true })
         continue
       }
+      if (this.#deferred) return
       try {
-        if (!this.#read()) return
+        const n = this.#read()
+        if (n === 0) return
+        if (n < PAGE) {
+          // A short page: wait one turn of the event loop before reading
+          // again, so that writes meanwhile find this watch unarmed and
+          // append without waking it (each wake is a system call in the
+          // writer's thread); they arrive as one page.
+          this.#deferred = true
+          setImmediate(() => {
+            this.#deferred = false
+            this.#pump()
+          })
+        }
       } catch (err) {
         this.#error = err
       }
     }
   }
 
-  // One page into the buffer; false when nothing was waiting (armed).
-  #read(): boolean {
+  // One page into the buffer: how many events; 0 when nothing was waiting
+  // (the native side then calls back), PAGE when the watch ended.
+  #read(): number {
     const r = addon.watchRead(this.#id, PAGE)
     if (r === null) {
       this.close()
-      return true
+      return PAGE
     }
     if (typeof r === 'number') {
       this.#error = new WatchCompactedError(r) // before close(), whose pump delivers it
       this.close()
-      return true
+      return PAGE
     }
     for (let i = 0; i < r.length; i += 4) {
       const type = WATCH_EVENT_TYPES[r[i] as number] as WatchEventType
@@ -176,7 +191,7 @@ export class Watcher<K, V> implements AsyncIterableIterator<WatchEvent<K, V>, un
         type === 'set' ? { type, key, value: this.#decode(r[i + 2] as Wire), revision } : { type, key, revision },
       )
     }
-    return r.length > 0
+    return r.length / 4
   }
 }
 
