@@ -30,28 +30,33 @@ bool snapshot::resubscribe(std::size_t bytes) {
 }
 
 // (2)-(4) of snapshot.hpp, again with a larger ring while the writers
-// outrun it.
+// outrun it. The events logged so far are applied after each unit, not
+// only after the whole copy, so the ring must hold one unit's worth of
+// writes rather than the whole copy's (snapshot.hpp, DRAINING, says why
+// that leaves the claim intact).
 bool snapshot::copy() {
   for (;;) {
-    table t;
-    std::string buf;
-    {
-      epoch::guard g;
-      concurrent_map* m = map_->get();
-      if (m == nullptr) return false;
-      const std::size_t units = m->scan_units();
-      for (std::size_t u = 0; u < units; ++u) {
-        buf.clear();
-        m->scan(u, buf);
-        scan_reader r(buf);
-        scan_record rec;
-        while (r.next(rec)) t.insert_or_assign(std::string(rec.key), std::string(rec.value));
-      }
-    }
-    table_.swap(t);
+    table_.clear();
     ++generation_;
+    std::string buf;
+    applied drained = applied::ok;
+    for (std::size_t u = 0, units = 1; u < units && drained == applied::ok; ++u) {
+      {
+        epoch::guard g;
+        concurrent_map* m = map_->get();
+        if (m == nullptr) return false;
+        units = m->scan_units();
+        buf.clear();
+        if (u < units) m->scan(u, buf);
+      }
+      scan_reader r(buf);
+      scan_record rec;
+      while (r.next(rec)) table_.insert_or_assign(std::string(rec.key), std::string(rec.value));
+      drained = apply_until(~std::uint64_t{0});
+    }
     ++stats_.full_copies;
-    const applied a = catch_up();
+    if (drained == applied::closed) return false;
+    const applied a = drained == applied::ok ? catch_up() : drained;
     if (a != applied::compacted) return a == applied::ok;
     if (buffer_bytes_ >= change_log::max_buffer_bytes)
       throw std::runtime_error("writes outran the snapshot's largest event buffer");

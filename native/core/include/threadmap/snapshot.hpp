@@ -42,6 +42,19 @@
 // may appear in the order of their revisions rather than the order they
 // took effect; no instant of the map need have looked like it.
 //
+// DRAINING. Step (4) also runs after each unit of (2), applying what the
+// ring holds so far: then the ring need hold only the writes made while one
+// unit is copied, not the whole copy's. The claim stands: every event
+// applied early is before P (it was appended before the barrier), events
+// are still applied in ring order, and a unit's copy is a full-state write
+// of the keys it holds as of its read, which, for a key k, is no newer
+// than k's last event before P when k has one (a write the copy saw was
+// appended before the barrier) and is k's state at the cut when it has
+// none (case (b)). A key the copy did not hold but an early event set is
+// erased by a later delete or clear event before P, if its state at the
+// cut is absent. A clear applied early empties the units copied before
+// it, as the clear emptied those keys.
+//
 // REFRESH. Cut again (P', R') and apply the events in [P, P'): the same
 // claim with R' for the same reasons; the cost is the events since the
 // last cut, not the map. When the ring no longer holds P (the writers
