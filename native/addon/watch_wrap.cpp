@@ -66,8 +66,7 @@ struct watch_env {
   void close_watch(watch_entry& w) noexcept {
     if (w.sub) w.sub->close();  // after it returns, no writer calls post()
     w.wake->kill();
-    if (!torn_down && w.wake->tsfn)
-      napi_release_threadsafe_function(w.wake->tsfn, napi_tsfn_abort);
+    if (!torn_down && w.wake->tsfn) napi_release_threadsafe_function(w.wake->tsfn, napi_tsfn_abort);
   }
 };
 
@@ -259,7 +258,7 @@ Napi::Value WatchRead(const Napi::CallbackInfo& info) {
     out.Set(i++, e.kind == event_kind::clear ? env.Undefined()
                                              : Napi::Value(env, decode(env, w.keys, e.key)));
     out.Set(i++, e.kind == event_kind::set ? Napi::Value(env, decode(env, w.values, e.value))
-                     : env.Undefined());
+                                           : env.Undefined());
     out.Set(i++, Napi::Number::New(env, static_cast<double>(e.revision)));
   }
   return out;
@@ -350,8 +349,8 @@ Napi::Value SnapshotChunk(const Napi::CallbackInfo& info) {
   const double pos_d = number_arg(env, info[2], "the iteration position");
   const double max_d = number_arg(env, info[3], "the iteration chunk");
   const auto& t = s.snap->entries();
-  std::size_t bucket = pos_d >= 0 && pos_d == std::floor(pos_d) ? static_cast<std::size_t>(pos_d)
-                                                                 : t.bucket_count();
+  std::size_t bucket =
+      pos_d >= 0 && pos_d == std::floor(pos_d) ? static_cast<std::size_t>(pos_d) : t.bucket_count();
   const std::size_t max = max_d >= 1 && max_d <= 4096 ? static_cast<std::size_t>(max_d) : 1024;
   Napi::Array out = Napi::Array::New(env);
   std::uint32_t i = 2, n = 0;
