@@ -52,7 +52,7 @@ bool snapshot::copy() {
       scan_reader r(buf);
       scan_record rec;
       while (r.next(rec)) table_.insert_or_assign(std::string(rec.key), std::string(rec.value));
-      drained = apply_until(~std::uint64_t{0});
+      drained = apply_until(log_->end());  // not past it: writers may outpace the drain
     }
     ++stats_.full_copies;
     if (drained == applied::closed) return false;

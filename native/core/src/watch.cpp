@@ -326,6 +326,11 @@ change_log::cut change_log::barrier() {
   return c;
 }
 
+std::uint64_t change_log::end() const noexcept {
+  std::lock_guard lock(ring_);
+  return first_ + events_.size();
+}
+
 change_log::counters change_log::stats() const {
   std::lock_guard lock(ring_);
   counters c;

@@ -209,6 +209,8 @@ class change_log : public std::enable_shared_from_this<change_log> {
   cut barrier();
 
   bool active() const noexcept;
+  /// The ring position after its newest event (no lock but the ring's).
+  std::uint64_t end() const noexcept;
   struct counters {
     std::uint64_t appended = 0;   // events appended since the map was made
     std::uint64_t dropped = 0;    // events pushed out by the bound
