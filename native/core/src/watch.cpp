@@ -235,9 +235,11 @@ change_log::opened change_log::subscribe(watch_filter filter, std::uint64_t from
   s->notify_ = std::move(notify);
   s->buffer_bytes_ = std::clamp(buffer_bytes ? buffer_bytes : default_buffer_bytes,
                                 min_buffer_bytes, max_buffer_bytes);
-  subs_.reserve(subs_.size() + 1);
   {
+    // Under the ring's lock: append() walks subs_ under it, and reserve may
+    // move the array.
     std::lock_guard lock(ring_);
+    subs_.reserve(subs_.size() + 1);
     if (closed_) {
       o.st = subscription::state::closed;
       s->closed_ = true;
