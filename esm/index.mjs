@@ -11,4 +11,8 @@ export const MAX_KEY_BYTES = cjs.MAX_KEY_BYTES
 export const MAX_VALUE_BYTES = cjs.MAX_VALUE_BYTES
 export const STRATEGIES = cjs.STRATEGIES
 export const numa = cjs.numa
+export const Snapshot = cjs.Snapshot
+export const Watcher = cjs.Watcher
+export const WatchCompactedError = cjs.WatchCompactedError
+export const WATCH_EVENT_TYPES = cjs.WATCH_EVENT_TYPES
 export default cjs.ThreadMap

@@ -17,6 +17,8 @@ import {
   type Wire,
 } from './native'
 import { ReadCache } from './read-cache'
+import { Snapshot, type SnapshotOptions } from './snapshot'
+import { Watcher, type WatchOptions } from './watch'
 import type {
   KeyTypeName,
   KeyTypes,
@@ -46,6 +48,8 @@ export type {
 export { numa } from './numa'
 export type { FetchMethod, FetchMethodOptions, FetchOptions } from './fetch'
 export type { LoadStats } from './native'
+export { Snapshot, type SnapshotOptions, type SnapshotStats } from './snapshot'
+export { WATCH_EVENT_TYPES, WatchCompactedError, Watcher, type WatchEvent, type WatchEventType, type WatchOptions } from './watch'
 export type * from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
@@ -832,6 +836,26 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       timeout,
       context,
     )
+  }
+
+  // --- watch and snapshots (lib/watch.ts, lib/snapshot.ts) --------------------
+
+  /**
+   * An async iterator of this map's changes, from now or from
+   * `fromRevision`, for every key, one key, a list or a prefix (see "Watch"
+   * in the README). return() or close() ends it; it keeps no process alive
+   * unless `ref` is set.
+   */
+  watch(options?: WatchOptions<K>): Watcher<K, V> {
+    return new Watcher<K, V>(this.#native, (w) => this.#decode(w), options)
+  }
+
+  /**
+   * A read-only copy of every entry at one revision, refreshed incrementally
+   * by refresh() (see "Snapshots" in the README). close() it when done.
+   */
+  snapshot(options?: SnapshotOptions): Snapshot<K, V> {
+    return new Snapshot<K, V>(this.#native, (w) => this.#decode(w), options)
   }
 
   // --- sharing and lifetime ---------------------------------------------------

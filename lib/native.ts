@@ -476,3 +476,39 @@ export interface Addon {
   /** Appends `bytes` if the list is still at `version`; false (and nothing changed) if not. */
   structuresAppend(map: NativeMap, version: number, bytes: Uint8Array): boolean
 }
+
+/** Watch and snapshots (native/addon/watch_wrap.hpp has the shapes). */
+export interface Addon {
+  /** The event types' names in the core's order (threadmap::event_kind). */
+  readonly watchEvents: readonly string[]
+  /** [id, revision], or [-1, oldest] when fromRevision is no longer buffered. */
+  watchOpen(
+    map: NativeMap,
+    mode: number,
+    filter: unknown,
+    fromRevision: number | undefined,
+    bufferBytes: number | undefined,
+    onReady: () => void,
+  ): [id: number, revision: number]
+  /** Flat [type, key, value, revision, ...]; a number: compacted (the oldest revision); null: closed. */
+  watchRead(id: number, max: number): Wire[] | number | null
+  watchRef(id: number, ref: boolean): void
+  watchClose(id: number): boolean
+  snapshotOpen(map: NativeMap, bufferBytes: number | undefined): number
+  snapshotGet(id: number, key: Wire, missing: symbol): Wire | symbol
+  snapshotHas(id: number, key: Wire): boolean
+  snapshotSize(id: number): number
+  snapshotRevision(id: number): number
+  snapshotRefresh(id: number): boolean
+  snapshotStats(id: number): {
+    refreshes: number
+    fullCopies: number
+    eventsApplied: number
+    retries: number
+    revision: number
+    size: number
+  }
+  /** [next bucket or -1, generation, ...entries flat as iterate's chunks]. */
+  snapshotChunk(id: number, mode: number, position: number, max: number): Wire[]
+  snapshotClose(id: number): boolean
+}

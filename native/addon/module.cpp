@@ -17,6 +17,7 @@
 #include "structures_wrap.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/registry.hpp"
+#include "watch_wrap.hpp"
 
 namespace threadmap::addon {
 
@@ -263,6 +264,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   export_numa(env, exports);
   export_structures(env, exports);
   export_loads(env, exports);
+  export_watch(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   c.Set("CAS_EXPECT_ABSENT", Napi::Number::New(env, cas_expect_absent));

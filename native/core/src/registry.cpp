@@ -31,7 +31,8 @@ void delete_map(void* p) noexcept {
 shared_map::shared_map(std::uint64_t id, std::unique_ptr<concurrent_map> impl, options opts,
                        std::string key_type, std::string value_type)
     : id_(id),
-      impl_(impl.release()),
+      impl_(impl.get()),
+      raw_(impl.release()),
       opts_(opts),
       key_type_(std::move(key_type)),
       value_type_(std::move(value_type)) {}
@@ -44,8 +45,30 @@ shared_map::~shared_map() {
     // Only erase our own entry (it is ours: ids are never reused).
     if (it != s.maps.end()) s.maps.erase(it);
   }
+  if (std::shared_ptr<change_log> l = watch_log_if_made()) l->close();
   // No wrapper is left, so no thread can be inside a call: free at once.
-  delete impl_.exchange(nullptr, std::memory_order_acq_rel);
+  if (impl_.exchange(nullptr, std::memory_order_acq_rel)) delete raw_;
+}
+
+std::shared_ptr<change_log> shared_map::watch_log() {
+  std::lock_guard lock(watch_lock_);
+  if (!log_) {
+    // Installs or removes the wrapper unless the map was closed meanwhile.
+    auto publish = [this](concurrent_map* next) {
+      concurrent_map* cur = impl_.load(std::memory_order_acquire);
+      while (cur != nullptr)
+        if (impl_.compare_exchange_weak(cur, next, std::memory_order_acq_rel)) return true;
+      return false;
+    };
+    log_ = std::make_shared<change_log>(raw_, publish);
+    if (impl_.load(std::memory_order_acquire) == nullptr) log_->close();
+  }
+  return log_;
+}
+
+std::shared_ptr<change_log> shared_map::watch_log_if_made() const {
+  std::lock_guard lock(watch_lock_);
+  return log_;
 }
 
 structure_list::snapshot structure_list::read() const {
@@ -79,8 +102,11 @@ std::size_t structure_list::size_bytes() const {
 }
 
 bool shared_map::close() {
-  concurrent_map* m = impl_.exchange(nullptr, std::memory_order_acq_rel);
-  if (!m) return false;
+  // The log first: it ends its subscriptions and stops swapping pointers
+  // (its mutex orders this against an activation in progress).
+  if (std::shared_ptr<change_log> l = watch_log_if_made()) l->close();
+  if (!impl_.exchange(nullptr, std::memory_order_acq_rel)) return false;
+  concurrent_map* m = raw_;
   structures_.close();
   loads_.close();
   if (epoch::in_critical_section()) {

@@ -32,6 +32,11 @@
 // close() frees the bytes with the map; later reads and appends report
 // `closed`.
 //
+// Watch (watch.hpp): the change log is made on the first watch, lives with
+// the shared_map, and is closed by close() before the map goes. While it is
+// active, get() answers its wrapper instead of the strategy (watch.hpp,
+// WHERE IT SITS); `raw_` is always the strategy, which close() frees.
+//
 // The load table (loads.hpp) is the map's loads in flight, shared the same
 // way, so `fetch` runs one loader per missing key in whichever thread
 // claims it first; close() closes it after the core map, waking every
@@ -47,6 +52,7 @@
 
 #include "threadmap/loads.hpp"
 #include "threadmap/map.hpp"
+#include "threadmap/watch.hpp"
 
 namespace threadmap {
 
@@ -105,9 +111,18 @@ class shared_map {
   /// The loads in flight (loads.hpp); closed by close().
   load_table& loads() noexcept { return loads_; }
 
+  /// The change log (watch.hpp), made on first use; throws std::bad_alloc.
+  /// A closed map's log answers every subscription `closed`.
+  std::shared_ptr<change_log> watch_log();
+  /// The log if one was made, else null (stats).
+  std::shared_ptr<change_log> watch_log_if_made() const;
+
  private:
   const std::uint64_t id_;
-  std::atomic<concurrent_map*> impl_;
+  std::atomic<concurrent_map*> impl_;  // what get() answers: raw_, its wrapper or null
+  concurrent_map* const raw_;          // the strategy, freed by close() or the destructor
+  mutable std::mutex watch_lock_;      // makes log_ once
+  std::shared_ptr<change_log> log_;
   const options opts_;
   const std::string key_type_;
   const std::string value_type_;

@@ -57,6 +57,11 @@
 // of the map (docs/benchmarks.md, "Revisions", has the figures with two
 // writing threads against a build whose clock is per thread). The counter
 // sits alone on its cache line so that the line it bounces is its own.
+// LAST DRAWN. next() also leaves its result in a thread-local word, so the
+// watch layer (threadmap/watch.hpp) learns the revision of a delete or a
+// clear, which no entry keeps, from the thread that made it: every write
+// draws last the revision it publishes (a failed CAS draws again). One
+// store to initial-exec TLS per write.
 // THREADMAP_UNSHARED_REVISIONS (bench builds only) replaces it with a
 // per-thread counter: the same instructions without the shared line, which
 // breaks R1-R4 and exists only to measure what the shared line costs.
@@ -69,16 +74,28 @@
 
 namespace threadmap::detail {
 
+// Initial-exec where the loader serves it to a dlopen()ed library (glibc;
+// epoch.cpp says why), so the store is one %fs-relative mov.
+#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && defined(__GLIBC__)
+inline thread_local std::uint64_t t_last_drawn __attribute__((tls_model("initial-exec"))) = 0;
+#else
+inline thread_local std::uint64_t t_last_drawn = 0;
+#endif
+
 class alignas(cache_line) revision_clock {
  public:
   /// Stamps one write: a revision larger than every one drawn before.
   std::uint64_t next() noexcept {
 #ifdef THREADMAP_UNSHARED_REVISIONS
     thread_local std::uint64_t own = 0;
-    return ++own;
+    return t_last_drawn = ++own;
 #else
-    return last_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    return t_last_drawn = last_.fetch_add(1, std::memory_order_acq_rel) + 1;
 #endif
+  }
+  /// The revision the calling thread drew last, from any map (0: none yet).
+  static std::uint64_t last_drawn() noexcept {
+    return t_last_drawn;
   }
   /// The last revision drawn (0 before any write).
   std::uint64_t latest() const noexcept {

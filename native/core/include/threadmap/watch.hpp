@@ -1,0 +1,262 @@
+// threadmap/watch.hpp — watch (a change feed per map) and the log it reads,
+// kept as a layer above the strategies (issue 18, part 1).
+//
+// WHERE IT SITS. A shared_map (registry.hpp) hands callers the map through
+// one atomic pointer, read inside an epoch guard. While nobody watches, that
+// pointer is the strategy itself and a write pays nothing for watch: not a
+// flag, not a branch (the pointer was loaded anyway). The first subscription
+// swaps it for a `watched_map`, a concurrent_map that forwards every call to
+// the strategy and wraps each write in the log's protocol below, and then
+// waits (epoch::synchronize) for every call that may still hold the plain
+// pointer: after that, no write can reach the strategy except through the
+// wrapper. The last subscription to close swaps the plain pointer back. So
+// every strategy, and every write path of the binding (one key, batches,
+// clear, fetch's store), is watched by the same code, and no strategy knows.
+//
+// THE INVARIANT. While the log is active:
+//   L1 every write that changes the map appends exactly one event (set,
+//      delete, clear; evict and expire come from the cache layer through
+//      record()), or, when it cannot (out of memory), the log forgets every
+//      event up to the write's revision, as if compacted: never silently;
+//   L2 the events of one key are appended in the order the writes took
+//      effect, which is their revision order (revision.hpp, R3);
+//   L3 an event carries the write's revision and, for set, the value the
+//      write stored (add's result, not its delta).
+// The protocol: a wrapped write of key k holds key lock hash(k) % key_locks
+// (spin locks, each on its own cache line so writers of different keys
+// share none; spin, not mutexes, because clear() and the snapshot barrier
+// hold all of them at once beside the strategy's own stripe locks, more
+// than ThreadSanitizer's deadlock detector can track as mutexes)
+// from before the strategy's write to after its append, so two writes of k
+// cannot interleave their write and append (L2), and the wrapper reads the
+// entry back under that lock (get with its revision) to learn the exact
+// value and revision the write produced (L3). A delete stores its revision
+// nowhere, so the wrapper reads it from revision_clock::last_drawn(), the
+// revision the calling thread drew last, which is the delete's own (each
+// strategy's write draws last the revision it publishes: a failed CAS draws
+// again). clear() takes every key lock, so it has no write in flight beside
+// it: the lockfree and ordered clear exception of revision.hpp (a late write
+// into the old generation with a revision above the clear's) cannot happen
+// while watched.
+//
+// ACTIVATION. Subscribe, with the hub's mutex held: swap the pointer, then
+// epoch::synchronize(), then, under the ring's lock, start = revision() and
+// active = true. Writes through the plain pointer all ended before start was
+// read, so every write with a revision above `start` is logged; events that
+// arrive with a revision <= start (a wrapped write between the swap and
+// `active`) are dropped, so the log holds exactly the writes above start.
+// Deactivation swaps back and empties the ring; wrapped writes still in
+// flight then append to an inactive log, which drops them, and a later
+// activation's synchronize waits for them before it reads its start.
+//
+// THE RING AND ITS BOUND. One ring per map, bounded in bytes (the largest
+// `buffer_bytes` any open subscription asked for, at least min_buffer_bytes):
+// when an append would pass the bound, the oldest events go, and
+// `compacted` rises to the largest revision dropped. Every event with a
+// revision above `compacted` is therefore in the ring (or not yet appended):
+// a subscription may start from any revision above it (fromRevision) and is
+// replayed from the ring; one that asks for less gets `compacted` and the
+// oldest revision still available, compacted + 1 (etcd's ErrCompacted).
+// Each subscription has its own cursor (a position in the ring, counted
+// from the log's first event); one whose cursor falls behind the ring's
+// first event gets the same answer on its next read: never silent loss,
+// never memory beyond the bound.
+//
+// ORDER ACROSS KEYS. The ring is in append order: per key that is revision
+// order (L2); across keys it is close to revision order but not equal to it
+// (two writers append in either order). A subscription delivers in ring
+// order. On mutex, rwlock and striped, revision order is a linearization
+// order of the map (R4); on lockfree, ordered and readmostly only R1-R3 hold.
+//
+// WAKING. A subscription that read everything may arm(): the next append it
+// matches calls its notify function once (from the writer's thread, with
+// the ring's lock held: the binding's notify only posts to a threadsafe
+// function, which never blocks nor re-enters the log) and disarms it.
+//
+// COST. Unwatched: none (see above). Watched: a wrapped write takes a key
+// lock, reads its entry back once, copies key and value into the ring and
+// takes the ring's mutex; each armed subscription's filter is tested once
+// per append. docs/benchmarks.md ("Watch") has the figures with 0, 1 and 8
+// watchers.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "threadmap/map.hpp"
+
+namespace threadmap {
+
+class rw_spinlock;  // detail/rw_spinlock.hpp: the key locks, taken exclusively
+
+enum class event_kind : std::uint8_t { set, erase, clear, evict, expire };
+
+/// The JavaScript name of an event kind ("set", "delete", ...).
+const char* to_string(event_kind k) noexcept;
+
+struct watch_event {
+  std::uint64_t revision = 0;
+  event_kind kind = event_kind::set;
+  std::string key;    // empty for clear
+  std::string value;  // set only
+};
+
+/// Which keys a subscription wants. clear events match every filter.
+struct watch_filter {
+  enum class mode : std::uint8_t { all, keys, prefix };
+  mode m = mode::all;
+  std::vector<std::string> keys;  // mode keys: sorted, unique
+  std::string prefix;             // mode prefix: a prefix of the key's bytes
+  bool matches(const watch_event& e) const noexcept;
+};
+
+class change_log;
+
+/// One subscriber's cursor on a map's log. Thread-safe; made by
+/// change_log::subscribe and closed by close() or with the map.
+class subscription {
+ public:
+  enum class state : std::uint8_t { ok, compacted, closed };
+  struct batch {
+    state st = state::ok;
+    std::uint64_t oldest = 0;  // compacted: the oldest revision still available
+    bool more = false;         // ok: events past `max` are already waiting
+  };
+
+  /// Appends up to `max` matching events to `out` (oldest first) and moves
+  /// the cursor past them. When none is waiting and `arm` is set, the next
+  /// matching append calls the notify function once.
+  /// `until`: read no event at or past this ring position (a barrier's end).
+  batch read(std::vector<watch_event>& out, std::size_t max, bool arm,
+             std::uint64_t until = ~std::uint64_t{0});
+
+  /// Stops delivery and lets the log go inactive when it was the last.
+  /// Idempotent; the notify function is never called after it returns.
+  void close() noexcept;
+  bool closed() const noexcept;
+
+  ~subscription();
+  subscription(const subscription&) = delete;
+  subscription& operator=(const subscription&) = delete;
+
+ private:
+  friend class change_log;
+  subscription() = default;
+  std::shared_ptr<change_log> log_;
+  watch_filter filter_;
+  std::uint64_t cursor_ = 0;        // position of the next event to read
+  std::uint64_t min_revision_ = 0;  // fromRevision: earlier events are skipped
+  std::size_t buffer_bytes_ = 0;
+  bool armed_ = false;
+  bool closed_ = false;
+  std::function<void()> notify_;
+};
+
+/// The ring, its subscriptions and the key locks of one map. Owned by the
+/// shared_map (registry.hpp), which swaps its watched_map in and out.
+class change_log : public std::enable_shared_from_this<change_log> {
+ public:
+  static constexpr std::size_t key_locks = 64;
+  static constexpr std::size_t min_buffer_bytes = std::size_t{4} << 10;
+  static constexpr std::size_t default_buffer_bytes = std::size_t{8} << 20;
+  static constexpr std::size_t max_buffer_bytes = std::size_t{1} << 30;
+  /// Bytes an event is charged beside its key and value.
+  static constexpr std::size_t event_overhead = sizeof(watch_event);
+
+  /// `map` is the strategy (never the wrapper); `swap(true|false)` installs
+  /// or removes the wrapper in the caller's pointer (registry.hpp) and
+  /// answers false when the map is closed.
+  change_log(concurrent_map* map, std::function<bool(concurrent_map*)> publish);
+  ~change_log();
+
+  struct opened {
+    std::shared_ptr<subscription> sub;  // null on compacted or closed
+    subscription::state st = subscription::state::ok;
+    std::uint64_t oldest = 0;    // compacted: the oldest revision available
+    std::uint64_t revision = 0;  // the log's position: revision() when opened
+  };
+  /// A subscription from `from_revision` (0: from now), waking through
+  /// `notify`. Must be called outside an epoch guard (activation waits for
+  /// the calls in flight). Throws std::bad_alloc and changes nothing then.
+  opened subscribe(watch_filter filter, std::uint64_t from_revision, std::size_t buffer_bytes,
+                   std::function<void()> notify);
+
+  /// The cache layer's entry point (evict, expire): logs that `key` left the
+  /// map with `revision`. The caller must hold what orders it against the
+  /// key's other writes (the stripe lock that removed it). A no-op while
+  /// nobody watches.
+  void record(event_kind kind, bytes key, std::uint64_t revision) noexcept;
+
+  /// Ends every subscription (the map was closed): reads answer closed.
+  void close() noexcept;
+
+  /// Takes every key lock, so no wrapped write is between its write and its
+  /// append, and answers the ring's end and the map's revision() at that
+  /// moment: every event before `end` has a revision <= `revision`, every
+  /// later one a larger revision (snapshot.hpp proves what rests on it).
+  struct cut {
+    std::uint64_t end = 0;
+    std::uint64_t revision = 0;
+  };
+  cut barrier();
+
+  bool active() const noexcept;
+  /// The ring position after its newest event (no lock but the ring's).
+  std::uint64_t end() const noexcept;
+  struct counters {
+    std::uint64_t appended = 0;   // events appended since the map was made
+    std::uint64_t dropped = 0;    // events pushed out by the bound
+    std::uint64_t oldest = 0;     // oldest revision available (0: inactive)
+    std::size_t bytes = 0;        // the ring's bytes now
+    std::size_t limit = 0;        // its bound now
+    std::size_t subscribers = 0;  // open subscriptions
+  };
+  counters stats() const;
+
+  // The wrapper's side of the protocol (watched_map in watch.cpp).
+  rw_spinlock& key_lock(bytes key) noexcept;
+  void lock_all() noexcept;
+  void unlock_all() noexcept;
+  void append(event_kind kind, bytes key, bytes value, std::uint64_t revision) noexcept;
+  /// An event up to `revision` could not be made: every subscriber gets
+  /// compacted (L1).
+  void forget(std::uint64_t revision) noexcept;
+  concurrent_map* map() const noexcept { return map_; }
+
+ private:
+  friend class subscription;
+  void unsubscribe(subscription* s) noexcept;
+  void push_locked(watch_event&& e);
+  void trim_locked() noexcept;
+  void forget_locked(std::uint64_t revision) noexcept;
+
+  concurrent_map* const map_;
+  const std::function<bool(concurrent_map*)> publish_;
+  std::unique_ptr<concurrent_map> wrapper_;
+
+  struct padded_lock;  // one key lock per cache line (watch.cpp)
+  std::unique_ptr<padded_lock[]> locks_;
+
+  std::mutex hub_;  // subscribe/unsubscribe: activation is one at a time
+  mutable std::mutex ring_;
+  std::deque<watch_event> events_;
+  std::uint64_t first_ = 0;      // position of events_.front()
+  std::uint64_t start_ = 0;      // the revision the log started at
+  std::uint64_t compacted_ = 0;  // every event above it is in the ring
+  std::size_t bytes_ = 0;
+  std::size_t limit_ = default_buffer_bytes;
+  std::uint64_t appended_ = 0, dropped_ = 0;
+  std::vector<subscription*> subs_;
+  bool active_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace threadmap

@@ -1,0 +1,419 @@
+#include "threadmap/watch.hpp"
+
+#include <algorithm>
+
+#include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/padding.hpp"
+#include "threadmap/detail/revision.hpp"
+#include "threadmap/detail/rw_spinlock.hpp"
+#include "threadmap/epoch.hpp"
+
+namespace threadmap {
+
+struct alignas(cache_line) change_log::padded_lock {
+  rw_spinlock lock;
+};
+
+const char* to_string(event_kind k) noexcept {
+  switch (k) {
+    case event_kind::set:
+      return "set";
+    case event_kind::erase:
+      return "delete";
+    case event_kind::clear:
+      return "clear";
+    case event_kind::evict:
+      return "evict";
+    case event_kind::expire:
+      return "expire";
+  }
+  return "?";
+}
+
+bool watch_filter::matches(const watch_event& e) const noexcept {
+  if (e.kind == event_kind::clear || m == mode::all) return true;
+  if (m == mode::prefix) return std::string_view(e.key).substr(0, prefix.size()) == prefix;
+  return std::binary_search(keys.begin(), keys.end(), e.key);
+}
+
+namespace {
+
+bool changed(status st) noexcept {
+  return st == status::ok || st == status::inserted;
+}
+
+// The wrapper the shared_map hands out while the map is watched: forwards
+// reads, and runs each write under its key lock followed by its append
+// (watch.hpp, THE INVARIANT).
+class watched_map final : public concurrent_map {
+ public:
+  explicit watched_map(change_log& log) : log_(log), m_(*log.map()) {}
+
+  bool get(bytes key, std::string* out, std::uint64_t* revision,
+           std::uint64_t unless) const override {
+    return m_.get(key, out, revision, unless);
+  }
+  std::uint64_t revision() const override { return m_.revision(); }
+  void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
+    m_.get_many(keys, n, out, found);
+  }
+  std::size_t size() const override { return m_.size(); }
+  std::size_t scan_units() const override { return m_.scan_units(); }
+  std::size_t scan(std::size_t unit, std::string& out) const override { return m_.scan(unit, out); }
+  map_stats stats() const override { return m_.stats(); }
+  bool ordered() const noexcept override { return m_.ordered(); }
+  std::size_t range(const key_range& r, std::size_t limit, std::string& out) const override {
+    return m_.range(r, limit, out);
+  }
+  std::vector<numa::table_report> placement() const override { return m_.placement(); }
+
+  status put(bytes key, bytes value, std::string* old) override {
+    std::lock_guard lock(log_.key_lock(key));
+    const status st = m_.put(key, value, old);
+    if (changed(st)) logged_set(key, &value);
+    return st;
+  }
+  status put_if_absent(bytes key, bytes value, std::string* existing) override {
+    std::lock_guard lock(log_.key_lock(key));
+    const status st = m_.put_if_absent(key, value, existing);
+    if (st == status::inserted) logged_set(key, &value);
+    return st;
+  }
+  status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
+                         std::string* current) override {
+    std::lock_guard lock(log_.key_lock(key));
+    const status st = m_.compare_and_set(key, expected, desired, current);
+    if (changed(st)) {
+      if (desired)
+        logged_set(key, desired);
+      else
+        log_.append(event_kind::erase, key, {}, detail::revision_clock::last_drawn());
+    }
+    return st;
+  }
+  status erase(bytes key, std::string* old) override {
+    std::lock_guard lock(log_.key_lock(key));
+    const status st = m_.erase(key, old);
+    if (st == status::ok)
+      log_.append(event_kind::erase, key, {}, detail::revision_clock::last_drawn());
+    return st;
+  }
+  status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override {
+    std::lock_guard lock(log_.key_lock(key));
+    const status st = m_.add(key, kind, delta, prefix, result);
+    if (changed(st)) logged_set(key, nullptr);
+    return st;
+  }
+  void clear() override {
+    log_.lock_all();
+    struct unlock {
+      change_log& l;
+      ~unlock() { l.unlock_all(); }
+    } u{log_};
+    m_.clear();
+    log_.append(event_kind::clear, {}, {}, detail::revision_clock::last_drawn());
+  }
+
+ private:
+  // The entry as the write left it: no other write of the key can run while
+  // its lock is held. `value` is the bytes the write stored when known (add
+  // computes its own); the revision is always read back, because a write
+  // that evicts may draw more revisions after its own.
+  void logged_set(bytes key, const bytes* value) {
+    std::uint64_t rev = 0;
+    std::string stored;
+    bool found;
+    try {
+      found = m_.get(key, value ? nullptr : &stored, &rev);
+    } catch (...) {
+      // Out of memory copying add's value: the event cannot be kept, so
+      // the log forgets up to it (L1).
+      log_.forget(m_.revision());
+      return;
+    }
+    // Not found: the write's own entry was evicted inside the write (a
+    // rejected admission); the cache layer's record() logs that.
+    if (found) log_.append(event_kind::set, key, value ? *value : bytes(stored), rev);
+  }
+
+  change_log& log_;
+  concurrent_map& m_;
+};
+
+}  // namespace
+
+// --- subscription ----------------------------------------------------------------
+
+subscription::~subscription() {
+  close();
+}
+
+void subscription::close() noexcept {
+  std::shared_ptr<change_log> log;
+  {
+    if (!log_) return;
+    std::lock_guard lock(log_->ring_);
+    if (closed_) return;
+    closed_ = true;
+    log = log_;
+  }
+  log->unsubscribe(this);
+}
+
+bool subscription::closed() const noexcept {
+  std::lock_guard lock(log_->ring_);
+  return closed_ || log_->closed_;
+}
+
+subscription::batch subscription::read(std::vector<watch_event>& out, std::size_t max, bool arm,
+                                       std::uint64_t until) {
+  change_log& l = *log_;
+  std::lock_guard lock(l.ring_);
+  batch b;
+  if (closed_ || l.closed_) {
+    b.st = state::closed;
+    return b;
+  }
+  if (cursor_ < l.first_) {
+    b.st = state::compacted;
+    b.oldest = l.compacted_ + 1;
+    return b;
+  }
+  const std::uint64_t end = std::min(l.first_ + l.events_.size(), until);
+  std::size_t taken = 0;
+  while (cursor_ < end) {
+    const watch_event& e = l.events_[cursor_ - l.first_];
+    if (e.revision >= min_revision_ && filter_.matches(e)) {
+      if (taken == max) {
+        b.more = true;
+        return b;
+      }
+      out.push_back(e);  // may throw bad_alloc: the cursor has not moved past e
+      ++taken;
+    }
+    ++cursor_;
+  }
+  armed_ = arm && taken == 0;
+  return b;
+}
+
+// --- change_log ----------------------------------------------------------------------
+
+change_log::change_log(concurrent_map* map, std::function<bool(concurrent_map*)> publish)
+    : map_(map), publish_(std::move(publish)) {
+  locks_.reset(new padded_lock[key_locks]);
+  wrapper_ = std::make_unique<watched_map>(*this);
+}
+
+change_log::~change_log() = default;
+
+rw_spinlock& change_log::key_lock(bytes key) noexcept {
+  return locks_[hash_bytes(key) % key_locks].lock;
+}
+
+void change_log::lock_all() noexcept {
+  for (std::size_t i = 0; i < key_locks; ++i) locks_[i].lock.lock();
+}
+
+void change_log::unlock_all() noexcept {
+  for (std::size_t i = key_locks; i-- > 0;) locks_[i].lock.unlock();
+}
+
+bool change_log::active() const noexcept {
+  std::lock_guard lock(ring_);
+  return active_;
+}
+
+change_log::opened change_log::subscribe(watch_filter filter, std::uint64_t from_revision,
+                                         std::size_t buffer_bytes, std::function<void()> notify) {
+  std::lock_guard hub(hub_);
+  opened o;
+  // Made before anything changes, so bad_alloc leaves the log as it was.
+  std::shared_ptr<subscription> s(new subscription);
+  s->log_ = shared_from_this();
+  s->filter_ = std::move(filter);
+  s->notify_ = std::move(notify);
+  s->buffer_bytes_ = std::clamp(buffer_bytes ? buffer_bytes : default_buffer_bytes,
+                                min_buffer_bytes, max_buffer_bytes);
+  {
+    // Under the ring's lock: append() walks subs_ under it, and reserve may
+    // move the array.
+    std::lock_guard lock(ring_);
+    subs_.reserve(subs_.size() + 1);
+    if (closed_) {
+      o.st = subscription::state::closed;
+      s->closed_ = true;
+      return o;
+    }
+  }
+  if (subs_.empty()) {
+    // Activation (watch.hpp, ACTIVATION): the wrapper first, then wait for
+    // every call that may hold the plain pointer, then the start.
+    if (!publish_(wrapper_.get())) {
+      o.st = subscription::state::closed;
+      s->closed_ = true;
+      return o;
+    }
+    epoch::synchronize();
+    std::lock_guard lock(ring_);
+    events_.clear();
+    bytes_ = 0;
+    start_ = compacted_ = map_->revision();
+    limit_ = s->buffer_bytes_;
+    active_ = true;
+  }
+  std::lock_guard lock(ring_);
+  o.revision = map_->revision();
+  if (from_revision != 0 && from_revision <= compacted_) {
+    o.st = subscription::state::compacted;
+    o.oldest = compacted_ + 1;
+    s->closed_ = true;
+    if (subs_.empty()) {
+      active_ = false;
+      events_.clear();
+      bytes_ = 0;
+      publish_(map_);
+    }
+    return o;
+  }
+  limit_ = std::max(limit_, s->buffer_bytes_);
+  s->min_revision_ = from_revision;
+  s->cursor_ = from_revision != 0 ? first_ : first_ + events_.size();
+  subs_.push_back(s.get());
+  o.sub = std::move(s);
+  return o;
+}
+
+void change_log::unsubscribe(subscription* s) noexcept {
+  std::lock_guard hub(hub_);
+  std::lock_guard lock(ring_);
+  auto it = std::find(subs_.begin(), subs_.end(), s);
+  if (it == subs_.end()) return;
+  subs_.erase(it);
+  if (!subs_.empty() || closed_) return;
+  // The last one: swap the plain pointer back and forget the ring; wrapped
+  // writes still in flight append to an inactive log, which drops them.
+  active_ = false;
+  first_ += events_.size();
+  events_.clear();
+  bytes_ = 0;
+  limit_ = default_buffer_bytes;
+  publish_(map_);
+}
+
+void change_log::close() noexcept {
+  std::lock_guard hub(hub_);
+  std::lock_guard lock(ring_);
+  closed_ = true;
+  active_ = false;
+  first_ += events_.size();
+  events_.clear();
+  bytes_ = 0;
+  for (subscription* s : subs_) {
+    if (s->armed_ && s->notify_) s->notify_();
+    s->armed_ = false;
+  }
+  subs_.clear();
+}
+
+change_log::cut change_log::barrier() {
+  lock_all();
+  cut c;
+  {
+    std::lock_guard lock(ring_);
+    c.end = first_ + events_.size();
+    c.revision = map_->revision();
+  }
+  unlock_all();
+  return c;
+}
+
+std::uint64_t change_log::end() const noexcept {
+  std::lock_guard lock(ring_);
+  return first_ + events_.size();
+}
+
+change_log::counters change_log::stats() const {
+  std::lock_guard lock(ring_);
+  counters c;
+  c.appended = appended_;
+  c.dropped = dropped_;
+  c.oldest = active_ ? compacted_ + 1 : 0;
+  c.bytes = bytes_;
+  c.limit = active_ ? limit_ : 0;
+  c.subscribers = subs_.size();
+  return c;
+}
+
+void change_log::forget(std::uint64_t revision) noexcept {
+  std::lock_guard lock(ring_);
+  if (active_) forget_locked(revision);
+}
+
+void change_log::record(event_kind kind, bytes key, std::uint64_t revision) noexcept {
+  append(kind, key, {}, revision);
+}
+
+void change_log::append(event_kind kind, bytes key, bytes value, std::uint64_t revision) noexcept {
+  std::lock_guard lock(ring_);
+  if (!active_ || revision <= start_) return;
+  try {
+    watch_event e;
+    e.revision = revision;
+    e.kind = kind;
+    e.key.assign(key);
+    e.value.assign(value);
+    push_locked(std::move(e));
+  } catch (...) {
+    // L1: an event that cannot be kept takes every earlier one with it, so
+    // each subscriber is told (compacted) rather than left with a gap.
+    forget_locked(revision);
+    return;
+  }
+  const watch_event& e = events_.back();
+  for (subscription* s : subs_) {
+    if (!s->armed_ || !s->filter_.matches(e) || e.revision < s->min_revision_) continue;
+    s->armed_ = false;
+    if (s->notify_) s->notify_();
+  }
+}
+
+void change_log::push_locked(watch_event&& e) {
+  const std::size_t cost = event_overhead + e.key.size() + e.value.size();
+  events_.push_back(std::move(e));
+  bytes_ += cost;
+  ++appended_;
+  trim_locked();
+}
+
+void change_log::trim_locked() noexcept {
+  // Keep the newest event even when it alone passes the bound: a reader
+  // that keeps up must be able to see it.
+  while (bytes_ > limit_ && events_.size() > 1) {
+    const watch_event& f = events_.front();
+    bytes_ -= event_overhead + f.key.size() + f.value.size();
+    compacted_ = std::max(compacted_, f.revision);
+    events_.pop_front();
+    ++first_;
+    ++dropped_;
+  }
+}
+
+void change_log::forget_locked(std::uint64_t revision) noexcept {
+  dropped_ += events_.size() + 1;
+  // One position past the lost event too, so that a subscriber that had
+  // read everything is behind as well.
+  first_ += events_.size() + 1;
+  for (const watch_event& e : events_) compacted_ = std::max(compacted_, e.revision);
+  events_.clear();
+  bytes_ = 0;
+  compacted_ = std::max(compacted_, revision);
+  // Everyone is behind now: wake the armed ones so they read `compacted`.
+  for (subscription* s : subs_) {
+    if (!s->armed_) continue;
+    s->armed_ = false;
+    if (s->notify_) s->notify_();
+  }
+}
+
+}  // namespace threadmap

@@ -1,0 +1,454 @@
+// The change log (threadmap/watch.hpp) and snapshots (threadmap/snapshot.hpp):
+// events and their revisions, per-key order under concurrent writers, the
+// ring's bound and the compacted answer, fromRevision, activation and
+// deactivation of the wrapper, close, and snapshot consistency.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "check.hpp"
+#include "threadmap/epoch.hpp"
+#include "threadmap/registry.hpp"
+#include "threadmap/snapshot.hpp"
+#include "threadmap/watch.hpp"
+
+using namespace threadmap;
+
+namespace {
+
+std::shared_ptr<shared_map> make(const tmtest::strategy_config& cfg) {
+  return registry::create(cfg.opts, "string", "string");
+}
+
+// One write through the pointer the binding would use.
+template <class F>
+auto with_map(shared_map& m, F&& f) {
+  epoch::guard g;
+  return f(*m.get());
+}
+
+std::vector<watch_event> drain(subscription& s, subscription::batch* last = nullptr) {
+  std::vector<watch_event> out;
+  subscription::batch b;
+  do {
+    b = s.read(out, 1000, false);
+  } while (b.st == subscription::state::ok && b.more);
+  if (last) *last = b;
+  return out;
+}
+
+std::string num(std::uint64_t i) {
+  return std::to_string(i);
+}
+
+}  // namespace
+
+STRATEGY_CASE("watch: no wrapper until watched, and none after the last watcher") {
+  auto m = make(cfg);
+  concurrent_map* plain = with_map(*m, [](concurrent_map& c) { return &c; });
+  auto log = m->watch_log();
+  CHECK(with_map(*m, [](concurrent_map& c) { return &c; }) == plain);
+  auto o = log->subscribe({}, 0, 0, nullptr);
+  REQUIRE(o.sub);
+  CHECK(with_map(*m, [](concurrent_map& c) { return &c; }) != plain);
+  CHECK(log->active());
+  o.sub->close();
+  CHECK(!log->active());
+  CHECK(with_map(*m, [](concurrent_map& c) { return &c; }) == plain);
+}
+
+STRATEGY_CASE("watch: every write kind is one event with its revision and value") {
+  auto m = make(cfg);
+  auto log = m->watch_log();
+  with_map(*m, [](concurrent_map& c) { return c.put("before", "x", nullptr); });
+  auto o = log->subscribe({}, 0, 0, nullptr);
+  REQUIRE(o.sub);
+  std::vector<std::uint64_t> revs;
+  with_map(*m, [&](concurrent_map& c) {
+    c.put("a", "1", nullptr);
+    revs.push_back(c.revision_of("a"));
+    CHECK(c.put_if_absent("a", "no", nullptr) == status::exists);  // no event
+    c.put_if_absent("b", "2", nullptr);
+    revs.push_back(c.revision_of("b"));
+    const bytes two = "2", three = "3";
+    c.compare_and_set("b", &two, &three, nullptr);
+    revs.push_back(c.revision_of("b"));
+    c.compare_and_set("b", &three, nullptr, nullptr);  // a delete
+    revs.push_back(c.revision());
+    counter d{};
+    d.i = 5;
+    counter r{};
+    c.add("n", counter_kind::i64, d, {}, &r);
+    revs.push_back(c.revision_of("n"));
+    c.erase("a", nullptr);
+    revs.push_back(c.revision());
+    CHECK(c.erase("a", nullptr) == status::not_found);  // no event
+    c.clear();
+    revs.push_back(c.revision());
+    return 0;
+  });
+  const auto ev = drain(*o.sub);
+  REQUIRE(ev.size() == 7);
+  const event_kind kinds[] = {event_kind::set,   event_kind::set, event_kind::set,
+                              event_kind::erase, event_kind::set, event_kind::erase,
+                              event_kind::clear};
+  const char* keys[] = {"a", "b", "b", "b", "n", "a", ""};
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    CHECK(ev[i].kind == kinds[i]);
+    CHECK_EQ(ev[i].key, std::string(keys[i]));
+    CHECK_EQ(ev[i].revision, revs[i]);
+  }
+  CHECK_EQ(ev[0].value, std::string("1"));
+  CHECK_EQ(ev[2].value, std::string("3"));
+  CHECK_EQ(tmtest::as_i64(ev[4].value), 5);  // add's result, not its delta
+  for (std::size_t i = 1; i < ev.size(); ++i) CHECK(ev[i].revision > ev[i - 1].revision);
+}
+
+STRATEGY_CASE("watch: filters by key list and by prefix; clear reaches all") {
+  auto m = make(cfg);
+  auto log = m->watch_log();
+  watch_filter keys;
+  keys.m = watch_filter::mode::keys;
+  keys.keys = {"k1", "k3"};
+  watch_filter pre;
+  pre.m = watch_filter::mode::prefix;
+  pre.prefix = "user:";
+  auto a = log->subscribe(keys, 0, 0, nullptr);
+  auto b = log->subscribe(pre, 0, 0, nullptr);
+  REQUIRE(a.sub && b.sub);
+  with_map(*m, [](concurrent_map& c) {
+    for (const char* k : {"k1", "k2", "k3", "user:1", "user", "users:2", "user:"})
+      c.put(k, "v", nullptr);
+    c.clear();
+    return 0;
+  });
+  const auto ea = drain(*a.sub), eb = drain(*b.sub);
+  REQUIRE(ea.size() == 3);
+  CHECK_EQ(ea[0].key, std::string("k1"));
+  CHECK_EQ(ea[1].key, std::string("k3"));
+  CHECK(ea[2].kind == event_kind::clear);
+  REQUIRE(eb.size() == 3);
+  CHECK_EQ(eb[0].key, std::string("user:1"));
+  CHECK_EQ(eb[1].key, std::string("user:"));
+  CHECK(eb[2].kind == event_kind::clear);
+}
+
+STRATEGY_CASE("watch: concurrent writers of shared keys: per-key revision order, nothing lost") {
+  auto m = make(cfg);
+  auto log = m->watch_log();
+  auto o = log->subscribe({}, 0, change_log::max_buffer_bytes, nullptr);
+  REQUIRE(o.sub);
+  const int threads = 4;
+  const long per = tmtest::scaled(4000);
+  std::atomic<long> changes{0};
+  std::vector<watch_event> got;
+  tmtest::run_threads(threads, [&](int t) {
+    for (long i = 0; i < per; ++i) {
+      const std::string key = "k" + num(static_cast<std::uint64_t>(i % 16));
+      const status st = with_map(*m, [&](concurrent_map& c) {
+        if ((i + t) % 5 == 0) return c.erase(key, nullptr);
+        return c.put(key,
+                     num(static_cast<std::uint64_t>(t)) + ":" + num(static_cast<std::uint64_t>(i)),
+                     nullptr);
+      });
+      if (st == status::ok || st == status::inserted) changes.fetch_add(1);
+    }
+  });
+  subscription::batch last;
+  got = drain(*o.sub, &last);
+  CHECK(last.st == subscription::state::ok);
+  // Per key, revisions strictly increase in delivery order, and the last
+  // event of each key is the map's state.
+  std::map<std::string, watch_event> newest;
+  std::map<std::string, std::uint64_t> prev;
+  std::vector<std::uint64_t> all;
+  for (const watch_event& e : got) {
+    CHECK(e.revision > prev[e.key]);
+    prev[e.key] = e.revision;
+    newest[e.key] = e;
+    all.push_back(e.revision);
+  }
+  std::sort(all.begin(), all.end());
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());  // unique
+  for (const auto& [k, e] : newest) {
+    std::string v;
+    std::uint64_t r = 0;
+    const bool found = with_map(*m, [&](concurrent_map& c) { return c.get(k, &v, &r); });
+    CHECK_EQ(found, e.kind == event_kind::set);
+    if (found) {
+      CHECK_EQ(v, e.value);
+      CHECK_EQ(r, e.revision);
+    }
+  }
+  // Every acknowledged write that changed the map is there, once.
+  CHECK_EQ(got.size(), static_cast<std::size_t>(changes.load()));
+}
+
+TEST_CASE("watch: the ring's bound compacts; a reader behind gets the oldest revision") {
+  auto m = registry::create(options{}, "string", "string");
+  auto log = m->watch_log();
+  auto slow = log->subscribe({}, 0, change_log::min_buffer_bytes, nullptr);
+  REQUIRE(slow.sub);
+  const std::string value(200, 'v');
+  std::uint64_t first_rev = 0;
+  for (int i = 0; i < 200; ++i) {
+    with_map(*m, [&](concurrent_map& c) { return c.put("k" + num(i % 7), value, nullptr); });
+    if (i == 0) first_rev = with_map(*m, [](concurrent_map& c) { return c.revision(); });
+  }
+  const auto st = log->stats();
+  CHECK(st.bytes <= change_log::min_buffer_bytes);
+  CHECK(st.dropped > 0);
+  CHECK(st.oldest > first_rev);
+  std::vector<watch_event> out;
+  const auto b = slow.sub->read(out, 10, false);
+  CHECK(b.st == subscription::state::compacted);
+  CHECK_EQ(b.oldest, st.oldest);
+  CHECK(out.empty());
+  // fromRevision: below the oldest is compacted; at it, every later event
+  // is replayed.
+  auto too_old = log->subscribe({}, st.oldest - 1, 0, nullptr);
+  CHECK(!too_old.sub);
+  CHECK(too_old.st == subscription::state::compacted);
+  CHECK_EQ(too_old.oldest, st.oldest);
+  auto replay = log->subscribe({}, st.oldest, 0, nullptr);
+  REQUIRE(replay.sub);
+  const auto ev = drain(*replay.sub);
+  REQUIRE(!ev.empty());
+  CHECK_EQ(ev.front().revision, st.oldest);
+  CHECK_EQ(ev.back().revision, with_map(*m, [](concurrent_map& c) { return c.revision(); }));
+  CHECK_EQ(ev.size(), static_cast<std::size_t>(ev.back().revision - st.oldest + 1));
+}
+
+TEST_CASE("watch: fromRevision is compacted before the log started and after it stopped") {
+  auto m = registry::create(options{}, "string", "string");
+  auto log = m->watch_log();
+  with_map(*m, [](concurrent_map& c) { return c.put("a", "1", nullptr); });
+  auto early = log->subscribe({}, 1, 0, nullptr);  // nothing was logged then
+  CHECK(early.st == subscription::state::compacted);
+  CHECK_EQ(early.oldest, std::uint64_t{2});
+  CHECK(!log->active());  // the failed subscribe left no wrapper behind
+  auto keep = log->subscribe({}, 0, 0, nullptr);
+  REQUIRE(keep.sub);
+  with_map(*m, [](concurrent_map& c) { return c.put("b", "2", nullptr); });
+  auto from2 = log->subscribe({}, 2, 0, nullptr);
+  REQUIRE(from2.sub);
+  const auto ev = drain(*from2.sub);
+  REQUIRE(ev.size() == 1);
+  CHECK_EQ(ev[0].key, std::string("b"));
+  keep.sub->close();
+  from2.sub->close();
+  with_map(*m, [](concurrent_map& c) { return c.put("c", "3", nullptr); });  // unwatched
+  auto later = log->subscribe({}, 2, 0, nullptr);
+  CHECK(later.st == subscription::state::compacted);
+  CHECK_EQ(later.oldest, std::uint64_t{4});
+}
+
+TEST_CASE("watch: arm wakes once on a matching append; close wakes and ends") {
+  auto m = registry::create(options{}, "string", "string");
+  auto log = m->watch_log();
+  std::atomic<int> wakes{0};
+  watch_filter f;
+  f.m = watch_filter::mode::keys;
+  f.keys = {"x"};
+  auto o = log->subscribe(f, 0, 0, [&] { wakes.fetch_add(1); });
+  REQUIRE(o.sub);
+  std::vector<watch_event> out;
+  CHECK(o.sub->read(out, 10, true).st == subscription::state::ok);
+  with_map(*m, [](concurrent_map& c) { return c.put("y", "1", nullptr); });  // not matched
+  CHECK_EQ(wakes.load(), 0);
+  with_map(*m, [](concurrent_map& c) { return c.put("x", "1", nullptr); });
+  with_map(*m, [](concurrent_map& c) { return c.put("x", "2", nullptr); });
+  CHECK_EQ(wakes.load(), 1);  // disarmed by the first
+  CHECK(o.sub->read(out, 10, true).st == subscription::state::ok);
+  CHECK_EQ(out.size(), std::size_t{2});                             // events were read: not armed
+  CHECK(o.sub->read(out, 10, true).st == subscription::state::ok);  // nothing: armed
+  CHECK(m->close());
+  CHECK_EQ(wakes.load(), 2);  // the armed reader learns of the close
+  CHECK(o.sub->read(out, 10, true).st == subscription::state::closed);
+  auto after = log->subscribe({}, 0, 0, nullptr);
+  CHECK(after.st == subscription::state::closed);
+}
+
+TEST_CASE("watch: record() is the cache layer's entry point for evict and expire") {
+  auto m = registry::create(options{}, "string", "string");
+  auto log = m->watch_log();
+  log->record(event_kind::evict, "gone", 99);  // not watched: dropped
+  auto o = log->subscribe({}, 0, 0, nullptr);
+  REQUIRE(o.sub);
+  const std::uint64_t r = with_map(*m, [](concurrent_map& c) { return c.revision(); });
+  log->record(event_kind::evict, "a", r + 1);
+  log->record(event_kind::expire, "b", r + 2);
+  const auto ev = drain(*o.sub);
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[0].kind == event_kind::evict);
+  CHECK_EQ(ev[0].key, std::string("a"));
+  CHECK(ev[1].kind == event_kind::expire);
+  CHECK_EQ(ev[1].revision, r + 2);
+  CHECK_EQ(std::string(to_string(ev[0].kind)), std::string("evict"));
+}
+
+TEST_CASE("watch: close while writers write through the wrapper") {
+  for (int round = 0; round < 10; ++round) {
+    auto m = registry::create(options{}, "string", "string");
+    auto log = m->watch_log();
+    auto o = log->subscribe({}, 0, 0, nullptr);
+    REQUIRE(o.sub);
+    std::atomic<bool> go{false};
+    std::vector<std::thread> th;
+    for (int t = 0; t < 2; ++t)
+      th.emplace_back([&, t] {
+        while (!go.load()) std::this_thread::yield();
+        for (int i = 0;; ++i) {
+          epoch::guard g;
+          concurrent_map* c = m->get();
+          if (!c) return;
+          c->put(num(static_cast<std::uint64_t>(i % 50 + t)), "v", nullptr);
+          if (i % 97 == 0) c->clear();
+        }
+      });
+    go.store(true);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    CHECK(m->close());
+    for (auto& x : th) x.join();
+    std::vector<watch_event> out;
+    CHECK(o.sub->read(out, 10, false).st == subscription::state::closed);
+  }
+}
+
+// --- snapshots ---------------------------------------------------------------------
+
+namespace {
+
+std::map<std::string, std::string> contents(shared_map& m) {
+  std::map<std::string, std::string> r;
+  epoch::guard g;
+  concurrent_map* c = m.get();
+  std::string buf;
+  for (std::size_t u = 0; u < c->scan_units(); ++u) {
+    buf.clear();
+    c->scan(u, buf);
+    scan_reader rd(buf);
+    scan_record rec;
+    while (rd.next(rec)) r[std::string(rec.key)] = std::string(rec.value);
+  }
+  return r;
+}
+
+std::map<std::string, std::string> contents(const snapshot& s) {
+  return {s.entries().begin(), s.entries().end()};
+}
+
+}  // namespace
+
+STRATEGY_CASE("snapshot: equals the map when quiet; refresh applies only changes") {
+  auto m = make(cfg);
+  with_map(*m, [](concurrent_map& c) {
+    for (int i = 0; i < 500; ++i) c.put("k" + num(i), "v" + num(i), nullptr);
+    return 0;
+  });
+  auto s = snapshot::take(m);
+  REQUIRE(s);
+  CHECK(contents(*s) == contents(*m));
+  CHECK_EQ(s->revision(), with_map(*m, [](concurrent_map& c) { return c.revision(); }));
+  with_map(*m, [](concurrent_map& c) {
+    for (int i = 0; i < 10; ++i) c.put("k" + num(i), "new", nullptr);
+    for (int i = 10; i < 15; ++i) c.erase("k" + num(i), nullptr);
+    c.put("extra", "e", nullptr);
+    return 0;
+  });
+  CHECK(contents(*s) != contents(*m));  // a snapshot does not move by itself
+  REQUIRE(s->refresh());
+  CHECK(contents(*s) == contents(*m));
+  CHECK_EQ(s->stats().events_applied, std::uint64_t{16});
+  CHECK_EQ(s->stats().full_copies, std::uint64_t{1});
+  with_map(*m, [](concurrent_map& c) {
+    c.clear();
+    c.put("after", "clear", nullptr);
+    return 0;
+  });
+  REQUIRE(s->refresh());
+  CHECK(contents(*s) == contents(*m));
+  CHECK_EQ(s->entries().size(), std::size_t{1});
+  s->close();
+  CHECK(!m->watch_log()->active());
+}
+
+STRATEGY_CASE("snapshot: under concurrent writers every snapshot keeps their invariant") {
+  // Each writer moves one unit between two of its own keys with a single
+  // write at a time, in a fixed order (a then b), so any state in which b
+  // holds n has a >= n: a snapshot shows it, and shows a <= b + 1.
+  auto m = make(cfg);
+  const int writers = 2;
+  with_map(*m, [&](concurrent_map& c) {
+    for (int t = 0; t < writers; ++t) {
+      c.put("a" + num(t), "0", nullptr);
+      c.put("b" + num(t), "0", nullptr);
+    }
+    for (int i = 0; i < 2000; ++i) c.put("fill" + num(i), "x", nullptr);
+    return 0;
+  });
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> th;
+  for (int t = 0; t < writers; ++t)
+    th.emplace_back([&, t] {
+      for (std::uint64_t n = 1; !stop.load(); ++n) {
+        with_map(*m, [&](concurrent_map& c) {
+          c.put("a" + num(t), num(n), nullptr);
+          c.put("fill" + num(n % 2000), num(n), nullptr);
+          c.put("b" + num(t), num(n), nullptr);
+          return 0;
+        });
+      }
+    });
+  auto check_inv = [&](const snapshot& s) {
+    for (int t = 0; t < writers; ++t) {
+      const auto a = std::stoull(s.entries().at("a" + num(t)));
+      const auto b = std::stoull(s.entries().at("b" + num(t)));
+      CHECK(a == b || a == b + 1);
+    }
+    CHECK_EQ(s.entries().size(), std::size_t(2000 + 2 * writers));
+  };
+  auto s = snapshot::take(m);
+  REQUIRE(s);
+  check_inv(*s);
+  for (int i = 0; i < 30; ++i) {
+    REQUIRE(s->refresh());
+    check_inv(*s);
+    auto fresh = snapshot::take(m);
+    REQUIRE(fresh);
+    check_inv(*fresh);
+  }
+  stop.store(true);
+  for (auto& x : th) x.join();
+  REQUIRE(s->refresh());
+  CHECK(contents(*s) == contents(*m));
+}
+
+TEST_CASE("snapshot: a refresh outrun by the ring copies again and says so") {
+  auto m = registry::create(options{}, "string", "string");
+  auto s = snapshot::take(m, change_log::min_buffer_bytes);
+  REQUIRE(s);
+  const std::string value(300, 'v');
+  with_map(*m, [&](concurrent_map& c) {
+    for (int i = 0; i < 100; ++i) c.put("k" + num(i), value, nullptr);
+    return 0;
+  });
+  REQUIRE(s->refresh());
+  CHECK_EQ(s->stats().full_copies, std::uint64_t{2});
+  CHECK(contents(*s) == contents(*m));
+}
+
+TEST_CASE("snapshot: closed maps") {
+  auto m = registry::create(options{}, "string", "string");
+  auto s = snapshot::take(m);
+  REQUIRE(s);
+  CHECK(m->close());
+  CHECK(!s->refresh());
+  CHECK(!snapshot::take(m));
+}
+
+TEST_MAIN
