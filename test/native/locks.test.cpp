@@ -7,12 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <string>
-#include <chrono>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 #include <thread>
 
 #include "check.hpp"
