@@ -13,9 +13,19 @@
 #include "threadmap/detail/padding.hpp"
 
 namespace threadmap::epoch {
+
+namespace detail {
+// Alone on its line: read by every outermost guard, written only when the
+// epoch advances, so no other hot word makes those readers miss.
+alignas(cache_line) constinit std::atomic<std::uint64_t> global{0};
+thread_local constinit slot* t_slot THREADMAP_EPOCH_TLS = nullptr;
+}  // namespace detail
+
 namespace {
 
-constexpr std::uint64_t quiescent = ~std::uint64_t{0};
+using detail::global;
+using detail::quiescent;
+using detail::t_slot;
 // Try to advance and free after this many retirements by one thread.
 constexpr std::size_t collect_every = 64;
 // A thread holding eager_bytes tries again on leaving a guard only when the
@@ -38,8 +48,7 @@ struct retired {
 // them every collect_every retirements, while none could be freed.
 struct retired_list {
   std::vector<retired> items;
-  std::size_t head = 0;   // items[0, head) are freed
-  std::size_t bytes = 0;  // sum of the pending items' bytes
+  std::size_t head = 0;  // items[0, head) are freed
 
   bool empty() const noexcept { return head == items.size(); }
   // Appends without allocating when it can. retire()'s caller has already
@@ -55,8 +64,7 @@ struct retired_list {
       }
       if (items.size() == items.capacity() && !grow()) return false;
     }
-    items.push_back(r);  // there is room: no allocation, no throw
-    bytes += r.bytes;
+    items.push_back(r);                            // there is room: no allocation, no throw
     if (items.size() == items.capacity()) grow();  // a failure is retried by the next push
     return true;
   }
@@ -88,23 +96,21 @@ struct retired_list {
     std::inplace_merge(items.begin() + static_cast<std::ptrdiff_t>(head),
                        items.begin() + static_cast<std::ptrdiff_t>(mid), items.end(),
                        [](const retired& a, const retired& b) { return a.epoch < b.epoch; });
-    bytes += from.bytes;
     from.items.clear();
     from.items.shrink_to_fit();
     from.head = 0;
-    from.bytes = 0;
   }
 };
 
-// One per thread, on its own cache line: the owner writes `announced` on every
-// guard, and other threads read it only while advancing the epoch.
-struct alignas(cache_line) record {
-  std::atomic<std::uint64_t> announced{quiescent};
+// One per thread, on its own cache line: the owner writes `announced` (the
+// slot, which guards reach from the header) on every guard, and other threads
+// read it only while advancing the epoch. The slot's garbage_bytes counts the
+// bag's pending bytes (not the spares').
+struct alignas(cache_line) record : detail::slot {
   std::atomic<bool> in_use{false};
   record* next = nullptr;  // immutable once the record is published
 
   // Owner-only state.
-  unsigned depth = 0;
   std::size_t since_collect = 0;
   std::uint64_t eager_tried_at = quiescent;  // global epoch at the last eager try
   unsigned exits_since_try = 0;
@@ -119,9 +125,9 @@ struct alignas(cache_line) record {
   retired spare[spare_slots];
 };
 
+// Everything but the global epoch (detail::global), which guards read without
+// asking for the domain.
 struct domain {
-  // Read by every guard, written only when the epoch advances.
-  alignas(cache_line) std::atomic<std::uint64_t> global{0};
   alignas(cache_line) std::atomic<record*> head{nullptr};
   std::atomic<std::size_t> pending{0};
   std::atomic<std::size_t> swept{0};
@@ -156,35 +162,41 @@ record* acquire_record() {
   return r;
 }
 
-// Frees the items that became safe: a prefix of the bag.
-void free_items(retired_list& b, std::uint64_t global) {
-  std::size_t freed = 0;
-  while (b.head < b.items.size() && b.items[b.head].epoch + 2 <= global) {
+// Frees the items that became safe (a prefix of the bag); returns their bytes.
+std::size_t free_items(retired_list& b, std::uint64_t epoch) {
+  std::size_t freed = 0, bytes = 0;
+  while (b.head < b.items.size() && b.items[b.head].epoch + 2 <= epoch) {
     const retired item = b.items[b.head++];  // copied before the deleter runs
     item.deleter(item.p);
-    b.bytes -= item.bytes;
+    bytes += item.bytes;
     ++freed;
   }
   domain& d = dom();
   d.swept.fetch_add(freed + (b.empty() ? 0 : 1), std::memory_order_relaxed);
   if (freed) d.pending.fetch_sub(freed, std::memory_order_relaxed);
   b.compact();
+  return bytes;
+}
+
+// Frees what became safe in the thread's own bag.
+void free_own(record& r, std::uint64_t epoch) {
+  r.garbage_bytes -= free_items(r.bag, epoch);
 }
 
 // Advances the global epoch if every active thread has announced it. Returns
 // the global epoch as seen after the attempt.
 std::uint64_t try_advance() {
   domain& d = dom();
-  std::uint64_t g = d.global.load(std::memory_order_seq_cst);
+  std::uint64_t g = global.load(std::memory_order_seq_cst);
   for (record* r = d.head.load(std::memory_order_acquire); r; r = r->next) {
     const std::uint64_t a = r->announced.load(std::memory_order_seq_cst);
     if (a != quiescent && a != g) return g;
   }
-  if (d.global.compare_exchange_strong(g, g + 1, std::memory_order_seq_cst)) return g + 1;
+  if (global.compare_exchange_strong(g, g + 1, std::memory_order_seq_cst)) return g + 1;
   return g;  // someone else advanced; g holds the new value
 }
 
-void collect_orphans(std::uint64_t global, bool wait) {
+void collect_orphans(std::uint64_t epoch, bool wait) {
   domain& d = dom();
   std::unique_lock lock(d.orphans_lock, std::defer_lock);
   if (wait) {
@@ -192,16 +204,16 @@ void collect_orphans(std::uint64_t global, bool wait) {
   } else if (!lock.try_lock()) {
     return;
   }
-  free_items(d.orphans, global);
+  free_items(d.orphans, epoch);
 }
 
 // Frees the record's spare items that became safe (a handful, in any order).
-void free_spares(record& r, std::uint64_t global) {
+void free_spares(record& r, std::uint64_t epoch) {
   unsigned kept = 0;
   std::size_t freed = 0;
   for (unsigned i = 0; i < r.spares; ++i) {
     const retired item = r.spare[i];
-    if (item.epoch + 2 <= global) {
+    if (item.epoch + 2 <= epoch) {
       item.deleter(item.p);
       ++freed;
     } else {
@@ -214,31 +226,22 @@ void free_spares(record& r, std::uint64_t global) {
 
 void collect(record& r) {
   const std::uint64_t g = try_advance();
-  free_items(r.bag, g);
+  free_own(r, g);
   if (r.spares) free_spares(r, g);
   collect_orphans(g, false);
 }
 
-// The calling thread's record, read by every guard. Initial-exec TLS: one
-// %fs-relative load, where the default model for code in a shared object
-// (the addon) calls __tls_get_addr on every access, which perf showed in
-// every get. It takes 8 bytes of the static TLS surplus glibc keeps for dlopen'd
-// libraries. The pointer is trivially destructible, so reading it runs no
-// TLS-initialisation check either; the owner below is touched only when a
-// thread first takes a record.
-#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && defined(__GLIBC__)
-#define THREADMAP_EPOCH_TLS __attribute__((tls_model("initial-exec")))
-#else
-#define THREADMAP_EPOCH_TLS
-#endif
-thread_local record* t_record THREADMAP_EPOCH_TLS = nullptr;
+// Set when the thread's owner (below) has been destroyed. The record pointer
+// itself (detail::t_slot, initial-exec and constinit: see epoch.hpp) is
+// trivially destructible, so reading it runs no TLS-initialisation check; the
+// owner is touched only when a thread first takes a record.
 thread_local bool t_exited THREADMAP_EPOCH_TLS = false;
 
 struct thread_owner {
   record* rec = nullptr;
   ~thread_owner() {
     t_exited = true;
-    t_record = nullptr;
+    t_slot = nullptr;
     if (!rec) return;
     // A thread exits: its garbage goes to the orphans, its record to the next
     // thread that needs one.
@@ -247,6 +250,7 @@ struct thread_owner {
       std::lock_guard lock(d.orphans_lock);
       try {
         d.orphans.take(rec->bag);
+        rec->garbage_bytes = 0;
       } catch (const std::bad_alloc&) {
         // The bag stays with the record: its next owner frees it.
       }
@@ -259,9 +263,15 @@ struct thread_owner {
 
 thread_local thread_owner t_owner;
 
-[[gnu::noinline]] record& adopt_record() {
+record& own() noexcept {
+  return static_cast<record&>(detail::current());
+}
+
+}  // namespace
+
+detail::slot& detail::adopt() noexcept {
   record* r = acquire_record();
-  t_record = r;
+  t_slot = r;
   // Registers the owner's destructor. A thread that reaches here from a
   // thread-exit destructor that runs after the owner's keeps its new record
   // for ever (never reused, so never shared).
@@ -269,59 +279,27 @@ thread_local thread_owner t_owner;
   return *r;
 }
 
-inline record& current() {
-  record* r = t_record;
-  return __builtin_expect(r != nullptr, 1) ? *r : adopt_record();
-}
-
-}  // namespace
-
-guard::guard() noexcept {
-  record& r = current();
-  if (r.depth++ != 0) return;
-  domain& d = dom();
-  std::uint64_t e = d.global.load(std::memory_order_seq_cst);
-  for (;;) {
-    // The exchange is a full barrier on x86 (and a sequentially consistent
-    // RMW elsewhere): the announcement is visible before this thread loads any
-    // shared pointer. If the epoch moved meanwhile, announce the new one, so
-    // the announced epoch is one that was current after the announcement.
-    r.announced.exchange(e, std::memory_order_seq_cst);
-#if !defined(__x86_64__) && !defined(__i386__)
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
-    const std::uint64_t now = d.global.load(std::memory_order_seq_cst);
-    if (now == e) break;
-    e = now;
-  }
-}
-
-guard::~guard() {
-  record& r = *t_record;
-  if (--r.depth != 0) return;
-  r.announced.store(quiescent, std::memory_order_release);
-  // Outside the critical section now, so this thread no longer holds the
-  // epoch back: with no other thread inside a guard, the epoch advances here
-  // and the garbage is freed on the next exit.
-  if (r.bag.bytes >= eager_bytes) {
-    const std::uint64_t g = dom().global.load(std::memory_order_relaxed);
-    if (g != r.eager_tried_at || ++r.exits_since_try >= eager_retry_exits) {
-      r.eager_tried_at = g;
-      r.exits_since_try = 0;
-      collect(r);
-    }
+void detail::leave_eager(slot& s) noexcept {
+  record& r = static_cast<record&>(s);
+  const std::uint64_t g = global.load(std::memory_order_relaxed);
+  if (g != r.eager_tried_at || ++r.exits_since_try >= eager_retry_exits) {
+    r.eager_tried_at = g;
+    r.exits_since_try = 0;
+    collect(r);
   }
 }
 
 void retire(void* p, void (*deleter)(void*), std::size_t bytes) noexcept {
   domain& d = dom();
-  record& r = current();
+  record& r = own();
   // The caller unlinked p before this call; the fence orders that before the
   // epoch read, so a thread that announces a later epoch cannot reach p.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const std::uint64_t e = d.global.load(std::memory_order_seq_cst);
+  const std::uint64_t e = global.load(std::memory_order_seq_cst);
   const retired item{p, deleter, e, bytes};
-  if (!r.bag.push(item)) {
+  if (r.bag.push(item)) {
+    r.garbage_bytes += bytes;
+  } else {
     if (r.spares == record::spare_slots) {  // never freed: see record::spare
       d.lost.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -338,25 +316,20 @@ void retire(void* p, void (*deleter)(void*), std::size_t bytes) noexcept {
 }
 
 void synchronize() {
-  record& r = current();
+  record& r = own();
   if (r.depth != 0) return;
-  domain& d = dom();
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  const std::uint64_t target = d.global.load(std::memory_order_seq_cst) + 2;
+  const std::uint64_t target = global.load(std::memory_order_seq_cst) + 2;
   unsigned spins = 0;
   while (try_advance() < target) {
     // Guards are held only for the length of one map call, so this waits for
     // at most a few calls on other threads.
     if (++spins > 64) std::this_thread::yield();
   }
-  const std::uint64_t g = d.global.load(std::memory_order_seq_cst);
-  free_items(r.bag, g);
+  const std::uint64_t g = global.load(std::memory_order_seq_cst);
+  free_own(r, g);
   if (r.spares) free_spares(r, g);
   collect_orphans(g, true);
-}
-
-bool in_critical_section() noexcept {
-  return t_record != nullptr && t_record->depth != 0;
 }
 
 std::size_t pending() noexcept {
