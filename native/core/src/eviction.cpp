@@ -13,22 +13,26 @@
 #include "threadmap/detail/eviction/sketch.hpp"
 #include "threadmap/detail/eviction/wtinylfu.hpp"
 
+namespace threadmap {
+
+const char* to_string(eviction_kind k) noexcept {
+  switch (k) {
+    case eviction_kind::wtinylfu:
+      return "wtinylfu";
+    case eviction_kind::clock:
+      return "clock";
+  }
+  return "?";
+}
+
+}  // namespace threadmap
+
 namespace threadmap::detail::eviction {
 
 namespace {
 constexpr std::align_val_t line_align{cache_line};
 constexpr std::uint64_t low32 = 0xFFFFFFFFu;
 }  // namespace
-
-const char* to_string(kind k) noexcept {
-  switch (k) {
-    case kind::wtinylfu:
-      return "wtinylfu";
-    case kind::clock:
-      return "clock";
-  }
-  return "?";
-}
 
 std::optional<kind> parse_kind(std::string_view name) noexcept {
   for (kind k : all_kinds)

@@ -53,6 +53,8 @@
 #include <optional>
 #include <string_view>
 
+#include "threadmap/map.hpp"
+
 namespace threadmap::detail::eviction {
 
 /// An entry's name inside one policy instance: an index into its nodes.
@@ -63,10 +65,12 @@ inline constexpr std::size_t max_capacity = std::size_t{1} << 31;
 /// The hash bits a node keeps (the table's tag and group bits among them).
 inline constexpr std::uint64_t hash_bits = (std::uint64_t{1} << 56) - 1;
 
-/// The policies, in the order the option lists them.
-enum class kind : std::uint8_t { wtinylfu, clock };
-inline constexpr kind all_kinds[] = {kind::wtinylfu, kind::clock};
-const char* to_string(kind k) noexcept;
+/// The policies, in the order the option lists them: the public list
+/// (threadmap/map.hpp, which options name them by), under this namespace's
+/// names. to_string(kind) is threadmap::to_string(eviction_kind).
+using kind = eviction_kind;
+inline constexpr const auto& all_kinds = all_eviction_kinds;
+using threadmap::to_string;
 std::optional<kind> parse_kind(std::string_view name) noexcept;
 
 /// An entry the table must remove: probe from `hash`, match `h`.
