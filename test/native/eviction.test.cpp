@@ -117,8 +117,8 @@ TEST_CASE("without eviction pressure every write stays readable") {
     // below it (with stripes a hot stripe fills first).
     o.stripes = 1;
     auto m = make_map(o);
-    for (int i = 0; i < 500; ++i) CHECK(m->put(key_of(i), value_of(i, i % 2), nullptr) ==
-                                        status::inserted);
+    for (int i = 0; i < 500; ++i)
+      CHECK(m->put(key_of(i), value_of(i, i % 2), nullptr) == status::inserted);
     for (int i = 0; i < 500; ++i) {
       std::string got;
       CHECK(m->get(key_of(i), &got) && got == value_of(i, i % 2));
@@ -265,7 +265,8 @@ TEST_CASE("without a policy max_memory still refuses (evict 'none')") {
   auto m = make_map(o);
   status st = status::inserted;
   int i = 0;
-  for (; i < 100000 && st == status::inserted; ++i) st = m->put(key_of(i), std::string(100, 'n'), nullptr);
+  for (; i < 100000 && st == status::inserted; ++i)
+    st = m->put(key_of(i), std::string(100, 'n'), nullptr);
   CHECK(st == status::memory_limit);
   CHECK_EQ(m->stats().evictions, std::uint64_t{0});
 }

@@ -12,6 +12,7 @@
 #include "threadmap/detail/eviction/read_buffer.hpp"
 #include "threadmap/detail/eviction/sketch.hpp"
 #include "threadmap/detail/eviction/wtinylfu.hpp"
+#include "threadmap/detail/hash.hpp"
 
 namespace threadmap {
 
@@ -241,12 +242,7 @@ void frequency_sketch::reset() noexcept {
 }
 
 std::uint32_t frequency_sketch::spread(std::uint32_t h) noexcept {
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
+  return mix32(h);
 }
 
 void frequency_sketch::increment(std::uint32_t hash) noexcept {

@@ -325,6 +325,7 @@ map_stats striped_map<Lock, Mode>::stats() const {
   map_stats st;
   st.strategy = kind_;
   st.stripes = count_;
+  detail::eviction::policy_stats ps;
   for (unsigned i = 0; i < count_; ++i) {
     const detail::flat_table& t = stripes_[i].table;
     st.size += t.size();
@@ -332,14 +333,14 @@ map_stats striped_map<Lock, Mode>::stats() const {
     st.bytes += t.bytes_used();
     st.resizes += t.resizes();
     if (const detail::eviction::policy* p = stripes_[i].policy.get()) {
-      const detail::eviction::policy_stats ps = p->stats();
-      st.evictions += ps.evicted;
-      st.admissions += ps.admitted;
-      st.rejections += ps.rejected;
-      st.dropped_reads += ps.dropped;
+      ps += p->stats();
       st.max_entries += p->capacity();
     }
   }
+  st.evictions = ps.evicted;
+  st.admissions = ps.admitted;
+  st.rejections = ps.rejected;
+  st.dropped_reads = ps.dropped;
   st.bytes += sizeof(*this) + sizeof(stripe) * count_ + policy_bytes_;
   st.policy_bytes = policy_bytes_;
   if (counts_) {

@@ -115,6 +115,15 @@ struct memory_use {
                           static_cast<double>(table_per_entry)
                     : 0.0;
   }
+  /// Sums the instances of a map (table_per_entry stays the table's).
+  memory_use& operator+=(const memory_use& o) noexcept {
+    capacity += o.capacity;
+    nodes += o.nodes;
+    sketch += o.sketch;
+    buffers += o.buffers;
+    object += o.object;
+    return *this;
+  }
 };
 
 /// Counts since construction (writers' counts are exact; `dropped` is summed
@@ -125,6 +134,15 @@ struct policy_stats {
   std::uint64_t rejected = 0;  // W-TinyLFU: candidates evicted instead of a main entry
   std::uint64_t drained = 0;   // read records applied
   std::uint64_t dropped = 0;   // read records lost
+  /// Sums the instances of a map.
+  policy_stats& operator+=(const policy_stats& o) noexcept {
+    evicted += o.evicted;
+    admitted += o.admitted;
+    rejected += o.rejected;
+    drained += o.drained;
+    dropped += o.dropped;
+    return *this;
+  }
 };
 
 class policy {
