@@ -5,7 +5,7 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
 import { EVICTION_NAMES } from '../../lib/native'
-import { runWorker } from './helpers'
+import { exited, message, runWorker, startWorker } from './helpers'
 
 describe('workers on a full cache', () => {
   for (const strategy of ['mutex', 'rwlock', 'striped'] as const) {
@@ -47,3 +47,30 @@ describe('workers on a full cache', () => {
     }
   }
 })
+
+test('worker.terminate() in the middle of evictions leaves a consistent cache', async () => {
+  for (const evict of EVICTION_NAMES) {
+    const bound = 100
+    const m = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', evict, maxEntries: bound })
+    const ws = Array.from({ length: 2 }, (_, id) =>
+      startWorker('cache.mjs', { handle: m.handle(), id, rounds: 0, keys: 500, workers: 2, bound }),
+    )
+    await Promise.all(ws.map((w) => message(w, 'started')))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await Promise.all(ws.map(async (w) => {
+      const done = exited(w)
+      await w.terminate()
+      await done
+    }))
+    expect(m.size).toBeLessThanOrEqual(bound)
+    for (const [k, v] of m.entries()) expect(v.startsWith(`${k}=`)).toBe(true)
+    // Still usable: every new key evicts, and stays readable.
+    for (let i = 0; i < 300; i++) {
+      m.set(`after:${i}`, `after:${i}=x`)
+      expect(m.get(`after:${i}`)).toBe(`after:${i}=x`)
+    }
+    expect(m.size).toBeLessThanOrEqual(bound)
+    expect(m.stats().evictions).toBeGreaterThan(0)
+    m.close()
+  }
+}, 60_000)

@@ -1,7 +1,8 @@
 // Writes and reads a full cache shared with other workers. Only this worker
 // writes keys `w<id>:*`, so a read of one of them must give undefined
 // (evicted) or the last value this worker wrote there; any key's value must
-// name its key. Reports its last writes and the violations it saw.
+// name its key. Reports its last writes and the violations it saw; with
+// rounds 0 it runs until it is terminated.
 import { parentPort, workerData } from 'node:worker_threads'
 
 import { ThreadMap } from '../../../esm/index.mjs'
@@ -13,7 +14,8 @@ let bad = 0
 let oversize = 0
 let seed = id * 7919 + 1
 const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648)
-for (let i = 0; i < rounds; i++) {
+if (rounds === 0) parentPort.postMessage({ type: 'started' }) // runs until terminated
+for (let i = 0; rounds === 0 || i < rounds; i++) {
   const r = next()
   if (r % 4 === 0) {
     const key = `w${id}:${r % keys}`
