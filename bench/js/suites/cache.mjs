@@ -8,7 +8,9 @@
 //   workers      a full cache shared by 1 and by 2 workers, each running 95%
 //                get / 5% set of Zipf(0.99) keys over 2N keys (misses then
 //                set, as a cache does) for --cache-ms; ops per second of all
-//                threads, and the 2-worker / 1-worker ratio
+//                threads, and the 2-worker / 1-worker ratio; beside it the
+//                same on an unbounded map holding all 2N keys (the control:
+//                what two threads gain on this machine under its load)
 //   memory       the policies' bytes (stats().eviction.bytes, everything they
 //                hold) per entry of the bound, for N and 10N
 //
@@ -23,7 +25,7 @@ import { loadThreadMap } from '../lib/threadmap.mjs'
 const POLICIES = ['wtinylfu', 'clock']
 
 export function cacheSteps(opts) {
-  return opts.cacheRounds * (1 + POLICIES.length) + opts.cacheRounds * POLICIES.length * 2 + 1
+  return opts.cacheRounds * (1 + POLICIES.length) + opts.cacheRounds * (POLICIES.length + 1) * 2 + 1
 }
 
 function fill(map, n) {
@@ -109,7 +111,10 @@ function message(w, type) {
 
 async function workersRun(ThreadMap, opts, evict, threads) {
   const n = opts.cacheSize
-  const map = new ThreadMap(null, { keys: 'number', values: 'number', strategy: 'striped', maxEntries: n, evict })
+  // 'unbounded': the control, the same map without a bound (every get hits),
+  // so the ratio of the caches can be read against what the machine gave.
+  const bound = evict === 'unbounded' ? {} : { maxEntries: n, evict }
+  const map = new ThreadMap(null, { keys: 'number', values: 'number', strategy: 'striped', ...bound })
   fill(map, 2 * n)
   const ws = Array.from(
     { length: threads },
@@ -130,7 +135,7 @@ async function workersRun(ThreadMap, opts, evict, threads) {
 }
 
 async function runWorkersFigure(opts, record, bar, ThreadMap) {
-  for (const evict of POLICIES) {
+  for (const evict of [...POLICIES, 'unbounded']) {
     const rates = { 1: [], 2: [] }
     let last = null
     for (let round = 0; round < opts.cacheRounds; round++) {
@@ -208,7 +213,7 @@ export function cacheTable(results) {
       rows.push(
         `  ${r.impl.padEnd(10)} 1 worker ${m(r.one)} (${m(r.oneRange[0])}-${m(r.oneRange[1])}) Mops/s, ` +
           `2 workers ${m(r.two)} (${m(r.twoRange[0])}-${m(r.twoRange[1])}) Mops/s: ${f(r.ratio, 2)}x; ` +
-          `hit ratio ${f(100 * r.hitRatio)}%, dropped reads ${r.droppedReads}`,
+          (r.impl === 'unbounded' ? 'every get hits' : `hit ratio ${f(100 * r.hitRatio)}%, dropped reads ${r.droppedReads}`),
       )
   }
   const mem = results.filter((r) => r.figure === 'memory')
