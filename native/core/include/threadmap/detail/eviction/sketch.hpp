@@ -73,6 +73,7 @@ class frequency_sketch {
     return words_ + 8 * ((static_cast<std::uint64_t>(spread(hash)) * blocks_) >> 32);
   }
 
+  void* raw_ = nullptr;  // the allocation (words_ is it aligned to a line)
   std::uint64_t* words_ = nullptr;
   std::size_t blocks_ = 0;
   std::uint64_t sample_ = 0;
