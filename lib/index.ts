@@ -47,7 +47,7 @@ export type {
 } from './types'
 export { numa } from './numa'
 export type { FetchMethod, FetchMethodOptions, FetchOptions } from './fetch'
-export type { LoadStats } from './native'
+export type { EvictionName, EvictionStats, EvictOption, LoadStats } from './native'
 export { Snapshot, type SnapshotOptions, type SnapshotStats } from './snapshot'
 export { WATCH_EVENT_TYPES, WatchCompactedError, Watcher, type WatchEvent, type WatchEventType, type WatchOptions } from './watch'
 export type * from './numa'
@@ -73,6 +73,8 @@ const OPTION_NAMES: readonly string[] = [
   'numa',
   'fetchMethod',
   'readCache',
+  'maxEntries',
+  'evict',
 ] satisfies (keyof ThreadMapOptions)[]
 
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
@@ -760,6 +762,15 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   /** Sets `value` and returns the previous value (undefined when there was none). */
   swap(key: K, value: V): V | undefined {
     return this.#decodeOr(addon.swap(this.#ref, key as Wire, this.#encode(value), ABSENT))
+  }
+
+  /**
+   * The value, like get(), without counting as a use (lru-cache's peek): a
+   * map that evicts does not tell its policy, and stats() counts no hit or
+   * miss. The same as get() on a map that does not evict.
+   */
+  peek(key: K): V | undefined {
+    return this.#decodeOr(addon.peek(this.#ref, key as Wire, ABSENT))
   }
 
   /** Removes the entry and returns its value (undefined when there was none). */

@@ -45,7 +45,30 @@ export interface NativeMapOptions {
   strategy?: StrategyOption
   capacity?: number
   maxMemory?: number
+  maxEntries?: number
+  evict?: EvictOption
   numa?: NumaOption
+}
+
+/** The eviction policies; mirrors threadmap::all_eviction_kinds. */
+export const EVICTION_NAMES = ['wtinylfu', 'clock'] as const
+export type EvictionName = (typeof EVICTION_NAMES)[number]
+/** options.evict: a policy, or 'none' (a full map refuses writes). */
+export type EvictOption = EvictionName | 'none'
+
+/** stats().eviction: the policies of a map that evicts (zeros and 'none' otherwise). */
+export interface EvictionStats {
+  policy: EvictionName | 'none'
+  /** The bound: entries the policies hold at most, over all stripes. */
+  maxEntries: number
+  /** W-TinyLFU: window candidates admitted to the main region. */
+  admissions: number
+  /** W-TinyLFU: candidates evicted instead of a main-region entry. */
+  rejections: number
+  /** Reads the lossy read buffers dropped (the policy saw the rest). */
+  droppedReads: number
+  /** The policies' memory, counted in bytes and against maxMemory. */
+  bytes: number
 }
 
 export interface NativeInfo {
@@ -129,6 +152,13 @@ export interface NativeStats {
   numa: NumaStats
   /** fetch's loads, counted by the map for every thread (threadmap::load_stats). */
   loads: LoadStats
+  /** Maps that evict: gets that found their key (peek and has are not counted). */
+  hits: number
+  /** Maps that evict: gets that did not. */
+  misses: number
+  /** Entries removed to make room (maxEntries or maxMemory). */
+  evictions: number
+  eviction: EvictionStats
   /**
    * This thread's read cache of the map (lib/index.ts adds it; absent
    * without the readCache option): its size limit, entries, and the gets it
@@ -277,6 +307,8 @@ export interface Addon {
   compareAndSet(ref: MapRef, key: Wire, expected: Wire, next: Wire, flags: number): boolean
   swap<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
   take<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
+  /** get that is not a use: records no read with the eviction policy, counts no hit or miss. */
+  peek<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
   size(ref: MapRef): number
   /** The map's latest revision (threadmap/detail/revision.hpp); exact up to 2^53. */
   revision(ref: MapRef): number

@@ -2,9 +2,18 @@
 // TypeScript-type maps, handles and stats.
 
 import type { FetchMethodOptions } from './fetch'
-import type { KeyTypeName, NativeStats, NumaOption, StrategyName, StrategyOption, ValueTypeName } from './native'
+import type {
+  EvictOption,
+  KeyTypeName,
+  NativeStats,
+  NumaOption,
+  StrategyName,
+  StrategyOption,
+  ValueTypeName,
+} from './native'
 
 export type { KeyTypeName, StrategyName, StrategyOption, ValueTypeName }
+export type { EvictionName, EvictionStats, EvictOption } from './native'
 
 /** The primitives an `any` key may be (objects are not keys: they cannot cross threads by identity). */
 export type Primitive = string | number | bigint | boolean | null | undefined
@@ -52,8 +61,24 @@ export interface ThreadMapOptions<
   strategy?: StrategyOption
   /** Entries to size the tables for up front; default 0. */
   capacity?: number
-  /** Bytes of tables and entries the map may use; 0 (default) is unlimited. */
+  /**
+   * Bytes of tables and entries the map may use; 0 (default) is unlimited.
+   * A write past it is a RangeError, unless `evict` names a policy (then it
+   * evicts; see "Cache" in the README).
+   */
   maxMemory?: number
+  /**
+   * The most entries the map holds (lru-cache's `max`): a write of a new key
+   * to a full map evicts one with the `evict` policy. Strategies 'mutex',
+   * 'rwlock' and 'striped' ('auto') only; 1 to 2^31 - 1.
+   */
+  maxEntries?: number
+  /**
+   * How a bounded map makes room: 'wtinylfu' (the default with maxEntries),
+   * 'clock', or 'none' (maxMemory refuses writes past it, as without this
+   * option).
+   */
+  evict?: EvictOption
   /** Where the tables' memory goes on a NUMA machine; default 'none' (see numa in the README). */
   numa?: NumaOption
   /**

@@ -32,6 +32,7 @@ import { churnTable, header, markdownSummary, singleTable, workersTable, writeJs
 import { distPath, loadNuma, loadThreadMap } from './lib/threadmap.mjs'
 import { churnSteps, runChurn } from './suites/churn.mjs'
 import { hitRatioSteps, hitRatioTable, runHitRatio } from './suites/hitratio.mjs'
+import { cacheSteps, cacheTable, runCache } from './suites/cache.mjs'
 import { fetchSteps, fetchTable, runFetch } from './suites/fetch.mjs'
 import { runSingle } from './suites/single.mjs'
 import { objectsSteps, objectsTable, runObjects } from './suites/objects.mjs'
@@ -141,6 +142,13 @@ async function main() {
     await runFetch(opts, record, bar)
     bar.end()
     console.log(`\n${fetchTable(results.filter((r) => r.suite === 'fetch'))}`)
+  }
+  if (opts.suites.includes('cache')) {
+    const bar = progress.bar('cache', cacheSteps(opts))
+    await runCache(opts, record, bar)
+    bar.end()
+    checkMain()
+    console.log(`\n${cacheTable(results.filter((r) => r.suite === 'cache'))}`)
   }
   if (opts.suites.includes('ranges')) {
     const bar = progress.bar('ranges', rangesSteps(opts))

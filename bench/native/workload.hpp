@@ -28,18 +28,13 @@
 #include <string_view>
 #include <vector>
 
+#include "threadmap/detail/hash.hpp"
+
 namespace tmbench {
 
-inline std::uint64_t mix64(std::uint64_t x) noexcept {
-  // A bijection on 64-bit integers (xor-shift and odd multiply are invertible),
-  // so distinct indexes give distinct keys.
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ull;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebull;
-  x ^= x >> 31;
-  return x;
-}
+// A bijection on 64-bit integers (xor-shift and odd multiply are invertible),
+// so distinct indexes give distinct keys: the core's one copy of it.
+using threadmap::detail::mix64;
 
 /// A small, fast generator for building op rings (not used while timing).
 class rng {

@@ -576,6 +576,16 @@ struct add_op : op {
   }
 };
 
+// --- the cache's operations (issue 15) ---
+
+// peek(ref, key, missing): get() that is not a use (concurrent_map::peek).
+struct peek_op : op, answers_value<status::ok, status::not_found, 2> {
+  static constexpr const char* name = "peek";
+  status apply(concurrent_map& m, bytes key, scratch& s) {
+    return m.peek(key, &s.out) ? status::ok : status::not_found;
+  }
+};
+
 }  // namespace
 
 // --- operations on the whole map ----------------------------------------------------
@@ -625,6 +635,20 @@ napi_value NativeMap::Stats(const call& c, scratch&) {
   o.Set("maxMemory", Napi::Number::New(env, static_cast<double>(shared_->opts().max_memory)));
   o.Set("numa", numa_stats(env, shared_->opts().numa_policy, st.strategy, placement));
   o.Set("loads", load_stats_object(env, shared_->loads().stats()));
+  // The cache (issue 15): zero, and policy 'none', in maps that do not evict.
+  const auto num = [&](double v) { return Napi::Number::New(env, v); };
+  o.Set("hits", num(static_cast<double>(st.hits)));
+  o.Set("misses", num(static_cast<double>(st.misses)));
+  o.Set("evictions", num(static_cast<double>(st.evictions)));
+  Napi::Object ev = Napi::Object::New(env);
+  const options& opts = shared_->opts();
+  ev.Set("policy", opts.evicts() ? to_string(opts.evict.value_or(default_eviction)) : "none");
+  ev.Set("maxEntries", num(static_cast<double>(st.max_entries)));
+  ev.Set("admissions", num(static_cast<double>(st.admissions)));
+  ev.Set("rejections", num(static_cast<double>(st.rejections)));
+  ev.Set("droppedReads", num(static_cast<double>(st.dropped_reads)));
+  ev.Set("bytes", num(static_cast<double>(st.policy_bytes)));
+  o.Set("eviction", ev);
   return o;
 }
 
@@ -993,6 +1017,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<keyed<revision_of_op>>("revisionOf", d),
       map_fn<&NativeMap::Clear>("clear", d),
       map_fn<&NativeMap::Stats>("stats", d),
+      map_fn<keyed<peek_op>>("peek", d),
       map_fn<&NativeMap::Close>("close", d),
       map_fn<&NativeMap::IsClosed>("isClosed", d),
       map_fn<&NativeMap::Iterate>("iterate", d),

@@ -42,6 +42,34 @@ choices strategy_choices() {
   return {std::move(names), ", or "};
 }
 
+// evict: the policies (threadmap::all_eviction_kinds) and 'none', which
+// stands for no policy.
+constexpr unsigned evict_none = 0xFF;
+choices evict_choices() {
+  std::vector<std::pair<std::string, unsigned>> names;
+  for (eviction_kind k : all_eviction_kinds)
+    names.emplace_back(to_string(k), static_cast<unsigned>(k));
+  names.emplace_back("none", evict_none);
+  return {std::move(names), " or "};
+}
+
+// The strategies that can evict, as messages name them.
+std::string evicting_strategies() {
+  std::string t;
+  std::vector<const char*> names;
+  for (strategy_kind k : all_strategies)
+    if (supports_eviction(k)) names.push_back(to_string(k));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) t += i + 1 == names.size() ? " or " : ", ";
+    t += std::string("'") + names[i] + "'";
+  }
+  return t;
+}
+
+// A policy's handles are 31-bit: no stripe holds more entries, and no map
+// is meant to (16 bytes of policy an entry is 32 GiB there).
+constexpr double max_entries_limit = 2147483647.0;
+
 enum class kind : std::uint8_t {
   one_of,  // a string among `choices`; `set` gets the enum value it names
   count,   // an integer from 0 to 2^53 - 1; `set` gets it
@@ -73,6 +101,23 @@ const std::vector<option_row>& option_table() {
                  [](parsed_options& p, std::size_t n) { p.core.capacity = n; }});
     t.push_back({"maxMemory", kind::count, std::nullopt,
                  [](parsed_options& p, std::size_t n) { p.core.max_memory = n; }});
+    t.push_back({"maxEntries", kind::own, std::nullopt, nullptr,
+                 [](Napi::Env env, Napi::Value v, parsed_options& p) {
+                   const std::string name = "threadmap: options.maxEntries";
+                   if (!v.IsNumber())
+                     throw_type_error(env, name + " must be a positive integer number");
+                   const double d = v.As<Napi::Number>().DoubleValue();
+                   if (!(d >= 1) || d != std::floor(d) || d > max_entries_limit)
+                     throw_range_error(env, name + " must be an integer from 1 to 2^31 - 1, got " +
+                                                v.ToString().Utf8Value());
+                   p.core.max_entries = static_cast<std::size_t>(d);
+                 }});
+    t.push_back({"evict", kind::one_of, evict_choices(), [](parsed_options& p, std::size_t v) {
+                   if (v == evict_none)
+                     p.evict_none = true;
+                   else
+                     p.core.evict = static_cast<eviction_kind>(v);
+                 }});
     t.push_back({"readCache", kind::count, std::nullopt,
                  [](parsed_options& p, std::size_t n) { p.core.read_cache = n; }});
     t.push_back({"numa", kind::own, std::nullopt, nullptr,
@@ -121,6 +166,22 @@ void read_options(Napi::Env env, Napi::Value arg, parsed_options& p) {
         break;
     }
   }
+  // Eviction: a bound to evict to, a strategy that can, and no bound that
+  // 'none' would leave unenforced.
+  if (p.evict_none && p.core.max_entries)
+    throw_type_error(env,
+                     "threadmap: options.maxEntries evicts, so it cannot be used with evict 'none' "
+                     "(maxMemory without a policy refuses writes instead)");
+  if (p.core.evict && !p.core.max_entries && !p.core.max_memory)
+    throw_type_error(env, std::string("threadmap: options.evict '") + to_string(*p.core.evict) +
+                              "' needs maxEntries or maxMemory to bound the map");
+  if (p.core.evicts() && !p.core.max_entries && p.core.max_memory < memory_entry_bytes)
+    throw_range_error(env, "threadmap: options.maxMemory must be at least " +
+                               std::to_string(memory_entry_bytes) + " bytes for a map that evicts");
+  if (p.core.evicts() && !supports_eviction(p.core.strategy))
+    throw_type_error(env, std::string("threadmap: options.maxEntries and options.evict need the ") +
+                              evicting_strategies() + " strategy (or 'auto'), not '" +
+                              to_string(p.core.strategy) + "'");
   // The read cache (lib/read-cache.ts) keys a JS Map by the key itself, and
   // bytes keys compare by content, not identity.
   if (p.core.read_cache != 0 && p.keys == codec::bytes)

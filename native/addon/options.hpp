@@ -21,6 +21,7 @@ struct parsed_options {
   options core;
   codec keys = codec::any;
   codec values = codec::any;
+  bool evict_none = false;  // evict: 'none' was given (core.evict stays empty)
 };
 
 // undefined and null are the defaults; anything but an object is a TypeError.

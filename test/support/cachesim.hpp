@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "threadmap/detail/eviction/policy.hpp"
+#include "threadmap/detail/hash.hpp"
 
 namespace threadmap::cachesim {
 
@@ -38,10 +39,7 @@ namespace ev = threadmap::detail::eviction;
 
 /// splitmix64's finaliser of the key: the replay's stand-in for the map's hash.
 inline std::uint64_t key_hash(std::uint32_t key) noexcept {
-  std::uint64_t z = key + 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return threadmap::detail::mix64(key + 0x9e3779b97f4a7c15ull);
 }
 
 struct result {
@@ -133,18 +131,8 @@ inline result replay(ev::kind k, std::size_t capacity, const std::uint32_t* trac
     }
   }
   for (sim_detail::part& p : parts) {
-    const ev::policy_stats s = p.policy->stats();
-    r.stats.evicted += s.evicted;
-    r.stats.admitted += s.admitted;
-    r.stats.rejected += s.rejected;
-    r.stats.drained += s.drained;
-    r.stats.dropped += s.dropped;
-    const ev::memory_use m = p.policy->memory();
-    r.memory.capacity += m.capacity;
-    r.memory.nodes += m.nodes;
-    r.memory.sketch += m.sketch;
-    r.memory.buffers += m.buffers;
-    r.memory.object += m.object;
+    r.stats += p.policy->stats();
+    r.memory += p.policy->memory();
   }
   return r;
 }

@@ -4,7 +4,7 @@
 import { parseCpuList, parseNuma } from './placement.mjs'
 
 // Every suite, in the order a run takes them (the default: all of them).
-export const SUITES = ['single', 'workers', 'objects', 'churn', 'hitratio', 'fetch', 'ranges']
+export const SUITES = ['single', 'workers', 'objects', 'churn', 'hitratio', 'fetch', 'cache', 'ranges']
 // What a run takes when not told: every suite but ranges.
 export const DEFAULT_SUITES = SUITES.filter((s) => s !== 'ranges')
 
@@ -19,6 +19,11 @@ export const USAGE = `usage: npm run bench -- [flags]
   --fetch-keys=64         keys of the fetch suite (2 workers + main fetch them all at once)
   --fetch-load-ms=20      the fetch suite's loader time
   --fetch-rounds=5        fetch suite rounds per mode (alternated)
+  --cache-size=100000     maxEntries of the cache suite (get on a full cache
+                          against an unbounded map; 1 and 2 workers on it;
+                          the policies' bytes per entry)
+  --cache-ms=300          timed window of one cache suite figure
+  --cache-rounds=5        cache suite rounds (contenders alternated)
   --sizes=1000,1000000    key counts
   --keys=string           key type: string ("user:" + 8 hex digits) or number
                           (unique integers below 2^32); one per run
@@ -83,6 +88,9 @@ const DEFAULTS = {
   fetchKeys: 64,
   fetchLoadMs: 20,
   fetchRounds: 5,
+  cacheSize: 100_000,
+  cacheMs: 300,
+  cacheRounds: 5,
   seed: 1,
   out: 'bench/results',
   charts: true,
@@ -108,6 +116,9 @@ const QUICK = {
   churnRounds: 1,
   objectsSize: 10_000,
   fetchRounds: 1,
+  cacheSize: 10_000,
+  cacheMs: 60,
+  cacheRounds: 1,
 }
 
 const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase())
@@ -150,6 +161,9 @@ const PARSERS = {
   fetchKeys: (v) => numList(v)[0],
   fetchLoadMs: (v) => numList(v)[0],
   fetchRounds: (v) => numList(v)[0],
+  cacheSize: (v) => numList(v)[0],
+  cacheMs: (v) => numList(v)[0],
+  cacheRounds: (v) => numList(v)[0],
   seed: (v) => numList(v)[0],
   out: String,
   json: String,

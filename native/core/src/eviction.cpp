@@ -3,6 +3,8 @@
 // frequency sketch, the read buffers, CLOCK and W-TinyLFU.
 #include <algorithm>
 #include <bit>
+#include <cstdint>
+#include <cstdlib>
 #include <new>
 
 #include "threadmap/detail/alloc.hpp"
@@ -12,23 +14,27 @@
 #include "threadmap/detail/eviction/read_buffer.hpp"
 #include "threadmap/detail/eviction/sketch.hpp"
 #include "threadmap/detail/eviction/wtinylfu.hpp"
+#include "threadmap/detail/hash.hpp"
 
-namespace threadmap::detail::eviction {
+namespace threadmap {
 
-namespace {
-constexpr std::align_val_t line_align{cache_line};
-constexpr std::uint64_t low32 = 0xFFFFFFFFu;
-}  // namespace
-
-const char* to_string(kind k) noexcept {
+const char* to_string(eviction_kind k) noexcept {
   switch (k) {
-    case kind::wtinylfu:
+    case eviction_kind::wtinylfu:
       return "wtinylfu";
-    case kind::clock:
+    case eviction_kind::clock:
       return "clock";
   }
   return "?";
 }
+
+}  // namespace threadmap
+
+namespace threadmap::detail::eviction {
+
+namespace {
+constexpr std::uint64_t low32 = 0xFFFFFFFFu;
+}  // namespace
 
 std::optional<kind> parse_kind(std::string_view name) noexcept {
   for (kind k : all_kinds)
@@ -43,10 +49,13 @@ node_array::~node_array() {
 }
 
 bool node_array::allocate(std::size_t count) noexcept {
-  void* p = detail::allocate(count * sizeof(std::atomic<std::uint64_t>));
+  // Zeroed by calloc and never written here: a large bound is reserved,
+  // and its pages become resident only as entries take nodes (a zero word
+  // is a node never used; std::atomic<std::uint64_t> is one plain word).
+  if (detail::fail_allocation()) return false;
+  void* p = std::calloc(count, sizeof(std::atomic<std::uint64_t>));
   if (!p) return false;
   words_ = static_cast<std::atomic<std::uint64_t>*>(p);
-  for (std::size_t i = 0; i < count; ++i) new (&words_[i]) std::atomic<std::uint64_t>(0);
   count_ = count;
   return true;
 }
@@ -62,13 +71,13 @@ void clock_region::assign(std::atomic<std::uint64_t>* nodes, handle base, std::s
 }
 
 void clock_region::reset() noexcept {
-  // The free stack hands out nodes in index order, so a cache filling up
-  // lays its entries out as the hand will meet them.
-  for (std::size_t i = 0; i < count_; ++i) {
-    const handle next = i + 1 < count_ ? static_cast<handle>(base_ + i + 1) : no_handle;
-    nodes_[base_ + i].store(next, std::memory_order_relaxed);
-  }
-  free_ = count_ ? base_ : no_handle;
+  // Only the nodes ever used are written back to zero: the rest are zero
+  // still, and stay untouched (so a large bound costs memory only as it
+  // fills). New nodes come in index order, so a cache filling up lays its
+  // entries out as the hand will meet them.
+  for (std::size_t i = 0; i < fresh_; ++i) nodes_[base_ + i].store(0, std::memory_order_relaxed);
+  fresh_ = 0;
+  free_ = no_handle;
   live_ = 0;
   hand_ = 0;
   protected_ = 0;
@@ -76,9 +85,14 @@ void clock_region::reset() noexcept {
 }
 
 handle clock_region::take(std::uint64_t hash) noexcept {
-  const handle h = free_;
-  if (h == no_handle) return no_handle;
-  free_ = static_cast<handle>(nodes_[h].load(std::memory_order_relaxed) & low32);
+  handle h = free_;
+  if (h != no_handle) {
+    free_ = static_cast<handle>(nodes_[h].load(std::memory_order_relaxed) & low32);
+  } else if (fresh_ < count_) {
+    h = static_cast<handle>(base_ + fresh_++);
+  } else {
+    return no_handle;
+  }
   nodes_[h].store(node::live | (hash & hash_bits), std::memory_order_relaxed);
   ++live_;
   return h;
@@ -90,8 +104,9 @@ handle clock_region::sweep() noexcept {
   // Terminates: each pass over a live probation node lowers its count, so
   // within max_ref + 1 revolutions some live node has a zero count.
   for (;;) {
+    // Over the nodes ever used: beyond them none is live.
     const handle h = static_cast<handle>(base_ + hand_);
-    hand_ = hand_ + 1 == count_ ? 0 : hand_ + 1;
+    hand_ = hand_ + 1 >= fresh_ ? 0 : hand_ + 1;
     const std::uint64_t w = nodes_[h].load(std::memory_order_relaxed);
     if (!(w & node::live) || (w & node::prot)) continue;
     if (node::ref(w) == 0) return h;
@@ -128,7 +143,7 @@ void clock_region::demote() noexcept {
   // Terminates: there is a protected node, and each pass lowers its count.
   for (;;) {
     const handle h = static_cast<handle>(base_ + demote_hand_);
-    demote_hand_ = demote_hand_ + 1 == count_ ? 0 : demote_hand_ + 1;
+    demote_hand_ = demote_hand_ + 1 >= fresh_ ? 0 : demote_hand_ + 1;
     const std::uint64_t w = nodes_[h].load(std::memory_order_relaxed);
     if (!(w & node::live) || !(w & node::prot)) continue;
     if (node::ref(w)) {
@@ -218,16 +233,20 @@ policy_stats clock_policy::stats() const noexcept {
 // --- the frequency sketch ----------------------------------------------------
 
 frequency_sketch::~frequency_sketch() {
-  if (words_) ::operator delete(words_, line_align);
+  std::free(raw_);
 }
 
 bool frequency_sketch::init(std::size_t capacity) noexcept {
   blocks_ = std::max<std::size_t>(1, capacity / entries_per_block);
   if (detail::fail_allocation()) return false;
-  words_ = static_cast<std::uint64_t*>(::operator new(bytes(), line_align, std::nothrow));
-  if (!words_) return false;
+  // Zeroed by calloc, a line more to align the blocks on: a large bound's
+  // sketch becomes resident only as keys land in it.
+  raw_ = std::calloc(1, bytes() + block_bytes);
+  if (!raw_) return false;
+  const auto at = reinterpret_cast<std::uintptr_t>(raw_);
+  words_ = reinterpret_cast<std::uint64_t*>((at + block_bytes - 1) / block_bytes * block_bytes);
   sample_ = 10 * static_cast<std::uint64_t>(std::max<std::size_t>(1, capacity));
-  reset();
+  additions_ = 0;
   return true;
 }
 
@@ -237,12 +256,7 @@ void frequency_sketch::reset() noexcept {
 }
 
 std::uint32_t frequency_sketch::spread(std::uint32_t h) noexcept {
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
+  return mix32(h);
 }
 
 void frequency_sketch::increment(std::uint32_t hash) noexcept {

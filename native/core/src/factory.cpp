@@ -2,6 +2,9 @@
 // strategy's header.
 #include "threadmap/factory.hpp"
 
+#include <stdexcept>
+#include <string>
+
 #include "threadmap/detail/lockfree.hpp"
 #include "threadmap/detail/ordered.hpp"
 #include "threadmap/detail/readmostly.hpp"
@@ -10,6 +13,12 @@
 namespace threadmap {
 
 std::unique_ptr<concurrent_map> make_map(const options& opts) {
+  // The binding says which strategies can evict before it gets here; this
+  // keeps every other user of the core from making a map that would ignore
+  // its bound.
+  if (opts.evicts() && !supports_eviction(opts.strategy))
+    throw std::invalid_argument(std::string("threadmap: the '") + to_string(opts.strategy) +
+                                "' strategy cannot evict");
   switch (opts.strategy) {
     case strategy_kind::mutex:
       return std::make_unique<mutex_map>(opts, opts.strategy, 1);

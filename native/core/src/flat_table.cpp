@@ -2,6 +2,7 @@
 // threadmap/detail/flat_table.hpp.
 #include "threadmap/detail/flat_table.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <new>
 
@@ -279,9 +280,10 @@ blob* new_blob(bytes key, bytes value) {
 
 // Builds the slot words for an entry; allocates the blob when it does not fit
 // inline. The caller has charged blob::size_for(key, value) when needed.
-slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
+// `limit`: the table's inline_limit() (18 bytes where the slot keeps a handle).
+slot_view make_slot(std::uint64_t hash, bytes key, bytes value, std::size_t limit) {
   slot_view s{};
-  if (key.size() + value.size() <= flat_table::inline_bytes) {
+  if (key.size() + value.size() <= limit) {
     auto* b = reinterpret_cast<unsigned char*>(s.w);
     b[0] = static_cast<unsigned char>(key.size());
     b[1] = static_cast<unsigned char>(value.size());
@@ -295,13 +297,22 @@ slot_view make_slot(std::uint64_t hash, bytes key, bytes value) {
   return s;
 }
 
-inline bool fits_inline(bytes key, bytes value) noexcept {
-  return key.size() + value.size() <= flat_table::inline_bytes;
+inline std::size_t blob_bytes_for(bytes key, bytes value, std::size_t limit) noexcept {
+  return key.size() + value.size() <= limit ? 0 : blob::size_for(key, value);
 }
 
-inline std::size_t blob_bytes_for(bytes key, bytes value) noexcept {
-  return fits_inline(key, value) ? 0 : blob::size_for(key, value);
+// The policy handle of a table that evicts (flat_table.hpp, "Eviction"): the
+// upper half of word 2 of an inline slot (whose bytes then end at 20), of
+// word 0 of a blob slot (above the marker byte).
+inline eviction::handle handle_of(const slot_view& s) noexcept {
+  return static_cast<eviction::handle>(s.w[s.is_blob() ? 0 : 2] >> 32);
 }
+inline void set_handle(slot_view& s, eviction::handle h) noexcept {
+  std::uint64_t& w = s.w[s.is_blob() ? 0 : 2];
+  w = (w & 0xFFFFFFFFu) | (std::uint64_t{h} << 32);
+}
+constexpr std::size_t evicting_inline_bytes = 18;
+static_assert(2 + evicting_inline_bytes <= 20, "an inline entry must end before the handle");
 
 inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
   return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
@@ -521,7 +532,8 @@ void flat_table::end_write() noexcept {
 }
 
 std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::string* out,
-                                        std::uint64_t* revision, std::uint64_t unless) const {
+                                        std::uint64_t* revision, std::uint64_t unless,
+                                        eviction::handle* handle) const {
   const std::uint64_t v = version_.load(std::memory_order_acquire);
   if (v & 1) return std::nullopt;
   const table_array* t = array_.load(std::memory_order_acquire);
@@ -541,6 +553,7 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     if (!still_valid()) return ok = false, -1;
     if (!s.holds(hash, key)) return 0;
     if (revision) *revision = s.w[rev_word];
+    if (handle) *handle = handle_of(s);
     if (out && (unless == 0 || s.w[rev_word] != unless)) {
       const bytes val = s.value();
       out->assign(val.data(), val.size());
@@ -581,12 +594,18 @@ bool flat_table::value_equals(const table_array* t, std::size_t index, bytes val
 }
 
 bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
-                            std::uint64_t* revision, std::uint64_t unless) const {
+                            std::uint64_t* revision, std::uint64_t unless,
+                            eviction::handle* handle) const {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
   if (!f.present()) return false;
   const std::uint64_t r = load_word(t->slot(f.index) + rev_word);
   if (revision) *revision = r;
+  if (handle) {
+    slot_view s;
+    s.load(t, f.index);
+    *handle = handle_of(s);
+  }
   if (unless == 0 || r != unless) read_value(t, f.index, out);
   return true;
 }
@@ -607,15 +626,95 @@ bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   return true;
 }
 
-bool flat_table::make_room(memory_budget& budget) {
+bool flat_table::make_room(memory_budget& budget, std::size_t freeing) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   if (!t) return rebuild(1, budget);
   const std::size_t limit = t->groups * max_per_group;
   if (used_ + 1 <= limit) return true;
   // Grow when live entries fill more than half the limit; otherwise the
   // tombstones are what is full, and a same-size rebuild drops them.
-  const std::size_t size = size_.load(std::memory_order_relaxed);
-  return rebuild(size + 1 > limit / 2 ? grown(t->groups) : t->groups, budget);
+  const std::size_t size = size_.load(std::memory_order_relaxed) - freeing;
+  const std::size_t groups = size + 1 > limit / 2 ? grown(t->groups) : t->groups;
+  if (!evict_) return rebuild(groups, budget);
+  // A table that evicts takes a tombstone rather than fail (the essay), and
+  // treats an allocation that fails like a budget that refuses, so that
+  // after an eviction for memory nothing can fail any more.
+  try {
+    if (rebuild(groups, budget)) return true;
+  } catch (const std::bad_alloc&) {
+  }
+  return size + 1 <= limit;
+}
+
+void flat_table::set_eviction(eviction::policy* p) noexcept {
+  evict_ = p;
+  inline_limit_ = p ? evicting_inline_bytes : inline_bytes;
+}
+
+std::size_t flat_table::find_named(std::uint64_t hash, eviction::handle h) const noexcept {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  if (!t) return npos;
+  const std::size_t i = probe(t, hash, [&](std::size_t idx) {
+    slot_view s;
+    s.load(t, idx);
+    return handle_of(s) == h ? 1 : 0;
+  });
+  return i == npos_probe ? npos : i;
+}
+
+bool flat_table::evict_one(memory_budget& budget, revision_clock& clock) {
+  eviction::eviction v;
+  if (!evict_ || !evict_->evict(v)) return false;
+  const std::size_t i = find_named(v.hash, v.h);
+  // The policy names only entries the table stores (the protocol); a miss
+  // here would be a bug, and removing nothing is the safe answer to it.
+  if (i != npos) remove(i, budget, clock);
+  return true;
+}
+
+std::size_t flat_table::blob_bytes() const noexcept {
+  const table_array* t = array_.load(std::memory_order_acquire);
+  const std::size_t b = bytes_.load(std::memory_order_relaxed);
+  const std::size_t a = t ? t->charged() : 0;
+  return b > a ? b - a : 0;
+}
+
+status flat_table::room_for(std::size_t extra, memory_budget& budget, revision_clock& clock) {
+  bool checked = false;
+  for (;;) {
+    const bool full = evict_ && evict_->size() >= evict_->capacity();
+    if (!extra || budget.reserve(extra)) {
+      bool room;
+      try {
+        room = make_room(budget, full ? 1 : 0);
+      } catch (...) {
+        budget.release(extra);
+        throw;
+      }
+      if (room) return status::ok;
+      budget.release(extra);
+    }
+    if (!evict_) return status::memory_limit;
+    if (!checked) {
+      // Evict only if evicting every blob of this table could make the
+      // blob fit: otherwise fail now, with nothing changed.
+      const std::size_t blobs = blob_bytes();
+      const std::size_t limit = budget.limit();
+      if (extra > limit || budget.used() - std::min(blobs, budget.used()) + extra > limit)
+        return status::memory_limit;
+      checked = true;
+    }
+    if (!evict_one(budget, clock)) return status::memory_limit;
+  }
+}
+
+void flat_table::remove_entry(std::size_t index, memory_budget& budget, revision_clock& clock) {
+  if (evict_) {
+    slot_view s;
+    s.load(array_.load(std::memory_order_relaxed), index);
+    evict_->on_erase(handle_of(s));
+  }
+  remove(index, budget, clock);
 }
 
 bool flat_table::reserve(std::size_t entries, memory_budget& budget) {
@@ -627,23 +726,43 @@ bool flat_table::reserve(std::size_t entries, memory_budget& budget) {
 
 status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget,
                               revision_clock& clock) {
-  const std::size_t extra = blob_bytes_for(key, value);
-  if (extra && !budget.reserve(extra)) return status::memory_limit;
-  slot_view s;
+  const std::size_t extra = blob_bytes_for(key, value, inline_limit_);
+  // The blob first: once room_for has evicted, nothing may fail.
+  slot_view s = make_slot(hash, key, value, inline_limit_);
+  status st;
   try {
-    if (!make_room(budget)) {
-      budget.release(extra);
-      return status::memory_limit;
-    }
-    s = make_slot(hash, key, value);
+    st = room_for(extra, budget, clock);
   } catch (...) {
-    budget.release(extra);
+    if (s.is_blob()) std::free(s.out_of_line());
     throw;
   }
+  if (st != status::ok) {
+    if (s.is_blob()) std::free(s.out_of_line());
+    return st;
+  }
   table_array* t = array_.load(std::memory_order_relaxed);
+  // From here nothing fails: the policy's plan, and the victim, the moved
+  // entry and the new one in one write section.
+  begin_write();
+  if (evict_) {
+    const eviction::insert_plan plan = evict_->on_insert(hash);
+    if (plan.victim) {
+      const std::size_t v = find_named(plan.victim->hash, plan.victim->h);
+      if (v != npos) remove(v, budget, clock);
+    }
+    if (plan.moved) {
+      const std::size_t m = find_named(plan.moved->hash, plan.moved->from);
+      if (m != npos) {
+        slot_view moved;
+        moved.load(t, m);
+        set_handle(moved, plan.moved->to);
+        store_slot(t, m, moved);
+      }
+    }
+    set_handle(s, plan.h);
+  }
   const std::size_t i = free_slot_for(t, hash);
   const bool was_empty = t->tags(i / group_size).match(tag_empty) & (1u << (i % group_size));
-  begin_write();
   s.w[rev_word] = clock.next();  // inside the section: the write's linearization point
   store_slot(t, i, s);
   t->set_tag(i, tag_of(hash));
@@ -662,16 +781,20 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   // Only growth over the blob it replaces is reserved, so at the limit a
   // value no longer than the present one is still accepted (the old blob
   // leaves the budget now and is freed once no reader can hold it).
-  const std::size_t extra = blob_bytes_for(key, value);
+  const std::size_t extra = blob_bytes_for(key, value, inline_limit_);
   const std::size_t freed = blob_bytes_of(old);
   const std::size_t grow = extra > freed ? extra - freed : 0;
   if (grow && !budget.reserve(grow)) return status::memory_limit;
   slot_view s;
   try {
-    s = make_slot(hash, key, value);
+    s = make_slot(hash, key, value, inline_limit_);
   } catch (...) {
     budget.release(grow);
     throw;
+  }
+  if (evict_) {
+    set_handle(s, handle_of(old));
+    evict_->on_update(handle_of(old), hash);
   }
   begin_write();
   s.w[rev_word] = clock.next();
@@ -743,7 +866,7 @@ status flat_table::compare_and_set(std::uint64_t hash, bytes key, const bytes* e
     return status::mismatch;
   }
   if (!desired) {
-    remove(f.index, budget, clock);
+    remove_entry(f.index, budget, clock);
     return status::ok;
   }
   return overwrite(f.index, hash, key, *desired, budget, clock);
@@ -755,7 +878,7 @@ status flat_table::erase(std::uint64_t hash, bytes key, std::string* old, memory
   const found f = find(t, hash, key);
   if (!f.present()) return status::not_found;
   read_value(t, f.index, old);
-  remove(f.index, budget, clock);
+  remove_entry(f.index, budget, clock);
   return status::ok;
 }
 
@@ -780,6 +903,7 @@ status flat_table::add(std::uint64_t hash, bytes key, counter_kind kind, counter
 }
 
 void flat_table::clear(memory_budget& budget) {
+  if (evict_) evict_->clear();
   table_array* t = array_.load(std::memory_order_relaxed);
   if (!t) return;
   begin_write();

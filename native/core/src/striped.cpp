@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "threadmap/detail/hash.hpp"
@@ -30,6 +31,29 @@ unsigned round_stripes(unsigned n) {
   return std::bit_ceil(n);
 }
 
+// The entries an evicting map's policies hold between them (0: no eviction).
+std::size_t eviction_bound(const options& o) noexcept {
+  if (!o.evicts()) return 0;
+  if (o.max_entries) return o.max_entries;
+  return o.max_memory / memory_entry_bytes;
+}
+
+// An evicting stripe's fixed cost is its policy object and read buffers
+// (about 1 KiB) and, under max_memory, its first array: stripes are halved
+// until each holds min_share entries of the bound and that cost is at most
+// an eighth of max_memory, so a small cache is not mostly overhead (and a
+// W-TinyLFU share keeps a window and a main region worth the name).
+constexpr std::size_t min_share = 64;
+constexpr std::size_t memory_per_stripe = 16384;
+
+unsigned stripe_count(const options& o, unsigned n) noexcept {
+  unsigned c = round_stripes(n);
+  const std::size_t bound = eviction_bound(o);
+  while (bound && c > 1 && c * min_share > bound) c /= 2;
+  while (bound && o.max_memory && c > 1 && c * memory_per_stripe > o.max_memory) c /= 2;
+  return c;
+}
+
 }  // namespace
 
 unsigned default_stripes() noexcept {
@@ -49,11 +73,12 @@ template <class Lock, read_mode Mode>
 striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, unsigned stripes)
     : opts_(opts),
       kind_(kind),
-      count_(round_stripes(stripes)),
+      count_(stripe_count(opts, stripes)),
       stripes_(new stripe[count_]),
       budget_(opts.max_memory) {
   check_numa_policy(opts.numa_policy);
   for (unsigned i = 0; i < count_; ++i) stripes_[i].table.set_numa_policy(opts.numa_policy);
+  if (opts.evicts()) make_policies();
   if (opts.capacity) {
     // Keys spread evenly over stripes; a little slack absorbs the variance.
     const std::size_t per = opts.capacity / count_ + opts.capacity / count_ / 8 + 16;
@@ -66,7 +91,52 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
 }
 
 template <class Lock, read_mode Mode>
+void striped_map<Lock, Mode>::make_policies() {
+  const std::size_t bound = eviction_bound(opts_);
+  if (bound == 0)
+    throw std::invalid_argument(
+        "threadmap: eviction needs max_entries, or max_memory of at least " +
+        std::to_string(memory_entry_bytes) + " bytes");
+  const eviction_kind k = opts_.evict.value_or(default_eviction);
+  for (unsigned i = 0; i < count_; ++i) {
+    const std::size_t share = bound / count_ + (i < bound % count_ ? 1 : 0);
+    if (share >= detail::eviction::max_capacity)
+      throw std::length_error("threadmap: more entries per stripe than a policy can hold");
+    stripes_[i].policy = detail::eviction::make_policy(k, share);
+    if (!stripes_[i].policy) throw std::bad_alloc();
+    const detail::eviction::memory_use m = stripes_[i].policy->memory();
+    const std::size_t bytes = m.nodes + m.sketch + m.buffers + m.object;
+    if (!budget_->reserve(bytes))
+      throw std::length_error("threadmap: the eviction policy needs more memory than max_memory");
+    policy_bytes_ += bytes;
+    stripes_[i].table.set_eviction(stripes_[i].policy.get());
+    // Under max_memory every stripe gets its first array now: a stripe
+    // with no entries has nothing of its own to evict for one later.
+    if (opts_.max_memory && !stripes_[i].table.reserve(1, *budget_))
+      throw std::length_error("threadmap: the eviction policy needs more memory than max_memory");
+  }
+  counts_ = std::make_unique<cache_counts>();
+}
+
+template <class Lock, read_mode Mode>
 striped_map<Lock, Mode>::~striped_map() = default;
+
+template <class Lock, read_mode Mode>
+void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
+                                     std::uint64_t hash) const noexcept {
+  // Never wait: a full lane is drained by whoever gets the lock first.
+  if (s.policy->record_read(h, hash) != detail::eviction::offer::drain) return;
+  if (!s.lock.try_lock()) return;
+  s.policy->drain();
+  s.lock.unlock();
+}
+
+template <class Lock, read_mode Mode>
+bool striped_map<Lock, Mode>::peek(bytes key, std::string* out, std::uint64_t* revision) const {
+  if (key.size() > max_key_bytes) return false;
+  epoch::guard g;
+  return get_hashed(hash_bytes(key), key, out, revision, 0, false);
+}
 
 template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* revision,
@@ -78,21 +148,34 @@ bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* re
 
 template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string* out,
-                                         std::uint64_t* revision, std::uint64_t unless) const {
+                                         std::uint64_t* revision, std::uint64_t unless,
+                                         bool use) const {
   stripe& s = stripe_for(h);
-  if constexpr (Mode == read_mode::optimistic) {
-    for (int i = 0; i < optimistic_attempts; ++i) {
-      if (const std::optional<bool> r = s.table.try_get(h, key, out, revision, unless)) return *r;
-      cpu_relax();
+  detail::eviction::handle handle = detail::eviction::no_handle;
+  // Only maps that evict ask for the handle, and only a use records it.
+  detail::eviction::handle* want = use && s.policy ? &handle : nullptr;
+  const bool found = [&] {
+    if constexpr (Mode == read_mode::optimistic) {
+      for (int i = 0; i < optimistic_attempts; ++i) {
+        if (const std::optional<bool> r = s.table.try_get(h, key, out, revision, unless, want))
+          return *r;
+        cpu_relax();
+      }
     }
+    if constexpr (Mode == read_mode::shared) {
+      std::shared_lock lock(s.lock);
+      return s.table.get_locked(h, key, out, revision, unless, want);
+    } else {
+      std::lock_guard lock(s.lock);
+      return s.table.get_locked(h, key, out, revision, unless, want);
+    }
+  }();
+  if (want) {
+    // After the lookup validated (and after any lock is released).
+    (found ? counts_->hits : counts_->misses).add(1);
+    if (found) record(s, handle, h);
   }
-  if constexpr (Mode == read_mode::shared) {
-    std::shared_lock lock(s.lock);
-    return s.table.get_locked(h, key, out, revision, unless);
-  } else {
-    std::lock_guard lock(s.lock);
-    return s.table.get_locked(h, key, out, revision, unless);
-  }
+  return found;
 }
 
 template <class Lock, read_mode Mode>
@@ -130,7 +213,36 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
   const std::uint64_t h = hash_bytes(key);
   stripe& s = stripe_for(h);
   std::lock_guard lock(s.lock);
-  return op(s.table, h);
+  if (!s.policy) return op(s.table, h);
+  s.policy->drain();  // the protocol: reads recorded so far first
+  status st = op(s.table, h);
+  if (st != status::memory_limit || !opts_.max_memory) return st;
+  // This stripe could not free enough of the shared budget: evict from the
+  // others, one entry at a time and only where the lock is free (try_lock,
+  // so no lock order), until the write fits. Only where evicting frees
+  // bytes (out-of-line entries), and only for a write that could fit in a
+  // budget holding nothing but the policies.
+  const std::size_t need =
+      key.size() + value_size > s.table.inline_limit() ? 8 + key.size() + value_size : 0;
+  if (need == 0 || need + policy_bytes_ > opts_.max_memory) return st;
+  const unsigned self = static_cast<unsigned>(&s - stripes_.get());
+  for (unsigned tried = 0; st == status::memory_limit && tried < count_;) {
+    const unsigned j = steal_.fetch_add(1, std::memory_order_relaxed) % count_;
+    stripe& o = stripes_[j];
+    bool freed = false;
+    if (j != self && o.table.blob_bytes() != 0 && o.lock.try_lock()) {
+      o.policy->drain();
+      freed = o.table.evict_one(*budget_, clock_);
+      o.lock.unlock();
+    }
+    if (!freed) {
+      ++tried;
+      continue;
+    }
+    tried = 0;
+    st = op(s.table, h);
+  }
+  return st;
 }
 
 template <class Lock, read_mode Mode>
@@ -213,14 +325,28 @@ map_stats striped_map<Lock, Mode>::stats() const {
   map_stats st;
   st.strategy = kind_;
   st.stripes = count_;
+  detail::eviction::policy_stats ps;
   for (unsigned i = 0; i < count_; ++i) {
     const detail::flat_table& t = stripes_[i].table;
     st.size += t.size();
     st.capacity += t.capacity();
     st.bytes += t.bytes_used();
     st.resizes += t.resizes();
+    if (const detail::eviction::policy* p = stripes_[i].policy.get()) {
+      ps += p->stats();
+      st.max_entries += p->capacity();
+    }
   }
-  st.bytes += sizeof(*this) + sizeof(stripe) * count_;
+  st.evictions = ps.evicted;
+  st.admissions = ps.admitted;
+  st.rejections = ps.rejected;
+  st.dropped_reads = ps.dropped;
+  st.bytes += sizeof(*this) + sizeof(stripe) * count_ + policy_bytes_;
+  st.policy_bytes = policy_bytes_;
+  if (counts_) {
+    st.hits = static_cast<std::uint64_t>(counts_->hits.sum());
+    st.misses = static_cast<std::uint64_t>(counts_->misses.sum());
+  }
   return st;
 }
 

@@ -16,7 +16,8 @@ namespace threadmap {
 /// Creates a map of the chosen strategy. Throws std::bad_alloc when the
 /// initial capacity cannot be allocated, std::length_error when it exceeds
 /// max_memory, and std::invalid_argument when options::numa_policy names a
-/// node this process cannot use.
+/// node this process cannot use, or when a strategy that cannot evict is
+/// asked to (supports_eviction) or eviction has no bound.
 std::unique_ptr<concurrent_map> make_map(const options& opts);
 
 }  // namespace threadmap

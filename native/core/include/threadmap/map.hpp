@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,24 @@ enum class key_order : std::uint8_t { bytes, number, bigint, any };
 /// <0, 0 or >0 as `a` sorts before, with or after `b` under `order`.
 int compare_keys(key_order order, bytes a, bytes b) noexcept;
 
+/// The eviction policies a bounded map may use (threadmap/detail/eviction/
+/// builds them), in the order the `evict` option lists them: the one list,
+/// which detail::eviction names `all_kinds`.
+enum class eviction_kind : std::uint8_t { wtinylfu, clock };
+inline constexpr eviction_kind all_eviction_kinds[] = {eviction_kind::wtinylfu,
+                                                       eviction_kind::clock};
+/// What max_entries evicts with when options::evict names none: the policy
+/// with the best hit ratios (docs/benchmarks.md, "Hit ratio").
+inline constexpr eviction_kind default_eviction = eviction_kind::wtinylfu;
+/// "wtinylfu", "clock".
+const char* to_string(eviction_kind k) noexcept;
+
+/// Whether a strategy can evict: the flat-table ones, whose stripe locks the
+/// policy lives under. The others refuse max_entries and evict.
+constexpr bool supports_eviction(strategy_kind s) noexcept {
+  return s == strategy_kind::mutex || s == strategy_kind::rwlock || s == strategy_kind::striped;
+}
+
 struct options {
   strategy_kind strategy = strategy_kind::striped;
   std::size_t capacity = 0;    // entries to size the tables for up front
@@ -105,7 +124,21 @@ struct options {
   // only carries it with the map, so every thread that attaches uses it.
   std::size_t read_cache = 0;
   key_order order = key_order::bytes;  // ordered only: how keys sort
+  // Eviction (strategies where supports_eviction). A map evicts when
+  // max_entries is set (with `evict`, else default_eviction) or when `evict`
+  // names a policy (then max_memory alone bounds it, and the policy is sized
+  // for max_memory / memory_entry_bytes entries). A map that evicts never
+  // holds more than max_entries entries, and a write over max_memory evicts
+  // until it fits. Without either, a full map refuses writes (memory_limit).
+  std::size_t max_entries = 0;  // 0: no bound on entries
+  std::optional<eviction_kind> evict;
+  bool evicts() const noexcept { return max_entries != 0 || evict.has_value(); }
 };
+
+/// Entries a policy is sized for per byte of max_memory when only max_memory
+/// bounds an evicting map: a slot (32 bytes) and the policy's node and
+/// sketch share (12) are the least an entry can cost, rounded up.
+inline constexpr std::size_t memory_entry_bytes = 64;
 
 enum class counter_kind : std::uint8_t { i64, f64 };
 
@@ -121,6 +154,16 @@ struct map_stats {
   std::size_t capacity = 0;   // slots allocated over all tables
   std::size_t bytes = 0;      // tables + out-of-line entries, as accounted for max_memory
   std::uint64_t resizes = 0;  // table reallocations (growth and tombstone cleanup)
+  // Maps that evict (all zero otherwise). hits and misses count get() and
+  // get_many() (not peek); the rest are the policies' (policy_stats),
+  // summed over stripes.
+  std::uint64_t hits = 0, misses = 0;
+  std::uint64_t evictions = 0;      // entries removed to make room
+  std::uint64_t admissions = 0;     // W-TinyLFU: candidates admitted to the main region
+  std::uint64_t rejections = 0;     // W-TinyLFU: candidates evicted instead of a main entry
+  std::uint64_t dropped_reads = 0;  // reads the policies' lossy buffers lost
+  std::size_t max_entries = 0;      // the bound (sum of the policies' capacities)
+  std::size_t policy_bytes = 0;     // the policies' memory, charged to max_memory
 };
 
 /// Scan output: a sequence of records [u32 key_len][u32 value_len][key][value],
@@ -168,10 +211,17 @@ class concurrent_map {
   virtual bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
                    std::uint64_t unless = 0) const = 0;
 
-  /// The entry's revision, or 0 when the key is absent.
+  /// get() that is not a use: a map that evicts records no read, so the
+  /// entry's standing with the policy and the hit and miss counts stay as
+  /// they were (lru-cache's peek). Elsewhere the same as get().
+  virtual bool peek(bytes key, std::string* out, std::uint64_t* revision = nullptr) const {
+    return get(key, out, revision);
+  }
+
+  /// The entry's revision, or 0 when the key is absent (not a use: peek).
   std::uint64_t revision_of(bytes key) const {
     std::uint64_t r = 0;
-    return get(key, nullptr, &r) ? r : 0;
+    return peek(key, nullptr, &r) ? r : 0;
   }
 
   /// The last revision drawn: every write that returned before this call

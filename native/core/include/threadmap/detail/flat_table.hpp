@@ -53,6 +53,36 @@
 // live blob, and is charged before anything is allocated or changed, so an
 // operation that would exceed the limit fails with nothing changed.
 //
+// Eviction (issue 15; threadmap/detail/eviction/policy.hpp has the protocol).
+// A table whose owner evicts is given the owner's policy (set_eviction) and
+// keeps each entry's 32-bit policy handle in its slot: in the upper half of
+// word 2 of an inline slot, whose key and value then get 18 bytes instead
+// of 22 (so the handle costs no word: the 4 bytes per entry the policy's
+// memory figures count), and in the upper half of word 0 of a blob slot,
+// above the marker byte. Tables that do not evict keep 22 inline bytes and
+// never read those bits. The handle is copied with the slot, so growth
+// moves it. A victim is found by (hash, handle): the probe from the hash's
+// home group, matching the tag, and the slot whose handle is the victim's
+// (handles are unique within one policy, so the pair is exact).
+//
+// A new key asks the policy for its plan (on_insert) only once nothing can
+// fail any more (budget charged, room made, blob allocated), then removes
+// the victim, renames the moved entry and stores the new one in one write
+// section, so readers see the eviction and the insert at once; the victim's
+// removal draws a revision of its own, as any delete does. Room is made for
+// one entry more than the table holds unless a victim will free one (the
+// policy is full), so a full cache does not grow its table. Over the memory
+// budget, an insert evicts (evict()) until its blob and any growth fit; it
+// first checks that evicting this table's blobs could free enough, so a
+// write that can never fit fails with nothing changed. Growth refused by the
+// budget is not a failure in a table that evicts while its live entries fit
+// under 7/8: the new entry takes a tombstone (probes stay bounded by the
+// group count, and the next rebuild that fits clears them). An overwrite
+// keeps the entry's handle and tells the policy (on_update); an erase
+// forgets it (on_erase); clear() clears the policy. Readers get the handle
+// from their validated copy of the slot, so the owner can record the read
+// without the lock.
+//
 // NUMA placement. Arrays come from numa::allocate with the table's policy
 // (threadmap/detail/numa.hpp), decided by the thread that creates or grows the table,
 // and record in their header how they were placed, so they are returned with
@@ -83,6 +113,7 @@
 #include <optional>
 #include <string>
 
+#include "threadmap/detail/eviction/policy.hpp"
 #include "threadmap/detail/revision.hpp"
 #include "threadmap/map.hpp"
 #include "threadmap/placement.hpp"
@@ -119,9 +150,11 @@ class flat_table {
   // --- readers (no lock) --------------------------------------------------
   /// One optimistic attempt: the answer, or nullopt when a write interfered
   /// (the caller retries, and after a few failures takes the lock). The
-  /// revision and `unless` are concurrent_map::get's.
+  /// revision and `unless` are concurrent_map::get's; `handle` gets the
+  /// entry's policy handle (tables that evict) from the validated copy.
   std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out,
-                              std::uint64_t* revision = nullptr, std::uint64_t unless = 0) const;
+                              std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
+                              eviction::handle* handle = nullptr) const;
 
   /// Batch lookups overlap their cache misses in stages: first the key's
   /// tag group is prefetched, a few keys later the slot its tag points to,
@@ -134,7 +167,8 @@ class flat_table {
   // Every write that changes the table draws its revision from `clock`
   // inside its write section.
   bool get_locked(std::uint64_t hash, bytes key, std::string* out,
-                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0) const;
+                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
+                  eviction::handle* handle = nullptr) const;
   status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget,
              revision_clock& clock);
   status put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
@@ -153,6 +187,21 @@ class flat_table {
   bool reserve(std::size_t entries, memory_budget& budget);
   /// Appends every entry in scan format; returns how many.
   std::size_t scan(std::string& out) const;
+
+  // --- eviction -------------------------------------------------------------
+  /// The owner's policy for this table (one per stripe), set before the
+  /// table holds an entry or is shared; null (the default): no eviction.
+  void set_eviction(eviction::policy* p) noexcept;
+  eviction::policy* eviction_policy() const noexcept { return evict_; }
+  /// Largest key + value kept inline: inline_bytes, or 18 when evicting.
+  std::size_t inline_limit() const noexcept { return inline_limit_; }
+  /// Removes the policy's chosen victim (evict()); false when it has none.
+  /// Writers: the owner evicts from another stripe's table this way when
+  /// its own cannot free enough of a shared max_memory.
+  bool evict_one(memory_budget& budget, revision_clock& clock);
+  /// Bytes of out-of-line entries: what evicting everything would free
+  /// (relaxed; any thread).
+  std::size_t blob_bytes() const noexcept;
 
   // --- NUMA placement -----------------------------------------------------
   /// Policy for arrays allocated from now on. Set by the owner before the
@@ -179,7 +228,15 @@ class flat_table {
   void read_value(const table_array* t, std::size_t index, std::string* out) const;
   bool value_equals(const table_array* t, std::size_t index, bytes value) const;
   /// Ensures one more entry fits; may rebuild the array. False: over budget.
-  bool make_room(memory_budget& budget);
+  /// `freeing`: entries a victim will free first (1 when the policy is full),
+  /// so a full cache does not grow for them.
+  bool make_room(memory_budget& budget, std::size_t freeing = 0);
+  /// An insert's budget and room; evicts while over budget (see the essay).
+  status room_for(std::size_t extra, memory_budget& budget, revision_clock& clock);
+  /// The slot of the entry named (hash, handle) by the policy, or npos.
+  std::size_t find_named(std::uint64_t hash, eviction::handle h) const noexcept;
+  /// remove() of an entry the policy still tracks: forgets it there first.
+  void remove_entry(std::size_t index, memory_budget& budget, revision_clock& clock);
   status insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget,
                     revision_clock& clock);
   status overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
@@ -216,6 +273,9 @@ class flat_table {
   std::size_t used_ = 0;      // full + deleted slots (writer only)
   unsigned write_depth_ = 0;  // nesting of write sections (writer only)
   numa::policy policy_{};     // placement of new arrays (writer only)
+  // Set before the table is shared, then read-only.
+  eviction::policy* evict_ = nullptr;
+  std::size_t inline_limit_ = inline_bytes;
 };
 
 /// Keys (byte strings) to pointers: the flat table's array and probe loop,

@@ -67,6 +67,29 @@ struct alignas(64) hash_secret {
 };
 extern hash_secret process_hash_secret;
 
+/// The project's bit mixers, unkeyed, for what needs spread bits and no
+/// secret: splitmix64's finaliser (a bijection on 64-bit words: the bench's
+/// keys and the hit-ratio replay's stand-in hash) and murmur3's 32-bit
+/// finaliser (the frequency sketch's block and counter choice, which its JS
+/// mirror in test/js/eviction.hit-ratio.test.ts repeats). Never for keys a
+/// user chooses: that is keyed_hash's job.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ull;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebull;
+  x ^= x >> 31;
+  return x;
+}
+constexpr std::uint32_t mix32(std::uint32_t h) noexcept {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
 inline std::uint64_t mulfold(std::uint64_t a, std::uint64_t b) noexcept {
   const unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
   return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);

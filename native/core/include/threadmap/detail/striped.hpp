@@ -27,17 +27,41 @@
 // draws inside its stripe's write section, clear() with every section open,
 // so revision order is an order in which the writes took effect.
 //
+// Eviction (options::evicts(); threadmap/detail/eviction/policy.hpp has the
+// protocol, flat_table.hpp the table's half): one policy instance per
+// stripe, holding that stripe's share of the bound (max_entries, or
+// max_memory / memory_entry_bytes; the remainder one each to the first
+// stripes, so the shares add up to the bound exactly, and a bound below the
+// stripe count lowers the stripe count). A stripe never holds more than its
+// share, so the map never holds more than the bound, although a stripe that
+// fills before the others evicts while the map is below it. Writers drain
+// the stripe's read records first, under the lock they already hold.
+// Under max_memory a writer whose own stripe cannot free enough evicts from
+// the others, taking each lock only with try_lock (so no lock order), one
+// entry at a time, until it fits; each stripe gets its first array when the
+// map is made, so an empty stripe never needs memory it cannot free.
+// Readers record a read after their lookup has validated (the handle comes
+// from the validated copy) and never wait: when the policy answers `drain`
+// they try_lock the stripe and drain only if they got it. peek() records
+// nothing. The policies' memory is charged to the map's budget when the map
+// is made. Hits and misses are counted only in maps that evict, in striped
+// counters (one cell per thread ordinal), so a reader writes no line another
+// thread's reads write.
+//
 // NUMA: every stripe's table carries the map's policy (options::numa_policy),
 // so under `local` each stripe lands on the node of the thread that creates or
 // grows it; placement() reports, per stripe, the node the kernel says its
 // array is on.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 
 #include "threadmap/detail/adaptive_mutex.hpp"
+#include "threadmap/detail/counter.hpp"
+#include "threadmap/detail/eviction/policy.hpp"
 #include "threadmap/detail/flat_table.hpp"
 #include "threadmap/detail/hash.hpp"
 #include "threadmap/detail/padding.hpp"
@@ -65,6 +89,7 @@ class striped_map final : public concurrent_map {
 
   bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
            std::uint64_t unless = 0) const override;
+  bool peek(bytes key, std::string* out, std::uint64_t* revision = nullptr) const override;
   std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
   status put(bytes key, bytes value, std::string* old) override;
@@ -87,13 +112,23 @@ class striped_map final : public concurrent_map {
   struct alignas(cache_line) stripe {
     detail::flat_table table;
     mutable Lock lock;
+    // Maps that evict; set when the map is made, then only the pointee changes.
+    std::unique_ptr<detail::eviction::policy> policy;
+  };
+  // Maps that evict: get()'s outcomes, a cell per thread ordinal.
+  struct cache_counts {
+    striped_counter hits, misses;
   };
 
   stripe& stripe_for(std::uint64_t hash) const noexcept {
     return stripes_[hash_stripe(hash, count_)];
   }
+  /// `use`: a get (records the read with the policy and counts it), not a peek.
   bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
-                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0) const;
+                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
+                  bool use = true) const;
+  void record(stripe& s, detail::eviction::handle h, std::uint64_t hash) const noexcept;
+  void make_policies();
   template <class Op>
   status write(bytes key, std::size_t value_size, Op&& op);
 
@@ -106,6 +141,11 @@ class striped_map final : public concurrent_map {
   // Every write of every stripe draws from it (its own line; see
   // threadmap/detail/revision.hpp for what that costs).
   detail::revision_clock clock_;
+  std::unique_ptr<cache_counts> counts_;  // maps that evict
+  std::size_t policy_bytes_ = 0;          // charged to budget_ when made
+  // Where a writer over max_memory starts evicting from other stripes, so
+  // successive writers spread their evictions (relaxed; maps that evict).
+  std::atomic<unsigned> steal_{0};
 };
 
 using mutex_map = striped_map<adaptive_mutex, read_mode::exclusive>;

@@ -20,7 +20,10 @@
 //
 // Free nodes form a stack threaded through their words (the low 32 bits name
 // the next free node), so freeing costs no memory. Taking pops the node freed
-// last, which is the victim's when a sweep just freed one.
+// last, which is the victim's when a sweep just freed one; with none freed,
+// it takes the next node never used. Nodes never used are zero words the
+// region has not touched (the array is calloc'd), so a large bound takes
+// memory only as it fills, and the hands go round the nodes used so far.
 //
 // Reads. The CLOCK policy needs no read buffer: a reader that has validated
 // its lookup checks the node (live, same hash bits) and, only if its count
@@ -120,6 +123,7 @@ class clock_region {
   std::size_t live_ = 0;
   std::size_t hand_ = 0;     // offset from base_
   handle free_ = no_handle;  // top of the free stack
+  std::size_t fresh_ = 0;    // nodes [0, fresh_) were used; the rest are zero
   unsigned max_ref_ = 1;
   // Segmented regions only: the protected quota and count, and the hand
   // that demotes protected nodes when a promotion overflows the quota.

@@ -53,6 +53,8 @@
 #include <optional>
 #include <string_view>
 
+#include "threadmap/map.hpp"
+
 namespace threadmap::detail::eviction {
 
 /// An entry's name inside one policy instance: an index into its nodes.
@@ -63,10 +65,12 @@ inline constexpr std::size_t max_capacity = std::size_t{1} << 31;
 /// The hash bits a node keeps (the table's tag and group bits among them).
 inline constexpr std::uint64_t hash_bits = (std::uint64_t{1} << 56) - 1;
 
-/// The policies, in the order the option lists them.
-enum class kind : std::uint8_t { wtinylfu, clock };
-inline constexpr kind all_kinds[] = {kind::wtinylfu, kind::clock};
-const char* to_string(kind k) noexcept;
+/// The policies, in the order the option lists them: the public list
+/// (threadmap/map.hpp, which options name them by), under this namespace's
+/// names. to_string(kind) is threadmap::to_string(eviction_kind).
+using kind = eviction_kind;
+inline constexpr const auto& all_kinds = all_eviction_kinds;
+using threadmap::to_string;
 std::optional<kind> parse_kind(std::string_view name) noexcept;
 
 /// An entry the table must remove: probe from `hash`, match `h`.
@@ -111,6 +115,15 @@ struct memory_use {
                           static_cast<double>(table_per_entry)
                     : 0.0;
   }
+  /// Sums the instances of a map (table_per_entry stays the table's).
+  memory_use& operator+=(const memory_use& o) noexcept {
+    capacity += o.capacity;
+    nodes += o.nodes;
+    sketch += o.sketch;
+    buffers += o.buffers;
+    object += o.object;
+    return *this;
+  }
 };
 
 /// Counts since construction (writers' counts are exact; `dropped` is summed
@@ -121,6 +134,15 @@ struct policy_stats {
   std::uint64_t rejected = 0;  // W-TinyLFU: candidates evicted instead of a main entry
   std::uint64_t drained = 0;   // read records applied
   std::uint64_t dropped = 0;   // read records lost
+  /// Sums the instances of a map.
+  policy_stats& operator+=(const policy_stats& o) noexcept {
+    evicted += o.evicted;
+    admitted += o.admitted;
+    rejected += o.rejected;
+    drained += o.drained;
+    dropped += o.dropped;
+    return *this;
+  }
 };
 
 class policy {

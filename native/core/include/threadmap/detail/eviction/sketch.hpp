@@ -62,7 +62,8 @@ class frequency_sketch {
   std::uint64_t halvings() const noexcept { return halvings_; }
 
   /// The spread hash that picks the block, and the mix that picks counters
-  /// (murmur3's 32-bit finaliser, and the same after adding a constant).
+  /// (detail::mix32, murmur3's 32-bit finaliser, and the same after adding a
+  /// constant).
   static std::uint32_t spread(std::uint32_t h) noexcept;
   static std::uint32_t rows(std::uint32_t h) noexcept { return spread(h + 0x9e3779b9u); }
 
@@ -72,6 +73,7 @@ class frequency_sketch {
     return words_ + 8 * ((static_cast<std::uint64_t>(spread(hash)) * blocks_) >> 32);
   }
 
+  void* raw_ = nullptr;  // the allocation (words_ is it aligned to a line)
   std::uint64_t* words_ = nullptr;
   std::size_t blocks_ = 0;
   std::uint64_t sample_ = 0;
