@@ -81,7 +81,11 @@ void NativeMap::init(const Napi::CallbackInfo& info) {
     try {
       shared_ = registry::create(p.core, to_string(keys_), to_string(values_));
     } catch (const std::length_error&) {
-      throw_range_error(env, "threadmap: options.capacity does not fit within options.maxMemory");
+      throw_range_error(env,
+                        p.core.evicts()
+                            ? "threadmap: the eviction policy (maxEntries, or maxMemory / 64 "
+                              "entries) does not fit within options.maxMemory"
+                            : "threadmap: options.capacity does not fit within options.maxMemory");
     } catch (const std::bad_alloc&) {
       throw_range_error(env, "threadmap: cannot allocate a map of that capacity");
     } catch (const std::exception& e) {

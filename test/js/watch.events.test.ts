@@ -139,6 +139,18 @@ describe('watch: bad input is a TypeError or RangeError that changes nothing', (
     expect(map.revision).toBe(rev)
     expect(() => map.watch({ fromRevision: rev })).toThrow(WatchCompactedError)
   })
+  test('a map that evicts refuses watch() and snapshot() and stays unwatched', () => {
+    const cache = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', maxEntries: 8 })
+    cache.set('a', '1')
+    const rev = cache.revision
+    expect(() => cache.watch()).toThrow(/watch\(\) is not supported on a map that evicts/)
+    expect(() => cache.watch()).toThrow(TypeError)
+    expect(() => cache.snapshot()).toThrow(/snapshot\(\) is not supported on a map that evicts/)
+    expect(() => cache.snapshot()).toThrow(TypeError)
+    expect(cache.revision).toBe(rev)
+    expect(cache.get('a')).toBe('1')
+    cache.close()
+  })
   test('the event type names are the core\'s', () => {
     expect(WATCH_EVENT_TYPES).toEqual(addon.watchEvents)
   })

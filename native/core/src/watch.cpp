@@ -53,6 +53,9 @@ class watched_map final : public concurrent_map {
            std::uint64_t unless) const override {
     return m_.get(key, out, revision, unless);
   }
+  bool peek(bytes key, std::string* out, std::uint64_t* revision) const override {
+    return m_.peek(key, out, revision);
+  }
   std::uint64_t revision() const override { return m_.revision(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
     m_.get_many(keys, n, out, found);
