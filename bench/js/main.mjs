@@ -37,6 +37,7 @@ import { fetchSteps, fetchTable, runFetch } from './suites/fetch.mjs'
 import { runSingle } from './suites/single.mjs'
 import { objectsSteps, objectsTable, runObjects } from './suites/objects.mjs'
 import { rangesSteps, rangesTable, runRanges } from './suites/ranges.mjs'
+import { runWatch, watchSteps, watchTable } from './suites/watch.mjs'
 import { runWorkers, workersSteps } from './suites/workers.mjs'
 
 function singleSteps(opts) {
@@ -156,6 +157,13 @@ async function main() {
     bar.end()
     checkMain()
     console.log(`\n${rangesTable(results.filter((r) => r.suite === 'ranges'))}`)
+  }
+  if (opts.suites.includes('watch')) {
+    const bar = progress.bar('watch', watchSteps(opts))
+    await runWatch(opts, record, bar)
+    bar.end()
+    checkMain()
+    console.log(`\n${watchTable(results.filter((r) => r.suite === 'watch'))}`)
   }
   console.log(`\n${placement.lines().join('\n')}`)
   for (const n of notes) console.log(`note: ${n}`)

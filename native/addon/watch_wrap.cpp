@@ -253,7 +253,6 @@ Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
 
 Napi::Value WatchRead(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  watch_env& we = env_of(info);
   watch_entry& w = watch_of(info);
   const double max_d = number_arg(env, info[1], "watchRead's max");
   const std::size_t max = max_d >= 1 && max_d <= 4096 ? static_cast<std::size_t>(max_d) : 256;

@@ -4,17 +4,18 @@
 import { parseCpuList, parseNuma } from './placement.mjs'
 
 // Every suite, in the order a run takes them (the default: all of them).
-export const SUITES = ['single', 'workers', 'objects', 'churn', 'hitratio', 'fetch', 'cache', 'ranges']
-// What a run takes when not told: every suite but ranges.
-export const DEFAULT_SUITES = SUITES.filter((s) => s !== 'ranges')
+export const SUITES = ['single', 'workers', 'objects', 'churn', 'hitratio', 'fetch', 'cache', 'ranges', 'watch']
+// What a run takes when not told: every suite but ranges and watch.
+export const DEFAULT_SUITES = SUITES.filter((s) => s !== 'ranges' && s !== 'watch')
 
 export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 ~15 s smoke run (what CI runs): short windows, 1 round,
                           sizes 1000,100000, reads 95, uniform, every strategy and peer
   --suites=${DEFAULT_SUITES.join(',')}   which suites to run; also ranges
-                          (strategy 'ordered' against a sorted array, one thread;
-                          not in the default set)
+                          (strategy 'ordered' against a sorted array, one thread)
+                          and watch (write cost with 0, 1, 8 watchers; snapshot
+                          and refresh under two writers), not in the default set
   --objects-size=100000   keys of the objects suite (session objects, one thread)
   --fetch-keys=64         keys of the fetch suite (2 workers + main fetch them all at once)
   --fetch-load-ms=20      the fetch suite's loader time
@@ -24,6 +25,11 @@ export const USAGE = `usage: npm run bench -- [flags]
                           the policies' bytes per entry)
   --cache-ms=300          timed window of one cache suite figure
   --cache-rounds=5        cache suite rounds (contenders alternated)
+  --watch-rounds=5        watch suite rounds (watcher counts alternated)
+  --watch-writes=200000   sets per round of the watch suite's write cost
+  --watch-size=1000000    entries of the watch suite's snapshot
+  --watch-baseline=PATH   dist/index.js of another build, timed beside it with
+                          no watcher (e.g. a checkout without watch)
   --sizes=1000,1000000    key counts
   --keys=string           key type: string ("user:" + 8 hex digits) or number
                           (unique integers below 2^32); one per run
@@ -91,6 +97,10 @@ const DEFAULTS = {
   cacheSize: 100_000,
   cacheMs: 300,
   cacheRounds: 5,
+  watchRounds: 5,
+  watchWrites: 200_000,
+  watchSize: 1_000_000,
+  watchBaseline: null,
   seed: 1,
   out: 'bench/results',
   charts: true,
@@ -119,6 +129,9 @@ const QUICK = {
   cacheSize: 10_000,
   cacheMs: 60,
   cacheRounds: 1,
+  watchRounds: 1,
+  watchWrites: 20_000,
+  watchSize: 20_000,
 }
 
 const camel = (s) => s.replace(/-([a-z])/g, (_, c) => c.toUpperCase())
@@ -164,6 +177,10 @@ const PARSERS = {
   cacheSize: (v) => numList(v)[0],
   cacheMs: (v) => numList(v)[0],
   cacheRounds: (v) => numList(v)[0],
+  watchRounds: (v) => numList(v)[0],
+  watchWrites: (v) => numList(v)[0],
+  watchSize: (v) => numList(v)[0],
+  watchBaseline: String,
   seed: (v) => numList(v)[0],
   out: String,
   json: String,

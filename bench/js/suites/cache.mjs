@@ -21,6 +21,7 @@ import { Worker } from 'node:worker_threads'
 
 import { consume, median } from '../lib/measure.mjs'
 import { loadThreadMap } from '../lib/threadmap.mjs'
+import { message } from '../lib/workers.mjs'
 
 const POLICIES = ['wtinylfu', 'clock']
 
@@ -94,19 +95,6 @@ async function runGets(opts, record, bar, ThreadMap) {
     })
   }
   for (const m of Object.values(maps)) m.close()
-}
-
-function message(w, type) {
-  return new Promise((resolve, reject) => {
-    const on = (m) => {
-      if (m.type === type) {
-        w.off('message', on)
-        resolve(m)
-      }
-    }
-    w.on('message', on)
-    w.once('error', reject)
-  })
 }
 
 async function workersRun(ThreadMap, opts, evict, threads) {

@@ -18,6 +18,7 @@
 import { Worker } from 'node:worker_threads'
 
 import { loadThreadMap } from '../lib/threadmap.mjs'
+import { message } from '../lib/workers.mjs'
 
 const THREADS = 3 // two workers and the main thread
 
@@ -49,19 +50,6 @@ export async function fetchRound(map, keys, loadMs, mode) {
       return { key, end, latency: end - start, loaded: loaded.has(key), ok: value === `value:${key}` }
     }),
   )
-}
-
-function message(w, type) {
-  return new Promise((resolve, reject) => {
-    const on = (m) => {
-      if (m.type === type) {
-        w.off('message', on)
-        resolve(m)
-      }
-    }
-    w.on('message', on)
-    w.once('error', reject)
-  })
 }
 
 const median = (xs) => {

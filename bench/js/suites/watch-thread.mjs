@@ -1,4 +1,4 @@
-// The watch bench's helper threads: `consume` opens `watchers` watches on the
+// The watch suite's helper threads: `consume` opens `watchers` watches on the
 // map and reads every event until told to stop; `write` sets random keys
 // until told to stop (the snapshot part's two writers).
 import { parentPort, workerData } from 'node:worker_threads'

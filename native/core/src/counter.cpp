@@ -1,15 +1,14 @@
 #include "threadmap/detail/counter.hpp"
 
+#include "threadmap/epoch.hpp"  // THREADMAP_INITIAL_EXEC_TLS
+
 namespace threadmap {
 
 namespace {
-// Initial-exec TLS (see epoch.cpp): a %fs-relative load instead of a
-// __tls_get_addr call from inside the addon. 0: not assigned yet.
-#if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && defined(__GLIBC__)
-thread_local unsigned t_ordinal __attribute__((tls_model("initial-exec"))) = 0;
-#else
-thread_local unsigned t_ordinal = 0;
-#endif
+// Initial-exec TLS where it is safe (epoch.hpp says when): a %fs-relative
+// load instead of a __tls_get_addr call from inside the addon. 0: not
+// assigned yet.
+thread_local unsigned t_ordinal THREADMAP_INITIAL_EXEC_TLS = 0;
 std::atomic<unsigned> next_ordinal{0};
 }  // namespace
 

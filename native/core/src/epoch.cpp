@@ -18,7 +18,7 @@ namespace detail {
 // Alone on its line: read by every outermost guard, written only when the
 // epoch advances, so no other hot word makes those readers miss.
 alignas(cache_line) constinit std::atomic<std::uint64_t> global{0};
-thread_local constinit slot* t_slot THREADMAP_EPOCH_TLS = nullptr;
+thread_local constinit slot* t_slot THREADMAP_INITIAL_EXEC_TLS = nullptr;
 }  // namespace detail
 
 namespace {
@@ -235,7 +235,7 @@ void collect(record& r) {
 // itself (detail::t_slot, initial-exec and constinit: see epoch.hpp) is
 // trivially destructible, so reading it runs no TLS-initialisation check; the
 // owner is touched only when a thread first takes a record.
-thread_local bool t_exited THREADMAP_EPOCH_TLS = false;
+thread_local bool t_exited THREADMAP_INITIAL_EXEC_TLS = false;
 
 struct thread_owner {
   record* rec = nullptr;

@@ -82,9 +82,9 @@
 
 // Initial-exec TLS where it is safe in a dlopen'd library (see above).
 #if defined(__ELF__) && (defined(__GNUC__) || defined(__clang__)) && defined(__GLIBC__)
-#define THREADMAP_EPOCH_TLS __attribute__((tls_model("initial-exec")))
+#define THREADMAP_INITIAL_EXEC_TLS __attribute__((tls_model("initial-exec")))
 #else
-#define THREADMAP_EPOCH_TLS
+#define THREADMAP_INITIAL_EXEC_TLS
 #endif
 
 namespace threadmap::epoch {
@@ -110,7 +110,7 @@ struct slot {
 extern constinit std::atomic<std::uint64_t> global;
 
 /// The calling thread's record, or null before its first guard or retire.
-extern thread_local constinit slot* t_slot THREADMAP_EPOCH_TLS;
+extern thread_local constinit slot* t_slot THREADMAP_INITIAL_EXEC_TLS;
 
 /// Takes a record for the calling thread (its first guard).
 slot& adopt() noexcept;
