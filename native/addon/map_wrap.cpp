@@ -457,7 +457,7 @@ struct revision_of_op : op {
   static constexpr bool copies_values = false;
   std::uint64_t rev = 0;
   status apply(concurrent_map& m, bytes key, scratch&) {
-    return m.get(key, nullptr, &rev) ? status::ok : status::not_found;
+    return m.peek(key, nullptr, &rev) ? status::ok : status::not_found;  // not a use
   }
   napi_value answer(const NativeMap&, const call& c, scratch&, status st, bytes, const char*) {
     if (st != status::ok) return undefined(c.env);
@@ -469,8 +469,10 @@ struct revision_of_op : op {
 struct has_op : op, answers_flag<statuses(status::ok), statuses(status::not_found)> {
   static constexpr const char* name = "has";
   static constexpr bool copies_values = false;
+  // Not a use (lru-cache's has): a map that evicts keeps the entry's
+  // standing and its hit and miss counts; elsewhere peek is get.
   status apply(concurrent_map& m, bytes key, scratch&) {
-    return m.get(key, nullptr) ? status::ok : status::not_found;
+    return m.peek(key, nullptr) ? status::ok : status::not_found;
   }
 };
 
@@ -854,7 +856,14 @@ napi_value has_many(NativeMap& m, const call& c, scratch& s) {
   bool* found = s.found_for(n);
   {
     epoch::guard g;
-    m.live(c.env)->get_many(s.views.data(), n, nullptr, found);
+    concurrent_map* map = m.live(c.env);
+    // Not a use, as has: a map that evicts peeks key by key; for the others
+    // peek is get, and get_many's batched lookup is the faster form of it.
+    if (m.shared(c.env).opts().evicts()) {
+      for (std::size_t i = 0; i < n; ++i) found[i] = map->peek(s.views[i], nullptr);
+    } else {
+      map->get_many(s.views.data(), n, nullptr, found);
+    }
   }
   return batch_answers(c, s, n, [&](std::size_t i) { return boolean(c.env, found[i]); });
 }

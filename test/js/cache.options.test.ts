@@ -86,11 +86,16 @@ test("stats() reports the bound, the policy and the counts; 'none' for maps that
   }
 })
 
-test('peek reads without counting a use; has and get of a map that does not evict are unchanged', () => {
+test('peek, has, hasMany and revisionOf read without counting a use; has and get of a map that does not evict are unchanged', () => {
   const m = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', maxEntries: 10 })
   m.set('a', 'x')
   expect(m.peek('a')).toBe('x')
   expect(m.peek('b')).toBeUndefined()
+  expect(m.has('a')).toBe(true)
+  expect(m.has('b')).toBe(false)
+  expect(m.hasMany(['a', 'b', 'a'])).toEqual([true, false, true])
+  expect(m.revisionOf('a')).toBeGreaterThan(0)
+  expect(m.revisionOf('b')).toBeUndefined()
   expect(m.stats().hits + m.stats().misses).toBe(0)
   expect(m.get('a')).toBe('x')
   expect(m.stats().hits).toBe(1)
