@@ -22,7 +22,8 @@
 //      effect, which is their revision order (revision.hpp, R3);
 //   L3 an event carries the write's revision and, for set, the value the
 //      write stored (add's result, not its delta).
-// The protocol: a wrapped write of key k holds key lock hash(k) % key_locks
+// The protocol: a wrapped write of key k holds key lock lock_class(hash(k))
+// % key_locks (EVICTIONS below says why a class)
 // (spin locks, each on its own cache line so writers of different keys
 // share none; spin, not mutexes, because clear() and the snapshot barrier
 // hold all of them at once beside the strategy's own stripe locks, more
