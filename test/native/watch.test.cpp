@@ -522,7 +522,11 @@ TEST_CASE("watch: a map that evicts logs its victims; the log replayed is the ma
         const std::string key = "k" + num(x % 4000);
         std::string value =
             num(static_cast<std::uint64_t>(t)) + ":" + num(static_cast<std::uint64_t>(i));
-        value.resize(std::max(value.size(), ec.value_bytes), 'v');
+        // Now and then, under maxMemory, a value larger than a stripe's
+        // share of the budget: its stripe cannot free enough, so the write
+        // evicts from the others (striped's cross-stripe path).
+        const bool big = ec.opts.max_memory && (x >> 40) % 16 == 0;
+        value.resize(std::max(value.size(), big ? std::size_t{24} << 10 : ec.value_bytes), 'v');
         const status st = with_map(*m, [&](concurrent_map& c) {
           switch ((x >> 20) % 8) {
             case 0:
