@@ -179,21 +179,10 @@ watch_filter filter_arg(Napi::Env env, const NativeMap& m, Napi::Value mode_v, N
   throw_range_error(env, "threadmap: unknown watch filter mode");
 }
 
-// Evictions are not logged yet (the cache removes entries inside other
-// keys' writes, outside the key locks that order a key's events), so a
-// watcher or a snapshot of a map that evicts would keep entries the map no
-// longer holds: such maps refuse both rather than drift.
-void refuse_evicting(Napi::Env env, const shared_map& sm, const char* what) {
-  if (sm.opts().evicts())
-    throw_type_error(env, std::string("threadmap: ") + what +
-                              " is not supported on a map that evicts (maxEntries or evict)");
-}
-
 Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   watch_env& we = env_of(info);
   NativeMap* m = unwrap_tagged<NativeMap>(env, info[0], "threadmap: watch: the map");
-  refuse_evicting(env, m->shared(env), "watch()");
   watch_filter filter = filter_arg(env, *m, info[1], info[2], we.key);
   std::uint64_t from = 0;
   if (!info[3].IsUndefined()) {
@@ -294,7 +283,6 @@ Napi::Value SnapshotOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   watch_env& we = env_of(info);
   NativeMap* m = unwrap_tagged<NativeMap>(env, info[0], "threadmap: snapshot: the map");
-  refuse_evicting(env, m->shared(env), "snapshot()");
   const std::size_t buffer = buffer_arg(env, info[1]);
   std::shared_ptr<shared_map> owner = registry::find(m->shared(env).id());
   if (!owner) throw_error(env, "threadmap: the map is closed");

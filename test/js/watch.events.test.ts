@@ -139,19 +139,71 @@ describe('watch: bad input is a TypeError or RangeError that changes nothing', (
     expect(map.revision).toBe(rev)
     expect(() => map.watch({ fromRevision: rev })).toThrow(WatchCompactedError)
   })
-  test('a map that evicts refuses watch() and snapshot() and stays unwatched', () => {
-    const cache = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', maxEntries: 8 })
-    cache.set('a', '1')
-    const rev = cache.revision
-    expect(() => cache.watch()).toThrow(/watch\(\) is not supported on a map that evicts/)
-    expect(() => cache.watch()).toThrow(TypeError)
-    expect(() => cache.snapshot()).toThrow(/snapshot\(\) is not supported on a map that evicts/)
-    expect(() => cache.snapshot()).toThrow(TypeError)
-    expect(cache.revision).toBe(rev)
-    expect(cache.get('a')).toBe('1')
-    cache.close()
-  })
   test('the event type names are the core\'s', () => {
     expect(WATCH_EVENT_TYPES).toEqual(addon.watchEvents)
+  })
+})
+
+// Maps that evict log each victim as an `evict` event, ordered with the
+// key's other events, so a watcher replaying the feed and a snapshot both
+// end at the map's contents.
+describe.each(['mutex', 'rwlock', 'striped'] as const)('watch and snapshot of a cache on %s', (strategy) => {
+  function replay(events: WatchEvent<string, string>[], into: Map<string, string>): Map<string, string> {
+    for (const e of events) {
+      if (e.type === 'set') into.set(e.key as string, e.value as string)
+      else if (e.type === 'clear') into.clear()
+      else into.delete(e.key as string)
+    }
+    return into
+  }
+
+  test('a watcher of a maxEntries map sees evict events; its feed replayed is the map', async () => {
+    const cache = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy, maxEntries: 64 })
+    for (let i = 0; i < 30; i++) cache.set(`pre${i}`, 'p')
+    const start = new Map(cache)
+    const w = cache.watch({ ref: true })
+    const before = cache.stats().evictions
+    let deletes = 0
+    for (let i = 0; i < 300; i++) {
+      if (i % 7 === 0 && cache.delete(`k${i - 2}`)) deletes++
+      cache.set(`k${i}`, `v${i}`)
+      if (i % 3 === 0) cache.get(`k${i}`) // uses, so the policy has a say
+    }
+    const evicted = cache.stats().evictions - before
+    expect(evicted).toBeGreaterThan(0)
+    expect(deletes).toBeGreaterThan(0)
+    const events = await take(w, 300 + evicted + deletes)
+    w.close()
+    const evicts = events.filter((e) => e.type === 'evict')
+    expect(evicts.length).toBe(evicted)
+    for (const e of evicts) {
+      expect(Object.keys(e).sort()).toEqual(['key', 'revision', 'type'])
+      expect(typeof e.key).toBe('string')
+    }
+    const last = new Map<string, number>()
+    for (const e of events) {
+      expect(e.revision).toBeGreaterThan(last.get(e.key as string) ?? 0) // per key, in order
+      last.set(e.key as string, e.revision)
+    }
+    expect(replay(events, start)).toEqual(new Map(cache))
+    expect(cache.size).toBeLessThanOrEqual(64)
+    cache.close()
+  })
+
+  test('a snapshot of a full cache is the map, and so is its refresh after more evictions', () => {
+    const cache = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy, maxEntries: 64 })
+    for (let i = 0; i < 200; i++) cache.set(`k${i}`, `v${i}`)
+    const s = cache.snapshot()
+    expect(s.size).toBe(cache.size)
+    expect(new Map(s)).toEqual(new Map(cache))
+    const evicted = cache.stats().evictions
+    for (let i = 200; i < 400; i++) cache.set(`k${i}`, `v${i}`)
+    expect(cache.stats().evictions).toBeGreaterThan(evicted)
+    s.refresh()
+    expect(s.size).toBeLessThanOrEqual(64)
+    expect(new Map(s)).toEqual(new Map(cache))
+    expect(s.revision).toBe(cache.revision)
+    s.close()
+    cache.close()
   })
 })

@@ -451,4 +451,130 @@ TEST_CASE("snapshot: closed maps") {
   CHECK(!snapshot::take(m));
 }
 
+// --- maps that evict ----------------------------------------------------------------
+
+namespace {
+
+struct evicting_config {
+  const char* name;
+  options opts;
+  std::size_t value_bytes;  // past the inline limit: maxMemory evicts blobs
+};
+
+std::vector<evicting_config> evicting_configs() {
+  std::vector<evicting_config> v;
+  for (strategy_kind k : {strategy_kind::mutex, strategy_kind::rwlock, strategy_kind::striped}) {
+    for (eviction_kind e : all_eviction_kinds) {
+      options o;
+      o.strategy = k;
+      o.max_entries = 512;  // striped: 8 stripes of 64
+      o.evict = e;
+      v.push_back({"maxEntries", o, 4});
+    }
+    // maxMemory alone: a write may evict from other stripes (the steal).
+    options o;
+    o.strategy = k;
+    o.evict = eviction_kind::clock;
+    o.max_memory = std::size_t{256} << 10;
+    v.push_back({"maxMemory", o, 200});
+  }
+  return v;
+}
+
+// The log applied in order, as a snapshot applies it.
+void replay(const std::vector<watch_event>& ev, std::map<std::string, std::string>& m) {
+  for (const watch_event& e : ev) {
+    if (e.kind == event_kind::set)
+      m[e.key] = e.value;
+    else if (e.kind == event_kind::clear)
+      m.clear();
+    else
+      m.erase(e.key);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("watch: a map that evicts logs its victims; the log replayed is the map") {
+  for (const evicting_config& ec : evicting_configs()) {
+    const std::string saved = tmtest::current();
+    tmtest::current() = saved + " [" + to_string(ec.opts.strategy) + " " + ec.name + " " +
+                        to_string(ec.opts.evict.value_or(default_eviction)) + "]";
+    auto m = registry::create(ec.opts, "string", "string");
+    with_map(*m, [&](concurrent_map& c) {
+      for (int i = 0; i < 100; ++i)
+        c.put("pre" + num(i), std::string(ec.value_bytes, 'p'), nullptr);
+      return 0;
+    });
+    std::map<std::string, std::string> model = contents(*m);  // the state the log starts from
+    auto log = m->watch_log();
+    auto o = log->subscribe({}, 0, change_log::max_buffer_bytes, nullptr);
+    REQUIRE(o.sub);
+    const int threads = 4;
+    const long per = tmtest::scaled(3000);
+    std::atomic<long> changes{0};
+    tmtest::run_threads(threads, [&](int t) {
+      std::uint64_t x = 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(t + 1);
+      for (long i = 0; i < per; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const std::string key = "k" + num(x % 4000);
+        std::string value =
+            num(static_cast<std::uint64_t>(t)) + ":" + num(static_cast<std::uint64_t>(i));
+        // Now and then, under maxMemory, a value larger than a stripe's
+        // share of the budget: its stripe cannot free enough, so the write
+        // evicts from the others (striped's cross-stripe path).
+        const bool big = ec.opts.max_memory && (x >> 40) % 16 == 0;
+        value.resize(std::max(value.size(), big ? std::size_t{24} << 10 : ec.value_bytes), 'v');
+        const status st = with_map(*m, [&](concurrent_map& c) {
+          switch ((x >> 20) % 8) {
+            case 0:
+              return c.erase(key, nullptr);
+            case 1:
+              return c.put_if_absent(key, value, nullptr);
+            default:
+              return c.put(key, value, nullptr);
+          }
+        });
+        if (st == status::ok || st == status::inserted) changes.fetch_add(1);
+      }
+    });
+    subscription::batch last;
+    const std::vector<watch_event> got = drain(*o.sub, &last);
+    CHECK(last.st == subscription::state::ok);
+    std::map<std::string, std::uint64_t> prev;
+    std::size_t evictions = 0, own = 0;
+    for (const watch_event& e : got) {
+      CHECK(e.revision > prev[e.key]);  // per key, in revision order (L2)
+      prev[e.key] = e.revision;
+      if (e.kind == event_kind::evict)
+        ++evictions;
+      else
+        ++own;
+    }
+    CHECK(evictions > 0);  // the writes did evict, so the test tests something
+    CHECK_EQ(own, static_cast<std::size_t>(changes.load()));  // one event per changing write
+    const map_stats st = with_map(*m, [](concurrent_map& c) { return c.stats(); });
+    CHECK(evictions <= st.evictions);  // the ones before subscribe are not in the log
+    replay(got, model);
+    CHECK(model == contents(*m));
+    // A snapshot of the full cache is the map, and so is its refresh after
+    // more evicting writes.
+    auto s = snapshot::take(m);
+    REQUIRE(s);
+    CHECK(contents(*s) == contents(*m));
+    with_map(*m, [&](concurrent_map& c) {
+      for (int i = 0; i < 2000; ++i)
+        c.put("more" + num(i), std::string(ec.value_bytes, 'm'), nullptr);
+      return 0;
+    });
+    REQUIRE(s->refresh());
+    CHECK(contents(*s) == contents(*m));
+    s->close();
+    o.sub->close();
+    tmtest::current() = saved;
+  }
+}
+
 TEST_MAIN

@@ -662,13 +662,34 @@ std::size_t flat_table::find_named(std::uint64_t hash, eviction::handle h) const
   return i == npos_probe ? npos : i;
 }
 
+namespace {
+thread_local constinit eviction_sink* t_sink THREADMAP_INITIAL_EXEC_TLS = nullptr;
+}  // namespace
+
+eviction_sink* flat_table::sink() noexcept {
+  return t_sink;
+}
+
+void flat_table::set_sink(eviction_sink* s) noexcept {
+  t_sink = s;
+}
+
+void flat_table::remove_victim(std::size_t index, memory_budget& budget, revision_clock& clock) {
+  slot_view s;
+  s.load(array_.load(std::memory_order_relaxed), index);
+  const std::uint64_t revision = remove(index, budget, clock);
+  // The key is still readable: remove() retires a blob, and the writer's
+  // epoch guard keeps it until the sink has copied the key.
+  if (eviction_sink* k = t_sink) k->evicted(s.key(), revision);
+}
+
 bool flat_table::evict_one(memory_budget& budget, revision_clock& clock) {
   eviction::eviction v;
   if (!evict_ || !evict_->evict(v)) return false;
   const std::size_t i = find_named(v.hash, v.h);
   // The policy names only entries the table stores (the protocol); a miss
   // here would be a bug, and removing nothing is the safe answer to it.
-  if (i != npos) remove(i, budget, clock);
+  if (i != npos) remove_victim(i, budget, clock);
   return true;
 }
 
@@ -748,7 +769,7 @@ status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory
     const eviction::insert_plan plan = evict_->on_insert(hash);
     if (plan.victim) {
       const std::size_t v = find_named(plan.victim->hash, plan.victim->h);
-      if (v != npos) remove(v, budget, clock);
+      if (v != npos) remove_victim(v, budget, clock);
     }
     if (plan.moved) {
       const std::size_t m = find_named(plan.moved->hash, plan.moved->from);
@@ -806,7 +827,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   return status::ok;
 }
 
-void flat_table::remove(std::size_t index, memory_budget& budget, revision_clock& clock) {
+std::uint64_t flat_table::remove(std::size_t index, memory_budget& budget, revision_clock& clock) {
   table_array* t = array_.load(std::memory_order_relaxed);
   slot_view old;
   old.load(t, index);
@@ -814,7 +835,7 @@ void flat_table::remove(std::size_t index, memory_budget& budget, revision_clock
   // slot can become empty again instead of a tombstone.
   const bool group_has_empty = t->tags(index / group_size).match(tag_empty) != 0;
   begin_write();
-  clock.next();  // a delete is a revision too
+  const std::uint64_t revision = clock.next();  // a delete is a revision too
   t->set_tag(index, group_has_empty ? tag_empty : tag_deleted);
   end_write();
   if (group_has_empty) --used_;
@@ -825,6 +846,7 @@ void flat_table::remove(std::size_t index, memory_budget& budget, revision_clock
     bytes_.store(bytes_.load(std::memory_order_relaxed) - freed, std::memory_order_relaxed);
     epoch::retire(old.out_of_line(), &std::free, freed);
   }
+  return revision;
 }
 
 status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,

@@ -230,10 +230,16 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
     const unsigned j = steal_.fetch_add(1, std::memory_order_relaxed) % count_;
     stripe& o = stripes_[j];
     bool freed = false;
-    if (j != self && o.table.blob_bytes() != 0 && o.lock.try_lock()) {
-      o.policy->drain();
-      freed = o.table.evict_one(*budget_, clock_);
-      o.lock.unlock();
+    // Watched: the victim stripe's key lock too, as the stripe's, without
+    // waiting (watch.hpp, EVICTIONS).
+    detail::eviction_sink* sink = detail::flat_table::sink();
+    if (j != self && o.table.blob_bytes() != 0 && (!sink || sink->try_hold(j))) {
+      if (o.lock.try_lock()) {
+        o.policy->drain();
+        freed = o.table.evict_one(*budget_, clock_);
+        o.lock.unlock();
+      }
+      if (sink) sink->release(j);
     }
     if (!freed) {
       ++tried;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "threadmap/detail/flat_table.hpp"
 #include "threadmap/detail/hash.hpp"
 #include "threadmap/detail/padding.hpp"
 #include "threadmap/detail/revision.hpp"
@@ -42,6 +43,52 @@ bool changed(status st) noexcept {
   return st == status::ok || st == status::inserted;
 }
 
+// A watched write's victims (watch.hpp, EVICTIONS): kept while the
+// strategy runs, appended before the write's own event under the key lock
+// the write holds, or, for another stripe's, under the lock try_hold took.
+class victim_log final : public detail::eviction_sink {
+ public:
+  victim_log(change_log& log, rw_spinlock& own) noexcept : log_(log), own_(own) {
+    detail::flat_table::set_sink(this);
+  }
+  ~victim_log() {
+    detail::flat_table::set_sink(nullptr);
+    flush();
+  }
+  victim_log(const victim_log&) = delete;
+  victim_log& operator=(const victim_log&) = delete;
+
+  void evicted(bytes key, std::uint64_t revision) noexcept override {
+    try {
+      pending_.emplace_back(std::string(key), revision);
+    } catch (...) {
+      lost_ = std::max(lost_, revision);  // L1: forgotten at the flush
+    }
+  }
+  bool try_hold(std::uint64_t cls) noexcept override {
+    rw_spinlock& l = log_.class_lock(cls);
+    return &l == &own_ || l.try_lock();
+  }
+  void release(std::uint64_t cls) noexcept override {
+    flush();
+    rw_spinlock& l = log_.class_lock(cls);
+    if (&l != &own_) l.unlock();
+  }
+
+ private:
+  void flush() noexcept {
+    if (lost_) log_.forget(lost_);
+    lost_ = 0;
+    for (const auto& [key, revision] : pending_) log_.append(event_kind::evict, key, {}, revision);
+    pending_.clear();
+  }
+
+  change_log& log_;
+  rw_spinlock& own_;
+  std::vector<std::pair<std::string, std::uint64_t>> pending_;
+  std::uint64_t lost_ = 0;
+};
+
 // The wrapper the shared_map hands out while the map is watched: forwards
 // reads, and runs each write under its key lock followed by its append
 // (watch.hpp, THE INVARIANT).
@@ -71,21 +118,25 @@ class watched_map final : public concurrent_map {
   std::vector<numa::table_report> placement() const override { return m_.placement(); }
 
   status put(bytes key, bytes value, std::string* old) override {
-    std::lock_guard lock(log_.key_lock(key));
-    const status st = m_.put(key, value, old);
+    rw_spinlock& held = log_.key_lock(key);
+    std::lock_guard lock(held);
+    const status st = evicting(held, [&] { return m_.put(key, value, old); });
     if (changed(st)) logged_set(key, &value);
     return st;
   }
   status put_if_absent(bytes key, bytes value, std::string* existing) override {
-    std::lock_guard lock(log_.key_lock(key));
-    const status st = m_.put_if_absent(key, value, existing);
+    rw_spinlock& held = log_.key_lock(key);
+    std::lock_guard lock(held);
+    const status st = evicting(held, [&] { return m_.put_if_absent(key, value, existing); });
     if (st == status::inserted) logged_set(key, &value);
     return st;
   }
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
                          std::string* current) override {
-    std::lock_guard lock(log_.key_lock(key));
-    const status st = m_.compare_and_set(key, expected, desired, current);
+    rw_spinlock& held = log_.key_lock(key);
+    std::lock_guard lock(held);
+    const status st =
+        evicting(held, [&] { return m_.compare_and_set(key, expected, desired, current); });
     if (changed(st)) {
       if (desired)
         logged_set(key, desired);
@@ -95,15 +146,17 @@ class watched_map final : public concurrent_map {
     return st;
   }
   status erase(bytes key, std::string* old) override {
-    std::lock_guard lock(log_.key_lock(key));
-    const status st = m_.erase(key, old);
+    rw_spinlock& held = log_.key_lock(key);
+    std::lock_guard lock(held);
+    const status st = evicting(held, [&] { return m_.erase(key, old); });
     if (st == status::ok)
       log_.append(event_kind::erase, key, {}, detail::revision_clock::last_drawn());
     return st;
   }
   status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override {
-    std::lock_guard lock(log_.key_lock(key));
-    const status st = m_.add(key, kind, delta, prefix, result);
+    rw_spinlock& held = log_.key_lock(key);
+    std::lock_guard lock(held);
+    const status st = evicting(held, [&] { return m_.add(key, kind, delta, prefix, result); });
     if (changed(st)) logged_set(key, nullptr);
     return st;
   }
@@ -118,6 +171,14 @@ class watched_map final : public concurrent_map {
   }
 
  private:
+  // Runs the strategy's write with this thread's victims going to the log;
+  // they are appended when it returns (or throws), before its own event.
+  template <class Write>
+  status evicting(rw_spinlock& held, Write&& write) {
+    victim_log victims(log_, held);
+    return write();
+  }
+
   // The entry as the write left it: no other write of the key can run while
   // its lock is held. `value` is the bytes the write stored when known (add
   // computes its own); the revision is always read back, because a write
@@ -127,7 +188,7 @@ class watched_map final : public concurrent_map {
     std::string stored;
     bool found;
     try {
-      found = m_.get(key, value ? nullptr : &stored, &rev);
+      found = m_.peek(key, value ? nullptr : &stored, &rev);
     } catch (...) {
       // Out of memory copying add's value: the event cannot be kept, so
       // the log forgets up to it (L1).
@@ -135,7 +196,7 @@ class watched_map final : public concurrent_map {
       return;
     }
     // Not found: the write's own entry was evicted inside the write (a
-    // rejected admission); the cache layer's record() logs that.
+    // rejected admission), and victim_log has logged that.
     if (found) log_.append(event_kind::set, key, value ? *value : bytes(stored), rev);
   }
 
@@ -211,7 +272,11 @@ change_log::change_log(concurrent_map* map, std::function<bool(concurrent_map*)>
 change_log::~change_log() = default;
 
 rw_spinlock& change_log::key_lock(bytes key) noexcept {
-  return locks_[hash_bytes(key) % key_locks].lock;
+  return class_lock(map_->lock_class(hash_bytes(key)));
+}
+
+rw_spinlock& change_log::class_lock(std::uint64_t cls) noexcept {
+  return locks_[cls % key_locks].lock;
 }
 
 void change_log::lock_all() noexcept {

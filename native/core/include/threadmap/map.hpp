@@ -291,6 +291,12 @@ class concurrent_map {
   /// nothing) is empty. Costs a few system calls per table.
   virtual std::vector<numa::table_report> placement() const { return {}; }
 
+  /// Watch's hook (watch.hpp, EVICTIONS): keys whose hashes answer the same
+  /// class share a key lock. A strategy that removes a victim inside another
+  /// key's write answers the unit that write locks (striped: the stripe), so
+  /// the victim's key lock is the writer's; the others answer the hash.
+  virtual std::uint64_t lock_class(std::uint64_t hash) const noexcept { return hash; }
+
   // The design's swap and take are put and erase that report the old value.
   status swap(bytes key, bytes value, std::string* old) { return put(key, value, old); }
   status take(bytes key, std::string* old) { return erase(key, old); }

@@ -15,21 +15,23 @@
 //
 // THE INVARIANT. While the log is active:
 //   L1 every write that changes the map appends exactly one event (set,
-//      delete, clear; evict and expire come from the cache layer through
-//      record()), or, when it cannot (out of memory), the log forgets every
+//      delete, clear, and evict for each victim it removed; expire would
+//      come through record()), or, when it cannot (out of memory), the log forgets every
 //      event up to the write's revision, as if compacted: never silently;
 //   L2 the events of one key are appended in the order the writes took
 //      effect, which is their revision order (revision.hpp, R3);
 //   L3 an event carries the write's revision and, for set, the value the
 //      write stored (add's result, not its delta).
-// The protocol: a wrapped write of key k holds key lock hash(k) % key_locks
+// The protocol: a wrapped write of key k holds key lock lock_class(hash(k))
+// % key_locks (EVICTIONS below says why a class)
 // (spin locks, each on its own cache line so writers of different keys
 // share none; spin, not mutexes, because clear() and the snapshot barrier
 // hold all of them at once beside the strategy's own stripe locks, more
 // than ThreadSanitizer's deadlock detector can track as mutexes)
 // from before the strategy's write to after its append, so two writes of k
 // cannot interleave their write and append (L2), and the wrapper reads the
-// entry back under that lock (get with its revision) to learn the exact
+// entry back under that lock (peek with its revision: a get would count as
+// a use in a map that evicts) to learn the exact
 // value and revision the write produced (L3). A delete stores its revision
 // nowhere, so the wrapper reads it from revision_clock::last_drawn(), the
 // revision the calling thread drew last, which is the delete's own (each
@@ -38,6 +40,26 @@
 // it: the lockfree and ordered clear exception of revision.hpp (a late write
 // into the old generation with a revision above the clear's) cannot happen
 // while watched.
+//
+// EVICTIONS. A write of key J in a map that evicts may remove other keys
+// (victims) inside it, under J's stripe lock. A victim K's event must be
+// appended under K's key lock, or it could overtake the event of a write of
+// K that took effect before it (L2). So the key lock is a function of the
+// strategy's lock class of the hash (concurrent_map::lock_class): striped,
+// mutex and rwlock maps that evict answer the stripe, so every key of a
+// stripe shares one key lock and a same-stripe victim's key lock is the one
+// the writer holds. While the strategy runs, the wrapper sets the thread's
+// eviction sink (detail/flat_table.hpp): the table hands it each victim's
+// key and the revision its removal drew (inside the victim's stripe lock,
+// after every earlier write of K: R3), and the wrapper appends them as evict
+// events when the strategy returns, before the write's own event, still
+// under the key lock. A maxMemory writer that evicts from another stripe
+// (striped.cpp) first takes that stripe's key lock through the sink with
+// try_lock only (skipping the stripe when busy, as with its stripe lock, so
+// there is no lock order), and the sink appends before releasing it. A
+// victim that cannot be copied (out of memory) makes the log forget up to
+// its revision (L1). Unwatched, the sink is null and an eviction pays one
+// thread-local load.
 //
 // ACTIVATION. Subscribe, with the hub's mutex held: swap the pointer, then
 // epoch::synchronize(), then, under the ring's lock, start = revision() and
@@ -223,6 +245,8 @@ class change_log : public std::enable_shared_from_this<change_log> {
 
   // The wrapper's side of the protocol (watched_map in watch.cpp).
   rw_spinlock& key_lock(bytes key) noexcept;
+  /// The key lock of a lock class (concurrent_map::lock_class).
+  rw_spinlock& class_lock(std::uint64_t cls) noexcept;
   void lock_all() noexcept;
   void unlock_all() noexcept;
   void append(event_kind kind, bytes key, bytes value, std::uint64_t revision) noexcept;

@@ -134,6 +134,25 @@ class memory_budget {
   std::atomic<std::size_t> used_{0};
 };
 
+/// Where a watched write's victims go (watch.cpp implements it; watch.hpp,
+/// EVICTIONS, has the protocol). Set per thread only around a watched write,
+/// so an unwatched eviction costs one thread-local load.
+class eviction_sink {
+ public:
+  /// A victim `key` left the table with `revision`, inside the calling
+  /// thread's write (under the lock of the victim's table).
+  virtual void evicted(bytes key, std::uint64_t revision) noexcept = 0;
+  /// Before evicting from another unit of the map (lock class `cls`, see
+  /// concurrent_map::lock_class): take that class's key lock without
+  /// waiting. False: leave that unit alone.
+  virtual bool try_hold(std::uint64_t cls) noexcept = 0;
+  /// After it: log the victims so far, then let go of what try_hold took.
+  virtual void release(std::uint64_t cls) noexcept = 0;
+
+ protected:
+  ~eviction_sink() = default;
+};
+
 /// The array behind a flat_table: header, tags, slots in one allocation.
 struct table_array;
 
@@ -202,6 +221,11 @@ class flat_table {
   /// Bytes of out-of-line entries: what evicting everything would free
   /// (relaxed; any thread).
   std::size_t blob_bytes() const noexcept;
+  /// The calling thread's eviction sink (watch's wrapper sets it around a
+  /// watched write; null otherwise): every victim this thread removes is
+  /// handed to it with the revision its removal drew.
+  static eviction_sink* sink() noexcept;
+  static void set_sink(eviction_sink* s) noexcept;
 
   // --- NUMA placement -----------------------------------------------------
   /// Policy for arrays allocated from now on. Set by the owner before the
@@ -241,7 +265,10 @@ class flat_table {
                     revision_clock& clock);
   status overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
                    memory_budget& budget, revision_clock& clock);
-  void remove(std::size_t index, memory_budget& budget, revision_clock& clock);
+  /// Answers the revision the removal drew.
+  std::uint64_t remove(std::size_t index, memory_budget& budget, revision_clock& clock);
+  /// remove() of the policy's victim, handed to the thread's sink if any.
+  void remove_victim(std::size_t index, memory_budget& budget, revision_clock& clock);
   bool rebuild(std::size_t groups, memory_budget& budget);
 
   void begin_write() noexcept;

@@ -40,6 +40,11 @@
 // the others, taking each lock only with try_lock (so no lock order), one
 // entry at a time, until it fits; each stripe gets its first array when the
 // map is made, so an empty stripe never needs memory it cannot free.
+// While the map is watched, the writer's thread carries an eviction sink
+// (flat_table.hpp): its victims go to the log, and before it evicts from
+// another stripe it try-locks that stripe's key lock through the sink (the
+// stripe is skipped when busy), so that no write of a victim's key sits
+// between its write and its append while the victim's event is appended.
 // Readers record a read after their lookup has validated (the handle comes
 // from the validated copy) and never wait: when the policy answers `drain`
 // they try_lock the stripe and drain only if they got it. peek() records
@@ -104,6 +109,11 @@ class striped_map final : public concurrent_map {
   std::size_t scan(std::size_t unit, std::string& out) const override;
   map_stats stats() const override;
   std::vector<numa::table_report> placement() const override;
+  /// Maps that evict: the stripe (a victim is always in the evicting
+  /// writer's stripe, or in one it holds; watch.hpp, EVICTIONS).
+  std::uint64_t lock_class(std::uint64_t hash) const noexcept override {
+    return stripes_[0].policy ? hash_stripe(hash, count_) : hash;
+  }
 
  private:
   // One stripe per cache-line-aligned block: the table's version and array
