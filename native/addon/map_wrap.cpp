@@ -856,14 +856,7 @@ napi_value has_many(NativeMap& m, const call& c, scratch& s) {
   bool* found = s.found_for(n);
   {
     epoch::guard g;
-    concurrent_map* map = m.live(c.env);
-    // Not a use, as has: a map that evicts peeks key by key; for the others
-    // peek is get, and get_many's batched lookup is the faster form of it.
-    if (m.shared(c.env).opts().evicts()) {
-      for (std::size_t i = 0; i < n; ++i) found[i] = map->peek(s.views[i], nullptr);
-    } else {
-      map->get_many(s.views.data(), n, nullptr, found);
-    }
+    m.live(c.env)->peek_many(s.views.data(), n, nullptr, found);  // not a use, as has
   }
   return batch_answers(c, s, n, [&](std::size_t i) { return boolean(c.env, found[i]); });
 }

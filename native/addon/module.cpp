@@ -15,6 +15,7 @@
 #include "map_wrap.hpp"
 #include "numa_wrap.hpp"
 #include "structures_wrap.hpp"
+#include "threadmap/detail/hash.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/registry.hpp"
 #include "watch_wrap.hpp"
@@ -52,12 +53,8 @@ namespace {
 constexpr double kTwo32 = 4294967296.0;
 constexpr std::uint32_t kGenMask = (1u << 21) - 1;  // slot + gen fit in 53 bits
 
-// splitmix64's finalizer: spreads a seed plus a slot number over the bits.
-std::uint64_t mix64(std::uint64_t z) noexcept {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+// The core's unkeyed mixer spreads a seed plus a slot number over the bits.
+using threadmap::detail::mix64;
 }  // namespace
 
 double env_state::add_slot(NativeMap* m) {

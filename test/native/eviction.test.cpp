@@ -352,6 +352,11 @@ TEST_CASE("peek records no read and counts no hit") {
     std::string got;
     CHECK(m->peek("a", &got) && got == "1");
     CHECK(!m->peek("b", &got));
+    const bytes keys[2] = {bytes("a"), bytes("b")};
+    std::string outs[2];
+    bool found[2] = {false, true};
+    m->peek_many(keys, 2, outs, found);
+    CHECK(found[0] && outs[0] == "1" && !found[1]);
     map_stats st = m->stats();
     CHECK_EQ(st.hits, std::uint64_t{0});
     CHECK_EQ(st.misses, std::uint64_t{0});

@@ -129,6 +129,13 @@ STRATEGY_CASE("get_many agrees with get, in input order") {
   }
   CHECK_EQ(bad, 0);
   CHECK(!found[keys.size() - 2]);
+  // peek_many (not a use) answers the same.
+  std::vector<std::string> peeked(keys.size(), "stale");
+  std::unique_ptr<bool[]> peek_found(new bool[keys.size()]);
+  m->peek_many(keys.data(), keys.size(), peeked.data(), peek_found.get());
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (peek_found[i] != found[i] || (found[i] && peeked[i] != out[i])) ++bad;
+  CHECK_EQ(bad, 0);
   // Without outputs, and for tiny batches shorter than the pipeline.
   for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{3}, keys.size()}) {
     std::unique_ptr<bool[]> f(new bool[n + 1]);

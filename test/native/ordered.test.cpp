@@ -391,7 +391,7 @@ TEST_CASE("ordered: histories on neighbouring keys are linearizable") {
 namespace {
 std::atomic<bool> insert_parked{false}, insert_release{false};
 thread_local bool insert_victim = false;
-void park_insert() {
+void park_insert(int) {
   if (!insert_victim || insert_parked.load()) return;
   insert_parked.store(true);
   while (!insert_release.load()) std::this_thread::yield();

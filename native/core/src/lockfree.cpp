@@ -68,10 +68,10 @@ namespace threadmap {
 
 namespace lockfree_test {
 namespace {
-std::atomic<pause_hook> hook{nullptr};
+detail::test_seam seam;
 }  // namespace
 void set_pause_hook(pause_hook h) noexcept {
-  hook.store(h, std::memory_order_release);
+  seam.install(h);
 }
 }  // namespace lockfree_test
 
@@ -80,7 +80,7 @@ void set_pause_hook(pause_hook h) noexcept {
 namespace lockfree_detail {
 
 inline void pause_at(int site) {
-  if (lockfree_test::pause_hook h = lockfree_test::hook.load(std::memory_order_relaxed)) h(site);
+  lockfree_test::seam.at(site);
 }
 
 // ---------------------------------------------------------------------------

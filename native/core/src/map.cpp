@@ -86,4 +86,9 @@ void concurrent_map::get_many(const bytes* keys, std::size_t n, std::string* out
   for (std::size_t i = 0; i < n; ++i) found[i] = get(keys[i], out ? &out[i] : nullptr);
 }
 
+void concurrent_map::peek_many(const bytes* keys, std::size_t n, std::string* out,
+                               bool* found) const {
+  for (std::size_t i = 0; i < n; ++i) found[i] = peek(keys[i], out ? &out[i] : nullptr);
+}
+
 }  // namespace threadmap

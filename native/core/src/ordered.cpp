@@ -120,10 +120,10 @@ int compare_keys(key_order order, bytes a, bytes b) noexcept {
 
 namespace ordered_test {
 namespace {
-std::atomic<pause_hook> hook{nullptr};
+detail::test_seam seam;
 }  // namespace
 void set_pause_hook(pause_hook h) noexcept {
-  hook.store(h, std::memory_order_release);
+  seam.install(h);
 }
 }  // namespace ordered_test
 
@@ -487,7 +487,7 @@ status ordered_map::write(bytes key, Decide&& decide, std::string* copy) {
     const std::size_t cost = fresh_node->cost() + fresh->cost();
     if (!g.charge(cost)) return status::memory_limit;
     fresh_node->value.store(reinterpret_cast<std::uintptr_t>(fresh), std::memory_order_relaxed);
-    if (const ordered_test::pause_hook h = ordered_test::hook.load(std::memory_order_relaxed)) h();
+    ordered_test::seam.at(0);
     if (link(g, opts_.order, clock_, fresh_node)) {
       own.value = nullptr;
       own.key = nullptr;

@@ -179,8 +179,8 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
 }
 
 template <class Lock, read_mode Mode>
-void striped_map<Lock, Mode>::get_many(const bytes* keys, std::size_t n, std::string* out,
-                                       bool* found) const {
+void striped_map<Lock, Mode>::lookup_many(const bytes* keys, std::size_t n, std::string* out,
+                                          bool* found, bool use) const {
   // A three-stage pipeline `lag` keys apart: prefetch the tag group, then the
   // candidate slot, then look up. With 2 * lag misses in flight instead of
   // one, a batch over a large table runs at memory bandwidth rather than
@@ -201,7 +201,7 @@ void striped_map<Lock, Mode>::get_many(const bytes* keys, std::size_t n, std::st
     if (i >= 2 * lag) {
       const std::size_t j = i - 2 * lag;
       found[j] = keys[j].size() <= max_key_bytes &&
-                 get_hashed(hashes[j % ring], keys[j], out ? &out[j] : nullptr);
+                 get_hashed(hashes[j % ring], keys[j], out ? &out[j] : nullptr, nullptr, 0, use);
     }
   }
 }

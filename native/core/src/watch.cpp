@@ -107,6 +107,9 @@ class watched_map final : public concurrent_map {
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
     m_.get_many(keys, n, out, found);
   }
+  void peek_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
+    m_.peek_many(keys, n, out, found);
+  }
   std::size_t size() const override { return m_.size(); }
   std::size_t scan_units() const override { return m_.scan_units(); }
   std::size_t scan(std::size_t unit, std::string& out) const override { return m_.scan(unit, out); }

@@ -234,6 +234,11 @@ class concurrent_map {
   /// default runs them one by one.
   virtual void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const;
 
+  /// get_many() that is not a use, as peek() is get() that is not (hasMany).
+  /// The default peeks one by one; strategies whose peek is their get
+  /// answer with get_many().
+  virtual void peek_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const;
+
   /// Inserts or replaces. Returns inserted, ok (replaced; old value in *old when
   /// old is not null), too_large or memory_limit.
   virtual status put(bytes key, bytes value, std::string* old) = 0;

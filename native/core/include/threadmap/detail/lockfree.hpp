@@ -220,6 +220,7 @@
 
 #include "threadmap/detail/padding.hpp"
 #include "threadmap/detail/revision.hpp"
+#include "threadmap/detail/test_seam.hpp"
 #include "threadmap/map.hpp"
 
 namespace threadmap {
@@ -241,6 +242,10 @@ class lockfree_map final : public concurrent_map {
            std::uint64_t unless = 0) const override;
   std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
+  // Nothing here is a use: peek is get.
+  void peek_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
+    get_many(keys, n, out, found);
+  }
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
@@ -287,7 +292,7 @@ enum site : int {
   clear_window = 6,   // clear() between drawing its revision and swapping the generation
 };
 
-using pause_hook = void (*)(int site);
+using detail::pause_hook;
 void set_pause_hook(pause_hook hook) noexcept;
 
 }  // namespace lockfree_test

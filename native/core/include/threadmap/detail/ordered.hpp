@@ -121,6 +121,7 @@
 
 #include "threadmap/detail/padding.hpp"
 #include "threadmap/detail/revision.hpp"
+#include "threadmap/detail/test_seam.hpp"
 #include "threadmap/map.hpp"
 
 namespace threadmap {
@@ -186,7 +187,7 @@ class ordered_map final : public concurrent_map {
 /// insert when unset): called with the thread about to link a new key's
 /// node, its value and charge ready, before link() searches for its place.
 namespace ordered_test {
-using pause_hook = void (*)();
+using detail::pause_hook;  // called with site 0
 void set_pause_hook(pause_hook hook) noexcept;
 }  // namespace ordered_test
 

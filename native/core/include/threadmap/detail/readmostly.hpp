@@ -111,6 +111,10 @@ class readmostly_map final : public concurrent_map {
            std::uint64_t unless = 0) const override;
   std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
+  // Nothing here is a use: peek is get.
+  void peek_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
+    get_many(keys, n, out, found);
+  }
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,

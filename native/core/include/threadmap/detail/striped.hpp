@@ -96,7 +96,12 @@ class striped_map final : public concurrent_map {
            std::uint64_t unless = 0) const override;
   bool peek(bytes key, std::string* out, std::uint64_t* revision = nullptr) const override;
   std::uint64_t revision() const override { return clock_.latest(); }
-  void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override;
+  void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
+    lookup_many(keys, n, out, found, true);
+  }
+  void peek_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
+    lookup_many(keys, n, out, found, false);
+  }
   status put(bytes key, bytes value, std::string* old) override;
   status put_if_absent(bytes key, bytes value, std::string* existing) override;
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
@@ -138,6 +143,8 @@ class striped_map final : public concurrent_map {
                   std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
                   bool use = true) const;
   void record(stripe& s, detail::eviction::handle h, std::uint64_t hash) const noexcept;
+  /// get_many (use) and peek_many (not), pipelined over the batch.
+  void lookup_many(const bytes* keys, std::size_t n, std::string* out, bool* found, bool use) const;
   void make_policies();
   template <class Op>
   status write(bytes key, std::size_t value_size, Op&& op);
