@@ -96,7 +96,8 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
       stripes_(new stripe[count_]),
       budget_(opts.max_memory) {
   check_numa_policy(opts.numa_policy);
-  manual_now_->store(1, std::memory_order_relaxed);
+  // 0: the real clock (no test has taken it over).
+  manual_now_->store(opts.manual_clock ? 1 : 0, std::memory_order_relaxed);
   for (unsigned i = 0; i < count_; ++i) {
     stripes_[i].table.set_numa_policy(opts.numa_policy);
     if (opts.expires()) stripes_[i].table.set_timed(opts.no_update_ttl);
@@ -157,8 +158,9 @@ void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
 template <class Lock, read_mode Mode>
 std::uint64_t striped_map<Lock, Mode>::now() const noexcept {
   if (!opts_.expires()) return 0;
-  if (opts_.manual_clock) return manual_now_->load(std::memory_order_acquire);
-  return coarse_ms();
+  // A line that only a test ever writes: a load that stays in cache.
+  const std::uint64_t manual = manual_now_->load(std::memory_order_acquire);
+  return manual != 0 ? manual : coarse_ms();
 }
 
 template <class Lock, read_mode Mode>
@@ -198,7 +200,10 @@ bool striped_map<Lock, Mode>::remaining_ttl(bytes key, std::uint64_t* ms) const 
 
 template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::advance_manual_clock(std::uint64_t ms) {
-  if (!opts_.expires() || !opts_.manual_clock) return false;
+  if (!opts_.expires()) return false;
+  // The first call on a map on the real clock stops it where it is.
+  std::uint64_t expected = 0;
+  manual_now_->compare_exchange_strong(expected, coarse_ms(), std::memory_order_acq_rel);
   manual_now_->fetch_add(ms, std::memory_order_acq_rel);
   return true;
 }

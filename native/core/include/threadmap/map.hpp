@@ -153,8 +153,9 @@ struct options {
   std::optional<std::uint64_t> ttl;  // ms, at most max_ttl_ms
   // Overwrites keep the entry's deadline (lru-cache's noUpdateTTL).
   bool no_update_ttl = false;
-  // TESTING ONLY: the map's clock is a counter that advance_manual_clock()
-  // moves (every thread reads it), instead of CLOCK_MONOTONIC_COARSE.
+  // TESTING ONLY: the map's clock starts as a counter that
+  // advance_manual_clock() moves (every thread reads it), instead of
+  // CLOCK_MONOTONIC_COARSE.
   bool manual_clock = false;
   bool expires() const noexcept { return ttl.has_value(); }
 };
@@ -351,8 +352,10 @@ class concurrent_map {
     return peek(key, out, revision);
   }
 
-  /// TESTING ONLY (options::manual_clock): moves the map's clock `ms`
-  /// milliseconds on, for every thread. False on any other map.
+  /// TESTING ONLY: moves the clock of a map that expires `ms` milliseconds
+  /// on, for every thread; on a map still on the real clock, first stops it
+  /// where it is (options::manual_clock starts it stopped). False on a map
+  /// that does not expire.
   virtual bool advance_manual_clock(std::uint64_t ms) {
     (void)ms;
     return false;
