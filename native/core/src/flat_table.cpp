@@ -554,6 +554,7 @@ void flat_table::end_write() noexcept {
   version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
+template <bool Timed>
 std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::string* out,
                                         std::uint64_t* revision, std::uint64_t unless,
                                         eviction::handle* handle, std::uint64_t now,
@@ -574,13 +575,16 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     slot_view s;
     s.load(t, idx);
     // Timed tables: the deadline is read with the slot, before validation.
-    const std::uint64_t dl = now && t->timed ? load_word(t->deadline(idx)) : 0;
+    std::uint64_t dl = 0;
+    if constexpr (Timed) dl = load_word(t->deadline(idx));
     // Validate before interpreting: a torn slot could hold any bytes, and the
     // blob pointer is only safe to follow if it was current at some instant.
     if (!still_valid()) return ok = false, -1;
     if (!s.holds(hash, key)) return 0;
-    if (dl != 0 && dl <= now) return gone = true, 1;
-    if (deadline) *deadline = dl;
+    if constexpr (Timed) {
+      if (dl != 0 && dl <= now) return gone = true, 1;
+      if (deadline) *deadline = dl;
+    }
     if (revision) *revision = s.w[rev_word];
     if (handle) *handle = handle_of(s);
     if (out && (unless == 0 || s.w[rev_word] != unless)) {
@@ -594,6 +598,14 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
   if (!still_valid()) return std::nullopt;
   return false;
 }
+template std::optional<bool> flat_table::try_get<false>(std::uint64_t, bytes, std::string*,
+                                                        std::uint64_t*, std::uint64_t,
+                                                        eviction::handle*, std::uint64_t,
+                                                        std::uint64_t*) const;
+template std::optional<bool> flat_table::try_get<true>(std::uint64_t, bytes, std::string*,
+                                                       std::uint64_t*, std::uint64_t,
+                                                       eviction::handle*, std::uint64_t,
+                                                       std::uint64_t*) const;
 
 void flat_table::prefetch_group(std::uint64_t hash) const noexcept {
   prefetch_group_of(array_.load(std::memory_order_acquire), hash);
@@ -622,13 +634,14 @@ bool flat_table::value_equals(const table_array* t, std::size_t index, bytes val
   return s.value() == value;
 }
 
+template <bool Timed>
 bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
                             std::uint64_t* revision, std::uint64_t unless, eviction::handle* handle,
                             std::uint64_t now, std::uint64_t* deadline) const {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
   if (!f.present()) return false;
-  if (now && t->timed) {
+  if constexpr (Timed) {
     const std::uint64_t dl = load_word(t->deadline(f.index));
     if (dl != 0 && dl <= now) return false;
     if (deadline) *deadline = dl;
@@ -643,6 +656,12 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
   if (unless == 0 || r != unless) read_value(t, f.index, out);
   return true;
 }
+template bool flat_table::get_locked<false>(std::uint64_t, bytes, std::string*, std::uint64_t*,
+                                            std::uint64_t, eviction::handle*, std::uint64_t,
+                                            std::uint64_t*) const;
+template bool flat_table::get_locked<true>(std::uint64_t, bytes, std::string*, std::uint64_t*,
+                                           std::uint64_t, eviction::handle*, std::uint64_t,
+                                           std::uint64_t*) const;
 
 bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   table_array* old = array_.load(std::memory_order_relaxed);

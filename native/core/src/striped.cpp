@@ -167,7 +167,9 @@ template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::peek(bytes key, std::string* out, std::uint64_t* revision) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
-  return get_hashed(hash_bytes(key), key, out, revision, 0, false, now());
+  const std::uint64_t h = hash_bytes(key);
+  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, 0, false, now());
+  return get_hashed(h, key, out, revision, 0, false);
 }
 
 template <class Lock, read_mode Mode>
@@ -175,7 +177,9 @@ bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* re
                                   std::uint64_t unless) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
-  return get_hashed(hash_bytes(key), key, out, revision, unless, true, now());
+  const std::uint64_t h = hash_bytes(key);
+  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, unless, true, now());
+  return get_hashed(h, key, out, revision, unless);
 }
 
 template <class Lock, read_mode Mode>
@@ -183,7 +187,7 @@ bool striped_map<Lock, Mode>::peek_unexpired_or_not(bytes key, std::string* out,
                                                     std::uint64_t* revision) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
-  return get_hashed(hash_bytes(key), key, out, revision, 0, false, 0);  // now 0: no expiry
+  return get_hashed(hash_bytes(key), key, out, revision, 0, false);  // untimed: no expiry
 }
 
 template <class Lock, read_mode Mode>
@@ -192,7 +196,10 @@ bool striped_map<Lock, Mode>::remaining_ttl(bytes key, std::uint64_t* ms) const 
   epoch::guard g;
   const std::uint64_t t = now();
   std::uint64_t deadline = 0;
-  if (!get_hashed(hash_bytes(key), key, nullptr, nullptr, 0, false, t, &deadline)) return false;
+  if (!opts_.expires())
+    return get_hashed(hash_bytes(key), key, nullptr, nullptr, 0, false) && (*ms = no_expiry, true);
+  if (!get_hashed<true>(hash_bytes(key), key, nullptr, nullptr, 0, false, t, &deadline))
+    return false;
   // Found and not expired: deadline > t when there is one.
   *ms = deadline == 0 ? no_expiry : deadline - t;
   return true;
@@ -224,6 +231,7 @@ std::size_t striped_map<Lock, Mode>::purge_expired() {
 }
 
 template <class Lock, read_mode Mode>
+template <bool Timed>
 bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string* out,
                                          std::uint64_t* revision, std::uint64_t unless, bool use,
                                          std::uint64_t now, std::uint64_t* deadline) const {
@@ -235,17 +243,17 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
     if constexpr (Mode == read_mode::optimistic) {
       for (int i = 0; i < optimistic_attempts; ++i) {
         if (const std::optional<bool> r =
-                s.table.try_get(h, key, out, revision, unless, want, now, deadline))
+                s.table.template try_get<Timed>(h, key, out, revision, unless, want, now, deadline))
           return *r;
         cpu_relax();
       }
     }
     if constexpr (Mode == read_mode::shared) {
       std::shared_lock lock(s.lock);
-      return s.table.get_locked(h, key, out, revision, unless, want, now, deadline);
+      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
     } else {
       std::lock_guard lock(s.lock);
-      return s.table.get_locked(h, key, out, revision, unless, want, now, deadline);
+      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
     }
   }();
   if (want) {
@@ -279,9 +287,10 @@ void striped_map<Lock, Mode>::get_many(const bytes* keys, std::size_t n, std::st
     }
     if (i >= 2 * lag) {
       const std::size_t j = i - 2 * lag;
-      found[j] =
-          keys[j].size() <= max_key_bytes &&
-          get_hashed(hashes[j % ring], keys[j], out ? &out[j] : nullptr, nullptr, 0, true, t);
+      found[j] = keys[j].size() <= max_key_bytes &&
+                 (t ? get_hashed<true>(hashes[j % ring], keys[j], out ? &out[j] : nullptr, nullptr,
+                                       0, true, t)
+                    : get_hashed(hashes[j % ring], keys[j], out ? &out[j] : nullptr));
     }
   }
 }

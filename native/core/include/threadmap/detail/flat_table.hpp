@@ -195,8 +195,10 @@ class flat_table {
   /// (the caller retries, and after a few failures takes the lock). The
   /// revision and `unless` are concurrent_map::get's; `handle` gets the
   /// entry's policy handle (tables that evict) from the validated copy.
-  /// `now` (timed tables; 0 elsewhere): an entry whose deadline is at or
-  /// before it is absent; `deadline` gets the entry's (0: none).
+  /// Timed (timed tables only; the untimed instance is the lookup of every
+  /// other table, with nothing of expiry in it): an entry whose deadline is
+  /// at or before `now` is absent; `deadline` gets the entry's (0: none).
+  template <bool Timed = false>
   std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out,
                               std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
                               eviction::handle* handle = nullptr, std::uint64_t now = 0,
@@ -212,6 +214,7 @@ class flat_table {
   // --- writers (caller holds the owner's lock) ----------------------------
   // Every write that changes the table draws its revision from `clock`
   // inside its write section.
+  template <bool Timed = false>
   bool get_locked(std::uint64_t hash, bytes key, std::string* out,
                   std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
                   eviction::handle* handle = nullptr, std::uint64_t now = 0,

@@ -152,7 +152,8 @@ class striped_map final : public concurrent_map {
     return stripes_[hash_stripe(hash, count_)];
   }
   /// `use`: a get (records the read with the policy and counts it), not a peek.
-  /// `now`: the call's clock reading (maps that expire; 0 elsewhere).
+  /// Timed (maps that expire): `now` is the call's clock reading.
+  template <bool Timed = false>
   bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
                   std::uint64_t* revision = nullptr, std::uint64_t unless = 0, bool use = true,
                   std::uint64_t now = 0, std::uint64_t* deadline = nullptr) const;
