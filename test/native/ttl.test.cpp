@@ -131,7 +131,7 @@ TEST_CASE("ttl: an expired entry is absent to every read and every write at once
     CHECK(m->compare_and_set("c", &expected, nullptr, nullptr) == status::not_found);
     counter r{};
     CHECK(m->add("n", counter_kind::i64, counter{.i = 2}, {}, &r) == status::inserted);
-    CHECK_EQ(r.i, std::int64_t{2});  // from zero, not from the expired 5
+    CHECK_EQ(r.i, std::int64_t{2});                    // from zero, not from the expired 5
     CHECK_EQ(remaining(*m, "a"), std::uint64_t{100});  // the new entry's own ttl
     // blob is the one expired entry left unless a write's sweep got to it
     // first (one stripe: the sweeps cover it); purge reclaims it and its bytes.

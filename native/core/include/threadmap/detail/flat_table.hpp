@@ -91,8 +91,9 @@
 // or a blob's hash, word 3 the revision): a 4-byte deadline there would cost
 // inline bytes again, and a coarse one would wrap; the revision's top bits
 // would bound the revisions. A table that is not timed has no deadline
-// array, and its readers pass now = 0, which skips the check (one branch on
-// a register). Readers load the deadline with the slot, before validating,
+// array, and its owner reads it with the untimed instance of the lookup
+// (try_get<false>, get_locked<false>), which has no expiry code at all.
+// Timed readers load the deadline with the slot, before validating,
 // and treat an entry whose deadline is at or before `now` as absent. A
 // writer that finds its key expired reclaims it first (a delete with its
 // own revision, handed to the sink as an expiry, so a watched map logs it
