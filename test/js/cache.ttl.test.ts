@@ -3,8 +3,10 @@
 // iteration, revisionOf, the read cache, the atomic operations), the map's
 // ttl and set's own, getRemainingTTL with lru-cache's answers, noUpdateTTL,
 // purgeStale, stats().expirations, expire events, bad input that changes
-// nothing, and workers that see the same expiry under the shared test clock.
+// nothing, workers that see the same expiry under the shared test clock, and
+// random histories against a sequential model with deadlines (fast-check).
 // The clock is the map's test clock (addon.testAdvanceClock): no test sleeps.
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 
 import { liveMaps, STRATEGIES, ThreadMap, type ThreadMapOptions, type WatchEvent } from '../../lib/index'
@@ -160,6 +162,99 @@ describe.each(EXPIRING)('ttl on %s', (strategy) => {
     await w.return()
     map.close()
   })
+})
+
+type Op =
+  | { op: 'set'; key: number; value: number; ttl?: number }
+  | { op: 'add'; key: number }
+  | { op: 'delete'; key: number }
+  | { op: 'setIfAbsent'; key: number; value: number }
+  | { op: 'advance'; ms: number }
+  | { op: 'purge' }
+
+const keyArb = fc.integer({ min: 0, max: 11 })
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant('set' as const), key: keyArb, value: fc.integer({ min: 0, max: 99 }) }),
+  fc.record({
+    op: fc.constant('set' as const),
+    key: keyArb,
+    value: fc.integer({ min: 0, max: 99 }),
+    ttl: fc.integer({ min: 0, max: 30 }),
+  }),
+  fc.record({ op: fc.constant('add' as const), key: keyArb }),
+  fc.record({ op: fc.constant('delete' as const), key: keyArb }),
+  fc.record({ op: fc.constant('setIfAbsent' as const), key: keyArb, value: fc.integer({ min: 0, max: 99 }) }),
+  fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 25 }) }),
+  fc.record({ op: fc.constant('purge' as const) }),
+)
+
+describe.each(EXPIRING)('random histories on %s equal a model with deadlines', (strategy) => {
+  for (const noUpdateTTL of [false, true]) {
+    test(`noUpdateTTL ${noUpdateTTL}`, () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 20 }), fc.array(opArb, { maxLength: 80 }), (ttl, ops) => {
+          const { map, advance } = timed<number, number>({ keys: 'number', values: 'number', strategy, ttl, noUpdateTTL })
+          // key -> [value, deadline (Infinity: none)]
+          const model = new Map<number, [number, number]>()
+          let now = 0
+          const live = (k: number): [number, number] | undefined => {
+            const e = model.get(k)
+            return e !== undefined && e[1] > now ? e : undefined
+          }
+          const store = (k: number, v: number, ms: number): void => {
+            const old = live(k)
+            const deadline = noUpdateTTL && old !== undefined ? old[1] : ms === 0 ? Infinity : now + ms
+            model.set(k, [v, deadline])
+          }
+          try {
+            for (const o of ops) {
+              switch (o.op) {
+                case 'set':
+                  if (o.ttl === undefined) map.set(o.key, o.value)
+                  else map.set(o.key, o.value, { ttl: o.ttl })
+                  store(o.key, o.value, o.ttl ?? ttl)
+                  break
+                case 'add': {
+                  const next = (live(o.key)?.[0] ?? 0) + 1
+                  expect(map.add(o.key, 1)).toBe(next)
+                  store(o.key, next, ttl)
+                  break
+                }
+                case 'delete':
+                  expect(map.delete(o.key)).toBe(live(o.key) !== undefined)
+                  model.delete(o.key)
+                  break
+                case 'setIfAbsent': {
+                  const absent = live(o.key) === undefined
+                  expect(map.setIfAbsent(o.key, o.value)).toBe(absent)
+                  if (absent) store(o.key, o.value, ttl)
+                  break
+                }
+                case 'advance':
+                  advance(o.ms)
+                  now += o.ms
+                  break
+                case 'purge':
+                  map.purgeStale()
+                  expect(map.size).toBe([...model.keys()].filter((k) => live(k) !== undefined).length)
+                  break
+              }
+              for (let k = 0; k <= 11; k++) {
+                const e = live(k)
+                expect(map.get(k)).toBe(e?.[0])
+                expect(map.getRemainingTTL(k)).toBe(e === undefined ? 0 : e[1] === Infinity ? Infinity : e[1] - now)
+              }
+            }
+            const expected = [...model.entries()].filter(([k]) => live(k) !== undefined).map(([k, [v]]) => [k, v])
+            expect([...map.entries()].sort((a, b) => a[0] - b[0])).toEqual(expected.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0)))
+          } finally {
+            map.close()
+          }
+        }),
+        { numRuns: 60 },
+      )
+    })
+  }
 })
 
 describe('bad input changes nothing', () => {
