@@ -23,6 +23,7 @@ import type {
   KeyTypeName,
   KeyTypes,
   RangeOptions,
+  SetOptions,
   StrategyName,
   ThreadMapHandle,
   ThreadMapOptions,
@@ -37,6 +38,7 @@ export type {
   KeyTypes,
   Primitive,
   RangeOptions,
+  SetOptions,
   StrategyName,
   StrategyOption,
   ThreadMapHandle,
@@ -75,6 +77,8 @@ const OPTION_NAMES: readonly string[] = [
   'readCache',
   'maxEntries',
   'evict',
+  'ttl',
+  'noUpdateTTL',
 ] satisfies (keyof ThreadMapOptions)[]
 
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
@@ -440,9 +444,22 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return cache.store(key, value, revision, slot) as V
   }
 
-  set(key: K, value: V): this {
+  /**
+   * Stores `value`. `options.ttl` (a map made with `ttl`): the entry expires
+   * that many ms from now (0: never) instead of after the map's ttl.
+   */
+  set(key: K, value: V, options?: SetOptions): this {
     // Encode first: a codec may run user code (toJSON), which may use the io buffer.
     const wire = this.#encode(value)
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) {
+        throw new TypeError('threadmap: set(key, value, options): options must be an object')
+      }
+      if (options.ttl !== undefined) {
+        addon.setTTL(this.#ref, key as Wire, wire, options.ttl)
+        return this
+      }
+    }
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues && typeof wire === 'number') {
       io[IO_VALUE] = wire
@@ -716,6 +733,27 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   }
 
   // --- atomic operations ------------------------------------------------------
+
+  // --- expiry (ttl) -----------------------------------------------------------------
+
+  /**
+   * Milliseconds until the entry expires (lru-cache's getRemainingTTL): 0
+   * when the key is absent or expired, Infinity when it has no ttl (and on
+   * maps made without `ttl`). Not a use, like peek().
+   */
+  getRemainingTTL(key: K): number {
+    return addon.remainingTTL(this.#ref, key as Wire)
+  }
+
+  /**
+   * Reclaims every expired entry now, in every stripe (lru-cache's
+   * purgeStale; writes reclaim them a few at a time anyway). Returns whether
+   * any was, as lru-cache does. Expired entries are invisible either way;
+   * size counts them until reclaimed.
+   */
+  purgeStale(): boolean {
+    return addon.purgeStale(this.#ref) > 0
+  }
 
   /** The current value; if the key is absent, sets `value` and returns it. One atomic step. */
   getOrSet(key: K, value: V): V {

@@ -47,6 +47,8 @@ export interface NativeMapOptions {
   maxMemory?: number
   maxEntries?: number
   evict?: EvictOption
+  ttl?: number
+  noUpdateTTL?: boolean
   numa?: NumaOption
 }
 
@@ -158,6 +160,8 @@ export interface NativeStats {
   misses: number
   /** Entries removed to make room (maxEntries or maxMemory). */
   evictions: number
+  /** Maps with a ttl: expired entries reclaimed (by writes' sweeps, writes of their key, purgeStale). */
+  expirations: number
   eviction: EvictionStats
   /**
    * This thread's read cache of the map (lib/index.ts adds it; absent
@@ -309,6 +313,18 @@ export interface Addon {
   take<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
   /** get that is not a use: records no read with the eviction policy, counts no hit or miss. */
   peek<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
+  /** set whose entry expires `ttl` ms from now (0: never); a TypeError on a map without options.ttl. */
+  setTTL(ref: MapRef, key: Wire, value: Wire, ttl: unknown): boolean
+  /** lru-cache's getRemainingTTL: ms left, 0 when absent or expired, Infinity for no deadline. */
+  remainingTTL(ref: MapRef, key: Wire): number
+  /** Reclaims every expired entry now; how many. */
+  purgeStale(ref: MapRef): number
+  /**
+   * TESTING ONLY, not part of the package's API: stops the clock of the map
+   * with this id (a map with options.ttl) on the first call and moves it
+   * `ms` on, for every thread.
+   */
+  testAdvanceClock(id: number, ms: number): void
   size(ref: MapRef): number
   /** The map's latest revision (threadmap/detail/revision.hpp); exact up to 2^53. */
   revision(ref: MapRef): number

@@ -79,6 +79,16 @@ export interface ThreadMapOptions<
    * option).
    */
   evict?: EvictOption
+  /**
+   * Milliseconds an entry lives after the write that stored it (lru-cache's
+   * `ttl`); 0 for no default (entries live until a set(key, value, { ttl })
+   * gives one). An expired entry is absent to every read at once. Strategies
+   * 'mutex', 'rwlock' and 'striped' ('auto') only; an integer from 0 to
+   * 2^53 - 1. See "Expiry (TTL)" in the README.
+   */
+  ttl?: number
+  /** Overwriting an entry keeps its deadline (lru-cache's `noUpdateTTL`); needs `ttl`. */
+  noUpdateTTL?: boolean
   /** Where the tables' memory goes on a NUMA machine; default 'none' (see numa in the README). */
   numa?: NumaOption
   /**
@@ -128,3 +138,8 @@ export interface RangeOptions<K> {
 
 /** What stats() returns. */
 export type ThreadMapStats = NativeStats
+
+/** set(key, value, options): the entry's own ttl (ms; 0: never expires), on a map made with `ttl`. */
+export interface SetOptions {
+  ttl?: number
+}

@@ -7,8 +7,10 @@
 #include "map_wrap.hpp"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -592,6 +594,74 @@ struct peek_op : op, answers_value<status::ok, status::not_found, 2> {
   }
 };
 
+// setTTL(ref, key, value, ttl): set() whose entry expires `ttl` ms from now
+// (0: never), on a map made with options.ttl.
+struct set_ttl_op : stores_value, answers_flag<statuses(status::inserted), statuses(status::ok)> {
+  static constexpr const char* name = "set";
+  std::uint64_t ttl = 0;
+  void read_args(const NativeMap& m, const call& c) {
+    ttl = read_ttl(c.env, Napi::Value(c.env, c[3]), "set(key, value, { ttl }): ttl");
+    if (!m.shared(c.env).opts().expires())
+      throw_type_error(c.env,
+                       "threadmap: set(key, value, { ttl }) needs a map made with options.ttl "
+                       "(0: no default ttl)");
+  }
+  status apply(concurrent_map& m, bytes key, scratch& s) {
+    return m.put_for(key, s.value.view(), nullptr, ttl);
+  }
+};
+
+// remainingTTL(ref, key): lru-cache's getRemainingTTL: the milliseconds
+// left, 0 when the key is absent or expired, Infinity when it never expires.
+struct remaining_ttl_op : op {
+  static constexpr const char* name = "getRemainingTTL";
+  static constexpr bool copies_values = false;
+  std::uint64_t ms = 0;
+  status apply(concurrent_map& m, bytes key, scratch&) {
+    return m.remaining_ttl(key, &ms) ? status::ok : status::not_found;
+  }
+  napi_value answer(const NativeMap&, const call& c, scratch&, status st, bytes, const char*) {
+    if (st != status::ok) return Napi::Number::New(c.env, 0);
+    if (ms == no_expiry) return Napi::Number::New(c.env, std::numeric_limits<double>::infinity());
+    return Napi::Number::New(c.env, static_cast<double>(ms));
+  }
+};
+
+// purgeStale(ref): reclaims every expired entry now; how many.
+napi_value purge_stale(NativeMap& m, const call& c, scratch&) {
+  std::size_t n;
+  {
+    epoch::guard g;
+    n = m.live(c.env)->purge_expired();
+  }
+  return Napi::Number::New(c.env, static_cast<double>(n));
+}
+
+// testAdvanceClock(id, ms): TESTING ONLY (the JS tests' manual clock; not in
+// lib/'s API): stops the clock of map `id` (a map with options.ttl) on its
+// first call and moves it `ms` milliseconds on, for every thread.
+napi_value test_advance_clock(napi_env env, napi_callback_info cbinfo) {
+  return guarded_call(env, [&]() -> napi_value {
+    Napi::CallbackInfo info(env, cbinfo);
+    if (!info[0].IsNumber() || !info[1].IsNumber())
+      throw_type_error(env, "threadmap: testAdvanceClock(id, ms) takes two numbers");
+    const double ms = info[1].As<Napi::Number>().DoubleValue();
+    if (!(ms >= 0) || ms != std::floor(ms) || ms > static_cast<double>(max_ttl_ms))
+      throw_range_error(env, "threadmap: testAdvanceClock: ms must be a non-negative integer");
+    std::shared_ptr<shared_map> sm =
+        registry::find(static_cast<std::uint64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    bool moved = false;
+    if (sm) {
+      epoch::guard g;
+      if (concurrent_map* cm = sm->get())
+        moved = cm->advance_manual_clock(static_cast<std::uint64_t>(ms));
+    }
+    if (!moved)
+      throw_type_error(env, "threadmap: testAdvanceClock: not a live map with options.ttl");
+    return undefined(env);
+  });
+}
+
 }  // namespace
 
 // --- operations on the whole map ----------------------------------------------------
@@ -646,6 +716,7 @@ napi_value NativeMap::Stats(const call& c, scratch&) {
   o.Set("hits", num(static_cast<double>(st.hits)));
   o.Set("misses", num(static_cast<double>(st.misses)));
   o.Set("evictions", num(static_cast<double>(st.evictions)));
+  o.Set("expirations", num(static_cast<double>(st.expirations)));
   Napi::Object ev = Napi::Object::New(env);
   const options& opts = shared_->opts();
   ev.Set("policy", opts.evicts() ? to_string(opts.evict.value_or(default_eviction)) : "none");
@@ -1024,6 +1095,10 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<&NativeMap::Clear>("clear", d),
       map_fn<&NativeMap::Stats>("stats", d),
       map_fn<keyed<peek_op>>("peek", d),
+      map_fn<keyed<set_ttl_op>>("setTTL", d),
+      map_fn<keyed<remaining_ttl_op>>("remainingTTL", d),
+      map_fn<purge_stale>("purgeStale", d),
+      function_property("testAdvanceClock", test_advance_clock),
       map_fn<&NativeMap::Close>("close", d),
       map_fn<&NativeMap::IsClosed>("isClosed", d),
       map_fn<&NativeMap::Iterate>("iterate", d),

@@ -53,12 +53,12 @@ choices evict_choices() {
   return {std::move(names), " or "};
 }
 
-// The strategies that can evict, as messages name them.
-std::string evicting_strategies() {
+// The strategies that can evict (or expire), as messages name them.
+std::string strategies_where(bool (*can)(strategy_kind) noexcept) {
   std::string t;
   std::vector<const char*> names;
   for (strategy_kind k : all_strategies)
-    if (supports_eviction(k)) names.push_back(to_string(k));
+    if (can(k)) names.push_back(to_string(k));
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (i > 0) t += i + 1 == names.size() ? " or " : ", ";
     t += std::string("'") + names[i] + "'";
@@ -117,6 +117,16 @@ const std::vector<option_row>& option_table() {
                      p.evict_none = true;
                    else
                      p.core.evict = static_cast<eviction_kind>(v);
+                 }});
+    t.push_back({"ttl", kind::own, std::nullopt, nullptr,
+                 [](Napi::Env env, Napi::Value v, parsed_options& p) {
+                   p.core.ttl = read_ttl(env, v, "options.ttl");
+                 }});
+    t.push_back({"noUpdateTTL", kind::own, std::nullopt, nullptr,
+                 [](Napi::Env env, Napi::Value v, parsed_options& p) {
+                   if (!v.IsBoolean())
+                     throw_type_error(env, "threadmap: options.noUpdateTTL must be a boolean");
+                   p.core.no_update_ttl = v.As<Napi::Boolean>().Value();
                  }});
     t.push_back({"readCache", kind::count, std::nullopt,
                  [](parsed_options& p, std::size_t n) { p.core.read_cache = n; }});
@@ -180,8 +190,15 @@ void read_options(Napi::Env env, Napi::Value arg, parsed_options& p) {
                                std::to_string(memory_entry_bytes) + " bytes for a map that evicts");
   if (p.core.evicts() && !supports_eviction(p.core.strategy))
     throw_type_error(env, std::string("threadmap: options.maxEntries and options.evict need the ") +
-                              evicting_strategies() + " strategy (or 'auto'), not '" +
+                              strategies_where(supports_eviction) + " strategy (or 'auto'), not '" +
                               to_string(p.core.strategy) + "'");
+  // Expiry: a strategy whose tables keep deadlines.
+  if (p.core.expires() && !supports_expiry(p.core.strategy))
+    throw_type_error(env, std::string("threadmap: options.ttl needs the ") +
+                              strategies_where(supports_expiry) + " strategy (or 'auto'), not '" +
+                              to_string(p.core.strategy) + "'");
+  if (p.core.no_update_ttl && !p.core.expires())
+    throw_type_error(env, "threadmap: options.noUpdateTTL needs options.ttl (0: no default ttl)");
   // The read cache (lib/read-cache.ts) keys a JS Map by the key itself, and
   // bytes keys compare by content, not identity.
   if (p.core.read_cache != 0 && p.keys == codec::bytes)
@@ -189,6 +206,17 @@ void read_options(Napi::Env env, Napi::Value arg, parsed_options& p) {
 }
 
 }  // namespace
+
+std::uint64_t read_ttl(Napi::Env env, Napi::Value v, const char* what) {
+  const std::string name = std::string("threadmap: ") + what;
+  if (!v.IsNumber())
+    throw_type_error(env, name + " must be a number of milliseconds (0: no expiry)");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != std::floor(d) || d > static_cast<double>(max_ttl_ms))
+    throw_range_error(env, name + " must be an integer from 0 to 2^53 - 1 milliseconds, got " +
+                               v.ToString().Utf8Value());
+  return static_cast<std::uint64_t>(d);
+}
 
 parsed_options parse_options(Napi::Env env, Napi::Value arg) {
   parsed_options p;

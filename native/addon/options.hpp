@@ -24,6 +24,11 @@ struct parsed_options {
   bool evict_none = false;  // evict: 'none' was given (core.evict stays empty)
 };
 
+// A ttl in milliseconds (options.ttl, set's { ttl }): a TypeError unless a
+// number, a RangeError unless an integer from 0 to max_ttl_ms. `what` names
+// it in the message ("options.ttl").
+std::uint64_t read_ttl(Napi::Env env, Napi::Value v, const char* what);
+
 // undefined and null are the defaults; anything but an object is a TypeError.
 parsed_options parse_options(Napi::Env env, Napi::Value arg);
 

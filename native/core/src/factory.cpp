@@ -19,6 +19,11 @@ std::unique_ptr<concurrent_map> make_map(const options& opts) {
   if (opts.evicts() && !supports_eviction(opts.strategy))
     throw std::invalid_argument(std::string("threadmap: the '") + to_string(opts.strategy) +
                                 "' strategy cannot evict");
+  if (opts.expires() && !supports_expiry(opts.strategy))
+    throw std::invalid_argument(std::string("threadmap: the '") + to_string(opts.strategy) +
+                                "' strategy cannot expire entries");
+  if (opts.ttl && *opts.ttl > max_ttl_ms)
+    throw std::invalid_argument("threadmap: ttl is longer than max_ttl_ms");
   switch (opts.strategy) {
     case strategy_kind::mutex:
       return std::make_unique<mutex_map>(opts, opts.strategy, 1);

@@ -132,6 +132,7 @@ struct table_array {
   std::size_t groups;         // at least 1
   std::size_t words;          // per slot: flat_words or pointer_words
   numa::placement placement;  // how numa::allocate placed this array (free with the same)
+  bool timed;                 // a deadline word per slot after the slots (flat_table.hpp)
 
   // All tags first (16 bytes a group), then all slots: a lookup's first
   // access lands in the tag array, which is 1/25 of the table and mostly
@@ -167,29 +168,37 @@ struct table_array {
     store_word(w, (old & ~(std::uint64_t{0xFF} << shift)) | (std::uint64_t{tag} << shift));
   }
   std::size_t capacity() const noexcept { return groups * flat_table::group_size; }
+  // Slot i's deadline (timed arrays only): word i after the last slot.
+  std::uint64_t* deadline(std::size_t i) noexcept { return slot(capacity()) + i; }
+  const std::uint64_t* deadline(std::size_t i) const noexcept {
+    return const_cast<table_array*>(this)->deadline(i);
+  }
 
-  static std::size_t bytes_for(std::size_t groups, std::size_t words) noexcept {
-    return header_bytes + tag_bytes(groups) + groups * flat_table::group_size * words * 8;
+  static std::size_t bytes_for(std::size_t groups, std::size_t words, bool timed) noexcept {
+    return header_bytes + tag_bytes(groups) +
+           groups * flat_table::group_size * (words + (timed ? 1 : 0)) * 8;
   }
   // What an array of `groups` takes from the system under policy `p`, as
   // charged to the budget (page-rounded when numa::allocate maps it).
-  static std::size_t footprint(std::size_t groups, std::size_t words,
+  static std::size_t footprint(std::size_t groups, std::size_t words, bool timed,
                                const numa::policy& p) noexcept {
-    return numa::footprint(bytes_for(groups, words), p);
+    return numa::footprint(bytes_for(groups, words, timed), p);
   }
   std::size_t charged() const noexcept {
-    return placement.mapped ? placement.mapped : bytes_for(groups, words);
+    return placement.mapped ? placement.mapped : bytes_for(groups, words, timed);
   }
-  static table_array* create(std::size_t groups, std::size_t words, const numa::policy& p) {
+  static table_array* create(std::size_t groups, std::size_t words, bool timed,
+                             const numa::policy& p) {
     numa::placement where;
     // Zeroed (numa::allocate's contract), so every slot word a reader may load
     // is defined and every tag is empty. Placed by the calling thread: the one
     // that creates or grows the table.
-    void* mem = numa::allocate(bytes_for(groups, words), p, where);
+    void* mem = numa::allocate(bytes_for(groups, words, timed), p, where);
     auto* t = static_cast<table_array*>(mem);
     t->groups = groups;
     t->words = words;
     t->placement = where;
+    t->timed = timed;
     return t;
   }
   static void destroy(void* p) noexcept {
@@ -417,6 +426,18 @@ std::size_t free_slot_for(const table_array* t, std::uint64_t hash) {
 // Load factor at most 7/8: 14 entries per group of 16.
 constexpr std::size_t max_per_group = 14;
 
+// Whether slot i's deadline (if the array has deadlines) is at or before `now`.
+inline bool passed(const table_array* t, std::size_t i, std::uint64_t now) noexcept {
+  if (!t->timed) return false;
+  const std::uint64_t dl = load_word(t->deadline(i));
+  return dl != 0 && dl <= now;
+}
+
+// How far an insert that would otherwise evict (or is over the memory
+// budget) looks for an expired entry first: two groups' slots from the
+// sweep cursor, so the search is bounded and the cursor still goes round.
+constexpr std::size_t prefer_expired_slots = 32;
+
 std::size_t groups_for(std::size_t entries) noexcept {
   return entries <= max_per_group ? 1 : (entries + max_per_group - 1) / max_per_group;
 }
@@ -458,12 +479,12 @@ void prefetch_candidate_of(const table_array* t, std::uint64_t hash) noexcept {
 // readers may go on using it.
 template <class View>
 table_array* copy_array(const table_array* old, std::size_t groups, const numa::policy& p,
-                        memory_budget& budget, std::size_t& charged) {
-  charged = table_array::footprint(groups, View::words, p);
+                        memory_budget& budget, std::size_t& charged, bool timed = false) {
+  charged = table_array::footprint(groups, View::words, timed, p);
   if (!budget.reserve(charged)) return nullptr;
   table_array* t;
   try {
-    t = table_array::create(groups, View::words, p);
+    t = table_array::create(groups, View::words, timed, p);
   } catch (...) {
     budget.release(charged);
     throw;
@@ -471,11 +492,13 @@ table_array* copy_array(const table_array* old, std::size_t groups, const numa::
   if (!old) return t;
   for (std::size_t g = 0; g < old->groups; ++g) {
     for (std::uint32_t m = old->tags(g).full_slots(); m; m &= m - 1) {
+      const std::size_t i = g * flat_table::group_size + __builtin_ctz(m);
       View s;
-      s.load(old, g * flat_table::group_size + __builtin_ctz(m));
+      s.load(old, i);
       const std::uint64_t h = s.hash();
       const std::size_t j = free_slot_for(t, h);
       store_slot(t, j, s);
+      if (timed) store_word(t->deadline(j), load_word(old->deadline(i)));
       t->set_tag(j, tag_of(h));
     }
   }
@@ -531,9 +554,11 @@ void flat_table::end_write() noexcept {
   version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
+template <bool Timed>
 std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::string* out,
                                         std::uint64_t* revision, std::uint64_t unless,
-                                        eviction::handle* handle) const {
+                                        eviction::handle* handle, std::uint64_t now,
+                                        std::uint64_t* deadline) const {
   const std::uint64_t v = version_.load(std::memory_order_acquire);
   if (v & 1) return std::nullopt;
   const table_array* t = array_.load(std::memory_order_acquire);
@@ -544,14 +569,22 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     return version_.load(std::memory_order_relaxed) == v;
   };
   bool ok = true;
+  bool gone = false;  // the key's entry has expired
   prefetch_home_slots(t, hash);
   const std::size_t i = probe(t, hash, [&](std::size_t idx) {
     slot_view s;
     s.load(t, idx);
+    // Timed tables: the deadline is read with the slot, before validation.
+    std::uint64_t dl = 0;
+    if constexpr (Timed) dl = load_word(t->deadline(idx));
     // Validate before interpreting: a torn slot could hold any bytes, and the
     // blob pointer is only safe to follow if it was current at some instant.
     if (!still_valid()) return ok = false, -1;
     if (!s.holds(hash, key)) return 0;
+    if constexpr (Timed) {
+      if (dl != 0 && dl <= now) return gone = true, 1;
+      if (deadline) *deadline = dl;
+    }
     if (revision) *revision = s.w[rev_word];
     if (handle) *handle = handle_of(s);
     if (out && (unless == 0 || s.w[rev_word] != unless)) {
@@ -561,10 +594,18 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     return 1;
   });
   if (!ok) return std::nullopt;
-  if (i != npos_probe) return true;
+  if (i != npos_probe) return !gone;
   if (!still_valid()) return std::nullopt;
   return false;
 }
+template std::optional<bool> flat_table::try_get<false>(std::uint64_t, bytes, std::string*,
+                                                        std::uint64_t*, std::uint64_t,
+                                                        eviction::handle*, std::uint64_t,
+                                                        std::uint64_t*) const;
+template std::optional<bool> flat_table::try_get<true>(std::uint64_t, bytes, std::string*,
+                                                       std::uint64_t*, std::uint64_t,
+                                                       eviction::handle*, std::uint64_t,
+                                                       std::uint64_t*) const;
 
 void flat_table::prefetch_group(std::uint64_t hash) const noexcept {
   prefetch_group_of(array_.load(std::memory_order_acquire), hash);
@@ -593,12 +634,18 @@ bool flat_table::value_equals(const table_array* t, std::size_t index, bytes val
   return s.value() == value;
 }
 
+template <bool Timed>
 bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
-                            std::uint64_t* revision, std::uint64_t unless,
-                            eviction::handle* handle) const {
+                            std::uint64_t* revision, std::uint64_t unless, eviction::handle* handle,
+                            std::uint64_t now, std::uint64_t* deadline) const {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const found f = find(t, hash, key);
   if (!f.present()) return false;
+  if constexpr (Timed) {
+    const std::uint64_t dl = load_word(t->deadline(f.index));
+    if (dl != 0 && dl <= now) return false;
+    if (deadline) *deadline = dl;
+  }
   const std::uint64_t r = load_word(t->slot(f.index) + rev_word);
   if (revision) *revision = r;
   if (handle) {
@@ -609,12 +656,18 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
   if (unless == 0 || r != unless) read_value(t, f.index, out);
   return true;
 }
+template bool flat_table::get_locked<false>(std::uint64_t, bytes, std::string*, std::uint64_t*,
+                                            std::uint64_t, eviction::handle*, std::uint64_t,
+                                            std::uint64_t*) const;
+template bool flat_table::get_locked<true>(std::uint64_t, bytes, std::string*, std::uint64_t*,
+                                           std::uint64_t, eviction::handle*, std::uint64_t,
+                                           std::uint64_t*) const;
 
 bool flat_table::rebuild(std::size_t groups, memory_budget& budget) {
   table_array* old = array_.load(std::memory_order_relaxed);
   std::size_t new_bytes;
   // Readers may still use `old`: it is not modified, only copied.
-  table_array* t = copy_array<slot_view>(old, groups, policy_, budget, new_bytes);
+  table_array* t = copy_array<slot_view>(old, groups, policy_, budget, new_bytes, timed_);
   if (!t) return false;
   begin_write();
   array_.store(t, std::memory_order_release);
@@ -715,7 +768,13 @@ status flat_table::room_for(std::size_t extra, memory_budget& budget, revision_c
       if (room) return status::ok;
       budget.release(extra);
     }
-    if (!evict_) return status::memory_limit;
+    // Expired entries go first: near the sweep cursor when a policy can name
+    // a victim, anywhere in the table before a write is refused.
+    if (timed_ && sweep(prefer_expired_slots, budget, clock, 1) != 0) continue;
+    if (!evict_) {
+      if (timed_ && sweep(capacity(), budget, clock, 1) != 0) continue;
+      return status::memory_limit;
+    }
     if (!checked) {
       // Evict only if evicting every blob of this table could make the
       // blob fit: otherwise fail now, with nothing changed.
@@ -738,6 +797,56 @@ void flat_table::remove_entry(std::size_t index, memory_budget& budget, revision
   remove(index, budget, clock);
 }
 
+// --- expiry ---
+
+void flat_table::set_timed(bool keep_on_overwrite) noexcept {
+  timed_ = true;
+  keep_deadline_ = keep_on_overwrite;
+}
+
+bool flat_table::expired_at(const table_array* t, std::size_t index) const noexcept {
+  return passed(t, index, now_);
+}
+
+flat_table::found flat_table::find_live(std::uint64_t hash, bytes key, memory_budget& budget,
+                                        revision_clock& clock) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  const found f = find(t, hash, key);
+  if (!timed_ || !f.present() || !expired_at(t, f.index)) return f;
+  reap(f.index, budget, clock);
+  return {npos};
+}
+
+void flat_table::reap(std::size_t index, memory_budget& budget, revision_clock& clock) {
+  slot_view s;
+  s.load(array_.load(std::memory_order_relaxed), index);
+  if (evict_) evict_->on_erase(handle_of(s));
+  const std::uint64_t revision = remove(index, budget, clock);
+  expirations_.store(expirations_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // The key is still readable: remove() retires a blob, and the writer's
+  // epoch guard keeps it until the sink has copied the key.
+  if (eviction_sink* k = t_sink) k->expired(s.key(), revision);
+}
+
+std::size_t flat_table::sweep(std::size_t slots, memory_budget& budget, revision_clock& clock,
+                              std::size_t stop_after) {
+  const table_array* t = array_.load(std::memory_order_relaxed);
+  if (!timed_ || !t) return 0;
+  const std::size_t cap = t->capacity();
+  if (slots > cap) slots = cap;
+  std::size_t reaped = 0;
+  // The array does not change under a sweep: remove() only rewrites tags.
+  for (std::size_t k = 0; k < slots; ++k) {
+    const std::size_t i = sweep_ < cap ? sweep_ : 0;
+    sweep_ = i + 1;
+    if (!(t->tags(i / group_size).full_slots() & (1u << (i % group_size)))) continue;
+    if (!expired_at(t, i)) continue;
+    reap(i, budget, clock);
+    if (++reaped == stop_after) break;
+  }
+  return reaped;
+}
+
 bool flat_table::reserve(std::size_t entries, memory_budget& budget) {
   const table_array* t = array_.load(std::memory_order_relaxed);
   const std::size_t groups = groups_for(entries);
@@ -747,6 +856,10 @@ bool flat_table::reserve(std::size_t entries, memory_budget& budget) {
 
 status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory_budget& budget,
                               revision_clock& clock) {
+  // A full policy would name a live victim: an expired entry near the
+  // sweep cursor goes first (the essay, "Expiry").
+  if (timed_ && evict_ && evict_->size() >= evict_->capacity())
+    sweep(prefer_expired_slots, budget, clock, 1);
   const std::size_t extra = blob_bytes_for(key, value, inline_limit_);
   // The blob first: once room_for has evicted, nothing may fail.
   slot_view s = make_slot(hash, key, value, inline_limit_);
@@ -786,6 +899,7 @@ status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory
   const bool was_empty = t->tags(i / group_size).match(tag_empty) & (1u << (i % group_size));
   s.w[rev_word] = clock.next();  // inside the section: the write's linearization point
   store_slot(t, i, s);
+  if (timed_) store_word(t->deadline(i), deadline_);
   t->set_tag(i, tag_of(hash));
   end_write();
   if (was_empty) ++used_;
@@ -820,6 +934,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   begin_write();
   s.w[rev_word] = clock.next();
   store_slot(t, index, s);
+  if (timed_ && !keep_deadline_) store_word(t->deadline(index), deadline_);
   end_write();
   if (freed > extra) budget.release(freed - extra);
   if (old.is_blob()) epoch::retire(old.out_of_line(), &std::free, freed);
@@ -851,8 +966,8 @@ std::uint64_t flat_table::remove(std::size_t index, memory_budget& budget, revis
 
 status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,
                        memory_budget& budget, revision_clock& clock) {
+  const found f = find_live(hash, key, budget, clock);
   const table_array* t = array_.load(std::memory_order_relaxed);
-  const found f = find(t, hash, key);
   if (!f.present()) return insert_new(hash, key, value, budget, clock);
   std::string previous;
   if (old) read_value(t, f.index, &previous);
@@ -863,8 +978,8 @@ status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* 
 
 status flat_table::put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
                                  memory_budget& budget, revision_clock& clock) {
+  const found f = find_live(hash, key, budget, clock);
   const table_array* t = array_.load(std::memory_order_relaxed);
-  const found f = find(t, hash, key);
   if (!f.present()) return insert_new(hash, key, value, budget, clock);
   read_value(t, f.index, existing);
   return status::exists;
@@ -873,8 +988,8 @@ status flat_table::put_if_absent(std::uint64_t hash, bytes key, bytes value, std
 status flat_table::compare_and_set(std::uint64_t hash, bytes key, const bytes* expected,
                                    const bytes* desired, std::string* current,
                                    memory_budget& budget, revision_clock& clock) {
+  const found f = find_live(hash, key, budget, clock);
   const table_array* t = array_.load(std::memory_order_relaxed);
-  const found f = find(t, hash, key);
   if (!expected) {
     if (f.present()) {
       read_value(t, f.index, current);
@@ -896,8 +1011,8 @@ status flat_table::compare_and_set(std::uint64_t hash, bytes key, const bytes* e
 
 status flat_table::erase(std::uint64_t hash, bytes key, std::string* old, memory_budget& budget,
                          revision_clock& clock) {
+  const found f = find_live(hash, key, budget, clock);
   const table_array* t = array_.load(std::memory_order_relaxed);
-  const found f = find(t, hash, key);
   if (!f.present()) return status::not_found;
   read_value(t, f.index, old);
   remove_entry(f.index, budget, clock);
@@ -907,8 +1022,8 @@ status flat_table::erase(std::uint64_t hash, bytes key, std::string* old, memory
 status flat_table::add(std::uint64_t hash, bytes key, counter_kind kind, counter delta,
                        bytes prefix, counter* result, memory_budget& budget,
                        revision_clock& clock) {
+  const found f = find_live(hash, key, budget, clock);
   const table_array* t = array_.load(std::memory_order_relaxed);
-  const found f = find(t, hash, key);
   std::string cur;
   if (f.present()) read_value(t, f.index, &cur);
   const bytes cur_view = cur;
@@ -943,14 +1058,16 @@ numa::table_report flat_table::numa_report() const {
   return report_of(array_.load(std::memory_order_acquire));
 }
 
-std::size_t flat_table::scan(std::string& out) const {
+std::size_t flat_table::scan(std::string& out, std::uint64_t now) const {
   const table_array* t = array_.load(std::memory_order_relaxed);
   if (!t) return 0;
   std::size_t n = 0;
   for (std::size_t g = 0; g < t->groups; ++g) {
     for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
+      const std::size_t i = g * group_size + __builtin_ctz(m);
+      if (now && passed(t, i, now)) continue;
       slot_view s;
-      s.load(t, g * group_size + __builtin_ctz(m));
+      s.load(t, i);
       append_scan_record(out, s.key(), s.value());
       ++n;
     }

@@ -1,5 +1,6 @@
 #include "threadmap/detail/striped.hpp"
 
+#include <time.h>
 #include <bit>
 #include <stdexcept>
 #include <string>
@@ -23,6 +24,24 @@ inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #endif
+}
+
+// Slots a write of a map that expires examines before it runs: one group,
+// so reclaiming keeps pace with a stripe's writes at a bounded cost each.
+constexpr std::size_t sweep_slots = 16;
+
+// Milliseconds on the coarse monotonic clock (plus one, so that 0 stays
+// "no clock"): a vDSO read of the tick the kernel keeps, no system call.
+std::uint64_t coarse_ms() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+  constexpr clockid_t id = CLOCK_MONOTONIC_COARSE;
+#else
+  constexpr clockid_t id = CLOCK_MONOTONIC;
+#endif
+  timespec ts;
+  clock_gettime(id, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000 + 1;
 }
 
 unsigned round_stripes(unsigned n) {
@@ -77,7 +96,12 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
       stripes_(new stripe[count_]),
       budget_(opts.max_memory) {
   check_numa_policy(opts.numa_policy);
-  for (unsigned i = 0; i < count_; ++i) stripes_[i].table.set_numa_policy(opts.numa_policy);
+  // 0: the real clock (no test has taken it over).
+  manual_now_->store(opts.manual_clock ? 1 : 0, std::memory_order_relaxed);
+  for (unsigned i = 0; i < count_; ++i) {
+    stripes_[i].table.set_numa_policy(opts.numa_policy);
+    if (opts.expires()) stripes_[i].table.set_timed(opts.no_update_ttl);
+  }
   if (opts.evicts()) make_policies();
   if (opts.capacity) {
     // Keys spread evenly over stripes; a little slack absorbs the variance.
@@ -132,10 +156,20 @@ void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
 }
 
 template <class Lock, read_mode Mode>
+std::uint64_t striped_map<Lock, Mode>::now() const noexcept {
+  if (!opts_.expires()) return 0;
+  // A line that only a test ever writes: a load that stays in cache.
+  const std::uint64_t manual = manual_now_->load(std::memory_order_acquire);
+  return manual != 0 ? manual : coarse_ms();
+}
+
+template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::peek(bytes key, std::string* out, std::uint64_t* revision) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
-  return get_hashed(hash_bytes(key), key, out, revision, 0, false);
+  const std::uint64_t h = hash_bytes(key);
+  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, 0, false, now());
+  return get_hashed(h, key, out, revision, 0, false);
 }
 
 template <class Lock, read_mode Mode>
@@ -143,13 +177,64 @@ bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* re
                                   std::uint64_t unless) const {
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
-  return get_hashed(hash_bytes(key), key, out, revision, unless);
+  const std::uint64_t h = hash_bytes(key);
+  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, unless, true, now());
+  return get_hashed(h, key, out, revision, unless);
 }
 
 template <class Lock, read_mode Mode>
+bool striped_map<Lock, Mode>::peek_unexpired_or_not(bytes key, std::string* out,
+                                                    std::uint64_t* revision) const {
+  if (key.size() > max_key_bytes) return false;
+  epoch::guard g;
+  return get_hashed(hash_bytes(key), key, out, revision, 0, false);  // untimed: no expiry
+}
+
+template <class Lock, read_mode Mode>
+bool striped_map<Lock, Mode>::remaining_ttl(bytes key, std::uint64_t* ms) const {
+  if (key.size() > max_key_bytes) return false;
+  epoch::guard g;
+  const std::uint64_t t = now();
+  std::uint64_t deadline = 0;
+  if (!opts_.expires())
+    return get_hashed(hash_bytes(key), key, nullptr, nullptr, 0, false) && (*ms = no_expiry, true);
+  if (!get_hashed<true>(hash_bytes(key), key, nullptr, nullptr, 0, false, t, &deadline))
+    return false;
+  // Found and not expired: deadline > t when there is one.
+  *ms = deadline == 0 ? no_expiry : deadline - t;
+  return true;
+}
+
+template <class Lock, read_mode Mode>
+bool striped_map<Lock, Mode>::advance_manual_clock(std::uint64_t ms) {
+  if (!opts_.expires()) return false;
+  // The first call on a map on the real clock stops it where it is.
+  std::uint64_t expected = 0;
+  manual_now_->compare_exchange_strong(expected, coarse_ms(), std::memory_order_acq_rel);
+  manual_now_->fetch_add(ms, std::memory_order_acq_rel);
+  return true;
+}
+
+template <class Lock, read_mode Mode>
+std::size_t striped_map<Lock, Mode>::purge_expired() {
+  if (!opts_.expires()) return 0;
+  epoch::guard g;
+  std::size_t n = 0;
+  for (unsigned i = 0; i < count_; ++i) {
+    stripe& s = stripes_[i];
+    std::lock_guard lock(s.lock);
+    if (s.policy) s.policy->drain();
+    s.table.set_write_time(now(), 0);
+    n += s.table.sweep(s.table.capacity(), *budget_, clock_);
+  }
+  return n;
+}
+
+template <class Lock, read_mode Mode>
+template <bool Timed>
 bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string* out,
-                                         std::uint64_t* revision, std::uint64_t unless,
-                                         bool use) const {
+                                         std::uint64_t* revision, std::uint64_t unless, bool use,
+                                         std::uint64_t now, std::uint64_t* deadline) const {
   stripe& s = stripe_for(h);
   detail::eviction::handle handle = detail::eviction::no_handle;
   // Only maps that evict ask for the handle, and only a use records it.
@@ -157,17 +242,18 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
   const bool found = [&] {
     if constexpr (Mode == read_mode::optimistic) {
       for (int i = 0; i < optimistic_attempts; ++i) {
-        if (const std::optional<bool> r = s.table.try_get(h, key, out, revision, unless, want))
+        if (const std::optional<bool> r =
+                s.table.template try_get<Timed>(h, key, out, revision, unless, want, now, deadline))
           return *r;
         cpu_relax();
       }
     }
     if constexpr (Mode == read_mode::shared) {
       std::shared_lock lock(s.lock);
-      return s.table.get_locked(h, key, out, revision, unless, want);
+      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
     } else {
       std::lock_guard lock(s.lock);
-      return s.table.get_locked(h, key, out, revision, unless, want);
+      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
     }
   }();
   if (want) {
@@ -188,6 +274,7 @@ void striped_map<Lock, Mode>::lookup_many(const bytes* keys, std::size_t n, std:
   constexpr std::size_t lag = 8, ring = 2 * lag + 1;
   std::uint64_t hashes[ring];
   epoch::guard g;
+  const std::uint64_t t = now();  // once for the batch
   for (std::size_t i = 0; i < n + 2 * lag; ++i) {
     if (i < n) {
       const std::uint64_t h = hash_bytes(keys[i]);
@@ -200,21 +287,35 @@ void striped_map<Lock, Mode>::lookup_many(const bytes* keys, std::size_t n, std:
     }
     if (i >= 2 * lag) {
       const std::size_t j = i - 2 * lag;
-      found[j] = keys[j].size() <= max_key_bytes &&
-                 get_hashed(hashes[j % ring], keys[j], out ? &out[j] : nullptr, nullptr, 0, use);
+      found[j] =
+          keys[j].size() <= max_key_bytes &&
+          (t ? get_hashed<true>(hashes[j % ring], keys[j], out ? &out[j] : nullptr, nullptr, 0, use,
+                                t)
+             : get_hashed(hashes[j % ring], keys[j], out ? &out[j] : nullptr, nullptr, 0, use));
     }
   }
 }
 template <class Lock, read_mode Mode>
 template <class Op>
-status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op) {
+status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op,
+                                      std::uint64_t ttl_ms) {
   if (key.size() > max_key_bytes || value_size > max_value_bytes) return status::too_large;
   epoch::guard g;
   const std::uint64_t h = hash_bytes(key);
   stripe& s = stripe_for(h);
   std::lock_guard lock(s.lock);
+  // The protocol: reads recorded so far first (before the sweep, too,
+  // which tells the policy of the entries it removes).
+  if (s.policy) s.policy->drain();
+  if (opts_.expires()) {
+    // The clock read once for the call, under the lock, so a stripe's
+    // writes see it move forward in their order.
+    const std::uint64_t t = now();
+    const std::uint64_t ttl = ttl_ms == default_ttl ? *opts_.ttl : ttl_ms;
+    s.table.set_write_time(t, ttl == 0 ? 0 : t + ttl);
+    s.table.sweep(sweep_slots, *budget_, clock_);
+  }
   if (!s.policy) return op(s.table, h);
-  s.policy->drain();  // the protocol: reads recorded so far first
   status st = op(s.table, h);
   if (st != status::memory_limit || !opts_.max_memory) return st;
   // This stripe could not free enough of the shared budget: evict from the
@@ -256,6 +357,19 @@ status striped_map<Lock, Mode>::put(bytes key, bytes value, std::string* old) {
   return write(key, value.size(), [&](detail::flat_table& t, std::uint64_t h) {
     return t.put(h, key, value, old, *budget_, clock_);
   });
+}
+
+template <class Lock, read_mode Mode>
+status striped_map<Lock, Mode>::put_for(bytes key, bytes value, std::string* old,
+                                        std::uint64_t ttl_ms) {
+  if (!opts_.expires()) return put(key, value, old);
+  if (ttl_ms > max_ttl_ms) ttl_ms = max_ttl_ms;
+  return write(
+      key, value.size(),
+      [&](detail::flat_table& t, std::uint64_t h) {
+        return t.put(h, key, value, old, *budget_, clock_);
+      },
+      ttl_ms);
 }
 
 template <class Lock, read_mode Mode>
@@ -318,10 +432,10 @@ std::size_t striped_map<Lock, Mode>::scan(std::size_t unit, std::string& out) co
   epoch::guard g;
   if constexpr (Mode == read_mode::shared) {
     std::shared_lock lock(stripes_[unit].lock);
-    return stripes_[unit].table.scan(out);
+    return stripes_[unit].table.scan(out, now());
   } else {
     std::lock_guard lock(stripes_[unit].lock);
-    return stripes_[unit].table.scan(out);
+    return stripes_[unit].table.scan(out, now());
   }
 }
 
@@ -338,6 +452,7 @@ map_stats striped_map<Lock, Mode>::stats() const {
     st.capacity += t.capacity();
     st.bytes += t.bytes_used();
     st.resizes += t.resizes();
+    st.expirations += t.expirations();
     if (const detail::eviction::policy* p = stripes_[i].policy.get()) {
       ps += p->stats();
       st.max_entries += p->capacity();

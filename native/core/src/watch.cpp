@@ -59,11 +59,10 @@ class victim_log final : public detail::eviction_sink {
   victim_log& operator=(const victim_log&) = delete;
 
   void evicted(bytes key, std::uint64_t revision) noexcept override {
-    try {
-      pending_.emplace_back(std::string(key), revision);
-    } catch (...) {
-      lost_ = std::max(lost_, revision);  // L1: forgotten at the flush
-    }
+    keep(event_kind::evict, key, revision);
+  }
+  void expired(bytes key, std::uint64_t revision) noexcept override {
+    keep(event_kind::expire, key, revision);
   }
   bool try_hold(std::uint64_t cls) noexcept override {
     rw_spinlock& l = log_.class_lock(cls);
@@ -76,16 +75,28 @@ class victim_log final : public detail::eviction_sink {
   }
 
  private:
+  struct victim {
+    event_kind kind;
+    std::string key;
+    std::uint64_t revision;
+  };
+  void keep(event_kind kind, bytes key, std::uint64_t revision) noexcept {
+    try {
+      pending_.push_back({kind, std::string(key), revision});
+    } catch (...) {
+      lost_ = std::max(lost_, revision);  // L1: forgotten at the flush
+    }
+  }
   void flush() noexcept {
     if (lost_) log_.forget(lost_);
     lost_ = 0;
-    for (const auto& [key, revision] : pending_) log_.append(event_kind::evict, key, {}, revision);
+    for (const victim& v : pending_) log_.append(v.kind, v.key, {}, v.revision);
     pending_.clear();
   }
 
   change_log& log_;
   rw_spinlock& own_;
-  std::vector<std::pair<std::string, std::uint64_t>> pending_;
+  std::vector<victim> pending_;
   std::uint64_t lost_ = 0;
 };
 
@@ -126,6 +137,30 @@ class watched_map final : public concurrent_map {
     const status st = evicting(held, [&] { return m_.put(key, value, old); });
     if (changed(st)) logged_set(key, &value);
     return st;
+  }
+  status put_for(bytes key, bytes value, std::string* old, std::uint64_t ttl_ms) override {
+    rw_spinlock& held = log_.key_lock(key);
+    std::lock_guard lock(held);
+    const status st = evicting(held, [&] { return m_.put_for(key, value, old, ttl_ms); });
+    if (changed(st)) logged_set(key, &value);
+    return st;
+  }
+  bool peek_unexpired_or_not(bytes key, std::string* out, std::uint64_t* revision) const override {
+    return m_.peek_unexpired_or_not(key, out, revision);
+  }
+  bool remaining_ttl(bytes key, std::uint64_t* ms) const override {
+    return m_.remaining_ttl(key, ms);
+  }
+  bool advance_manual_clock(std::uint64_t ms) override { return m_.advance_manual_clock(ms); }
+  // Reclaims in every stripe: every key lock is held, as for clear().
+  std::size_t purge_expired() override {
+    log_.lock_all();
+    struct unlock {
+      change_log& l;
+      ~unlock() { l.unlock_all(); }
+    } u{log_};
+    victim_log victims(log_, log_.class_lock(0));
+    return m_.purge_expired();
   }
   status put_if_absent(bytes key, bytes value, std::string* existing) override {
     rw_spinlock& held = log_.key_lock(key);
@@ -191,7 +226,10 @@ class watched_map final : public concurrent_map {
     std::string stored;
     bool found;
     try {
-      found = m_.peek(key, value ? nullptr : &stored, &rev);
+      // Expired or not: a short ttl may pass before the read-back, and
+      // the entry stays until a write of its stripe (which waits for this
+      // key lock) reclaims it, logging its expiry after this event.
+      found = m_.peek_unexpired_or_not(key, value ? nullptr : &stored, &rev);
     } catch (...) {
       // Out of memory copying add's value: the event cannot be kept, so
       // the log forgets up to it (L1).

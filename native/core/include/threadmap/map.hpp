@@ -109,6 +109,17 @@ constexpr bool supports_eviction(strategy_kind s) noexcept {
   return s == strategy_kind::mutex || s == strategy_kind::rwlock || s == strategy_kind::striped;
 }
 
+/// Expiry (TTL, issue 15 part 2): the strategies that can evict can expire
+/// too (the deadline lives beside the flat table's slots); the others refuse
+/// options::ttl.
+constexpr bool supports_expiry(strategy_kind s) noexcept {
+  return supports_eviction(s);
+}
+/// The longest ttl, in milliseconds (2^53 - 1: every JavaScript integer).
+inline constexpr std::uint64_t max_ttl_ms = (std::uint64_t{1} << 53) - 1;
+/// remaining_ttl's answer for an entry that never expires.
+inline constexpr std::uint64_t no_expiry = ~std::uint64_t{0};
+
 struct options {
   strategy_kind strategy = strategy_kind::striped;
   std::size_t capacity = 0;    // entries to size the tables for up front
@@ -133,6 +144,20 @@ struct options {
   std::size_t max_entries = 0;  // 0: no bound on entries
   std::optional<eviction_kind> evict;
   bool evicts() const noexcept { return max_entries != 0 || evict.has_value(); }
+  // Expiry (strategies where supports_expiry). Set: the map keeps a deadline
+  // per entry (a map without it keeps its slots and speed) and every write
+  // that stores a value gives it now + *ttl ms (0: no deadline) unless the
+  // write names its own (put_for). An entry whose deadline has come is
+  // absent to every read and write at once; its memory goes when a write's
+  // sweep, a write of its key or purge_expired() reaches it.
+  std::optional<std::uint64_t> ttl;  // ms, at most max_ttl_ms
+  // Overwrites keep the entry's deadline (lru-cache's noUpdateTTL).
+  bool no_update_ttl = false;
+  // TESTING ONLY: the map's clock starts as a counter that
+  // advance_manual_clock() moves (every thread reads it), instead of
+  // CLOCK_MONOTONIC_COARSE.
+  bool manual_clock = false;
+  bool expires() const noexcept { return ttl.has_value(); }
 };
 
 /// Entries a policy is sized for per byte of max_memory when only max_memory
@@ -164,6 +189,7 @@ struct map_stats {
   std::uint64_t dropped_reads = 0;  // reads the policies' lossy buffers lost
   std::size_t max_entries = 0;      // the bound (sum of the policies' capacities)
   std::size_t policy_bytes = 0;     // the policies' memory, charged to max_memory
+  std::uint64_t expirations = 0;    // maps that expire: expired entries reclaimed
 };
 
 /// Scan output: a sequence of records [u32 key_len][u32 value_len][key][value],
@@ -301,6 +327,44 @@ class concurrent_map {
   /// key's write answers the unit that write locks (striped: the stripe), so
   /// the victim's key lock is the writer's; the others answer the hash.
   virtual std::uint64_t lock_class(std::uint64_t hash) const noexcept { return hash; }
+
+  // --- expiry (maps made with options::ttl; the others answer as below) ---
+
+  /// put() whose entry expires `ttl_ms` ms from now (0: never), whatever the
+  /// map's default. Maps that cannot expire: put().
+  virtual status put_for(bytes key, bytes value, std::string* old, std::uint64_t ttl_ms) {
+    (void)ttl_ms;
+    return put(key, value, old);
+  }
+
+  /// Not a use (peek). False when the key is absent (or expired); else true
+  /// with the milliseconds left in *ms (at least 1), or no_expiry.
+  virtual bool remaining_ttl(bytes key, std::uint64_t* ms) const {
+    if (!peek(key, nullptr)) return false;
+    *ms = no_expiry;
+    return true;
+  }
+
+  /// Reclaims every expired entry now (lru-cache's purgeStale); answers how
+  /// many. Maps that cannot expire: 0.
+  virtual std::size_t purge_expired() { return 0; }
+
+  /// peek() that also sees an entry whose deadline has passed but which is
+  /// not reclaimed yet: watch's read-back of a write whose key lock it holds
+  /// (the entry may expire between the write and the read, and its set
+  /// event must still be logged). Elsewhere the same as peek().
+  virtual bool peek_unexpired_or_not(bytes key, std::string* out, std::uint64_t* revision) const {
+    return peek(key, out, revision);
+  }
+
+  /// TESTING ONLY: moves the clock of a map that expires `ms` milliseconds
+  /// on, for every thread; on a map still on the real clock, first stops it
+  /// where it is (options::manual_clock starts it stopped). False on a map
+  /// that does not expire.
+  virtual bool advance_manual_clock(std::uint64_t ms) {
+    (void)ms;
+    return false;
+  }
 
   // The design's swap and take are put and erase that report the old value.
   status swap(bytes key, bytes value, std::string* old) { return put(key, value, old); }

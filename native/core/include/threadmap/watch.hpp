@@ -15,8 +15,9 @@
 //
 // THE INVARIANT. While the log is active:
 //   L1 every write that changes the map appends exactly one event (set,
-//      delete, clear, and evict for each victim it removed; expire would
-//      come through record()), or, when it cannot (out of memory), the log forgets every
+//      delete, clear, and evict or expire for each entry it removed to make
+//      room or because its deadline had passed), or, when it cannot (out of
+//      memory), the log forgets every
 //      event up to the write's revision, as if compacted: never silently;
 //   L2 the events of one key are appended in the order the writes took
 //      effect, which is their revision order (revision.hpp, R3);
@@ -60,6 +61,16 @@
 // victim that cannot be copied (out of memory) makes the log forget up to
 // its revision (L1). Unwatched, the sink is null and an eviction pays one
 // thread-local load.
+//
+// EXPIRATIONS take the same path: a map with a ttl answers the stripe as
+// its lock class too, and the table hands each expired entry it reclaims
+// (a write's sweep, a write of the expired key, an insert that prefers an
+// expired entry to a victim) to the sink as an expiry, logged as an expire
+// event before the write's own. purge_expired() holds every key lock, as
+// clear() does. The read-back of a write uses peek_unexpired_or_not: a
+// short ttl may pass between the write and the read, and the entry cannot
+// be reclaimed while the key lock is held (every remover of its stripe
+// needs it), so its set event is logged and its expire event follows.
 //
 // ACTIVATION. Subscribe, with the hub's mutex held: swap the pointer, then
 // epoch::synchronize(), then, under the ring's lock, start = revision() and

@@ -83,6 +83,29 @@
 // from their validated copy of the slot, so the owner can record the read
 // without the lock.
 //
+// Expiry (issue 15 part 2). A table made timed (set_timed, maps with a
+// ttl) has one more 8-byte word per slot, in a deadline array after the
+// slots (slot i's deadline is word i of it): the absolute deadline in the
+// owner's milliseconds, 0 for none. It is not in the slot because every
+// word of a slot is taken (word 2 holds the handle of a table that evicts,
+// or a blob's hash, word 3 the revision): a 4-byte deadline there would cost
+// inline bytes again, and a coarse one would wrap; the revision's top bits
+// would bound the revisions. A table that is not timed has no deadline
+// array, and its owner reads it with the untimed instance of the lookup
+// (try_get<false>, get_locked<false>), which has no expiry code at all.
+// Timed readers load the deadline with the slot, before validating,
+// and treat an entry whose deadline is at or before `now` as absent. A
+// writer that finds its key expired reclaims it first (a delete with its
+// own revision, handed to the sink as an expiry, so a watched map logs it
+// before the write's own event), then writes as if the key were absent.
+// Writers store the deadline in the write section that stores the slot;
+// growth copies it with the slot. Reclamation is incremental: the owner
+// calls sweep() in its writes (a few slots from a cursor that goes round
+// the table), purge_expired() sweeps everything, and an insert into a full
+// policy, or one over the memory budget, first looks for an expired entry
+// near the cursor before it asks the policy for a victim, so expired
+// entries go before live ones without the policy knowing about time.
+//
 // NUMA placement. Arrays come from numa::allocate with the table's policy
 // (threadmap/detail/numa.hpp), decided by the thread that creates or grows the table,
 // and record in their header how they were placed, so they are returned with
@@ -142,6 +165,8 @@ class eviction_sink {
   /// A victim `key` left the table with `revision`, inside the calling
   /// thread's write (under the lock of the victim's table).
   virtual void evicted(bytes key, std::uint64_t revision) noexcept = 0;
+  /// The same for an entry reclaimed because its deadline came (expire).
+  virtual void expired(bytes key, std::uint64_t revision) noexcept = 0;
   /// Before evicting from another unit of the map (lock class `cls`, see
   /// concurrent_map::lock_class): take that class's key lock without
   /// waiting. False: leave that unit alone.
@@ -171,9 +196,14 @@ class flat_table {
   /// (the caller retries, and after a few failures takes the lock). The
   /// revision and `unless` are concurrent_map::get's; `handle` gets the
   /// entry's policy handle (tables that evict) from the validated copy.
+  /// Timed (timed tables only; the untimed instance is the lookup of every
+  /// other table, with nothing of expiry in it): an entry whose deadline is
+  /// at or before `now` is absent; `deadline` gets the entry's (0: none).
+  template <bool Timed = false>
   std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out,
                               std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
-                              eviction::handle* handle = nullptr) const;
+                              eviction::handle* handle = nullptr, std::uint64_t now = 0,
+                              std::uint64_t* deadline = nullptr) const;
 
   /// Batch lookups overlap their cache misses in stages: first the key's
   /// tag group is prefetched, a few keys later the slot its tag points to,
@@ -185,9 +215,11 @@ class flat_table {
   // --- writers (caller holds the owner's lock) ----------------------------
   // Every write that changes the table draws its revision from `clock`
   // inside its write section.
+  template <bool Timed = false>
   bool get_locked(std::uint64_t hash, bytes key, std::string* out,
                   std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
-                  eviction::handle* handle = nullptr) const;
+                  eviction::handle* handle = nullptr, std::uint64_t now = 0,
+                  std::uint64_t* deadline = nullptr) const;
   status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget,
              revision_clock& clock);
   status put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
@@ -204,8 +236,29 @@ class flat_table {
   void clear(memory_budget& budget);
   /// Makes room for `entries` without further growth. False: over budget.
   bool reserve(std::size_t entries, memory_budget& budget);
-  /// Appends every entry in scan format; returns how many.
-  std::size_t scan(std::string& out) const;
+  /// Appends every entry (not expired at `now`) in scan format; returns how many.
+  std::size_t scan(std::string& out, std::uint64_t now = 0) const;
+
+  // --- expiry (see the essay) -------------------------------------------------
+  /// Gives the table its deadline array; set before it holds an entry or is
+  /// shared.
+  void set_timed(bool keep_on_overwrite) noexcept;
+  bool timed() const noexcept { return timed_; }
+  /// Writers: the clock reading and the deadline (0: none) of the write
+  /// about to run; every write of a timed table is preceded by one.
+  void set_write_time(std::uint64_t now, std::uint64_t deadline) noexcept {
+    now_ = now;
+    deadline_ = deadline;
+  }
+  /// Writers: examines the next `slots` slots from the sweep cursor and
+  /// reclaims the expired ones; stops after `stop_after` reclaimed (0: never).
+  /// Answers how many it reclaimed.
+  std::size_t sweep(std::size_t slots, memory_budget& budget, revision_clock& clock,
+                    std::size_t stop_after = 0);
+  /// Entries reclaimed because they expired (relaxed; any thread).
+  std::uint64_t expirations() const noexcept {
+    return expirations_.load(std::memory_order_relaxed);
+  }
 
   // --- eviction -------------------------------------------------------------
   /// The owner's policy for this table (one per stripe), set before the
@@ -249,6 +302,11 @@ class flat_table {
   static constexpr std::size_t npos = ~std::size_t{0};
 
   found find(const table_array* t, std::uint64_t hash, bytes key) const;
+  /// find() for writers: an expired entry is reclaimed and reported absent.
+  found find_live(std::uint64_t hash, bytes key, memory_budget& budget, revision_clock& clock);
+  bool expired_at(const table_array* t, std::size_t index) const noexcept;
+  /// Removes an expired entry: the policy forgets it, the sink hears of it.
+  void reap(std::size_t index, memory_budget& budget, revision_clock& clock);
   void read_value(const table_array* t, std::size_t index, std::string* out) const;
   bool value_equals(const table_array* t, std::size_t index, bytes value) const;
   /// Ensures one more entry fits; may rebuild the array. False: over budget.
@@ -303,6 +361,13 @@ class flat_table {
   // Set before the table is shared, then read-only.
   eviction::policy* evict_ = nullptr;
   std::size_t inline_limit_ = inline_bytes;
+  bool timed_ = false;
+  bool keep_deadline_ = false;  // no_update_ttl
+  // Expiry, writer only: the running write's clock reading and deadline,
+  // and where the next sweep starts.
+  std::uint64_t now_ = 0, deadline_ = 0;
+  std::size_t sweep_ = 0;
+  std::atomic<std::uint64_t> expirations_{0};
 };
 
 /// Keys (byte strings) to pointers: the flat table's array and probe loop,

@@ -53,6 +53,19 @@
 // counters (one cell per thread ordinal), so a reader writes no line another
 // thread's reads write.
 //
+// Expiry (options::ttl; flat_table.hpp, "Expiry", has the table's half):
+// every stripe's table is timed. Each call reads the clock once (now():
+// CLOCK_MONOTONIC_COARSE in milliseconds, a vDSO read of a word the kernel
+// updates every tick, or, for tests, the map's manual counter) and hands
+// it to its lookups (a get_many reads it once for the batch) or, for a
+// write, to the table with the write's deadline; a write then sweeps a few
+// slots of its stripe (sweep_slots) before it runs, so expired entries are
+// reclaimed by the writes that come, a stripe at a time, with no thread
+// of their own. Reclaiming removes other keys inside a write, as eviction
+// does, so a map that expires answers the stripe as its lock class too.
+// The clock is coarse (a tick, 1 to 4 ms on Linux): an entry may outlive
+// its deadline by up to a tick, never less than its ttl.
+//
 // NUMA: every stripe's table carries the map's policy (options::numa_policy),
 // so under `local` each stripe lands on the node of the thread that creates or
 // grows it; placement() reports, per stripe, the node the kernel says its
@@ -117,8 +130,13 @@ class striped_map final : public concurrent_map {
   /// Maps that evict: the stripe (a victim is always in the evicting
   /// writer's stripe, or in one it holds; watch.hpp, EVICTIONS).
   std::uint64_t lock_class(std::uint64_t hash) const noexcept override {
-    return stripes_[0].policy ? hash_stripe(hash, count_) : hash;
+    return stripes_[0].policy || opts_.expires() ? hash_stripe(hash, count_) : hash;
   }
+  status put_for(bytes key, bytes value, std::string* old, std::uint64_t ttl_ms) override;
+  bool remaining_ttl(bytes key, std::uint64_t* ms) const override;
+  std::size_t purge_expired() override;
+  bool peek_unexpired_or_not(bytes key, std::string* out, std::uint64_t* revision) const override;
+  bool advance_manual_clock(std::uint64_t ms) override;
 
  private:
   // One stripe per cache-line-aligned block: the table's version and array
@@ -139,15 +157,21 @@ class striped_map final : public concurrent_map {
     return stripes_[hash_stripe(hash, count_)];
   }
   /// `use`: a get (records the read with the policy and counts it), not a peek.
+  /// Timed (maps that expire): `now` is the call's clock reading.
+  template <bool Timed = false>
   bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
-                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
-                  bool use = true) const;
+                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0, bool use = true,
+                  std::uint64_t now = 0, std::uint64_t* deadline = nullptr) const;
+  /// Maps that expire: the clock in ms (at least 1); 0 elsewhere.
+  std::uint64_t now() const noexcept;
   void record(stripe& s, detail::eviction::handle h, std::uint64_t hash) const noexcept;
   /// get_many (use) and peek_many (not), pipelined over the batch.
   void lookup_many(const bytes* keys, std::size_t n, std::string* out, bool* found, bool use) const;
   void make_policies();
+  /// `ttl_ms`: the write's own ttl, or default_ttl (the map's).
+  static constexpr std::uint64_t default_ttl = ~std::uint64_t{0};
   template <class Op>
-  status write(bytes key, std::size_t value_size, Op&& op);
+  status write(bytes key, std::size_t value_size, Op&& op, std::uint64_t ttl_ms = default_ttl);
 
   const options opts_;
   const strategy_kind kind_;
@@ -163,6 +187,8 @@ class striped_map final : public concurrent_map {
   // Where a writer over max_memory starts evicting from other stripes, so
   // successive writers spread their evictions (relaxed; maps that evict).
   std::atomic<unsigned> steal_{0};
+  // options::manual_clock (tests): the clock every thread reads (its own line).
+  padded<std::atomic<std::uint64_t>> manual_now_;
 };
 
 using mutex_map = striped_map<adaptive_mutex, read_mode::exclusive>;
