@@ -76,8 +76,17 @@ export interface CacheSimResult {
 /** Everything the lab addon exports. */
 export interface Lab {
   floor: NativeFloor
-  /** The linearizability checker (test/support/lincheck.hpp) over a recorded history. */
-  checkLinearizable(history: LincheckOperation[]): { linearizable: boolean; key?: string }
+  /**
+   * The linearizability checker (test/support/lincheck.hpp) over a recorded
+   * history. With `options.evictions` (the evictions the map counted), the
+   * history is checked as a cache's: evictions are silent deletes, at most
+   * that many, and `evictions` in the answer is the fewest it needed.
+   * RangeError for a count that is not a non-negative integer.
+   */
+  checkLinearizable(
+    history: LincheckOperation[],
+    options?: { evictions?: number },
+  ): { linearizable: boolean; key?: string; evictions?: number }
   /**
    * Replays `trace` (each key a read; a miss inserts the key) through
    * `options.stripes` instances (default 1) of the core's eviction policy

@@ -3,9 +3,13 @@
 // values are encoded with the map's own bigint codec (native/addon/codec.cpp,
 // compiled into this addon too), so the checker compares the bytes the map
 // stored. Returns { linearizable, key } (key: the first key whose history is
-// not linearizable).
+// not linearizable). A second argument { evictions: n } checks the history as
+// a cache's, allowed n silent deletes (lincheck.hpp, "Caches"); the answer
+// then has `evictions`, the fewest the linearization needed.
 #include "lincheck_wrap.hpp"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,10 +80,25 @@ Napi::Value CheckLinearizable(const Napi::CallbackInfo& info) {
     op.responded = static_cast<std::uint64_t>(o.Get("responded").ToNumber().Int64Value());
     history.push_back(std::move(op));
   }
-  const lincheck::verdict v = lincheck::check(history);
+  std::optional<std::uint64_t> evictions;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsObject())
+      throw_type_error(env, "threadmap: checkLinearizable: options must be an object");
+    const Napi::Value n = info[1].As<Napi::Object>().Get("evictions");
+    if (!n.IsUndefined()) {
+      const double d = n.IsNumber() ? n.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0 && d <= 9007199254740991.0 &&
+            d == static_cast<double>(static_cast<std::uint64_t>(d))))
+        throw_range_error(env,
+                          "threadmap: checkLinearizable: evictions must be a non-negative integer");
+      evictions = static_cast<std::uint64_t>(d);
+    }
+  }
+  const lincheck::verdict v = lincheck::check(history, evictions);
   Napi::Object r = Napi::Object::New(env);
   r.Set("linearizable", Napi::Boolean::New(env, v.linearizable));
   if (!v.linearizable) r.Set("key", Napi::String::New(env, v.key));
+  if (evictions) r.Set("evictions", Napi::Number::New(env, static_cast<double>(v.evictions)));
   return r;
 }
 

@@ -1,10 +1,13 @@
 // Histories recorded in worker threads through the public API, checked with
 // the linearizability checker the native suite uses (test/support/lincheck.hpp,
 // reached through the lab addon, native/lab). A check-then-act setIfAbsent must be caught, so the
-// check is known to be able to fail from here too.
+// check is known to be able to fail from here too. Maps that evict are
+// checked as caches (lincheck.hpp, "Caches"): an eviction is a silent delete,
+// and the history may need no more of them than the map counted.
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
+import { EVICTION_NAMES } from '../../lib/native'
 import { type LincheckOperation, loadLab } from '../../native/lab'
 import { runWorker, STRATEGIES } from './helpers'
 
@@ -12,17 +15,26 @@ const lab = loadLab()
 
 const WORKERS = 3
 
+const EVICTING = ['mutex', 'rwlock', 'striped'] as const
+
+interface Cache {
+  maxEntries: number
+  evict: (typeof EVICTION_NAMES)[number]
+}
+
 async function record(
   strategy: string,
   histories: number,
   broken: boolean,
   readCache = 0,
-): Promise<LincheckOperation[] & { hits?: number }> {
+  cache?: Cache,
+): Promise<LincheckOperation[] & { hits?: number; evictions?: number }> {
   const map = new ThreadMap<string, bigint>(null, {
     keys: 'string',
     values: 'bigint',
     strategy: strategy as never,
     readCache,
+    ...cache,
   })
   const sab = new SharedArrayBuffer(12)
   const logs = await Promise.all(
@@ -38,10 +50,11 @@ async function record(
       }),
     ),
   )
+  const { evictions } = map.stats()
   map.close()
   return Object.assign(
     logs.flatMap((r) => r.log),
-    { hits: logs.reduce((n, r) => n + r.hits, 0) },
+    { hits: logs.reduce((n, r) => n + r.hits, 0), evictions },
   )
 }
 
@@ -61,6 +74,47 @@ describe.each(STRATEGIES)('workers: linearizability (%s)', (strategy) => {
     expect(history.hits).toBeGreaterThan(0) // some gets were answered from a cache
     expect(lab.checkLinearizable(history)).toEqual({ linearizable: true })
   })
+})
+
+// One entry for the two keys each history's workers contend on: nearly
+// every insert evicts, so gets miss keys that were set, and the checker must
+// need evictions to explain the history (evictions > 0) and no more than the
+// map counted.
+describe.each(EVICTING.flatMap((s) => EVICTION_NAMES.map((e) => [s, e] as const)))(
+  'workers: linearizability of a cache (%s, %s)',
+  (strategy, evict) => {
+    test('histories recorded in 3 workers are linearizable with evictions as deletes', async () => {
+      const history = await record(strategy, 400, false, 0, { maxEntries: 1, evict })
+      expect(history.length).toBe(400 * WORKERS * 6)
+      expect(history.evictions).toBeGreaterThan(0)
+      const verdict = lab.checkLinearizable(history, { evictions: history.evictions })
+      expect(verdict.linearizable).toBe(true)
+      expect(verdict.evictions).toBeGreaterThan(0)
+      expect(verdict.evictions).toBeLessThanOrEqual(history.evictions ?? 0)
+      // As a plain map's the same history is not linearizable: its misses
+      // are evictions.
+      expect(lab.checkLinearizable(history).linearizable).toBe(false)
+    })
+  },
+)
+
+// The lost update of the check-then-act setIfAbsent needs two evictions a
+// history (three workers answer `inserted`); a one-entry cache evicts about
+// one a history (each history's key evicts the last one's), so the checker
+// still catches it, as it does in a cache with room for every key.
+test.each([1, 4096])('the checker rejects a check-then-act setIfAbsent in a cache of %i entries', async (maxEntries) => {
+  const history = await record('mutex', 400, true, 0, { maxEntries, evict: 'wtinylfu' })
+  if (maxEntries > 400) expect(history.evictions).toBe(0)
+  const verdict = lab.checkLinearizable(history, { evictions: history.evictions })
+  expect(verdict.linearizable).toBe(false)
+  expect(verdict.key).toMatch(/^\d+:0$/)
+})
+
+test('checkLinearizable refuses an eviction count that is not a non-negative integer', () => {
+  for (const evictions of [-1, 1.5, Number.NaN, '3' as unknown as number]) {
+    expect(() => lab.checkLinearizable([], { evictions })).toThrow(RangeError)
+  }
+  expect(lab.checkLinearizable([], { evictions: 0 })).toEqual({ linearizable: true, evictions: 0 })
 })
 
 test('the checker rejects a check-then-act setIfAbsent recorded in workers', async () => {

@@ -35,8 +35,12 @@ operation op_at(op_kind k, std::uint64_t inv, std::uint64_t resp, status st,
 // Records `histories` histories of `threads` threads x `ops` operations on a
 // few keys against fresh maps from `make`, and checks each. Returns how many
 // were not linearizable.
+// With `evicting`, each history is checked as a cache's (lincheck.hpp,
+// "Caches"), allowed the evictions its map counted; `needed`, if given, sums
+// the evictions the linearizations needed.
 template <class Make>
-int record_and_check(Make&& make, int histories, int threads, int ops, unsigned seed) {
+int record_and_check(Make&& make, int histories, int threads, int ops, unsigned seed,
+                     bool evicting = false, std::uint64_t* needed = nullptr) {
   std::atomic<std::uint64_t> clock{0};
   std::vector<std::vector<operation>> per_thread(threads);
   std::unique_ptr<concurrent_map> m;
@@ -83,7 +87,9 @@ int record_and_check(Make&& make, int histories, int threads, int ops, unsigned 
     sync.arrive_and_wait();
     std::vector<operation> all;
     for (auto& log : per_thread) all.insert(all.end(), log.begin(), log.end());
-    if (!check(all).linearizable) ++failures;
+    const verdict v = evicting ? check(all, m->stats().evictions) : check(all);
+    if (!v.linearizable) ++failures;
+    if (needed) *needed += v.evictions;
   }
   done = true;
   sync.arrive_and_wait();
@@ -178,6 +184,104 @@ TEST_CASE("lincheck: a put_if_absent that skips its atomic step is caught") {
   const int bad =
       record_and_check([&] { return std::make_unique<broken_map>(make_map(o)); }, 2000, 3, 8, 11);
   std::printf("broken map: %d of 2000 histories not linearizable\n", bad);
+  CHECK(bad > 0);
+}
+
+// --- caches: eviction as a silent delete (lincheck.hpp, "Caches") ----------
+
+TEST_CASE("lincheck: with evictions allowed, a miss after a set costs one") {
+  // put(a) then get -> not_found: a lost write for a plain map, one eviction
+  // for a cache; and no more than the evictions the map counted.
+  std::vector<operation> h{op_at(op_kind::put, 0, 1, status::inserted, "a"),
+                           op_at(op_kind::get, 2, 3, status::not_found)};
+  CHECK(!check(h).linearizable);
+  CHECK(!check(h, 0).linearizable);
+  verdict v = check(h, 5);
+  CHECK(v.linearizable);
+  CHECK_EQ(v.evictions, std::uint64_t{1});
+  // put answering inserted twice in a row, an add starting again from zero.
+  h = {op_at(op_kind::put, 0, 1, status::inserted, "a"),
+       op_at(op_kind::put, 2, 3, status::inserted, "b"),
+       op_at(op_kind::get, 4, 5, status::ok, std::nullopt, "b")};
+  CHECK(!check(h, 0).linearizable);
+  CHECK(check(h, 1).linearizable);
+  operation a = op_at(op_kind::add, 0, 1, status::inserted),
+            b = op_at(op_kind::add, 2, 3, status::inserted);
+  a.delta = b.delta = 1;
+  a.counter = b.counter = 1;
+  CHECK(!check({a, b}, 0).linearizable);
+  CHECK_EQ(check({a, b}, 1).evictions, std::uint64_t{1});
+  // The fewest are summed over keys: two keys that each need one.
+  h = {op_at(op_kind::put, 0, 1, status::inserted, "a"),
+       op_at(op_kind::get, 2, 3, status::not_found)};
+  std::vector<operation> two = h;
+  for (operation o : h) {
+    o.key = "j";
+    two.push_back(o);
+  }
+  CHECK(!check(two, 1).linearizable);
+  CHECK_EQ(check(two, 2).evictions, std::uint64_t{2});
+}
+
+TEST_CASE("lincheck: with evictions allowed, nothing comes back") {
+  // An evicted value read again without a write in between.
+  std::vector<operation> h{op_at(op_kind::put, 0, 1, status::inserted, "a"),
+                           op_at(op_kind::get, 2, 3, status::not_found),
+                           op_at(op_kind::get, 4, 5, status::ok, std::nullopt, "a")};
+  CHECK(!check(h, 10).linearizable);
+  // An overwritten value read after the overwrite completed.
+  h = {op_at(op_kind::put, 0, 1, status::inserted, "a"),
+       op_at(op_kind::put, 2, 3, status::ok, "b", "a"),
+       op_at(op_kind::get, 4, 5, status::ok, std::nullopt, "a")};
+  CHECK(!check(h, 10).linearizable);
+  // A value never written.
+  h = {op_at(op_kind::put, 0, 3, status::inserted, "a"),
+       op_at(op_kind::get, 1, 2, status::ok, std::nullopt, "z")};
+  CHECK(!check(h, 10).linearizable);
+  // An erase that found the old value after an eviction must have been
+  // followed by no write: put(a), erase -> ok(a) after a miss is a resurrection.
+  h = {op_at(op_kind::put, 0, 1, status::inserted, "a"),
+       op_at(op_kind::get, 2, 3, status::not_found),
+       op_at(op_kind::erase, 4, 5, status::ok, std::nullopt, "a")};
+  CHECK(!check(h, 10).linearizable);
+  // Real time still binds: the overlapping get may see either state, the
+  // later one only the new value or a miss.
+  h = {op_at(op_kind::put, 0, 3, status::inserted, "a"),
+       op_at(op_kind::get, 1, 2, status::not_found),
+       op_at(op_kind::get, 4, 5, status::ok, std::nullopt, "a")};
+  CHECK_EQ(check(h, 10).evictions, std::uint64_t{0});
+}
+
+// Two keys, one slot: nearly every insert evicts the other key, so gets miss
+// keys that were set and the model's evictions are needed (counted), and the
+// histories must fit within the evictions the map reports.
+TEST_CASE("lincheck: recorded histories of every evicting map are linearizable as a cache") {
+  for (const auto& cfg : tmtest::strategies()) {
+    if (!supports_eviction(cfg.opts.strategy)) continue;
+    for (eviction_kind k : all_eviction_kinds) {
+      options o = cfg.opts;
+      o.max_entries = 1;
+      o.evict = k;
+      std::uint64_t needed = 0;
+      const int bad =
+          record_and_check([&] { return make_map(o); }, scaled(1000), 3, 10, 5, true, &needed);
+      if (bad)
+        std::fprintf(stderr, "%s/%s: %d non-linearizable histories\n", cfg.name, to_string(k), bad);
+      CHECK_EQ(bad, 0);
+      CHECK(needed > 0);
+    }
+  }
+}
+
+TEST_CASE("lincheck: a lost insert is caught in a cache that did not evict") {
+  // Room for both keys: the map counts no eviction, so the broken
+  // put_if_absent's second `inserted` has none to hide behind.
+  options o;
+  o.strategy = strategy_kind::mutex;
+  o.max_entries = 2;
+  const int bad = record_and_check([&] { return std::make_unique<broken_map>(make_map(o)); }, 2000,
+                                   3, 8, 11, true);
+  std::printf("broken cache: %d of 2000 histories not linearizable\n", bad);
   CHECK(bad > 0);
 }
 

@@ -19,18 +19,36 @@
 // searched twice. Sub-histories of up to 64 operations per key are supported,
 // which is ample for the short, high-contention histories the tests record.
 //
+// Caches. A map that evicts may remove a key at any moment a write of any
+// key makes room, so "linearizable" for it means: linearizable against the
+// one-key model extended with a silent transition, eviction, that takes the
+// key from present to absent. A get may then miss a key that was set (an
+// eviction came between), a put may answer `inserted` after a put of the same
+// key, an add may start again from zero; but nothing may come back: a read
+// still returns only the last value written before it, never one an eviction
+// or an overwrite already removed, and a value never written is never read.
+// An eviction is invisible, so it may as well have happened just before the
+// key's next operation: the search tries each operation from the state as it
+// is and, when the key is present, from absent at the cost of one eviction.
+// Alone this would accept any lost write as an eviction; the check is given
+// the number of evictions the map counted (stats), and the fewest each key's
+// linearization needs (iterative deepening: budget 0, 1, ...) must sum to at
+// most that, so a write lost without an eviction being counted is still
+// caught wherever the map evicted less than the history would need.
+//
 // Used by the native suite (test/native/lincheck.test.cpp, lockfree.test.cpp),
 // the fuzzer's sequential model (test/fuzz/ops.fuzz.cpp) and, through the lab
 // addon (native/lab), by the JS suite on histories recorded in worker
 // threads. Pure C++, header-only, no dependency but the map interface's types.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "threadmap/map.hpp"
@@ -123,25 +141,31 @@ inline bool apply(const operation& op, key_state& s) {
   return false;
 }
 
-/// Checks one key's operations (at most 64). True when linearizable.
-inline bool check_key(const std::vector<const operation*>& ops) {
+/// Checks one key's operations (at most 64), allowing at most `evictions`
+/// silent deletes (see "Caches" above). True when linearizable.
+inline bool check_key(const std::vector<const operation*>& ops, std::size_t evictions = 0) {
   const std::size_t n = ops.size();
   if (n > 64) return false;
   const std::uint64_t full = n == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
-  std::unordered_set<std::string> seen;
+  // (done mask, state) -> the most evictions left with which it was reached:
+  // a state reached again with no more left can be skipped.
+  std::unordered_map<std::string, std::size_t> seen;
   auto memo_key = [](std::uint64_t mask, const key_state& s) {
     std::string k(reinterpret_cast<const char*>(&mask), sizeof mask);
     k.push_back(s ? '\1' : '\0');
     if (s) k += *s;
     return k;
   };
-  // Explicit stack: (done mask, state, next candidate index to try).
+  // Explicit stack: (done mask, state, evictions left, next candidate to
+  // try). Candidates 0..n-1 apply operation i to the state; n..2n-1 evict
+  // the key first, then apply operation i - n.
   struct frame {
     std::uint64_t mask;
     key_state state;
+    std::size_t left;
     std::size_t next;
   };
-  std::vector<frame> stack{{0, std::nullopt, 0}};
+  std::vector<frame> stack{{0, std::nullopt, evictions, 0}};
   while (!stack.empty()) {
     frame& f = stack.back();
     if (f.mask == full) return true;
@@ -151,16 +175,23 @@ inline bool check_key(const std::vector<const operation*>& ops) {
         earliest_response = ops[i]->responded;
       }
     }
+    const std::size_t candidates = f.state && f.left ? 2 * n : n;
     bool pushed = false;
-    for (; f.next < n; ++f.next) {
-      const std::size_t i = f.next;
+    for (; f.next < candidates; ++f.next) {
+      const bool evict = f.next >= n;
+      const std::size_t i = evict ? f.next - n : f.next;
       if ((f.mask >> i & 1) || ops[i]->invoked > earliest_response) continue;
-      key_state s = f.state;
+      key_state s = evict ? key_state{} : f.state;
       if (!apply(*ops[i], s)) continue;
       const std::uint64_t mask = f.mask | std::uint64_t{1} << i;
-      if (!seen.insert(memo_key(mask, s)).second) continue;
+      const std::size_t left = f.left - (evict ? 1 : 0);
+      auto [it, fresh] = seen.try_emplace(memo_key(mask, s), left);
+      if (!fresh) {
+        if (it->second >= left) continue;
+        it->second = left;
+      }
       ++f.next;
-      stack.push_back({mask, std::move(s), 0});
+      stack.push_back({mask, std::move(s), left, 0});
       pushed = true;
       break;
     }
@@ -169,18 +200,43 @@ inline bool check_key(const std::vector<const operation*>& ops) {
   return false;
 }
 
+/// The fewest evictions with which one key's operations are linearizable,
+/// if at most `limit`.
+inline std::optional<std::size_t> fewest_evictions(const std::vector<const operation*>& ops,
+                                                   std::size_t limit) {
+  // More evictions than operations never help: each needs an operation after it.
+  limit = std::min(limit, ops.size());
+  for (std::size_t b = 0; b <= limit; ++b) {
+    if (check_key(ops, b)) return b;
+  }
+  return std::nullopt;
+}
+
 struct verdict {
   bool linearizable = true;
   std::string key;  // the first key whose history is not linearizable
+  // With evictions allowed: the fewest the linearization needed, summed over
+  // keys (at most the number allowed).
+  std::uint64_t evictions = 0;
 };
 
-inline verdict check(const std::vector<operation>& history) {
+/// `evictions`: none, a map that never evicts (the plain model); a count, a
+/// map that evicted that many entries over the history (see "Caches").
+inline verdict check(const std::vector<operation>& history,
+                     std::optional<std::uint64_t> evictions = std::nullopt) {
   std::map<std::string, std::vector<const operation*>> by_key;
   for (const operation& op : history) by_key[op.key].push_back(&op);
+  verdict v;
   for (const auto& [key, ops] : by_key) {
-    if (!check_key(ops)) return {false, key};
+    if (!evictions) {
+      if (!check_key(ops)) return {false, key, 0};
+      continue;
+    }
+    const auto need = fewest_evictions(ops, *evictions - v.evictions);
+    if (!need) return {false, key, v.evictions};
+    v.evictions += *need;
   }
-  return {};
+  return v;
 }
 
 /// Runs `op` against `m` and fills in its result (not its times).

@@ -15,6 +15,7 @@
 #include "threadmap/detail/eviction/sketch.hpp"
 #include "threadmap/detail/eviction/wtinylfu.hpp"
 #include "threadmap/detail/hash.hpp"
+#include "threadmap/detail/prefetch.hpp"
 
 namespace threadmap {
 
@@ -371,7 +372,27 @@ void wtinylfu_policy::apply(std::uint64_t record) noexcept {
 }
 
 std::size_t wtinylfu_policy::drain() noexcept {
-  const std::size_t n = buffer_.drain([this](std::uint64_t r) { apply(r); });
+  // A record costs two lines nobody has touched lately (its sketch block and
+  // its node, spread over arrays larger than the caches once the bound is
+  // large). Applied one by one, the misses follow one another; a lane's
+  // records are taken as a batch, every line asked for first, then applied,
+  // so the misses overlap and the lock is held for about one of them.
+  std::uint64_t batch[read_buffer::slots];
+  unsigned k = 0;
+  auto flush = [&] {
+    for (unsigned i = 0; i < k; ++i) {
+      sketch_.prefetch(static_cast<std::uint32_t>(batch[i]));
+      const std::uint64_t h = (batch[i] >> 32) - 1;
+      if (h < nodes_.size()) threadmap::prefetch(nodes_.data() + h);
+    }
+    for (unsigned i = 0; i < k; ++i) apply(batch[i]);
+    k = 0;
+  };
+  const std::size_t n = buffer_.drain([&](std::uint64_t r) {
+    batch[k++] = r;
+    if (k == read_buffer::slots) flush();
+  });
+  flush();
   if (n) drained_.fetch_add(n, std::memory_order_relaxed);
   return n;
 }

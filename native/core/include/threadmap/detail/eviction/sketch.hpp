@@ -34,6 +34,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "threadmap/detail/prefetch.hpp"
+
 namespace threadmap::detail::eviction {
 
 class frequency_sketch {
@@ -53,6 +55,9 @@ class frequency_sketch {
   unsigned estimate(std::uint32_t hash) const noexcept;
   /// Every counter to zero (the owner's clear()).
   void reset() noexcept;
+  /// Asks for the line `hash`'s counters are in (a batch of increments
+  /// prefetches all of them first, so their misses overlap).
+  void prefetch(std::uint32_t hash) const noexcept { threadmap::prefetch(block_of(hash)); }
 
   std::size_t bytes() const noexcept { return blocks_ * block_bytes; }
   std::size_t blocks() const noexcept { return blocks_; }

@@ -34,6 +34,9 @@
 // the sketch and, when the node still holds the same low hash bits, touches
 // the node (a reference in the window or protected, a promotion in
 // probation); a record whose entry has since moved or gone is only counted.
+// Those are two lines no one has touched lately per record, so a drain
+// takes a lane's records as a batch and prefetches all their lines before
+// applying any: the misses overlap instead of following one another.
 // Misses are not recorded (policy.hpp says why): inserts count new keys.
 //
 // Memory for capacity C: C nodes of 8 bytes, the sketch's 4 bytes an entry
