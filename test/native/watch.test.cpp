@@ -4,6 +4,7 @@
 // deactivation of the wrapper, close, and snapshot consistency.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <string>
@@ -575,6 +576,100 @@ TEST_CASE("watch: a map that evicts logs its victims; the log replayed is the ma
     o.sub->close();
     tmtest::current() = saved;
   }
+}
+
+// The claim of snapshot.hpp checked against an oracle: a subscription opened
+// on the empty map, before any write, whose log replayed up to a revision R
+// is the map at R. Every snapshot, as taken and after each refresh, must
+// equal that replay at its own revision, while two writers set and delete
+// keys in every unit of the map. The invariant test above cannot see a cut
+// in the wrong place (a single writer's writes stay in order in any prefix
+// of the log); this one can: a snapshot that misses a write at or below its
+// revision, or holds one above it, differs from the replay.
+STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revision") {
+  auto m = make(cfg);
+  auto log = m->watch_log();
+  auto oracle = log->subscribe({}, 0, std::size_t{256} << 20, nullptr);
+  REQUIRE(oracle.sub);
+  std::map<std::string, std::string> model;  // the replay, up to `applied`
+  std::vector<watch_event> pending;          // logged, above `applied`
+  std::uint64_t applied = 0;
+  // Brings the model to revision r (not below the last: cuts only move on).
+  // Per key the log is in revision order and every event of a revision <= r
+  // is logged before the cut returns, so applying those in log order and
+  // keeping the rest is the replay up to r.
+  auto model_at = [&](std::uint64_t r) -> const std::map<std::string, std::string>& {
+    CHECK(r >= applied);
+    subscription::batch last;
+    std::vector<watch_event> got = drain(*oracle.sub, &last);
+    CHECK(last.st == subscription::state::ok);  // the oracle kept up
+    pending.insert(pending.end(), std::make_move_iterator(got.begin()),
+                   std::make_move_iterator(got.end()));
+    std::vector<watch_event> now, later;
+    for (watch_event& e : pending) (e.revision <= r ? now : later).push_back(std::move(e));
+    replay(now, model);
+    pending = std::move(later);
+    applied = r;
+    return model;
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<long> writes{0};
+  std::vector<std::thread> th;
+  struct joiner {  // a REQUIRE that returns early still stops the writers
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& th;
+    ~joiner() {
+      stop.store(true);
+      for (auto& x : th)
+        if (x.joinable()) x.join();
+    }
+  } join_writers{stop, th};
+  for (int t = 0; t < 2; ++t)
+    th.emplace_back([&, t] {
+      std::uint64_t x = 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(t + 1);
+      for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        // Paced, so the oracle's replay keeps up (unpaced, two writers log
+        // millions of events while one round replays the last round's).
+        const auto next = std::chrono::steady_clock::now() + std::chrono::microseconds(1);
+        while (std::chrono::steady_clock::now() < next) {
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const std::string key = "k" + num(x % 1000);
+        with_map(*m, [&](concurrent_map& c) {
+          return (x >> 32) % 4 == 0
+                     ? c.erase(key, nullptr)
+                     : c.put(key, num(static_cast<std::uint64_t>(t)) + ":" + num(i), nullptr);
+        });
+        writes.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  while (writes.load() < 2000) std::this_thread::yield();
+  auto s = snapshot::take(m);
+  REQUIRE(s);
+  CHECK(contents(*s) == model_at(s->revision()));
+  const long rounds = tmtest::scaled(1000);
+  const auto revision = [&] {
+    return with_map(*m, [](concurrent_map& c) { return c.revision(); });
+  };
+  for (long i = 0; i < rounds; ++i) {
+    // Until the writers wrote since the last cut, so every cut races them.
+    while (revision() == s->revision()) std::this_thread::yield();
+    REQUIRE(s->refresh());
+    CHECK(contents(*s) == model_at(s->revision()));
+    auto fresh = snapshot::take(m);
+    REQUIRE(fresh);
+    CHECK(contents(*fresh) == model_at(fresh->revision()));
+  }
+  stop.store(true);
+  for (auto& x : th) x.join();
+  CHECK(s->stats().events_applied >= std::uint64_t(rounds));
+  REQUIRE(s->refresh());
+  CHECK(contents(*s) == model_at(s->revision()));
+  CHECK(contents(*s) == contents(*m));
+  s->close();
+  oracle.sub->close();
 }
 
 TEST_MAIN
