@@ -204,17 +204,30 @@ TEST_CASE("watch: the ring's bound compacts; a reader behind gets the oldest rev
   CHECK(st.bytes <= change_log::min_buffer_bytes);
   CHECK(st.dropped > 0);
   CHECK(st.oldest > first_rev);
+  // The counters add up: every write appended one event; those not dropped
+  // are in the ring, whose bytes are theirs; nothing was refused yet.
+  CHECK_EQ(st.appended, std::uint64_t{200});
+  CHECK_EQ(st.events + st.dropped, std::uint64_t{200});
+  CHECK_EQ(st.bytes, st.events * (change_log::event_overhead + 2 + value.size()));
+  CHECK_EQ(st.limit, change_log::min_buffer_bytes);
+  CHECK_EQ(st.oldest, with_map(*m, [](concurrent_map& c) { return c.revision(); }) + 1 - st.events);
+  CHECK_EQ(st.compacted, std::uint64_t{0});
+  CHECK_EQ(st.subscribers, std::size_t{1});
+  CHECK_EQ(st.waking, std::size_t{0});
   std::vector<watch_event> out;
   const auto b = slow.sub->read(out, 10, false);
   CHECK(b.st == subscription::state::compacted);
   CHECK_EQ(b.oldest, st.oldest);
   CHECK(out.empty());
+  slow.sub->read(out, 10, false);  // told again: still one subscriber behind
+  CHECK_EQ(log->stats().compacted, std::uint64_t{1});
   // fromRevision: below the oldest is compacted; at it, every later event
   // is replayed.
   auto too_old = log->subscribe({}, st.oldest - 1, 0, nullptr);
   CHECK(!too_old.sub);
   CHECK(too_old.st == subscription::state::compacted);
   CHECK_EQ(too_old.oldest, st.oldest);
+  CHECK_EQ(log->stats().compacted, std::uint64_t{2});
   auto replay = log->subscribe({}, st.oldest, 0, nullptr);
   REQUIRE(replay.sub);
   const auto ev = drain(*replay.sub);
@@ -232,8 +245,10 @@ TEST_CASE("watch: fromRevision is compacted before the log started and after it 
   CHECK(early.st == subscription::state::compacted);
   CHECK_EQ(early.oldest, std::uint64_t{2});
   CHECK(!log->active());  // the failed subscribe left no wrapper behind
-  auto keep = log->subscribe({}, 0, 0, nullptr);
+  auto keep = log->subscribe({}, 0, 0, [] {});
   REQUIRE(keep.sub);
+  CHECK_EQ(log->stats().waking, std::size_t{1});  // one with a notify function
+  CHECK_EQ(log->stats().limit, change_log::default_buffer_bytes);
   with_map(*m, [](concurrent_map& c) { return c.put("b", "2", nullptr); });
   auto from2 = log->subscribe({}, 2, 0, nullptr);
   REQUIRE(from2.sub);
@@ -246,6 +261,15 @@ TEST_CASE("watch: fromRevision is compacted before the log started and after it 
   auto later = log->subscribe({}, 2, 0, nullptr);
   CHECK(later.st == subscription::state::compacted);
   CHECK_EQ(later.oldest, std::uint64_t{4});
+  // Inactive again: nothing held, no bound, no oldest; the totals stay.
+  const auto st = log->stats();
+  CHECK_EQ(st.subscribers, std::size_t{0});
+  CHECK_EQ(st.events, std::size_t{0});
+  CHECK_EQ(st.bytes, std::size_t{0});
+  CHECK_EQ(st.limit, std::size_t{0});
+  CHECK_EQ(st.oldest, std::uint64_t{0});
+  CHECK_EQ(st.appended, std::uint64_t{1});
+  CHECK_EQ(st.compacted, std::uint64_t{2});
 }
 
 TEST_CASE("watch: arm wakes once on a matching append; close wakes and ends") {

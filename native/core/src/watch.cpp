@@ -241,6 +241,8 @@ subscription::batch subscription::read(std::vector<watch_event>& out, std::size_
   if (cursor_ < l.first_) {
     b.st = state::compacted;
     b.oldest = l.compacted_ + 1;
+    if (!behind_) ++l.compacted_answers_;
+    behind_ = true;
     return b;
   }
   const std::uint64_t end = std::min(l.first_ + l.events_.size(), until);
@@ -335,6 +337,7 @@ change_log::opened change_log::subscribe(watch_filter filter, std::uint64_t from
   if (from_revision != 0 && from_revision <= compacted_) {
     o.st = subscription::state::compacted;
     o.oldest = compacted_ + 1;
+    ++compacted_answers_;
     s->closed_ = true;
     if (subs_.empty()) {
       active_ = false;
@@ -358,7 +361,15 @@ void change_log::unsubscribe(subscription* s) noexcept {
   auto it = std::find(subs_.begin(), subs_.end(), s);
   if (it == subs_.end()) return;
   subs_.erase(it);
-  if (!subs_.empty() || closed_) return;
+  if (closed_) return;
+  if (!subs_.empty()) {
+    // The bound is the largest an open subscription asked for: it may
+    // shrink, and the ring with it.
+    limit_ = min_buffer_bytes;
+    for (const subscription* o : subs_) limit_ = std::max(limit_, o->buffer_bytes_);
+    trim_locked();
+    return;
+  }
   // The last one: swap the plain pointer back and forget the ring; wrapped
   // writes still in flight append to an inactive log, which drops them.
   active_ = false;
@@ -407,9 +418,12 @@ change_log::counters change_log::stats() const {
   c.appended = appended_;
   c.dropped = dropped_;
   c.oldest = active_ ? compacted_ + 1 : 0;
+  c.compacted = compacted_answers_;
+  c.events = events_.size();
   c.bytes = bytes_;
   c.limit = active_ ? limit_ : 0;
   c.subscribers = subs_.size();
+  for (const subscription* s : subs_) c.waking += s->notify_ != nullptr;
   return c;
 }
 

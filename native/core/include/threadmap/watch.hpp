@@ -72,7 +72,9 @@
 // activation's synchronize waits for them before it reads its start.
 //
 // THE RING AND ITS BOUND. One ring per map, bounded in bytes (the largest
-// `buffer_bytes` any open subscription asked for, at least min_buffer_bytes):
+// `buffer_bytes` any open subscription asked for, at least min_buffer_bytes;
+// when the subscription that asked for most closes, the bound falls and the
+// oldest events go at once):
 // when an append would pass the bound, the oldest events go, and
 // `compacted` rises to the largest revision dropped. Every event with a
 // revision above `compacted` is therefore in the ring (or not yet appended):
@@ -179,6 +181,7 @@ class subscription {
   std::size_t buffer_bytes_ = 0;
   bool armed_ = false;
   bool closed_ = false;
+  bool behind_ = false;  // told `compacted` once (counted in the log's stats)
   std::function<void()> notify_;
 };
 
@@ -233,13 +236,21 @@ class change_log : public std::enable_shared_from_this<change_log> {
   bool active() const noexcept;
   /// The ring position after its newest event (no lock but the ring's).
   std::uint64_t end() const noexcept;
+  /// What the log holds and has done (map.stats().watch): one read under
+  /// the ring's lock, nothing counted on a write that the append did not
+  /// already touch.
   struct counters {
     std::uint64_t appended = 0;   // events appended since the map was made
-    std::uint64_t dropped = 0;    // events pushed out by the bound
+    std::uint64_t dropped = 0;    // events pushed out by the bound, or forgotten (L1)
     std::uint64_t oldest = 0;     // oldest revision available (0: inactive)
+    std::uint64_t compacted = 0;  // compacted answers given: subscribes refused, and
+                                  // subscriptions found behind (each counted once)
+    std::size_t events = 0;       // events in the ring now
     std::size_t bytes = 0;        // the ring's bytes now
-    std::size_t limit = 0;        // its bound now
+    std::size_t limit = 0;        // its bound now (0: inactive)
     std::size_t subscribers = 0;  // open subscriptions
+    std::size_t waking = 0;       // of which have a notify function (the binding's
+                                  // watches; a snapshot's has none)
   };
   counters stats() const;
 
@@ -277,7 +288,7 @@ class change_log : public std::enable_shared_from_this<change_log> {
   std::uint64_t compacted_ = 0;  // every event above it is in the ring
   std::size_t bytes_ = 0;
   std::size_t limit_ = default_buffer_bytes;
-  std::uint64_t appended_ = 0, dropped_ = 0;
+  std::uint64_t appended_ = 0, dropped_ = 0, compacted_answers_ = 0;
   std::vector<subscription*> subs_;
   bool active_ = false;
   bool closed_ = false;
