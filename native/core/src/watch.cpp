@@ -58,7 +58,12 @@ class victim_log final : public detail::eviction_sink {
   victim_log(const victim_log&) = delete;
   victim_log& operator=(const victim_log&) = delete;
 
+  /// Whether the write removed any victim (then it drew more revisions
+  /// than its own).
+  bool any() const noexcept { return any_; }
+
   void evicted(bytes key, std::uint64_t revision) noexcept override {
+    any_ = true;
     try {
       pending_.emplace_back(std::string(key), revision);
     } catch (...) {
@@ -87,6 +92,7 @@ class victim_log final : public detail::eviction_sink {
   rw_spinlock& own_;
   std::vector<std::pair<std::string, std::uint64_t>> pending_;
   std::uint64_t lost_ = 0;
+  bool any_ = false;
 };
 
 // The wrapper the shared_map hands out while the map is watched: forwards
@@ -120,26 +126,30 @@ class watched_map final : public concurrent_map {
   status put(bytes key, bytes value, std::string* old) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.put(key, value, old); });
-    if (changed(st)) logged_set(key, &value);
+    bool victims = false;
+    const status st = evicting(held, victims, [&] { return m_.put(key, value, old); });
+    if (changed(st)) logged_set(key, &value, victims);
     return st;
   }
   status put_if_absent(bytes key, bytes value, std::string* existing) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.put_if_absent(key, value, existing); });
-    if (st == status::inserted) logged_set(key, &value);
+    bool victims = false;
+    const status st =
+        evicting(held, victims, [&] { return m_.put_if_absent(key, value, existing); });
+    if (st == status::inserted) logged_set(key, &value, victims);
     return st;
   }
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
                          std::string* current) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st =
-        evicting(held, [&] { return m_.compare_and_set(key, expected, desired, current); });
+    bool victims = false;
+    const status st = evicting(held, victims,
+                               [&] { return m_.compare_and_set(key, expected, desired, current); });
     if (changed(st)) {
       if (desired)
-        logged_set(key, desired);
+        logged_set(key, desired, victims);
       else
         log_.append(event_kind::erase, key, {}, detail::revision_clock::last_drawn());
     }
@@ -148,7 +158,8 @@ class watched_map final : public concurrent_map {
   status erase(bytes key, std::string* old) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.erase(key, old); });
+    bool victims = false;
+    const status st = evicting(held, victims, [&] { return m_.erase(key, old); });
     if (st == status::ok)
       log_.append(event_kind::erase, key, {}, detail::revision_clock::last_drawn());
     return st;
@@ -156,8 +167,10 @@ class watched_map final : public concurrent_map {
   status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.add(key, kind, delta, prefix, result); });
-    if (changed(st)) logged_set(key, nullptr);
+    bool victims = false;
+    const status st =
+        evicting(held, victims, [&] { return m_.add(key, kind, delta, prefix, result); });
+    if (changed(st)) logged_set(key, nullptr, victims);
     return st;
   }
   void clear() override {
@@ -174,16 +187,26 @@ class watched_map final : public concurrent_map {
   // Runs the strategy's write with this thread's victims going to the log;
   // they are appended when it returns (or throws), before its own event.
   template <class Write>
-  status evicting(rw_spinlock& held, Write&& write) {
+  status evicting(rw_spinlock& held, bool& any, Write&& write) {
     victim_log victims(log_, held);
-    return write();
+    const status st = write();
+    any = victims.any();
+    return st;
   }
 
   // The entry as the write left it: no other write of the key can run while
   // its lock is held. `value` is the bytes the write stored when known (add
-  // computes its own); the revision is always read back, because a write
-  // that evicts may draw more revisions after its own.
-  void logged_set(bytes key, const bytes* value) {
+  // computes its own). Its revision is the last this thread drew (each
+  // strategy's write draws last the revision it publishes, as for deletes)
+  // unless the write evicted: then it may have drawn victims' revisions
+  // after its own, and the entry is read back (peek: no use counted), as it
+  // is for add's value. The read-back is a second lookup and stripe
+  // section per write, which the common case does without.
+  void logged_set(bytes key, const bytes* value, bool victims) {
+    if (value && !victims) {
+      log_.append(event_kind::set, key, *value, detail::revision_clock::last_drawn());
+      return;
+    }
     std::uint64_t rev = 0;
     std::string stored;
     bool found;

@@ -29,17 +29,18 @@
 // hold all of them at once beside the strategy's own stripe locks, more
 // than ThreadSanitizer's deadlock detector can track as mutexes)
 // from before the strategy's write to after its append, so two writes of k
-// cannot interleave their write and append (L2), and the wrapper reads the
-// entry back under that lock (peek with its revision: a get would count as
-// a use in a map that evicts) to learn the exact
-// value and revision the write produced (L3). A delete stores its revision
-// nowhere, so the wrapper reads it from revision_clock::last_drawn(), the
-// revision the calling thread drew last, which is the delete's own (each
-// strategy's write draws last the revision it publishes: a failed CAS draws
-// again). clear() takes every key lock, so it has no write in flight beside
-// it: the lockfree and ordered clear exception of revision.hpp (a late write
-// into the old generation with a revision above the clear's) cannot happen
-// while watched.
+// cannot interleave their write and append (L2). The event's revision is
+// revision_clock::last_drawn(), the revision the calling thread drew last,
+// which is the write's own (each strategy's write draws last the revision
+// it publishes: a failed CAS draws again), and its value the bytes the
+// write was given (L3); so a set, like a delete, which stores its revision
+// nowhere, costs no second lookup. Two writes are read back under the key
+// lock instead (peek with its revision: a get would count as a use in a
+// map that evicts): add, whose value the strategy computes, and a write
+// that evicted, which may have drawn its victims' revisions after its own. clear() takes every key
+// lock, so it has no write in flight beside it: the lockfree and ordered clear exception of
+// revision.hpp (a late write into the old generation with a revision above the clear's) cannot
+// happen while watched.
 //
 // EVICTIONS. A write of key J in a map that evicts may remove other keys
 // (victims) inside it, under J's stripe lock. A victim K's event must be
@@ -98,10 +99,10 @@
 // function, which never blocks nor re-enters the log) and disarms it.
 //
 // COST. Unwatched: none (see above). Watched: a wrapped write takes a key
-// lock, reads its entry back once, copies key and value into the ring and
-// takes the ring's mutex; each armed subscription's filter is tested once
-// per append. docs/benchmarks.md ("Watch") has the figures with 0, 1 and 8
-// watchers.
+// lock, copies key and value into the ring and takes the ring's mutex (and
+// reads its entry back when it is an add or evicted); each armed
+// subscription's filter is tested once per append. docs/benchmarks.md ("Watch") has the figures
+// with 0, 1 and 8 watchers.
 #pragma once
 
 #include <atomic>
