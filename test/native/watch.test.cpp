@@ -673,7 +673,7 @@ STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revi
   auto s = snapshot::take(m);
   REQUIRE(s);
   CHECK(contents(*s) == model_at(s->revision()));
-  const long rounds = tmtest::scaled(1000);
+  const long rounds = tmtest::scaled(200);
   const auto revision = [&] {
     return with_map(*m, [](concurrent_map& c) { return c.revision(); });
   };
