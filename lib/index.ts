@@ -49,7 +49,7 @@ export type {
 } from './types'
 export { numa } from './numa'
 export type { FetchMethod, FetchMethodOptions, FetchOptions } from './fetch'
-export type { EvictionName, EvictionStats, EvictOption, LoadStats } from './native'
+export type { EvictionName, EvictionStats, EvictOption, LoadStats, WatchStats } from './native'
 export { Snapshot, type SnapshotOptions, type SnapshotStats } from './snapshot'
 export { WATCH_EVENT_TYPES, WatchCompactedError, Watcher, type WatchEvent, type WatchEventType, type WatchOptions } from './watch'
 export type * from './numa'

@@ -163,12 +163,36 @@ export interface NativeStats {
   /** Maps with a ttl: expired entries reclaimed (by writes' sweeps, writes of their key, purgeStale). */
   expirations: number
   eviction: EvictionStats
+  /** The map's change log (watch and snapshots); zeros when nothing watches it. */
+  watch: WatchStats
   /**
    * This thread's read cache of the map (lib/index.ts adds it; absent
    * without the readCache option): its size limit, entries, and the gets it
    * answered from a cached value (hits) or with a fresh one (misses).
    */
   readCache?: { limit: number; size: number; hits: number; misses: number }
+}
+
+/** stats().watch: the map's change log (threadmap::change_log::counters), for every thread. */
+export interface WatchStats {
+  /** Open watches (map.watch), in every thread. */
+  watchers: number
+  /** Open snapshots (each keeps the map watched). */
+  snapshots: number
+  /** The event buffer's bound: the largest bufferBytes an open watch or snapshot asked for (0: not watched). */
+  bufferBytes: number
+  /** Bytes the buffered events take now (counted against bufferBytes). */
+  bytes: number
+  /** Events buffered now. */
+  events: number
+  /** The oldest revision a new watch can start from (fromRevision); 0 while not watched. */
+  oldestRevision: number
+  /** Events logged since the map was made. */
+  appended: number
+  /** Events the bound pushed out (or that could not be kept: out of memory). */
+  dropped: number
+  /** WatchCompactedErrors given: watches that fell behind (once each) and fromRevision refused; a snapshot that fell behind counts here too (it copies again). */
+  compactedErrors: number
 }
 
 /** stats().loads: fetch's loads since the map was made, over every thread. */

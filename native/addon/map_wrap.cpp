@@ -20,6 +20,7 @@
 #include "numa_wrap.hpp"
 #include "range_wrap.hpp"
 #include "threadmap/epoch.hpp"
+#include "watch_wrap.hpp"
 
 namespace threadmap::addon {
 
@@ -711,6 +712,7 @@ napi_value NativeMap::Stats(const call& c, scratch&) {
   o.Set("maxMemory", Napi::Number::New(env, static_cast<double>(shared_->opts().max_memory)));
   o.Set("numa", numa_stats(env, shared_->opts().numa_policy, st.strategy, placement));
   o.Set("loads", load_stats_object(env, shared_->loads().stats()));
+  o.Set("watch", watch_stats_object(env, *shared_));
   // The cache (issue 15): zero, and policy 'none', in maps that do not evict.
   const auto num = [&](double v) { return Napi::Number::New(env, v); };
   o.Set("hits", num(static_cast<double>(st.hits)));

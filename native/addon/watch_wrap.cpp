@@ -382,6 +382,23 @@ napi_value thunk(napi_env env, napi_callback_info cbinfo) {
 
 }  // namespace
 
+Napi::Object watch_stats_object(Napi::Env env, const shared_map& m) {
+  change_log::counters c;
+  if (std::shared_ptr<change_log> log = m.watch_log_if_made()) c = log->stats();
+  const auto num = [&](auto v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("watchers", num(c.waking));
+  o.Set("snapshots", num(c.subscribers - c.waking));
+  o.Set("bufferBytes", num(c.limit));
+  o.Set("bytes", num(c.bytes));
+  o.Set("events", num(c.events));
+  o.Set("oldestRevision", num(c.oldest));
+  o.Set("appended", num(c.appended));
+  o.Set("dropped", num(c.dropped));
+  o.Set("compactedErrors", num(c.compacted));
+  return o;
+}
+
 void export_watch(Napi::Env env, Napi::Object exports) {
   auto* we = new watch_env;
   we->env = env;

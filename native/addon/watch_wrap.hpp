@@ -36,9 +36,14 @@
 #pragma once
 
 #include "common.hpp"  // first: it configures napi.h
+#include "threadmap/registry.hpp"
 
 namespace threadmap::addon {
 
 void export_watch(Napi::Env env, Napi::Object exports);
+
+/// map.stats().watch: the map's change log as change_log::stats() reads it
+/// (all zeros for a map never watched). NativeMap::Stats calls it.
+Napi::Object watch_stats_object(Napi::Env env, const shared_map& m);
 
 }  // namespace threadmap::addon

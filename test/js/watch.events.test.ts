@@ -102,6 +102,56 @@ describe.each(STRATEGIES)('watch on %s', (strategy) => {
     map.close()
   })
 
+  test('stats().watch: watchers, snapshots, the buffer, its oldest revision, drops and compacted errors', async () => {
+    const map = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy })
+    const zero = {
+      watchers: 0,
+      snapshots: 0,
+      bufferBytes: 0,
+      bytes: 0,
+      events: 0,
+      oldestRevision: 0,
+      appended: 0,
+      dropped: 0,
+      compactedErrors: 0,
+    }
+    expect(map.stats().watch).toEqual(zero)
+    map.set('before', 'x') // not watched: not logged
+    const a = map.watch({ bufferBytes: 8192 })
+    const b = map.watch({ key: 'k1' }) // the default buffer, 8 MiB
+    const s = map.snapshot({ bufferBytes: 4096 })
+    expect(map.stats().watch).toEqual({
+      ...zero,
+      watchers: 2,
+      snapshots: 1,
+      bufferBytes: 8 << 20,
+      oldestRevision: map.revision + 1,
+    })
+    const value = 'v'.repeat(100)
+    for (let i = 0; i < 200; i++) map.set(`k${i % 10}`, value)
+    let st = map.stats().watch
+    expect(st).toMatchObject({ appended: 200, events: 200, dropped: 0, oldestRevision: map.revision - 199 })
+    expect(st.bytes).toBeGreaterThan(200 * value.length)
+    b.close() // the largest buffer goes: the bound falls to a's, and the oldest events go
+    st = map.stats().watch
+    expect(st.watchers).toBe(1)
+    expect(st.bufferBytes).toBe(8192)
+    expect(st.bytes).toBeLessThanOrEqual(8192)
+    expect(st.dropped).toBeGreaterThan(0)
+    expect(st.events + st.dropped).toBe(200)
+    expect(st.oldestRevision).toBe(map.revision + 1 - st.events)
+    await expect(a.next()).rejects.toThrow(WatchCompactedError) // a had read none of them
+    expect(map.stats().watch).toMatchObject({ watchers: 0, snapshots: 1, bufferBytes: 4096, compactedErrors: 1 })
+    s.refresh() // behind as well: copies the map again, and counts
+    expect(s.stats().fullCopies).toBe(2)
+    expect(map.stats().watch.compactedErrors).toBe(2)
+    s.close() // not watched any more: nothing held; the totals stay
+    const end = map.stats().watch
+    expect({ ...end, dropped: 0 }).toEqual({ ...zero, appended: 200, compactedErrors: 2 })
+    expect(end.dropped).toBeGreaterThanOrEqual(st.dropped)
+    map.close()
+  })
+
   test('closing the map ends every watch', async () => {
     const map = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy })
     const w = map.watch({ ref: true })
@@ -137,6 +187,7 @@ describe('watch: bad input is a TypeError or RangeError that changes nothing', (
     // Nothing changed: no revision drawn, and the map is not left watched
     // (a watch from the next revision is the oldest one can ask for).
     expect(map.revision).toBe(rev)
+    expect(map.stats().watch.watchers).toBe(0)
     expect(() => map.watch({ fromRevision: rev })).toThrow(WatchCompactedError)
   })
   test('the event type names are the core\'s', () => {

@@ -4,6 +4,7 @@
 // deactivation of the wrapper, close, and snapshot consistency.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <string>
@@ -203,17 +204,30 @@ TEST_CASE("watch: the ring's bound compacts; a reader behind gets the oldest rev
   CHECK(st.bytes <= change_log::min_buffer_bytes);
   CHECK(st.dropped > 0);
   CHECK(st.oldest > first_rev);
+  // The counters add up: every write appended one event; those not dropped
+  // are in the ring, whose bytes are theirs; nothing was refused yet.
+  CHECK_EQ(st.appended, std::uint64_t{200});
+  CHECK_EQ(st.events + st.dropped, std::uint64_t{200});
+  CHECK_EQ(st.bytes, st.events * (change_log::event_overhead + 2 + value.size()));
+  CHECK_EQ(st.limit, change_log::min_buffer_bytes);
+  CHECK_EQ(st.oldest, with_map(*m, [](concurrent_map& c) { return c.revision(); }) + 1 - st.events);
+  CHECK_EQ(st.compacted, std::uint64_t{0});
+  CHECK_EQ(st.subscribers, std::size_t{1});
+  CHECK_EQ(st.waking, std::size_t{0});
   std::vector<watch_event> out;
   const auto b = slow.sub->read(out, 10, false);
   CHECK(b.st == subscription::state::compacted);
   CHECK_EQ(b.oldest, st.oldest);
   CHECK(out.empty());
+  slow.sub->read(out, 10, false);  // told again: still one subscriber behind
+  CHECK_EQ(log->stats().compacted, std::uint64_t{1});
   // fromRevision: below the oldest is compacted; at it, every later event
   // is replayed.
   auto too_old = log->subscribe({}, st.oldest - 1, 0, nullptr);
   CHECK(!too_old.sub);
   CHECK(too_old.st == subscription::state::compacted);
   CHECK_EQ(too_old.oldest, st.oldest);
+  CHECK_EQ(log->stats().compacted, std::uint64_t{2});
   auto replay = log->subscribe({}, st.oldest, 0, nullptr);
   REQUIRE(replay.sub);
   const auto ev = drain(*replay.sub);
@@ -231,8 +245,10 @@ TEST_CASE("watch: fromRevision is compacted before the log started and after it 
   CHECK(early.st == subscription::state::compacted);
   CHECK_EQ(early.oldest, std::uint64_t{2});
   CHECK(!log->active());  // the failed subscribe left no wrapper behind
-  auto keep = log->subscribe({}, 0, 0, nullptr);
+  auto keep = log->subscribe({}, 0, 0, [] {});
   REQUIRE(keep.sub);
+  CHECK_EQ(log->stats().waking, std::size_t{1});  // one with a notify function
+  CHECK_EQ(log->stats().limit, change_log::default_buffer_bytes);
   with_map(*m, [](concurrent_map& c) { return c.put("b", "2", nullptr); });
   auto from2 = log->subscribe({}, 2, 0, nullptr);
   REQUIRE(from2.sub);
@@ -245,6 +261,15 @@ TEST_CASE("watch: fromRevision is compacted before the log started and after it 
   auto later = log->subscribe({}, 2, 0, nullptr);
   CHECK(later.st == subscription::state::compacted);
   CHECK_EQ(later.oldest, std::uint64_t{4});
+  // Inactive again: nothing held, no bound, no oldest; the totals stay.
+  const auto st = log->stats();
+  CHECK_EQ(st.subscribers, std::size_t{0});
+  CHECK_EQ(st.events, std::size_t{0});
+  CHECK_EQ(st.bytes, std::size_t{0});
+  CHECK_EQ(st.limit, std::size_t{0});
+  CHECK_EQ(st.oldest, std::uint64_t{0});
+  CHECK_EQ(st.appended, std::uint64_t{1});
+  CHECK_EQ(st.compacted, std::uint64_t{2});
 }
 
 TEST_CASE("watch: arm wakes once on a matching append; close wakes and ends") {
@@ -575,6 +600,100 @@ TEST_CASE("watch: a map that evicts logs its victims; the log replayed is the ma
     o.sub->close();
     tmtest::current() = saved;
   }
+}
+
+// The claim of snapshot.hpp checked against an oracle: a subscription opened
+// on the empty map, before any write, whose log replayed up to a revision R
+// is the map at R. Every snapshot, as taken and after each refresh, must
+// equal that replay at its own revision, while two writers set and delete
+// keys in every unit of the map. The invariant test above cannot see a cut
+// in the wrong place (a single writer's writes stay in order in any prefix
+// of the log); this one can: a snapshot that misses a write at or below its
+// revision, or holds one above it, differs from the replay.
+STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revision") {
+  auto m = make(cfg);
+  auto log = m->watch_log();
+  auto oracle = log->subscribe({}, 0, std::size_t{256} << 20, nullptr);
+  REQUIRE(oracle.sub);
+  std::map<std::string, std::string> model;  // the replay, up to `applied`
+  std::vector<watch_event> pending;          // logged, above `applied`
+  std::uint64_t applied = 0;
+  // Brings the model to revision r (not below the last: cuts only move on).
+  // Per key the log is in revision order and every event of a revision <= r
+  // is logged before the cut returns, so applying those in log order and
+  // keeping the rest is the replay up to r.
+  auto model_at = [&](std::uint64_t r) -> const std::map<std::string, std::string>& {
+    CHECK(r >= applied);
+    subscription::batch last;
+    std::vector<watch_event> got = drain(*oracle.sub, &last);
+    CHECK(last.st == subscription::state::ok);  // the oracle kept up
+    pending.insert(pending.end(), std::make_move_iterator(got.begin()),
+                   std::make_move_iterator(got.end()));
+    std::vector<watch_event> now, later;
+    for (watch_event& e : pending) (e.revision <= r ? now : later).push_back(std::move(e));
+    replay(now, model);
+    pending = std::move(later);
+    applied = r;
+    return model;
+  };
+  std::atomic<bool> stop{false};
+  std::atomic<long> writes{0};
+  std::vector<std::thread> th;
+  struct joiner {  // a REQUIRE that returns early still stops the writers
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& th;
+    ~joiner() {
+      stop.store(true);
+      for (auto& x : th)
+        if (x.joinable()) x.join();
+    }
+  } join_writers{stop, th};
+  for (int t = 0; t < 2; ++t)
+    th.emplace_back([&, t] {
+      std::uint64_t x = 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(t + 1);
+      for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        // Paced, so the oracle's replay keeps up (unpaced, two writers log
+        // millions of events while one round replays the last round's).
+        const auto next = std::chrono::steady_clock::now() + std::chrono::microseconds(1);
+        while (std::chrono::steady_clock::now() < next) {
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const std::string key = "k" + num(x % 1000);
+        with_map(*m, [&](concurrent_map& c) {
+          return (x >> 32) % 4 == 0
+                     ? c.erase(key, nullptr)
+                     : c.put(key, num(static_cast<std::uint64_t>(t)) + ":" + num(i), nullptr);
+        });
+        writes.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  while (writes.load() < 2000) std::this_thread::yield();
+  auto s = snapshot::take(m);
+  REQUIRE(s);
+  CHECK(contents(*s) == model_at(s->revision()));
+  const long rounds = tmtest::scaled(200);
+  const auto revision = [&] {
+    return with_map(*m, [](concurrent_map& c) { return c.revision(); });
+  };
+  for (long i = 0; i < rounds; ++i) {
+    // Until the writers wrote since the last cut, so every cut races them.
+    while (revision() == s->revision()) std::this_thread::yield();
+    REQUIRE(s->refresh());
+    CHECK(contents(*s) == model_at(s->revision()));
+    auto fresh = snapshot::take(m);
+    REQUIRE(fresh);
+    CHECK(contents(*fresh) == model_at(fresh->revision()));
+  }
+  stop.store(true);
+  for (auto& x : th) x.join();
+  CHECK(s->stats().events_applied >= std::uint64_t(rounds));
+  REQUIRE(s->refresh());
+  CHECK(contents(*s) == model_at(s->revision()));
+  CHECK(contents(*s) == contents(*m));
+  s->close();
+  oracle.sub->close();
 }
 
 TEST_MAIN

@@ -1,6 +1,7 @@
 // The watch suite's helper threads: `consume` opens `watchers` watches on the
 // map and reads every event until told to stop; `write` sets random keys
-// until told to stop (the snapshot part's two writers).
+// until told to stop (the snapshot part's two writers) and reports the
+// longest single set.
 import { parentPort, workerData } from 'node:worker_threads'
 
 import { loadThreadMap } from '../lib/threadmap.mjs'
@@ -25,12 +26,21 @@ if (role === 'consume') {
   )
   parentPort.postMessage({ type: 'result', events })
 } else {
+  // Also the longest time one set took (a stall: the snapshot's barrier or
+  // a stripe being copied, or the scheduler), timed per set.
   let n = 0
   let x = 12345
+  // flag[1]: 0 before the snapshot, 1 while it is taken; one figure each,
+  // so the scheduler's own stalls (before) stand beside the snapshot's.
+  const longest = [0, 0]
   parentPort.postMessage({ type: 'ready' })
   while (Atomics.load(flag, 0) === 0) {
     x = (x * 1103515245 + 12345) & 0x7fffffff
+    const phase = Atomics.load(flag, 1)
+    const t = performance.now()
     map.set(`k${x % keys}`, n++)
+    const d = performance.now() - t
+    if (d > longest[phase]) longest[phase] = d
   }
-  parentPort.postMessage({ type: 'result', writes: n })
+  parentPort.postMessage({ type: 'result', writes: n, longestBeforeMs: longest[0], longestMs: longest[1] })
 }

@@ -5,17 +5,21 @@
 //   writes    ns per map.set on the main thread (10,000 string keys, number
 //             values, --watch-writes sets per round) with 0, 1 and 8
 //             watchers, consumed in one worker thread (which on a 2-core
-//             machine also takes CPU from the writer), and with
+//             machine also takes CPU from the writer: on Linux the writer
+//             thread's own CPU time and run-queue wait are shown too), and with
 //             --watch-baseline=DIST the same with no watcher on another
 //             build (the dist/index.js of a checkout without watch)
 //   snapshot  ms to take a snapshot of --watch-size entries while two worker
-//             threads set random keys without pause; with the writers
-//             stopped, ms to refresh() after 1,000 changes against ms for a
-//             fresh snapshot() (the full copy)
+//             threads set random keys without pause, and the longest single
+//             set either writer saw meanwhile, beside the longest in the
+//             50 ms before (the scheduler's share); with the writers stopped, ms to
+//             refresh() after 1,000 changes against ms for a fresh
+//             snapshot() (the full copy)
 //
 // Configurations alternate round by round (--watch-rounds); each figure is
 // the median with the range over the rounds.
 
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
@@ -32,12 +36,41 @@ function spread(xs) {
   return { median, min: s[0], max: s[s.length - 1] }
 }
 
-function timeWrites(map, writes) {
+// This thread's time on a CPU and waiting for one, in ns (Linux: the
+// kernel's schedstat of the thread; null elsewhere). On a machine with as
+// many busy threads as cores, a watcher's consumer takes CPU from the
+// writer, and the wall time per set says more about the scheduler than
+// about the write: the writer's own CPU time is the write's cost.
+function schedstat() {
+  try {
+    const [run, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number)
+    return { run, wait }
+  } catch {
+    return null
+  }
+}
+
+// The timed loop, compiled once per configuration: with one loop for all,
+// its map.set call site sees the baseline build's ThreadMap class and this
+// one's, so whichever ran first is timed monomorphic and the other not,
+// which made the baseline look faster in this process than it was in a
+// process of its own (docs/benchmarks.md, watch section).
+const setLoop = () => new Function('map', 'keys', 'n', 'm', 'for (let i = 0; i < n; i++) map.set(keys[(i * 7919) % m], i)')
+
+function timeWrites(map, writes, loop) {
   const keys = Array.from({ length: WRITE_KEYS }, (_, i) => `k${i}`)
   for (let i = 0; i < 2 * WRITE_KEYS; i++) map.set(keys[i % WRITE_KEYS], i) // warm
+  loop(map, keys, 2 * WRITE_KEYS, WRITE_KEYS) // warm the loop too
+  const s0 = schedstat()
   const t0 = performance.now()
-  for (let i = 0; i < writes; i++) map.set(keys[(i * 7919) % WRITE_KEYS], i)
-  return ((performance.now() - t0) * 1e6) / writes
+  loop(map, keys, writes, WRITE_KEYS)
+  const wall = ((performance.now() - t0) * 1e6) / writes
+  const s1 = schedstat()
+  return {
+    wall,
+    cpu: s0 && s1 ? (s1.run - s0.run) / writes : null,
+    wait: s0 && s1 ? (s1.wait - s0.wait) / writes : null,
+  }
 }
 
 async function withConsumer(map, watchers, fn) {
@@ -68,17 +101,30 @@ export async function runWatch(opts, record, bar) {
     ['8 watchers', ThreadMap, 8],
   ]
   const writes = new Map(configs.map(([name]) => [name, []]))
+  const loops = new Map(configs.map(([name]) => [name, setLoop()]))
   for (let round = 0; round < opts.watchRounds; round++) {
     for (const [name, Ctor, watchers] of configs) {
       bar.label(`watch: round ${round + 1}, writes with ${name}`)
       const map = new Ctor(null, { keys: 'string', values: 'number', strategy })
-      writes.get(name).push(await withConsumer(map, watchers, () => timeWrites(map, opts.watchWrites)))
+      writes.get(name).push(await withConsumer(map, watchers, () => timeWrites(map, opts.watchWrites, loops.get(name))))
       map.close()
       bar.tick(`watch: ${name}`)
     }
   }
   for (const [name, xs] of writes) {
-    record({ suite: 'watch', part: 'writes', impl: name, strategy, keys: WRITE_KEYS, writes: opts.watchWrites, nsPerSet: spread(xs) })
+    const cpu = xs.every((x) => x.cpu !== null) ? spread(xs.map((x) => x.cpu)) : null
+    const wait = xs.every((x) => x.wait !== null) ? spread(xs.map((x) => x.wait)) : null
+    record({
+      suite: 'watch',
+      part: 'writes',
+      impl: name,
+      strategy,
+      keys: WRITE_KEYS,
+      writes: opts.watchWrites,
+      nsPerSet: spread(xs.map((x) => x.wall)),
+      cpuNsPerSet: cpu,
+      waitNsPerSet: wait,
+    })
   }
 
   const size = opts.watchSize
@@ -95,20 +141,32 @@ export async function runWatch(opts, record, bar) {
   const copy = []
   let writesDuring = 0
   let retries = 0
+  const stalls = [] // per round, the longest single set of either writer while the snapshot is taken
+  const calm = [] // and in the 50 ms before it
   for (let round = 0; round < opts.watchRounds; round++) {
     bar.label(`watch: round ${round + 1}, snapshot of ${size} under 2 writers`)
-    const stop = new SharedArrayBuffer(4)
+    const stop = new SharedArrayBuffer(8) // [stop, snapshot being taken]
     const ws = [0, 1].map(() => new Worker(thread, { workerData: { role: 'write', handle: map.handle(), keys: size, stop } }))
     const done = ws.map((w) => message(w, 'result'))
     const exits = ws.map((w) => new Promise((resolve) => w.once('exit', resolve)))
     await Promise.all(ws.map((w) => message(w, 'ready')))
     await new Promise((r) => setTimeout(r, 50))
+    Atomics.store(new Int32Array(stop), 1, 1)
     let t0 = performance.now()
     const s = map.snapshot()
     take.push(performance.now() - t0)
     retries += s.stats().retries
     Atomics.store(new Int32Array(stop), 0, 1)
-    for (const d of done) writesDuring += (await d).writes
+    let longest = 0
+    let before = 0
+    for (const d of done) {
+      const r = await d
+      writesDuring += r.writes
+      longest = Math.max(longest, r.longestMs)
+      before = Math.max(before, r.longestBeforeMs)
+    }
+    stalls.push(longest)
+    calm.push(before)
     await Promise.all(exits)
     s.refresh()
     for (let i = 0; i < CHANGES; i++) map.set(`k${(i * 997 + round) % size}`, -i)
@@ -136,6 +194,8 @@ export async function runWatch(opts, record, bar) {
     copyMs: spread(copy),
     writesDuring,
     retries,
+    longestSetMs: spread(stalls),
+    longestSetBeforeMs: spread(calm),
   })
 }
 
@@ -147,13 +207,19 @@ export function watchTable(results) {
   const w = results.filter((r) => r.part === 'writes')
   if (w.length) {
     rows.push(`watch: ns per set, ${w[0].strategy}, ${w[0].keys} string keys, median (range) of alternated rounds`)
-    for (const r of w) rows.push(`  ${r.impl.padEnd(28)} ${fmt(r.nsPerSet)}`)
+    rows.push(`  ${''.padEnd(28)} wall; the writer thread's CPU time and run-queue wait`)
+    for (const r of w) {
+      const sched = r.cpuNsPerSet ? `; cpu ${fmt(r.cpuNsPerSet)}, wait ${fmt(r.waitNsPerSet)}` : ''
+      rows.push(`  ${r.impl.padEnd(28)} ${fmt(r.nsPerSet)}${sched}`)
+    }
   }
   for (const r of results.filter((x) => x.part === 'snapshot')) {
     rows.push(`snapshot of ${r.size} entries (${r.strategy}), median (range) over rounds`)
     rows.push(`  snapshot() under 2 writing threads   ${fmt(r.snapshotMs)} ms`)
     rows.push(`  refresh() after ${r.changes} changes        ${fmt(r.refreshMs, 2)} ms`)
     rows.push(`  snapshot() again (full copy), quiet  ${fmt(r.copyMs)} ms`)
+    rows.push(`  the writers' longest single set, during  ${fmt(r.longestSetMs, 2)} ms`)
+    rows.push(`    and in the 50 ms before the snapshot   ${fmt(r.longestSetBeforeMs, 2)} ms`)
     rows.push(`  (the writers set ${r.writesDuring} keys in all rounds; copies redone for an outrun buffer: ${r.retries})`)
   }
   return rows.join('\n')

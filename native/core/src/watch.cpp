@@ -58,6 +58,10 @@ class victim_log final : public detail::eviction_sink {
   victim_log(const victim_log&) = delete;
   victim_log& operator=(const victim_log&) = delete;
 
+  /// Whether the write removed any victim (then it drew more revisions
+  /// than its own).
+  bool any() const noexcept { return any_; }
+
   void evicted(bytes key, std::uint64_t revision) noexcept override {
     keep(event_kind::evict, key, revision);
   }
@@ -81,6 +85,7 @@ class victim_log final : public detail::eviction_sink {
     std::uint64_t revision;
   };
   void keep(event_kind kind, bytes key, std::uint64_t revision) noexcept {
+    any_ = true;
     try {
       pending_.push_back({kind, std::string(key), revision});
     } catch (...) {
@@ -98,6 +103,7 @@ class victim_log final : public detail::eviction_sink {
   rw_spinlock& own_;
   std::vector<victim> pending_;
   std::uint64_t lost_ = 0;
+  bool any_ = false;
 };
 
 // The wrapper the shared_map hands out while the map is watched: forwards
@@ -134,8 +140,9 @@ class watched_map final : public concurrent_map {
   status put(bytes key, bytes value, std::string* old) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.put(key, value, old); });
-    if (changed(st)) logged_set(key, &value);
+    bool victims = false;
+    const status st = evicting(held, victims, [&] { return m_.put(key, value, old); });
+    if (changed(st)) logged_set(key, &value, victims);
     return st;
   }
   status put_for(bytes key, bytes value, std::string* old, std::uint64_t ttl_ms) override {
@@ -165,19 +172,22 @@ class watched_map final : public concurrent_map {
   status put_if_absent(bytes key, bytes value, std::string* existing) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.put_if_absent(key, value, existing); });
-    if (st == status::inserted) logged_set(key, &value);
+    bool victims = false;
+    const status st =
+        evicting(held, victims, [&] { return m_.put_if_absent(key, value, existing); });
+    if (st == status::inserted) logged_set(key, &value, victims);
     return st;
   }
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
                          std::string* current) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st =
-        evicting(held, [&] { return m_.compare_and_set(key, expected, desired, current); });
+    bool victims = false;
+    const status st = evicting(held, victims,
+                               [&] { return m_.compare_and_set(key, expected, desired, current); });
     if (changed(st)) {
       if (desired)
-        logged_set(key, desired);
+        logged_set(key, desired, victims);
       else
         log_.append(event_kind::erase, key, {}, detail::revision_clock::last_drawn());
     }
@@ -186,7 +196,8 @@ class watched_map final : public concurrent_map {
   status erase(bytes key, std::string* old) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.erase(key, old); });
+    bool victims = false;
+    const status st = evicting(held, victims, [&] { return m_.erase(key, old); });
     if (st == status::ok)
       log_.append(event_kind::erase, key, {}, detail::revision_clock::last_drawn());
     return st;
@@ -194,8 +205,10 @@ class watched_map final : public concurrent_map {
   status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.add(key, kind, delta, prefix, result); });
-    if (changed(st)) logged_set(key, nullptr);
+    bool victims = false;
+    const status st =
+        evicting(held, victims, [&] { return m_.add(key, kind, delta, prefix, result); });
+    if (changed(st)) logged_set(key, nullptr, victims);
     return st;
   }
   void clear() override {
@@ -212,16 +225,26 @@ class watched_map final : public concurrent_map {
   // Runs the strategy's write with this thread's victims going to the log;
   // they are appended when it returns (or throws), before its own event.
   template <class Write>
-  status evicting(rw_spinlock& held, Write&& write) {
+  status evicting(rw_spinlock& held, bool& any, Write&& write) {
     victim_log victims(log_, held);
-    return write();
+    const status st = write();
+    any = victims.any();
+    return st;
   }
 
   // The entry as the write left it: no other write of the key can run while
   // its lock is held. `value` is the bytes the write stored when known (add
-  // computes its own); the revision is always read back, because a write
-  // that evicts may draw more revisions after its own.
-  void logged_set(bytes key, const bytes* value) {
+  // computes its own). Its revision is the last this thread drew (each
+  // strategy's write draws last the revision it publishes, as for deletes)
+  // unless the write evicted: then it may have drawn victims' revisions
+  // after its own, and the entry is read back (peek: no use counted), as it
+  // is for add's value. The read-back is a second lookup and stripe
+  // section per write, which the common case does without.
+  void logged_set(bytes key, const bytes* value, bool victims) {
+    if (value && !victims) {
+      log_.append(event_kind::set, key, *value, detail::revision_clock::last_drawn());
+      return;
+    }
     std::uint64_t rev = 0;
     std::string stored;
     bool found;
@@ -282,6 +305,8 @@ subscription::batch subscription::read(std::vector<watch_event>& out, std::size_
   if (cursor_ < l.first_) {
     b.st = state::compacted;
     b.oldest = l.compacted_ + 1;
+    if (!behind_) ++l.compacted_answers_;
+    behind_ = true;
     return b;
   }
   const std::uint64_t end = std::min(l.first_ + l.events_.size(), until);
@@ -376,6 +401,7 @@ change_log::opened change_log::subscribe(watch_filter filter, std::uint64_t from
   if (from_revision != 0 && from_revision <= compacted_) {
     o.st = subscription::state::compacted;
     o.oldest = compacted_ + 1;
+    ++compacted_answers_;
     s->closed_ = true;
     if (subs_.empty()) {
       active_ = false;
@@ -399,7 +425,15 @@ void change_log::unsubscribe(subscription* s) noexcept {
   auto it = std::find(subs_.begin(), subs_.end(), s);
   if (it == subs_.end()) return;
   subs_.erase(it);
-  if (!subs_.empty() || closed_) return;
+  if (closed_) return;
+  if (!subs_.empty()) {
+    // The bound is the largest an open subscription asked for: it may
+    // shrink, and the ring with it.
+    limit_ = min_buffer_bytes;
+    for (const subscription* o : subs_) limit_ = std::max(limit_, o->buffer_bytes_);
+    trim_locked();
+    return;
+  }
   // The last one: swap the plain pointer back and forget the ring; wrapped
   // writes still in flight append to an inactive log, which drops them.
   active_ = false;
@@ -448,9 +482,12 @@ change_log::counters change_log::stats() const {
   c.appended = appended_;
   c.dropped = dropped_;
   c.oldest = active_ ? compacted_ + 1 : 0;
+  c.compacted = compacted_answers_;
+  c.events = events_.size();
   c.bytes = bytes_;
   c.limit = active_ ? limit_ : 0;
   c.subscribers = subs_.size();
+  for (const subscription* s : subs_) c.waking += s->notify_ != nullptr;
   return c;
 }
 

@@ -30,17 +30,18 @@
 // hold all of them at once beside the strategy's own stripe locks, more
 // than ThreadSanitizer's deadlock detector can track as mutexes)
 // from before the strategy's write to after its append, so two writes of k
-// cannot interleave their write and append (L2), and the wrapper reads the
-// entry back under that lock (peek with its revision: a get would count as
-// a use in a map that evicts) to learn the exact
-// value and revision the write produced (L3). A delete stores its revision
-// nowhere, so the wrapper reads it from revision_clock::last_drawn(), the
-// revision the calling thread drew last, which is the delete's own (each
-// strategy's write draws last the revision it publishes: a failed CAS draws
-// again). clear() takes every key lock, so it has no write in flight beside
-// it: the lockfree and ordered clear exception of revision.hpp (a late write
-// into the old generation with a revision above the clear's) cannot happen
-// while watched.
+// cannot interleave their write and append (L2). The event's revision is
+// revision_clock::last_drawn(), the revision the calling thread drew last,
+// which is the write's own (each strategy's write draws last the revision
+// it publishes: a failed CAS draws again), and its value the bytes the
+// write was given (L3); so a set, like a delete, which stores its revision
+// nowhere, costs no second lookup. Two writes are read back under the key
+// lock instead (peek with its revision: a get would count as a use in a
+// map that evicts): add, whose value the strategy computes, and a write
+// that evicted, which may have drawn its victims' revisions after its own. clear() takes every key
+// lock, so it has no write in flight beside it: the lockfree and ordered clear exception of
+// revision.hpp (a late write into the old generation with a revision above the clear's) cannot
+// happen while watched.
 //
 // EVICTIONS. A write of key J in a map that evicts may remove other keys
 // (victims) inside it, under J's stripe lock. A victim K's event must be
@@ -83,7 +84,9 @@
 // activation's synchronize waits for them before it reads its start.
 //
 // THE RING AND ITS BOUND. One ring per map, bounded in bytes (the largest
-// `buffer_bytes` any open subscription asked for, at least min_buffer_bytes):
+// `buffer_bytes` any open subscription asked for, at least min_buffer_bytes;
+// when the subscription that asked for most closes, the bound falls and the
+// oldest events go at once):
 // when an append would pass the bound, the oldest events go, and
 // `compacted` rises to the largest revision dropped. Every event with a
 // revision above `compacted` is therefore in the ring (or not yet appended):
@@ -107,10 +110,10 @@
 // function, which never blocks nor re-enters the log) and disarms it.
 //
 // COST. Unwatched: none (see above). Watched: a wrapped write takes a key
-// lock, reads its entry back once, copies key and value into the ring and
-// takes the ring's mutex; each armed subscription's filter is tested once
-// per append. docs/benchmarks.md ("Watch") has the figures with 0, 1 and 8
-// watchers.
+// lock, copies key and value into the ring and takes the ring's mutex (and
+// reads its entry back when it is an add or evicted); each armed
+// subscription's filter is tested once per append. docs/benchmarks.md ("Watch") has the figures
+// with 0, 1 and 8 watchers.
 #pragma once
 
 #include <atomic>
@@ -190,6 +193,7 @@ class subscription {
   std::size_t buffer_bytes_ = 0;
   bool armed_ = false;
   bool closed_ = false;
+  bool behind_ = false;  // told `compacted` once (counted in the log's stats)
   std::function<void()> notify_;
 };
 
@@ -244,13 +248,21 @@ class change_log : public std::enable_shared_from_this<change_log> {
   bool active() const noexcept;
   /// The ring position after its newest event (no lock but the ring's).
   std::uint64_t end() const noexcept;
+  /// What the log holds and has done (map.stats().watch): one read under
+  /// the ring's lock, nothing counted on a write that the append did not
+  /// already touch.
   struct counters {
     std::uint64_t appended = 0;   // events appended since the map was made
-    std::uint64_t dropped = 0;    // events pushed out by the bound
+    std::uint64_t dropped = 0;    // events pushed out by the bound, or forgotten (L1)
     std::uint64_t oldest = 0;     // oldest revision available (0: inactive)
+    std::uint64_t compacted = 0;  // compacted answers given: subscribes refused, and
+                                  // subscriptions found behind (each counted once)
+    std::size_t events = 0;       // events in the ring now
     std::size_t bytes = 0;        // the ring's bytes now
-    std::size_t limit = 0;        // its bound now
+    std::size_t limit = 0;        // its bound now (0: inactive)
     std::size_t subscribers = 0;  // open subscriptions
+    std::size_t waking = 0;       // of which have a notify function (the binding's
+                                  // watches; a snapshot's has none)
   };
   counters stats() const;
 
@@ -288,7 +300,7 @@ class change_log : public std::enable_shared_from_this<change_log> {
   std::uint64_t compacted_ = 0;  // every event above it is in the ring
   std::size_t bytes_ = 0;
   std::size_t limit_ = default_buffer_bytes;
-  std::uint64_t appended_ = 0, dropped_ = 0;
+  std::uint64_t appended_ = 0, dropped_ = 0, compacted_answers_ = 0;
   std::vector<subscription*> subs_;
   bool active_ = false;
   bool closed_ = false;
