@@ -148,8 +148,9 @@ class watched_map final : public concurrent_map {
   status put_for(bytes key, bytes value, std::string* old, std::uint64_t ttl_ms) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
-    const status st = evicting(held, [&] { return m_.put_for(key, value, old, ttl_ms); });
-    if (changed(st)) logged_set(key, &value);
+    bool victims = false;
+    const status st = evicting(held, victims, [&] { return m_.put_for(key, value, old, ttl_ms); });
+    if (changed(st)) logged_set(key, &value, victims);
     return st;
   }
   bool peek_unexpired_or_not(bytes key, std::string* out, std::uint64_t* revision) const override {
