@@ -82,6 +82,12 @@ export function median(values) {
   return summarize(values).nsPerOp
 }
 
+/** The median with the range, for figures that are not ns per op. */
+export function spread(values) {
+  const { nsPerOp, min, max } = summarize(values)
+  return { median: nsPerOp, min, max }
+}
+
 // Memory figures of the child processes (suites/churn-child.mjs and
 // memory-child.mjs, run with --expose-gc): two full collections, so what is
 // left is live, then V8's used heap and the process's RSS.

@@ -17,6 +17,7 @@
 
 import { Worker } from 'node:worker_threads'
 
+import { median } from '../lib/measure.mjs'
 import { loadThreadMap } from '../lib/threadmap.mjs'
 import { message } from '../lib/workers.mjs'
 
@@ -52,10 +53,6 @@ export async function fetchRound(map, keys, loadMs, mode) {
   )
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN
-}
 const quantile = (xs, q) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN

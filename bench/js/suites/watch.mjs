@@ -23,18 +23,13 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { Worker } from 'node:worker_threads'
 
+import { spread } from '../lib/measure.mjs'
 import { loadThreadMap } from '../lib/threadmap.mjs'
 import { message } from '../lib/workers.mjs'
 
 const thread = new URL('./watch-thread.mjs', import.meta.url)
 const WRITE_KEYS = 10_000
 const CHANGES = 1_000
-
-function spread(xs) {
-  const s = [...xs].sort((a, b) => a - b)
-  const median = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
-  return { median, min: s[0], max: s[s.length - 1] }
-}
 
 // This thread's time on a CPU and waiting for one, in ns (Linux: the
 // kernel's schedstat of the thread; null elsewhere). On a machine with as
