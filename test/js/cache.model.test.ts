@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
-import { EVICTION_NAMES } from '../../lib/native'
+import { addon, EVICTION_NAMES } from '../../lib/native'
 
 type Op =
   | { op: 'set'; key: number; value: number }
@@ -93,5 +93,112 @@ test('get after set returns it while the map is below its bound', () => {
     expect(m.size).toBe(1000)
     expect(m.get(1000)).toBe('over')
     m.close()
+  }
+})
+
+// Eviction and expiry at once, on the map's test clock (no sleeps): the
+// model keeps each key's value and deadline. An entry past its deadline
+// must read as missing, definitely; one before it reads its value unless
+// it was evicted; the map never holds more than its bound nor any expired
+// entry in iteration; and a call that evicted nothing (stats().evictions
+// unchanged) loses no live key.
+type TimedOp = Op | { op: 'advance'; ms: number } | { op: 'setFor'; key: number; value: number; ttl: number }
+
+const timedOpArb: fc.Arbitrary<TimedOp> = fc.oneof(
+  { weight: 8, arbitrary: opArb },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 15 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant('setFor' as const),
+      key: keyArb,
+      value: fc.integer(),
+      ttl: fc.integer({ min: 0, max: 20 }),
+    }),
+  },
+)
+
+function checkTimed(
+  strategy: 'mutex' | 'rwlock' | 'striped',
+  evict: (typeof EVICTION_NAMES)[number],
+  bound: number,
+  ttl: number,
+  ops: TimedOp[],
+): void {
+  const m = new ThreadMap<number, number>(null, { keys: 'number', values: 'number', strategy, evict, maxEntries: bound, ttl })
+  const id = m.handle().id
+  addon.testAdvanceClock(id, 0) // the map's clock stops, and moves only below
+  let now = 0
+  // key -> [value, deadline (Infinity: none)], for keys not known to be gone.
+  const model = new Map<number, [number, number]>()
+  const live = (k: number): [number, number] | undefined => {
+    const e = model.get(k)
+    return e !== undefined && e[1] > now ? e : undefined
+  }
+  try {
+    for (const o of ops) {
+      const evictionsBefore = m.stats().evictions
+      switch (o.op) {
+        case 'advance':
+          addon.testAdvanceClock(id, o.ms)
+          now += o.ms
+          break
+        case 'set':
+        case 'setFor': {
+          const ms = o.op === 'set' ? ttl : o.ttl
+          if (o.op === 'set') m.set(o.key, o.value)
+          else m.set(o.key, o.value, { ttl: o.ttl })
+          model.set(o.key, [o.value, ms === 0 ? Infinity : now + ms])
+          expect(m.peek(o.key)).toBe(o.value) // ttl >= 1 ms: live until the clock moves
+          break
+        }
+        case 'get':
+        case 'peek': {
+          const got = o.op === 'get' ? m.get(o.key) : m.peek(o.key)
+          const e = live(o.key)
+          if (e === undefined) expect(got).toBeUndefined()
+          else if (got === undefined) model.delete(o.key) // evicted
+          else expect(got).toBe(e[0])
+          break
+        }
+        case 'delete': {
+          const had = m.delete(o.key)
+          if (had) expect(live(o.key)).toBeDefined()
+          model.delete(o.key)
+          break
+        }
+      }
+      expect(m.size).toBeLessThanOrEqual(bound)
+      const entries = new Map(m.entries())
+      for (const [k, v] of entries) expect(live(k)?.[0]).toBe(v)
+      for (const k of [...model.keys()]) if (live(k) === undefined) model.delete(k)
+      if (m.stats().evictions === evictionsBefore) {
+        expect(entries.size).toBe(model.size)
+      } else {
+        for (const k of [...model.keys()]) if (!entries.has(k)) model.delete(k)
+      }
+    }
+  } finally {
+    m.close()
+  }
+}
+
+describe('a bounded map that expires keeps the promises of its reference model', () => {
+  for (const strategy of ['mutex', 'rwlock', 'striped'] as const) {
+    for (const evict of EVICTION_NAMES) {
+      test(`${strategy} / ${evict}`, () => {
+        fc.assert(
+          fc.property(
+            fc.integer({ min: 1, max: 12 }),
+            fc.integer({ min: 0, max: 20 }),
+            fc.array(timedOpArb, { maxLength: 120 }),
+            (bound, ttl, ops) => {
+              checkTimed(strategy, evict, bound, ttl, ops)
+            },
+          ),
+          { numRuns: 60 },
+        )
+      })
+    }
   }
 })
