@@ -7,7 +7,7 @@
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
-import { EVICTION_NAMES } from '../../lib/native'
+import { addon, EVICTION_NAMES } from '../../lib/native'
 import { type LincheckOperation, loadLab } from '../../native/lab'
 import { runWorker, STRATEGIES } from './helpers'
 
@@ -133,3 +133,63 @@ test('the checker rejects a hand-made impossible history and accepts its fix', (
   stale[1] = { kind: 'get', key: 'k', result: 'ok', out: 1n, invoked: 2, responded: 3 }
   expect(lab.checkLinearizable(stale)).toEqual({ linearizable: true })
 })
+
+// Issue 15's stress: eviction, expiry and fetch at once. Three workers record
+// histories on a cache that also expires (its test clock moved by the main
+// thread while they run), and a fourth fetches other keys meanwhile. An
+// expiry, like an eviction, is a silent delete, so the history must be
+// linearizable with no more of them than the map counted of both; every
+// fetch must get its loader's value.
+describe.each(EVICTING.flatMap((s) => EVICTION_NAMES.map((e) => [s, e] as const)))(
+  'workers: eviction, expiry and fetch at once (%s, %s)',
+  (strategy, evict) => {
+    test('histories stay linearizable with evictions and expirations as deletes', async () => {
+      const map = new ThreadMap<string, unknown>(null, {
+        keys: 'string',
+        values: 'any',
+        strategy,
+        evict,
+        maxEntries: 64,
+        ttl: 3,
+      })
+      const id = map.handle().id
+      addon.testAdvanceClock(id, 0)
+      const ticker = setInterval(() => addon.testAdvanceClock(id, 1), 1)
+      const sab = new SharedArrayBuffer(12)
+      const fetchKeys = Array.from({ length: 200 }, (_, i) => `f:${i}`)
+      try {
+        const [fetched, ...logs] = await Promise.all([
+          runWorker<{ results: { key: string; value?: unknown; error?: unknown }[] }>('fetch.mjs', {
+            handle: map.handle(),
+            keys: fetchKeys,
+            mode: 'slow',
+          }),
+          ...Array.from({ length: WORKERS }, (_, wid) =>
+            runWorker<{ log: LincheckOperation[]; hits: number }>('lincheck.mjs', {
+              handle: map.handle(),
+              id: wid,
+              workers: WORKERS,
+              histories: 400,
+              ops: 6,
+              sab,
+              broken: false,
+            }),
+          ),
+        ])
+        clearInterval(ticker)
+        for (const r of fetched?.results ?? []) expect(r).toEqual({ key: r.key, value: `value:${r.key}` })
+        expect(fetched?.results.length).toBe(fetchKeys.length)
+        const { evictions, expirations } = map.stats()
+        expect(evictions).toBeGreaterThan(0)
+        expect(expirations).toBeGreaterThan(0) // the clock moved while they ran
+        const history = logs.flatMap((r) => r.log)
+        expect(history.length).toBe(400 * WORKERS * 6)
+        const verdict = lab.checkLinearizable(history, { evictions: evictions + expirations })
+        expect(verdict.linearizable).toBe(true)
+      } finally {
+        clearInterval(ticker)
+        map.close()
+      }
+    })
+  },
+)
