@@ -134,9 +134,8 @@ struct table_array {
   std::size_t words;          // per slot: flat_words or pointer_words
   numa::placement placement;  // how numa::allocate placed this array (free with the same)
   bool timed;                 // a deadline word per slot after the slots (flat_table.hpp)
-  // Slot 0, fixed at creation: every lookup addresses a slot from it, and
-  // recomputing it (the tag array's padded size) cost a multiply, an add
-  // and a mask per slot read.
+  // Slot 0, fixed at creation: every slot read addresses from it rather
+  // than recomputing the tag array's padded size each time.
   std::uint64_t* slots;
 
   // All tags first (16 bytes a group), then all slots: a lookup's first
@@ -251,9 +250,9 @@ struct slot_copy {
   static constexpr std::size_t words = Words;
   std::uint64_t w[Words];
 
-  // Unrolled by hand: GCC 12 kept the four-word copy of a flat_table slot
-  // as a loop (a counter, a compare and a branch per word, on every
-  // candidate a lookup examines).
+  // Unrolled by hand: GCC 12 kept the copy as a loop, with its counter and
+  // branch on every candidate a lookup examines (docs/benchmarks.md, "The
+  // flat table's read path").
   void load(const table_array* t, std::size_t i) noexcept {
     load_words(t->template slot_of<Words>(i), std::make_index_sequence<Words>{});
   }
@@ -424,8 +423,9 @@ inline void prefetch_lines(const char* g, std::index_sequence<Line...>) noexcept
 }
 
 // `Words`: the slot format's word count, known where the lookup is, so the
-// prefetches are straight-line code (a loop over the array's word count ran
-// four instructions a line, eight lines a lookup).
+// prefetches are straight-line code; a loop over the array's run-time word
+// count cost more than the prefetches themselves (docs/benchmarks.md, "The
+// flat table's read path").
 template <std::size_t Words>
 inline void prefetch_home_slots(const table_array* t, std::uint64_t hash) noexcept {
   if (t->groups < prefetch_min_groups) return;
