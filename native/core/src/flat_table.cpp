@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <utility>
 
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/counter_value.hpp"
@@ -133,6 +134,9 @@ struct table_array {
   std::size_t words;          // per slot: flat_words or pointer_words
   numa::placement placement;  // how numa::allocate placed this array (free with the same)
   bool timed;                 // a deadline word per slot after the slots (flat_table.hpp)
+  // Slot 0, fixed at creation: every slot read addresses from it rather
+  // than recomputing the tag array's padded size each time.
+  std::uint64_t* slots;
 
   // All tags first (16 bytes a group), then all slots: a lookup's first
   // access lands in the tag array, which is 1/25 of the table and mostly
@@ -151,11 +155,13 @@ struct table_array {
   // The slots start on a cache line (the tag array is padded to whole lines),
   // so each group's 512 bytes of slots are exactly eight lines.
   static std::size_t tag_bytes(std::size_t groups) noexcept { return (groups * 16 + 63) / 64 * 64; }
-  std::uint64_t* slot(std::size_t i) noexcept {
-    return tag_words() + tag_bytes(groups) / 8 + i * words;
-  }
-  const std::uint64_t* slot(std::size_t i) const noexcept {
-    return const_cast<table_array*>(this)->slot(i);
+  std::uint64_t* slot(std::size_t i) noexcept { return slots + i * words; }
+  const std::uint64_t* slot(std::size_t i) const noexcept { return slots + i * words; }
+  // The same for a caller that knows the slot format (Words == words), so
+  // the address is a shift rather than a multiply by a loaded word count.
+  template <std::size_t Words>
+  const std::uint64_t* slot_of(std::size_t i) const noexcept {
+    return slots + i * Words;
   }
   group_tags tags(std::size_t g) const noexcept {
     const std::uint64_t* w = group(g);
@@ -199,6 +205,7 @@ struct table_array {
     t->words = words;
     t->placement = where;
     t->timed = timed;
+    t->slots = t->tag_words() + tag_bytes(groups) / 8;
     return t;
   }
   static void destroy(void* p) noexcept {
@@ -243,9 +250,15 @@ struct slot_copy {
   static constexpr std::size_t words = Words;
   std::uint64_t w[Words];
 
+  // Unrolled by hand: GCC 12 kept the copy as a loop, with its counter and
+  // branch on every candidate a lookup examines (docs/benchmarks.md, "The
+  // flat table's read path").
   void load(const table_array* t, std::size_t i) noexcept {
-    const std::uint64_t* s = t->slot(i);
-    for (std::size_t k = 0; k < Words; ++k) w[k] = load_word(s + k);
+    load_words(t->template slot_of<Words>(i), std::make_index_sequence<Words>{});
+  }
+  template <std::size_t... K>
+  void load_words(const std::uint64_t* s, std::index_sequence<K...>) noexcept {
+    ((w[K] = load_word(s + K)), ...);
   }
   const unsigned char* raw() const noexcept { return reinterpret_cast<const unsigned char*>(w); }
   bool is_blob() const noexcept { return raw()[0] == blob_marker; }
@@ -404,12 +417,22 @@ std::size_t probe(const table_array* t, std::uint64_t hash, Visit&& visit) {
 // groups, ~25 KB) skip it: there it only costs instructions.
 constexpr std::size_t prefetch_min_groups = 64;
 
+template <std::size_t... Line>
+inline void prefetch_lines(const char* g, std::index_sequence<Line...>) noexcept {
+  (prefetch(g + Line * 64), ...);
+}
+
+// `Words`: the slot format's word count, known where the lookup is, so the
+// prefetches are straight-line code; a loop over the array's run-time word
+// count cost more than the prefetches themselves (docs/benchmarks.md, "The
+// flat table's read path").
+template <std::size_t Words>
 inline void prefetch_home_slots(const table_array* t, std::uint64_t hash) noexcept {
   if (t->groups < prefetch_min_groups) return;
-  const char* g =
-      reinterpret_cast<const char*>(t->slot(hash_group(hash, t->groups) * flat_table::group_size));
-  // A group's slots are 16 x words x 8 bytes: 2 x words whole lines.
-  for (std::size_t line = 0; line < 2 * t->words; ++line) prefetch(g + line * 64);
+  const char* g = reinterpret_cast<const char*>(
+      t->slot_of<Words>(hash_group(hash, t->groups) * flat_table::group_size));
+  // A group's slots are 16 x Words x 8 bytes: 2 x Words whole lines.
+  prefetch_lines(g, std::make_index_sequence<2 * Words>{});
 }
 
 // First free (empty or deleted) slot on the key's probe sequence. The caller
@@ -455,7 +478,7 @@ std::size_t grown(std::size_t groups) noexcept {
 template <class View>
 std::size_t find_slot(const table_array* t, std::uint64_t hash, bytes key) noexcept {
   if (!t) return npos_probe;
-  prefetch_home_slots(t, hash);
+  prefetch_home_slots<View::words>(t, hash);
   return probe(t, hash, [&](std::size_t idx) {
     View s;
     s.load(t, idx);
@@ -568,35 +591,41 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     std::atomic_thread_fence(std::memory_order_acquire);
     return version_.load(std::memory_order_relaxed) == v;
   };
+  // The probe only finds the key's slot and keeps its validated copy; the
+  // outputs are filled once, after it. Written inside the probe's visitor,
+  // they held the pointers to them in registers (or spilled them) across
+  // the whole probe loop.
+  slot_view s;
+  std::uint64_t dl = 0;
   bool ok = true;
-  bool gone = false;  // the key's entry has expired
-  prefetch_home_slots(t, hash);
+  prefetch_home_slots<slot_view::words>(t, hash);
   const std::size_t i = probe(t, hash, [&](std::size_t idx) {
-    slot_view s;
     s.load(t, idx);
     // Timed tables: the deadline is read with the slot, before validation.
-    std::uint64_t dl = 0;
     if constexpr (Timed) dl = load_word(t->deadline(idx));
     // Validate before interpreting: a torn slot could hold any bytes, and the
     // blob pointer is only safe to follow if it was current at some instant.
     if (!still_valid()) return ok = false, -1;
-    if (!s.holds(hash, key)) return 0;
-    if constexpr (Timed) {
-      if (dl != 0 && dl <= now) return gone = true, 1;
-      if (deadline) *deadline = dl;
-    }
-    if (revision) *revision = s.w[rev_word];
-    if (handle) *handle = handle_of(s);
-    if (out && (unless == 0 || s.w[rev_word] != unless)) {
-      const bytes val = s.value();
-      out->assign(val.data(), val.size());
-    }
-    return 1;
+    return s.holds(hash, key) ? 1 : 0;
   });
   if (!ok) return std::nullopt;
-  if (i != npos_probe) return !gone;
-  if (!still_valid()) return std::nullopt;
-  return false;
+  if (i == npos_probe) {
+    if (!still_valid()) return std::nullopt;
+    return false;
+  }
+  // `s` was validated, so its words (and the immutable blob they name) are
+  // the entry at one instant: no further check is needed to read them.
+  if constexpr (Timed) {
+    if (dl != 0 && dl <= now) return false;
+    if (deadline) *deadline = dl;
+  }
+  if (revision) *revision = s.w[rev_word];
+  if (handle) *handle = handle_of(s);
+  if (out && (unless == 0 || s.w[rev_word] != unless)) {
+    const bytes val = s.value();
+    out->assign(val.data(), val.size());
+  }
+  return true;
 }
 template std::optional<bool> flat_table::try_get<false>(std::uint64_t, bytes, std::string*,
                                                         std::uint64_t*, std::uint64_t,
