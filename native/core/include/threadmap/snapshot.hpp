@@ -93,8 +93,14 @@ class snapshot {
   /// Takes a snapshot; null when the map is closed. Must be called outside
   /// an epoch guard. Throws std::bad_alloc, and std::runtime_error when
   /// writers outran even the largest ring.
+  /// `chunk_slots`: how many slots a unit's copy reads per lock hold
+  /// (concurrent_map::scan_chunked); 0 picks copy_chunk_slots.
   static std::unique_ptr<snapshot> take(std::shared_ptr<shared_map> map,
-                                        std::size_t buffer_bytes = 0);
+                                        std::size_t buffer_bytes = 0, std::size_t chunk_slots = 0);
+  /// The default chunk: long enough that taking and dropping the lock per
+  /// chunk costs little beside the copy, short enough that a writer
+  /// waiting for it waits far less than for a whole stripe.
+  static constexpr std::size_t copy_chunk_slots = 2048;
 
   /// Brings the copy to the map's current revision; false when the map was
   /// closed (the copy is then left as it was). Outside an epoch guard.
@@ -122,6 +128,7 @@ class snapshot {
   std::shared_ptr<change_log> log_;
   std::shared_ptr<subscription> sub_;
   std::size_t buffer_bytes_ = 0;
+  std::size_t chunk_slots_ = copy_chunk_slots;
   table table_;
   std::uint64_t revision_ = 0;
   std::uint64_t generation_ = 0;
