@@ -610,67 +610,44 @@ TEST_CASE("watch: a map that evicts logs its victims; the log replayed is the ma
 // in the wrong place (a single writer's writes stay in order in any prefix
 // of the log); this one can: a snapshot that misses a write at or below its
 // revision, or holds one above it, differs from the replay.
-namespace {
-
-// The replay of a subscription opened on the empty map, before any write:
-// at(R) is the map at revision R.
-class replay_oracle {
- public:
-  explicit replay_oracle(change_log& log)
-      : sub_(log.subscribe({}, 0, std::size_t{256} << 20, nullptr).sub) {
-    REQUIRE(sub_);
-  }
-  ~replay_oracle() { sub_->close(); }
+STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revision") {
+  auto m = make(cfg);
+  auto log = m->watch_log();
+  auto oracle = log->subscribe({}, 0, std::size_t{256} << 20, nullptr);
+  REQUIRE(oracle.sub);
+  std::map<std::string, std::string> model;  // the replay, up to `applied`
+  std::vector<watch_event> pending;          // logged, above `applied`
+  std::uint64_t applied = 0;
   // Brings the model to revision r (not below the last: cuts only move on).
   // Per key the log is in revision order and every event of a revision <= r
   // is logged before the cut returns, so applying those in log order and
   // keeping the rest is the replay up to r.
-  const std::map<std::string, std::string>& at(std::uint64_t r) {
-    CHECK(r >= applied_);
-    subscription::batch last;
-    std::vector<watch_event> got = drain(*sub_, &last);
-    CHECK(last.st == subscription::state::ok);  // the oracle kept up
-    pending_.insert(pending_.end(), std::make_move_iterator(got.begin()),
-                    std::make_move_iterator(got.end()));
-    std::vector<watch_event> now, later;
-    for (watch_event& e : pending_) (e.revision <= r ? now : later).push_back(std::move(e));
-    replay(now, model_);
-    pending_ = std::move(later);
-    applied_ = r;
-    return model_;
-  }
-
- private:
-  std::shared_ptr<subscription> sub_;
-  std::map<std::string, std::string> model_;  // the replay, up to `applied_`
-  std::vector<watch_event> pending_;          // logged, above `applied_`
-  std::uint64_t applied_ = 0;
-};
-
-// Stops and joins writer threads however the test leaves (a REQUIRE that
-// returns early included).
-struct joiner {
-  std::atomic<bool>& stop;
-  std::vector<std::thread>& th;
-  ~joiner() {
-    stop.store(true);
-    for (auto& x : th)
-      if (x.joinable()) x.join();
-  }
-};
-
-}  // namespace
-
-STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revision") {
-  auto m = make(cfg);
-  replay_oracle oracle(*m->watch_log());
   auto model_at = [&](std::uint64_t r) -> const std::map<std::string, std::string>& {
-    return oracle.at(r);
+    CHECK(r >= applied);
+    subscription::batch last;
+    std::vector<watch_event> got = drain(*oracle.sub, &last);
+    CHECK(last.st == subscription::state::ok);  // the oracle kept up
+    pending.insert(pending.end(), std::make_move_iterator(got.begin()),
+                   std::make_move_iterator(got.end()));
+    std::vector<watch_event> now, later;
+    for (watch_event& e : pending) (e.revision <= r ? now : later).push_back(std::move(e));
+    replay(now, model);
+    pending = std::move(later);
+    applied = r;
+    return model;
   };
   std::atomic<bool> stop{false};
   std::atomic<long> writes{0};
   std::vector<std::thread> th;
-  joiner join_writers{stop, th};
+  struct joiner {  // a REQUIRE that returns early still stops the writers
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& th;
+    ~joiner() {
+      stop.store(true);
+      for (auto& x : th)
+        if (x.joinable()) x.join();
+    }
+  } join_writers{stop, th};
   for (int t = 0; t < 2; ++t)
     th.emplace_back([&, t] {
       std::uint64_t x = 0x9e3779b97f4a7c15ull * static_cast<std::uint64_t>(t + 1);
@@ -716,109 +693,7 @@ STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revi
   CHECK(contents(*s) == model_at(s->revision()));
   CHECK(contents(*s) == contents(*m));
   s->close();
-}
-
-// Chunked copies (snapshot.hpp, CHUNKS) under a writer that inserts new keys,
-// so tables grow (and, from its deletes, drop tombstones) between the chunks
-// of one unit. The old keys are never written: a rebuild that moved them
-// past a chunk's cursor would show them twice or not at all.
-namespace {
-
-bool chunks_by_lock(const tmtest::strategy_config& cfg) {
-  const strategy_kind k = cfg.opts.strategy;
-  return k == strategy_kind::mutex || k == strategy_kind::rwlock || k == strategy_kind::striped;
-}
-
-constexpr int chunk_old_keys = 3000;
-
-std::shared_ptr<shared_map> make_with_old_keys(const tmtest::strategy_config& cfg) {
-  auto m = make(cfg);
-  with_map(*m, [](concurrent_map& c) {
-    for (int i = 0; i < chunk_old_keys; ++i) c.put("old" + num(i), "v" + num(i), nullptr);
-    return 0;
-  });
-  return m;
-}
-
-// Inserts new keys (every eighth deleted again) until destroyed or done.
-class inserter {
- public:
-  explicit inserter(shared_map& m)
-      : th_([this, &m] {
-          for (long i = 0; i < 300000 && !stop_.load(std::memory_order_relaxed); ++i)
-            with_map(m, [&](concurrent_map& c) {
-              return i % 8 == 7 ? c.erase("new" + num(i - 3), nullptr)
-                                : c.put("new" + num(i), "n", nullptr);
-            });
-          done_.store(true);
-        }) {}
-  ~inserter() {
-    stop_.store(true);
-    th_.join();
-  }
-  bool done() const { return done_.load(); }
-
- private:
-  std::atomic<bool> stop_{false}, done_{false};
-  std::thread th_;  // last: it starts once the flags exist
-};
-
-std::uint64_t resizes(shared_map& m) {
-  return with_map(m, [](concurrent_map& c) { return c.stats().resizes; });
-}
-
-}  // namespace
-
-STRATEGY_CASE("scan_chunked: a key not written during the copy appears once, rebuilds or not") {
-  auto m = make_with_old_keys(cfg);
-  inserter writer(*m);
-  int rebuilt = 0;  // passes during which some table was rebuilt
-  for (int pass = 0; pass < 200 && rebuilt < 20 && !writer.done(); ++pass) {
-    const std::uint64_t before = resizes(*m);
-    std::map<std::string, std::vector<std::string>> seen;
-    std::string buf;
-    for (std::size_t u = 0, units = 1; u < units; ++u) {
-      epoch::guard g;
-      concurrent_map* c = m->get();
-      units = c->scan_units();
-      buf.clear();
-      c->scan_chunked(u, buf, 16);
-      scan_reader rd(buf);
-      scan_record rec;
-      while (rd.next(rec))
-        if (rec.key.substr(0, 3) == "old") seen[std::string(rec.key)].emplace_back(rec.value);
-    }
-    if (resizes(*m) != before) ++rebuilt;
-    CHECK(seen.size() == std::size_t(chunk_old_keys));
-    for (int i = 0; i < chunk_old_keys; ++i) {
-      const auto it = seen.find("old" + num(i));
-      if (it == seen.end() || it->second != std::vector<std::string>{"v" + num(i)}) {
-        CHECK(!"an old key missing, repeated or changed");
-        break;
-      }
-    }
-  }
-  if (chunks_by_lock(cfg)) CHECK(rebuilt > 0);
-}
-
-STRATEGY_CASE("snapshot: a chunked copy whose tables are rebuilt during it equals the replay") {
-  auto m = make_with_old_keys(cfg);
-  replay_oracle oracle(*m->watch_log());
-  const std::map<std::string, std::string> old = contents(*m);
-  inserter writer(*m);
-  int rebuilt = 0;  // takes during which some table was rebuilt
-  for (int take = 0; take < 100 && rebuilt < 10 && !writer.done(); ++take) {
-    const std::uint64_t before = resizes(*m);
-    auto s = snapshot::take(m, 0, 16);
-    REQUIRE(s);
-    if (resizes(*m) != before) ++rebuilt;
-    // The oracle opened after the old keys were written: they are the base.
-    std::map<std::string, std::string> want = old;
-    for (const auto& [k, v] : oracle.at(s->revision())) want[k] = v;
-    CHECK(contents(*s) == want);
-    s->close();
-  }
-  if (chunks_by_lock(cfg)) CHECK(rebuilt > 0);
+  oracle.sub->close();
 }
 
 TEST_MAIN

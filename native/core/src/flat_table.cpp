@@ -1059,18 +1059,10 @@ numa::table_report flat_table::numa_report() const {
 }
 
 std::size_t flat_table::scan(std::string& out, std::uint64_t now) const {
-  std::size_t n = 0;
-  scan_groups(0, ~std::size_t{0}, out, now, n);
-  return n;
-}
-
-std::size_t flat_table::scan_groups(std::size_t from, std::size_t groups, std::string& out,
-                                    std::uint64_t now, std::size_t& n) const {
   const table_array* t = array_.load(std::memory_order_relaxed);
-  // No array (cleared) or a smaller one than the cursor: nothing left.
-  if (!t || from >= t->groups) return 0;
-  const std::size_t end = groups < t->groups - from ? from + groups : t->groups;
-  for (std::size_t g = from; g < end; ++g) {
+  if (!t) return 0;
+  std::size_t n = 0;
+  for (std::size_t g = 0; g < t->groups; ++g) {
     for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
       const std::size_t i = g * group_size + __builtin_ctz(m);
       if (now && passed(t, i, now)) continue;
@@ -1080,7 +1072,7 @@ std::size_t flat_table::scan_groups(std::size_t from, std::size_t groups, std::s
       ++n;
     }
   }
-  return end < t->groups ? end : 0;
+  return n;
 }
 
 // ---------------------------------------------------------------------------

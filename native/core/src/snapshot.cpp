@@ -8,10 +8,9 @@
 
 namespace threadmap {
 
-std::unique_ptr<snapshot> snapshot::take(std::shared_ptr<shared_map> map, std::size_t buffer_bytes,
-                                         std::size_t chunk_slots) {
+std::unique_ptr<snapshot> snapshot::take(std::shared_ptr<shared_map> map,
+                                         std::size_t buffer_bytes) {
   std::unique_ptr<snapshot> s(new snapshot);
-  if (chunk_slots) s->chunk_slots_ = chunk_slots;
   s->map_ = std::move(map);
   s->log_ = s->map_->watch_log();
   s->buffer_bytes_ = buffer_bytes ? buffer_bytes : change_log::default_buffer_bytes;
@@ -48,7 +47,7 @@ bool snapshot::copy() {
         if (m == nullptr) return false;
         units = m->scan_units();
         buf.clear();
-        if (u < units) m->scan_chunked(u, buf, chunk_slots_);
+        if (u < units) m->scan(u, buf);
       }
       scan_reader r(buf);
       scan_record rec;

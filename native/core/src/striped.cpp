@@ -1,7 +1,6 @@
 #include "threadmap/detail/striped.hpp"
 
 #include <time.h>
-#include <algorithm>
 #include <bit>
 #include <stdexcept>
 #include <string>
@@ -438,46 +437,6 @@ std::size_t striped_map<Lock, Mode>::scan(std::size_t unit, std::string& out) co
     std::lock_guard lock(stripes_[unit].lock);
     return stripes_[unit].table.scan(out, now());
   }
-}
-
-template <class Lock, read_mode Mode>
-std::size_t striped_map<Lock, Mode>::scan_chunked(std::size_t unit, std::string& out,
-                                                  std::size_t slots) const {
-  if (unit >= count_) return 0;
-  // Restarts before the stripe is copied whole (the essay): enough for the
-  // growth a stripe sees while one copy runs, few enough to bound the work.
-  constexpr int max_restarts = 4;
-  const std::size_t groups = std::max<std::size_t>(1, slots / detail::flat_table::group_size);
-  const detail::flat_table& table = stripes_[unit].table;
-  const std::size_t start = out.size();
-  epoch::guard g;
-  for (int attempt = 0; attempt < max_restarts; ++attempt) {
-    out.resize(start);
-    std::size_t n = 0, next = 0;
-    std::uint64_t rebuilds = 0;
-    bool moved = false;
-    do {
-      auto piece = [&]() -> std::size_t {  // under the stripe lock
-        if (next == 0) {                   // the first piece
-          rebuilds = table.resizes();
-        } else if (table.resizes() != rebuilds) {
-          moved = true;
-          return 0;
-        }
-        return table.scan_groups(next, groups, out, now(), n);
-      };
-      if constexpr (Mode == read_mode::shared) {
-        std::shared_lock lock(stripes_[unit].lock);
-        next = piece();
-      } else {
-        std::lock_guard lock(stripes_[unit].lock);
-        next = piece();
-      }
-    } while (next != 0);
-    if (!moved) return n;
-  }
-  out.resize(start);
-  return scan(unit, out);
 }
 
 template <class Lock, read_mode Mode>

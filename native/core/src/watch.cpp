@@ -130,9 +130,6 @@ class watched_map final : public concurrent_map {
   std::size_t size() const override { return m_.size(); }
   std::size_t scan_units() const override { return m_.scan_units(); }
   std::size_t scan(std::size_t unit, std::string& out) const override { return m_.scan(unit, out); }
-  std::size_t scan_chunked(std::size_t unit, std::string& out, std::size_t slots) const override {
-    return m_.scan_chunked(unit, out, slots);
-  }
   map_stats stats() const override { return m_.stats(); }
   bool ordered() const noexcept override { return m_.ordered(); }
   std::size_t range(const key_range& r, std::size_t limit, std::string& out) const override {

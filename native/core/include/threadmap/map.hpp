@@ -302,18 +302,6 @@ class concurrent_map {
   /// start to end exactly once, whatever runs concurrently.
   virtual std::size_t scan_units() const = 0;
   virtual std::size_t scan(std::size_t unit, std::string& out) const = 0;
-  /// A snapshot's copy of one unit (snapshot.hpp, CHUNKS): appends the
-  /// unit's entries holding its lock for about `slots` slots at a time, so
-  /// a writer waits for one chunk rather than the whole unit. Not atomic:
-  /// every key present and not written from the start of the call to its
-  /// end is appended exactly once, with its value; a key written meanwhile
-  /// may be appended with any value it had during the call, more than
-  /// once, or not at all (the snapshot's log has its writes). The default
-  /// is scan(unit), for strategies whose scan holds no lock over the unit.
-  virtual std::size_t scan_chunked(std::size_t unit, std::string& out, std::size_t slots) const {
-    (void)slots;
-    return scan(unit, out);
-  }
 
   virtual map_stats stats() const = 0;
 

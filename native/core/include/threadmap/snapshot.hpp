@@ -4,8 +4,8 @@
 //
 // TAKING ONE. (1) Open a subscription to every key from now (watch.hpp):
 // from here on every write is logged. (2) Copy the map unit by unit with
-// scan_chunked() (see CHUNKS: writers are held for one chunk of a unit at
-// most, never for a whole unit or the whole copy). (3) Cut the log
+// scan() (each unit read atomically; writers are held for one unit's
+// critical section at most, never for the whole copy). (3) Cut the log
 // (change_log::barrier: every key lock taken for the time of two loads),
 // giving a ring position P and a revision R. (4) Apply the events between
 // the subscription's cursor and P, in ring order, to the copy.
@@ -32,28 +32,6 @@
 //       the state k's newest write before (1) left, which is the newest with
 //       revision <= R. A clear in [cursor, P) counts as a write of every
 //       key: case (a) for all of them.
-//
-// CHUNKS. A striped unit (a stripe, a 32nd of a map or less) is
-// not read atomically: scan_chunked takes the stripe lock for a few
-// groups of slots at a time, so a writer of the stripe waits for one
-// chunk; with scan(unit) it waited for the whole stripe, and on a busy
-// machine for the copier's time off the CPU while it held the lock. The
-// proof needs less than an atomic unit. Case (a) needs nothing of the
-// copy. Case (b) needs that a key not written during the unit's copy is
-// read with the state it had throughout (present with its value, or
-// absent). Between chunks an entry stays in its slot unless a write of its
-// own key moves it (then k is written: case (a)) or the table is rebuilt
-// (growth, or a same-size rebuild that drops tombstones), which moves every
-// entry; the copy notices a rebuild by the table's rebuild count, read
-// under the lock with each chunk, and copies the stripe again from its
-// first slot, throwing away what it had read of it. So one pass over one
-// array, unchanged but for writes of their own keys, yields each key of
-// case (b) exactly once with its state, and an absent one not at all. A
-// key written during the copy may be read with any state it had during
-// the copy, twice, or not at all: its last event before P, applied after
-// the copy (DRAINING below), decides it. After a few restarts the stripe
-// is copied whole under its lock (a stream of rebuilds cannot stop the
-// copy; growth by half at a time makes more than one rare).
 // WHAT THAT STATE IS. On mutex, rwlock and striped revision order is a
 // linearization order (revision.hpp, R4): the snapshot is the map as it was
 // at one instant, the one at which revision R was drawn. On lockfree,
@@ -72,11 +50,7 @@
 // of the keys it holds as of its read, which, for a key k, is no newer
 // than k's last event before P when k has one (a write the copy saw was
 // appended before the barrier) and is k's state at the cut when it has
-// none (case (b)). With chunks the read of a key is some instant of the
-// unit's copy, after the drain before it: no older than any event that
-// drain applied (that write took effect before its append), and a write
-// of k during the copy appends after the drain, so its event is applied
-// after the copy's record of k. A key the copy did not hold but an early event set is
+// none (case (b)). A key the copy did not hold but an early event set is
 // erased by a later delete or clear event before P, if its state at the
 // cut is absent. A clear applied early empties the units copied before
 // it, as the clear emptied those keys.
@@ -119,14 +93,8 @@ class snapshot {
   /// Takes a snapshot; null when the map is closed. Must be called outside
   /// an epoch guard. Throws std::bad_alloc, and std::runtime_error when
   /// writers outran even the largest ring.
-  /// `chunk_slots`: how many slots a unit's copy reads per lock hold
-  /// (concurrent_map::scan_chunked); 0 picks copy_chunk_slots.
   static std::unique_ptr<snapshot> take(std::shared_ptr<shared_map> map,
-                                        std::size_t buffer_bytes = 0, std::size_t chunk_slots = 0);
-  /// The default chunk: long enough that taking and dropping the lock per
-  /// chunk costs little beside the copy, short enough that a writer
-  /// waiting for it waits far less than for a whole stripe.
-  static constexpr std::size_t copy_chunk_slots = 2048;
+                                        std::size_t buffer_bytes = 0);
 
   /// Brings the copy to the map's current revision; false when the map was
   /// closed (the copy is then left as it was). Outside an epoch guard.
@@ -154,7 +122,6 @@ class snapshot {
   std::shared_ptr<change_log> log_;
   std::shared_ptr<subscription> sub_;
   std::size_t buffer_bytes_ = 0;
-  std::size_t chunk_slots_ = copy_chunk_slots;
   table table_;
   std::uint64_t revision_ = 0;
   std::uint64_t generation_ = 0;

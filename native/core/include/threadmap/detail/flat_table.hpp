@@ -238,14 +238,6 @@ class flat_table {
   bool reserve(std::size_t entries, memory_budget& budget);
   /// Appends every entry (not expired at `now`) in scan format; returns how many.
   std::size_t scan(std::string& out, std::uint64_t now = 0) const;
-  /// scan() of groups [from, from + groups) of the current array only, for
-  /// an owner that copies the table a piece at a time, taking its lock per
-  /// piece (striped's scan_chunked); adds the entries appended to `n`.
-  /// Answers the group to start the next piece at, or 0 once the array is
-  /// done. Between pieces entries stay in their slots unless a write moves
-  /// its own key or the array is rebuilt (resizes() counts every rebuild).
-  std::size_t scan_groups(std::size_t from, std::size_t groups, std::string& out, std::uint64_t now,
-                          std::size_t& n) const;
 
   // --- expiry (see the essay) -------------------------------------------------
   /// Gives the table its deadline array; set before it holds an entry or is

@@ -20,15 +20,6 @@
 // class template; the probe loops, growth and accounting are the flat table's.
 //
 // Iteration units are stripes: scan(unit) copies one stripe under its lock.
-// A snapshot copies a stripe with scan_chunked instead, a few groups per
-// lock hold, so a writer of that stripe waits for one piece, not for the
-// whole stripe (which, on a busy machine, may include the copier's time
-// off the CPU). Between pieces a write may move only its own key (the
-// snapshot's log has it) unless the table is rebuilt (growth, or a
-// same-size rebuild that drops tombstones), which moves every entry: the
-// piece that sees the table's rebuild count changed starts the stripe
-// again, and after a few such restarts the stripe is copied whole under
-// its lock, so a stream of rebuilds cannot keep the copy from finishing.
 // clear() locks every stripe and holds every stripe's version odd while it
 // empties them, so no reader can see some stripes cleared and others not.
 //
@@ -134,7 +125,6 @@ class striped_map final : public concurrent_map {
   void clear() override;
   std::size_t scan_units() const override { return count_; }
   std::size_t scan(std::size_t unit, std::string& out) const override;
-  std::size_t scan_chunked(std::size_t unit, std::string& out, std::size_t slots) const override;
   map_stats stats() const override;
   std::vector<numa::table_report> placement() const override;
   /// Maps that evict: the stripe (a victim is always in the evicting
