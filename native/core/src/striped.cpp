@@ -2,6 +2,7 @@
 
 #include <time.h>
 #include <bit>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -32,7 +33,10 @@ constexpr std::size_t sweep_slots = 16;
 
 // Milliseconds on the coarse monotonic clock (plus one, so that 0 stays
 // "no clock"): a vDSO read of the tick the kernel keeps, no system call.
+// Where there is no POSIX monotonic clock (Windows), the standard steady
+// clock, which is monotonic too.
 std::uint64_t coarse_ms() noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE) || defined(CLOCK_MONOTONIC)
 #if defined(CLOCK_MONOTONIC_COARSE)
   constexpr clockid_t id = CLOCK_MONOTONIC_COARSE;
 #else
@@ -42,6 +46,12 @@ std::uint64_t coarse_ms() noexcept {
   clock_gettime(id, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
          static_cast<std::uint64_t>(ts.tv_nsec) / 1000000 + 1;
+#else
+  const auto since = std::chrono::steady_clock::now().time_since_epoch();
+  return static_cast<std::uint64_t>(
+             std::chrono::duration_cast<std::chrono::milliseconds>(since).count()) +
+         1;
+#endif
 }
 
 unsigned round_stripes(unsigned n) {
