@@ -21,7 +21,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
-import { USAGE, parseArgs } from './lib/args.mjs'
+import { SUITES, USAGE, parseArgs } from './lib/args.mjs'
 import { renderCharts } from './lib/charts.mjs'
 import { describeMachine } from './lib/machine.mjs'
 import { sink } from './lib/measure.mjs'
@@ -88,7 +88,7 @@ async function main() {
     process.exit(2)
   }
   // The main thread runs the single suite and fills the shared maps: check
-  // after each suite that it is still where it was pinned.
+  // after every suite that it is still where it was pinned.
   const checkMain = () => {
     if (placement.pin) placement.saw('main thread', placement.cpuFor(0), checkCpu(numa, placement.cpuFor(0), 'main thread'))
   }
@@ -101,69 +101,39 @@ async function main() {
   const record = (r) => results.push(r)
   const progress = createProgress()
 
-  if (opts.suites.includes('single')) {
-    const bar = progress.bar('single', singleSteps(opts))
-    await runSingle(opts, record, bar, notes, placement)
+  // What each suite of SUITES (lib/args.mjs, which also gives the order)
+  // needs here: its step count for the progress bar, how to run it, and its
+  // table.
+  const suites = {
+    single: { steps: singleSteps, run: runSingle, table: singleTable },
+    workers: {
+      steps: workersSteps,
+      run: runWorkers,
+      table: workersTable,
+      after: (rows) => {
+        const retried = rows.reduce((a, r) => a + r.retries, 0)
+        if (retried) notes.push(`${retried} workers runs had a thread waiting for a CPU over 20% of the window and were run again (--retry-starved=${opts.retryStarved})`)
+      },
+    },
+    objects: { steps: objectsSteps, run: runObjects, table: objectsTable },
+    churn: { steps: churnSteps, run: runChurn, table: churnTable },
+    hitratio: { steps: hitRatioSteps, run: runHitRatio, table: hitRatioTable },
+    fetch: { steps: fetchSteps, run: runFetch, table: fetchTable },
+    cache: { steps: cacheSteps, run: runCache, table: cacheTable },
+    ranges: { steps: rangesSteps, run: runRanges, table: rangesTable },
+    watch: { steps: watchSteps, run: runWatch, table: watchTable },
+  }
+  for (const name of SUITES) {
+    const suite = suites[name]
+    if (suite === undefined) throw new Error(`bench/js/main.mjs has no runner for the suite ${name}`)
+    if (!opts.suites.includes(name)) continue
+    const bar = progress.bar(name, suite.steps(opts))
+    await suite.run(opts, record, bar, notes, placement)
     bar.end()
     checkMain()
-    console.log(`\n${singleTable(results.filter((r) => r.suite === 'single'))}`)
-  }
-  if (opts.suites.includes('workers')) {
-    const bar = progress.bar('workers', workersSteps(opts))
-    await runWorkers(opts, record, bar, notes, placement)
-    bar.end()
-    checkMain()
-    const workers = results.filter((r) => r.suite === 'workers')
-    console.log(`\n${workersTable(workers)}`)
-    const retried = workers.reduce((a, r) => a + r.retries, 0)
-    if (retried) notes.push(`${retried} workers runs had a thread waiting for a CPU over 20% of the window and were run again (--retry-starved=${opts.retryStarved})`)
-  }
-  if (opts.suites.includes('objects')) {
-    const bar = progress.bar('objects', objectsSteps(opts))
-    await runObjects(opts, record, bar, notes)
-    bar.end()
-    checkMain()
-    console.log(`\n${objectsTable(results.filter((r) => r.suite === 'objects'))}`)
-  }
-  if (opts.suites.includes('churn')) {
-    const bar = progress.bar('churn', churnSteps(opts))
-    await runChurn(opts, record, bar, notes, placement)
-    bar.end()
-    checkMain()
-    console.log(`\n${churnTable(results.filter((r) => r.suite === 'churn'))}`)
-  }
-  if (opts.suites.includes('hitratio')) {
-    const bar = progress.bar('hitratio', hitRatioSteps(opts))
-    await runHitRatio(opts, record, bar, notes)
-    bar.end()
-    console.log(`\n${hitRatioTable(results.filter((r) => r.suite === 'hitratio'))}`)
-  }
-  if (opts.suites.includes('fetch')) {
-    const bar = progress.bar('fetch', fetchSteps(opts))
-    await runFetch(opts, record, bar)
-    bar.end()
-    console.log(`\n${fetchTable(results.filter((r) => r.suite === 'fetch'))}`)
-  }
-  if (opts.suites.includes('cache')) {
-    const bar = progress.bar('cache', cacheSteps(opts))
-    await runCache(opts, record, bar)
-    bar.end()
-    checkMain()
-    console.log(`\n${cacheTable(results.filter((r) => r.suite === 'cache'))}`)
-  }
-  if (opts.suites.includes('ranges')) {
-    const bar = progress.bar('ranges', rangesSteps(opts))
-    await runRanges(opts, record, bar)
-    bar.end()
-    checkMain()
-    console.log(`\n${rangesTable(results.filter((r) => r.suite === 'ranges'))}`)
-  }
-  if (opts.suites.includes('watch')) {
-    const bar = progress.bar('watch', watchSteps(opts))
-    await runWatch(opts, record, bar)
-    bar.end()
-    checkMain()
-    console.log(`\n${watchTable(results.filter((r) => r.suite === 'watch'))}`)
+    const rows = results.filter((r) => r.suite === name)
+    console.log(`\n${suite.table(rows)}`)
+    suite.after?.(rows)
   }
   console.log(`\n${placement.lines().join('\n')}`)
   for (const n of notes) console.log(`note: ${n}`)
