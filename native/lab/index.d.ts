@@ -29,10 +29,11 @@ export interface NativeFloor {
  * test/support/lincheck.hpp.
  */
 export interface LincheckOperation {
-  kind: 'get' | 'put' | 'put_if_absent' | 'compare_and_set' | 'erase' | 'add'
+  kind: 'get' | 'put' | 'put_if_absent' | 'compare_and_set' | 'erase' | 'add' | 'advance'
   key: string
   value?: bigint
   expected?: bigint
+  /** add: the delta; advance: the ms the test clock moved. */
   delta?: bigint
   result: 'ok' | 'inserted' | 'not_found' | 'exists' | 'mismatch' | 'overflow'
   out?: bigint
@@ -81,12 +82,15 @@ export interface Lab {
    * history. With `options.evictions` (the evictions the map counted), the
    * history is checked as a cache's: evictions are silent deletes, at most
    * that many, and `evictions` in the answer is the fewest it needed.
+   * With `options.ttl` (the map's ttl in ms), entries expire on the test
+   * clock that the history's `advance` operations (key '', `delta` the ms
+   * moved) moved; `tooLong` when a key's part was too long to check.
    * RangeError for a count that is not a non-negative integer.
    */
   checkLinearizable(
     history: LincheckOperation[],
-    options?: { evictions?: number },
-  ): { linearizable: boolean; key?: string; evictions?: number }
+    options?: { evictions?: number; ttl?: number },
+  ): { linearizable: boolean; key?: string; evictions?: number; tooLong?: boolean }
   /**
    * Replays `trace` (each key a read; a miss inserts the key) through
    * `options.stripes` instances (default 1) of the core's eviction policy

@@ -5,7 +5,11 @@
 // stored. Returns { linearizable, key } (key: the first key whose history is
 // not linearizable). A second argument { evictions: n } checks the history as
 // a cache's, allowed n silent deletes (lincheck.hpp, "Caches"); the answer
-// then has `evictions`, the fewest the linearization needed.
+// then has `evictions`, the fewest the linearization needed. { ttl: ms }
+// checks it as a map with that ttl, whose test clock the history's `advance`
+// operations (key '', delta: the ms) moved (lincheck.hpp, "Expiry"); the
+// answer has `tooLong` when a key's part was over the checker's 64
+// operations, which says nothing about the map.
 #include "lincheck_wrap.hpp"
 
 #include <cstdint>
@@ -28,6 +32,7 @@ op_kind parse_kind(Napi::Env env, const std::string& s) {
   if (s == "compare_and_set") return op_kind::compare_and_set;
   if (s == "erase") return op_kind::erase;
   if (s == "add") return op_kind::add;
+  if (s == "advance") return op_kind::advance;
   throw_type_error(env, "threadmap: checkLinearizable: unknown operation kind '" + s + "'");
 }
 
@@ -52,6 +57,18 @@ std::int64_t i64_field(Napi::Env env, Napi::Object o, const char* name) {
   Napi::Value v = o.Get(name);
   if (v.IsUndefined()) return 0;
   return bigint_to_i64(env, v);
+}
+
+// A non-negative integer option; undefined: none.
+std::optional<std::uint64_t> count_option(Napi::Env env, Napi::Object options, const char* name) {
+  const Napi::Value n = options.Get(name);
+  if (n.IsUndefined()) return std::nullopt;
+  const double d = n.IsNumber() ? n.As<Napi::Number>().DoubleValue() : -1;
+  if (!(d >= 0 && d <= 9007199254740991.0 &&
+        d == static_cast<double>(static_cast<std::uint64_t>(d))))
+    throw_range_error(env, std::string("threadmap: checkLinearizable: ") + name +
+                               " must be a non-negative integer");
+  return static_cast<std::uint64_t>(d);
 }
 
 Napi::Value CheckLinearizable(const Napi::CallbackInfo& info) {
@@ -80,24 +97,19 @@ Napi::Value CheckLinearizable(const Napi::CallbackInfo& info) {
     op.responded = static_cast<std::uint64_t>(o.Get("responded").ToNumber().Int64Value());
     history.push_back(std::move(op));
   }
-  std::optional<std::uint64_t> evictions;
+  std::optional<std::uint64_t> evictions, ttl;
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!info[1].IsObject())
       throw_type_error(env, "threadmap: checkLinearizable: options must be an object");
-    const Napi::Value n = info[1].As<Napi::Object>().Get("evictions");
-    if (!n.IsUndefined()) {
-      const double d = n.IsNumber() ? n.As<Napi::Number>().DoubleValue() : -1;
-      if (!(d >= 0 && d <= 9007199254740991.0 &&
-            d == static_cast<double>(static_cast<std::uint64_t>(d))))
-        throw_range_error(env,
-                          "threadmap: checkLinearizable: evictions must be a non-negative integer");
-      evictions = static_cast<std::uint64_t>(d);
-    }
+    const Napi::Object options = info[1].As<Napi::Object>();
+    evictions = count_option(env, options, "evictions");
+    ttl = count_option(env, options, "ttl");
   }
-  const lincheck::verdict v = lincheck::check(history, evictions);
+  const lincheck::verdict v = lincheck::check(history, evictions, ttl);
   Napi::Object r = Napi::Object::New(env);
   r.Set("linearizable", Napi::Boolean::New(env, v.linearizable));
   if (!v.linearizable) r.Set("key", Napi::String::New(env, v.key));
+  if (v.too_long) r.Set("tooLong", Napi::Boolean::New(env, true));
   if (evictions) r.Set("evictions", Napi::Number::New(env, static_cast<double>(v.evictions)));
   return r;
 }

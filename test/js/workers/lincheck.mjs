@@ -5,12 +5,16 @@
 // replaced by a check-then-act (get, then set) that the checker must reject;
 // a second barrier between the check and the act makes every worker check
 // before any acts, so the lost update happens on every run, not only when
-// the scheduler happens to interleave the workers.
+// the scheduler happens to interleave the workers. With `clockId` (the id of
+// a map made with `ttl`), one operation in seven moves the map's test clock
+// by 1 ms instead, recorded as an `advance` (lincheck.hpp, "Expiry").
+import { createRequire } from 'node:module'
 import { parentPort, workerData } from 'node:worker_threads'
 
 import { ThreadMap } from '../../../esm/index.mjs'
 
-const { handle, id, workers, histories, ops, sab, broken } = workerData
+const { handle, id, workers, histories, ops, sab, broken, clockId } = workerData
+const addon = clockId === undefined ? null : createRequire(import.meta.url)('../../../dist/native.js').addon
 const map = ThreadMap.attach(handle)
 const shared = new Int32Array(sab) // [0] barrier arrivals, [1] clock, [2] check-then-act barrier
 const values = [1n, 2n, 3n]
@@ -46,9 +50,14 @@ for (let h = 0; h < histories; h++) {
     const key = broken ? `${h}:0` : `${h}:${rand(2)}`
     const value = values[rand(3)]
     const op = { key }
-    const choice = broken ? 2 : rand(6)
+    const choice = broken ? 2 : rand(addon === null ? 6 : 7)
     op.invoked = now()
     switch (choice) {
+      case 6: {
+        addon.testAdvanceClock(clockId, 1)
+        Object.assign(op, { kind: 'advance', key: '', delta: 1n, result: 'ok' })
+        break
+      }
       case 0: {
         const v = map.get(key)
         Object.assign(op, { kind: 'get', result: v === undefined ? 'not_found' : 'ok', out: v })
