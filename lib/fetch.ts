@@ -27,6 +27,14 @@ export interface FetchMethodOptions {
   readonly signal: AbortSignal
   /** The fetch's `context` option. */
   readonly context: unknown
+  /**
+   * lru-cache's `options`: what the loaded value is stored with. `ttl`
+   * starts as the fetch's `ttl` option (undefined: the map's ttl); a loader
+   * that knows how long its value stays good sets it (ms, 0: never expires;
+   * a map made with options.ttl only). A bad one fails the load, storing
+   * nothing.
+   */
+  readonly options: { ttl?: number }
 }
 
 export interface FetchOptions {
@@ -38,6 +46,11 @@ export interface FetchOptions {
   timeout?: number
   /** Passed to the loader as `options.context` (lru-cache's name). */
   context?: unknown
+  /**
+   * Milliseconds the loaded entry lives (0: never expires) instead of the
+   * map's ttl, as set(key, value, { ttl }); a map made with options.ttl only.
+   */
+  ttl?: number
 }
 
 /** The default load timeout, in milliseconds (see the README's fetch section). */
@@ -54,20 +67,33 @@ export interface FetchTarget<K, V> {
   readonly id: number
   /** [true, value] when the key is present, else [false]. */
   peek(key: K): [true, V] | [false]
-  /** The map's own set. */
-  store(key: K, value: V): void
+  /** The map's own set (with its own ttl when `ttl` is not undefined). */
+  store(key: K, value: V, ttl: number | undefined): void
+  /** Throws what store would for this ttl (TypeError, RangeError); `call` names the API. */
+  checkTTL(ttl: unknown, call: string): void
   encode(value: V): Wire
   decode(wire: Wire): V
 }
 
 const OUT = addon.loadOutcomes
 
-/** Checks fetch's arguments (a TypeError or RangeError, nothing changed): [loader, timeout, context]. */
+const FETCH_OPTIONS = ['timeout', 'context', 'ttl']
+
+/** fetch's arguments, checked. */
+export interface FetchArguments<K, V> {
+  loader: FetchMethod<K, V>
+  timeout: number
+  context: unknown
+  ttl: number | undefined
+}
+
+/** Checks fetch's arguments (a TypeError or RangeError, nothing changed). */
 export function fetchArguments<K, V>(
   loaderOrOptions: unknown,
   options: unknown,
   fetchMethod: FetchMethod<K, V> | undefined,
-): [FetchMethod<K, V>, number, unknown] {
+  checkTTL: (ttl: unknown, call: string) => void,
+): FetchArguments<K, V> {
   let loader: unknown = loaderOrOptions
   let opts: unknown = options
   if (options === undefined && typeof loaderOrOptions === 'object' && loaderOrOptions !== null) {
@@ -84,11 +110,12 @@ export function fetchArguments<K, V>(
   }
   let timeout = FETCH_TIMEOUT
   let context: unknown
+  let ttl: number | undefined
   if (opts !== undefined) {
     if (typeof opts !== 'object' || opts === null) throw new TypeError('threadmap: fetch options must be an object')
     for (const name of Object.keys(opts)) {
-      if (name !== 'timeout' && name !== 'context') {
-        throw new TypeError(`threadmap: unknown fetch option '${name}' (the options are timeout, context)`)
+      if (!FETCH_OPTIONS.includes(name)) {
+        throw new TypeError(`threadmap: unknown fetch option '${name}' (the options are ${FETCH_OPTIONS.join(', ')})`)
       }
     }
     const o = opts as FetchOptions
@@ -100,8 +127,12 @@ export function fetchArguments<K, V>(
       timeout = o.timeout
     }
     context = o.context
+    if (o.ttl !== undefined) {
+      checkTTL(o.ttl, 'fetch(key, loader, { ttl })')
+      ttl = o.ttl
+    }
   }
-  return [loader as FetchMethod<K, V>, timeout, context]
+  return { loader: loader as FetchMethod<K, V>, timeout, context, ttl }
 }
 
 function timeoutError(ms: number): Error {
@@ -186,9 +217,7 @@ export function decodeError(bytes: Uint8Array): unknown {
 export function fetchMissing<K, V>(
   t: FetchTarget<K, V>,
   key: K,
-  loader: FetchMethod<K, V>,
-  timeout: number,
-  context: unknown,
+  { loader, timeout, context, ttl }: FetchArguments<K, V>,
 ): Promise<V | undefined> {
   return new Promise<V | undefined>((resolve, reject) => {
     const attempt = (deadline: number): void => {
@@ -298,7 +327,9 @@ export function fetchMissing<K, V>(
         }
         let wire: Wire
         try {
-          t.store(key, value)
+          const own = storeWith.ttl
+          if (own !== undefined && own !== ttl) t.checkTTL(own, "fetch's loader: options.ttl")
+          t.store(key, value, own)
           wire = t.encode(value)
         } catch (err) {
           failed(err)
@@ -310,8 +341,9 @@ export function fetchMissing<K, V>(
         resolve(value)
       }
       let result: V | undefined | PromiseLike<V | undefined>
+      const storeWith: { ttl?: number } = { ttl }
       try {
-        result = loader(key, undefined, { signal: controller.signal, context })
+        result = loader(key, undefined, { signal: controller.signal, context, options: storeWith })
       } catch (err) {
         failed(err)
         return

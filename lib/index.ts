@@ -865,7 +865,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * closed map throw at once; everything else arrives through the promise.
    */
   fetch(key: K, loader?: FetchMethod<K, V> | FetchOptions, options?: FetchOptions): Promise<V | undefined> {
-    const [load, timeout, context] = fetchArguments(loader, options, this.#fetchMethod)
+    const args = fetchArguments(loader, options, this.#fetchMethod, (ttl, call) => addon.checkTTL(this.#ref, ttl, call))
     const wire = addon.get(this.#ref, key as Wire, ABSENT)
     if (wire !== ABSENT) return Promise.resolve(this.#decode(wire))
     return fetchMissing(
@@ -876,14 +876,13 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
           const w = addon.get(this.#ref, k as Wire, ABSENT)
           return w === ABSENT ? [false] : [true, this.#decode(w)]
         },
-        store: (k, v) => void this.set(k, v),
+        store: (k, v, ttl) => void this.set(k, v, ttl === undefined ? undefined : { ttl }),
+        checkTTL: (ttl, call) => addon.checkTTL(this.#ref, ttl, call),
         encode: (v) => this.#encode(v),
         decode: (w) => this.#decode(w),
       },
       key,
-      load,
-      timeout,
-      context,
+      args,
     )
   }
 

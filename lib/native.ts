@@ -339,6 +339,8 @@ export interface Addon {
   peek<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
   /** set whose entry expires `ttl` ms from now (0: never); a TypeError on a map without options.ttl. */
   setTTL(ref: MapRef, key: Wire, value: Wire, ttl: unknown): boolean
+  /** Throws what setTTL would for `ttl` (TypeError, RangeError; `call` names the API in the message). */
+  checkTTL(ref: MapRef, ttl: unknown, call: string): void
   /** lru-cache's getRemainingTTL: ms left, 0 when absent or expired, Infinity for no deadline. */
   remainingTTL(ref: MapRef, key: Wire): number
   /** Reclaims every expired entry now; how many. */

@@ -595,17 +595,24 @@ struct peek_op : op, answers_value<status::ok, status::not_found, 2> {
   }
 };
 
+// A write's own ttl (read_ttl's TypeError and RangeError), on a map made
+// with options.ttl (a TypeError on any other). `call` names the call, as
+// "set(key, value, { ttl })".
+std::uint64_t write_ttl(const NativeMap& m, Napi::Env env, Napi::Value v, const std::string& call) {
+  const std::uint64_t ttl = read_ttl(env, v, (call + ": ttl").c_str());
+  if (!m.shared(env).opts().expires())
+    throw_type_error(
+        env, "threadmap: " + call + " needs a map made with options.ttl (0: no default ttl)");
+  return ttl;
+}
+
 // setTTL(ref, key, value, ttl): set() whose entry expires `ttl` ms from now
 // (0: never), on a map made with options.ttl.
 struct set_ttl_op : stores_value, answers_flag<statuses(status::inserted), statuses(status::ok)> {
   static constexpr const char* name = "set";
   std::uint64_t ttl = 0;
   void read_args(const NativeMap& m, const call& c) {
-    ttl = read_ttl(c.env, Napi::Value(c.env, c[3]), "set(key, value, { ttl }): ttl");
-    if (!m.shared(c.env).opts().expires())
-      throw_type_error(c.env,
-                       "threadmap: set(key, value, { ttl }) needs a map made with options.ttl "
-                       "(0: no default ttl)");
+    ttl = write_ttl(m, c.env, Napi::Value(c.env, c[3]), "set(key, value, { ttl })");
   }
   status apply(concurrent_map& m, bytes key, scratch& s) {
     return m.put_for(key, s.value.view(), nullptr, ttl);
@@ -627,6 +634,17 @@ struct remaining_ttl_op : op {
     return Napi::Number::New(c.env, static_cast<double>(ms));
   }
 };
+
+// checkTTL(ref, ttl, call): throws what setTTL would for this ttl (call
+// names the caller's API, as "fetch(key, loader, { ttl })"): fetch checks
+// its ttl before it claims the key or runs a loader.
+napi_value check_ttl(NativeMap& m, const call& c, scratch&) {
+  const Napi::Value what(c.env, c[2]);
+  if (!what.IsString())
+    throw_type_error(c.env, "threadmap: checkTTL(ref, ttl, call): call must be a string");
+  write_ttl(m, c.env, Napi::Value(c.env, c[1]), what.As<Napi::String>().Utf8Value());
+  return undefined(c.env);
+}
 
 // purgeStale(ref): reclaims every expired entry now; how many.
 napi_value purge_stale(NativeMap& m, const call& c, scratch&) {
@@ -1100,6 +1118,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<keyed<set_ttl_op>>("setTTL", d),
       map_fn<keyed<remaining_ttl_op>>("remainingTTL", d),
       map_fn<purge_stale>("purgeStale", d),
+      map_fn<check_ttl>("checkTTL", d),
       function_property("testAdvanceClock", test_advance_clock),
       map_fn<&NativeMap::Close>("close", d),
       map_fn<&NativeMap::IsClosed>("isClosed", d),

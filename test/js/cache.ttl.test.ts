@@ -97,6 +97,36 @@ describe.each(EXPIRING)('ttl on %s', (strategy) => {
     plain.close()
   })
 
+  test("fetch stores its value with the fetch's ttl, or the one its loader sets", async () => {
+    const { map, advance } = timed<string, string>({ keys: 'string', values: 'string', strategy, ttl: 100 })
+    const seen: (number | undefined)[] = []
+    const loader = (k: string, _stale: string | undefined, { options }: { options: { ttl?: number } }): string => {
+      seen.push(options.ttl)
+      if (k === 'own') options.ttl = 30
+      if (k === 'never') options.ttl = 0
+      return `v:${k}`
+    }
+    expect(await map.fetch('default', loader)).toBe('v:default')
+    expect(await map.fetch('fetch', loader, { ttl: 20 })).toBe('v:fetch')
+    expect(await map.fetch('own', loader, { ttl: 20 })).toBe('v:own')
+    expect(await map.fetch('never', loader)).toBe('v:never')
+    expect(seen).toEqual([undefined, 20, 20, undefined])
+    expect(map.getRemainingTTL('default')).toBe(100)
+    expect(map.getRemainingTTL('fetch')).toBe(20)
+    expect(map.getRemainingTTL('own')).toBe(30)
+    expect(map.getRemainingTTL('never')).toBe(Infinity)
+    advance(20)
+    expect(map.get('fetch')).toBeUndefined()
+    expect(map.get('own')).toBe('v:own')
+    advance(10)
+    expect(map.get('own')).toBeUndefined()
+    expect(map.get('default')).toBe('v:default')
+    advance(70)
+    expect(map.get('default')).toBeUndefined()
+    expect(map.get('never')).toBe('v:never')
+    map.close()
+  })
+
   test('noUpdateTTL keeps the deadline across overwrites', () => {
     const { map, advance } = timed<string, number>({ keys: 'string', values: 'number', strategy, ttl: 100, noUpdateTTL: true })
     map.add('hits', 1)
@@ -263,6 +293,16 @@ describe.each(EXPIRING)('random histories on %s equal a model with deadlines', (
   }
 })
 
+// ttls every write refuses, with the error each gets.
+const BAD_TTLS = [
+  [-5, RangeError],
+  [NaN, RangeError],
+  [0.5, RangeError],
+  [Infinity, RangeError],
+  ['5', TypeError],
+  [null, TypeError],
+] as const
+
 describe('bad input changes nothing', () => {
   const cases: [ThreadMapOptions, ErrorConstructor, RegExp][] = [
     [{ ttl: -1 }, RangeError, /options.ttl must be an integer from 0 to 2\^53 - 1 milliseconds, got -1/],
@@ -303,14 +343,7 @@ describe('bad input changes nothing', () => {
     const { map } = timed<string, string>({ keys: 'string', values: 'string', ttl: 100 })
     map.set('k', 'old')
     const rev = map.revision
-    for (const [ttl, type] of [
-      [-5, RangeError],
-      [NaN, RangeError],
-      [0.5, RangeError],
-      [Infinity, RangeError],
-      ['5', TypeError],
-      [null, TypeError],
-    ] as const) {
+    for (const [ttl, type] of BAD_TTLS) {
       expect(() => map.set('k', 'new', { ttl: ttl as never })).toThrow(type)
       expect(() => map.set('fresh', 'new', { ttl: ttl as never })).toThrow(type)
     }
@@ -325,6 +358,55 @@ describe('bad input changes nothing', () => {
     plain.set('k', 'v', {}) // no ttl named: a plain set
     expect(plain.get('k')).toBe('v')
     plain.close()
+  })
+
+  test("fetch's ttl: a bad one, or one on a map without ttl, throws before any loader runs", async () => {
+    const { map } = timed<string, string>({ keys: 'string', values: 'string', ttl: 100 })
+    let calls = 0
+    const loader = (): string => {
+      calls++
+      return 'loaded'
+    }
+    for (const [ttl, type] of BAD_TTLS) {
+      expect(() => map.fetch('k', loader, { ttl: ttl as never })).toThrow(type)
+    }
+    expect(calls).toBe(0)
+    expect(map.has('k')).toBe(false)
+    expect(await map.fetch('k', loader, { ttl: 7 })).toBe('loaded') // no claim was left behind
+    expect(map.getRemainingTTL('k')).toBe(7)
+    map.close()
+    const plain = new ThreadMap<string, string>(null, { keys: 'string', values: 'string' })
+    expect(() => plain.fetch('k', loader, { ttl: 5 })).toThrow(/fetch\(key, loader, \{ ttl \}\) needs a map made with options.ttl/)
+    expect(calls).toBe(1)
+    expect(plain.has('k')).toBe(false)
+    plain.close()
+  })
+
+  test("a loader's bad options.ttl fails the fetch and stores nothing", async () => {
+    const { map } = timed<string, string>({ keys: 'string', values: 'string', ttl: 100 })
+    for (const [ttl, type] of [
+      [-1, RangeError],
+      [1.5, RangeError],
+      ['5', TypeError],
+    ] as const) {
+      const fetched = map.fetch('k', (_k, _stale, { options }) => {
+        options.ttl = ttl as never
+        return 'loaded'
+      })
+      await expect(fetched).rejects.toThrow(type)
+      await expect(fetched).rejects.toThrow(/fetch's loader: options.ttl/)
+      expect(map.has('k')).toBe(false)
+    }
+    const plain = new ThreadMap<string, string>(null, { keys: 'string', values: 'string' })
+    await expect(
+      plain.fetch('k', (_k, _stale, { options }) => {
+        options.ttl = 5
+        return 'loaded'
+      }),
+    ).rejects.toThrow(/needs a map made with options.ttl/)
+    expect(plain.has('k')).toBe(false)
+    plain.close()
+    map.close()
   })
 
   test('the test clock refuses maps without ttl', () => {
