@@ -673,11 +673,30 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * Only a full maxMemory can stop it part-way (a RangeError naming the
    * index: the entries before it were set, none from it on).
    */
-  setMany(entries: Iterable<readonly [K, V]>): this
-  setMany(keys: BatchKeys<K>, values: BatchValues<V>): this
-  setMany(entriesOrKeys: Iterable<readonly [K, V]> | BatchKeys<K>, values?: BatchValues<V>): this {
+  setMany(entries: Iterable<readonly [K, V]>, options?: SetOptions): this
+  setMany(keys: BatchKeys<K>, values: BatchValues<V>, options?: SetOptions): this
+  setMany(
+    entriesOrKeys: Iterable<readonly [K, V]> | BatchKeys<K>,
+    valuesOrOptions?: BatchValues<V> | SetOptions,
+    options?: SetOptions,
+  ): this {
     let keyInput: BatchInput
     let valueInput: BatchInput
+    // The entries form's second argument is its options; values are an
+    // array or a typed array, which options never are.
+    const entriesForm =
+      valuesOrOptions === undefined || (!Array.isArray(valuesOrOptions) && !ArrayBuffer.isView(valuesOrOptions))
+    const values = entriesForm ? undefined : (valuesOrOptions as BatchValues<V>)
+    const opts: unknown = entriesForm ? valuesOrOptions : options
+    let ttl: unknown
+    if (opts !== undefined) {
+      if (typeof opts !== 'object' || opts === null) {
+        throw new TypeError('threadmap: setMany(..., options): options must be an object')
+      }
+      ttl = (opts as SetOptions).ttl
+      // Checked here too, so that an empty batch refuses a bad one.
+      if (ttl !== undefined) addon.checkTTL(this.#ref, ttl, 'setMany(..., { ttl })')
+    }
     if (values === undefined) {
       const list = entryList(entriesOrKeys)
       const ks = new Array<unknown>(list.length)
@@ -724,7 +743,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
           typedValues = (vs as TypedElements).subarray(base, end)
           plainValues = []
         }
-        addon.setMany(ref, base, dryRun, typedKeys, typedValues, ...plainKeys, ...plainValues)
+        addon.setMany(ref, base, dryRun, ttl, typedKeys, typedValues, ...plainKeys, ...plainValues)
       })
     }
     if (keyInput.length > BATCH_MAX) write(true)

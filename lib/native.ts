@@ -412,11 +412,15 @@ export interface Addon {
   /** Whether each key was present (and deleted by this call). */
   deleteMany(ref: MapRef, base: number, dryRun: false, typed: TypedElements | undefined, ...keys: Wire[]): boolean[]
   deleteMany(ref: MapRef, base: number, dryRun: true, typed: TypedElements | undefined, ...keys: Wire[]): undefined
-  /** rest: the keys that are not typed, then the values that are not typed. */
+  /**
+   * rest: the keys that are not typed, then the values that are not typed;
+   * ttl: every entry's (as setTTL's), undefined for the map's own.
+   */
   setMany(
     ref: MapRef,
     base: number,
     dryRun: boolean,
+    ttl: unknown,
     typedKeys: TypedElements | undefined,
     typedValues: TypedElements | undefined,
     ...rest: Wire[]

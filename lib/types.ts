@@ -139,7 +139,10 @@ export interface RangeOptions<K> {
 /** What stats() returns. */
 export type ThreadMapStats = NativeStats
 
-/** set(key, value, options): the entry's own ttl (ms; 0: never expires), on a map made with `ttl`. */
+/**
+ * set(key, value, options) and setMany(..., options): the entry's own ttl
+ * (ms; 0: never expires), on a map made with `ttl`.
+ */
 export interface SetOptions {
   ttl?: number
 }

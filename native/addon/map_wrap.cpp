@@ -11,6 +11,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -980,15 +981,20 @@ napi_value delete_many(NativeMap& m, const call& c, scratch& s) {
   return batch_answers(c, s, n, [&](std::size_t i) { return boolean(c.env, deleted[i]); });
 }
 
-// setMany(ref, base, dryRun, typedKeys, typedValues, ...rest): rest holds
-// the keys that are not typed, then the values that are not typed.
+// setMany(ref, base, dryRun, ttl, typedKeys, typedValues, ...rest): rest
+// holds the keys that are not typed, then the values that are not typed;
+// ttl undefined: the map's own, else every entry's (as setTTL's).
 napi_value set_many(NativeMap& m, const call& c, scratch& s) {
   napi_env env = c.env;
+  constexpr std::size_t spread = 6;  // where rest begins
   const std::size_t base = batch_base(env, c[1]);
   const bool dry_run = batch_flag(env, c[2]);
-  batch_source keys = source_of(c, 3, 5);
-  batch_source values = source_of(c, 4, 5);
-  const std::size_t rest = c.argc > 5 ? c.argc - 5 : 0;
+  std::optional<std::uint64_t> ttl;
+  if (!is_undefined(env, c[3]))
+    ttl = write_ttl(m, env, Napi::Value(env, c[3]), "setMany(..., { ttl })");
+  batch_source keys = source_of(c, 4, spread);
+  batch_source values = source_of(c, 5, spread);
+  const std::size_t rest = c.argc > spread ? c.argc - spread : 0;
   std::size_t n;
   if (keys.typed) {
     n = keys.count;
@@ -1000,7 +1006,7 @@ napi_value set_many(NativeMap& m, const call& c, scratch& s) {
   }
   if (!keys.typed) keys.count = n;
   if (!values.typed) {
-    values.first = 5 + (keys.typed ? 0 : n);
+    values.first = spread + (keys.typed ? 0 : n);
     values.count = n;
   }
   if (keys.count != n || values.count != n || rest != (keys.typed ? 0 : n) + (values.typed ? 0 : n))
@@ -1017,7 +1023,8 @@ napi_value set_many(NativeMap& m, const call& c, scratch& s) {
     epoch::guard g;
     concurrent_map* map = m.live(env);
     for (std::size_t i = 0; i < n; ++i) {
-      st = map->put(s.views[i], s.views[n + i], nullptr);
+      st = ttl ? map->put_for(s.views[i], s.views[n + i], nullptr, *ttl)
+               : map->put(s.views[i], s.views[n + i], nullptr);
       if (st != status::ok && st != status::inserted) {
         failed = i;
         break;

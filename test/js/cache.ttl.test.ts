@@ -127,6 +127,25 @@ describe.each(EXPIRING)('ttl on %s', (strategy) => {
     map.close()
   })
 
+  test("setMany's ttl gives every entry of the batch that ttl, in both forms", () => {
+    const { map, advance } = timed<string, string>({ keys: 'string', values: 'string', strategy, ttl: 100 })
+    map.setMany([['a', 'A'], ['b', 'B']], { ttl: 10 })
+    map.setMany(['c', 'd'], ['C', 'D'], { ttl: 0 })
+    map.setMany([['e', 'E']])
+    map.setMany(['f'], ['F'], {})
+    expect(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => map.getRemainingTTL(k))).toEqual([10, 10, Infinity, Infinity, 100, 100])
+    advance(10)
+    expect(map.getMany(['a', 'b', 'c', 'e'])).toEqual([undefined, undefined, 'C', 'E'])
+    // Longer than one native call (BATCH_MAX): every piece takes the ttl.
+    const keys = Array.from({ length: 10_000 }, (_, i) => `k${i}`)
+    map.setMany(keys, keys, { ttl: 5 })
+    expect(map.getRemainingTTL('k0')).toBe(5)
+    expect(map.getRemainingTTL('k9999')).toBe(5)
+    advance(5)
+    expect(map.hasMany(['k0', 'k5000', 'k9999'])).toEqual([false, false, false])
+    map.close()
+  })
+
   test('noUpdateTTL keeps the deadline across overwrites', () => {
     const { map, advance } = timed<string, number>({ keys: 'string', values: 'number', strategy, ttl: 100, noUpdateTTL: true })
     map.add('hits', 1)
@@ -379,6 +398,30 @@ describe('bad input changes nothing', () => {
     expect(() => plain.fetch('k', loader, { ttl: 5 })).toThrow(/fetch\(key, loader, \{ ttl \}\) needs a map made with options.ttl/)
     expect(calls).toBe(1)
     expect(plain.has('k')).toBe(false)
+    plain.close()
+  })
+
+  test("setMany's ttl: a bad one, or one on a map without ttl, throws and stores nothing", () => {
+    const { map } = timed<string, string>({ keys: 'string', values: 'string', ttl: 100 })
+    map.set('k', 'old')
+    const rev = map.revision
+    const many = Array.from({ length: 5000 }, (_, i) => `m${i}`)
+    for (const [ttl, type] of BAD_TTLS) {
+      expect(() => map.setMany([['k', 'new']], { ttl: ttl as never })).toThrow(type)
+      expect(() => map.setMany(['k'], ['new'], { ttl: ttl as never })).toThrow(type)
+      expect(() => map.setMany(many, many, { ttl: ttl as never })).toThrow(type)
+      expect(() => map.setMany([], { ttl: ttl as never })).toThrow(type)
+    }
+    expect(() => map.setMany([['k', 'new']], 5 as never)).toThrow(TypeError)
+    expect(map.get('k')).toBe('old')
+    expect(map.has('m0')).toBe(false)
+    expect(map.revision).toBe(rev)
+    map.close()
+    const plain = new ThreadMap<string, string>(null, { keys: 'string', values: 'string' })
+    expect(() => plain.setMany([['k', 'v']], { ttl: 5 })).toThrow(/setMany\(\.\.\., \{ ttl \}\) needs a map made with options.ttl/)
+    expect(plain.has('k')).toBe(false)
+    plain.setMany([['k', 'v']], {}) // no ttl named: a plain setMany
+    expect(plain.get('k')).toBe('v')
     plain.close()
   })
 
