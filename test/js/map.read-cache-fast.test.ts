@@ -245,6 +245,6 @@ describe('read-cache fast hits: the views and their lifetime', () => {
 
 // A reference to the map in this thread's addon slot table: a second
 // native wrapper of the same map (the ThreadMap's own is private).
-function nativeOf(map: ThreadMap<unknown, unknown>): { ref: number } {
+function nativeOf<K, V>(map: ThreadMap<K, V>): { ref: number } {
   return { ref: addon.info(addon.attach(map.handle().id)).ref }
 }
