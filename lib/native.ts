@@ -299,7 +299,8 @@ export interface NativeIoLayout {
   /**
    * The read cache's get leaves where its read lies: the Int32 index of the
    * low half of the key's write version in readVersions' buffer, and the
-   * halves the version had around the read (NaN: none).
+   * halves the version had around the read (none: 1 and -1, a version no
+   * word reaches).
    */
   readonly versionIndex: number
   readonly versionLow: number

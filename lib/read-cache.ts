@@ -50,10 +50,11 @@ export class ReadCache {
   readonly #revisions: number[] = []
   readonly #used: boolean[] = []
   // Per slot, where its value's read lay (io_protocol.hpp, "Write
-  // versions"): the word's Int32 index and halves; NaN halves match nothing.
-  readonly #at: number[] = []
-  readonly #low: number[] = []
-  readonly #high: number[] = []
+  // versions"): the word's Int32 index and halves, side by side in 16
+  // bytes (a hit reads one line of them, not three arrays'). A slot with
+  // no read to trust holds NO_PIN's halves, which no word reaches. Grown by
+  // doubling with the slots, as `limit` may be any size.
+  #pins = newPins(16)
   // Slots emptied by drop(), reused before the hand evicts anything.
   readonly #free: number[] = []
   #hand = 0
@@ -90,15 +91,27 @@ export class ReadCache {
    * essay for why the two loads are enough.
    */
   fresh(slot: number, words: Int32Array): boolean {
-    const i = this.#at[slot]
-    return Atomics.load(words, i) === this.#low[slot] && Atomics.load(words, i + 1) === this.#high[slot]
+    const p = this.#pins
+    const j = slot << 2
+    const i = p[j] as number
+    return Atomics.load(words, i) === p[j + 1] && Atomics.load(words, i + 1) === p[j + 2]
   }
 
-  /** Where the read that confirmed the entry in `slot` lay (the io buffer's version slots). */
+  /**
+   * Where the read that confirmed the entry in `slot` lay: the io buffer's
+   * version slots (NO_PIN's halves when the read had no version).
+   */
   pin(slot: number, at: number, low: number, high: number): void {
-    this.#at[slot] = at
-    this.#low[slot] = low
-    this.#high[slot] = high
+    const j = slot << 2
+    let p = this.#pins
+    if (j + 4 > p.length) {
+      const grown = newPins(Math.max(p.length >> 1, slot + 1))
+      grown.set(p)
+      this.#pins = p = grown
+    }
+    p[j] = at
+    p[j + 1] = low
+    p[j + 2] = high
   }
 
   /**
@@ -144,9 +157,7 @@ export class ReadCache {
     this.#values.length = 0
     this.#revisions.length = 0
     this.#used.length = 0
-    this.#at.length = 0
-    this.#low.length = 0
-    this.#high.length = 0
+    this.#pins = newPins(16)
     this.#free.length = 0
     this.#hand = 0
   }
@@ -163,9 +174,7 @@ export class ReadCache {
       this.#values.push(undefined)
       this.#revisions.push(0)
       this.#used.push(false)
-      this.#at.push(0)
-      this.#low.push(NaN)
-      this.#high.push(NaN)
+      this.pin(n, 0, NO_PIN.low, NO_PIN.high)
       return n
     }
     for (;;) {
@@ -185,9 +194,25 @@ export class ReadCache {
     this.#keys[slot] = undefined
     this.#values[slot] = undefined // keep no value alive
     this.#used[slot] = false
-    this.pin(slot, 0, NaN, NaN)
+    this.pin(slot, 0, NO_PIN.low, NO_PIN.high)
     this.#free.push(slot)
   }
+}
+
+// The halves of a version no stripe word reaches (2^64 - 2^32 + 1: as many
+// writes to one stripe), which native code also answers for a read with no
+// version (io_protocol.hpp, "Write versions"), so a slot holding them never
+// matches.
+const NO_PIN = Object.freeze({ low: 1, high: -1 })
+
+// `slots` slots' pins (index, low, high, unused), none trusted.
+function newPins(slots: number): Int32Array {
+  const p = new Int32Array(4 * slots)
+  for (let j = 0; j < p.length; j += 4) {
+    p[j + 1] = NO_PIN.low
+    p[j + 2] = NO_PIN.high
+  }
+  return p
 }
 
 // Deeper trees are not cached (each get then decodes): freezing them would

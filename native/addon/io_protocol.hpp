@@ -96,7 +96,9 @@
 // in version_low_slot and version_high_slot the halves (as signed 32-bit
 // numbers, what Atomics.load gives) of the even version that word held
 // around the read; when the read has no such version (no words, or a write
-// of the stripe ran meanwhile) index 0 and NaN halves, which match nothing.
+// of the stripe ran meanwhile) index 0 and the halves of a version no word
+// reaches (low 1, high -1: 2^64 - 2^32 + 1, after that many writes to one
+// stripe; no_version_low and no_version_high), which match nothing.
 // lib/read-cache.ts keeps the three with the value it decodes from that
 // read, and a later get whose two loads give the same halves returns it
 // with no call at all. Nothing native reads these slots, so a stray write
@@ -121,6 +123,10 @@ inline constexpr std::size_t version_high_slot = 6;
 inline constexpr std::size_t slots = 7;
 // What ref_slot holds between calls: no map has it.
 inline constexpr double no_ref = -1;
+
+// version_low_slot and version_high_slot after a read with no version.
+inline constexpr std::int32_t no_version_low = 1;
+inline constexpr std::int32_t no_version_high = -1;
 
 // The slots by the names JavaScript gives them: the one list the addon's
 // ioLayout export is made from (lib/native.ts, IO_LAYOUT, mirrors it).

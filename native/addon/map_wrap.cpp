@@ -456,7 +456,8 @@ struct get_cached_op : op, answers_value<status::ok, status::not_found, 2, 3> {
       io.version_high = static_cast<std::int32_t>(static_cast<std::uint32_t>(pin.version >> 32));
     } else {
       io.version_index = 0;
-      io.version_low = io.version_high = std::numeric_limits<double>::quiet_NaN();
+      io.version_low = io::no_version_low;
+      io.version_high = io::no_version_high;
     }
     if (st == status::ok) {
       c.data->io->revision = static_cast<double>(rev);
