@@ -164,8 +164,9 @@ striped_map<Lock, Mode>::~striped_map() {
 }
 
 template <class Lock, read_mode Mode>
-striped_map<Lock, Mode>::version_section::version_section(const striped_map& m, unsigned i) noexcept
-    : w_(m.versions_ ? &m.versions_[i].v : nullptr) {
+striped_map<Lock, Mode>::version_section::version_section(const striped_map& m,
+                                                          const stripe& s) noexcept
+    : w_(m.versions_ ? &m.versions_[&s - m.stripes_.get()].v : nullptr) {
   if (!w_) return;
   w_->store(w_->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // Orders the odd version before the section's changes (seqlock writer).
@@ -279,7 +280,7 @@ std::size_t striped_map<Lock, Mode>::purge_expired() {
   for (unsigned i = 0; i < count_; ++i) {
     stripe& s = stripes_[i];
     std::lock_guard lock(s.lock);
-    const version_section v(*this, i);
+    const version_section v(*this, s);
     if (s.policy) s.policy->drain();
     s.table.set_write_time(now(), 0);
     n += s.table.sweep(s.table.capacity(), *budget_, clock_);
@@ -361,8 +362,7 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
   const std::uint64_t h = hash_bytes(key);
   stripe& s = stripe_for(h);
   std::lock_guard lock(s.lock);
-  const unsigned self = static_cast<unsigned>(&s - stripes_.get());
-  const version_section v(*this, self);
+  const version_section v(*this, s);
   // The protocol: reads recorded so far first (before the sweep, too,
   // which tells the policy of the entries it removes).
   if (s.policy) s.policy->drain();
@@ -385,6 +385,7 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
   const std::size_t need =
       key.size() + value_size > s.table.inline_limit() ? 8 + key.size() + value_size : 0;
   if (need == 0 || need + policy_bytes_ > opts_.max_memory) return st;
+  const unsigned self = static_cast<unsigned>(&s - stripes_.get());
   for (unsigned tried = 0; st == status::memory_limit && tried < count_;) {
     const unsigned j = steal_.fetch_add(1, std::memory_order_relaxed) % count_;
     stripe& o = stripes_[j];
@@ -395,7 +396,7 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
     if (j != self && o.table.blob_bytes() != 0 && (!sink || sink->try_hold(j))) {
       if (o.lock.try_lock()) {
         {
-          const version_section ov(*this, j);
+          const version_section ov(*this, o);
           o.policy->drain();
           freed = o.table.evict_one(*budget_, clock_);
         }
@@ -487,7 +488,7 @@ void striped_map<Lock, Mode>::clear() {
     std::unique_ptr<std::optional<version_section>[]> versions(
         versions_ ? new std::optional<version_section>[count_] : nullptr);
     if (versions)
-      for (unsigned i = 0; i < count_; ++i) versions[i].emplace(*this, i);
+      for (unsigned i = 0; i < count_; ++i) versions[i].emplace(*this, stripes_[i]);
     clock_.next();  // the clear's one revision, drawn while no stripe can be read
     for (unsigned i = 0; i < count_; ++i) stripes_[i].table.clear(*budget_);
   }

@@ -190,17 +190,18 @@ class striped_map final : public concurrent_map {
                      version_pin* pin) const override;
 
  private:
+  struct stripe;
   // A stripe's write version (the essay, "Write versions"): alone on its
   // line, so a writer invalidates only its own stripe's word in readers'
   // caches.
   struct alignas(cache_line) version_line {
     std::atomic<std::uint64_t> v{0};
   };
-  // Holds stripe `i`'s version odd while it lives (nothing on maps without
+  // Holds stripe `s`'s version odd while it lives (nothing on maps without
   // words); writers open it once they hold the stripe lock.
   class version_section {
    public:
-    version_section(const striped_map& m, unsigned i) noexcept;
+    version_section(const striped_map& m, const stripe& s) noexcept;
     ~version_section();
     version_section(const version_section&) = delete;
     version_section& operator=(const version_section&) = delete;
