@@ -187,7 +187,15 @@ function pieces(
 // number keys and values, through the thread's io buffer; the protocol is
 // native/addon/io_protocol.hpp, and the addon names the key and value types
 // whose numbers travel there (ioLayout).
-const { ref: IO_REF, key: IO_KEY, value: IO_VALUE, revision: IO_REVISION } = IO_LAYOUT
+const {
+  ref: IO_REF,
+  key: IO_KEY,
+  value: IO_VALUE,
+  revision: IO_REVISION,
+  versionIndex: IO_VERSION_INDEX,
+  versionLow: IO_VERSION_LOW,
+  versionHigh: IO_VERSION_HIGH,
+} = IO_LAYOUT
 const IO_NUMBER_KEYS: readonly string[] = addon.ioLayout.numberKeys
 const IO_NUMBER_VALUES: readonly string[] = addon.ioLayout.numberValues
 
@@ -288,6 +296,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   #fetchMethod: FetchMethod<K, V> | undefined
   // This thread's read cache (the readCache option), or null.
   readonly #cache: ReadCache | null
+  // The map's write versions (readVersions), for read-cache hits without a
+  // call; null when the map has no read cache or keeps no versions.
+  readonly #versions: Int32Array | null
 
   /**
    * `new ThreadMap()` and `new ThreadMap(entries)` behave like `new Map(...)`
@@ -321,6 +332,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     this.#numberKeys = IO_NUMBER_KEYS.includes(this.#info.keys)
     this.#numberValues = IO_NUMBER_VALUES.includes(this.#info.values)
     this.#cache = this.#info.readCache > 0 ? new ReadCache(this.#info.readCache) : null
+    const words = this.#cache === null ? undefined : addon.readVersions(this.#ref)
+    this.#versions = words === undefined ? null : new Int32Array(words)
     if (entries !== undefined && entries !== null) {
       try {
         for (const entry of entries) {
@@ -421,17 +434,29 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return this.#decodeOr(inIo ? ioGetObject(ABSENT, OBJECT_OUT) : ioGetObjectK(key as Wire, ABSENT, OBJECT_OUT))
   }
 
-  // get() through the read cache: one native call that answers UNCHANGED
-  // when the entry still has the cached copy's revision.
+  // get() through the read cache: no call at all while the entry's stripe
+  // still has the write version its copy was read under (lib/read-cache.ts,
+  // "Hits without a call"); otherwise one native call that answers
+  // UNCHANGED when the entry still has the cached copy's revision.
   #getCached(cache: ReadCache, key: K): V | undefined {
     const slot = cache.find(key)
+    const words = this.#versions
+    if (slot >= 0 && words !== null && cache.fresh(slot, words)) {
+      cache.hits++
+      return cache.valueAt(slot) as V
+    }
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     io[IO_REVISION] = slot < 0 ? 0 : cache.revisionAt(slot)
     const found = inIo
       ? ioGetCached(ABSENT, OBJECT_OUT, UNCHANGED)
       : ioGetCachedK(key as Wire, ABSENT, OBJECT_OUT, UNCHANGED)
+    // Read before decoding, which may reuse the io buffer.
+    const at = io[IO_VERSION_INDEX]
+    const low = io[IO_VERSION_LOW]
+    const high = io[IO_VERSION_HIGH]
     if (found === UNCHANGED) {
       cache.hits++
+      cache.pin(slot, at, low, high)
       return cache.valueAt(slot) as V
     }
     cache.misses++
@@ -441,7 +466,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     }
     const revision = io[IO_REVISION]
     const value = this.#numberValues ? io[IO_VALUE] : this.#decode(found)
-    return cache.store(key, value, revision, slot) as V
+    return cache.store(key, value, revision, slot, at, low, high) as V
   }
 
   /**

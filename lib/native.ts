@@ -294,6 +294,17 @@ export interface NativeIoLayout {
   readonly ref: number
   readonly key: number
   readonly value: number
+  /** The read cache's: the revision of its copy (in) and the entry's (out). */
+  readonly revision: number
+  /**
+   * The read cache's get leaves where its read lies: the Int32 index of the
+   * low half of the key's write version in readVersions' buffer, and the
+   * halves the version had around the read (none: 1 and -1, a version no
+   * word reaches).
+   */
+  readonly versionIndex: number
+  readonly versionLow: number
+  readonly versionHigh: number
   /** The buffer's length in doubles. */
   readonly slots: number
   /** What the reference slot holds between calls. */
@@ -356,6 +367,13 @@ export interface Addon {
   revision(ref: MapRef): number
   /** The entry's revision, or undefined when the key is absent. */
   revisionOf(ref: MapRef, key: Wire): number | undefined
+  /**
+   * The map's write versions (native/addon/io_protocol.hpp, "Write
+   * versions"), to view as an Int32Array and read with Atomics.load only;
+   * undefined when the map keeps none or they cannot be shared (then every
+   * read-cache get makes its call).
+   */
+  readVersions(ref: MapRef): ArrayBuffer | undefined
   clear(ref: MapRef): void
   stats(ref: MapRef): NativeStats
   /** True when this call closed the map (false: it was closed already). */
@@ -492,7 +510,17 @@ export type IoBuffer = Float64Array
  * so the hot path indexes the buffer without reading the addon's exports;
  * test/js/io-protocol.test.ts fails when it and the addon's ioLayout differ.
  */
-export const IO_LAYOUT = Object.freeze({ ref: 0, key: 1, value: 2, revision: 3, slots: 4, noRef: -1 } as const)
+export const IO_LAYOUT = Object.freeze({
+  ref: 0,
+  key: 1,
+  value: 2,
+  revision: 3,
+  versionIndex: 4,
+  versionLow: 5,
+  versionHigh: 6,
+  slots: 7,
+  noRef: -1,
+} as const)
 
 export const addon: Addon = load()
 

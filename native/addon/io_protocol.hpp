@@ -24,6 +24,9 @@
 //                            the revision of the copy it holds (0: none);
 //                            native writes the entry's revision when it
 //                            answers with the value (Read cache, below)
+//   version_index_slot, version_low_slot, version_high_slot
+//               native       the read cache's get: where its read lies
+//                            (Write versions, below)
 //
 // The io functions come in two forms: ioGet, ioHas, ioSet, ioDelete, ioAdd
 // read the key from key_slot; ioGetK ... take it as their first argument
@@ -82,10 +85,29 @@
 // returns `unchanged` (JS then returns its cached value); otherwise it answers
 // as ioGetObject does and leaves the entry's revision in revision_slot.
 // Revisions travel as doubles: exact up to 2^53.
+//
+// Write versions (read-cache hits without a call). On maps that keep write
+// versions (threadmap/detail/striped.hpp, "Write versions": striped, mutex
+// and rwlock maps with readCache that neither evict nor expire), each
+// ThreadMap asks once for readVersions(ref), an ArrayBuffer over the words
+// (undefined: no words, a big-endian host, or no external buffers), and
+// views it as an Int32Array. Every ioGetCached answer also leaves in
+// version_index_slot the Int32 index of the low half of the key's word, and
+// in version_low_slot and version_high_slot the halves (as signed 32-bit
+// numbers, what Atomics.load gives) of the even version that word held
+// around the read; when the read has no such version (no words, or a write
+// of the stripe ran meanwhile) index 0 and the halves of a version no word
+// reaches (low 1, high -1: 2^64 - 2^32 + 1, after that many writes to one
+// stripe; no_version_low and no_version_high), which match nothing.
+// lib/read-cache.ts keeps the three with the value it decodes from that
+// read, and a later get whose two loads give the same halves returns it
+// with no call at all. Nothing native reads these slots, so a stray write
+// to them can only cost a hit its correctness for the writer's own thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 #include "codec.hpp"
 
@@ -95,9 +117,33 @@ inline constexpr std::size_t ref_slot = 0;
 inline constexpr std::size_t key_slot = 1;
 inline constexpr std::size_t value_slot = 2;
 inline constexpr std::size_t revision_slot = 3;
-inline constexpr std::size_t slots = 4;
+inline constexpr std::size_t version_index_slot = 4;
+inline constexpr std::size_t version_low_slot = 5;
+inline constexpr std::size_t version_high_slot = 6;
+inline constexpr std::size_t slots = 7;
 // What ref_slot holds between calls: no map has it.
 inline constexpr double no_ref = -1;
+
+// version_low_slot and version_high_slot after a read with no version.
+inline constexpr std::int32_t no_version_low = 1;
+inline constexpr std::int32_t no_version_high = -1;
+
+// The slots by the names JavaScript gives them: the one list the addon's
+// ioLayout export is made from (lib/native.ts, IO_LAYOUT, mirrors it).
+struct slot_name {
+  const char* name;
+  std::size_t slot;
+};
+inline constexpr slot_name slot_names[] = {
+    {"ref", ref_slot},
+    {"key", key_slot},
+    {"value", value_slot},
+    {"revision", revision_slot},
+    {"versionIndex", version_index_slot},
+    {"versionLow", version_low_slot},
+    {"versionHigh", version_high_slot},
+};
+static_assert(std::size(slot_names) == slots, "slot_names must name every slot");
 // The object buffer's size; a longer object arrives as a Uint8Array.
 inline constexpr std::size_t object_out_bytes = std::size_t{1} << 16;
 
@@ -120,11 +166,17 @@ struct io_buffer {
   double key = 0;
   double value = 0;
   double revision = 0;
+  double version_index = 0;
+  double version_low = 0;
+  double version_high = 0;
 };
 static_assert(offsetof(io_buffer, ref) == io::ref_slot * sizeof(double));
 static_assert(offsetof(io_buffer, key) == io::key_slot * sizeof(double));
 static_assert(offsetof(io_buffer, value) == io::value_slot * sizeof(double));
 static_assert(offsetof(io_buffer, revision) == io::revision_slot * sizeof(double));
+static_assert(offsetof(io_buffer, version_index) == io::version_index_slot * sizeof(double));
+static_assert(offsetof(io_buffer, version_low) == io::version_low_slot * sizeof(double));
+static_assert(offsetof(io_buffer, version_high) == io::version_high_slot * sizeof(double));
 static_assert(sizeof(io_buffer) == io::slots * sizeof(double));
 
 enum class io_kind : std::uint8_t {

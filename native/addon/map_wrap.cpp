@@ -8,6 +8,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -434,19 +435,31 @@ using get_object_op = get_op_out<3>;
 
 // The read cache's get (io_protocol.hpp, "Read cache"): get_object_op's
 // answers, plus c[4] (`unchanged`) when the entry is at the revision the io
-// buffer names, in which case nothing was copied.
+// buffer names, in which case nothing was copied; and, in every answer,
+// where the read lies ("Write versions").
 struct get_cached_op : op, answers_value<status::ok, status::not_found, 2, 3> {
   static constexpr const char* name = "get";
   std::uint64_t known = 0, rev = 0;
+  version_pin pin;
   void read_args(const NativeMap&, const call& c) {
     const double d = c.data->io->revision;
     known = d >= 1 && d <= 9007199254740992.0 ? static_cast<std::uint64_t>(d) : 0;
   }
   status apply(concurrent_map& m, bytes key, scratch& s) {
-    return m.get(key, &s.out, &rev, known) ? status::ok : status::not_found;
+    return m.get_versioned(key, &s.out, &rev, known, &pin) ? status::ok : status::not_found;
   }
   napi_value answer(const NativeMap& m, const call& c, scratch& s, status st, bytes key,
                     const char* what) {
+    io_buffer& io = *c.data->io;
+    if (pin.valid) {
+      io.version_index = static_cast<double>(pin.offset / sizeof(std::int32_t));
+      io.version_low = static_cast<std::int32_t>(static_cast<std::uint32_t>(pin.version));
+      io.version_high = static_cast<std::int32_t>(static_cast<std::uint32_t>(pin.version >> 32));
+    } else {
+      io.version_index = 0;
+      io.version_low = io::no_version_low;
+      io.version_high = io::no_version_high;
+    }
     if (st == status::ok) {
       c.data->io->revision = static_cast<double>(rev);
       if (rev == known) return c[4];
@@ -454,6 +467,41 @@ struct get_cached_op : op, answers_value<status::ok, status::not_found, 2, 3> {
     return answers_value::answer(m, c, s, st, key, what);
   }
 };
+
+// readVersions(ref): an ArrayBuffer over the map's write versions
+// (io_protocol.hpp, "Write versions"), or undefined: the map keeps none, the
+// host is big-endian (JavaScript reads each word as two 32-bit halves, low
+// first), or this build of Node forbids external buffers (then, as when the
+// tests set THREADMAP_TEST_VERSIONS_FALLBACK=1, every get makes its call).
+// The buffer holds a reference to the words (version_words::owner), which
+// its finalizer lets go, so the memory lives as long as the buffer even
+// after the map is closed and freed; the map's destructor leaves them odd.
+napi_value read_versions(NativeMap& m, const call& c, scratch&) {
+  if constexpr (std::endian::native != std::endian::little) return undefined(c.env);
+  version_words w;
+  {
+    epoch::guard g;
+    w = m.live(c.env)->versions();
+  }
+  if (w.data == nullptr) return undefined(c.env);
+  auto* hold = new std::shared_ptr<const void>(std::move(w.owner));
+  const char* force = std::getenv("THREADMAP_TEST_VERSIONS_FALLBACK");
+  napi_value buffer = nullptr;
+  const napi_status st =
+      force != nullptr && std::strcmp(force, "1") == 0
+          ? static_cast<napi_status>(Napi::details::napi_no_external_buffers_allowed)
+          : napi_create_external_arraybuffer(
+                c.env, const_cast<void*>(w.data), w.count * w.stride,
+                [](napi_env, void*, void* hint) {
+                  delete static_cast<std::shared_ptr<const void>*>(hint);
+                },
+                hold, &buffer);
+  if (st == napi_ok) return buffer;
+  delete hold;
+  if (st != static_cast<napi_status>(Napi::details::napi_no_external_buffers_allowed))
+    check(c.env, st);
+  return undefined(c.env);
+}
 
 // revisionOf(ref, key): the entry's revision, or undefined when absent.
 struct revision_of_op : op {
@@ -1048,10 +1096,7 @@ Napi::Object io_layout(Napi::Env env) {
     return a;
   };
   Napi::Object o = Napi::Object::New(env);
-  o.Set("ref", Napi::Number::New(env, io::ref_slot));
-  o.Set("key", Napi::Number::New(env, io::key_slot));
-  o.Set("value", Napi::Number::New(env, io::value_slot));
-  o.Set("revision", Napi::Number::New(env, io::revision_slot));
+  for (const io::slot_name& n : io::slot_names) o.Set(n.name, Napi::Number::New(env, n.slot));
   o.Set("slots", Napi::Number::New(env, io::slots));
   o.Set("noRef", Napi::Number::New(env, io::no_ref));
   o.Set("numberKeys", names(role::key, [](codec c) { return io::number_keys(c); }));
@@ -1119,6 +1164,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<&NativeMap::Size>("size", d),
       map_fn<&NativeMap::Revision>("revision", d),
       map_fn<keyed<revision_of_op>>("revisionOf", d),
+      map_fn<read_versions>("readVersions", d),
       map_fn<&NativeMap::Clear>("clear", d),
       map_fn<&NativeMap::Stats>("stats", d),
       map_fn<keyed<peek_op>>("peek", d),

@@ -113,6 +113,8 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
     if (opts.expires()) stripes_[i].table.set_timed(opts.no_update_ttl);
   }
   if (opts.evicts()) make_policies();
+  if (opts.read_cache && !opts.evicts() && !opts.expires())
+    versions_ = std::shared_ptr<version_line[]>(new version_line[count_]);
   if (opts.capacity) {
     // Keys spread evenly over stripes; a little slack absorbs the variance.
     const std::size_t per = opts.capacity / count_ + opts.capacity / count_ / 8 + 16;
@@ -153,7 +155,52 @@ void striped_map<Lock, Mode>::make_policies() {
 }
 
 template <class Lock, read_mode Mode>
-striped_map<Lock, Mode>::~striped_map() = default;
+striped_map<Lock, Mode>::~striped_map() {
+  // The words outlive the map (a view of them may be held anywhere): leave
+  // each one odd for good, so no reader ever matches a version again and
+  // every later get asks the map, which then answers that it is closed.
+  if (versions_)
+    for (unsigned i = 0; i < count_; ++i) versions_[i].v.fetch_or(1, std::memory_order_release);
+}
+
+template <class Lock, read_mode Mode>
+striped_map<Lock, Mode>::version_section::version_section(const striped_map& m,
+                                                          const stripe& s) noexcept
+    : w_(m.versions_ ? &m.versions_[&s - m.stripes_.get()].v : nullptr) {
+  if (!w_) return;
+  w_->store(w_->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // Orders the odd version before the section's changes (seqlock writer).
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+template <class Lock, read_mode Mode>
+striped_map<Lock, Mode>::version_section::~version_section() {
+  if (w_) w_->store(w_->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+template <class Lock, read_mode Mode>
+version_words striped_map<Lock, Mode>::versions() const {
+  if (!versions_) return {};
+  return {&versions_[0].v, count_, sizeof(version_line), versions_};
+}
+
+template <class Lock, read_mode Mode>
+bool striped_map<Lock, Mode>::get_versioned(bytes key, std::string* out, std::uint64_t* revision,
+                                            std::uint64_t unless, version_pin* pin) const {
+  pin->valid = false;
+  if (!versions_ || key.size() > max_key_bytes) return get(key, out, revision, unless);
+  epoch::guard g;
+  const std::uint64_t h = hash_bytes(key);
+  const unsigned i = hash_stripe(h, count_);
+  const std::atomic<std::uint64_t>& w = versions_[i].v;
+  // The essay, "Write versions": the same even word before and after.
+  const std::uint64_t before = w.load(std::memory_order_acquire);
+  const bool found = get_hashed(h, key, out, revision, unless);
+  std::atomic_thread_fence(std::memory_order_acquire);
+  const std::uint64_t after = w.load(std::memory_order_relaxed);
+  if (before == after && (before & 1) == 0) *pin = {i * sizeof(version_line), before, true};
+  return found;
+}
 
 template <class Lock, read_mode Mode>
 void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
@@ -233,6 +280,7 @@ std::size_t striped_map<Lock, Mode>::purge_expired() {
   for (unsigned i = 0; i < count_; ++i) {
     stripe& s = stripes_[i];
     std::lock_guard lock(s.lock);
+    const version_section v(*this, s);
     if (s.policy) s.policy->drain();
     s.table.set_write_time(now(), 0);
     n += s.table.sweep(s.table.capacity(), *budget_, clock_);
@@ -314,6 +362,7 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
   const std::uint64_t h = hash_bytes(key);
   stripe& s = stripe_for(h);
   std::lock_guard lock(s.lock);
+  const version_section v(*this, s);
   // The protocol: reads recorded so far first (before the sweep, too,
   // which tells the policy of the entries it removes).
   if (s.policy) s.policy->drain();
@@ -346,8 +395,11 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
     detail::eviction_sink* sink = detail::flat_table::sink();
     if (j != self && o.table.blob_bytes() != 0 && (!sink || sink->try_hold(j))) {
       if (o.lock.try_lock()) {
-        o.policy->drain();
-        freed = o.table.evict_one(*budget_, clock_);
+        {
+          const version_section ov(*this, o);
+          o.policy->drain();
+          freed = o.table.evict_one(*budget_, clock_);
+        }
         o.lock.unlock();
       }
       if (sink) sink->release(j);
@@ -431,6 +483,12 @@ void striped_map<Lock, Mode>::clear() {
     std::unique_ptr<std::optional<detail::flat_table::write_section>[]> sections(
         new std::optional<detail::flat_table::write_section>[count_]);
     for (unsigned i = 0; i < count_; ++i) sections[i].emplace(stripes_[i].table);
+    // The write versions too (nothing on maps without them): every word
+    // odd before the first stripe is emptied, even after the last.
+    std::unique_ptr<std::optional<version_section>[]> versions(
+        versions_ ? new std::optional<version_section>[count_] : nullptr);
+    if (versions)
+      for (unsigned i = 0; i < count_; ++i) versions[i].emplace(*this, stripes_[i]);
     clock_.next();  // the clear's one revision, drawn while no stripe can be read
     for (unsigned i = 0; i < count_; ++i) stripes_[i].table.clear(*budget_);
   }

@@ -225,6 +225,31 @@ class scan_reader {
   std::size_t pos_ = 0;
 };
 
+/// Write versions a reader checks without a call (the binding's read cache,
+/// issue 14; the protocol and its proof are detail/striped.hpp's essay,
+/// "Write versions"). A strategy that keeps them has one 64-bit word per
+/// unit of its table (striped: per stripe), each alone on a cache line:
+/// even while no write of the unit is running, made odd by every write
+/// before it changes anything and even again after, never decreasing. The
+/// memory is `owner`'s, not the map's, so a holder of `owner` may read the
+/// words after the map is closed and freed (they then never move again).
+struct version_words {
+  const void* data = nullptr;  // the first word; null: the strategy keeps none
+  std::size_t count = 0;       // words
+  std::size_t stride = 0;      // bytes from one word to the next
+  std::shared_ptr<const void> owner;
+};
+
+/// Where get_versioned's read lies: its unit's word (`offset` bytes from
+/// version_words::data) and the even version that word held from before the
+/// read began until after it ended. `valid` is false when the map keeps no
+/// words or a write of the unit ran during the read.
+struct version_pin {
+  std::size_t offset = 0;
+  std::uint64_t version = 0;
+  bool valid = false;
+};
+
 class concurrent_map {
  public:
   virtual ~concurrent_map() = default;
@@ -236,6 +261,17 @@ class concurrent_map {
   /// that version (the binding's read cache).
   virtual bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
                    std::uint64_t unless = 0) const = 0;
+
+  /// The map's write versions (version_words); the default keeps none.
+  virtual version_words versions() const { return {}; }
+
+  /// get(), and in *pin where its read lies (version_pin). The default
+  /// (strategies without versions) answers an invalid pin.
+  virtual bool get_versioned(bytes key, std::string* out, std::uint64_t* revision,
+                             std::uint64_t unless, version_pin* pin) const {
+    pin->valid = false;
+    return get(key, out, revision, unless);
+  }
 
   /// get() that is not a use: a map that evicts records no read, so the
   /// entry's standing with the policy and the hit and miss counts stay as

@@ -66,6 +66,54 @@
 // The clock is coarse (a tick, 1 to 4 ms on Linux): an entry may outlive
 // its deadline by up to a tick, never less than its ttl.
 //
+// Write versions (issue 14: read-cache hits without a native call;
+// concurrent_map::versions). A map made with options::read_cache that
+// neither evicts nor expires keeps one more 64-bit word per stripe, each
+// alone on a cache line (so writers of two stripes never share one) in a
+// block of its own that JavaScript reads through an ArrayBuffer. Why not
+// the flat table's own seqlock version: it sits beside the table's array
+// pointer and the stripe lock, and a buffer over it would let a stray
+// write from JavaScript corrupt them; a stray write to a word of its own
+// can at worst make read-cache hits wrong, never reach a pointer (and no
+// view of the block is handed to user code). The block is held by
+// shared_ptr (version_words::owner), so a view of it outlives close() and
+// the map. The map's destructor (close() runs it before it returns)
+// leaves every word odd for good, so no cached copy matches once the map
+// is gone and the next get learns that it is closed.
+//
+// The protocol. A writer opens a version section on its stripe after it
+// takes the stripe lock and before it changes anything (store v + 1
+// relaxed, then a release fence), and closes it after its last change
+// (store v + 2, release). Every path that changes a stripe's entries runs
+// inside one: write() (put, put_for, put_if_absent, compare_and_set,
+// erase, add, so setMany, deleteMany and the counters too; the sweep of
+// expired entries, growth and eviction inside them), the cross-stripe
+// eviction under max_memory (the victim's stripe), clear() (every stripe
+// odd together) and purge_expired(). Only the constructor's reserve runs
+// outside one, before the map is shared. Expiry itself (time passing) is
+// not a write: that is why maps with a ttl keep no words, and maps that
+// evict none because a hit must record its read with the policy.
+//
+// get_versioned(key) loads the word (acquire), runs get(), then an acquire
+// fence and loads it again; it reports the pair (stripe, v) only when both
+// loads gave the same even v. Then the value get() answered is the entry
+// in the state S_v the stripe had between the sections that end with v and
+// begin with v + 1: the first load read-from the store that closed v's
+// section, so every change up to it is visible to the lookup; and had the
+// lookup read any store of a later section (made after that section's odd
+// store and release fence), the fence pair would make the second load see
+// v + 1 or later, not v. (Mutex and rwlock lookups take the stripe lock
+// instead of validating; the lock orders them the same way.)
+//
+// A reader holding (stripe, v) and the value decoded from that read may
+// return it again while the word still holds v: if it loads the word and
+// finds v, no section began since (the word only grows), so the entry is
+// still in state S_v. A write acknowledged before that load began opened
+// its section, which happens-before the load, so the load sees v + 1 or
+// later and the reader asks the map again. JavaScript loads the word's two
+// 32-bit halves (Atomics.load, low first, then high); lib/read-cache.ts
+// shows that a torn pair can only fail to match.
+//
 // NUMA: every stripe's table carries the map's policy (options::numa_policy),
 // so under `local` each stripe lands on the node of the thread that creates or
 // grows it; placement() reports, per stripe, the node the kernel says its
@@ -137,8 +185,31 @@ class striped_map final : public concurrent_map {
   std::size_t purge_expired() override;
   bool peek_unexpired_or_not(bytes key, std::string* out, std::uint64_t* revision) const override;
   bool advance_manual_clock(std::uint64_t ms) override;
+  version_words versions() const override;
+  bool get_versioned(bytes key, std::string* out, std::uint64_t* revision, std::uint64_t unless,
+                     version_pin* pin) const override;
 
  private:
+  struct stripe;
+  // A stripe's write version (the essay, "Write versions"): alone on its
+  // line, so a writer invalidates only its own stripe's word in readers'
+  // caches.
+  struct alignas(cache_line) version_line {
+    std::atomic<std::uint64_t> v{0};
+  };
+  // Holds stripe `s`'s version odd while it lives (nothing on maps without
+  // words); writers open it once they hold the stripe lock.
+  class version_section {
+   public:
+    version_section(const striped_map& m, const stripe& s) noexcept;
+    ~version_section();
+    version_section(const version_section&) = delete;
+    version_section& operator=(const version_section&) = delete;
+
+   private:
+    std::atomic<std::uint64_t>* w_;
+  };
+
   // One stripe per cache-line-aligned block: the table's version and array
   // pointer (read by every reader of the stripe) and the lock never share a
   // line with another stripe's.
@@ -189,6 +260,9 @@ class striped_map final : public concurrent_map {
   std::atomic<unsigned> steal_{0};
   // options::manual_clock (tests): the clock every thread reads (its own line).
   padded<std::atomic<std::uint64_t>> manual_now_;
+  // The write versions, one line per stripe; null on maps that keep none
+  // (no read_cache, or a map that evicts or expires).
+  std::shared_ptr<version_line[]> versions_;
 };
 
 using mutex_map = striped_map<adaptive_mutex, read_mode::exclusive>;
