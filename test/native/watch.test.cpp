@@ -845,19 +845,29 @@ TEST_CASE("snapshot: optimistic copies under writers that reuse slots show no to
 
 // Closing a snapshot while writers write through the wrapper: as the last
 // subscription it unwatches the map (the ring is let go after the log's
-// locks), and beside a watch it leaves that watch's log whole. Either way
-// every write is in the map, a watch opened before the writes replays to
-// the map, and a subscription opened after sees exactly the writes after.
+// locks); beside a watch with a larger buffer it leaves that watch's log
+// whole; beside one with the smallest buffer the ring shrinks to it at
+// once and the watch, which read nothing, is told it fell behind. Every write is in the map,
+// the whole watch replays to the map, and a subscription opened after sees
+// exactly the writes after.
 TEST_CASE("snapshot: closing one under writers leaves the map and the log right") {
-  for (const bool watched : {false, true}) {
-    tmtest::current() = watched ? "beside a watch" : "the last subscription";
+  enum { alone, big_watch, small_watch };
+  for (const int mode : {alone, big_watch, small_watch}) {
+    const bool watched = mode != alone;
+    tmtest::current() = mode == alone       ? "the last subscription"
+                        : mode == big_watch ? "beside a watch"
+                                            : "beside a watch with a small buffer";
     options o;
     o.strategy = strategy_kind::striped;
     auto m = registry::create(o, "string", "string");
     auto log = m->watch_log();
     std::shared_ptr<subscription> watch;
     if (watched) {
-      watch = log->subscribe({}, 0, std::size_t{256} << 20, nullptr).sub;
+      watch =
+          log->subscribe({}, 0,
+                         mode == big_watch ? std::size_t{256} << 20 : change_log::min_buffer_bytes,
+                         nullptr)
+              .sub;
       REQUIRE(watch);
     }
     constexpr std::uint64_t keys = 500;
@@ -879,9 +889,15 @@ TEST_CASE("snapshot: closing one under writers leaves the map and the log right"
     REQUIRE(s);
     std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the ring fills
     s->close();
+    const change_log::counters closed = log->stats();
     CHECK_EQ(log->active(), watched);
-    CHECK_EQ(log->stats().subscribers, std::size_t(watched ? 1 : 0));
-    if (!watched) CHECK_EQ(log->stats().events, std::size_t{0});
+    CHECK_EQ(closed.subscribers, std::size_t(watched ? 1 : 0));
+    if (!watched) CHECK_EQ(closed.events, std::size_t{0});
+    if (mode == small_watch) {
+      CHECK_EQ(closed.limit, change_log::min_buffer_bytes);
+      CHECK(closed.bytes <= change_log::min_buffer_bytes);
+      CHECK(closed.dropped > std::uint64_t{100});  // the ring had grown for the snapshot
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     stop.store(true);
     for (auto& x : th) x.join();
@@ -890,14 +906,20 @@ TEST_CASE("snapshot: closing one under writers leaves the map and the log right"
       for (std::uint64_t i = written[t] > keys ? written[t] - keys : 0; i < written[t]; ++i)
         expected[num(t) + ":" + num(i % keys)] = num(i);
     CHECK(contents(*m) == expected);
-    if (watched) {
+    if (mode == big_watch) {
       subscription::batch last;
       std::map<std::string, std::string> replayed;
       replay(drain(*watch, &last), replayed);
       CHECK(last.st == subscription::state::ok);
       CHECK(replayed == expected);
-      watch->close();
     }
+    if (mode == small_watch) {
+      std::vector<watch_event> out;
+      const subscription::batch b = watch->read(out, 10, false);
+      CHECK(b.st == subscription::state::compacted);
+      CHECK_EQ(b.oldest, log->stats().oldest);
+    }
+    if (watch) watch->close();
     auto after = log->subscribe({}, 0, 0, nullptr);
     REQUIRE(after.sub);
     with_map(*m, [](concurrent_map& c) { return c.put("after", "1", nullptr); });
