@@ -460,6 +460,7 @@ std::size_t striped_map<Lock, Mode>::copy_unit(std::size_t unit, std::string& ou
   const std::uint64_t t = now();
   std::optional<std::size_t> n;
   for (int i = 0; i < optimistic_attempts && !n; ++i) {
+    if (i != 0) cpu_relax();
     table.prepare_copy(scratch);
     n = table.copy_entries(scratch, t, false);
   }
