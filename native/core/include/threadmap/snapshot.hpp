@@ -63,7 +63,7 @@
 // outran the ring retries with twice the bound, up to the ring's maximum.
 //
 // THE COPY. The proof above asks of a unit's copy only that it be the
-// unit's entries at one instant. scan() gives that by holding the unit's
+// unit's entries at one instant between (1) and the cut. scan() gives that by holding the unit's
 // lock while it builds its output, and a writer of that stripe then waited
 // for the copier's allocations and page faults too. copy_unit() on the
 // flat-table strategies (mutex, rwlock, striped) reads the stripe as
