@@ -6,12 +6,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "check.hpp"
+#include "threadmap/detail/flat_table.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/registry.hpp"
 #include "threadmap/snapshot.hpp"
@@ -694,6 +696,239 @@ STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revi
   CHECK(contents(*s) == contents(*m));
   s->close();
   oracle.sub->close();
+}
+
+// --- the snapshot's copy (flat_table.hpp, "Copying for a snapshot") ---------------
+
+namespace {
+
+// The flat-table strategies, whose copy_unit reads a stripe optimistically.
+std::vector<tmtest::strategy_config> flat_table_configs() {
+  std::vector<tmtest::strategy_config> v;
+  for (const tmtest::strategy_config& c : tmtest::strategies()) {
+    const strategy_kind k = c.opts.strategy;
+    if (k == strategy_kind::mutex || k == strategy_kind::rwlock || k == strategy_kind::striped)
+      v.push_back(c);
+  }
+  options o;
+  o.strategy = strategy_kind::striped;
+  o.stripes = 4;
+  v.push_back({"striped-4", o});
+  return v;
+}
+
+// What the copy hook runs on the copier's thread, halfway through an
+// unlocked copy, and how often it was called.
+std::function<void()> copy_interference;
+std::atomic<int> copy_hook_calls{0};
+void copy_hook(int site) {
+  CHECK_EQ(site, int(detail::flat_table_test::copy_window));
+  ++copy_hook_calls;
+  if (copy_interference) copy_interference();
+}
+
+// Every value these tests write starts with its key and ':' (a torn copy
+// would pair a key with another entry's bytes). Some are past the inline
+// limit, so their slots hold blobs.
+std::string value_for(const std::string& key, std::uint64_t n) {
+  std::string v = key + ":" + num(n);
+  if (n % 3 == 0) v.append(40, 'x');
+  return v;
+}
+
+bool values_name_their_keys(const std::map<std::string, std::string>& m) {
+  for (const auto& [k, v] : m)
+    if (v.compare(0, k.size() + 1, k + ":") != 0) return false;
+  return true;
+}
+
+std::uint64_t resizes(shared_map& m) {
+  return with_map(m, [](concurrent_map& c) { return c.stats().resizes; });
+}
+
+}  // namespace
+
+// Writes made halfway through an unlocked copy (inserts that grow and
+// rebuild the stripe being copied, erasures, overwrites that move values
+// between inline and blob slots) spoil it; the copy is retried, and after
+// four spoiled attempts made once under the stripe lock. Either way the
+// snapshot is the oracle's replay at its revision, and the hook's count
+// shows which path ran: four calls for the first unit and one for each
+// other when only the first three attempts are spoiled, four for every
+// unit when all are.
+TEST_CASE("snapshot: writes that grow and rebuild a stripe during its optimistic copy") {
+  for (const tmtest::strategy_config& cfg : flat_table_configs()) {
+    for (const bool always : {false, true}) {
+      tmtest::current() = std::string(cfg.name) + (always ? ", every attempt spoiled" : "");
+      auto m = make(cfg);
+      auto log = m->watch_log();
+      auto oracle = log->subscribe({}, 0, std::size_t{256} << 20, nullptr);
+      REQUIRE(oracle.sub);
+      with_map(*m, [](concurrent_map& c) {
+        for (std::uint64_t i = 0; i < 3000; ++i)
+          c.put("k" + num(i), value_for("k" + num(i), i), nullptr);
+        return 0;
+      });
+      const std::size_t units = with_map(*m, [](concurrent_map& c) { return c.scan_units(); });
+      std::uint64_t round = 0;
+      copy_interference = [&] {
+        if (!always && copy_hook_calls.load() > 3) return;
+        ++round;
+        with_map(*m, [&](concurrent_map& c) {
+          for (std::uint64_t j = 0; j < 2000; ++j) {
+            const std::string k = "n" + num(round) + "_" + num(j);
+            c.put(k, value_for(k, j), nullptr);
+          }
+          for (std::uint64_t j = 0; j < 100; ++j) c.erase("k" + num(round * 100 + j), nullptr);
+          for (std::uint64_t j = 0; j < 100; ++j) {
+            const std::string k = "k" + num(2000 + (round * 37 + j) % 1000);
+            c.put(k, value_for(k, round + j), nullptr);
+          }
+          return 0;
+        });
+      };
+      const std::uint64_t grown = resizes(*m);
+      copy_hook_calls = 0;
+      detail::flat_table_test::set_pause_hook(&copy_hook);
+      auto s = snapshot::take(m);
+      detail::flat_table_test::set_pause_hook(nullptr);
+      copy_interference = nullptr;
+      REQUIRE(s);
+      CHECK(resizes(*m) > grown);  // a stripe was rebuilt while it was being copied
+      CHECK_EQ(copy_hook_calls.load(), always ? int(4 * units) : int(units + 3));
+      CHECK_EQ(s->stats().retries, std::uint64_t{0});
+      std::map<std::string, std::string> model;
+      replay(drain(*oracle.sub), model);
+      CHECK(contents(*s) == model);
+      CHECK(contents(*s) == contents(*m));
+      CHECK(values_name_their_keys(contents(*s)));
+      s->close();
+      oracle.sub->close();
+    }
+  }
+}
+
+// Writers that erase keys and insert others, so slots are emptied and
+// refilled with other keys of other lengths, inline and in blobs, while
+// snapshots are taken: an optimistic copy that used a slot a writer was
+// changing would pair a key with bytes of another entry.
+TEST_CASE("snapshot: optimistic copies under writers that reuse slots show no torn entry") {
+  for (const tmtest::strategy_config& cfg : flat_table_configs()) {
+    tmtest::current() = cfg.name;
+    auto m = make(cfg);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> th;
+    for (int t = 0; t < 2; ++t)
+      th.emplace_back([&, t] {
+        for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+          const std::string gone = "w" + num(t) + "-" + num((i + 150) % 300);
+          const std::string key = "w" + num(t) + "-" + num(i % 300) + std::string(i % 7, 'k');
+          with_map(*m, [&](concurrent_map& c) {
+            c.erase(gone, nullptr);
+            for (std::uint64_t pad = 0; pad < 7; ++pad)
+              c.erase(gone + std::string(pad, 'k'), nullptr);
+            return c.put(key, value_for(key, i), nullptr);
+          });
+        }
+      });
+    const long takes = tmtest::scaled(40);
+    for (long i = 0; i < takes; ++i) {
+      auto s = snapshot::take(m);
+      REQUIRE(s);
+      CHECK(values_name_their_keys(contents(*s)));
+      s->close();
+    }
+    stop.store(true);
+    for (auto& x : th) x.join();
+  }
+}
+
+// Closing a snapshot while writers write through the wrapper: as the last
+// subscription it unwatches the map (the ring is let go after the log's
+// locks); beside a watch with a larger buffer it leaves that watch's log
+// whole; beside one with the smallest buffer the ring shrinks to it at
+// once and the watch, which read nothing, is told it fell behind. Every write is in the map,
+// the whole watch replays to the map, and a subscription opened after sees
+// exactly the writes after.
+TEST_CASE("snapshot: closing one under writers leaves the map and the log right") {
+  enum { alone, big_watch, small_watch };
+  for (const int mode : {alone, big_watch, small_watch}) {
+    const bool watched = mode != alone;
+    tmtest::current() = mode == alone       ? "the last subscription"
+                        : mode == big_watch ? "beside a watch"
+                                            : "beside a watch with a small buffer";
+    options o;
+    o.strategy = strategy_kind::striped;
+    auto m = registry::create(o, "string", "string");
+    auto log = m->watch_log();
+    std::shared_ptr<subscription> watch;
+    if (watched) {
+      watch =
+          log->subscribe({}, 0,
+                         mode == big_watch ? std::size_t{256} << 20 : change_log::min_buffer_bytes,
+                         nullptr)
+              .sub;
+      REQUIRE(watch);
+    }
+    constexpr std::uint64_t keys = 500;
+    std::atomic<bool> stop{false};
+    std::uint64_t written[2] = {0, 0};
+    std::vector<std::thread> th;
+    for (int t = 0; t < 2; ++t)
+      th.emplace_back([&, t] {
+        std::uint64_t i = 0;
+        for (; !stop.load(std::memory_order_relaxed); ++i) {
+          const std::string key = num(static_cast<std::uint64_t>(t)) + ":" + num(i % keys);
+          with_map(*m, [&](concurrent_map& c) { return c.put(key, num(i), nullptr); });
+        }
+        written[t] = i;
+      });
+    while (with_map(*m, [](concurrent_map& c) { return c.size(); }) < 2 * keys)
+      std::this_thread::yield();
+    auto s = snapshot::take(m, std::size_t{64} << 20);
+    REQUIRE(s);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the ring fills
+    s->close();
+    const change_log::counters closed = log->stats();
+    CHECK_EQ(log->active(), watched);
+    CHECK_EQ(closed.subscribers, std::size_t(watched ? 1 : 0));
+    if (!watched) CHECK_EQ(closed.events, std::size_t{0});
+    if (mode == small_watch) {
+      CHECK_EQ(closed.limit, change_log::min_buffer_bytes);
+      CHECK(closed.bytes <= change_log::min_buffer_bytes);
+      CHECK(closed.dropped > std::uint64_t{100});  // the ring had grown for the snapshot
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    stop.store(true);
+    for (auto& x : th) x.join();
+    std::map<std::string, std::string> expected;
+    for (std::uint64_t t = 0; t < 2; ++t)
+      for (std::uint64_t i = written[t] > keys ? written[t] - keys : 0; i < written[t]; ++i)
+        expected[num(t) + ":" + num(i % keys)] = num(i);
+    CHECK(contents(*m) == expected);
+    if (mode == big_watch) {
+      subscription::batch last;
+      std::map<std::string, std::string> replayed;
+      replay(drain(*watch, &last), replayed);
+      CHECK(last.st == subscription::state::ok);
+      CHECK(replayed == expected);
+    }
+    if (mode == small_watch) {
+      std::vector<watch_event> out;
+      const subscription::batch b = watch->read(out, 10, false);
+      CHECK(b.st == subscription::state::compacted);
+      CHECK_EQ(b.oldest, log->stats().oldest);
+    }
+    if (watch) watch->close();
+    auto after = log->subscribe({}, 0, 0, nullptr);
+    REQUIRE(after.sub);
+    with_map(*m, [](concurrent_map& c) { return c.put("after", "1", nullptr); });
+    const std::vector<watch_event> ev = drain(*after.sub);
+    REQUIRE(ev.size() == 1);
+    CHECK_EQ(ev[0].key, std::string("after"));
+    after.sub->close();
+    CHECK(!log->active());
+  }
 }
 
 TEST_MAIN

@@ -1104,6 +1104,72 @@ std::size_t flat_table::scan(std::string& out, std::uint64_t now) const {
   return n;
 }
 
+namespace flat_table_test {
+namespace {
+test_seam seam;
+}  // namespace
+void set_pause_hook(pause_hook h) noexcept {
+  seam.install(h);
+}
+}  // namespace flat_table_test
+
+namespace {
+// An unlocked copy re-reads the version this often, so a copy that a
+// writer spoiled stops early rather than at the end of a large table.
+constexpr std::size_t copy_check_groups = 64;
+constexpr std::size_t copied_bytes = flat_words * 8;  // a copied entry: its slot's words
+}  // namespace
+
+void flat_table::prepare_copy(std::string& scratch) const {
+  const std::size_t n = size();
+  const std::size_t want = (n + n / 8 + group_size) * copied_bytes;
+  // resize() writes every byte: the pages fault in here, under no lock.
+  if (scratch.size() < want) scratch.resize(want);
+}
+
+std::optional<std::size_t> flat_table::copy_entries(std::string& scratch, std::uint64_t now,
+                                                    bool locked) const {
+  const std::uint64_t v = version_.load(std::memory_order_acquire);
+  if (!locked && (v & 1)) return std::nullopt;
+  const table_array* t = array_.load(std::memory_order_acquire);
+  auto still_valid = [&]() noexcept {
+    if (locked) return true;
+    // Orders the loads above before the version re-check (seqlock reader).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return version_.load(std::memory_order_relaxed) == v;
+  };
+  if (!t) return still_valid() ? std::optional<std::size_t>(0) : std::nullopt;
+  const std::size_t room = scratch.size() / copied_bytes;
+  char* to = scratch.data();
+  std::size_t n = 0;
+  for (std::size_t g = 0; g < t->groups; ++g) {
+    if (!locked) {
+      if (g == t->groups / 2) flat_table_test::seam.at(flat_table_test::copy_window);
+      if (g % copy_check_groups == copy_check_groups - 1 && !still_valid()) return std::nullopt;
+    }
+    for (std::uint32_t m = t->tags(g).full_slots(); m; m &= m - 1) {
+      const std::size_t i = g * group_size + __builtin_ctz(m);
+      if (now && passed(t, i, now)) continue;
+      if (n == room) return std::nullopt;
+      slot_view s;
+      s.load(t, i);
+      std::memcpy(to + n * copied_bytes, s.w, copied_bytes);
+      ++n;
+    }
+  }
+  if (!still_valid()) return std::nullopt;
+  return n;
+}
+
+std::size_t flat_table::append_copied(const std::string& scratch, std::size_t n, std::string& out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    slot_view s;
+    std::memcpy(s.w, scratch.data() + i * copied_bytes, copied_bytes);
+    append_scan_record(out, s.key(), s.value());
+  }
+  return n;
+}
+
 // ---------------------------------------------------------------------------
 // pointer_table
 

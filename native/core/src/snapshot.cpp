@@ -38,7 +38,7 @@ bool snapshot::copy() {
   for (;;) {
     table_.clear();
     ++generation_;
-    std::string buf;
+    std::string buf, scratch;
     applied drained = applied::ok;
     for (std::size_t u = 0, units = 1; u < units && drained == applied::ok; ++u) {
       {
@@ -47,7 +47,7 @@ bool snapshot::copy() {
         if (m == nullptr) return false;
         units = m->scan_units();
         buf.clear();
-        if (u < units) m->scan(u, buf);
+        if (u < units) m->copy_unit(u, buf, scratch);
       }
       scan_reader r(buf);
       scan_record rec;

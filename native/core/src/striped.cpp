@@ -508,6 +508,36 @@ std::size_t striped_map<Lock, Mode>::scan(std::size_t unit, std::string& out) co
 }
 
 template <class Lock, read_mode Mode>
+std::size_t striped_map<Lock, Mode>::copy_unit(std::size_t unit, std::string& out,
+                                               std::string& scratch) const {
+  if (unit >= count_) return 0;
+  // Held until the copy is decoded: it keeps alive the blobs the copied
+  // words point to, even once a writer has replaced them.
+  epoch::guard g;
+  const detail::flat_table& table = stripes_[unit].table;
+  const std::uint64_t t = now();
+  std::optional<std::size_t> n;
+  for (int i = 0; i < optimistic_attempts && !n; ++i) {
+    if (i != 0) cpu_relax();
+    table.prepare_copy(scratch);
+    n = table.copy_entries(scratch, t, false);
+  }
+  while (!n) {
+    // Sized outside the lock; under it, a table that outgrew the buffer
+    // meanwhile answers nullopt and is sized again.
+    table.prepare_copy(scratch);
+    if constexpr (Mode == read_mode::shared) {
+      std::shared_lock lock(stripes_[unit].lock);
+      n = table.copy_entries(scratch, t, true);
+    } else {
+      std::lock_guard lock(stripes_[unit].lock);
+      n = table.copy_entries(scratch, t, true);
+    }
+  }
+  return detail::flat_table::append_copied(scratch, *n, out);
+}
+
+template <class Lock, read_mode Mode>
 map_stats striped_map<Lock, Mode>::stats() const {
   epoch::guard g;
   map_stats st;

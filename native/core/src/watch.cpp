@@ -1,6 +1,7 @@
 #include "threadmap/watch.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "threadmap/detail/flat_table.hpp"
 #include "threadmap/detail/hash.hpp"
@@ -130,6 +131,9 @@ class watched_map final : public concurrent_map {
   std::size_t size() const override { return m_.size(); }
   std::size_t scan_units() const override { return m_.scan_units(); }
   std::size_t scan(std::size_t unit, std::string& out) const override { return m_.scan(unit, out); }
+  std::size_t copy_unit(std::size_t unit, std::string& out, std::string& scratch) const override {
+    return m_.copy_unit(unit, out, scratch);
+  }
   map_stats stats() const override { return m_.stats(); }
   bool ordered() const noexcept override { return m_.ordered(); }
   std::size_t range(const key_range& r, std::size_t limit, std::string& out) const override {
@@ -420,7 +424,38 @@ change_log::opened change_log::subscribe(watch_filter filter, std::uint64_t from
   return o;
 }
 
+namespace {
+
+// Where a ring's events go when the log lets them all go at once (the last
+// subscription closed, or the map did): taken out under the ring's lock in
+// O(1) and freed after every lock is released (declared before the locks).
+// A ring at its bound holds up to millions of events, and freeing them
+// under the ring's lock held every writer's append for as long (watch.hpp,
+// ACTIVATION). Without the memory for the empty deque it leaves behind,
+// the events are freed in place, under the lock, as before.
+class discarded_ring {
+ public:
+  discarded_ring() noexcept {
+    try {
+      gone_.emplace();
+    } catch (...) {
+    }
+  }
+  void take(std::deque<watch_event>& events) noexcept {
+    if (gone_)
+      gone_->swap(events);
+    else
+      events.clear();
+  }
+
+ private:
+  std::optional<std::deque<watch_event>> gone_;
+};
+
+}  // namespace
+
 void change_log::unsubscribe(subscription* s) noexcept {
+  discarded_ring gone;
   std::lock_guard hub(hub_);
   std::lock_guard lock(ring_);
   auto it = std::find(subs_.begin(), subs_.end(), s);
@@ -439,19 +474,20 @@ void change_log::unsubscribe(subscription* s) noexcept {
   // writes still in flight append to an inactive log, which drops them.
   active_ = false;
   first_ += events_.size();
-  events_.clear();
+  gone.take(events_);
   bytes_ = 0;
   limit_ = default_buffer_bytes;
   publish_(map_);
 }
 
 void change_log::close() noexcept {
+  discarded_ring gone;
   std::lock_guard hub(hub_);
   std::lock_guard lock(ring_);
   closed_ = true;
   active_ = false;
   first_ += events_.size();
-  events_.clear();
+  gone.take(events_);
   bytes_ = 0;
   for (subscription* s : subs_) {
     if (s->armed_ && s->notify_) s->notify_();

@@ -338,6 +338,14 @@ class concurrent_map {
   /// start to end exactly once, whatever runs concurrently.
   virtual std::size_t scan_units() const = 0;
   virtual std::size_t scan(std::size_t unit, std::string& out) const = 0;
+  /// scan() for a snapshot (threadmap/snapshot.hpp): the same unit, read
+  /// atomically, but a strategy may read it without holding the unit's lock
+  /// across allocation or long work; `scratch` is the caller's, reused from
+  /// unit to unit. The default is scan().
+  virtual std::size_t copy_unit(std::size_t unit, std::string& out, std::string& scratch) const {
+    (void)scratch;
+    return scan(unit, out);
+  }
 
   virtual map_stats stats() const = 0;
 

@@ -4,8 +4,8 @@
 //
 // TAKING ONE. (1) Open a subscription to every key from now (watch.hpp):
 // from here on every write is logged. (2) Copy the map unit by unit with
-// scan() (each unit read atomically; writers are held for one unit's
-// critical section at most, never for the whole copy). (3) Cut the log
+// copy_unit() (each unit read atomically, never the whole map at once; see
+// THE COPY below for what writers wait for). (3) Cut the log
 // (change_log::barrier: every key lock taken for the time of two loads),
 // giving a ring position P and a revision R. (4) Apply the events between
 // the subscription's cursor and P, in ring order, to the copy.
@@ -62,8 +62,28 @@
 // map again, and stats() counts it (full_copies). A take whose own copy
 // outran the ring retries with twice the bound, up to the ring's maximum.
 //
+// THE COPY. The proof above asks of a unit's copy only that it be the
+// unit's entries at one instant between (1) and the cut. scan() gives that by holding the unit's
+// lock while it builds its output, and a writer of that stripe then waited
+// for the copier's allocations and page faults too. copy_unit() on the
+// flat-table strategies (mutex, rwlock, striped) reads the stripe as
+// lock-free readers do: its slot words into a buffer sized and faulted in
+// beforehand, kept only when the stripe's seqlock version did not change
+// across the read (a validated copy is the stripe at one instant, as a
+// validated lookup is one entry at one instant: detail/flat_table.hpp,
+// "Copying for a snapshot"). After four spoiled attempts it takes the lock
+// for one copy of the words, which allocates nothing and follows no blob;
+// either way the records are decoded after, under the epoch guard that
+// keeps the copied blob pointers alive. So a writer waits for the copier
+// at most for that word copy, and not at all while the copies validate.
+// The other strategies' copy_unit() is their scan(), whose essays say how
+// each unit is read atomically.
+//
 // COST TO WRITERS. An open snapshot keeps its subscription, so the map is
-// watched (watch.hpp, COST) until the snapshot is closed.
+// watched (watch.hpp, COST) until the snapshot is closed. Closing the last
+// subscription lets the log's ring go: its events are taken out under the
+// ring's lock and freed after it (watch.hpp, ACTIVATION), and the
+// snapshot's own table is freed by the closing thread, under no lock.
 //
 // THREADS. A snapshot is one thread's object (the binding's), not shared:
 // no lock guards its table.

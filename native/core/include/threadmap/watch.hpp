@@ -82,6 +82,9 @@
 // Deactivation swaps back and empties the ring; wrapped writes still in
 // flight then append to an inactive log, which drops them, and a later
 // activation's synchronize waits for them before it reads its start.
+// Emptying takes the events out under the ring's lock and frees them after
+// every lock is released (as does the map's close): a ring at its bound
+// holds millions of events, and writers' appends wait for that lock.
 //
 // THE RING AND ITS BOUND. One ring per map, bounded in bytes (the largest
 // `buffer_bytes` any open subscription asked for, at least min_buffer_bytes;

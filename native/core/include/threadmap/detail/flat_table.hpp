@@ -106,6 +106,21 @@
 // near the cursor before it asks the policy for a victim, so expired
 // entries go before live ones without the policy knowing about time.
 //
+// Copying for a snapshot (issue 18; threadmap/snapshot.hpp). scan() runs
+// under the owner's lock and builds its output there, allocating as it
+// grows; a snapshot's copy must not keep writers waiting for an allocator
+// or a page fault. copy_entries() reads like a lookup: the version, the
+// array, the tags and every full slot's four words into a caller's buffer
+// sized and faulted in beforehand (prepare_copy), then the version again;
+// a copy whose version changed is thrown away (it is checked every 64
+// groups, so a copy a writer spoiled stops early). A validated copy is the
+// table at one instant, as a validated lookup is one entry at one instant.
+// After a few spoiled attempts the owner takes its lock for one copy of
+// the words, which allocates nothing and follows no blob pointer, and
+// decodes (append_copied: blob bytes into scan records) after releasing
+// it. Blob pointers copied either way stay valid while the caller's epoch
+// guard is held: an overwritten or erased blob is retired, not freed.
+//
 // NUMA placement. Arrays come from numa::allocate with the table's policy
 // (threadmap/detail/numa.hpp), decided by the thread that creates or grows the table,
 // and record in their header how they were placed, so they are returned with
@@ -138,6 +153,7 @@
 
 #include "threadmap/detail/eviction/policy.hpp"
 #include "threadmap/detail/revision.hpp"
+#include "threadmap/detail/test_seam.hpp"
 #include "threadmap/map.hpp"
 #include "threadmap/placement.hpp"
 
@@ -238,6 +254,21 @@ class flat_table {
   bool reserve(std::size_t entries, memory_budget& budget);
   /// Appends every entry (not expired at `now`) in scan format; returns how many.
   std::size_t scan(std::string& out, std::uint64_t now = 0) const;
+
+  // --- a snapshot's copy (see "Copying for a snapshot" above) ---------------
+  /// Sizes `scratch` for the entries the table holds now, with slack, and
+  /// touches its pages. Call it holding no lock.
+  void prepare_copy(std::string& scratch) const;
+  /// Copies the slot words of every entry (not expired at `now`) into
+  /// `scratch`, allocating nothing, and answers how many. `locked` false:
+  /// one seqlock attempt with no lock, nullopt when a writer interfered;
+  /// `locked` true (the owner's lock held): nullopt only when `scratch` is
+  /// too small. Either way nullopt also when `scratch` is too small.
+  std::optional<std::size_t> copy_entries(std::string& scratch, std::uint64_t now,
+                                          bool locked) const;
+  /// Appends the first `n` entries copy_entries left in `scratch`, in scan
+  /// format; inside the epoch guard the copy was made in (blobs).
+  static std::size_t append_copied(const std::string& scratch, std::size_t n, std::string& out);
 
   // --- expiry (see the essay) -------------------------------------------------
   /// Gives the table its deadline array; set before it holds an entry or is
@@ -434,5 +465,14 @@ class pointer_table final : public pointer_table_base {
     for (std::size_t i = next(0, key, p); i != end; i = next(i, key, p)) f(key, static_cast<T*>(p));
   }
 };
+
+/// Test seam of the snapshot copy (the copy tests): copy_entries without the
+/// lock calls it once an attempt, halfway through the groups.
+namespace flat_table_test {
+enum site : int {
+  copy_window = 1,  // an unlocked copy_entries attempt, halfway through the groups
+};
+void set_pause_hook(pause_hook hook) noexcept;
+}  // namespace flat_table_test
 
 }  // namespace threadmap::detail

@@ -20,6 +20,10 @@
 // class template; the probe loops, growth and accounting are the flat table's.
 //
 // Iteration units are stripes: scan(unit) copies one stripe under its lock.
+// A snapshot's copy_unit(unit) reads the stripe as readers do, optimistically,
+// and takes the lock only after a few attempts a writer spoiled, then only
+// for a copy of the slot words into a buffer sized beforehand: a writer
+// never waits for the copier's allocations or page faults.
 // clear() locks every stripe and holds every stripe's version odd while it
 // empties them, so no reader can see some stripes cleared and others not.
 //
@@ -173,6 +177,10 @@ class striped_map final : public concurrent_map {
   void clear() override;
   std::size_t scan_units() const override { return count_; }
   std::size_t scan(std::size_t unit, std::string& out) const override;
+  /// The stripe's words copied optimistically, or under its lock after a
+  /// few spoiled attempts, and decoded after (flat_table.hpp, "Copying for
+  /// a snapshot").
+  std::size_t copy_unit(std::size_t unit, std::string& out, std::string& scratch) const override;
   map_stats stats() const override;
   std::vector<numa::table_report> placement() const override;
   /// Maps that evict: the stripe (a victim is always in the evicting
