@@ -45,6 +45,26 @@ describe.each(STRATEGIES)('read-cache fast hits (%s)', (strategy) => {
     map.close()
   })
 
+  // A watched map's writes reach the map through the watch wrapper, which
+  // hands out the map's own words: watching (before or after the ThreadMap
+  // reads them) changes nothing about which gets make a call, and a write
+  // while watched still makes the next get ask.
+  test(`a watched map's gets ${versioned ? 'hit without a call' : 'still make their call'}, and see its writes`, async () => {
+    const map = make()
+    const watcher = map.watch()
+    map.set('u', doc)
+    expect(probe(map, 'u').native).toBe(true)
+    expect(probe(map, 'u')).toEqual({ value: doc, native: !versioned })
+    map.set('u', { ...doc, id: 2 })
+    expect(probe(map, 'u')).toEqual({ value: { ...doc, id: 2 }, native: true })
+    expect(probe(map, 'u').native).toBe(!versioned)
+    await watcher.return()
+    map.set('u', doc) // no longer watched: the same words
+    expect(probe(map, 'u')).toEqual({ value: doc, native: true })
+    expect(probe(map, 'u').native).toBe(!versioned)
+    map.close()
+  })
+
   // Every write path of one thread, each followed by gets of the key it
   // changed (which must ask the map) and of an untouched key.
   test('every kind of write makes the next get of its key ask the map', () => {

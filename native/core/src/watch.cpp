@@ -121,6 +121,13 @@ class watched_map final : public concurrent_map {
   bool peek(bytes key, std::string* out, std::uint64_t* revision) const override {
     return m_.peek(key, out, revision);
   }
+  // The words are the map's own: its writes (all of which reach it through
+  // here) keep them, watched or not.
+  version_words versions() const override { return m_.versions(); }
+  bool get_versioned(bytes key, std::string* out, std::uint64_t* revision, std::uint64_t unless,
+                     version_pin* pin) const override {
+    return m_.get_versioned(key, out, revision, unless, pin);
+  }
   std::uint64_t revision() const override { return m_.revision(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
     m_.get_many(keys, n, out, found);
