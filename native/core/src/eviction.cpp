@@ -260,17 +260,16 @@ std::uint32_t frequency_sketch::spread(std::uint32_t h) noexcept {
   return mix32(h);
 }
 
-void frequency_sketch::increment(std::uint32_t hash) noexcept {
-  std::uint64_t* block = block_of(hash);
-  const std::uint32_t g = rows(hash);
-  bool added = false;
+void frequency_sketch::increment(counters c) noexcept {
+  // Without a branch per counter: whether a counter is below the cap is
+  // 0 or 1, added at its place (a saturated counter gets 0).
+  std::uint64_t added = 0;
   for (unsigned i = 0; i < 4; ++i) {
-    std::uint64_t& w = block[2 * i + ((g >> i) & 1)];
-    const unsigned shift = ((g >> (8 + 6 * i)) & 15) * 4;
-    if (((w >> shift) & 15) < max_count) {
-      w += std::uint64_t{1} << shift;
-      added = true;
-    }
+    std::uint64_t& w = c.block[2 * i + ((c.rows >> i) & 1)];
+    const unsigned shift = ((c.rows >> (8 + 6 * i)) & 15) * 4;
+    const std::uint64_t below = ((w >> shift) & 15) < max_count;
+    w += below << shift;
+    added |= below;
   }
   if (added && ++additions_ >= sample_) halve();
 }
@@ -317,8 +316,8 @@ unsigned read_buffer::lane_of_thread() const noexcept {
 
 offer read_buffer::push_to(unsigned index, std::uint64_t record) noexcept {
   lane& l = lanes_array_[index & (lanes_ - 1)];
-  std::uint32_t t = l.tail.load(std::memory_order_relaxed);
-  const std::uint32_t h = l.head.load(std::memory_order_acquire);
+  std::uint64_t t = l.tail.load(std::memory_order_relaxed);
+  const std::uint64_t h = l.head.load(std::memory_order_acquire);
   if (t - h >= slots) {
     // Full: the record is lost, and the lane stays full until someone
     // drains it, so this reader is asked to try, as the one that filled it
@@ -341,9 +340,18 @@ std::uint64_t read_buffer::dropped() const noexcept {
   return n;
 }
 
+std::uint64_t read_buffer::offered() const noexcept {
+  std::uint64_t n = 0;
+  for (unsigned i = 0; i < lanes_; ++i)
+    n += lanes_array_[i].tail.load(std::memory_order_relaxed) +
+         lanes_array_[i].dropped.load(std::memory_order_relaxed);
+  return n;
+}
+
 unsigned read_buffer::pending(unsigned index) const noexcept {
   const lane& l = lanes_array_[index & (lanes_ - 1)];
-  return l.tail.load(std::memory_order_relaxed) - l.head.load(std::memory_order_relaxed);
+  return static_cast<unsigned>(l.tail.load(std::memory_order_relaxed) -
+                               l.head.load(std::memory_order_relaxed));
 }
 
 // --- W-TinyLFU ---------------------------------------------------------------
@@ -361,14 +369,14 @@ void wtinylfu_policy::publish() noexcept {
   size_.store(window_.size() + main_.size(), std::memory_order_relaxed);
 }
 
-void wtinylfu_policy::apply(std::uint64_t record) noexcept {
-  const auto lo = static_cast<std::uint32_t>(record);
-  sketch_.increment(lo);
+void wtinylfu_policy::apply(std::uint64_t record, frequency_sketch::counters c) noexcept {
+  sketch_.increment(c);
   const std::uint64_t h = (record >> 32) - 1;
   if (h >= nodes_.size()) return;
   clock_region& r = window_.owns(h) ? window_ : main_;
   const std::uint64_t w = r.word(h);
-  if ((w & node::live) && static_cast<std::uint32_t>(w) == lo) r.touch(h);
+  if ((w & node::live) && static_cast<std::uint32_t>(w) == static_cast<std::uint32_t>(record))
+    r.touch(h);
 }
 
 std::size_t wtinylfu_policy::drain() noexcept {
@@ -376,16 +384,19 @@ std::size_t wtinylfu_policy::drain() noexcept {
   // its node, spread over arrays larger than the caches once the bound is
   // large). Applied one by one, the misses follow one another; a lane's
   // records are taken as a batch, every line asked for first, then applied,
-  // so the misses overlap and the lock is held for about one of them.
+  // so the misses overlap and the lock is held for about one of them. Each
+  // record's counters are located once, for the prefetch and the increment.
   std::uint64_t batch[read_buffer::slots];
+  frequency_sketch::counters where[read_buffer::slots];
   unsigned k = 0;
   auto flush = [&] {
     for (unsigned i = 0; i < k; ++i) {
-      sketch_.prefetch(static_cast<std::uint32_t>(batch[i]));
+      where[i] = sketch_.locate(static_cast<std::uint32_t>(batch[i]));
+      threadmap::prefetch(where[i].block);
       const std::uint64_t h = (batch[i] >> 32) - 1;
       if (h < nodes_.size()) threadmap::prefetch(nodes_.data() + h);
     }
-    for (unsigned i = 0; i < k; ++i) apply(batch[i]);
+    for (unsigned i = 0; i < k; ++i) apply(batch[i], where[i]);
     k = 0;
   };
   const std::size_t n = buffer_.drain([&](std::uint64_t r) {
@@ -486,6 +497,7 @@ policy_stats wtinylfu_policy::stats() const noexcept {
   s.rejected = rejected_.load(std::memory_order_relaxed);
   s.drained = drained_.load(std::memory_order_relaxed);
   s.dropped = buffer_.dropped();
+  s.reads = buffer_.offered();
   return s;
 }
 

@@ -268,8 +268,13 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
   }();
   if (want) {
     // After the lookup validated (and after any lock is released).
-    (found ? counts_->hits : counts_->misses).add(1);
-    if (found) record(s, handle, h);
+    // A policy that counts its reads (stats().reads) counts this hit.
+    if (!found) {
+      counts_->misses.add(1);
+    } else {
+      if (!s.policy->counts_reads()) counts_->hits.add(1);
+      record(s, handle, h);
+    }
   }
   return found;
 }
@@ -475,7 +480,7 @@ map_stats striped_map<Lock, Mode>::stats() const {
   st.bytes += sizeof(*this) + sizeof(stripe) * count_ + policy_bytes_;
   st.policy_bytes = policy_bytes_;
   if (counts_) {
-    st.hits = static_cast<std::uint64_t>(counts_->hits.sum());
+    st.hits = static_cast<std::uint64_t>(counts_->hits.sum()) + ps.reads;
     st.misses = static_cast<std::uint64_t>(counts_->misses.sum());
   }
   return st;

@@ -140,6 +140,7 @@ class clock_region {
 /// CLOCK over `capacity` nodes: 8 bytes a node plus the table's 4.
 class clock_policy final : public policy {
  public:
+  clock_policy() noexcept : policy(false) {}
   /// Call init() before use; false: no memory.
   bool init(std::size_t capacity) noexcept;
 

@@ -134,6 +134,8 @@ struct policy_stats {
   std::uint64_t rejected = 0;  // W-TinyLFU: candidates evicted instead of a main entry
   std::uint64_t drained = 0;   // read records applied
   std::uint64_t dropped = 0;   // read records lost
+  std::uint64_t reads = 0;     // record_read calls naming an entry, where
+                               // counts_reads() (0 otherwise)
   /// Sums the instances of a map.
   policy_stats& operator+=(const policy_stats& o) noexcept {
     evicted += o.evicted;
@@ -141,6 +143,7 @@ struct policy_stats {
     rejected += o.rejected;
     drained += o.drained;
     dropped += o.dropped;
+    reads += o.reads;
     return *this;
   }
 };
@@ -148,6 +151,13 @@ struct policy_stats {
 class policy {
  public:
   virtual ~policy() = default;
+
+  /// Whether stats().reads counts every record_read that names an entry
+  /// (W-TinyLFU's read buffer counts its offers for nothing, so an owner
+  /// that counts hits need not write a counter of its own on each one;
+  /// CLOCK's reads of a hot entry write nothing, so it cannot count them).
+  /// Not virtual: a reader asks on every hit.
+  bool counts_reads() const noexcept { return counts_reads_; }
 
   // --- readers: any thread, no lock ---------------------------------------
   /// A read of the entry `h` (hash `hash`); no_handle (a miss) records nothing.
@@ -169,6 +179,12 @@ class policy {
   virtual std::size_t capacity() const noexcept = 0;
   virtual memory_use memory() const noexcept = 0;
   virtual policy_stats stats() const noexcept = 0;
+
+ protected:
+  explicit policy(bool counts_reads) noexcept : counts_reads_(counts_reads) {}
+
+ private:
+  const bool counts_reads_;
 };
 
 /// Read-buffer lanes per instance when the owner does not say.

@@ -68,8 +68,8 @@ class read_buffer {
     std::size_t n = 0;
     for (unsigned i = 0; i < lanes_; ++i) {
       lane& l = lanes_array_[i];
-      std::uint32_t h = l.head.load(std::memory_order_relaxed);
-      const std::uint32_t t = l.tail.load(std::memory_order_acquire);
+      std::uint64_t h = l.head.load(std::memory_order_relaxed);
+      const std::uint64_t t = l.tail.load(std::memory_order_acquire);
       for (; h != t; ++h) {
         std::atomic<std::uint64_t>& slot = l.records[h & (slots - 1)];
         const std::uint64_t r = slot.load(std::memory_order_acquire);
@@ -87,13 +87,18 @@ class read_buffer {
   std::size_t bytes() const noexcept { return lanes_ * sizeof(lane); }
   /// Records dropped so far (all lanes; relaxed).
   std::uint64_t dropped() const noexcept;
+  /// Records offered so far, kept or dropped (all lanes; relaxed): every
+  /// push moves its lane's tail or its dropped count by one, never both,
+  /// so this is exact, and the owner need not count reads itself.
+  std::uint64_t offered() const noexcept;
   /// Records waiting in `lane` (relaxed; tests).
   unsigned pending(unsigned lane) const noexcept;
 
  private:
   struct alignas(cache_line) lane {
-    std::atomic<std::uint32_t> tail{0};
-    std::atomic<std::uint32_t> head{0};
+    // 64-bit, so a lane's tail never wraps and offered() stays exact.
+    std::atomic<std::uint64_t> tail{0};
+    std::atomic<std::uint64_t> head{0};
     std::atomic<std::uint64_t> dropped{0};
     // The records start on their own line, so the consumer's head store and
     // the producers' tail updates do not share a line with the records the

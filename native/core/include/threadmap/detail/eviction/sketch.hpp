@@ -34,8 +34,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "threadmap/detail/prefetch.hpp"
-
 namespace threadmap::detail::eviction {
 
 class frequency_sketch {
@@ -49,15 +47,22 @@ class frequency_sketch {
   frequency_sketch(const frequency_sketch&) = delete;
   frequency_sketch& operator=(const frequency_sketch&) = delete;
 
+  /// Where a hash's four counters are: its block and the mix that picks
+  /// them in it. A batch of increments locates each once, asks for the
+  /// block, and increments through it later.
+  struct counters {
+    std::uint64_t* block;
+    std::uint32_t rows;
+  };
+
   /// Sized for `capacity` entries; false when memory is refused.
   bool init(std::size_t capacity) noexcept;
-  void increment(std::uint32_t hash) noexcept;
+  counters locate(std::uint32_t hash) const noexcept { return {block_of(hash), rows(hash)}; }
+  void increment(std::uint32_t hash) noexcept { increment(locate(hash)); }
+  void increment(counters c) noexcept;
   unsigned estimate(std::uint32_t hash) const noexcept;
   /// Every counter to zero (the owner's clear()).
   void reset() noexcept;
-  /// Asks for the line `hash`'s counters are in (a batch of increments
-  /// prefetches all of them first, so their misses overlap).
-  void prefetch(std::uint32_t hash) const noexcept { threadmap::prefetch(block_of(hash)); }
 
   std::size_t bytes() const noexcept { return blocks_ * block_bytes; }
   std::size_t blocks() const noexcept { return blocks_; }

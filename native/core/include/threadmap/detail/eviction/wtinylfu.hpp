@@ -64,6 +64,8 @@ class wtinylfu_policy final : public policy {
   static constexpr std::size_t protected_percent = 80;
   static constexpr unsigned main_max_ref = 3;
 
+  wtinylfu_policy() noexcept : policy(true) {}
+
   /// Call init() before use; false: no memory.
   bool init(std::size_t capacity, unsigned lanes) noexcept;
 
@@ -95,7 +97,7 @@ class wtinylfu_policy final : public policy {
   const clock_region& main() const noexcept { return main_; }
 
  private:
-  void apply(std::uint64_t record) noexcept;
+  void apply(std::uint64_t record, frequency_sketch::counters c) noexcept;
   /// Names `h` of `region` as evicted, forgets it.
   eviction take_victim(clock_region& region, handle h) noexcept;
   void publish() noexcept;
