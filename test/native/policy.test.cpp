@@ -107,6 +107,8 @@ TEST_CASE("read buffer: drains in order, full lane answers drain then drops") {
   CHECK(b.push_to(1, 202) == ev::offer::drain);
   CHECK_EQ(b.dropped(), 2u);
   CHECK_EQ(b.pending(1), ev::read_buffer::slots);
+  // Every push so far is offered once, kept or dropped: 10 + 16 + 2.
+  CHECK_EQ(b.offered(), 28u);
   CHECK(b.push_to(0, 5) == ev::offer::recorded);  // the other lane is unaffected
   got.clear();
   CHECK_EQ(b.drain([&](std::uint64_t r) { got.push_back(r); }), 17u);
@@ -148,8 +150,10 @@ TEST_CASE("read buffer: concurrent producers and a draining lock holder lose or 
   });
   drainer.join();
   b.drain([&](std::uint64_t r) { drained.push_back(r); });
-  // Every push is either drained once or counted as dropped.
+  // Every push is either drained once or counted as dropped, and offered()
+  // counts each exactly once (a map's hit count is made from it).
   CHECK_EQ(static_cast<long>(drained.size() + b.dropped()), threads * per);
+  CHECK_EQ(static_cast<long>(b.offered()), threads * per);
   const std::set<std::uint64_t> unique(drained.begin(), drained.end());
   CHECK_EQ(unique.size(), drained.size());
   for (std::uint64_t r : drained)

@@ -28,6 +28,11 @@
 // policy.hpp's encoding), and it zeroes each slot it consumes. A producer
 // cannot lap the consumer: it claims only slots below head + 16.
 //
+// Counting. Every push moves its lane's tail or its dropped count by one,
+// so their sum over the lanes (offered()) is the number of pushes, exactly:
+// W-TinyLFU's owner takes it as its hit count instead of writing a counter
+// of its own on every hit. Tail and head are 64-bit so the sum never wraps.
+//
 // Layout: each lane is three cache lines: the first holds tail, head and the
 // lane's dropped count (all written by the lane's readers except head,
 // written once per drain), the next two the sixteen records.
