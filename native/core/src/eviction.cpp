@@ -260,20 +260,6 @@ std::uint32_t frequency_sketch::spread(std::uint32_t h) noexcept {
   return mix32(h);
 }
 
-void frequency_sketch::increment(counters c) noexcept {
-  // Without a branch per counter: whether a counter is below the cap is
-  // 0 or 1, added at its place (a saturated counter gets 0).
-  std::uint64_t added = 0;
-  for (unsigned i = 0; i < 4; ++i) {
-    std::uint64_t& w = c.block[2 * i + ((c.rows >> i) & 1)];
-    const unsigned shift = ((c.rows >> (8 + 6 * i)) & 15) * 4;
-    const std::uint64_t below = ((w >> shift) & 15) < max_count;
-    w += below << shift;
-    added |= below;
-  }
-  if (added && ++additions_ >= sample_) halve();
-}
-
 unsigned frequency_sketch::estimate(std::uint32_t hash) const noexcept {
   const std::uint64_t* block = block_of(hash);
   const std::uint32_t g = rows(hash);
@@ -310,7 +296,7 @@ bool read_buffer::init(unsigned lanes) noexcept {
   return true;
 }
 
-unsigned read_buffer::lane_of_thread() const noexcept {
+unsigned read_buffer::own_lane() const noexcept {
   return thread_ordinal() & (lanes_ - 1);
 }
 
@@ -379,7 +365,7 @@ void wtinylfu_policy::apply(std::uint64_t record, frequency_sketch::counters c) 
     r.touch(h);
 }
 
-std::size_t wtinylfu_policy::drain() noexcept {
+std::size_t wtinylfu_policy::drain_lanes(unsigned first, unsigned count) noexcept {
   // A record costs two lines nobody has touched lately (its sketch block and
   // its node, spread over arrays larger than the caches once the bound is
   // large). Applied one by one, the misses follow one another; a lane's
@@ -399,13 +385,21 @@ std::size_t wtinylfu_policy::drain() noexcept {
     for (unsigned i = 0; i < k; ++i) apply(batch[i], where[i]);
     k = 0;
   };
-  const std::size_t n = buffer_.drain([&](std::uint64_t r) {
+  const std::size_t n = buffer_.drain_lanes(first, count, [&](std::uint64_t r) {
     batch[k++] = r;
     if (k == read_buffer::slots) flush();
   });
   flush();
   if (n) drained_.fetch_add(n, std::memory_order_relaxed);
   return n;
+}
+
+std::size_t wtinylfu_policy::drain() noexcept {
+  return drain_lanes(0, buffer_.lanes());
+}
+
+std::size_t wtinylfu_policy::drain_own() noexcept {
+  return drain_lanes(buffer_.own_lane(), 1);
 }
 
 eviction wtinylfu_policy::take_victim(clock_region& region, handle h) noexcept {

@@ -161,7 +161,7 @@ void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
   // Never wait: a full lane is drained by whoever gets the lock first.
   if (s.policy->record_read(h, hash) != detail::eviction::offer::drain) return;
   if (!s.lock.try_lock()) return;
-  s.policy->drain();
+  s.policy->drain_own();
   s.lock.unlock();
 }
 

@@ -146,6 +146,7 @@ class clock_policy final : public policy {
 
   offer record_read(handle h, std::uint64_t hash) noexcept override;
   std::size_t drain() noexcept override { return 0; }
+  std::size_t drain_own() noexcept override { return 0; }
   insert_plan on_insert(std::uint64_t hash) noexcept override;
   void on_update(handle h, std::uint64_t hash) noexcept override;
   void on_erase(handle h) noexcept override;

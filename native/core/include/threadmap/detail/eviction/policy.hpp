@@ -33,9 +33,11 @@
 // once (counting the miss too would count one access twice, and let the
 // one-time keys of a scan outweigh residents read once since the last
 // aging). An answer of `drain` means the reader's lane is full: the reader
-// may try_lock the stripe and drain(), and must not wait for the lock (every
-// reader that finds the lane full is asked, so a lane filled while the lock
-// was busy is drained by a later reader even when no writer comes). Reads
+// may try_lock the stripe and drain_own() (its own lane only: the other
+// lanes' lines are not in its cache, and their readers or the next writer
+// drain them), and must not wait for the lock (every reader that finds the
+// lane full is asked, so a lane filled while the lock was busy is drained
+// by a later reader of it even when no writer comes). Reads
 // are lost when a lane is full or two readers race for one slot: the
 // buffers are lossy by design (a policy that misses a few reads under
 // contention evicts a little worse; a reader that waits serialises the map).
@@ -166,6 +168,9 @@ class policy {
   // --- writers: under the owner's lock -------------------------------------
   /// Applies the reads recorded so far; returns how many.
   virtual std::size_t drain() noexcept = 0;
+  /// What a reader answered `drain` calls once it holds the lock: applies
+  /// the reads of the calling thread's lane only.
+  virtual std::size_t drain_own() noexcept = 0;
   virtual insert_plan on_insert(std::uint64_t hash) noexcept = 0;
   virtual void on_update(handle h, std::uint64_t hash) noexcept = 0;
   virtual void on_erase(handle h) noexcept = 0;

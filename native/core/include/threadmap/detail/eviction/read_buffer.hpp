@@ -12,7 +12,8 @@
 // (threadmap/detail/counter.hpp), so as long as there are no more threads
 // than lanes each lane has one writer and a reader's append writes only
 // lines no other reader writes. The lock holder reads the records and moves
-// `head`, once per drain.
+// `head`, once per drain: a writer drains every lane, a reader whose lane
+// filled only its own (drain_lanes).
 //
 // Lossy on purpose. A full lane drops the record (and answers `drain`, so
 // the reader tries to empty it); an append that loses its lane's slot to
@@ -62,7 +63,7 @@ class read_buffer {
   bool init(unsigned lanes) noexcept;
 
   /// Appends `record` (never zero) to the calling thread's lane. Any thread.
-  offer push(std::uint64_t record) noexcept { return push_to(lane_of_thread(), record); }
+  offer push(std::uint64_t record) noexcept { return push_to(own_lane(), record); }
   /// The same into a named lane (tests drive lanes directly).
   offer push_to(unsigned lane, std::uint64_t record) noexcept;
 
@@ -70,8 +71,15 @@ class read_buffer {
   /// many. The owner's lock only.
   template <class F>
   std::size_t drain(F&& f) noexcept {
+    return drain_lanes(0, lanes_, f);
+  }
+  /// The same for lanes [first, first + count) only (a reader whose lane
+  /// filled drains its own, own_lane(): the other lanes' first lines are not
+  /// in its cache, and their own readers or the next writer drain them).
+  template <class F>
+  std::size_t drain_lanes(unsigned first, unsigned count, F&& f) noexcept {
     std::size_t n = 0;
-    for (unsigned i = 0; i < lanes_; ++i) {
+    for (unsigned i = first; i < first + count; ++i) {
       lane& l = lanes_array_[i];
       std::uint64_t h = l.head.load(std::memory_order_relaxed);
       const std::uint64_t t = l.tail.load(std::memory_order_acquire);
@@ -87,6 +95,8 @@ class read_buffer {
     }
     return n;
   }
+  /// The calling thread's lane.
+  unsigned own_lane() const noexcept;
 
   unsigned lanes() const noexcept { return lanes_; }
   std::size_t bytes() const noexcept { return lanes_ * sizeof(lane); }
@@ -111,8 +121,6 @@ class read_buffer {
     alignas(cache_line) std::atomic<std::uint64_t> records[slots];
   };
   static_assert(sizeof(lane) == 3 * cache_line);
-
-  unsigned lane_of_thread() const noexcept;
 
   lane* lanes_array_ = nullptr;
   unsigned lanes_ = 0;
