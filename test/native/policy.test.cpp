@@ -283,6 +283,30 @@ TEST_CASE("W-TinyLFU: protected entries are out of a scan's reach") {
   CHECK(!p->evict(out));
 }
 
+TEST_CASE("W-TinyLFU: a reader drains its own lane, a writer every lane") {
+  auto p = make_wtinylfu(1000, 4);
+  CHECK(p);
+  const std::uint64_t a = key_hash(1), b = key_hash(2);
+  const ev::handle ha = p->on_insert(a).h, hb = p->on_insert(b).h;
+  ev::read_buffer& buf = p->buffer();
+  const unsigned own = buf.own_lane(), other = (own + 1) % buf.lanes();
+  for (int i = 0; i < 3; ++i)
+    CHECK(buf.push_to(own, ev::wtinylfu_policy::encode(ha, a)) == ev::offer::recorded);
+  for (int i = 0; i < 5; ++i)
+    CHECK(buf.push_to(other, ev::wtinylfu_policy::encode(hb, b)) == ev::offer::recorded);
+  // The reader's drain: its lane's three records, the other lane untouched.
+  CHECK_EQ(p->drain_own(), 3u);
+  CHECK_EQ(buf.pending(own), 0u);
+  CHECK_EQ(buf.pending(other), 5u);
+  CHECK_EQ(p->sketch().estimate(lo(a)), 4u);  // the insert and three reads
+  CHECK_EQ(p->sketch().estimate(lo(b)), 1u);  // the insert only, so far
+  // The writer's drain takes the rest: nothing recorded is lost.
+  CHECK_EQ(p->drain(), 5u);
+  CHECK_EQ(buf.pending(other), 0u);
+  CHECK_EQ(p->sketch().estimate(lo(b)), 6u);
+  CHECK_EQ(p->stats().drained, 8u);
+}
+
 TEST_CASE("W-TinyLFU: reads beyond the buffer are dropped, counted, and cost nothing") {
   auto p = make_wtinylfu(1000, 1);
   CHECK(p);
