@@ -107,6 +107,8 @@ TEST_CASE("read buffer: drains in order, full lane answers drain then drops") {
   CHECK(b.push_to(1, 202) == ev::offer::drain);
   CHECK_EQ(b.dropped(), 2u);
   CHECK_EQ(b.pending(1), ev::read_buffer::slots);
+  // Every push so far is offered once, kept or dropped: 10 + 16 + 2.
+  CHECK_EQ(b.offered(), 28u);
   CHECK(b.push_to(0, 5) == ev::offer::recorded);  // the other lane is unaffected
   got.clear();
   CHECK_EQ(b.drain([&](std::uint64_t r) { got.push_back(r); }), 17u);
@@ -148,8 +150,10 @@ TEST_CASE("read buffer: concurrent producers and a draining lock holder lose or 
   });
   drainer.join();
   b.drain([&](std::uint64_t r) { drained.push_back(r); });
-  // Every push is either drained once or counted as dropped.
+  // Every push is either drained once or counted as dropped, and offered()
+  // counts each exactly once (a map's hit count is made from it).
   CHECK_EQ(static_cast<long>(drained.size() + b.dropped()), threads * per);
+  CHECK_EQ(static_cast<long>(b.offered()), threads * per);
   const std::set<std::uint64_t> unique(drained.begin(), drained.end());
   CHECK_EQ(unique.size(), drained.size());
   for (std::uint64_t r : drained)
@@ -277,6 +281,30 @@ TEST_CASE("W-TinyLFU: protected entries are out of a scan's reach") {
   p->clear();
   CHECK_EQ(p->size(), 0u);
   CHECK(!p->evict(out));
+}
+
+TEST_CASE("W-TinyLFU: a reader drains its own lane, a writer every lane") {
+  auto p = make_wtinylfu(1000, 4);
+  CHECK(p);
+  const std::uint64_t a = key_hash(1), b = key_hash(2);
+  const ev::handle ha = p->on_insert(a).h, hb = p->on_insert(b).h;
+  ev::read_buffer& buf = p->buffer();
+  const unsigned own = buf.own_lane(), other = (own + 1) % buf.lanes();
+  for (int i = 0; i < 3; ++i)
+    CHECK(buf.push_to(own, ev::wtinylfu_policy::encode(ha, a)) == ev::offer::recorded);
+  for (int i = 0; i < 5; ++i)
+    CHECK(buf.push_to(other, ev::wtinylfu_policy::encode(hb, b)) == ev::offer::recorded);
+  // The reader's drain: its lane's three records, the other lane untouched.
+  CHECK_EQ(p->drain_own(), 3u);
+  CHECK_EQ(buf.pending(own), 0u);
+  CHECK_EQ(buf.pending(other), 5u);
+  CHECK_EQ(p->sketch().estimate(lo(a)), 4u);  // the insert and three reads
+  CHECK_EQ(p->sketch().estimate(lo(b)), 1u);  // the insert only, so far
+  // The writer's drain takes the rest: nothing recorded is lost.
+  CHECK_EQ(p->drain(), 5u);
+  CHECK_EQ(buf.pending(other), 0u);
+  CHECK_EQ(p->sketch().estimate(lo(b)), 6u);
+  CHECK_EQ(p->stats().drained, 8u);
 }
 
 TEST_CASE("W-TinyLFU: reads beyond the buffer are dropped, counted, and cost nothing") {

@@ -260,21 +260,6 @@ std::uint32_t frequency_sketch::spread(std::uint32_t h) noexcept {
   return mix32(h);
 }
 
-void frequency_sketch::increment(std::uint32_t hash) noexcept {
-  std::uint64_t* block = block_of(hash);
-  const std::uint32_t g = rows(hash);
-  bool added = false;
-  for (unsigned i = 0; i < 4; ++i) {
-    std::uint64_t& w = block[2 * i + ((g >> i) & 1)];
-    const unsigned shift = ((g >> (8 + 6 * i)) & 15) * 4;
-    if (((w >> shift) & 15) < max_count) {
-      w += std::uint64_t{1} << shift;
-      added = true;
-    }
-  }
-  if (added && ++additions_ >= sample_) halve();
-}
-
 unsigned frequency_sketch::estimate(std::uint32_t hash) const noexcept {
   const std::uint64_t* block = block_of(hash);
   const std::uint32_t g = rows(hash);
@@ -311,14 +296,14 @@ bool read_buffer::init(unsigned lanes) noexcept {
   return true;
 }
 
-unsigned read_buffer::lane_of_thread() const noexcept {
+unsigned read_buffer::own_lane() const noexcept {
   return thread_ordinal() & (lanes_ - 1);
 }
 
 offer read_buffer::push_to(unsigned index, std::uint64_t record) noexcept {
   lane& l = lanes_array_[index & (lanes_ - 1)];
-  std::uint32_t t = l.tail.load(std::memory_order_relaxed);
-  const std::uint32_t h = l.head.load(std::memory_order_acquire);
+  std::uint64_t t = l.tail.load(std::memory_order_relaxed);
+  const std::uint64_t h = l.head.load(std::memory_order_acquire);
   if (t - h >= slots) {
     // Full: the record is lost, and the lane stays full until someone
     // drains it, so this reader is asked to try, as the one that filled it
@@ -341,9 +326,18 @@ std::uint64_t read_buffer::dropped() const noexcept {
   return n;
 }
 
+std::uint64_t read_buffer::offered() const noexcept {
+  std::uint64_t n = 0;
+  for (unsigned i = 0; i < lanes_; ++i)
+    n += lanes_array_[i].tail.load(std::memory_order_relaxed) +
+         lanes_array_[i].dropped.load(std::memory_order_relaxed);
+  return n;
+}
+
 unsigned read_buffer::pending(unsigned index) const noexcept {
   const lane& l = lanes_array_[index & (lanes_ - 1)];
-  return l.tail.load(std::memory_order_relaxed) - l.head.load(std::memory_order_relaxed);
+  return static_cast<unsigned>(l.tail.load(std::memory_order_relaxed) -
+                               l.head.load(std::memory_order_relaxed));
 }
 
 // --- W-TinyLFU ---------------------------------------------------------------
@@ -361,40 +355,51 @@ void wtinylfu_policy::publish() noexcept {
   size_.store(window_.size() + main_.size(), std::memory_order_relaxed);
 }
 
-void wtinylfu_policy::apply(std::uint64_t record) noexcept {
-  const auto lo = static_cast<std::uint32_t>(record);
-  sketch_.increment(lo);
+void wtinylfu_policy::apply(std::uint64_t record, frequency_sketch::counters c) noexcept {
+  sketch_.increment(c);
   const std::uint64_t h = (record >> 32) - 1;
   if (h >= nodes_.size()) return;
   clock_region& r = window_.owns(h) ? window_ : main_;
   const std::uint64_t w = r.word(h);
-  if ((w & node::live) && static_cast<std::uint32_t>(w) == lo) r.touch(h);
+  if ((w & node::live) && static_cast<std::uint32_t>(w) == static_cast<std::uint32_t>(record))
+    r.touch(h);
 }
 
-std::size_t wtinylfu_policy::drain() noexcept {
+std::size_t wtinylfu_policy::drain_lanes(unsigned first, unsigned count) noexcept {
   // A record costs two lines nobody has touched lately (its sketch block and
   // its node, spread over arrays larger than the caches once the bound is
   // large). Applied one by one, the misses follow one another; a lane's
   // records are taken as a batch, every line asked for first, then applied,
-  // so the misses overlap and the lock is held for about one of them.
+  // so the misses overlap and the lock is held for about one of them. Each
+  // record's counters are located once, for the prefetch and the increment.
   std::uint64_t batch[read_buffer::slots];
+  frequency_sketch::counters where[read_buffer::slots];
   unsigned k = 0;
   auto flush = [&] {
     for (unsigned i = 0; i < k; ++i) {
-      sketch_.prefetch(static_cast<std::uint32_t>(batch[i]));
+      where[i] = sketch_.locate(static_cast<std::uint32_t>(batch[i]));
+      threadmap::prefetch(where[i].block);
       const std::uint64_t h = (batch[i] >> 32) - 1;
       if (h < nodes_.size()) threadmap::prefetch(nodes_.data() + h);
     }
-    for (unsigned i = 0; i < k; ++i) apply(batch[i]);
+    for (unsigned i = 0; i < k; ++i) apply(batch[i], where[i]);
     k = 0;
   };
-  const std::size_t n = buffer_.drain([&](std::uint64_t r) {
+  const std::size_t n = buffer_.drain_lanes(first, count, [&](std::uint64_t r) {
     batch[k++] = r;
     if (k == read_buffer::slots) flush();
   });
   flush();
   if (n) drained_.fetch_add(n, std::memory_order_relaxed);
   return n;
+}
+
+std::size_t wtinylfu_policy::drain() noexcept {
+  return drain_lanes(0, buffer_.lanes());
+}
+
+std::size_t wtinylfu_policy::drain_own() noexcept {
+  return drain_lanes(buffer_.own_lane(), 1);
 }
 
 eviction wtinylfu_policy::take_victim(clock_region& region, handle h) noexcept {
@@ -486,6 +491,7 @@ policy_stats wtinylfu_policy::stats() const noexcept {
   s.rejected = rejected_.load(std::memory_order_relaxed);
   s.drained = drained_.load(std::memory_order_relaxed);
   s.dropped = buffer_.dropped();
+  s.reads = buffer_.offered();
   return s;
 }
 

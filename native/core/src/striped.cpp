@@ -208,7 +208,7 @@ void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
   // Never wait: a full lane is drained by whoever gets the lock first.
   if (s.policy->record_read(h, hash) != detail::eviction::offer::drain) return;
   if (!s.lock.try_lock()) return;
-  s.policy->drain();
+  s.policy->drain_own();
   s.lock.unlock();
 }
 
@@ -316,8 +316,13 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
   }();
   if (want) {
     // After the lookup validated (and after any lock is released).
-    (found ? counts_->hits : counts_->misses).add(1);
-    if (found) record(s, handle, h);
+    // A policy that counts its reads (stats().reads) counts this hit.
+    if (!found) {
+      counts_->misses.add(1);
+    } else {
+      if (!s.policy->counts_reads()) counts_->hits.add(1);
+      record(s, handle, h);
+    }
   }
   return found;
 }
@@ -563,7 +568,7 @@ map_stats striped_map<Lock, Mode>::stats() const {
   st.bytes += sizeof(*this) + sizeof(stripe) * count_ + policy_bytes_;
   st.policy_bytes = policy_bytes_;
   if (counts_) {
-    st.hits = static_cast<std::uint64_t>(counts_->hits.sum());
+    st.hits = static_cast<std::uint64_t>(counts_->hits.sum()) + ps.reads;
     st.misses = static_cast<std::uint64_t>(counts_->misses.sum());
   }
   return st;

@@ -55,7 +55,9 @@
 // nothing. The policies' memory is charged to the map's budget when the map
 // is made. Hits and misses are counted only in maps that evict, in striped
 // counters (one cell per thread ordinal), so a reader writes no line another
-// thread's reads write.
+// thread's reads write; a hit is not counted there when the policy counts
+// its reads itself (policy::counts_reads: W-TinyLFU's read buffer, whose
+// offers are the hits, so such a hit writes one counter fewer).
 //
 // Expiry (options::ttl; flat_table.hpp, "Expiry", has the table's half):
 // every stripe's table is timed. Each call reads the clock once (now():

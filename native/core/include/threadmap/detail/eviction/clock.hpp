@@ -140,11 +140,13 @@ class clock_region {
 /// CLOCK over `capacity` nodes: 8 bytes a node plus the table's 4.
 class clock_policy final : public policy {
  public:
+  clock_policy() noexcept : policy(false) {}
   /// Call init() before use; false: no memory.
   bool init(std::size_t capacity) noexcept;
 
   offer record_read(handle h, std::uint64_t hash) noexcept override;
   std::size_t drain() noexcept override { return 0; }
+  std::size_t drain_own() noexcept override { return 0; }
   insert_plan on_insert(std::uint64_t hash) noexcept override;
   void on_update(handle h, std::uint64_t hash) noexcept override;
   void on_erase(handle h) noexcept override;

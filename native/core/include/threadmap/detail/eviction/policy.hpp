@@ -33,9 +33,11 @@
 // once (counting the miss too would count one access twice, and let the
 // one-time keys of a scan outweigh residents read once since the last
 // aging). An answer of `drain` means the reader's lane is full: the reader
-// may try_lock the stripe and drain(), and must not wait for the lock (every
-// reader that finds the lane full is asked, so a lane filled while the lock
-// was busy is drained by a later reader even when no writer comes). Reads
+// may try_lock the stripe and drain_own() (its own lane only: the other
+// lanes' lines are not in its cache, and their readers or the next writer
+// drain them), and must not wait for the lock (every reader that finds the
+// lane full is asked, so a lane filled while the lock was busy is drained
+// by a later reader of it even when no writer comes). Reads
 // are lost when a lane is full or two readers race for one slot: the
 // buffers are lossy by design (a policy that misses a few reads under
 // contention evicts a little worse; a reader that waits serialises the map).
@@ -134,6 +136,8 @@ struct policy_stats {
   std::uint64_t rejected = 0;  // W-TinyLFU: candidates evicted instead of a main entry
   std::uint64_t drained = 0;   // read records applied
   std::uint64_t dropped = 0;   // read records lost
+  std::uint64_t reads = 0;     // record_read calls naming an entry, where
+                               // counts_reads() (0 otherwise)
   /// Sums the instances of a map.
   policy_stats& operator+=(const policy_stats& o) noexcept {
     evicted += o.evicted;
@@ -141,6 +145,7 @@ struct policy_stats {
     rejected += o.rejected;
     drained += o.drained;
     dropped += o.dropped;
+    reads += o.reads;
     return *this;
   }
 };
@@ -149,6 +154,13 @@ class policy {
  public:
   virtual ~policy() = default;
 
+  /// Whether stats().reads counts every record_read that names an entry
+  /// (W-TinyLFU's read buffer counts its offers for nothing, so an owner
+  /// that counts hits need not write a counter of its own on each one;
+  /// CLOCK's reads of a hot entry write nothing, so it cannot count them).
+  /// Not virtual: a reader asks on every hit.
+  bool counts_reads() const noexcept { return counts_reads_; }
+
   // --- readers: any thread, no lock ---------------------------------------
   /// A read of the entry `h` (hash `hash`); no_handle (a miss) records nothing.
   virtual offer record_read(handle h, std::uint64_t hash) noexcept = 0;
@@ -156,6 +168,9 @@ class policy {
   // --- writers: under the owner's lock -------------------------------------
   /// Applies the reads recorded so far; returns how many.
   virtual std::size_t drain() noexcept = 0;
+  /// What a reader answered `drain` calls once it holds the lock: applies
+  /// the reads of the calling thread's lane only.
+  virtual std::size_t drain_own() noexcept = 0;
   virtual insert_plan on_insert(std::uint64_t hash) noexcept = 0;
   virtual void on_update(handle h, std::uint64_t hash) noexcept = 0;
   virtual void on_erase(handle h) noexcept = 0;
@@ -169,6 +184,12 @@ class policy {
   virtual std::size_t capacity() const noexcept = 0;
   virtual memory_use memory() const noexcept = 0;
   virtual policy_stats stats() const noexcept = 0;
+
+ protected:
+  explicit policy(bool counts_reads) noexcept : counts_reads_(counts_reads) {}
+
+ private:
+  const bool counts_reads_;
 };
 
 /// Read-buffer lanes per instance when the owner does not say.

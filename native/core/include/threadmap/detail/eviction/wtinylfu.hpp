@@ -64,6 +64,8 @@ class wtinylfu_policy final : public policy {
   static constexpr std::size_t protected_percent = 80;
   static constexpr unsigned main_max_ref = 3;
 
+  wtinylfu_policy() noexcept : policy(true) {}
+
   /// Call init() before use; false: no memory.
   bool init(std::size_t capacity, unsigned lanes) noexcept;
 
@@ -76,6 +78,7 @@ class wtinylfu_policy final : public policy {
     return h == no_handle ? offer::recorded : buffer_.push(encode(h, hash));
   }
   std::size_t drain() noexcept override;
+  std::size_t drain_own() noexcept override;
   insert_plan on_insert(std::uint64_t hash) noexcept override;
   void on_update(handle h, std::uint64_t hash) noexcept override;
   void on_erase(handle h) noexcept override;
@@ -95,7 +98,9 @@ class wtinylfu_policy final : public policy {
   const clock_region& main() const noexcept { return main_; }
 
  private:
-  void apply(std::uint64_t record) noexcept;
+  void apply(std::uint64_t record, frequency_sketch::counters c) noexcept;
+  /// Applies the records of lanes [first, first + count); returns how many.
+  std::size_t drain_lanes(unsigned first, unsigned count) noexcept;
   /// Names `h` of `region` as evicted, forgets it.
   eviction take_victim(clock_region& region, handle h) noexcept;
   void publish() noexcept;
