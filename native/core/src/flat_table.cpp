@@ -449,11 +449,16 @@ std::size_t free_slot_for(const table_array* t, std::uint64_t hash) {
 // Load factor at most 7/8: 14 entries per group of 16.
 constexpr std::size_t max_per_group = 14;
 
+// Whether a deadline word (0: none) is at or before `now`: the one test of
+// expiry every path uses.
+constexpr bool deadline_passed(std::uint64_t dl, std::uint64_t now) noexcept {
+  return dl != 0 && dl <= now;
+}
+
 // Whether slot i's deadline (if the array has deadlines) is at or before `now`.
 inline bool passed(const table_array* t, std::size_t i, std::uint64_t now) noexcept {
   if (!t->timed) return false;
-  const std::uint64_t dl = load_word(t->deadline(i));
-  return dl != 0 && dl <= now;
+  return deadline_passed(load_word(t->deadline(i)), now);
 }
 
 // How far an insert that would otherwise evict (or is over the memory
@@ -616,7 +621,7 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
   // `s` was validated, so its words (and the immutable blob they name) are
   // the entry at one instant: no further check is needed to read them.
   if constexpr (Timed) {
-    if (dl != 0 && dl <= now) return false;
+    if (deadline_passed(dl, now)) return false;
     if (deadline) *deadline = dl;
   }
   if (revision) *revision = s.w[rev_word];
@@ -672,7 +677,7 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
   if (!f.present()) return false;
   if constexpr (Timed) {
     const std::uint64_t dl = load_word(t->deadline(f.index));
-    if (dl != 0 && dl <= now) return false;
+    if (deadline_passed(dl, now)) return false;
     if (deadline) *deadline = dl;
   }
   const std::uint64_t r = load_word(t->slot(f.index) + rev_word);
