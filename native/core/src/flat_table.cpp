@@ -722,10 +722,13 @@ bool flat_table::make_room(memory_budget& budget, std::size_t freeing) {
   // tombstones are what is full, and a same-size rebuild drops them.
   const std::size_t size = size_.load(std::memory_order_relaxed) - freeing;
   const std::size_t groups = size + 1 > limit / 2 ? grown(t->groups) : t->groups;
-  if (!evict_) return rebuild(groups, budget);
-  // A table that evicts takes a tombstone rather than fail (the essay), and
-  // treats an allocation that fails like a budget that refuses, so that
-  // after an eviction for memory nothing can fail any more.
+  // A table whose budget refuses the rebuild (which needs the new array
+  // beside the old for a moment) takes a tombstone rather than fail, while
+  // its live entries fit (the essay): what deletes freed stays usable at
+  // max_memory. A table that evicts also treats an allocation that fails
+  // like a budget that refuses, so that after an eviction for memory
+  // nothing can fail any more.
+  if (!evict_) return rebuild(groups, budget) || size + 1 <= limit;
   try {
     if (rebuild(groups, budget)) return true;
   } catch (const std::bad_alloc&) {

@@ -74,10 +74,13 @@
 // policy is full), so a full cache does not grow its table. Over the memory
 // budget, an insert evicts (evict()) until its blob and any growth fit; it
 // first checks that evicting this table's blobs could free enough, so a
-// write that can never fit fails with nothing changed. Growth refused by the
-// budget is not a failure in a table that evicts while its live entries fit
-// under 7/8: the new entry takes a tombstone (probes stay bounded by the
-// group count, and the next rebuild that fits clears them). An overwrite
+// write that can never fit fails with nothing changed. A rebuild refused by
+// the budget (growth, or the same-size rebuild that drops tombstones, which
+// needs the new array beside the old for a moment) is not a failure while
+// the live entries fit under 7/8, in any table: the new entry takes a
+// tombstone or, if its probe meets an empty slot first, that slot (probes
+// stay bounded by the group count, and the next rebuild that fits clears
+// them), so what deletes and expirations freed stays usable at the budget. An overwrite
 // keeps the entry's handle and tells the policy (on_update); an erase
 // forgets it (on_erase); clear() clears the policy. Readers get the handle
 // from their validated copy of the slot, so the owner can record the read
