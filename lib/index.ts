@@ -909,7 +909,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * closed map throw at once; everything else arrives through the promise.
    */
   fetch(key: K, loader?: FetchMethod<K, V> | FetchOptions, options?: FetchOptions): Promise<V | undefined> {
-    const args = fetchArguments(loader, options, this.#fetchMethod, (ttl, call) => addon.checkTTL(this.#ref, ttl, call))
+    const checkTTL = (ttl: unknown, call: string): void => addon.checkTTL(this.#ref, ttl, call)
+    const args = fetchArguments(loader, options, this.#fetchMethod, checkTTL)
     const wire = addon.get(this.#ref, key as Wire, ABSENT)
     if (wire !== ABSENT) return Promise.resolve(this.#decode(wire))
     return fetchMissing(
@@ -921,7 +922,7 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
           return w === ABSENT ? [false] : [true, this.#decode(w)]
         },
         store: (k, v, ttl) => void this.set(k, v, ttl === undefined ? undefined : { ttl }),
-        checkTTL: (ttl, call) => addon.checkTTL(this.#ref, ttl, call),
+        checkTTL,
         encode: (v) => this.#encode(v),
         decode: (w) => this.#decode(w),
       },
