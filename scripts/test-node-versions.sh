@@ -21,6 +21,12 @@ fi
 [ -f dist/index.js ] || npm run build:ts
 
 failed=()
+failed_logs=()
+# Each line's output is also kept, so that a failure's own summary (vitest
+# prints it at the end of its run, which the next line's run would bury) is
+# printed again last, where CI's tail shows it.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
 lines=${THREADMAP_NODE_LINES:-system node22 node24 node26}
 passed=()
 for line in $lines; do
@@ -32,14 +38,22 @@ for line in $lines; do
   echo
   echo "== test:node-versions: vitest on Node $("$node_bin" --version), PREBUILDS_ONLY=1"
   start=$SECONDS
-  if PATH="$(dirname "$node_bin"):$PATH" PREBUILDS_ONLY=1 "$node_bin" node_modules/vitest/vitest.mjs run; then
+  log="$logs/$line.log"
+  if PATH="$(dirname "$node_bin"):$PATH" PREBUILDS_ONLY=1 "$node_bin" node_modules/vitest/vitest.mjs run 2>&1 | tee "$log"; then
     echo "== Node $("$node_bin" --version): passed in $((SECONDS - start)) s"
     passed+=("$("$node_bin" --version)")
   else
     failed+=("$("$node_bin" --version)")
+    failed_logs+=("$log")
   fi
 done
 if [ "${#failed[@]}" -gt 0 ]; then
+  for log in "${failed_logs[@]}"; do
+    echo
+    echo "== what failed in $(basename "$log" .log) (the FAIL lines, then vitest's failure summary):"
+    grep -a -E 'FAIL|Error|Unhandled' "$log" | head -40 || true
+    sed -n '/Failed Tests\|Unhandled Errors/,$p' "$log" | head -150
+  done
   echo "test:node-versions: FAILED on ${failed[*]}" >&2
   exit 1
 fi
