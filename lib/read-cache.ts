@@ -35,26 +35,26 @@ export class ReadCache {
   readonly limit: number
   hits = 0
   misses = 0
-  // CLOCK over slots: the key's slot in #slotOf, and per slot its key,
-  // value, revision and reference bit in arrays, so a hit reads a Smi from
-  // the Map and then dense arrays, and a miss that replaces an entry
+  // CLOCK over slots: the key's slot in #slotOf, and per slot, side by
+  // side in #slots (SLOT elements each), everything a hit reads: the value,
+  // where its read lay (the pin: io_protocol.hpp, "Write versions": the
+  // word's Int32 index and halves) and the reference bit. A hit therefore
+  // reads the Map, one run of #slots and the value: with the value, the pin
+  // and the bit in three arrays, each hit on a large cache missed on all
+  // three (docs/benchmarks.md, "Read cache"). The halves are Smis where
+  // Node's Smis hold 32 bits (x64 builds without pointer compression), so
+  // the run holds no pointer to chase. A miss that replaces an entry
   // allocates nothing of the cache's (no entry object, no Map iterator).
   // The hand passes used slots (clearing their bit) and takes the first
   // unused one. Moving the entry on every hit instead (exact LRU: a delete
   // and a set on a large Map) doubled the cost of a hit at 100,000 entries,
-  // and an entry object per key cost a miss more (docs/benchmarks.md, "Read
-  // cache").
+  // and an entry object per key cost a miss more. A slot with no read to
+  // trust holds NO_PIN's halves, which no word reaches.
   readonly #slotOf = new Map<unknown, number>()
+  readonly #slots: unknown[] = []
+  // Read only when a get calls native code, or when an entry is replaced.
   readonly #keys: unknown[] = []
-  readonly #values: unknown[] = []
   readonly #revisions: number[] = []
-  readonly #used: boolean[] = []
-  // Per slot, where its value's read lay (io_protocol.hpp, "Write
-  // versions"): the word's Int32 index and halves, side by side in 16
-  // bytes (a hit reads one line of them, not three arrays'). A slot with
-  // no read to trust holds NO_PIN's halves, which no word reaches. Grown by
-  // doubling with the slots, as `limit` may be any size.
-  #pins = newPins(16)
   // Slots emptied by drop(), reused before the hand evicts anything.
   readonly #free: number[] = []
   #hand = 0
@@ -71,7 +71,7 @@ export class ReadCache {
   find(key: unknown): number {
     const slot = this.#slotOf.get(key)
     if (slot === undefined) return -1
-    this.#used[slot] = true
+    this.#slots[slot * SLOT + USED] = true
     return slot
   }
 
@@ -82,7 +82,7 @@ export class ReadCache {
 
   /** The value of the entry in `slot` (a result of find()). */
   valueAt(slot: number): unknown {
-    return this.#values[slot]
+    return this.#slots[slot * SLOT + VALUE]
   }
 
   /**
@@ -91,10 +91,10 @@ export class ReadCache {
    * essay for why the two loads are enough.
    */
   fresh(slot: number, words: Int32Array): boolean {
-    const p = this.#pins
-    const j = slot << 2
-    const i = p[j] as number
-    return Atomics.load(words, i) === p[j + 1] && Atomics.load(words, i + 1) === p[j + 2]
+    const d = this.#slots
+    const j = slot * SLOT
+    const i = d[j + AT] as number
+    return Atomics.load(words, i) === d[j + LOW] && Atomics.load(words, i + 1) === d[j + HIGH]
   }
 
   /**
@@ -102,16 +102,11 @@ export class ReadCache {
    * version slots (NO_PIN's halves when the read had no version).
    */
   pin(slot: number, at: number, low: number, high: number): void {
-    const j = slot << 2
-    let p = this.#pins
-    if (j + 4 > p.length) {
-      const grown = newPins(Math.max(p.length >> 1, slot + 1))
-      grown.set(p)
-      this.#pins = p = grown
-    }
-    p[j] = at
-    p[j + 1] = low
-    p[j + 2] = high
+    const d = this.#slots
+    const j = slot * SLOT
+    d[j + AT] = at
+    d[j + LOW] = low
+    d[j + HIGH] = high
   }
 
   /**
@@ -139,9 +134,11 @@ export class ReadCache {
       this.#slotOf.set(key, slot)
       this.#keys[slot] = key
     }
-    this.#values[slot] = value
+    const d = this.#slots
+    const j = slot * SLOT
+    d[j + VALUE] = value
+    d[j + USED] = false
     this.#revisions[slot] = revision
-    this.#used[slot] = false
     this.pin(slot, at, low, high)
     return value
   }
@@ -153,11 +150,9 @@ export class ReadCache {
 
   clear(): void {
     this.#slotOf.clear()
+    this.#slots.length = 0
     this.#keys.length = 0
-    this.#values.length = 0
     this.#revisions.length = 0
-    this.#used.length = 0
-    this.#pins = newPins(16)
     this.#free.length = 0
     this.#hand = 0
   }
@@ -170,18 +165,19 @@ export class ReadCache {
     if (free !== undefined) return free
     const n = this.#keys.length
     if (n < this.limit) {
+      // The fields in SLOT order (VALUE, AT, LOW, HIGH, USED), appended so
+      // the array stays packed.
+      this.#slots.push(undefined, 0, NO_PIN.low, NO_PIN.high, false)
       this.#keys.push(undefined)
-      this.#values.push(undefined)
       this.#revisions.push(0)
-      this.#used.push(false)
-      this.pin(n, 0, NO_PIN.low, NO_PIN.high)
       return n
     }
+    const d = this.#slots
     for (;;) {
       const slot = this.#hand
       this.#hand = slot + 1 === n ? 0 : slot + 1
-      if (this.#used[slot]) {
-        this.#used[slot] = false
+      if (d[slot * SLOT + USED] === true) {
+        d[slot * SLOT + USED] = false
         continue
       }
       this.#slotOf.delete(this.#keys[slot])
@@ -192,28 +188,27 @@ export class ReadCache {
   #release(key: unknown, slot: number): void {
     this.#slotOf.delete(key)
     this.#keys[slot] = undefined
-    this.#values[slot] = undefined // keep no value alive
-    this.#used[slot] = false
+    const d = this.#slots
+    d[slot * SLOT + VALUE] = undefined // keep no value alive
+    d[slot * SLOT + USED] = false
     this.pin(slot, 0, NO_PIN.low, NO_PIN.high)
     this.#free.push(slot)
   }
 }
+
+// A slot's fields in ReadCache's #slots: SLOT elements from slot * SLOT.
+const VALUE = 0
+const AT = 1
+const LOW = 2
+const HIGH = 3
+const USED = 4
+const SLOT = 5
 
 // The halves of a version no stripe word reaches (2^64 - 2^32 + 1: as many
 // writes to one stripe), which native code also answers for a read with no
 // version (io_protocol.hpp, "Write versions"), so a slot holding them never
 // matches.
 const NO_PIN = Object.freeze({ low: 1, high: -1 })
-
-// `slots` slots' pins (index, low, high, unused), none trusted.
-function newPins(slots: number): Int32Array {
-  const p = new Int32Array(4 * slots)
-  for (let j = 0; j < p.length; j += 4) {
-    p[j + 1] = NO_PIN.low
-    p[j + 2] = NO_PIN.high
-  }
-  return p
-}
 
 // Deeper trees are not cached (each get then decodes): freezing them would
 // recurse as deep as the tree.
