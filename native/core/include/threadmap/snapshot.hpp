@@ -93,11 +93,16 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "threadmap/registry.hpp"
 #include "threadmap/watch.hpp"
 
 namespace threadmap {
+
+namespace detail {
+struct unit_claim;
+}  // namespace detail
 
 class snapshot {
  public:
@@ -105,34 +110,61 @@ class snapshot {
 
   struct counters {
     std::uint64_t refreshes = 0;       // refresh() calls that returned
-    std::uint64_t full_copies = 0;     // copies of the whole map, the first included
+    std::uint64_t full_copies = 0;     // copies (or claims) of the whole map, the first included
     std::uint64_t events_applied = 0;  // log events applied to the copy
     std::uint64_t retries = 0;         // copies redone because the ring was outrun
   };
+
+  /// How the entries are copied (LAZY above): `lazy` claims the units of a
+  /// flat-table strategy and copies each when it is first changed or read
+  /// (other strategies are copied at once whatever is asked); `eager`
+  /// copies them all at once.
+  enum class copying : std::uint8_t { lazy, eager };
 
   /// Takes a snapshot; null when the map is closed. Must be called outside
   /// an epoch guard. Throws std::bad_alloc, and std::runtime_error when
   /// writers outran even the largest ring.
   static std::unique_ptr<snapshot> take(std::shared_ptr<shared_map> map,
-                                        std::size_t buffer_bytes = 0);
+                                        std::size_t buffer_bytes = 0, copying how = copying::lazy);
+  ~snapshot();
 
   /// Brings the copy to the map's current revision; false when the map was
   /// closed (the copy is then left as it was). Outside an epoch guard.
   bool refresh();
 
-  const table& entries() const noexcept { return table_; }
+  /// The value of `key` at revision(), or null. May copy the key's unit
+  /// (outside an epoch guard). Throws std::bad_alloc, also when a writer
+  /// could not copy the unit for this snapshot (it is then lost).
+  const std::string* find(bytes key);
+  /// Entries at revision() (an expiring map's lazy snapshot copies every
+  /// unit to count them: its tables still hold entries that had expired).
+  std::size_t size();
+  /// The units, each a table of its keys (one for an eager copy); unit(u)
+  /// copies the unit first if need be (throws as find() does).
+  std::size_t units() const noexcept { return units_.size(); }
+  const table& unit(std::size_t u);
+  bool lazy() const noexcept { return claims_ != nullptr; }
+
   std::uint64_t revision() const noexcept { return revision_; }
-  /// Changes whenever refresh() changed the table (iterators compare it).
+  /// Changes whenever refresh() changed the entries (iterators compare it);
+  /// copying a unit does not change it.
   std::uint64_t generation() const noexcept { return generation_; }
   counters stats() const noexcept { return stats_; }
 
-  /// Lets the map's log go (the map is then unwatched if nothing else
-  /// watches it) and frees the copy.
-  void close() noexcept;
+  /// Drops the claims and lets the map's log go (the map is then unwatched
+  /// if nothing else watches it). The copy is freed by a thread of its own
+  /// when `in_background` and one can be started, else here.
+  void close(bool in_background = false) noexcept;
 
  private:
   snapshot() = default;
   bool copy();
+  bool claim();
+  void drop_claims() noexcept;
+  /// Makes unit u's table hold its entries (lazy: indexes the claim's copy,
+  /// settling it first when no writer has).
+  void ready(std::size_t u);
+  table& table_of(bytes key);
   enum class applied { ok, compacted, closed };
   applied apply_until(std::uint64_t end);
   applied catch_up();
@@ -142,7 +174,11 @@ class snapshot {
   std::shared_ptr<change_log> log_;
   std::shared_ptr<subscription> sub_;
   std::size_t buffer_bytes_ = 0;
-  table table_;
+  std::vector<table> units_;
+  // Lazy: one claim per unit (address-stable: the tables link them), and
+  // which units' tables are built from theirs.
+  std::unique_ptr<detail::unit_claim[]> claims_;
+  std::vector<bool> ready_;
   std::uint64_t revision_ = 0;
   std::uint64_t generation_ = 0;
   counters stats_;
