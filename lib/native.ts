@@ -614,6 +614,7 @@ export interface Addon {
     revision: number
     size: number
     lazy: boolean
+    bytes: number
   }
   /** [next position (unit * 2^32 + bucket) or -1, generation, ...entries flat as iterate's chunks]. */
   snapshotChunk(id: number, mode: number, position: number, max: number): Wire[]

@@ -35,6 +35,8 @@ export interface SnapshotStats {
   readonly size: number
   /** Whether the copy is lazy (copy-on-write): see SnapshotOptions.copy. */
   readonly lazy: boolean
+  /** Bytes the copy holds now, counted entry by entry (a lazy one grows as stripes are copied). */
+  readonly bytes: number
 }
 
 const MISSING: unique symbol = Symbol('threadmap.snapshot.missing')

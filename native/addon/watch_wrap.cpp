@@ -339,6 +339,7 @@ Napi::Value SnapshotStats(const Napi::CallbackInfo& info) {
   o.Set("revision", Napi::Number::New(env, static_cast<double>(s.snap->revision())));
   o.Set("size", Napi::Number::New(env, static_cast<double>(s.snap->size())));
   o.Set("lazy", Napi::Boolean::New(env, s.snap->lazy()));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(s.snap->held_bytes())));
   return o;
 }
 

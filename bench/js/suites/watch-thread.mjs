@@ -35,6 +35,7 @@ if (role === 'consume') {
   // figure each, so the scheduler's own stalls (before) stand beside the
   // snapshot's.
   const longest = [0, 0, 0]
+  const slow = [0, 0, 0] // sets of 1 ms or more
   parentPort.postMessage({ type: 'ready' })
   while (Atomics.load(flag, 0) === 0) {
     x = (x * 1103515245 + 12345) & 0x7fffffff
@@ -43,6 +44,7 @@ if (role === 'consume') {
     map.set(`k${x % keys}`, n++)
     const d = performance.now() - t
     if (d > longest[phase]) longest[phase] = d
+    if (d >= 1) slow[phase]++
   }
-  parentPort.postMessage({ type: 'result', writes: n, longestBeforeMs: longest[0], longestMs: longest[1], longestAfterMs: longest[2] })
+  parentPort.postMessage({ type: 'result', writes: n, longestBeforeMs: longest[0], longestMs: longest[1], longestAfterMs: longest[2], slow })
 }

@@ -14,7 +14,7 @@
 //             threads set random keys without pause, and the longest single
 //             set either writer saw meanwhile and in the second after,
 //             beside the longest in the 50 ms before (the scheduler's
-//             share); RSS growth; ns per get of the snapshot; with the
+//             share); the copy's bytes; ns per get of the snapshot; with the
 //             writers stopped, ms to refresh() after 1,000 changes, to
 //             take a fresh one, and close()'s ms on the JS thread
 //
@@ -129,7 +129,8 @@ export async function runWatch(opts, record, bar) {
 
   if (!opts.watchParts.includes('snapshot')) return
   const size = opts.watchSize
-  const map = new ThreadMap(null, { keys: 'string', values: 'number', strategy })
+  const snapStrategy = opts.watchStrategy
+  const map = new ThreadMap(null, { keys: 'string', values: 'number', strategy: snapStrategy })
   for (let i = 0; i < size; i += 4096) {
     const n = Math.min(4096, size - i)
     map.setMany(
@@ -144,7 +145,7 @@ export async function runWatch(opts, record, bar) {
   const fig = Object.fromEntries(
     modes.map((m) => [
       m,
-      { take: [], stall: [], after: [], calm: [], refresh: [], copy: [], getNs: [], rssMiB: [], rssReadMiB: [], closeMs: [], writes: 0, retries: 0 },
+      { take: [], stall: [], after: [], calm: [], slow: [0, 0, 0], refresh: [], copy: [], getNs: [], copyMiB: [], copyReadMiB: [], closeMs: [], writes: 0, retries: 0 },
     ]),
   )
   const keyList = Array.from({ length: 100_000 }, (_, i) => `k${(i * 7919) % size}`)
@@ -158,8 +159,6 @@ export async function runWatch(opts, record, bar) {
       const exits = ws.map((w) => new Promise((resolve) => w.once('exit', resolve)))
       await Promise.all(ws.map((w) => message(w, 'ready')))
       await new Promise((r) => setTimeout(r, 50))
-      globalThis.gc?.()
-      const rss0 = process.memoryUsage().rss
       Atomics.store(new Int32Array(stop), 1, 1)
       let t0 = performance.now()
       const s = map.snapshot({ copy: mode })
@@ -178,22 +177,25 @@ export async function runWatch(opts, record, bar) {
         during = Math.max(during, r.longestMs)
         after = Math.max(after, r.longestAfterMs)
         before = Math.max(before, r.longestBeforeMs)
+        for (let p = 0; p < 3; p++) f.slow[p] += r.slow[p]
       }
       f.stall.push(during)
       f.after.push(after)
       f.calm.push(before)
       await Promise.all(exits)
-      f.rssMiB.push((process.memoryUsage().rss - rss0) / 2 ** 20)
-      // Reads of the snapshot: one warm pass (a lazy one copies what no
-      // writer did), then a timed one.
+      f.copyMiB.push(s.stats().bytes / 2 ** 20)
+      // Catch up with the second of writes (a copy, or claims, again where
+      // they outran the buffer), then read: one warm pass (a lazy snapshot
+      // copies and indexes what is left), then a timed one, so get() and the
+      // refresh below are timed on a snapshot in its steady state.
+      s.refresh()
       for (const k of keyList) s.get(k)
       t0 = performance.now()
       let sum = 0
       for (const k of keyList) sum += s.get(k) ?? 0
       f.getNs.push(((performance.now() - t0) * 1e6) / keyList.length)
       if (!Number.isFinite(sum)) throw new Error('watch bench: a snapshot read no number')
-      f.rssReadMiB.push((process.memoryUsage().rss - rss0) / 2 ** 20)
-      s.refresh() // the second of writes (a copy again where they outran the buffer)
+      f.copyReadMiB.push(s.stats().bytes / 2 ** 20)
       for (let i = 0; i < CHANGES; i++) map.set(`k${(i * 997 + round) % size}`, -i)
       t0 = performance.now()
       s.refresh()
@@ -216,8 +218,9 @@ export async function runWatch(opts, record, bar) {
     record({
       suite: 'watch',
       part: 'snapshot',
-      strategy,
+      strategy: snapStrategy,
       mode,
+      slowSets: f.slow,
       size,
       changes: CHANGES,
       snapshotMs: spread(f.take),
@@ -225,8 +228,8 @@ export async function runWatch(opts, record, bar) {
       copyMs: spread(f.copy),
       closeMs: spread(f.closeMs),
       getNs: spread(f.getNs),
-      rssMiB: spread(f.rssMiB),
-      rssReadMiB: spread(f.rssReadMiB),
+      copyMiB: spread(f.copyMiB),
+      copyReadMiB: spread(f.copyReadMiB),
       writesDuring: f.writes,
       retries: f.retries,
       longestSetMs: spread(f.stall),
@@ -257,10 +260,11 @@ export function watchTable(results) {
     rows.push(`  snapshot() again, quiet              ${fmt(r.copyMs)} ms`)
     rows.push(`  close() on the JS thread             ${fmt(r.closeMs, 2)} ms`)
     rows.push(`  get() of the snapshot                ${fmt(r.getNs)} ns`)
-    rows.push(`  RSS growth: after 1 s of writes ${fmt(r.rssMiB)} MiB, after reads ${fmt(r.rssReadMiB)} MiB`)
+    rows.push(`  the copy's bytes (counted): after 1 s of writes ${fmt(r.copyMiB)} MiB, after reads ${fmt(r.copyReadMiB)} MiB`)
     rows.push(`  the writers' longest single set, during  ${fmt(r.longestSetMs, 2)} ms`)
     rows.push(`    in the second after the snapshot       ${fmt(r.longestSetAfterMs, 2)} ms`)
     rows.push(`    and in the 50 ms before the snapshot   ${fmt(r.longestSetBeforeMs, 2)} ms`)
+    rows.push(`  sets of 1 ms or more, all rounds: ${r.slowSets[0]} in the 50 ms before, ${r.slowSets[1]} during, ${r.slowSets[2]} in the second after`)
     rows.push(`  (the writers set ${r.writesDuring} keys in all rounds; copies redone for an outrun buffer: ${r.retries})`)
   }
   return rows.join('\n')

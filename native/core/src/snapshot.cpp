@@ -166,6 +166,21 @@ std::size_t snapshot::size() {
   return n;
 }
 
+std::size_t snapshot::held_bytes() const noexcept {
+  // A node of the table: its link and cached hash beside the two strings.
+  constexpr std::size_t node = sizeof(table::value_type) + 2 * sizeof(void*);
+  const auto heap = [](const std::string& x) { return x.capacity() > 15 ? x.capacity() + 1 : 0; };
+  std::size_t n = 0;
+  for (std::size_t u = 0; u < units_.size(); ++u) {
+    const table& t = units_[u];
+    n += t.bucket_count() * sizeof(void*) + t.size() * node;
+    for (const auto& [k, v] : t) n += heap(k) + heap(v);
+    if (claims_ && !ready_[u] && claims_[u].done.load(std::memory_order_acquire))
+      n += claims_[u].out.capacity();
+  }
+  return n;
+}
+
 const snapshot::table& snapshot::unit(std::size_t u) {
   if (claims_) ready(u);
   return units_[u];

@@ -2,7 +2,13 @@
 // revision, refreshed incrementally from the map's change log (issue 18,
 // part 2; the Kubernetes scheduler's cache snapshot, on etcd's revisions).
 //
-// TAKING ONE. (1) Open a subscription to every key from now (watch.hpp):
+// Two ways to take one. LAZY (below; the default on mutex, rwlock and
+// striped, whose units are flat tables) copies nothing up front: it claims
+// every stripe, and the first write that changes a stripe copies it first.
+// EAGER (every other strategy, and copy: 'eager') copies every unit before
+// take() returns, as described first.
+//
+// TAKING ONE EAGERLY. (1) Open a subscription to every key from now (watch.hpp):
 // from here on every write is logged. (2) Copy the map unit by unit with
 // copy_unit() (each unit read atomically, never the whole map at once; see
 // THE COPY below for what writers wait for). (3) Cut the log
@@ -79,6 +85,82 @@
 // The other strategies' copy_unit() is their scan(), whose essays say how
 // each unit is read atomically.
 //
+// LAZY (copy-on-write per stripe; detail/flat_table.hpp, "Claims of a
+// lazy snapshot", has the table's half). (1) Subscribe, as above. (2) Cut
+// the log with a barrier that, while it holds every key lock, reads the
+// map's clock t (expiring maps) and, for each stripe in turn, under the
+// stripe's lock, links a claim of this snapshot into the stripe's table
+// (recording the table's size); then reads P and R. (3) Move the cursor to
+// P without reading. No entry is copied: the take costs a lock and an
+// unlock per stripe inside the barrier. A claim is settled (the stripe's
+// entries not expired at t copied into it, and unlinked) by whichever comes
+// first: the first write section opened on that table (every change of a
+// flat table opens one, under the stripe lock: a write, a sweep or an
+// eviction inside it, growth, clear, another stripe's maxMemory steal), or
+// this snapshot's first read of the stripe (find, size, iteration, or an
+// event applied to it), which settles it under the stripe lock itself.
+//
+// CLAIM (lazy). A claim's copy, whoever makes it, holds exactly the
+// entries its stripe held at R, less those expired at t.
+// PROOF. While the barrier holds every key lock, no write that changes a
+// stripe is between its change and its append, and none can begin one: a
+// wrapped write holds its key's lock across both (watch.hpp); a victim of
+// an eviction or expiry is in the writer's stripe, whose class lock it
+// holds, or in one whose key lock it try-held (EVICTIONS); clear and
+// purge_expired hold every key lock; and since the subscription (1) no
+// write reaches a strategy but through the wrapper (ACTIVATION). So each
+// stripe, when its claim is linked, holds its state at R (on these
+// strategies revision order is a linearization order: R4). Afterwards
+// every change of the stripe opens a write section under the stripe's
+// lock, and the first one, finding the claim linked (it was linked under
+// that lock before), copies the table before it changes anything; until
+// then nothing changed the stripe. The snapshot's own settle holds the
+// same lock, so it runs either before that first section (nothing changed
+// yet) or after it (the claim is then settled and unlinked, and is left
+// alone). Either way the copy is the stripe at R.
+//
+// REFRESH (lazy). As above: cut again (P', R') and apply the events in
+// [P, P') to the copy, each to its key's stripe. The eager CLAIM holds for
+// the result, with this for the stripes: a stripe that has an event in
+// [P, P') was changed after R, so the write that changed it first settled
+// the claim before appending (and the cut, reading the ring under its
+// lock, sees that settle), and its copy is the stripe at R with the events
+// since applied in order: the stripe's keys at R' (case (a) and (b)
+// above). A stripe with no event in [P, P') did not change between R and
+// R' (every change appends an event, L1), so whether its claim is settled
+// before or after the cut, its copy is the stripe at R, which is the
+// stripe at R': claims stay pending across any number of refreshes.
+// Refresh therefore never copies a stripe; a refresh outrun by the ring
+// drops the claims and claims again (a fresh lazy take).
+//
+// CLOSING A LAZY SNAPSHOT unlinks each claim under its stripe's lock
+// before anything is freed: a writer copies into a claim only while the
+// claim is linked, under that lock, so none writes into a freed snapshot.
+// Several snapshots: a table's claims are a list; a write settles all of
+// them; a closing snapshot unlinks only its own. The copy (either way of
+// taking) is then freed by a thread of its own (the binding asks for it),
+// so a large copy does not hold up the JavaScript thread.
+//
+// CLOSING THE MAP. The map frees its tables once closed, so no claim may
+// be left on them: the map's close closes its log first, and the log,
+// having set `closed`, settles every claim on every stripe (if it had
+// subscriptions: a claim lives no longer than its snapshot's
+// subscription), before the map reads as closed. A take that links its
+// claims while that runs then finds its subscription closed (read under
+// the ring's lock, after `closed` was set) and settles them itself, inside
+// the epoch guard that still keeps the map; if it found it open, the log's
+// settling comes after and finds its claims linked. So a snapshot that
+// finds the map closed finds every claim of its own settled.
+//
+// COST TO WRITERS (lazy). The first write section on a claimed stripe
+// copies the stripe (allocating, following blobs) under the stripe lock:
+// one write per stripe pays for a scan of its stripe, a 1/stripes share of
+// the map on striped, and of the whole map on mutex and rwlock (one
+// stripe), which a lazy snapshot of a large mutex or rwlock map makes the
+// next writer wait for. A table without claims pays one load of a word
+// beside its version, which every write section touches anyway, and a
+// branch. docs/benchmarks.md has the figures beside the eager copy's.
+//
 // COST TO WRITERS. An open snapshot keeps its subscription, so the map is
 // watched (watch.hpp, COST) until the snapshot is closed. Closing the last
 // subscription lets the log's ring go: its events are taken out under the
@@ -86,7 +168,9 @@
 // snapshot's own table is freed by the closing thread, under no lock.
 //
 // THREADS. A snapshot is one thread's object (the binding's), not shared:
-// no lock guards its table.
+// no lock guards its tables. A lazy one's claims are written by writers
+// only while linked, under the stripe lock, and published by their `done`
+// flag (release; the snapshot reads it with acquire).
 #pragma once
 
 #include <cstdint>
@@ -150,6 +234,10 @@ class snapshot {
   /// copying a unit does not change it.
   std::uint64_t generation() const noexcept { return generation_; }
   counters stats() const noexcept { return stats_; }
+  /// Bytes the copy holds, counted (not the allocator's view): the tables'
+  /// nodes, buckets and out-of-line strings, and the copies of settled
+  /// claims not yet indexed. Walks every entry.
+  std::size_t held_bytes() const noexcept;
 
   /// Drops the claims and lets the map's log go (the map is then unwatched
   /// if nothing else watches it). The copy is freed by a thread of its own
