@@ -107,6 +107,23 @@ describe.each(LAZY)('lazy snapshot on %s', (strategy) => {
     map.close()
   })
 
+  test('a map bounded by maxMemory: victims taken from other stripes stay in the snapshot', () => {
+    const map = new ThreadMap<string, string>(null, { keys: 'string', values: 'string', strategy, maxMemory: 1 << 20, evict: 'clock' })
+    const big = (i: number): string => `${i}:`.padEnd(300, 'x') // out of line: evicting frees memory
+    for (let i = 0; i < 2000; i++) map.set(`old${i}`, big(i))
+    const model = new Map(map)
+    const s = map.snapshot()
+    const before = map.stats().evictions
+    for (let i = 0; i < 4000; i++) map.set(`new${i}`, big(i))
+    expect(map.stats().evictions - before).toBeGreaterThan(model.size / 2)
+    expect(s.size).toBe(model.size)
+    expect(new Map(s)).toEqual(model)
+    s.refresh()
+    expect(new Map(s)).toEqual(new Map(map))
+    s.close()
+    map.close()
+  })
+
   test('a map that expires: what the take held, whatever expires and is reclaimed after', () => {
     const options: ThreadMapOptions = { keys: 'string', values: 'number', strategy, ttl: 50 }
     const map = new ThreadMap<string, number>(null, options)

@@ -120,8 +120,7 @@ void snapshot::drop_claims() noexcept {
   ready_.clear();
 }
 
-void snapshot::ready(std::size_t u) {
-  if (ready_[u]) return;
+void snapshot::settle(std::size_t u) {
   unit_claim& c = claims_[u];
   if (!c.done.load(std::memory_order_acquire)) {
     epoch::guard g;
@@ -131,6 +130,12 @@ void snapshot::ready(std::size_t u) {
   // map can read as closed).
   if (!c.done.load(std::memory_order_acquire))
     throw std::logic_error("threadmap: snapshot: a claim was left unsettled");
+}
+
+void snapshot::ready(std::size_t u) {
+  if (ready_[u]) return;
+  settle(u);
+  unit_claim& c = claims_[u];
   if (c.failed) throw std::bad_alloc();  // a writer had no memory to copy the unit
   table& t = units_[u];
   t.clear();
@@ -241,6 +246,7 @@ snapshot::applied snapshot::apply_until(std::uint64_t end) {
           // each unit is built, then emptied.
           for (std::size_t u = 0; u < units_.size(); ++u) {
             if (claims_ && !ready_[u]) {
+              settle(u);  // by the clear itself, which changed every stripe
               std::string().swap(claims_[u].out);
               ready_[u] = true;
             }

@@ -249,6 +249,9 @@ class snapshot {
   bool copy();
   bool claim();
   void drop_claims() noexcept;
+  /// Lazy: makes sure unit u's claim is settled (under the unit's lock
+  /// when no writer settled it).
+  void settle(std::size_t u);
   /// Makes unit u's table hold its entries (lazy: indexes the claim's copy,
   /// settling it first when no writer has).
   void ready(std::size_t u);
