@@ -5,7 +5,9 @@
 // closing, a snapshot closed while workers write, maps that evict and
 // expire, clear, a map closed under a pending snapshot, and the option's
 // bad input. (snapshot.consistency.test.ts runs the oracle on every
-// strategy, lazily where the strategy allows.)
+// strategy, lazily where the strategy allows.) A write that skips the copy,
+// or a claim left linked after its copy (so later writes copy into it
+// again), makes most of these cases differ from their models.
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap, type ThreadMapOptions } from '../../lib/index'
