@@ -600,7 +600,7 @@ export interface Addon {
   watchRead(id: number, max: number): Wire[] | number | null
   watchRef(id: number, ref: boolean): void
   watchClose(id: number): boolean
-  snapshotOpen(map: NativeMap, bufferBytes: number | undefined): number
+  snapshotOpen(map: NativeMap, bufferBytes: number | undefined, eager: boolean | undefined): number
   snapshotGet(id: number, key: Wire, missing: symbol): Wire | symbol
   snapshotHas(id: number, key: Wire): boolean
   snapshotSize(id: number): number
@@ -613,8 +613,10 @@ export interface Addon {
     retries: number
     revision: number
     size: number
+    lazy: boolean
+    bytes: number
   }
-  /** [next bucket or -1, generation, ...entries flat as iterate's chunks]. */
+  /** [next position (unit * 2^32 + bucket) or -1, generation, ...entries flat as iterate's chunks]. */
   snapshotChunk(id: number, mode: number, position: number, max: number): Wire[]
   snapshotClose(id: number): boolean
 }

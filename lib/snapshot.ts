@@ -12,6 +12,14 @@ export interface SnapshotOptions {
    * map again (stats().fullCopies).
    */
   bufferBytes?: number
+  /**
+   * How the entries are copied. `'lazy'` (the default): on `mutex`,
+   * `rwlock` and `striped` nothing is copied when the snapshot is taken;
+   * each stripe is copied by the first write that changes it (or the first
+   * read of it through the snapshot). `'eager'`: every entry is copied
+   * before snapshot() returns, as the other strategies always do.
+   */
+  copy?: 'lazy' | 'eager'
 }
 
 export interface SnapshotStats {
@@ -25,6 +33,10 @@ export interface SnapshotStats {
   readonly retries: number
   readonly revision: number
   readonly size: number
+  /** Whether the copy is lazy (copy-on-write): see SnapshotOptions.copy. */
+  readonly lazy: boolean
+  /** Bytes the copy holds now, counted entry by entry (a lazy one grows as stripes are copied). */
+  readonly bytes: number
 }
 
 const MISSING: unique symbol = Symbol('threadmap.snapshot.missing')
@@ -41,14 +53,19 @@ export class Snapshot<K, V> implements Iterable<[K, V]> {
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null) throw new TypeError('threadmap: snapshot options must be an object')
       for (const name of Object.keys(options)) {
-        if (name !== 'bufferBytes') throw new TypeError(`threadmap: snapshot: unknown option '${name}' (the option is bufferBytes)`)
+        if (name !== 'bufferBytes' && name !== 'copy') {
+          throw new TypeError(`threadmap: snapshot: unknown option '${name}' (the options are bufferBytes and copy)`)
+        }
       }
       if (options.bufferBytes !== undefined && typeof options.bufferBytes !== 'number') {
         throw new TypeError('threadmap: snapshot: bufferBytes must be a number')
       }
+      if (options.copy !== undefined && options.copy !== 'lazy' && options.copy !== 'eager') {
+        throw new TypeError(`threadmap: snapshot: copy must be 'lazy' or 'eager'`)
+      }
     }
     this.#decode = decode
-    this.#id = addon.snapshotOpen(native, options?.bufferBytes)
+    this.#id = addon.snapshotOpen(native, options?.bufferBytes, options?.copy === undefined ? undefined : options.copy === 'eager')
   }
 
   /** The revision the snapshot shows: every write up to it, none after. */

@@ -284,9 +284,13 @@ Napi::Value SnapshotOpen(const Napi::CallbackInfo& info) {
   watch_env& we = env_of(info);
   NativeMap* m = unwrap_tagged<NativeMap>(env, info[0], "threadmap: snapshot: the map");
   const std::size_t buffer = buffer_arg(env, info[1]);
+  if (!info[2].IsUndefined() && !info[2].IsBoolean())
+    throw_type_error(env, "threadmap: snapshot: eager must be a boolean");
+  const bool eager = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   std::shared_ptr<shared_map> owner = registry::find(m->shared(env).id());
   if (!owner) throw_error(env, "threadmap: the map is closed");
-  std::unique_ptr<snapshot> s = snapshot::take(std::move(owner), buffer);
+  std::unique_ptr<snapshot> s = snapshot::take(
+      std::move(owner), buffer, eager ? snapshot::copying::eager : snapshot::copying::lazy);
   if (!s) throw_error(env, "threadmap: the map is closed");
   const std::uint64_t id = we.next_id++;
   we.snapshots.emplace(id, snapshot_entry{std::move(s), m->keys(), m->values()});
@@ -298,10 +302,9 @@ Napi::Value SnapshotGet(const Napi::CallbackInfo& info) {
   snapshot_entry& s = snapshot_of(info);
   watch_env& we = env_of(info);
   encode(env, info[1], s.keys, role::key, we.key);
-  const auto& t = s.snap->entries();
-  auto it = t.find(std::string(we.key.view()));
-  if (it == t.end()) return info[2];
-  return Napi::Value(env, decode(env, s.values, it->second));
+  const std::string* v = s.snap->find(we.key.view());
+  if (v == nullptr) return info[2];
+  return Napi::Value(env, decode(env, s.values, *v));
 }
 
 Napi::Value SnapshotHas(const Napi::CallbackInfo& info) {
@@ -309,12 +312,11 @@ Napi::Value SnapshotHas(const Napi::CallbackInfo& info) {
   snapshot_entry& s = snapshot_of(info);
   watch_env& we = env_of(info);
   encode(env, info[1], s.keys, role::key, we.key);
-  return Napi::Boolean::New(env, s.snap->entries().count(std::string(we.key.view())) != 0);
+  return Napi::Boolean::New(env, s.snap->find(we.key.view()) != nullptr);
 }
 
 Napi::Value SnapshotSize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(),
-                           static_cast<double>(snapshot_of(info).snap->entries().size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(snapshot_of(info).snap->size()));
 }
 
 Napi::Value SnapshotRevision(const Napi::CallbackInfo& info) {
@@ -335,7 +337,9 @@ Napi::Value SnapshotStats(const Napi::CallbackInfo& info) {
   o.Set("eventsApplied", Napi::Number::New(env, static_cast<double>(c.events_applied)));
   o.Set("retries", Napi::Number::New(env, static_cast<double>(c.retries)));
   o.Set("revision", Napi::Number::New(env, static_cast<double>(s.snap->revision())));
-  o.Set("size", Napi::Number::New(env, static_cast<double>(s.snap->entries().size())));
+  o.Set("size", Napi::Number::New(env, static_cast<double>(s.snap->size())));
+  o.Set("lazy", Napi::Boolean::New(env, s.snap->lazy()));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(s.snap->held_bytes())));
   return o;
 }
 
@@ -347,21 +351,29 @@ Napi::Value SnapshotChunk(const Napi::CallbackInfo& info) {
     throw_range_error(env, "threadmap: unknown iterate mode");
   const double pos_d = number_arg(env, info[2], "the iteration position");
   const double max_d = number_arg(env, info[3], "the iteration chunk");
-  const auto& t = s.snap->entries();
-  std::size_t bucket =
-      pos_d >= 0 && pos_d == std::floor(pos_d) ? static_cast<std::size_t>(pos_d) : t.bucket_count();
+  // A position is unit * 2^32 + a bucket index of that unit's table, which
+  // stays valid until the snapshot changes (the generation says when);
+  // whole buckets at a time. Negative: done.
+  constexpr double unit_span = 4294967296.0;
+  const bool valid =
+      pos_d >= 0 && pos_d == std::floor(pos_d) && pos_d < double(s.snap->units()) * unit_span;
+  std::size_t unit = valid ? static_cast<std::size_t>(pos_d / unit_span) : s.snap->units();
+  std::size_t bucket = valid ? static_cast<std::size_t>(pos_d - double(unit) * unit_span) : 0;
   const std::size_t max = max_d >= 1 && max_d <= 4096 ? static_cast<std::size_t>(max_d) : 1024;
   Napi::Array out = Napi::Array::New(env);
   std::uint32_t i = 2, n = 0;
-  // Whole buckets, so a position is a bucket index that stays valid until
-  // the table changes (the generation says when).
-  for (; bucket < t.bucket_count() && n < max; ++bucket) {
-    for (auto it = t.begin(bucket); it != t.end(bucket); ++it, ++n) {
-      if (mode != iter_values) out.Set(i++, Napi::Value(env, decode(env, s.keys, it->first)));
-      if (mode != iter_keys) out.Set(i++, Napi::Value(env, decode(env, s.values, it->second)));
+  for (; unit < s.snap->units() && n < max; ++unit, bucket = 0) {
+    const snapshot::table& t = s.snap->unit(unit);  // copies the unit first if need be
+    for (; bucket < t.bucket_count() && n < max; ++bucket) {
+      for (auto it = t.begin(bucket); it != t.end(bucket); ++it, ++n) {
+        if (mode != iter_values) out.Set(i++, Napi::Value(env, decode(env, s.keys, it->first)));
+        if (mode != iter_keys) out.Set(i++, Napi::Value(env, decode(env, s.values, it->second)));
+      }
     }
+    if (bucket < t.bucket_count()) break;
   }
-  out.Set(0u, Napi::Number::New(env, bucket < t.bucket_count() ? double(bucket) : -1.0));
+  const double next = unit < s.snap->units() ? double(unit) * unit_span + double(bucket) : -1.0;
+  out.Set(0u, Napi::Number::New(env, next));
   out.Set(1u, Napi::Number::New(env, static_cast<double>(s.snap->generation())));
   return out;
 }
@@ -370,7 +382,7 @@ Napi::Value SnapshotClose(const Napi::CallbackInfo& info) {
   watch_env& we = env_of(info);
   auto it = we.snapshots.find(id_arg(info.Env(), info[0]));
   if (it == we.snapshots.end()) return Napi::Boolean::New(info.Env(), false);
-  it->second.snap->close();
+  it->second.snap->close(true);  // the copy is freed off this thread
   we.snapshots.erase(it);
   return Napi::Boolean::New(info.Env(), true);
 }

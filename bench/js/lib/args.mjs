@@ -28,6 +28,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --watch-rounds=5        watch suite rounds (watcher counts alternated)
   --watch-writes=200000   sets per round of the watch suite's write cost
   --watch-size=1000000    entries of the watch suite's snapshot
+  --watch-parts=writes,snapshot   which parts of the watch suite to run
+  --watch-strategy=striped   the strategy of the watch suite's snapshot part
   --watch-baseline=PATH   dist/index.js of another build, timed beside it with
                           no watcher (e.g. a checkout without watch)
   --sizes=1000,1000000    key counts
@@ -100,6 +102,8 @@ const DEFAULTS = {
   watchRounds: 5,
   watchWrites: 200_000,
   watchSize: 1_000_000,
+  watchParts: ['writes', 'snapshot'],
+  watchStrategy: 'striped',
   watchBaseline: null,
   seed: 1,
   out: 'bench/results',
@@ -180,6 +184,8 @@ const PARSERS = {
   watchRounds: (v) => numList(v)[0],
   watchWrites: (v) => numList(v)[0],
   watchSize: (v) => numList(v)[0],
+  watchParts: (v) => v.split(','),
+  watchStrategy: String,
   watchBaseline: String,
   seed: (v) => numList(v)[0],
   out: String,

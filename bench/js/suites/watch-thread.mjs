@@ -30,9 +30,12 @@ if (role === 'consume') {
   // a stripe being copied, or the scheduler), timed per set.
   let n = 0
   let x = 12345
-  // flag[1]: 0 before the snapshot, 1 while it is taken; one figure each,
-  // so the scheduler's own stalls (before) stand beside the snapshot's.
-  const longest = [0, 0]
+  // flag[1]: 0 before the snapshot, 1 while it is taken, 2 after it (a
+  // lazy snapshot's stripes are copied by the writes that come); one
+  // figure each, so the scheduler's own stalls (before) stand beside the
+  // snapshot's.
+  const longest = [0, 0, 0]
+  const slow = [0, 0, 0] // sets of 1 ms or more
   parentPort.postMessage({ type: 'ready' })
   while (Atomics.load(flag, 0) === 0) {
     x = (x * 1103515245 + 12345) & 0x7fffffff
@@ -41,6 +44,7 @@ if (role === 'consume') {
     map.set(`k${x % keys}`, n++)
     const d = performance.now() - t
     if (d > longest[phase]) longest[phase] = d
+    if (d >= 1) slow[phase]++
   }
-  parentPort.postMessage({ type: 'result', writes: n, longestBeforeMs: longest[0], longestMs: longest[1] })
+  parentPort.postMessage({ type: 'result', writes: n, longestBeforeMs: longest[0], longestMs: longest[1], longestAfterMs: longest[2], slow })
 }

@@ -571,6 +571,7 @@ std::size_t flat_table::capacity() const noexcept {
 }
 
 void flat_table::begin_write() noexcept {
+  if (write_depth_ == 0) settle_all();  // before anything changes (the essay)
   if (write_depth_++ != 0) return;
   version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   // Orders the odd version before the data stores that follow (seqlock writer).
@@ -1110,6 +1111,54 @@ std::size_t flat_table::scan(std::string& out, std::uint64_t now) const {
     }
   }
   return n;
+}
+
+void flat_table::claim(unit_claim& c) noexcept {
+  c.entries = size();
+  c.next = claims_;
+  c.linked = true;
+  claims_ = &c;
+}
+
+void flat_table::copy_into(unit_claim& c) const noexcept {
+  try {
+    c.out.clear();
+    scan(c.out, c.now);
+  } catch (...) {
+    // Nothing to copy into: the snapshot is told (it throws on use), and
+    // the write goes on.
+    std::string().swap(c.out);
+    c.failed = true;
+  }
+  c.linked = false;
+  c.next = nullptr;
+  c.done.store(true, std::memory_order_release);
+}
+
+void flat_table::copy_claims() noexcept {
+  for (unit_claim* c = claims_; c;) {
+    unit_claim* next = c->next;
+    copy_into(*c);
+    c = next;
+  }
+  claims_ = nullptr;
+}
+
+void flat_table::unclaim(unit_claim& c) noexcept {
+  if (!c.linked) return;
+  for (unit_claim** p = &claims_; *p; p = &(*p)->next) {
+    if (*p != &c) continue;
+    *p = c.next;
+    break;
+  }
+  c.linked = false;
+  c.next = nullptr;
+}
+
+void flat_table::settle(unit_claim& c) noexcept {
+  if (!c.linked) return;
+  unclaim(c);
+  copy_into(c);
 }
 
 namespace flat_table_test {

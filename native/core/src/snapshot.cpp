@@ -1,22 +1,54 @@
 #include "threadmap/snapshot.hpp"
 
 #include <algorithm>
+#include <new>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
+#include "threadmap/detail/flat_table.hpp"
+#include "threadmap/detail/hash.hpp"
 #include "threadmap/epoch.hpp"
 
 namespace threadmap {
 
-std::unique_ptr<snapshot> snapshot::take(std::shared_ptr<shared_map> map,
-                                         std::size_t buffer_bytes) {
+namespace {
+
+using detail::flat_table;
+using detail::unit_claim;
+
+void link_claim(void* c, flat_table& t) {
+  t.claim(*static_cast<unit_claim*>(c));
+}
+void settle_claim(void* c, flat_table& t) {
+  t.settle(*static_cast<unit_claim*>(c));
+}
+void drop_claim(void* c, flat_table& t) {
+  t.unclaim(*static_cast<unit_claim*>(c));
+}
+
+}  // namespace
+
+std::unique_ptr<snapshot> snapshot::take(std::shared_ptr<shared_map> map, std::size_t buffer_bytes,
+                                         copying how) {
   std::unique_ptr<snapshot> s(new snapshot);
   s->map_ = std::move(map);
   s->log_ = s->map_->watch_log();
   s->buffer_bytes_ = buffer_bytes ? buffer_bytes : change_log::default_buffer_bytes;
   if (!s->resubscribe(s->buffer_bytes_)) return nullptr;
-  if (!s->copy()) return nullptr;
+  bool lazy = false;
+  if (how == copying::lazy) {
+    epoch::guard g;
+    const concurrent_map* m = s->map_->get();
+    if (m == nullptr) return nullptr;
+    lazy = m->cow() != nullptr;
+  }
+  if (lazy ? !s->claim() : !s->copy()) return nullptr;
   return s;
+}
+
+snapshot::~snapshot() {
+  close();
 }
 
 bool snapshot::resubscribe(std::size_t bytes) {
@@ -29,6 +61,136 @@ bool snapshot::resubscribe(std::size_t bytes) {
   return true;
 }
 
+// LAZY of snapshot.hpp: a claim on every unit, linked while the barrier
+// holds every key lock, and the cursor moved to the cut.
+bool snapshot::claim() {
+  const std::uint64_t ok_generation = generation_ + 1;
+  epoch::guard g;
+  const concurrent_map* m = map_->get();
+  if (m == nullptr) return false;
+  const detail::cow_units* cu = m->cow();
+  const std::size_t n = cu->cow_unit_count();
+  // Everything allocated before the barrier: nothing allocates under it.
+  std::unique_ptr<unit_claim[]> claims(new unit_claim[n]);
+  std::vector<table> units(n);
+  std::vector<bool> ready(n, false);
+  struct during {
+    const detail::cow_units* cu;
+    unit_claim* claims;
+    std::size_t n;
+  } d{cu, claims.get(), n};
+  const change_log::cut c = log_->barrier(
+      [](void* p) {
+        const during& d = *static_cast<const during*>(p);
+        // The clock of the cut: an entry expired at it is not in the copy.
+        const std::uint64_t now = d.cu->cow_clock();
+        for (std::size_t u = 0; u < d.n; ++u) {
+          d.claims[u].now = now;
+          d.cu->cow_locked(u, link_claim, &d.claims[u]);
+        }
+      },
+      &d);
+  sub_->skip_to(c.end);
+  claims_ = std::move(claims);
+  units_ = std::move(units);
+  ready_ = std::move(ready);
+  revision_ = c.revision;
+  generation_ = ok_generation;
+  ++stats_.full_copies;
+  // The map is being closed and its log's close may have settled the
+  // claims before ours were linked (CLOSING THE MAP): settle them here,
+  // where the guard still keeps the map.
+  if (sub_->closed())
+    for (std::size_t u = 0; u < n; ++u) cu->cow_locked(u, settle_claim, &claims_[u]);
+  return true;
+}
+
+void snapshot::drop_claims() noexcept {
+  if (!claims_) return;
+  {
+    epoch::guard g;
+    // A closed map's log settled every claim before the map was let go
+    // (CLOSING THE MAP): none is linked any more.
+    if (const concurrent_map* m = map_->get()) {
+      const detail::cow_units* cu = m->cow();
+      for (std::size_t u = 0; u < units_.size(); ++u) cu->cow_locked(u, drop_claim, &claims_[u]);
+    }
+  }
+  claims_.reset();
+  ready_.clear();
+}
+
+void snapshot::settle(std::size_t u) {
+  unit_claim& c = claims_[u];
+  if (!c.done.load(std::memory_order_acquire)) {
+    epoch::guard g;
+    if (const concurrent_map* m = map_->get()) m->cow()->cow_locked(u, settle_claim, &c);
+  }
+  // Settled by us, a writer, or the map's close (which does so before the
+  // map can read as closed).
+  if (!c.done.load(std::memory_order_acquire))
+    throw std::logic_error("threadmap: snapshot: a claim was left unsettled");
+}
+
+void snapshot::ready(std::size_t u) {
+  if (ready_[u]) return;
+  settle(u);
+  unit_claim& c = claims_[u];
+  if (c.failed) throw std::bad_alloc();  // a writer had no memory to copy the unit
+  table& t = units_[u];
+  t.clear();
+  t.reserve(c.entries);
+  scan_reader r(c.out);
+  scan_record rec;
+  while (r.next(rec)) t.emplace(std::string(rec.key), std::string(rec.value));
+  std::string().swap(c.out);
+  ready_[u] = true;
+}
+
+snapshot::table& snapshot::table_of(bytes key) {
+  if (!claims_) return units_[0];
+  const std::size_t u = hash_stripe(hash_bytes(key), units_.size());
+  ready(u);
+  return units_[u];
+}
+
+const std::string* snapshot::find(bytes key) {
+  if (units_.empty()) return nullptr;
+  const table& t = table_of(key);
+  auto it = t.find(std::string(key));
+  return it == t.end() ? nullptr : &it->second;
+}
+
+std::size_t snapshot::size() {
+  std::size_t n = 0;
+  for (std::size_t u = 0; u < units_.size(); ++u) {
+    // An expiring map's claim counted entries that had expired: copy it.
+    if (claims_ && !ready_[u] && claims_[u].now != 0) ready(u);
+    n += !claims_ || ready_[u] ? units_[u].size() : claims_[u].entries;
+  }
+  return n;
+}
+
+std::size_t snapshot::held_bytes() const noexcept {
+  // A node of the table: its link and cached hash beside the two strings.
+  constexpr std::size_t node = sizeof(table::value_type) + 2 * sizeof(void*);
+  const auto heap = [](const std::string& x) { return x.capacity() > 15 ? x.capacity() + 1 : 0; };
+  std::size_t n = 0;
+  for (std::size_t u = 0; u < units_.size(); ++u) {
+    const table& t = units_[u];
+    n += t.bucket_count() * sizeof(void*) + t.size() * node;
+    for (const auto& [k, v] : t) n += heap(k) + heap(v);
+    if (claims_ && !ready_[u] && claims_[u].done.load(std::memory_order_acquire))
+      n += claims_[u].out.capacity();
+  }
+  return n;
+}
+
+const snapshot::table& snapshot::unit(std::size_t u) {
+  if (claims_) ready(u);
+  return units_[u];
+}
+
 // (2)-(4) of snapshot.hpp, again with a larger ring while the writers
 // outrun it. The events logged so far are applied after each unit, not
 // only after the whole copy, so the ring must hold one unit's worth of
@@ -36,7 +198,7 @@ bool snapshot::resubscribe(std::size_t bytes) {
 // that leaves the claim intact).
 bool snapshot::copy() {
   for (;;) {
-    table_.clear();
+    units_.assign(1, table());
     ++generation_;
     std::string buf, scratch;
     applied drained = applied::ok;
@@ -51,7 +213,7 @@ bool snapshot::copy() {
       }
       scan_reader r(buf);
       scan_record rec;
-      while (r.next(rec)) table_.insert_or_assign(std::string(rec.key), std::string(rec.value));
+      while (r.next(rec)) units_[0].insert_or_assign(std::string(rec.key), std::string(rec.value));
       drained = apply_until(log_->end());  // not past it: writers may outpace the drain
     }
     ++stats_.full_copies;
@@ -77,13 +239,22 @@ snapshot::applied snapshot::apply_until(std::uint64_t end) {
     for (watch_event& e : batch) {
       switch (e.kind) {
         case event_kind::set:
-          table_.insert_or_assign(std::move(e.key), std::move(e.value));
+          table_of(e.key).insert_or_assign(std::move(e.key), std::move(e.value));
           break;
         case event_kind::clear:
-          table_.clear();
+          // The clear settled every claim (it changed every unit), so
+          // each unit is built, then emptied.
+          for (std::size_t u = 0; u < units_.size(); ++u) {
+            if (claims_ && !ready_[u]) {
+              settle(u);  // by the clear itself, which changed every stripe
+              std::string().swap(claims_[u].out);
+              ready_[u] = true;
+            }
+            units_[u].clear();
+          }
           break;
         default:  // delete, evict, expire: the key is gone
-          table_.erase(e.key);
+          table_of(e.key).erase(e.key);
       }
     }
     stats_.events_applied += batch.size();
@@ -112,19 +283,42 @@ bool snapshot::refresh() {
     case applied::closed:
       return false;
     case applied::compacted:
-      // The ring no longer holds our position: copy again, from a fresh
-      // subscription (the old cursor can never catch up).
-      if (!resubscribe(buffer_bytes_) || !copy()) return false;
+      // The ring no longer holds our position: copy (or claim) again, from
+      // a fresh subscription (the old cursor can never catch up).
+      if (claims_) {
+        drop_claims();
+        if (!resubscribe(buffer_bytes_) || !claim()) return false;
+      } else if (!resubscribe(buffer_bytes_) || !copy()) {
+        return false;
+      }
   }
   ++stats_.refreshes;
   return true;
 }
 
-void snapshot::close() noexcept {
+void snapshot::close(bool in_background) noexcept {
+  drop_claims();
   if (sub_) sub_->close();
   sub_.reset();
-  table().swap(table_);
   ++generation_;
+  if (units_.empty()) return;
+  // A copy of a large map takes as long to free as to make: off this
+  // thread when asked and a thread can be had, else here.
+  if (!in_background) {
+    std::vector<table>().swap(units_);
+    return;
+  }
+  std::unique_ptr<std::vector<table>> gone(new (std::nothrow) std::vector<table>());
+  if (!gone) {
+    std::vector<table>().swap(units_);
+    return;
+  }
+  gone->swap(units_);
+  try {
+    std::thread([g = std::move(gone)]() mutable { g.reset(); }).detach();
+  } catch (...) {
+    // No thread: the failed attempt's state, which held the copy, freed it.
+  }
 }
 
 }  // namespace threadmap

@@ -543,6 +543,14 @@ std::size_t striped_map<Lock, Mode>::copy_unit(std::size_t unit, std::string& ou
 }
 
 template <class Lock, read_mode Mode>
+void striped_map<Lock, Mode>::cow_locked(std::size_t unit, void (*f)(void*, detail::flat_table&),
+                                         void* ctx) const {
+  stripe& s = stripes_[unit];
+  std::lock_guard lock(s.lock);  // exclusively: a claim is linked or unlinked under it
+  f(ctx, s.table);
+}
+
+template <class Lock, read_mode Mode>
 map_stats striped_map<Lock, Mode>::stats() const {
   epoch::guard g;
   map_stats st;

@@ -142,6 +142,7 @@ class watched_map final : public concurrent_map {
     return m_.copy_unit(unit, out, scratch);
   }
   map_stats stats() const override { return m_.stats(); }
+  const detail::cow_units* cow() const noexcept override { return m_.cow(); }
   bool ordered() const noexcept override { return m_.ordered(); }
   std::size_t range(const key_range& r, std::size_t limit, std::string& out) const override {
     return m_.range(r, limit, out);
@@ -298,6 +299,11 @@ void subscription::close() noexcept {
     log = log_;
   }
   log->unsubscribe(this);
+}
+
+void subscription::skip_to(std::uint64_t until) noexcept {
+  std::lock_guard lock(log_->ring_);
+  cursor_ = std::max(cursor_, until);
 }
 
 bool subscription::closed() const noexcept {
@@ -488,23 +494,38 @@ void change_log::unsubscribe(subscription* s) noexcept {
 }
 
 void change_log::close() noexcept {
-  discarded_ring gone;
-  std::lock_guard hub(hub_);
-  std::lock_guard lock(ring_);
-  closed_ = true;
-  active_ = false;
-  first_ += events_.size();
-  gone.take(events_);
-  bytes_ = 0;
-  for (subscription* s : subs_) {
-    if (s->armed_ && s->notify_) s->notify_();
-    s->armed_ = false;
+  bool subscribed = false;
+  {
+    discarded_ring gone;
+    std::lock_guard hub(hub_);
+    std::lock_guard lock(ring_);
+    subscribed = !closed_ && !subs_.empty();
+    closed_ = true;
+    active_ = false;
+    first_ += events_.size();
+    gone.take(events_);
+    bytes_ = 0;
+    for (subscription* s : subs_) {
+      if (s->armed_ && s->notify_) s->notify_();
+      s->armed_ = false;
+    }
+    subs_.clear();
   }
-  subs_.clear();
+  // A lazy snapshot's unsettled claims would outlive the tables they
+  // point into: copy them now, after `closed_` (snapshot.hpp, CLOSING THE
+  // MAP, says why in that order). Only a log that had subscriptions: a
+  // snapshot's claims live no longer than its subscription, and a log made
+  // for a map already closed has a freed map and no subscription.
+  if (!subscribed) return;
+  if (const detail::cow_units* u = map_->cow())
+    for (std::size_t i = 0, n = u->cow_unit_count(); i < n; ++i)
+      u->cow_locked(
+          i, [](void*, detail::flat_table& t) { t.settle_all(); }, nullptr);
 }
 
-change_log::cut change_log::barrier() {
+change_log::cut change_log::barrier(void (*during)(void*), void* ctx) {
   lock_all();
+  if (during) during(ctx);
   cut c;
   {
     std::lock_guard lock(ring_);

@@ -40,6 +40,10 @@
 
 namespace threadmap {
 
+namespace detail {
+class cow_units;  // detail/flat_table.hpp: a lazy snapshot's view of the units
+}  // namespace detail
+
 using bytes = std::string_view;
 
 /// Largest encoded key and value the maps accept; larger ones are `too_large`.
@@ -346,6 +350,10 @@ class concurrent_map {
     (void)scratch;
     return scan(unit, out);
   }
+
+  /// The flat-table strategies' units as a lazy (copy-on-write) snapshot
+  /// claims them (threadmap/snapshot.hpp); null: snapshots copy the map.
+  virtual const detail::cow_units* cow() const noexcept { return nullptr; }
 
   virtual map_stats stats() const = 0;
 

@@ -177,6 +177,10 @@ class subscription {
   batch read(std::vector<watch_event>& out, std::size_t max, bool arm,
              std::uint64_t until = ~std::uint64_t{0});
 
+  /// Moves the cursor to ring position `until` (a barrier's end) without
+  /// reading: a lazy snapshot's copy is already at the cut.
+  void skip_to(std::uint64_t until) noexcept;
+
   /// Stops delivery and lets the log go inactive when it was the last.
   /// Idempotent; the notify function is never called after it returns.
   void close() noexcept;
@@ -236,17 +240,22 @@ class change_log : public std::enable_shared_from_this<change_log> {
   void record(event_kind kind, bytes key, std::uint64_t revision) noexcept;
 
   /// Ends every subscription (the map was closed): reads answer closed.
+  /// With subscriptions open it first settles every lazy snapshot's
+  /// claims on the map (snapshot.hpp, CLOSING THE MAP), which the map must
+  /// still be alive for.
   void close() noexcept;
 
   /// Takes every key lock, so no wrapped write is between its write and its
   /// append, and answers the ring's end and the map's revision() at that
   /// moment: every event before `end` has a revision <= `revision`, every
   /// later one a larger revision (snapshot.hpp proves what rests on it).
+  /// `during(ctx)`, when given, runs while every key lock is held, before
+  /// the two loads: a lazy snapshot claims the units there (snapshot.hpp).
   struct cut {
     std::uint64_t end = 0;
     std::uint64_t revision = 0;
   };
-  cut barrier();
+  cut barrier(void (*during)(void*) = nullptr, void* ctx = nullptr);
 
   bool active() const noexcept;
   /// The ring position after its newest event (no lock but the ring's).

@@ -124,6 +124,22 @@
 // it. Blob pointers copied either way stay valid while the caller's epoch
 // guard is held: an overwritten or erased blob is retired, not freed.
 //
+// Claims of a lazy snapshot (issue 18; threadmap/snapshot.hpp, COPY ON
+// WRITE). A snapshot taken of a flat-table strategy copies no entry up
+// front: it links one unit_claim per table into the table's list (under
+// the owner's lock) and leaves it there. Every change of the table opens a
+// write section first, so begin_write is where the claims are honoured: a
+// write section that opens on a table with claims (depth 0 to 1, before
+// the version goes odd) first scans the table into each claim, as it is
+// before the change, publishes it (`done`) and empties the list. So every
+// path that changes entries (each write, growth, a sweep's or an
+// eviction's removal, clear) copies first, without knowing about
+// snapshots, and a table without claims pays one load of a word on the
+// line its version is on and a branch that is not taken. A claim's owner
+// may settle it itself (settle(), under the lock: the same copy) or drop
+// it (unclaim()). The copy allocates under the owner's lock: that is the
+// one stripe critical section a lazy snapshot costs a writer.
+//
 // NUMA placement. Arrays come from numa::allocate with the table's policy
 // (threadmap/detail/numa.hpp), decided by the thread that creates or grows the table,
 // and record in their header how they were placed, so they are returned with
@@ -195,6 +211,39 @@ class eviction_sink {
 
  protected:
   ~eviction_sink() = default;
+};
+
+/// One snapshot's claim on one table (see "Claims of a lazy snapshot"):
+/// the table's entries as they are, copied by whoever first changes or
+/// reads them. `next` and `linked` change only under the owner's lock;
+/// `out`, `entries` and `failed` are written only while the claim is
+/// linked, under that lock, and published by `done` (release).
+struct unit_claim {
+  unit_claim* next = nullptr;
+  bool linked = false;
+  std::uint64_t now = 0;    // entries whose deadline is at or before it are left out (0: none)
+  std::size_t entries = 0;  // the table's size when claimed
+  std::string out;          // scan records, once done
+  bool failed = false;      // out of memory while copying: the claim's snapshot is lost
+  std::atomic<bool> done{false};
+};
+
+class flat_table;
+
+/// The units of a flat-table strategy as a lazy snapshot sees them
+/// (threadmap/snapshot.hpp): `count` tables, key k in table
+/// hash_stripe(hash_bytes(k), count).
+class cow_units {
+ public:
+  virtual std::size_t cow_unit_count() const noexcept = 0;
+  /// The clock reading an expiring map's reads would use now (0: no expiry).
+  virtual std::uint64_t cow_clock() const noexcept = 0;
+  /// f(ctx, table) with the unit's lock held exclusively. Inside an epoch
+  /// guard; f must not throw.
+  virtual void cow_locked(std::size_t unit, void (*f)(void*, flat_table&), void* ctx) const = 0;
+
+ protected:
+  ~cow_units() = default;
 };
 
 /// The array behind a flat_table: header, tags, slots in one allocation.
@@ -272,6 +321,19 @@ class flat_table {
   /// Appends the first `n` entries copy_entries left in `scratch`, in scan
   /// format; inside the epoch guard the copy was made in (blobs).
   static std::size_t append_copied(const std::string& scratch, std::size_t n, std::string& out);
+
+  // --- a lazy snapshot's claims (owner's lock held; see the essay) ----------
+  /// Links `c` and records the table's size in it.
+  void claim(unit_claim& c) noexcept;
+  /// Copies the table into `c` and unlinks it, if it is still linked.
+  void settle(unit_claim& c) noexcept;
+  /// Unlinks `c` without copying, if it is still linked.
+  void unclaim(unit_claim& c) noexcept;
+  /// Copies the table into every claim and unlinks them (what a write
+  /// section does first; the map's close too).
+  void settle_all() noexcept {
+    if (claims_) copy_claims();
+  }
 
   // --- expiry (see the essay) -------------------------------------------------
   /// Gives the table its deadline array; set before it holds an entry or is
@@ -365,6 +427,9 @@ class flat_table {
 
   void begin_write() noexcept;
   void end_write() noexcept;
+  /// begin_write's copy for the claims (rare: out of line).
+  void copy_claims() noexcept;
+  void copy_into(unit_claim& c) const noexcept;
 
  public:
   /// Holds the version odd: readers of this table retry (or wait for the lock)
@@ -385,6 +450,9 @@ class flat_table {
   // (striped stripe or mutex map) puts this object on its own cache line.
   std::atomic<std::uint64_t> version_{0};
   std::atomic<table_array*> array_{nullptr};
+  // A lazy snapshot's claims (owner's lock): beside the version, which
+  // every write section touches anyway.
+  unit_claim* claims_ = nullptr;
   // Written by the writer only; read relaxed by size() and stats().
   std::atomic<std::size_t> size_{0};
   std::atomic<std::size_t> bytes_{0};

@@ -153,7 +153,7 @@ enum class read_mode {
 unsigned default_stripes() noexcept;
 
 template <class Lock, read_mode Mode>
-class striped_map final : public concurrent_map {
+class striped_map final : public concurrent_map, private detail::cow_units {
  public:
   /// `stripes` is rounded up to a power of two; 0 picks default_stripes().
   striped_map(const options& opts, strategy_kind kind, unsigned stripes);
@@ -185,6 +185,12 @@ class striped_map final : public concurrent_map {
   std::size_t copy_unit(std::size_t unit, std::string& out, std::string& scratch) const override;
   map_stats stats() const override;
   std::vector<numa::table_report> placement() const override;
+  /// A lazy snapshot's units are the stripes (snapshot.hpp).
+  const detail::cow_units* cow() const noexcept override { return this; }
+  std::size_t cow_unit_count() const noexcept override { return count_; }
+  std::uint64_t cow_clock() const noexcept override { return now(); }
+  void cow_locked(std::size_t unit, void (*f)(void*, detail::flat_table&),
+                  void* ctx) const override;
   /// Maps that evict: the stripe (a victim is always in the evicting
   /// writer's stripe, or in one it holds; watch.hpp, EVICTIONS).
   std::uint64_t lock_class(std::uint64_t hash) const noexcept override {
