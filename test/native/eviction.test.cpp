@@ -69,6 +69,13 @@ contents scan_all(const concurrent_map& m) {
   return c;
 }
 
+// Keys of one length, so that every entry of one value costs the same bytes.
+std::string fixed_key(int i) {
+  char b[16];
+  std::snprintf(b, sizeof b, "k%07d", i);
+  return std::string(b);
+}
+
 // Every entry present holds the value last written to its key, the scan
 // and size() agree, and the bound holds.
 void check_consistent(const concurrent_map& m, const contents& written, std::size_t bound) {
@@ -286,12 +293,7 @@ TEST_CASE("without a policy, a full map that replaces entries one by one never r
     o.max_memory = 64 * 1024;
     auto m = make_map(o);
     const std::string value(1000, 'v');
-    // Keys of one length, so that every entry costs the same bytes.
-    auto key = [](int i) {
-      char b[16];
-      std::snprintf(b, sizeof b, "k%07d", i);
-      return std::string(b);
-    };
+    auto key = fixed_key;
     int n = 0;
     while (n < 1000 && m->put(key(n), value, nullptr) == status::inserted) ++n;
     CHECK(n > 10);
@@ -304,6 +306,82 @@ TEST_CASE("without a policy, a full map that replaces entries one by one never r
       }
     }
     CHECK_EQ(refused, 0);
+  }
+}
+
+// The same replacement at the bound, with allocation failing inside each
+// insert: the k-th allocation of the put fails, for k = 0, 1, ... until one
+// runs without a failure. Each attempt either inserts (a tombstone, an empty
+// slot, or a rebuild the budget allowed) or fails (bad_alloc, memory_limit)
+// with the map as it was; the tight budget refuses rebuilds (the tombstone
+// path), the roomy one lets them allocate (so the failure lands in the
+// rebuild's array). Nothing the failures reserved may stay reserved: at the
+// end, the map cleared holds as many entries as it did at the start.
+TEST_CASE("without a policy, allocation failure in an insert at the bound changes nothing") {
+  for (strategy_kind k : {strategy_kind::mutex, strategy_kind::striped}) {
+    int fill = 1000;  // the tight budget fills up; the roomy one to the same count
+    for (std::size_t max_memory : {std::size_t{64} * 1024, std::size_t{1} << 20}) {
+      tmtest::current() = std::string("tombstone faults [") + to_string(k) + ", " +
+                          std::to_string(max_memory) + "]";
+      options o;
+      o.strategy = k;
+      o.stripes = 1;
+      o.max_memory = max_memory;
+      auto m = make_map(o);
+      const std::string value(1000, 'v');
+      auto key = fixed_key;
+      int n = 0;
+      while (n < fill && m->put(key(n), value, nullptr) == status::inserted) ++n;
+      CHECK(n > 10);
+      fill = n;
+      int failed = 0, rebuilt_after_failure = 0;
+      const int steps = static_cast<int>(tmtest::scaled(2000, "THREADMAP_GROWTH_SCALE")) + 200;
+      for (int i = n; i < n + steps; ++i) {
+        CHECK(m->erase(key(i - n), nullptr) == status::ok);
+        const contents before = scan_all(*m);
+        const std::size_t bytes_before = m->stats().bytes;
+        bool inserted = false;
+        for (std::uint64_t f = 0; !inserted && f < 64; ++f) {
+          const std::uint64_t resizes = m->stats().resizes;
+          fault_injection::arm(f);
+          status st = status::ok;
+          bool threw = false;
+          try {
+            st = m->put(key(i), value, nullptr);
+          } catch (const std::bad_alloc&) {
+            threw = true;
+          }
+          const fault_injection::report r = fault_injection::disarm();
+          if (!threw && st == status::inserted) {
+            inserted = true;
+            if (f > 0 && m->stats().resizes > resizes) ++rebuilt_after_failure;
+            break;
+          }
+          // Refused only because an allocation failed; never half-written.
+          CHECK(r.failed);
+          CHECK(threw || st == status::memory_limit);
+          CHECK(scan_all(*m) == before);
+          CHECK_EQ(m->stats().bytes, bytes_before);
+          std::string got;
+          CHECK(!m->peek(key(i), &got));
+          ++failed;
+          if (!r.failed) break;
+        }
+        CHECK(inserted);
+        if (!inserted) break;
+        std::string got;
+        CHECK(m->peek(key(i), &got) && got == value);
+        CHECK_EQ(m->size(), before.size() + 1);
+      }
+      CHECK(failed > 0);
+      // The roomy budget rebuilt after some failures (the failure was in the
+      // rebuild); at the tight one rebuilds are refused before they allocate.
+      if (max_memory > 64 * 1024) CHECK(rebuilt_after_failure > 0);
+      m->clear();
+      int again = 0;
+      while (again < n && m->put(key(again), value, nullptr) == status::inserted) ++again;
+      CHECK_EQ(again, n);
+    }
   }
 }
 
