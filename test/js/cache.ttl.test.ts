@@ -11,17 +11,9 @@ import { describe, expect, test } from 'vitest'
 
 import { liveMaps, STRATEGIES, ThreadMap, type ThreadMapOptions, type WatchEvent } from '../../lib/index'
 import { addon } from '../../lib/native'
-import { message, startWorker, exited } from './helpers'
+import { message, startWorker, exited, timed } from './helpers'
 
 const EXPIRING = ['mutex', 'rwlock', 'striped'] as const
-
-// A map on the stopped test clock (it moves only when advance() is called).
-function timed<K, V>(options: ThreadMapOptions): { map: ThreadMap<K, V>; advance: (ms: number) => void } {
-  const map = new ThreadMap<K, V>(null, options)
-  const id = map.handle().id
-  addon.testAdvanceClock(id, 0)
-  return { map, advance: (ms) => addon.testAdvanceClock(id, ms) }
-}
 
 describe.each(EXPIRING)('ttl on %s', (strategy) => {
   test('every read path hides an expired entry at once', () => {

@@ -971,7 +971,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   begin_write();
   s.w[rev_word] = clock.next();
   store_slot(t, index, s);
-  if (timed_ && !keep_deadline_) store_word(t->deadline(index), deadline_);
+  if (timed_ && !keep_write_) store_word(t->deadline(index), deadline_);
   end_write();
   if (freed > extra) budget.release(freed - extra);
   if (old.is_blob()) epoch::retire(old.out_of_line(), &std::free, freed);

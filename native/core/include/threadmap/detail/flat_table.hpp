@@ -279,10 +279,13 @@ class flat_table {
   void set_timed(bool keep_on_overwrite) noexcept;
   bool timed() const noexcept { return timed_; }
   /// Writers: the clock reading and the deadline (0: none) of the write
-  /// about to run; every write of a timed table is preceded by one.
-  void set_write_time(std::uint64_t now, std::uint64_t deadline) noexcept {
+  /// about to run; every write of a timed table is preceded by one. `keep`:
+  /// an overwrite keeps the entry's deadline, as no_update_ttl makes every
+  /// overwrite do (a counter's window, concurrent_map::add_for).
+  void set_write_time(std::uint64_t now, std::uint64_t deadline, bool keep = false) noexcept {
     now_ = now;
     deadline_ = deadline;
+    keep_write_ = keep || keep_deadline_;
   }
   /// Writers: examines the next `slots` slots from the sweep cursor and
   /// reclaims the expired ones; stops after `stop_after` reclaimed (0: never).
@@ -397,9 +400,10 @@ class flat_table {
   std::size_t inline_limit_ = inline_bytes;
   bool timed_ = false;
   bool keep_deadline_ = false;  // no_update_ttl
-  // Expiry, writer only: the running write's clock reading and deadline,
-  // and where the next sweep starts.
+  // Expiry, writer only: the running write's clock reading, deadline and
+  // whether its overwrite keeps the entry's, and where the next sweep starts.
   std::uint64_t now_ = 0, deadline_ = 0;
+  bool keep_write_ = false;
   std::size_t sweep_ = 0;
   std::atomic<std::uint64_t> expirations_{0};
 };
