@@ -124,6 +124,23 @@ describe.each(EXPIRING)('atomic writes with their own ttl on %s', (strategy) => 
     map.close()
   })
 
+  test('add with a ttl counts bigints and any values as add does', () => {
+    const big = timed<string, bigint>({ keys: 'string', values: 'bigint', strategy, ttl: 0 })
+    expect(big.map.add('n', 5n, { ttl: 10 })).toBe(5n)
+    expect(big.map.add('n', 2n, { ttl: 99 })).toBe(7n)
+    expect(big.map.getRemainingTTL('n')).toBe(10)
+    expect(() => big.map.add('n', 1, { ttl: 10 } as never)).toThrow(TypeError)
+    big.advance(10)
+    expect(big.map.add('n', 1n, { ttl: 10 })).toBe(1n)
+    big.map.close()
+    const any = timed<number, unknown>({ keys: 'number', values: 'any', strategy, ttl: 0 })
+    expect(any.map.add(1, 1.5, { ttl: 10 })).toBe(1.5)
+    expect(any.map.add(2, 1n, { ttl: 20 })).toBe(1n)
+    expect(any.map.getRemainingTTL(1)).toBe(10)
+    expect(any.map.getRemainingTTL(2)).toBe(20)
+    any.map.close()
+  })
+
   test('an add without a ttl follows the map: a fresh deadline unless noUpdateTTL', () => {
     for (const noUpdateTTL of [false, true]) {
       const { map, advance } = timed<string, number>({ keys: 'string', values: 'number', strategy, ttl: 100, noUpdateTTL })
