@@ -309,6 +309,36 @@ TEST_CASE("without a policy, a full map that replaces entries one by one never r
   }
 }
 
+// Replacement in batches: deleting many entries at once frees enough of the
+// budget for a grown table array, but a table whose live entries fit needs
+// no growth (the tombstones a same-size rebuild or a reused slot clears are
+// what is full), and a grown array would keep for good the bytes the
+// replacements need: the map would then refuse entries it held before.
+TEST_CASE("without a policy, a full map that replaces entries in batches never refuses") {
+  for (strategy_kind k : {strategy_kind::mutex, strategy_kind::striped}) {
+    tmtest::current() = std::string("batch replacement [") + to_string(k) + "]";
+    options o;
+    o.strategy = k;
+    o.stripes = 1;
+    o.max_memory = 64 * 1024;
+    auto m = make_map(o);
+    const std::string value(1000, 'v');
+    int n = 0;
+    while (n < 1000 && m->put(fixed_key(n), value, nullptr) == status::inserted) ++n;
+    CHECK(n > 20);
+    const int batch = n / 3;
+    int next = n, oldest = 0, refused = 0;
+    for (int round = 0; round < 200 && refused == 0; ++round) {
+      for (int j = 0; j < batch; ++j) CHECK(m->erase(fixed_key(oldest++), nullptr) == status::ok);
+      for (int j = 0; j < batch; ++j) {
+        if (m->put(fixed_key(next++), value, nullptr) != status::inserted) ++refused;
+      }
+    }
+    CHECK_EQ(refused, 0);
+    CHECK_EQ(m->size(), static_cast<std::size_t>(n));
+  }
+}
+
 // The same replacement at the bound, with allocation failing inside each
 // insert: the k-th allocation of the put fails, for k = 0, 1, ... until one
 // runs without a failure. Each attempt either inserts (a tombstone, an empty

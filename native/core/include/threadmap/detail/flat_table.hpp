@@ -80,7 +80,13 @@
 // the live entries fit under 7/8, in any table: the new entry takes a
 // tombstone or, if its probe meets an empty slot first, that slot (probes
 // stay bounded by the group count, and the next rebuild that fits clears
-// them), so what deletes and expirations freed stays usable at the budget. An overwrite
+// them), so what deletes and expirations freed stays usable at the budget.
+// Nor does a table whose live entries fit grow into what the budget holds
+// for entries: a batch of deletes can free enough for a grown array, which
+// would then keep for good bytes the replacements need. While the live
+// entries fit, it grows only if the budget could still fill the present
+// table (entries of today's average size) beside the grown array; else it
+// drops its tombstones with a same-size rebuild. An overwrite
 // keeps the entry's handle and tells the policy (on_update); an erase
 // forgets it (on_erase); clear() clears the policy. Readers get the handle
 // from their validated copy of the slot, so the owner can record the read
