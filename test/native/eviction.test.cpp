@@ -76,6 +76,23 @@ std::string fixed_key(int i) {
   return std::string(b);
 }
 
+// A map of one stripe with max_memory and no policy, filled with entries
+// of 1,000-byte values under fixed_key(0 .. n-1) until it refuses (at most
+// `cap` of them); n goes to *filled.
+const std::string full_value(1000, 'v');
+std::unique_ptr<concurrent_map> filled_no_policy(strategy_kind k, std::size_t max_memory, int cap,
+                                                 int* filled) {
+  options o;
+  o.strategy = k;
+  o.stripes = 1;
+  o.max_memory = max_memory;
+  auto m = make_map(o);
+  int n = 0;
+  while (n < cap && m->put(fixed_key(n), full_value, nullptr) == status::inserted) ++n;
+  *filled = n;
+  return m;
+}
+
 // Every entry present holds the value last written to its key, the scan
 // and size() agree, and the bound holds.
 void check_consistent(const concurrent_map& m, const contents& written, std::size_t bound) {
@@ -287,20 +304,13 @@ TEST_CASE("without a policy max_memory still refuses (evict 'none')") {
 // then takes a tombstone instead of failing (flat_table.hpp's essay).
 TEST_CASE("without a policy, a full map that replaces entries one by one never refuses") {
   for (strategy_kind k : {strategy_kind::mutex, strategy_kind::striped}) {
-    options o;
-    o.strategy = k;
-    o.stripes = 1;
-    o.max_memory = 64 * 1024;
-    auto m = make_map(o);
-    const std::string value(1000, 'v');
-    auto key = fixed_key;
     int n = 0;
-    while (n < 1000 && m->put(key(n), value, nullptr) == status::inserted) ++n;
+    auto m = filled_no_policy(k, 64 * 1024, 1000, &n);
     CHECK(n > 10);
     int refused = 0;
     for (int i = n; i < n + 5000; ++i) {
-      CHECK(m->erase(key(i - n), nullptr) == status::ok);
-      if (m->put(key(i), value, nullptr) != status::inserted) {
+      CHECK(m->erase(fixed_key(i - n), nullptr) == status::ok);
+      if (m->put(fixed_key(i), full_value, nullptr) != status::inserted) {
         ++refused;
         break;
       }
@@ -317,21 +327,15 @@ TEST_CASE("without a policy, a full map that replaces entries one by one never r
 TEST_CASE("without a policy, a full map that replaces entries in batches never refuses") {
   for (strategy_kind k : {strategy_kind::mutex, strategy_kind::striped}) {
     tmtest::current() = std::string("batch replacement [") + to_string(k) + "]";
-    options o;
-    o.strategy = k;
-    o.stripes = 1;
-    o.max_memory = 64 * 1024;
-    auto m = make_map(o);
-    const std::string value(1000, 'v');
     int n = 0;
-    while (n < 1000 && m->put(fixed_key(n), value, nullptr) == status::inserted) ++n;
+    auto m = filled_no_policy(k, 64 * 1024, 1000, &n);
     CHECK(n > 20);
     const int batch = n / 3;
     int next = n, oldest = 0, refused = 0;
     for (int round = 0; round < 200 && refused == 0; ++round) {
       for (int j = 0; j < batch; ++j) CHECK(m->erase(fixed_key(oldest++), nullptr) == status::ok);
       for (int j = 0; j < batch; ++j) {
-        if (m->put(fixed_key(next++), value, nullptr) != status::inserted) ++refused;
+        if (m->put(fixed_key(next++), full_value, nullptr) != status::inserted) ++refused;
       }
     }
     CHECK_EQ(refused, 0);
@@ -353,17 +357,12 @@ TEST_CASE("without a policy, allocation failure in an insert at the bound change
     for (std::size_t max_memory : {std::size_t{64} * 1024, std::size_t{1} << 20}) {
       tmtest::current() = std::string("tombstone faults [") + to_string(k) + ", " +
                           std::to_string(max_memory) + "]";
-      options o;
-      o.strategy = k;
-      o.stripes = 1;
-      o.max_memory = max_memory;
-      auto m = make_map(o);
-      const std::string value(1000, 'v');
-      auto key = fixed_key;
       int n = 0;
-      while (n < fill && m->put(key(n), value, nullptr) == status::inserted) ++n;
+      auto m = filled_no_policy(k, max_memory, fill, &n);
       CHECK(n > 10);
       fill = n;
+      const std::string& value = full_value;
+      auto key = fixed_key;
       int failed = 0, rebuilt_after_failure = 0;
       const int steps = static_cast<int>(tmtest::scaled(2000, "THREADMAP_GROWTH_SCALE")) + 200;
       for (int i = n; i < n + steps; ++i) {
