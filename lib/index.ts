@@ -60,6 +60,14 @@ const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BAT
 // undefined; options that are not an object are a TypeError. The ttl itself
 // is checked natively, by the write or by addon.checkTTL, with `call` in
 // the messages.
+// addon.compareAndSet with the ttl argument only when there is one (the
+// addon then need not look at it).
+function cas(ref: MapRef, key: Wire, expected: Wire, next: Wire, flags: number, ttl: unknown): boolean {
+  return ttl === undefined
+    ? addon.compareAndSet(ref, key, expected, next, flags)
+    : addon.compareAndSet(ref, key, expected, next, flags, ttl)
+}
+
 function ttlOption(options: unknown, call: string): unknown {
   if (options === undefined) return undefined
   if (typeof options !== 'object' || options === null) {
@@ -814,7 +822,12 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    */
   getOrSet(key: K, value: V, options?: SetOptions): V {
     const ttl = ttlOption(options, 'getOrSet(key, value, options)')
-    const wire = addon.getOrSet(this.#ref, key as Wire, this.#encode(value), ABSENT, ttl)
+    const encoded = this.#encode(value)
+    // No ttl: no argument, which the addon then need not look at.
+    const wire =
+      ttl === undefined
+        ? addon.getOrSet(this.#ref, key as Wire, encoded, ABSENT)
+        : addon.getOrSet(this.#ref, key as Wire, encoded, ABSENT, ttl)
     return wire === ABSENT ? value : this.#decode(wire)
   }
 
@@ -824,7 +837,10 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    */
   setIfAbsent(key: K, value: V, options?: SetOptions): boolean {
     const ttl = ttlOption(options, 'setIfAbsent(key, value, options)')
-    return addon.setIfAbsent(this.#ref, key as Wire, this.#encode(value), ttl)
+    const wire = this.#encode(value)
+    return ttl === undefined
+      ? addon.setIfAbsent(this.#ref, key as Wire, wire)
+      : addon.setIfAbsent(this.#ref, key as Wire, wire, ttl)
   }
 
   /**
@@ -846,18 +862,18 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     let nextWire: Wire = undefined
     if (next === undefined) flags |= CAS_DELETE
     else nextWire = this.#encode(next)
-    if (expected !== undefined) return addon.compareAndSet(ref, k, this.#encode(expected), nextWire, flags, ttl)
+    if (expected !== undefined) return cas(ref, k, this.#encode(expected), nextWire, flags, ttl)
     if (this.#codec === null || !this.#codec.storesUndefined) {
-      return addon.compareAndSet(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT, ttl)
+      return cas(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT, ttl)
     }
     // "absent or a stored undefined": two native states, tried one at a time
     // until one matches or the entry holds something else.
     for (;;) {
-      if (addon.compareAndSet(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT, ttl)) return true
+      if (cas(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT, ttl)) return true
       const wire = addon.get(ref, k, ABSENT)
       if (wire === ABSENT) continue // deleted since: "absent" may match now
       if (this.#decode(wire) !== undefined) return false
-      if (addon.compareAndSet(ref, k, wire, nextWire, flags, ttl)) return true
+      if (cas(ref, k, wire, nextWire, flags, ttl)) return true
     }
   }
 
@@ -867,7 +883,12 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    */
   swap(key: K, value: V, options?: SetOptions): V | undefined {
     const ttl = ttlOption(options, 'swap(key, value, options)')
-    return this.#decodeOr(addon.swap(this.#ref, key as Wire, this.#encode(value), ABSENT, ttl))
+    const wire = this.#encode(value)
+    return this.#decodeOr(
+      ttl === undefined
+        ? addon.swap(this.#ref, key as Wire, wire, ABSENT)
+        : addon.swap(this.#ref, key as Wire, wire, ABSENT, ttl),
+    )
   }
 
   /**
@@ -924,8 +945,8 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       const nextWire = this.#encode(next)
       const done =
         wire === ABSENT
-          ? addon.compareAndSet(ref, k, undefined, nextWire, CAS_EXPECT_ABSENT, ttl)
-          : addon.compareAndSet(ref, k, wire, nextWire, 0, ttl)
+          ? cas(ref, k, undefined, nextWire, CAS_EXPECT_ABSENT, ttl)
+          : cas(ref, k, wire, nextWire, 0, ttl)
       if (done) return next
     }
   }
