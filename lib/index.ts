@@ -496,10 +496,12 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   set(key: K, value: V, options?: SetOptions): this {
     // Encode first: a codec may run user code (toJSON), which may use the io buffer.
     const wire = this.#encode(value)
-    const ttl = ttlOption(options, 'set(key, value, options)')
-    if (ttl !== undefined) {
-      addon.setTTL(this.#ref, key as Wire, wire, ttl)
-      return this
+    if (options !== undefined) {
+      const ttl = ttlOption(options, 'set(key, value, options)')
+      if (ttl !== undefined) {
+        addon.setTTL(this.#ref, key as Wire, wire, ttl)
+        return this
+      }
     }
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
     if (this.#numberValues && typeof wire === 'number') {
@@ -921,8 +923,10 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
   add(key: K, delta: bigint, options?: SetOptions): bigint
   add(key: K, delta: number | bigint, options?: SetOptions): number | bigint
   add(key: K, delta: number | bigint, options?: SetOptions): number | bigint {
-    const ttl = ttlOption(options, 'add(key, delta, options)')
-    if (ttl !== undefined) return addon.add(this.#ref, key as Wire, delta, ttl)
+    if (options !== undefined) {
+      const ttl = ttlOption(options, 'add(key, delta, options)')
+      if (ttl !== undefined) return addon.add(this.#ref, key as Wire, delta, ttl)
+    }
     return ioKey(this.#ref, this.#numberKeys, key) ? ioAdd(delta) : ioAddK(key as Wire, delta)
   }
 
