@@ -55,6 +55,26 @@ export { WATCH_EVENT_TYPES, WatchCompactedError, Watcher, type WatchEvent, type 
 export type * from './numa'
 
 const { CAS_EXPECT_ABSENT, CAS_DELETE, ITER_KEYS, ITER_VALUES, ITER_ENTRIES, BATCH_MAX } = addon.constants
+
+// The ttl a write's options name (set, setMany and the atomic writes), or
+// undefined; options that are not an object are a TypeError. The ttl itself
+// is checked natively, by the write or by addon.checkTTL, with `call` in
+// the messages.
+// addon.compareAndSet with the ttl argument only when there is one (the
+// addon then need not look at it).
+function cas(ref: MapRef, key: Wire, expected: Wire, next: Wire, flags: number, ttl: unknown): boolean {
+  return ttl === undefined
+    ? addon.compareAndSet(ref, key, expected, next, flags)
+    : addon.compareAndSet(ref, key, expected, next, flags, ttl)
+}
+
+function ttlOption(options: unknown, call: string): unknown {
+  if (options === undefined) return undefined
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`threadmap: ${call}: options must be an object`)
+  }
+  return (options as SetOptions).ttl
+}
 // Entries per page of an ordered map's iteration (addon.range).
 const RANGE_PAGE = 1024
 
@@ -477,11 +497,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     // Encode first: a codec may run user code (toJSON), which may use the io buffer.
     const wire = this.#encode(value)
     if (options !== undefined) {
-      if (typeof options !== 'object' || options === null) {
-        throw new TypeError('threadmap: set(key, value, options): options must be an object')
-      }
-      if (options.ttl !== undefined) {
-        addon.setTTL(this.#ref, key as Wire, wire, options.ttl)
+      const ttl = ttlOption(options, 'set(key, value, options)')
+      if (ttl !== undefined) {
+        addon.setTTL(this.#ref, key as Wire, wire, ttl)
         return this
       }
     }
@@ -713,15 +731,9 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       valuesOrOptions === undefined || (!Array.isArray(valuesOrOptions) && !ArrayBuffer.isView(valuesOrOptions))
     const values = entriesForm ? undefined : (valuesOrOptions as BatchValues<V>)
     const opts: unknown = entriesForm ? valuesOrOptions : options
-    let ttl: unknown
-    if (opts !== undefined) {
-      if (typeof opts !== 'object' || opts === null) {
-        throw new TypeError('threadmap: setMany(..., options): options must be an object')
-      }
-      ttl = (opts as SetOptions).ttl
-      // Checked here too, so that an empty batch refuses a bad one.
-      if (ttl !== undefined) addon.checkTTL(this.#ref, ttl, 'setMany(..., { ttl })')
-    }
+    const ttl = ttlOption(opts, 'setMany(..., options)')
+    // Checked here too, so that an empty batch refuses a bad one.
+    if (ttl !== undefined) addon.checkTTL(this.#ref, ttl, 'setMany(..., { ttl })')
     if (values === undefined) {
       const list = entryList(entriesOrKeys)
       const ks = new Array<unknown>(list.length)
@@ -799,15 +811,38 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return addon.purgeStale(this.#ref) > 0
   }
 
-  /** The current value; if the key is absent, sets `value` and returns it. One atomic step. */
-  getOrSet(key: K, value: V): V {
-    const wire = addon.getOrSet(this.#ref, key as Wire, this.#encode(value), ABSENT)
+  // The atomic writes take set's options: `options.ttl` (a map made with
+  // `ttl`) is the ttl of the value the write stores, in ms (0: never),
+  // instead of the map's. A write that stores nothing changes no deadline.
+  // A bad ttl, or one on a map made without `ttl`, throws before anything
+  // changes (README, Cache: Expiry).
+
+  /**
+   * The current value; if the key is absent, sets `value` and returns it. One
+   * atomic step. `options.ttl`: the stored value's ttl; a present key keeps
+   * its value and its deadline.
+   */
+  getOrSet(key: K, value: V, options?: SetOptions): V {
+    const ttl = ttlOption(options, 'getOrSet(key, value, options)')
+    const encoded = this.#encode(value)
+    // No ttl: no argument, which the addon then need not look at.
+    const wire =
+      ttl === undefined
+        ? addon.getOrSet(this.#ref, key as Wire, encoded, ABSENT)
+        : addon.getOrSet(this.#ref, key as Wire, encoded, ABSENT, ttl)
     return wire === ABSENT ? value : this.#decode(wire)
   }
 
-  /** Sets `value` only if the key is absent; returns whether it did. */
-  setIfAbsent(key: K, value: V): boolean {
-    return addon.setIfAbsent(this.#ref, key as Wire, this.#encode(value))
+  /**
+   * Sets `value` only if the key is absent; returns whether it did.
+   * `options.ttl`: the stored value's ttl; a present key keeps its deadline.
+   */
+  setIfAbsent(key: K, value: V, options?: SetOptions): boolean {
+    const ttl = ttlOption(options, 'setIfAbsent(key, value, options)')
+    const wire = this.#encode(value)
+    return ttl === undefined
+      ? addon.setIfAbsent(this.#ref, key as Wire, wire)
+      : addon.setIfAbsent(this.#ref, key as Wire, wire, ttl)
   }
 
   /**
@@ -817,33 +852,45 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * `next` deletes the entry. Values compare by their stored form: JSON text
    * for 'json', the object codec's bytes (lib/codecs.ts: msgpackr records or
    * v8.serialize) for 'structured' and objects in 'any' (use update() for a
-   * read-modify-write of such values).
+   * read-modify-write of such values). `options.ttl`: the ttl of `next` when
+   * it is stored (an overwrite keeps the deadline on a map made with
+   * noUpdateTTL, as set's does); a failed compareAndSet changes no deadline.
    */
-  compareAndSet(key: K, expected: V | undefined, next: V | undefined): boolean {
+  compareAndSet(key: K, expected: V | undefined, next: V | undefined, options?: SetOptions): boolean {
+    const ttl = ttlOption(options, 'compareAndSet(key, expected, next, options)')
     const ref = this.#ref
     const k = key as Wire
     let flags = 0
     let nextWire: Wire = undefined
     if (next === undefined) flags |= CAS_DELETE
     else nextWire = this.#encode(next)
-    if (expected !== undefined) return addon.compareAndSet(ref, k, this.#encode(expected), nextWire, flags)
+    if (expected !== undefined) return cas(ref, k, this.#encode(expected), nextWire, flags, ttl)
     if (this.#codec === null || !this.#codec.storesUndefined) {
-      return addon.compareAndSet(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)
+      return cas(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT, ttl)
     }
     // "absent or a stored undefined": two native states, tried one at a time
     // until one matches or the entry holds something else.
     for (;;) {
-      if (addon.compareAndSet(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT)) return true
+      if (cas(ref, k, undefined, nextWire, flags | CAS_EXPECT_ABSENT, ttl)) return true
       const wire = addon.get(ref, k, ABSENT)
       if (wire === ABSENT) continue // deleted since: "absent" may match now
       if (this.#decode(wire) !== undefined) return false
-      if (addon.compareAndSet(ref, k, wire, nextWire, flags)) return true
+      if (cas(ref, k, wire, nextWire, flags, ttl)) return true
     }
   }
 
-  /** Sets `value` and returns the previous value (undefined when there was none). */
-  swap(key: K, value: V): V | undefined {
-    return this.#decodeOr(addon.swap(this.#ref, key as Wire, this.#encode(value), ABSENT))
+  /**
+   * Sets `value` and returns the previous value (undefined when there was
+   * none). `options.ttl`: the new value's ttl, as set's.
+   */
+  swap(key: K, value: V, options?: SetOptions): V | undefined {
+    const ttl = ttlOption(options, 'swap(key, value, options)')
+    const wire = this.#encode(value)
+    return this.#decodeOr(
+      ttl === undefined
+        ? addon.swap(this.#ref, key as Wire, wire, ABSENT)
+        : addon.swap(this.#ref, key as Wire, wire, ABSENT, ttl),
+    )
   }
 
   /**
@@ -865,12 +912,21 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * key counts as 0. Values 'number' take number deltas, 'bigint' bigint
    * deltas, 'any' either; a stored value of another type is a TypeError, and
    * a delta, stored bigint or sum outside the signed 64-bit range a
-   * RangeError. Nothing changes when it throws.
+   * RangeError. Nothing changes when it throws. `options.ttl` is the
+   * counter's window: the add that creates the counter gives it that ttl,
+   * and later adds (with a ttl or not, under noUpdateTTL) keep its deadline,
+   * so `add(key, 1, { ttl: 60_000 })` counts over the minute from the first
+   * add. An add without a ttl follows the map's rule (a fresh deadline from
+   * the map's ttl, unless noUpdateTTL).
    */
-  add(key: K, delta: number): number
-  add(key: K, delta: bigint): bigint
-  add(key: K, delta: number | bigint): number | bigint
-  add(key: K, delta: number | bigint): number | bigint {
+  add(key: K, delta: number, options?: SetOptions): number
+  add(key: K, delta: bigint, options?: SetOptions): bigint
+  add(key: K, delta: number | bigint, options?: SetOptions): number | bigint
+  add(key: K, delta: number | bigint, options?: SetOptions): number | bigint {
+    if (options !== undefined) {
+      const ttl = ttlOption(options, 'add(key, delta, options)')
+      if (ttl !== undefined) return addon.add(this.#ref, key as Wire, delta, ttl)
+    }
     return ioKey(this.#ref, this.#numberKeys, key) ? ioAdd(delta) : ioAddK(key as Wire, delta)
   }
 
@@ -879,19 +935,22 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * optimistic compare-and-set loop. `fn` runs outside any native lock and may
    * run more than once when other threads write the key meanwhile, so it
    * should be pure. The comparison uses the stored form read before `fn` ran,
-   * so it is exact for every value type.
+   * so it is exact for every value type. `options.ttl`: the stored value's
+   * ttl, as compareAndSet's; checked before `fn` runs.
    */
-  update(key: K, fn: (current: V | undefined, key: K) => V): V {
+  update(key: K, fn: (current: V | undefined, key: K) => V, options?: SetOptions): V {
     const ref = this.#ref
     const k = key as Wire
+    const ttl = ttlOption(options, 'update(key, fn, options)')
+    if (ttl !== undefined) addon.checkTTL(ref, ttl, 'update(key, fn, { ttl })')
     for (;;) {
       const wire = addon.get(ref, k, ABSENT)
       const next = fn(this.#decodeOr(wire), key)
       const nextWire = this.#encode(next)
       const done =
         wire === ABSENT
-          ? addon.compareAndSet(ref, k, undefined, nextWire, CAS_EXPECT_ABSENT)
-          : addon.compareAndSet(ref, k, wire, nextWire, 0)
+          ? cas(ref, k, undefined, nextWire, CAS_EXPECT_ABSENT, ttl)
+          : cas(ref, k, wire, nextWire, 0, ttl)
       if (done) return next
     }
   }

@@ -339,12 +339,18 @@ export interface Addon {
   /** TypeError unless `map` is a NativeMap of this addon. */
   info(map: NativeMap): NativeInfo
   get<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
-  setIfAbsent(ref: MapRef, key: Wire, value: Wire): boolean
+  // The atomic writes' last argument `ttl`: undefined for the map's ttl,
+  // else the write's own, checked as setTTL checks it.
+  setIfAbsent(ref: MapRef, key: Wire, value: Wire, ttl?: unknown): boolean
   /** The current value, or `missing` when `value` was inserted. */
-  getOrSet<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
+  getOrSet<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M, ttl?: unknown): Wire | M
   /** flags: constants.CAS_EXPECT_ABSENT ignores `expected`, CAS_DELETE ignores `next`. */
-  compareAndSet(ref: MapRef, key: Wire, expected: Wire, next: Wire, flags: number): boolean
-  swap<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M): Wire | M
+  compareAndSet(ref: MapRef, key: Wire, expected: Wire, next: Wire, flags: number, ttl?: unknown): boolean
+  swap<M = undefined>(ref: MapRef, key: Wire, value: Wire, missing?: M, ttl?: unknown): Wire | M
+  /** ioAddK's add with a ttl of its own (the counter's window when it creates the counter). */
+  add(ref: MapRef, key: Wire, delta: number, ttl: unknown): number
+  add(ref: MapRef, key: Wire, delta: bigint, ttl: unknown): bigint
+  add(ref: MapRef, key: Wire, delta: number | bigint, ttl: unknown): number | bigint
   take<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M
   /** get that is not a use: records no read with the eviction policy, counts no hit or miss. */
   peek<M = undefined>(ref: MapRef, key: Wire, missing?: M): Wire | M

@@ -140,8 +140,9 @@ export interface RangeOptions<K> {
 export type ThreadMapStats = NativeStats
 
 /**
- * set(key, value, options) and setMany(..., options): the entry's own ttl
- * (ms; 0: never expires), on a map made with `ttl`.
+ * set(key, value, options), setMany(..., options) and the atomic writes
+ * (setIfAbsent, getOrSet, compareAndSet, swap, add, update): the ttl of the
+ * value stored (ms; 0: never expires), on a map made with `ttl`.
  */
 export interface SetOptions {
   ttl?: number

@@ -252,6 +252,25 @@ bool is_undefined(napi_env env, napi_value v) {
   return t == napi_undefined;
 }
 
+// A write's own ttl (read_ttl's TypeError and RangeError), on a map made
+// with options.ttl (a TypeError on any other). `call` names the call, as
+// "set(key, value, { ttl })".
+std::uint64_t write_ttl(const NativeMap& m, Napi::Env env, Napi::Value v, const std::string& call) {
+  const std::uint64_t ttl = read_ttl(env, v, (call + ": ttl").c_str());
+  if (!m.shared(env).opts().expires())
+    throw_type_error(
+        env, "threadmap: " + call + " needs a map made with options.ttl (0: no default ttl)");
+  return ttl;
+}
+
+// The atomic writes' last argument c[i]: undefined (or left out) is the
+// map's ttl (default_ttl), anything else a ttl as write_ttl reads it.
+std::uint64_t ttl_arg(const NativeMap& m, const call& c, std::size_t i, const char* call) {
+  if (i >= c.argc) return default_ttl;
+  const Napi::Value v(c.env, c[i]);
+  return v.IsUndefined() ? default_ttl : write_ttl(m, c.env, v, call);
+}
+
 // --- operations on one key ----------------------------------------------------------
 //
 // An operation declares only what is its own; keyed<Op> runs the rest:
@@ -536,29 +555,44 @@ struct set_op : stores_value, answers_flag<statuses(status::inserted), statuses(
   }
 };
 
-// setIfAbsent(ref, key, value): whether it inserted.
+// The atomic writes take a ttl as their last argument (ttl_arg), so each
+// calls the core's timed write: with default_ttl that is the untimed one.
+
+// setIfAbsent(ref, key, value, ttl): whether it inserted.
 struct set_if_absent_op : stores_value,
                           answers_flag<statuses(status::inserted), statuses(status::exists)> {
   static constexpr const char* name = "setIfAbsent";
+  std::uint64_t ttl = default_ttl;
+  void read_args(const NativeMap& m, const call& c) {
+    ttl = ttl_arg(m, c, 3, "setIfAbsent(key, value, { ttl })");
+  }
   status apply(concurrent_map& m, bytes key, scratch& s) {
-    return m.put_if_absent(key, s.value.view(), nullptr);
+    return m.put_if_absent_for(key, s.value.view(), nullptr, ttl);
   }
 };
 
-// getOrSet(ref, key, value, missing): the current value, or `missing` when
-// `value` was inserted (the caller then returns its own value).
+// getOrSet(ref, key, value, missing, ttl): the current value, or `missing`
+// when `value` was inserted (the caller then returns its own value).
 struct get_or_set_op : stores_value, answers_value<status::exists, status::inserted, 3> {
   static constexpr const char* name = "getOrSet";
+  std::uint64_t ttl = default_ttl;
+  void read_args(const NativeMap& m, const call& c) {
+    ttl = ttl_arg(m, c, 4, "getOrSet(key, value, { ttl })");
+  }
   status apply(concurrent_map& m, bytes key, scratch& s) {
-    return m.put_if_absent(key, s.value.view(), &s.out);
+    return m.put_if_absent_for(key, s.value.view(), &s.out, ttl);
   }
 };
 
-// swap(ref, key, value, missing): the previous value, or `missing`.
+// swap(ref, key, value, missing, ttl): the previous value, or `missing`.
 struct swap_op : stores_value, answers_value<status::ok, status::inserted, 3> {
   static constexpr const char* name = "swap";
+  std::uint64_t ttl = default_ttl;
+  void read_args(const NativeMap& m, const call& c) {
+    ttl = ttl_arg(m, c, 4, "swap(key, value, { ttl })");
+  }
   status apply(concurrent_map& m, bytes key, scratch& s) {
-    return m.swap(key, s.value.view(), &s.out);
+    return m.put_for(key, s.value.view(), &s.out, ttl);
   }
 };
 
@@ -575,14 +609,18 @@ struct delete_op : op, answers_flag<statuses(status::ok), statuses(status::not_f
   status apply(concurrent_map& m, bytes key, scratch&) { return m.erase(key, nullptr); }
 };
 
-// compareAndSet(ref, key, expected, next, flags): whether it matched and
-// wrote. flags: cas_expect_absent ignores `expected`, cas_delete `next`.
+// compareAndSet(ref, key, expected, next, flags, ttl): whether it matched
+// and wrote. flags: cas_expect_absent ignores `expected`, cas_delete `next`.
+// lib's update() is this too, so its ttl is checked under update's name
+// (checkTTL) before its function runs.
 struct compare_and_set_op : op,
                             answers_flag<statuses(status::ok, status::inserted),
                                          statuses(status::mismatch, status::not_found)> {
   static constexpr const char* name = "compareAndSet";
   std::uint32_t flags = 0;
-  void read_args(const NativeMap&, const call& c) {
+  std::uint64_t ttl = default_ttl;
+  void read_args(const NativeMap& m, const call& c) {
+    ttl = ttl_arg(m, c, 5, "compareAndSet(key, expected, next, { ttl })");
     const Napi::Value arg(c.env, c[4]);
     if (arg.IsUndefined()) return;
     if (!arg.IsNumber()) throw_type_error(c.env, "threadmap: compareAndSet flags must be a number");
@@ -595,20 +633,25 @@ struct compare_and_set_op : op,
   status apply(concurrent_map& m, bytes key, scratch& s) {
     const bytes expected = s.expected.view();
     const bytes desired = s.value.view();
-    return m.compare_and_set(key, flags & cas_expect_absent ? nullptr : &expected,
-                             flags & cas_delete ? nullptr : &desired, nullptr);
+    return m.compare_and_set_for(key, flags & cas_expect_absent ? nullptr : &expected,
+                                 flags & cas_delete ? nullptr : &desired, nullptr, ttl);
   }
 };
 
-// add(ref, key, delta): the counter's new value; the delta's type picks the
-// counter, laid out as the value codec stores that type (codec.hpp).
+// add(ref, key, delta, ttl): the counter's new value; the delta's type
+// picks the counter, laid out as the value codec stores that type
+// (codec.hpp). ioAdd and ioAddK, which carry no ttl, are add with the map's.
 struct add_op : op {
   static constexpr const char* name = "add";
   counter_delta delta{};
   counter result{};
-  void read_args(const NativeMap& m, const call& c) { delta = read_delta(c.env, c[2], m.values()); }
+  std::uint64_t ttl = default_ttl;
+  void read_args(const NativeMap& m, const call& c) {
+    if (!c.io) ttl = ttl_arg(m, c, 3, "add(key, delta, { ttl })");
+    delta = read_delta(c.env, c[2], m.values());
+  }
   status apply(concurrent_map& m, bytes key, scratch&) {
-    return m.add(key, delta.kind, delta.value, delta.prefix, &result);
+    return m.add_for(key, delta.kind, delta.value, delta.prefix, &result, ttl);
   }
   napi_value answer(const NativeMap& m, const call& c, scratch& s, status st, bytes key,
                     const char* what) {
@@ -643,17 +686,6 @@ struct peek_op : op, answers_value<status::ok, status::not_found, 2> {
     return m.peek(key, &s.out) ? status::ok : status::not_found;
   }
 };
-
-// A write's own ttl (read_ttl's TypeError and RangeError), on a map made
-// with options.ttl (a TypeError on any other). `call` names the call, as
-// "set(key, value, { ttl })".
-std::uint64_t write_ttl(const NativeMap& m, Napi::Env env, Napi::Value v, const std::string& call) {
-  const std::uint64_t ttl = read_ttl(env, v, (call + ": ttl").c_str());
-  if (!m.shared(env).opts().expires())
-    throw_type_error(
-        env, "threadmap: " + call + " needs a map made with options.ttl (0: no default ttl)");
-  return ttl;
-}
 
 // setTTL(ref, key, value, ttl): set() whose entry expires `ttl` ms from now
 // (0: never), on a map made with options.ttl.
@@ -1160,6 +1192,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       map_fn<keyed<get_or_set_op>>("getOrSet", d),
       map_fn<keyed<compare_and_set_op>>("compareAndSet", d),
       map_fn<keyed<swap_op>>("swap", d),
+      map_fn<keyed<add_op>>("add", d),
       map_fn<keyed<take_op>>("take", d),
       map_fn<&NativeMap::Size>("size", d),
       map_fn<&NativeMap::Revision>("revision", d),

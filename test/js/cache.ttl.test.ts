@@ -11,17 +11,9 @@ import { describe, expect, test } from 'vitest'
 
 import { liveMaps, STRATEGIES, ThreadMap, type ThreadMapOptions, type WatchEvent } from '../../lib/index'
 import { addon } from '../../lib/native'
-import { message, startWorker, exited } from './helpers'
+import { message, startWorker, exited, timed } from './helpers'
 
 const EXPIRING = ['mutex', 'rwlock', 'striped'] as const
-
-// A map on the stopped test clock (it moves only when advance() is called).
-function timed<K, V>(options: ThreadMapOptions): { map: ThreadMap<K, V>; advance: (ms: number) => void } {
-  const map = new ThreadMap<K, V>(null, options)
-  const id = map.handle().id
-  addon.testAdvanceClock(id, 0)
-  return { map, advance: (ms) => addon.testAdvanceClock(id, ms) }
-}
 
 describe.each(EXPIRING)('ttl on %s', (strategy) => {
   test('every read path hides an expired entry at once', () => {
@@ -221,9 +213,10 @@ describe.each(EXPIRING)('ttl on %s', (strategy) => {
 
 type Op =
   | { op: 'set'; key: number; value: number; ttl?: number }
-  | { op: 'add'; key: number }
+  | { op: 'add'; key: number; ttl?: number }
   | { op: 'delete'; key: number }
-  | { op: 'setIfAbsent'; key: number; value: number }
+  | { op: 'setIfAbsent'; key: number; value: number; ttl?: number }
+  | { op: 'compareAndSet'; key: number; expected?: number; value: number; ttl?: number }
   | { op: 'advance'; ms: number }
   | { op: 'purge' }
 
@@ -236,9 +229,23 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     value: fc.integer({ min: 0, max: 99 }),
     ttl: fc.integer({ min: 0, max: 30 }),
   }),
-  fc.record({ op: fc.constant('add' as const), key: keyArb }),
+  // The atomic writes, each with or without a ttl of its own.
+  fc.record({ op: fc.constant('add' as const), key: keyArb, ttl: fc.integer({ min: 0, max: 30 }) }, { requiredKeys: ['op', 'key'] }),
   fc.record({ op: fc.constant('delete' as const), key: keyArb }),
-  fc.record({ op: fc.constant('setIfAbsent' as const), key: keyArb, value: fc.integer({ min: 0, max: 99 }) }),
+  fc.record(
+    { op: fc.constant('setIfAbsent' as const), key: keyArb, value: fc.integer({ min: 0, max: 99 }), ttl: fc.integer({ min: 0, max: 30 }) },
+    { requiredKeys: ['op', 'key', 'value'] },
+  ),
+  fc.record(
+    {
+      op: fc.constant('compareAndSet' as const),
+      key: keyArb,
+      expected: fc.integer({ min: 0, max: 3 }),
+      value: fc.integer({ min: 0, max: 3 }),
+      ttl: fc.integer({ min: 0, max: 30 }),
+    },
+    { requiredKeys: ['op', 'key', 'value'] },
+  ),
   fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 25 }) }),
   fc.record({ op: fc.constant('purge' as const) }),
 )
@@ -270,9 +277,17 @@ describe.each(EXPIRING)('random histories on %s equal a model with deadlines', (
                   store(o.key, o.value, o.ttl ?? ttl)
                   break
                 case 'add': {
-                  const next = (live(o.key)?.[0] ?? 0) + 1
-                  expect(map.add(o.key, 1)).toBe(next)
-                  store(o.key, next, ttl)
+                  const old = live(o.key)
+                  const next = (old?.[0] ?? 0) + 1
+                  if (o.ttl === undefined) {
+                    expect(map.add(o.key, 1)).toBe(next)
+                    store(o.key, next, ttl)
+                  } else {
+                    // Its own ttl is the counter's window: a live counter keeps its deadline.
+                    expect(map.add(o.key, 1, { ttl: o.ttl })).toBe(next)
+                    if (old !== undefined) model.set(o.key, [next, old[1]])
+                    else store(o.key, next, o.ttl)
+                  }
                   break
                 }
                 case 'delete':
@@ -281,8 +296,16 @@ describe.each(EXPIRING)('random histories on %s equal a model with deadlines', (
                   break
                 case 'setIfAbsent': {
                   const absent = live(o.key) === undefined
-                  expect(map.setIfAbsent(o.key, o.value)).toBe(absent)
-                  if (absent) store(o.key, o.value, ttl)
+                  const options = o.ttl === undefined ? undefined : { ttl: o.ttl }
+                  expect(map.setIfAbsent(o.key, o.value, options)).toBe(absent)
+                  if (absent) store(o.key, o.value, o.ttl ?? ttl)
+                  break
+                }
+                case 'compareAndSet': {
+                  const matches = live(o.key)?.[0] === o.expected
+                  const options = o.ttl === undefined ? undefined : { ttl: o.ttl }
+                  expect(map.compareAndSet(o.key, o.expected, o.value, options)).toBe(matches)
+                  if (matches) store(o.key, o.value, o.ttl ?? ttl)
                   break
                 }
                 case 'advance':

@@ -5,10 +5,19 @@ import * as path from 'node:path'
 import { setImmediate as tick } from 'node:timers/promises'
 import { Worker, type WorkerOptions } from 'node:worker_threads'
 
-import { STRATEGIES as BUILT } from '../../lib/index'
+import { STRATEGIES as BUILT, ThreadMap, type ThreadMapOptions } from '../../lib/index'
+import { addon } from '../../lib/native'
 
 /** Every suite runs over every strategy the addon was built with. */
 export const STRATEGIES = BUILT
+
+/** A map made with `options` (a `ttl`) on its stopped test clock, which moves only when advance() is called. */
+export function timed<K, V>(options: ThreadMapOptions): { map: ThreadMap<K, V>; advance: (ms: number) => void } {
+  const map = new ThreadMap<K, V>(null, options)
+  const id = map.handle().id
+  addon.testAdvanceClock(id, 0)
+  return { map, advance: (ms) => addon.testAdvanceClock(id, ms) }
+}
 
 export function workerPath(name: string): string {
   return path.join(__dirname, 'workers', name)

@@ -69,6 +69,30 @@ contents scan_all(const concurrent_map& m) {
   return c;
 }
 
+// Keys of one length, so that every entry of one value costs the same bytes.
+std::string fixed_key(int i) {
+  char b[16];
+  std::snprintf(b, sizeof b, "k%07d", i);
+  return std::string(b);
+}
+
+// A map of one stripe with max_memory and no policy, filled with entries
+// of 1,000-byte values under fixed_key(0 .. n-1) until it refuses (at most
+// `cap` of them); n goes to *filled.
+const std::string full_value(1000, 'v');
+std::unique_ptr<concurrent_map> filled_no_policy(strategy_kind k, std::size_t max_memory, int cap,
+                                                 int* filled) {
+  options o;
+  o.strategy = k;
+  o.stripes = 1;
+  o.max_memory = max_memory;
+  auto m = make_map(o);
+  int n = 0;
+  while (n < cap && m->put(fixed_key(n), full_value, nullptr) == status::inserted) ++n;
+  *filled = n;
+  return m;
+}
+
 // Every entry present holds the value last written to its key, the scan
 // and size() agree, and the bound holds.
 void check_consistent(const concurrent_map& m, const contents& written, std::size_t bound) {
@@ -280,30 +304,113 @@ TEST_CASE("without a policy max_memory still refuses (evict 'none')") {
 // then takes a tombstone instead of failing (flat_table.hpp's essay).
 TEST_CASE("without a policy, a full map that replaces entries one by one never refuses") {
   for (strategy_kind k : {strategy_kind::mutex, strategy_kind::striped}) {
-    options o;
-    o.strategy = k;
-    o.stripes = 1;
-    o.max_memory = 64 * 1024;
-    auto m = make_map(o);
-    const std::string value(1000, 'v');
-    // Keys of one length, so that every entry costs the same bytes.
-    auto key = [](int i) {
-      char b[16];
-      std::snprintf(b, sizeof b, "k%07d", i);
-      return std::string(b);
-    };
     int n = 0;
-    while (n < 1000 && m->put(key(n), value, nullptr) == status::inserted) ++n;
+    auto m = filled_no_policy(k, 64 * 1024, 1000, &n);
     CHECK(n > 10);
     int refused = 0;
     for (int i = n; i < n + 5000; ++i) {
-      CHECK(m->erase(key(i - n), nullptr) == status::ok);
-      if (m->put(key(i), value, nullptr) != status::inserted) {
+      CHECK(m->erase(fixed_key(i - n), nullptr) == status::ok);
+      if (m->put(fixed_key(i), full_value, nullptr) != status::inserted) {
         ++refused;
         break;
       }
     }
     CHECK_EQ(refused, 0);
+  }
+}
+
+// Replacement in batches: deleting many entries at once frees enough of the
+// budget for a grown table array, but a table whose live entries fit needs
+// no growth (the tombstones a same-size rebuild or a reused slot clears are
+// what is full), and a grown array would keep for good the bytes the
+// replacements need: the map would then refuse entries it held before.
+TEST_CASE("without a policy, a full map that replaces entries in batches never refuses") {
+  for (strategy_kind k : {strategy_kind::mutex, strategy_kind::striped}) {
+    tmtest::current() = std::string("batch replacement [") + to_string(k) + "]";
+    int n = 0;
+    auto m = filled_no_policy(k, 64 * 1024, 1000, &n);
+    CHECK(n > 20);
+    const int batch = n / 3;
+    int next = n, oldest = 0, refused = 0;
+    for (int round = 0; round < 200 && refused == 0; ++round) {
+      for (int j = 0; j < batch; ++j) CHECK(m->erase(fixed_key(oldest++), nullptr) == status::ok);
+      for (int j = 0; j < batch; ++j) {
+        if (m->put(fixed_key(next++), full_value, nullptr) != status::inserted) ++refused;
+      }
+    }
+    CHECK_EQ(refused, 0);
+    CHECK_EQ(m->size(), static_cast<std::size_t>(n));
+  }
+}
+
+// The same replacement at the bound, with allocation failing inside each
+// insert: the k-th allocation of the put fails, for k = 0, 1, ... until one
+// runs without a failure. Each attempt either inserts (a tombstone, an empty
+// slot, or a rebuild the budget allowed) or fails (bad_alloc, memory_limit)
+// with the map as it was; the tight budget refuses rebuilds (the tombstone
+// path), the roomy one lets them allocate (so the failure lands in the
+// rebuild's array). Nothing the failures reserved may stay reserved: at the
+// end, the map cleared holds as many entries as it did at the start.
+TEST_CASE("without a policy, allocation failure in an insert at the bound changes nothing") {
+  for (strategy_kind k : {strategy_kind::mutex, strategy_kind::striped}) {
+    int fill = 1000;  // the tight budget fills up; the roomy one to the same count
+    for (std::size_t max_memory : {std::size_t{64} * 1024, std::size_t{1} << 20}) {
+      tmtest::current() = std::string("tombstone faults [") + to_string(k) + ", " +
+                          std::to_string(max_memory) + "]";
+      int n = 0;
+      auto m = filled_no_policy(k, max_memory, fill, &n);
+      CHECK(n > 10);
+      fill = n;
+      const std::string& value = full_value;
+      auto key = fixed_key;
+      int failed = 0, rebuilt_after_failure = 0;
+      const int steps = static_cast<int>(tmtest::scaled(2000, "THREADMAP_GROWTH_SCALE")) + 200;
+      for (int i = n; i < n + steps; ++i) {
+        CHECK(m->erase(key(i - n), nullptr) == status::ok);
+        const contents before = scan_all(*m);
+        const std::size_t bytes_before = m->stats().bytes;
+        bool inserted = false;
+        for (std::uint64_t f = 0; !inserted && f < 64; ++f) {
+          const std::uint64_t resizes = m->stats().resizes;
+          fault_injection::arm(f);
+          status st = status::ok;
+          bool threw = false;
+          try {
+            st = m->put(key(i), value, nullptr);
+          } catch (const std::bad_alloc&) {
+            threw = true;
+          }
+          const fault_injection::report r = fault_injection::disarm();
+          if (!threw && st == status::inserted) {
+            inserted = true;
+            if (f > 0 && m->stats().resizes > resizes) ++rebuilt_after_failure;
+            break;
+          }
+          // Refused only because an allocation failed; never half-written.
+          CHECK(r.failed);
+          CHECK(threw || st == status::memory_limit);
+          CHECK(scan_all(*m) == before);
+          CHECK_EQ(m->stats().bytes, bytes_before);
+          std::string got;
+          CHECK(!m->peek(key(i), &got));
+          ++failed;
+          if (!r.failed) break;
+        }
+        CHECK(inserted);
+        if (!inserted) break;
+        std::string got;
+        CHECK(m->peek(key(i), &got) && got == value);
+        CHECK_EQ(m->size(), before.size() + 1);
+      }
+      CHECK(failed > 0);
+      // The roomy budget rebuilt after some failures (the failure was in the
+      // rebuild); at the tight one rebuilds are refused before they allocate.
+      if (max_memory > 64 * 1024) CHECK(rebuilt_after_failure > 0);
+      m->clear();
+      int again = 0;
+      while (again < n && m->put(key(again), value, nullptr) == status::inserted) ++again;
+      CHECK_EQ(again, n);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // Expiry (options::ttl, issue 15 part 2): every read hides an expired entry
-// at once, writes treat it as absent, remaining_ttl, per-write ttls,
-// no_update_ttl, reclamation by sweeps and purge_expired (with the memory
+// at once, writes treat it as absent, remaining_ttl, per-write ttls (put_for
+// and the atomic writes' *_for, add_for's window, through a watched map
+// too), no_update_ttl, reclamation by sweeps and purge_expired (with the memory
 // and the stats that follow), eviction preferring expired entries, the
 // strategies that refuse a ttl, concurrent writers and sweepers under a
 // moving clock (TSan), and a watched map whose log, expire events
@@ -186,6 +187,97 @@ TEST_CASE("ttl: no_update_ttl keeps an entry's deadline across overwrites") {
     m->add("n", counter_kind::i64, counter{.i = 1}, {}, &r);  // a rate limiter's window
     CHECK_EQ(r.i, std::int64_t{2});
     CHECK_EQ(remaining(*m, "n"), std::uint64_t{30});
+  }
+}
+
+TEST_CASE("ttl: the atomic writes' own ttls; a write that stores nothing keeps the deadline") {
+  each_timed(100, [](const options& o) {
+    auto m = make_map(o);
+    std::string seen;
+    // put_if_absent_for: its ttl when it inserts; a present key keeps both.
+    CHECK(m->put_if_absent_for("a", "1", nullptr, 30) == status::inserted);
+    CHECK_EQ(remaining(*m, "a"), std::uint64_t{30});
+    CHECK(m->put_if_absent_for("a", "2", &seen, 500) == status::exists);
+    CHECK_EQ(seen, std::string("1"));
+    CHECK(m->put_if_absent("a", "2", nullptr) == status::exists);
+    CHECK_EQ(remaining(*m, "a"), std::uint64_t{30});
+    // compare_and_set_for: its ttl when it stores, nothing when it fails.
+    const bytes one = "1", two = "2", three = "3";
+    CHECK(m->compare_and_set_for("c", nullptr, &one, nullptr, 20) == status::inserted);
+    CHECK_EQ(remaining(*m, "c"), std::uint64_t{20});
+    CHECK(m->compare_and_set_for("c", &two, &three, &seen, 70) == status::mismatch);
+    CHECK(m->compare_and_set_for("c", nullptr, &three, &seen, 70) == status::mismatch);
+    CHECK_EQ(remaining(*m, "c"), std::uint64_t{20});
+    CHECK(m->compare_and_set_for("c", &one, &two, nullptr, 40) == status::ok);
+    CHECK_EQ(remaining(*m, "c"), std::uint64_t{40});
+    CHECK(m->compare_and_set_for("c", &two, &three, nullptr, default_ttl) == status::ok);
+    CHECK_EQ(remaining(*m, "c"), std::uint64_t{100});  // the map's, as compare_and_set
+    // add_for: the window from the add that creates the counter.
+    counter r{};
+    CHECK(m->add_for("n", counter_kind::i64, counter{.i = 1}, {}, &r, 50) == status::inserted);
+    CHECK_EQ(remaining(*m, "n"), std::uint64_t{50});
+    REQUIRE(m->advance_manual_clock(10));
+    CHECK(m->add_for("n", counter_kind::i64, counter{.i = 1}, {}, &r, 500) == status::ok);
+    CHECK_EQ(r.i, std::int64_t{2});
+    CHECK_EQ(remaining(*m, "n"), std::uint64_t{40});
+    CHECK_EQ(remaining(*m, "a"), std::uint64_t{20});
+    REQUIRE(m->advance_manual_clock(20));  // a's deadline, exactly
+    CHECK(!m->get("a", nullptr));
+    CHECK(m->get("n", nullptr));
+    REQUIRE(m->advance_manual_clock(20));  // n's
+    CHECK(!m->get("n", nullptr));
+    CHECK(m->add_for("n", counter_kind::i64, counter{.i = 1}, {}, &r, 5) == status::inserted);
+    CHECK_EQ(r.i, std::int64_t{1});  // a new window counts from zero
+    CHECK_EQ(remaining(*m, "n"), std::uint64_t{5});
+    CHECK(m->add("n", counter_kind::i64, counter{.i = 1}, {}, &r) == status::ok);
+    CHECK_EQ(remaining(*m, "n"), std::uint64_t{100});  // add() overwrites by the map's rule
+    // 0: never; past the longest: the longest; default_ttl: the map's.
+    CHECK(m->put_if_absent_for("never", "x", nullptr, 0) == status::inserted);
+    CHECK_EQ(remaining(*m, "never"), no_expiry);
+    CHECK(m->put_if_absent_for("long", "x", nullptr, max_ttl_ms + 1) == status::inserted);
+    CHECK_EQ(remaining(*m, "long"), max_ttl_ms);
+    CHECK(m->put_if_absent_for("default", "x", nullptr, default_ttl) == status::inserted);
+    CHECK_EQ(remaining(*m, "default"), std::uint64_t{100});
+    CHECK(m->put_for("put", "x", nullptr, default_ttl) == status::inserted);
+    CHECK_EQ(remaining(*m, "put"), std::uint64_t{100});
+  });
+}
+
+TEST_CASE("ttl: no_update_ttl keeps the deadline on timed overwrites; add_for always") {
+  for (const tmtest::strategy_config& c : timed_configs(50)) {
+    options o = c.opts;
+    o.no_update_ttl = true;
+    auto m = make_map(o);
+    const bytes one = "1", two = "2";
+    CHECK(m->compare_and_set_for("k", nullptr, &one, nullptr, 30) == status::inserted);
+    m->advance_manual_clock(10);
+    CHECK(m->compare_and_set_for("k", &one, &two, nullptr, 5) == status::ok);
+    CHECK(m->put_for("k", "3", nullptr, 5) == status::ok);
+    CHECK_EQ(remaining(*m, "k"), std::uint64_t{20});
+    counter r{};
+    CHECK(m->add_for("n", counter_kind::i64, counter{.i = 1}, {}, &r, 30) == status::inserted);
+    CHECK(m->add("n", counter_kind::i64, counter{.i = 1}, {}, &r) == status::ok);
+    CHECK_EQ(remaining(*m, "n"), std::uint64_t{30});
+  }
+}
+
+TEST_CASE("ttl: strategies that cannot expire take the timed writes as the untimed ones") {
+  for (const tmtest::strategy_config& c : tmtest::strategies()) {
+    if (supports_expiry(c.opts.strategy)) continue;
+    tmtest::current() = std::string("untimed [") + c.name + "]";
+    auto m = make_map(c.opts);
+    const bytes one = "1", two = "2";
+    CHECK(m->put_if_absent_for("a", "1", nullptr, 5) == status::inserted);
+    CHECK(m->compare_and_set_for("c", nullptr, &one, nullptr, 5) == status::inserted);
+    CHECK(m->compare_and_set_for("c", &one, &two, nullptr, 5) == status::ok);
+    counter r{};
+    CHECK(m->add_for("n", counter_kind::i64, counter{.i = 2}, {}, &r, 5) == status::inserted);
+    CHECK(m->add_for("n", counter_kind::i64, counter{.i = 2}, {}, &r, 5) == status::ok);
+    CHECK_EQ(r.i, std::int64_t{4});
+    std::string got;
+    CHECK(m->get("c", &got) && got == "2");
+    CHECK_EQ(remaining(*m, "a"), no_expiry);
+    CHECK(!m->advance_manual_clock(10));
   }
 }
 
@@ -437,6 +529,47 @@ TEST_CASE("ttl: a watched map logs expirations; its log replayed is the map") {
     CHECK_EQ(snap->size(), std::size_t{1});
     CHECK((snap->find("kept") != nullptr && snap->find("soon") == nullptr));
     snap->close();
+    sub.sub->close();
+    tmtest::current() = saved;
+  }
+}
+
+// The watch wrapper forwards the timed atomic writes: their entries get
+// their own deadlines (not the map's) and are logged, set then expire.
+TEST_CASE("ttl: a watched map's atomic writes keep their own ttls and log their expiry") {
+  for (const tmtest::strategy_config& c : timed_configs(1000)) {
+    const std::string saved = tmtest::current();
+    tmtest::current() = saved + " [" + c.name + "]";
+    auto m = registry::create(c.opts, "string", "string");
+    auto with = [&](auto&& f) {
+      epoch::guard g;
+      return f(*m->get());
+    };
+    auto log = m->watch_log();
+    auto sub = log->subscribe({}, 0, change_log::max_buffer_bytes, nullptr);
+    REQUIRE(sub.sub);
+    const bytes v = "v";
+    with([&](concurrent_map& w) {
+      counter r{};
+      CHECK(w.put_if_absent_for("pia", v, nullptr, 5) == status::inserted);
+      CHECK(w.compare_and_set_for("cas", nullptr, &v, nullptr, 5) == status::inserted);
+      CHECK(w.add_for("add", counter_kind::i64, counter{.i = 1}, {}, &r, 5) == status::inserted);
+      CHECK(w.put_if_absent("plain", v, nullptr) == status::inserted);
+      CHECK_EQ(remaining(w, "pia"), std::uint64_t{5});
+      CHECK_EQ(remaining(w, "cas"), std::uint64_t{5});
+      CHECK_EQ(remaining(w, "add"), std::uint64_t{5});
+      CHECK_EQ(remaining(w, "plain"), std::uint64_t{1000});
+      w.advance_manual_clock(5);
+      return w.purge_expired();
+    });
+    subscription::batch last;
+    const std::vector<watch_event> got = drain(*sub.sub, &last);
+    std::map<std::string, std::vector<event_kind>> kinds;
+    for (const watch_event& e : got) kinds[e.key].push_back(e.kind);
+    for (const char* k : {"pia", "cas", "add"}) {
+      CHECK(kinds[k] == (std::vector<event_kind>{event_kind::set, event_kind::expire}));
+    }
+    CHECK(kinds["plain"] == std::vector<event_kind>{event_kind::set});
     sub.sub->close();
     tmtest::current() = saved;
   }

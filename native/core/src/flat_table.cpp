@@ -722,7 +722,22 @@ bool flat_table::make_room(memory_budget& budget, std::size_t freeing) {
   // Grow when live entries fill more than half the limit; otherwise the
   // tombstones are what is full, and a same-size rebuild drops them.
   const std::size_t size = size_.load(std::memory_order_relaxed) - freeing;
-  const std::size_t groups = size + 1 > limit / 2 ? grown(t->groups) : t->groups;
+  std::size_t groups = size + 1 > limit / 2 ? grown(t->groups) : t->groups;
+  // Under a memory budget, a grown array keeps for good bytes that entries
+  // need: after a batch of deletes (or expirations) the budget may hold it,
+  // and the replacements would then find less room than the deletes made,
+  // so the map would refuse entries it held before. While the live entries
+  // fit, grow only if the budget could still fill the present table with
+  // entries of today's average size after growing; else drop tombstones.
+  if (groups != t->groups && size + 1 <= limit && budget.limit() != 0) {
+    const std::size_t mine = bytes_.load(std::memory_order_relaxed);
+    const std::size_t others = budget.used() - std::min(budget.used(), mine);
+    const std::size_t all = size_.load(std::memory_order_relaxed);
+    const std::size_t per_entry = all ? blob_bytes() / all : 0;
+    const std::size_t after = others + per_entry * limit +
+                              table_array::footprint(groups, slot_view::words, timed_, policy_);
+    if (after > budget.limit()) groups = t->groups;
+  }
   // A table whose budget refuses the rebuild (which needs the new array
   // beside the old for a moment) takes a tombstone rather than fail, while
   // its live entries fit (the essay): what deletes freed stays usable at
@@ -972,7 +987,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   begin_write();
   s.w[rev_word] = clock.next();
   store_slot(t, index, s);
-  if (timed_ && !keep_deadline_) store_word(t->deadline(index), deadline_);
+  if (timed_ && !keep_write_) store_word(t->deadline(index), deadline_);
   end_write();
   if (freed > extra) budget.release(freed - extra);
   if (old.is_blob()) epoch::retire(old.out_of_line(), &std::free, freed);

@@ -1,6 +1,7 @@
 #include "threadmap/detail/striped.hpp"
 
 #include <time.h>
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <stdexcept>
@@ -361,7 +362,7 @@ void striped_map<Lock, Mode>::lookup_many(const bytes* keys, std::size_t n, std:
 template <class Lock, read_mode Mode>
 template <class Op>
 status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op,
-                                      std::uint64_t ttl_ms) {
+                                      std::uint64_t ttl_ms, bool keep) {
   if (key.size() > max_key_bytes || value_size > max_value_bytes) return status::too_large;
   epoch::guard g;
   const std::uint64_t h = hash_bytes(key);
@@ -375,8 +376,9 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
     // The clock read once for the call, under the lock, so a stripe's
     // writes see it move forward in their order.
     const std::uint64_t t = now();
-    const std::uint64_t ttl = ttl_ms == default_ttl ? *opts_.ttl : ttl_ms;
-    s.table.set_write_time(t, ttl == 0 ? 0 : t + ttl);
+    const std::uint64_t ttl =
+        ttl_ms == default_ttl ? *opts_.ttl : std::min<std::uint64_t>(ttl_ms, max_ttl_ms);
+    s.table.set_write_time(t, ttl == 0 ? 0 : t + ttl, keep);
     s.table.sweep(sweep_slots, *budget_, clock_);
   }
   if (!s.policy) return op(s.table, h);
@@ -419,18 +421,15 @@ status striped_map<Lock, Mode>::write(bytes key, std::size_t value_size, Op&& op
   return st;
 }
 
+// The untimed writes are the timed ones with the map's ttl (map.hpp).
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::put(bytes key, bytes value, std::string* old) {
-  return write(key, value.size(), [&](detail::flat_table& t, std::uint64_t h) {
-    return t.put(h, key, value, old, *budget_, clock_);
-  });
+  return put_for(key, value, old, default_ttl);
 }
 
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::put_for(bytes key, bytes value, std::string* old,
                                         std::uint64_t ttl_ms) {
-  if (!opts_.expires()) return put(key, value, old);
-  if (ttl_ms > max_ttl_ms) ttl_ms = max_ttl_ms;
   return write(
       key, value.size(),
       [&](detail::flat_table& t, std::uint64_t h) {
@@ -441,17 +440,36 @@ status striped_map<Lock, Mode>::put_for(bytes key, bytes value, std::string* old
 
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::put_if_absent(bytes key, bytes value, std::string* existing) {
-  return write(key, value.size(), [&](detail::flat_table& t, std::uint64_t h) {
-    return t.put_if_absent(h, key, value, existing, *budget_, clock_);
-  });
+  return put_if_absent_for(key, value, existing, default_ttl);
+}
+
+template <class Lock, read_mode Mode>
+status striped_map<Lock, Mode>::put_if_absent_for(bytes key, bytes value, std::string* existing,
+                                                  std::uint64_t ttl_ms) {
+  return write(
+      key, value.size(),
+      [&](detail::flat_table& t, std::uint64_t h) {
+        return t.put_if_absent(h, key, value, existing, *budget_, clock_);
+      },
+      ttl_ms);
 }
 
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::compare_and_set(bytes key, const bytes* expected,
                                                 const bytes* desired, std::string* current) {
-  return write(key, desired ? desired->size() : 0, [&](detail::flat_table& t, std::uint64_t h) {
-    return t.compare_and_set(h, key, expected, desired, current, *budget_, clock_);
-  });
+  return compare_and_set_for(key, expected, desired, current, default_ttl);
+}
+
+template <class Lock, read_mode Mode>
+status striped_map<Lock, Mode>::compare_and_set_for(bytes key, const bytes* expected,
+                                                    const bytes* desired, std::string* current,
+                                                    std::uint64_t ttl_ms) {
+  return write(
+      key, desired ? desired->size() : 0,
+      [&](detail::flat_table& t, std::uint64_t h) {
+        return t.compare_and_set(h, key, expected, desired, current, *budget_, clock_);
+      },
+      ttl_ms);
 }
 
 template <class Lock, read_mode Mode>
@@ -465,9 +483,20 @@ status striped_map<Lock, Mode>::erase(bytes key, std::string* old) {
 template <class Lock, read_mode Mode>
 status striped_map<Lock, Mode>::add(bytes key, counter_kind kind, counter delta, bytes prefix,
                                     counter* result) {
-  return write(key, prefix.size() + 8, [&](detail::flat_table& t, std::uint64_t h) {
-    return t.add(h, key, kind, delta, prefix, result, *budget_, clock_);
-  });
+  return add_for(key, kind, delta, prefix, result, default_ttl);
+}
+
+template <class Lock, read_mode Mode>
+status striped_map<Lock, Mode>::add_for(bytes key, counter_kind kind, counter delta, bytes prefix,
+                                        counter* result, std::uint64_t ttl_ms) {
+  // A ttl of its own is the counter's window: a live counter keeps its
+  // deadline (map.hpp, add_for).
+  return write(
+      key, prefix.size() + 8,
+      [&](detail::flat_table& t, std::uint64_t h) {
+        return t.add(h, key, kind, delta, prefix, result, *budget_, clock_);
+      },
+      ttl_ms, ttl_ms != default_ttl);
 }
 
 template <class Lock, read_mode Mode>

@@ -183,21 +183,30 @@ class watched_map final : public concurrent_map {
     return m_.purge_expired();
   }
   status put_if_absent(bytes key, bytes value, std::string* existing) override {
+    return put_if_absent_for(key, value, existing, default_ttl);
+  }
+  status put_if_absent_for(bytes key, bytes value, std::string* existing,
+                           std::uint64_t ttl_ms) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
     bool victims = false;
     const status st =
-        evicting(held, victims, [&] { return m_.put_if_absent(key, value, existing); });
+        evicting(held, victims, [&] { return m_.put_if_absent_for(key, value, existing, ttl_ms); });
     if (st == status::inserted) logged_set(key, &value, victims);
     return st;
   }
   status compare_and_set(bytes key, const bytes* expected, const bytes* desired,
                          std::string* current) override {
+    return compare_and_set_for(key, expected, desired, current, default_ttl);
+  }
+  status compare_and_set_for(bytes key, const bytes* expected, const bytes* desired,
+                             std::string* current, std::uint64_t ttl_ms) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
     bool victims = false;
-    const status st = evicting(held, victims,
-                               [&] { return m_.compare_and_set(key, expected, desired, current); });
+    const status st = evicting(held, victims, [&] {
+      return m_.compare_and_set_for(key, expected, desired, current, ttl_ms);
+    });
     if (changed(st)) {
       if (desired)
         logged_set(key, desired, victims);
@@ -216,11 +225,15 @@ class watched_map final : public concurrent_map {
     return st;
   }
   status add(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result) override {
+    return add_for(key, kind, delta, prefix, result, default_ttl);
+  }
+  status add_for(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result,
+                 std::uint64_t ttl_ms) override {
     rw_spinlock& held = log_.key_lock(key);
     std::lock_guard lock(held);
     bool victims = false;
-    const status st =
-        evicting(held, victims, [&] { return m_.add(key, kind, delta, prefix, result); });
+    const status st = evicting(
+        held, victims, [&] { return m_.add_for(key, kind, delta, prefix, result, ttl_ms); });
     if (changed(st)) logged_set(key, nullptr, victims);
     return st;
   }

@@ -123,6 +123,10 @@ constexpr bool supports_expiry(strategy_kind s) noexcept {
 inline constexpr std::uint64_t max_ttl_ms = (std::uint64_t{1} << 53) - 1;
 /// remaining_ttl's answer for an entry that never expires.
 inline constexpr std::uint64_t no_expiry = ~std::uint64_t{0};
+/// A write's ttl argument (put_for and the other *_for writes) that names
+/// no ttl of its own: the map's default, as the untimed call gives. Past
+/// max_ttl_ms, so no ttl a caller means can be taken for it.
+inline constexpr std::uint64_t default_ttl = ~std::uint64_t{0};
 
 struct options {
   strategy_kind strategy = strategy_kind::striped;
@@ -151,7 +155,8 @@ struct options {
   // Expiry (strategies where supports_expiry). Set: the map keeps a deadline
   // per entry (a map without it keeps its slots and speed) and every write
   // that stores a value gives it now + *ttl ms (0: no deadline) unless the
-  // write names its own (put_for). An entry whose deadline has come is
+  // write names its own (put_for, put_if_absent_for, compare_and_set_for,
+  // add_for). An entry whose deadline has come is
   // absent to every read and write at once; its memory goes when a write's
   // sweep, a write of its key or purge_expired() reaches it.
   std::optional<std::uint64_t> ttl;  // ms, at most max_ttl_ms
@@ -382,11 +387,41 @@ class concurrent_map {
 
   // --- expiry (maps made with options::ttl; the others answer as below) ---
 
-  /// put() whose entry expires `ttl_ms` ms from now (0: never), whatever the
-  /// map's default. Maps that cannot expire: put().
+  // The timed writes: each is its untimed write whose stored value expires
+  // `ttl_ms` ms from now (0: never) instead of after the map's ttl; ttl_ms
+  // default_ttl is the untimed write itself (a map that expires implements
+  // the untimed ones as these, so there is one path), and any other past
+  // max_ttl_ms is max_ttl_ms. A write that stores nothing (put_if_absent
+  // that finds the key, a compare_and_set that fails or erases, add that
+  // refuses) changes no deadline. An overwrite (put_for, compare_and_set_for
+  // on a present key) gives the new deadline unless the map keeps deadlines
+  // (options::no_update_ttl). Maps that cannot expire: the untimed write.
+  // A wrapper of another map (watch's) must forward all four.
+
   virtual status put_for(bytes key, bytes value, std::string* old, std::uint64_t ttl_ms) {
     (void)ttl_ms;
     return put(key, value, old);
+  }
+  /// A present key keeps its value and its deadline.
+  virtual status put_if_absent_for(bytes key, bytes value, std::string* existing,
+                                   std::uint64_t ttl_ms) {
+    (void)ttl_ms;
+    return put_if_absent(key, value, existing);
+  }
+  virtual status compare_and_set_for(bytes key, const bytes* expected, const bytes* desired,
+                                     std::string* current, std::uint64_t ttl_ms) {
+    (void)ttl_ms;
+    return compare_and_set(key, expected, desired, current);
+  }
+  /// The ttl is the counter's window: an add that creates the counter gives
+  /// it the deadline, an add with its own ttl to a live counter keeps the
+  /// deadline it has (a rate limiter's `add(key, 1, ttl)` counts over one
+  /// window from the first add, rather than one that every add moves on).
+  /// add_for(default_ttl) is add(): an overwrite by the map's rule.
+  virtual status add_for(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result,
+                         std::uint64_t ttl_ms) {
+    (void)ttl_ms;
+    return add(key, kind, delta, prefix, result);
   }
 
   /// Not a use (peek). False when the key is absent (or expired); else true

@@ -80,7 +80,13 @@
 // the live entries fit under 7/8, in any table: the new entry takes a
 // tombstone or, if its probe meets an empty slot first, that slot (probes
 // stay bounded by the group count, and the next rebuild that fits clears
-// them), so what deletes and expirations freed stays usable at the budget. An overwrite
+// them), so what deletes and expirations freed stays usable at the budget.
+// Nor does a table whose live entries fit grow into what the budget holds
+// for entries: a batch of deletes can free enough for a grown array, which
+// would then keep for good bytes the replacements need. While the live
+// entries fit, it grows only if the budget could still fill the present
+// table (entries of today's average size) beside the grown array; else it
+// drops its tombstones with a same-size rebuild. An overwrite
 // keeps the entry's handle and tells the policy (on_update); an erase
 // forgets it (on_erase); clear() clears the policy. Readers get the handle
 // from their validated copy of the slot, so the owner can record the read
@@ -341,10 +347,13 @@ class flat_table {
   void set_timed(bool keep_on_overwrite) noexcept;
   bool timed() const noexcept { return timed_; }
   /// Writers: the clock reading and the deadline (0: none) of the write
-  /// about to run; every write of a timed table is preceded by one.
-  void set_write_time(std::uint64_t now, std::uint64_t deadline) noexcept {
+  /// about to run; every write of a timed table is preceded by one. `keep`:
+  /// an overwrite keeps the entry's deadline, as no_update_ttl makes every
+  /// overwrite do (a counter's window, concurrent_map::add_for).
+  void set_write_time(std::uint64_t now, std::uint64_t deadline, bool keep = false) noexcept {
     now_ = now;
     deadline_ = deadline;
+    keep_write_ = keep || keep_deadline_;
   }
   /// Writers: examines the next `slots` slots from the sweep cursor and
   /// reclaims the expired ones; stops after `stop_after` reclaimed (0: never).
@@ -465,9 +474,10 @@ class flat_table {
   std::size_t inline_limit_ = inline_bytes;
   bool timed_ = false;
   bool keep_deadline_ = false;  // no_update_ttl
-  // Expiry, writer only: the running write's clock reading and deadline,
-  // and where the next sweep starts.
+  // Expiry, writer only: the running write's clock reading, deadline and
+  // whether its overwrite keeps the entry's, and where the next sweep starts.
   std::uint64_t now_ = 0, deadline_ = 0;
+  bool keep_write_ = false;
   std::size_t sweep_ = 0;
   std::atomic<std::uint64_t> expirations_{0};
 };

@@ -70,7 +70,10 @@
 // of their own. Reclaiming removes other keys inside a write, as eviction
 // does, so a map that expires answers the stripe as its lock class too.
 // The clock is coarse (a tick, 1 to 4 ms on Linux): an entry may outlive
-// its deadline by up to a tick, never less than its ttl.
+// its deadline by up to a tick, never less than its ttl. Every write that
+// stores a value is one of the timed writes (put_for and the other *_for
+// of map.hpp) with its own ttl or default_ttl, so a write's deadline is
+// decided in one place, write(), under the stripe lock that orders it.
 //
 // Write versions (issue 14: read-cache hits without a native call;
 // concurrent_map::versions). A map made with options::read_cache that
@@ -91,8 +94,8 @@
 // takes the stripe lock and before it changes anything (store v + 1
 // relaxed, then a release fence), and closes it after its last change
 // (store v + 2, release). Every path that changes a stripe's entries runs
-// inside one: write() (put, put_for, put_if_absent, compare_and_set,
-// erase, add, so setMany, deleteMany and the counters too; the sweep of
+// inside one: write() (put, put_if_absent, compare_and_set, add and their
+// *_for, erase, so setMany, deleteMany and the counters too; the sweep of
 // expired entries, growth and eviction inside them), the cross-stripe
 // eviction under max_memory (the victim's stripe), clear() (every stripe
 // odd together) and purge_expired(). Only the constructor's reserve runs
@@ -197,6 +200,12 @@ class striped_map final : public concurrent_map, private detail::cow_units {
     return stripes_[0].policy || opts_.expires() ? hash_stripe(hash, count_) : hash;
   }
   status put_for(bytes key, bytes value, std::string* old, std::uint64_t ttl_ms) override;
+  status put_if_absent_for(bytes key, bytes value, std::string* existing,
+                           std::uint64_t ttl_ms) override;
+  status compare_and_set_for(bytes key, const bytes* expected, const bytes* desired,
+                             std::string* current, std::uint64_t ttl_ms) override;
+  status add_for(bytes key, counter_kind kind, counter delta, bytes prefix, counter* result,
+                 std::uint64_t ttl_ms) override;
   bool remaining_ttl(bytes key, std::uint64_t* ms) const override;
   std::size_t purge_expired() override;
   bool peek_unexpired_or_not(bytes key, std::string* out, std::uint64_t* revision) const override;
@@ -255,10 +264,11 @@ class striped_map final : public concurrent_map, private detail::cow_units {
   /// get_many (use) and peek_many (not), pipelined over the batch.
   void lookup_many(const bytes* keys, std::size_t n, std::string* out, bool* found, bool use) const;
   void make_policies();
-  /// `ttl_ms`: the write's own ttl, or default_ttl (the map's).
-  static constexpr std::uint64_t default_ttl = ~std::uint64_t{0};
+  /// `ttl_ms`: the write's own ttl, or default_ttl (the map's); `keep`: an
+  /// overwrite keeps the entry's deadline (add_for's window).
   template <class Op>
-  status write(bytes key, std::size_t value_size, Op&& op, std::uint64_t ttl_ms = default_ttl);
+  status write(bytes key, std::size_t value_size, Op&& op, std::uint64_t ttl_ms = default_ttl,
+               bool keep = false);
 
   const options opts_;
   const strategy_kind kind_;
