@@ -25,6 +25,21 @@ function fill(map: ThreadMap<string, number>, n: number, offset = 0): Map<string
   return model
 }
 
+// A snapshot holds exactly `model` (the map at its take), and after
+// refresh() exactly the map; then both are closed.
+function expectHeldThenRefreshed<V>(
+  map: ThreadMap<string, V>,
+  s: ReturnType<ThreadMap<string, V>['snapshot']>,
+  model: Map<string, V>,
+): void {
+  expect(s.size).toBe(model.size)
+  expect(new Map(s)).toEqual(model)
+  s.refresh()
+  expect(new Map(s)).toEqual(new Map(map))
+  s.close()
+  map.close()
+}
+
 describe.each(LAZY)('lazy snapshot on %s', (strategy) => {
   test('units read before and after a writer copied them hold the entries of the take', () => {
     const map = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', strategy })
@@ -101,12 +116,7 @@ describe.each(LAZY)('lazy snapshot on %s', (strategy) => {
     const before = map.stats().evictions
     for (let i = 0; i < 4096; i++) map.set(`new${i}`, i) // evicts the old keys, from every stripe
     expect(map.stats().evictions - before).toBeGreaterThan(model.size)
-    expect(s.size).toBe(model.size)
-    expect(new Map(s)).toEqual(model)
-    s.refresh()
-    expect(new Map(s)).toEqual(new Map(map))
-    s.close()
-    map.close()
+    expectHeldThenRefreshed(map, s, model)
   })
 
   test('a map bounded by maxMemory: victims taken from other stripes stay in the snapshot', () => {
@@ -118,12 +128,7 @@ describe.each(LAZY)('lazy snapshot on %s', (strategy) => {
     const before = map.stats().evictions
     for (let i = 0; i < 4000; i++) map.set(`new${i}`, big(i))
     expect(map.stats().evictions - before).toBeGreaterThan(model.size / 2)
-    expect(s.size).toBe(model.size)
-    expect(new Map(s)).toEqual(model)
-    s.refresh()
-    expect(new Map(s)).toEqual(new Map(map))
-    s.close()
-    map.close()
+    expectHeldThenRefreshed(map, s, model)
   })
 
   test('a map that expires: what the take held, whatever expires and is reclaimed after', () => {
