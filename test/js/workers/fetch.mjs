@@ -10,9 +10,13 @@ import { parentPort, workerData } from 'node:worker_threads'
 
 import { ThreadMap } from '../../../esm/index.mjs'
 
-const { handle, keys, mode, loadMs = 0, untilWaits = 0, fail = false, timeout, barrier = false } = workerData
+const { handle, keys, mode, loadMs = 0, untilWaits = 0, fail = false, timeout, ttl, barrier = false } = workerData
 const map = ThreadMap.attach(handle)
-const options = timeout === undefined ? undefined : { timeout }
+// timeout and ttl: fetch's own options, when given
+const options =
+  timeout === undefined && ttl === undefined
+    ? undefined
+    : { ...(timeout === undefined ? {} : { timeout }), ...(ttl === undefined ? {} : { ttl }) }
 
 function loader(key) {
   map.add(`runs:${key}`, 1)
