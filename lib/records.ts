@@ -60,6 +60,11 @@ const UNKNOWN = -2
 class Transition {
   id = UNKNOWN
   readonly next = new Map<string, Transition>()
+  // The last field name followed from here and where it led: objects of
+  // one shape walk the tree with a pointer compare per field (field names
+  // from for-in are internalized strings) instead of a Map lookup.
+  lastKey: string | undefined = undefined
+  lastNext: Transition | undefined = undefined
   // The characters of the field names up to here.
   constructor(readonly chars: number) {}
 }
@@ -150,44 +155,48 @@ export class RecordWriter {
     return ok
   }
 
+  // typeof compared with each name rather than switched on: TurboFan turns
+  // each comparison into a type check, where a switch called the Typeof
+  // builtin for every value (docs/benchmarks.md, "The record writer's walk").
   #value(v: unknown, depth: number): boolean {
-    switch (typeof v) {
-      case 'string':
-        return writeString(v)
-      case 'number':
-        if (v === 0 && 1 / v < 0) return false
-        writeNumber(v)
-        return true
-      case 'boolean':
-        room(1)
-        chunk[pos++] = v ? 0xc3 : 0xc2
-        return true
-      case 'undefined':
-        room(3)
-        chunk[pos++] = 0xd4 // fixext 1 of type 0: msgpackr's undefined
-        chunk[pos++] = 0
-        chunk[pos++] = 0
-        return true
-      case 'bigint':
-        if (v < -(1n << 63n) || v >= 1n << 63n) {
-          writeBigInt(v)
-          return true
-        }
-        room(9)
-        chunk[pos++] = 0xd3
-        view.setBigInt64(pos, v)
-        pos += 8
-        return true
-      case 'object':
-        if (v === null) {
-          room(1)
-          chunk[pos++] = 0xc0
-          return true
-        }
-        return this.#object(v, depth)
-      default:
-        return false // functions and symbols: v8.serialize's error
+    if (typeof v === 'string') return writeString(v)
+    if (typeof v === 'number') {
+      if (v === 0 && 1 / v < 0) return false
+      writeNumber(v)
+      return true
     }
+    if (typeof v === 'object') {
+      if (v === null) {
+        room(1)
+        chunk[pos++] = 0xc0
+        return true
+      }
+      return this.#object(v, depth)
+    }
+    if (typeof v === 'boolean') {
+      room(1)
+      chunk[pos++] = v ? 0xc3 : 0xc2
+      return true
+    }
+    if (typeof v === 'undefined') {
+      room(3)
+      chunk[pos++] = 0xd4 // fixext 1 of type 0: msgpackr's undefined
+      chunk[pos++] = 0
+      chunk[pos++] = 0
+      return true
+    }
+    if (typeof v === 'bigint') {
+      if (v < -(1n << 63n) || v >= 1n << 63n) {
+        writeBigInt(v)
+        return true
+      }
+      room(9)
+      chunk[pos++] = 0xd3
+      view.setBigInt64(pos, v)
+      pos += 8
+      return true
+    }
+    return false // functions and symbols: v8.serialize's error
   }
 
   #object(v: object, depth: number): boolean {
@@ -205,13 +214,15 @@ export class RecordWriter {
     let node = this.#root
     let n = 0
     for (const k in o) {
-      let next = node.next.get(k)
+      let next = node.lastKey === k ? node.lastNext : node.next.get(k)
       if (next === undefined) {
         const chars = node.chars + k.length
         if (chars > MAX_KEY_CHARS || k === '__proto__' || !isWellFormed.call(k)) return false
         next = new Transition(chars)
         node.next.set(k, next)
       }
+      node.lastKey = k
+      node.lastNext = next
       node = next
       n++
     }
