@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "check.hpp"
+#include "snapshot_support.hpp"
 #include "threadmap/detail/alloc.hpp"
 #include "threadmap/detail/numa.hpp"
 #include "threadmap/epoch.hpp"
@@ -1011,6 +1012,186 @@ TEST_CASE("the hook counts and fails allocations of this thread only") {
   ::operator delete(a);
   std::free(b);
   std::free(c);
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots under allocation failure (snapshot.hpp, LOST). A snapshot must
+// never show a mixture of revisions: whatever allocation fails while a
+// writer copies a stripe for it, while it copies a stripe itself, or while
+// refresh() applies the log, every read afterwards either answers as of one
+// revision or throws, until a refresh() takes it again.
+
+namespace {
+
+std::uint64_t map_revision(shared_map& m) {
+  return tmtest::with_map(m, [](concurrent_map& c) { return c.revision(); });
+}
+
+// Half the values go out of line, so copies and tables allocate per entry.
+std::string snap_value(int i, int gen) {
+  std::string v = "v" + std::to_string(i) + "." + std::to_string(gen);
+  if (i % 2 == 0) v.append(40, 'x');
+  return v;
+}
+
+std::shared_ptr<shared_map> filled_map(const options& o) {
+  auto m = registry::create(o, "string", "string");
+  tmtest::with_map(*m, [](concurrent_map& c) {
+    for (int i = 0; i < 64; ++i) c.put("k" + std::to_string(i), snap_value(i, 0), nullptr);
+    return 0;
+  });
+  return m;
+}
+
+// True when reading the snapshot throws (std::bad_alloc for a lost unit, or
+// runtime_error for a snapshot lost whole); otherwise `out` holds it.
+bool reads_throw(snapshot& s, model& out) {
+  try {
+    out = tmtest::contents(s);
+    return false;
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (const std::runtime_error&) {
+    return true;
+  }
+}
+
+}  // namespace
+
+TEST_CASE(
+    "snapshot: a write that cannot copy its stripe for a lazy snapshot goes on; the snapshot loses "
+    "that stripe until refresh()") {
+  for (const tmtest::strategy_config& cfg : tmtest::flat_table_configs()) {
+    tmtest::current() = std::string("snapshot, failing writer copy [") + cfg.name + "]";
+    bool lost_a_unit = false;
+    for (std::uint64_t k = 0;; ++k) {
+      auto m = filled_map(cfg.opts);
+      const model before = tmtest::contents(*m);
+      auto s = snapshot::take(m);
+      REQUIRE(s && s->lazy());
+      const std::string key = "k6", fresh = snap_value(6, 1);
+      bool threw = false;
+      fault_injection::arm(k);
+      try {
+        tmtest::with_map(*m, [&](concurrent_map& c) { return c.put(key, fresh, nullptr); });
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      const fault_injection::report r = fault_injection::disarm();
+      // The write: done exactly when it returned.
+      std::string now;
+      REQUIRE(tmtest::with_map(*m, [&](concurrent_map& c) { return c.get(key, &now); }));
+      CHECK_EQ(now, threw ? before.at(key) : fresh);
+      // The snapshot: each unit as taken, or lost (its reads throw bad_alloc).
+      std::size_t lost = 0;
+      model seen;
+      for (std::size_t u = 0; u < s->units(); ++u) {
+        try {
+          seen.insert(s->unit(u).begin(), s->unit(u).end());
+        } catch (const std::bad_alloc&) {
+          ++lost;
+        }
+      }
+      CHECK(lost <= 1);  // the one stripe the write changed
+      for (const auto& [kk, v] : seen) CHECK_EQ(v, before.at(kk));
+      if (lost == 0) {
+        CHECK(seen == before);
+      } else {
+        lost_a_unit = true;
+        bool find_threw = false;
+        try {
+          s->find(key);
+        } catch (const std::bad_alloc&) {
+          find_threw = true;
+        }
+        CHECK(find_threw);  // the write's key is in the lost stripe
+      }
+      // refresh() takes it again.
+      REQUIRE(s->refresh());
+      CHECK(tmtest::contents(*s) == tmtest::contents(*m));
+      CHECK_EQ(s->revision(), map_revision(*m));
+      s->close();
+      m->close();
+      if (!r.failed) break;
+    }
+    CHECK(lost_a_unit);  // some allocation of the write was the copy's
+  }
+}
+
+TEST_CASE(
+    "snapshot: a read that cannot copy its stripe throws, and a later read or refresh() recovers") {
+  for (const tmtest::strategy_config& cfg : tmtest::flat_table_configs()) {
+    tmtest::current() = std::string("snapshot, failing reader copy [") + cfg.name + "]";
+    bool failed_once = false;
+    for (std::uint64_t k = 0;; ++k) {
+      auto m = filled_map(cfg.opts);
+      const model before = tmtest::contents(*m);
+      auto s = snapshot::take(m);
+      REQUIRE(s && s->lazy());
+      model seen;
+      fault_injection::arm(k);
+      const bool threw = reads_throw(*s, seen);
+      const fault_injection::report r = fault_injection::disarm();
+      if (!threw) CHECK(seen == before);
+      failed_once = failed_once || threw;
+      // Disarmed: a read answers as taken or throws; never anything else.
+      model again;
+      if (!reads_throw(*s, again)) CHECK(again == before);
+      tmtest::with_map(*m, [](concurrent_map& c) { return c.put("k1", "changed", nullptr); });
+      REQUIRE(s->refresh());
+      CHECK(tmtest::contents(*s) == tmtest::contents(*m));
+      s->close();
+      m->close();
+      if (!r.failed) break;
+    }
+    CHECK(failed_once);
+  }
+}
+
+STRATEGY_CASE(
+    "snapshot: a refresh() that cannot allocate throws and leaves no mixture of revisions") {
+  bool threw_once = false;
+  for (std::uint64_t k = 0;; ++k) {
+    auto m = filled_map(cfg.opts);
+    auto s = snapshot::take(m);
+    REQUIRE(s);
+    const model at_take = tmtest::contents(*m);
+    tmtest::with_map(*m, [](concurrent_map& c) {
+      for (int i = 0; i < 10; ++i) c.put("k" + std::to_string(i), snap_value(i, 1), nullptr);
+      for (int i = 10; i < 15; ++i) c.erase("k" + std::to_string(i), nullptr);
+      c.put("extra", snap_value(100, 1), nullptr);
+      return 0;
+    });
+    const model after = tmtest::contents(*m);
+    bool threw = false, ok = false;
+    fault_injection::arm(k);
+    try {
+      ok = s->refresh();
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    const fault_injection::report r = fault_injection::disarm();
+    model seen;
+    if (!threw) {
+      CHECK(ok);
+      CHECK(!reads_throw(*s, seen));
+      CHECK(seen == after);
+      CHECK_EQ(s->revision(), map_revision(*m));
+    } else {
+      threw_once = true;
+      // Neither revision half applied: every read throws, or (when the
+      // failure came before anything was applied) the snapshot is as taken.
+      if (!reads_throw(*s, seen)) CHECK(seen == at_take);
+      REQUIRE(s->refresh());
+      CHECK(!reads_throw(*s, seen));
+      CHECK(seen == after);
+      CHECK_EQ(s->revision(), map_revision(*m));
+    }
+    s->close();
+    m->close();
+    if (!r.failed) break;
+  }
+  CHECK(threw_once);
 }
 
 TEST_MAIN

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "snapshot_support.hpp"
 #include "threadmap/detail/flat_table.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/registry.hpp"
@@ -20,19 +21,12 @@
 #include "threadmap/watch.hpp"
 
 using namespace threadmap;
+using tmtest::contents;
+using tmtest::flat_table_configs;
+using tmtest::make;
+using tmtest::with_map;
 
 namespace {
-
-std::shared_ptr<shared_map> make(const tmtest::strategy_config& cfg) {
-  return registry::create(cfg.opts, "string", "string");
-}
-
-// One write through the pointer the binding would use.
-template <class F>
-auto with_map(shared_map& m, F&& f) {
-  epoch::guard g;
-  return f(*m.get());
-}
 
 std::vector<watch_event> drain(subscription& s, subscription::batch* last = nullptr) {
   std::vector<watch_event> out;
@@ -347,31 +341,6 @@ TEST_CASE("watch: close while writers write through the wrapper") {
 }
 
 // --- snapshots ---------------------------------------------------------------------
-
-namespace {
-
-std::map<std::string, std::string> contents(shared_map& m) {
-  std::map<std::string, std::string> r;
-  epoch::guard g;
-  concurrent_map* c = m.get();
-  std::string buf;
-  for (std::size_t u = 0; u < c->scan_units(); ++u) {
-    buf.clear();
-    c->scan(u, buf);
-    scan_reader rd(buf);
-    scan_record rec;
-    while (rd.next(rec)) r[std::string(rec.key)] = std::string(rec.value);
-  }
-  return r;
-}
-
-std::map<std::string, std::string> contents(snapshot& s) {
-  std::map<std::string, std::string> r;
-  for (std::size_t u = 0; u < s.units(); ++u) r.insert(s.unit(u).begin(), s.unit(u).end());
-  return r;
-}
-
-}  // namespace
 
 STRATEGY_CASE("snapshot: equals the map when quiet; refresh applies only changes") {
   auto m = make(cfg);
@@ -704,21 +673,6 @@ STRATEGY_CASE("snapshot: each cut holds exactly the logged writes up to its revi
 // --- the snapshot's copy (flat_table.hpp, "Copying for a snapshot") ---------------
 
 namespace {
-
-// The flat-table strategies, whose copy_unit reads a stripe optimistically.
-std::vector<tmtest::strategy_config> flat_table_configs() {
-  std::vector<tmtest::strategy_config> v;
-  for (const tmtest::strategy_config& c : tmtest::strategies()) {
-    const strategy_kind k = c.opts.strategy;
-    if (k == strategy_kind::mutex || k == strategy_kind::rwlock || k == strategy_kind::striped)
-      v.push_back(c);
-  }
-  options o;
-  o.strategy = strategy_kind::striped;
-  o.stripes = 4;
-  v.push_back({"striped-4", o});
-  return v;
-}
 
 // What the copy hook runs on the copier's thread, halfway through an
 // unlocked copy, and how often it was called.

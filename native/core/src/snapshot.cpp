@@ -43,6 +43,7 @@ std::unique_ptr<snapshot> snapshot::take(std::shared_ptr<shared_map> map, std::s
     if (m == nullptr) return nullptr;
     lazy = m->cow() != nullptr;
   }
+  s->how_ = lazy ? copying::lazy : copying::eager;
   if (lazy ? !s->claim() : !s->copy()) return nullptr;
   return s;
 }
@@ -154,7 +155,23 @@ snapshot::table& snapshot::table_of(bytes key) {
   return units_[u];
 }
 
+void snapshot::check_whole() const {
+  if (lost_)
+    throw std::runtime_error(
+        "snapshot: an allocation failed while it was being brought up to date, so it holds no "
+        "one revision; refresh() takes it again");
+}
+
+bool snapshot::unit_lost() const noexcept {
+  if (!claims_) return false;
+  for (std::size_t u = 0; u < units_.size(); ++u)
+    if (!ready_[u] && claims_[u].done.load(std::memory_order_acquire) && claims_[u].failed)
+      return true;
+  return false;
+}
+
 const std::string* snapshot::find(bytes key) {
+  check_whole();
   if (units_.empty()) return nullptr;
   const table& t = table_of(key);
   auto it = t.find(std::string(key));
@@ -162,6 +179,7 @@ const std::string* snapshot::find(bytes key) {
 }
 
 std::size_t snapshot::size() {
+  check_whole();
   std::size_t n = 0;
   for (std::size_t u = 0; u < units_.size(); ++u) {
     // An expiring map's claim counted entries that had expired: copy it.
@@ -187,6 +205,7 @@ std::size_t snapshot::held_bytes() const noexcept {
 }
 
 const snapshot::table& snapshot::unit(std::size_t u) {
+  check_whole();
   if (claims_) ready(u);
   return units_[u];
 }
@@ -277,23 +296,43 @@ snapshot::applied snapshot::catch_up() {
 
 bool snapshot::refresh() {
   if (!sub_) return false;
-  switch (catch_up()) {
-    case applied::ok:
-      break;
-    case applied::closed:
-      return false;
-    case applied::compacted:
-      // The ring no longer holds our position: copy (or claim) again, from
-      // a fresh subscription (the old cursor can never catch up).
-      if (claims_) {
-        drop_claims();
-        if (!resubscribe(buffer_bytes_) || !claim()) return false;
-      } else if (!resubscribe(buffer_bytes_) || !copy()) {
-        return false;
+  try {
+    // A lost part cannot be brought forward (its events were consumed, or
+    // its copy never made): take it again (LOST).
+    bool again = lost_ || unit_lost();
+    if (!again) {
+      switch (catch_up()) {
+        case applied::ok:
+          break;
+        case applied::closed:
+          return false;
+        case applied::compacted:
+          // The ring no longer holds our position: copy (or claim) again,
+          // from a fresh subscription (the old cursor can never catch up).
+          again = true;
       }
+    }
+    if (again) {
+      // Lost from here until the new copy is whole: a failure half-way
+      // through leaves a copy of no one revision.
+      lost_ = true;
+      ++generation_;
+      if (!take_again()) return false;
+      lost_ = false;
+    }
+  } catch (...) {
+    lost_ = true;
+    ++generation_;  // iterations of the copy stop (the binding compares it)
+    throw;
   }
   ++stats_.refreshes;
   return true;
+}
+
+bool snapshot::take_again() {
+  drop_claims();
+  if (!resubscribe(buffer_bytes_)) return false;
+  return how_ == copying::lazy ? claim() : copy();
 }
 
 void snapshot::close(bool in_background) noexcept {

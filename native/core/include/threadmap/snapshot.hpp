@@ -167,6 +167,18 @@
 // ring's lock and freed after it (watch.hpp, ACTIVATION), and the
 // snapshot's own table is freed by the closing thread, under no lock.
 //
+// LOST. Memory can run out where a snapshot allocates: a writer copying a
+// claimed stripe (the write goes on: copy_into marks the claim failed), the
+// snapshot copying one itself or indexing a copy, and refresh() applying the
+// log (a batch of events is taken from the ring before it is applied, so a
+// failure part-way leaves the copy between two revisions, and those events
+// cannot be read again). A snapshot never answers from such a state: a
+// failed claim makes its unit's reads throw bad_alloc; a refresh() or copy
+// that throws marks the whole snapshot lost, and every read then throws
+// runtime_error. refresh() takes a snapshot with a lost part again (claims
+// or copies anew, from a new subscription, as when the ring was outrun), so
+// one that succeeds leaves it whole at the map's current revision.
+//
 // THREADS. A snapshot is one thread's object (the binding's), not shared:
 // no lock guards its tables. A lazy one's claims are written by writers
 // only while linked, under the stripe lock, and published by their `done`
@@ -214,11 +226,14 @@ class snapshot {
 
   /// Brings the copy to the map's current revision; false when the map was
   /// closed (the copy is then left as it was). Outside an epoch guard.
+  /// Takes the snapshot again when part of it was lost (LOST above).
+  /// Throws std::bad_alloc, and then leaves the snapshot lost.
   bool refresh();
 
   /// The value of `key` at revision(), or null. May copy the key's unit
   /// (outside an epoch guard). Throws std::bad_alloc, also when a writer
-  /// could not copy the unit for this snapshot (it is then lost).
+  /// could not copy the unit for this snapshot (it is then lost), and
+  /// std::runtime_error when the snapshot is lost (LOST above).
   const std::string* find(bytes key);
   /// Entries at revision() (an expiring map's lazy snapshot copies every
   /// unit to count them: its tables still hold entries that had expired).
@@ -228,6 +243,8 @@ class snapshot {
   std::size_t units() const noexcept { return units_.size(); }
   const table& unit(std::size_t u);
   bool lazy() const noexcept { return claims_ != nullptr; }
+  /// Whether the copy was lost (LOST above) and reads throw until refresh().
+  bool lost() const noexcept { return lost_; }
 
   std::uint64_t revision() const noexcept { return revision_; }
   /// Changes whenever refresh() changed the entries (iterators compare it);
@@ -248,6 +265,11 @@ class snapshot {
   snapshot() = default;
   bool copy();
   bool claim();
+  /// Claims or copies anew from a new subscription: false when the map was closed.
+  bool take_again();
+  /// Whether a writer failed to copy a claimed unit (LOST above).
+  bool unit_lost() const noexcept;
+  void check_whole() const;
   void drop_claims() noexcept;
   /// Lazy: makes sure unit u's claim is settled (under the unit's lock
   /// when no writer settled it).
@@ -273,6 +295,8 @@ class snapshot {
   std::uint64_t revision_ = 0;
   std::uint64_t generation_ = 0;
   counters stats_;
+  copying how_ = copying::eager;  // lazy only where the map has claims to offer
+  bool lost_ = false;
 };
 
 }  // namespace threadmap
