@@ -49,6 +49,7 @@
 #include "threadmap/epoch.hpp"
 #include "threadmap/factory.hpp"
 #include "threadmap/map.hpp"
+#include "threadmap/watch.hpp"
 
 // ---------------------------------------------------------------------------
 // Global operator new for this executable: every allocation of the core's
@@ -1188,6 +1189,45 @@ STRATEGY_CASE(
       CHECK_EQ(s->revision(), map_revision(*m));
     }
     s->close();
+    m->close();
+    if (!r.failed) break;
+  }
+  CHECK(threw_once);
+}
+
+// A watcher's read that cannot allocate must not lose the events it had
+// already taken: the cursor stays, and the next read returns them all.
+TEST_CASE("watch: a read that cannot allocate loses no event") {
+  bool threw_once = false;
+  for (std::uint64_t k = 0;; ++k) {
+    auto m = registry::create(options{}, "string", "string");
+    auto opened = m->watch_log()->subscribe({}, 0, 0, nullptr);
+    REQUIRE(opened.sub);
+    std::vector<std::uint64_t> written;
+    for (int i = 0; i < 40; ++i) {
+      tmtest::with_map(*m, [&](concurrent_map& c) {
+        return c.put("k" + std::to_string(i % 9), snap_value(i, 1), nullptr);
+      });
+      written.push_back(tmtest::with_map(*m, [](concurrent_map& c) { return c.revision(); }));
+    }
+    std::vector<watch_event> got;
+    bool threw = false;
+    fault_injection::arm(k);
+    try {
+      opened.sub->read(got, 4096, false);
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    const fault_injection::report r = fault_injection::disarm();
+    if (threw) {
+      threw_once = true;
+      got.clear();
+      opened.sub->read(got, 4096, false);
+    }
+    std::vector<std::uint64_t> revisions;
+    for (const watch_event& e : got) revisions.push_back(e.revision);
+    CHECK(revisions == written);
+    opened.sub->close();
     m->close();
     if (!r.failed) break;
   }

@@ -342,19 +342,22 @@ subscription::batch subscription::read(std::vector<watch_event>& out, std::size_
   }
   const std::uint64_t end = std::min(l.first_ + l.events_.size(), until);
   std::size_t taken = 0;
-  while (cursor_ < end) {
-    const watch_event& e = l.events_[cursor_ - l.first_];
+  // The cursor moves once every event is in `out`: a push_back that throws
+  // bad_alloc leaves it before the first, so nothing is lost to the reader.
+  std::uint64_t at = cursor_;
+  for (; at < end; ++at) {
+    const watch_event& e = l.events_[at - l.first_];
     if (e.revision >= min_revision_ && filter_.matches(e)) {
       if (taken == max) {
         b.more = true;
-        return b;
+        break;
       }
-      out.push_back(e);  // may throw bad_alloc: the cursor has not moved past e
+      out.push_back(e);
       ++taken;
     }
-    ++cursor_;
   }
-  armed_ = arm && taken == 0;
+  cursor_ = at;
+  if (!b.more) armed_ = arm && taken == 0;
   return b;
 }
 

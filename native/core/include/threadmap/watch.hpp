@@ -172,7 +172,9 @@ class subscription {
 
   /// Appends up to `max` matching events to `out` (oldest first) and moves
   /// the cursor past them. When none is waiting and `arm` is set, the next
-  /// matching append calls the notify function once.
+  /// matching append calls the notify function once. Throws std::bad_alloc
+  /// with the cursor where it was (the events appended to `out` before the
+  /// failure will be read again).
   /// `until`: read no event at or past this ring position (a barrier's end).
   batch read(std::vector<watch_event>& out, std::size_t max, bool arm,
              std::uint64_t until = ~std::uint64_t{0});
