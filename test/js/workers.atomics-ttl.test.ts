@@ -31,10 +31,10 @@ const WORKERS = 3
 const ROUNDS = 200
 // Counters for add; keys for setIfAbsent, and as many for getOrSet.
 const COUNTERS = 4
-const SLOTS = 8
+const SLOTS = 2 * COUNTERS
 // The writes' ttl, and the map's: what a write whose ttl is lost gets.
 const TTL = 100
-const MAP_TTL = 1000
+const MAP_TTL = 10 * TTL
 
 interface PhaseResult {
   adds: Record<string, number[]>
