@@ -35,13 +35,32 @@ function spread(h: number): number {
   return (h ^ (h >>> 16)) >>> 0
 }
 
+// Its size (wtinylfu.hpp): what 16 bytes an entry leave once the nodes (8),
+// the table's handle (4), the read-buffer lanes (192 bytes each, halved while
+// they cost more than a byte an entry), the object and the line that aligns
+// the blocks are paid, never below one block per 32 entries.
+const LANE_BYTES = 192
+const REPLAY_LANES = 4 // cachesim.hpp's default, the maps' too
+const POLICY_OBJECT_BYTES: number = lab.cacheSim('wtinylfu', 1, new Uint32Array([1])).memory.object
+
+function lanesFor(capacity: number, lanes: number): number {
+  while (lanes > 1 && lanes * LANE_BYTES > capacity) lanes /= 2
+  return lanes
+}
+
+function sketchBlocks(capacity: number, lanes = REPLAY_LANES): number {
+  const spare = 4 * capacity - lanesFor(capacity, lanes) * LANE_BYTES - POLICY_OBJECT_BYTES
+  const fit = spare >= 128 ? Math.floor(spare / 64) - 1 : 1
+  return Math.max(fit, Math.floor(capacity / 32))
+}
+
 class Sketch {
   readonly blocks: number
   readonly counters: Uint8Array
   readonly sample: number
   additions = 0
   constructor(capacity: number) {
-    this.blocks = Math.max(1, Math.floor(capacity / 16))
+    this.blocks = sketchBlocks(capacity)
     this.counters = new Uint8Array(this.blocks * 128)
     this.sample = 10 * capacity
   }
@@ -324,6 +343,8 @@ describe('eviction policies: the lab replay against a reference', () => {
       [64, 1],
       [250, 1],
       [250, 3],
+      [1000, 1],
+      [1000, 3],
     ] as const) {
       test(`${policy}, capacity ${capacity}, ${stripes} instance(s): same hits, evictions, admissions`, () => {
         const got = lab.cacheSim(policy, capacity, trace, { stripes })
@@ -342,11 +363,23 @@ describe('eviction policies: the lab replay against a reference', () => {
     }
   }
 
-  test('memory per entry as the core counts it: 16 bytes for W-TinyLFU at 1,024 entries, 12 for CLOCK', () => {
+  test('memory per entry as the core counts it: at most 16 bytes in all for W-TinyLFU at 1,024 entries, 12 + the object for CLOCK', () => {
     const w = lab.cacheSim('wtinylfu', 1024, new Uint32Array([1, 2, 3]))
-    expect(w.memory).toMatchObject({ capacity: 1024, nodes: 8192, sketch: 4096, tablePerEntry: 4, perEntry: 16 })
+    // 4 lanes (768 bytes, under a byte an entry); the sketch takes the rest.
+    const blocks = sketchBlocks(1024)
+    expect(blocks).toBeGreaterThan(1024 / 32)
+    expect(blocks).toBeLessThan(1024 / 16)
+    expect(w.memory).toMatchObject({ capacity: 1024, nodes: 8192, sketch: 64 * (blocks + 1), buffers: 4 * LANE_BYTES, tablePerEntry: 4 })
+    const total = 8192 + 64 * (blocks + 1) + 4 * LANE_BYTES + w.memory.object + 4 * 1024
+    expect(w.memory.perEntry).toBeCloseTo(total / 1024, 9)
+    expect(total).toBeLessThanOrEqual(16 * 1024)
+    expect(16 * 1024 - total).toBeLessThan(64)
+    // Three instances of 333-334: one lane each.
+    const w3 = lab.cacheSim('wtinylfu', 1000, new Uint32Array([1]), { stripes: 3 })
+    expect(w3.memory.buffers).toBe(3 * LANE_BYTES)
+    expect(w3.memory.sketch).toBe(64 * (sketchBlocks(334) + sketchBlocks(333) * 2 + 3))
     const c = lab.cacheSim('clock', 1024, new Uint32Array([1]))
-    expect(c.memory.perEntry).toBe(12)
+    expect(c.memory.perEntry).toBeCloseTo(12 + c.memory.object / 1024, 9)
     expect(lab.evictionPolicies).toEqual(['wtinylfu', 'clock'])
   })
 

@@ -4,6 +4,7 @@
 // overflow (also from several threads at once), allocation failure, and the
 // replay protocol the hit-ratio bench relies on (test/support/cachesim.hpp).
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -384,23 +385,59 @@ TEST_CASE("both policies: readers record while the lock holder inserts, erases a
   }
 }
 
-TEST_CASE("memory: at most 16 bytes an entry (W-TinyLFU), 12 (CLOCK), counted exactly") {
-  for (std::size_t cap : {std::size_t{16}, std::size_t{100}, std::size_t{1000}, std::size_t{65536},
-                          std::size_t{1000003}}) {
-    auto w = ev::make_policy(ev::kind::wtinylfu, cap, 4);
-    CHECK(w);
-    const ev::memory_use m = w->memory();
-    CHECK_EQ(m.capacity, cap);
-    CHECK_EQ(m.nodes, 8 * cap);
-    CHECK_EQ(m.sketch, 64 * std::max<std::size_t>(1, cap / 16));
-    CHECK_EQ(m.buffers, 4 * 3 * threadmap::cache_line);
-    CHECK_EQ(m.table_per_entry, sizeof(ev::handle));
-    CHECK(m.per_entry() <= 16.0);
-    if (cap % 16 == 0) CHECK(m.per_entry() == 16.0);
+TEST_CASE(
+    "memory: W-TinyLFU at most 16 bytes an entry in all from min_budget_capacity, CLOCK 12 + its "
+    "object, counted exactly") {
+  using W = ev::wtinylfu_policy;
+  for (unsigned lanes : {1u, 4u, 64u}) {
+    const std::size_t from = W::min_budget_capacity(lanes);
+    CHECK(from > 1);
+    for (std::size_t cap : {std::size_t{1}, std::size_t{16}, std::size_t{100}, from - 1, from,
+                            from + 1, std::size_t{312}, std::size_t{1000}, std::size_t{3125},
+                            std::size_t{10000}, std::size_t{65536}, std::size_t{1000003}}) {
+      auto w = ev::make_policy(ev::kind::wtinylfu, cap, lanes);
+      REQUIRE(w);
+      const ev::memory_use m = w->memory();
+      CHECK_EQ(m.capacity, cap);
+      CHECK_EQ(m.nodes, 8 * cap);
+      CHECK_EQ(m.object, sizeof(W));
+      const unsigned got_lanes = W::lanes_for(cap, lanes);
+      CHECK_EQ(m.buffers, got_lanes * ev::read_buffer::lane_bytes);
+      CHECK_EQ(static_cast<W*>(w.get())->buffer().lanes(), got_lanes);
+      // A byte an entry at most for the lanes, never fewer than one.
+      CHECK(got_lanes >= 1);
+      CHECK(got_lanes <= lanes);
+      if (got_lanes > 1) CHECK(got_lanes * ev::read_buffer::lane_bytes <= cap);
+      if (got_lanes < lanes) CHECK(2 * got_lanes * ev::read_buffer::lane_bytes > cap);
+      // The sketch: its blocks and the line that aligns them, never fewer
+      // than the floor, never more than 4 bytes an entry.
+      const std::size_t blocks = static_cast<W*>(w.get())->sketch().blocks();
+      CHECK_EQ(blocks, W::sketch_blocks(cap, lanes));
+      CHECK_EQ(m.sketch, 64 * (blocks + 1));
+      CHECK(blocks >= std::max<std::size_t>(1, cap / W::floor_entries_per_block));
+      CHECK(blocks <= std::max<std::size_t>(1, cap / 16));
+      CHECK_EQ(m.table_per_entry, sizeof(ev::handle));
+      const std::size_t total = m.nodes + m.sketch + m.buffers + m.object + 4 * cap;
+      CHECK_EQ(total, W::bytes_for(cap, lanes));
+      CHECK(std::abs(m.per_entry() - static_cast<double>(total) / static_cast<double>(cap)) < 1e-9);
+      if (cap >= from) {
+        CHECK(total <= 16 * cap);
+        // The budget goes to the sketch: less than a block and its share of
+        // rounding is left over.
+        if (blocks > cap / W::floor_entries_per_block) CHECK(16 * cap - total < 2 * 64);
+      } else {
+        CHECK(total > 16 * cap);
+      }
+    }
+  }
+  for (std::size_t cap :
+       {std::size_t{16}, std::size_t{100}, std::size_t{1000}, std::size_t{65536}}) {
     auto c = ev::make_policy(ev::kind::clock, cap);
-    CHECK(c);
-    CHECK(c->memory().per_entry() == 12.0);
+    REQUIRE(c);
     CHECK_EQ(c->memory().buffers, 0u);
+    CHECK_EQ(c->memory().sketch, 0u);
+    CHECK(std::abs(c->memory().per_entry() - 12.0 -
+                   static_cast<double>(c->memory().object) / static_cast<double>(cap)) < 1e-9);
   }
 }
 

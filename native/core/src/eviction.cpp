@@ -65,9 +65,9 @@ void clock_region::assign(std::atomic<std::uint64_t>* nodes, handle base, std::s
                           unsigned max_ref, std::size_t protect) noexcept {
   nodes_ = nodes;
   base_ = base;
-  count_ = count;
+  count_ = static_cast<std::uint32_t>(count);
   max_ref_ = max_ref;
-  quota_ = protect;
+  quota_ = static_cast<std::uint32_t>(protect);
   reset();
 }
 
@@ -237,12 +237,12 @@ frequency_sketch::~frequency_sketch() {
   std::free(raw_);
 }
 
-bool frequency_sketch::init(std::size_t capacity) noexcept {
-  blocks_ = std::max<std::size_t>(1, capacity / entries_per_block);
+bool frequency_sketch::init(std::size_t capacity, std::size_t blocks) noexcept {
+  blocks_ = std::max<std::size_t>(1, blocks);
   if (detail::fail_allocation()) return false;
   // Zeroed by calloc, a line more to align the blocks on: a large bound's
   // sketch becomes resident only as keys land in it.
-  raw_ = std::calloc(1, bytes() + block_bytes);
+  raw_ = std::calloc(1, bytes());
   if (!raw_) return false;
   const auto at = reinterpret_cast<std::uintptr_t>(raw_);
   words_ = reinterpret_cast<std::uint64_t*>((at + block_bytes - 1) / block_bytes * block_bytes);
@@ -342,8 +342,43 @@ unsigned read_buffer::pending(unsigned index) const noexcept {
 
 // --- W-TinyLFU ---------------------------------------------------------------
 
+unsigned wtinylfu_policy::lanes_for(std::size_t capacity, unsigned lanes) noexcept {
+  while (lanes > 1 && lanes * read_buffer::lane_bytes > capacity) lanes /= 2;
+  return lanes;
+}
+
+std::size_t wtinylfu_policy::sketch_blocks(std::size_t capacity, unsigned lanes) noexcept {
+  const std::size_t whole = (budget_per_entry - fixed_per_entry) * capacity;
+  const std::size_t fixed =
+      lanes_for(capacity, lanes) * read_buffer::lane_bytes + sizeof(wtinylfu_policy);
+  return std::max(frequency_sketch::blocks_for(whole > fixed ? whole - fixed : 0),
+                  capacity / floor_entries_per_block);
+}
+
+std::size_t wtinylfu_policy::bytes_for(std::size_t capacity, unsigned lanes) noexcept {
+  return fixed_per_entry * capacity + lanes_for(capacity, lanes) * read_buffer::lane_bytes +
+         sizeof(wtinylfu_policy) +
+         (sketch_blocks(capacity, lanes) + 1) * frequency_sketch::block_bytes;
+}
+
+std::size_t wtinylfu_policy::min_budget_capacity(unsigned lanes) noexcept {
+  // From `c` up, what the budget leaves beyond the floor's blocks pays for
+  // the fixed part (all the lanes asked for) and the alignment line, so
+  // every capacity fits; lanes_for gives smaller ones fewer lanes, so walk
+  // down while the next one still fits.
+  const std::size_t spare =
+      budget_per_entry - fixed_per_entry - frequency_sketch::block_bytes / floor_entries_per_block;
+  std::size_t c = (lanes * read_buffer::lane_bytes + sizeof(wtinylfu_policy) +
+                   2 * frequency_sketch::block_bytes + spare - 1) /
+                  spare;
+  while (c > 1 && bytes_for(c - 1, lanes) <= budget_per_entry * (c - 1)) --c;
+  return c;
+}
+
 bool wtinylfu_policy::init(std::size_t capacity, unsigned lanes) noexcept {
-  if (!nodes_.allocate(capacity) || !sketch_.init(capacity) || !buffer_.init(lanes)) return false;
+  if (!nodes_.allocate(capacity) || !sketch_.init(capacity, sketch_blocks(capacity, lanes)) ||
+      !buffer_.init(lanes_for(capacity, lanes)))
+    return false;
   const std::size_t w = std::max<std::size_t>(1, capacity * window_percent / 100);
   window_.assign(nodes_.data(), 0, w, 1);
   const std::size_t m = capacity - w;

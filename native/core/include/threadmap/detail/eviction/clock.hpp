@@ -117,19 +117,22 @@ class clock_region {
   void touch_shared(handle h, std::uint64_t hash) const noexcept;
 
  private:
+  // Counts and offsets are 32-bit (a region holds fewer than max_capacity
+  // nodes): W-TinyLFU's object is a fixed cost every instance pays out of
+  // its 16 bytes an entry, and two regions' fields are a good part of it.
   std::atomic<std::uint64_t>* nodes_ = nullptr;
   handle base_ = 0;
-  std::size_t count_ = 0;
-  std::size_t live_ = 0;
-  std::size_t hand_ = 0;     // offset from base_
+  std::uint32_t count_ = 0;
+  std::uint32_t live_ = 0;
+  std::uint32_t hand_ = 0;   // offset from base_
   handle free_ = no_handle;  // top of the free stack
-  std::size_t fresh_ = 0;    // nodes [0, fresh_) were used; the rest are zero
-  unsigned max_ref_ = 1;
+  std::uint32_t fresh_ = 0;  // nodes [0, fresh_) were used; the rest are zero
+  std::uint32_t max_ref_ = 1;
   // Segmented regions only: the protected quota and count, and the hand
   // that demotes protected nodes when a promotion overflows the quota.
-  std::size_t quota_ = 0;
-  std::size_t protected_ = 0;
-  std::size_t demote_hand_ = 0;
+  std::uint32_t quota_ = 0;
+  std::uint32_t protected_ = 0;
+  std::uint32_t demote_hand_ = 0;
 
   void demote() noexcept;
   void forget(std::uint64_t w) noexcept {

@@ -42,11 +42,13 @@
 // buffers are lossy by design (a policy that misses a few reads under
 // contention evicts a little worse; a reader that waits serialises the map).
 //
-// Memory. memory() says exactly what an instance holds: its nodes (8 bytes
-// each, one per entry of capacity), the sketch, the read buffers (a fixed
-// amount per instance, not per entry) and the table's 4 bytes per entry;
-// per_entry() is everything but the buffers and the object, over the
-// capacity. test/native/policy.test.cpp holds it at 16 bytes or less.
+// Memory. memory() says exactly what an instance allocates: its nodes (8
+// bytes each, one per entry of capacity), the sketch (with the line that
+// aligns it), the read buffers, the object itself, and the table's 4 bytes
+// per entry; per_entry() is all of it over the capacity. W-TinyLFU sizes its
+// sketch and lanes so that this is at most 16 bytes once an instance holds
+// min_budget_capacity entries (wtinylfu.hpp); below that its fixed costs
+// alone are more. test/native/policy.test.cpp holds it there.
 #pragma once
 
 #include <cstddef>
@@ -111,9 +113,11 @@ struct memory_use {
   std::size_t buffers = 0;                       // read buffers: per instance, not per entry
   std::size_t object = 0;                        // the instance itself
   std::size_t table_per_entry = sizeof(handle);  // what the table keeps per entry
-  /// Policy bytes per entry of capacity: nodes, sketch and the table's handle.
+  /// Everything the policy costs per entry of capacity: nodes, sketch,
+  /// buffers, the object, and the table's handle.
   double per_entry() const noexcept {
-    return capacity ? static_cast<double>(nodes + sketch) / static_cast<double>(capacity) +
+    return capacity ? static_cast<double>(nodes + sketch + buffers + object) /
+                              static_cast<double>(capacity) +
                           static_cast<double>(table_per_entry)
                     : 0.0;
   }
@@ -195,8 +199,9 @@ class policy {
 /// Read-buffer lanes per instance when the owner does not say.
 inline constexpr unsigned default_lanes = 4;
 
-/// A policy for `capacity` entries (1 .. max_capacity-1) with `lanes` read
-/// buffer lanes (a power of two, at most 64). Null when the arguments are out
+/// A policy for `capacity` entries (1 .. max_capacity-1) with at most
+/// `lanes` read buffer lanes (a power of two, at most 64; W-TinyLFU takes
+/// fewer where its memory budget cannot pay for them). Null when the arguments are out
 /// of range or memory is refused (through detail::allocate's hook).
 std::unique_ptr<policy> make_policy(kind k, std::size_t capacity,
                                     unsigned lanes = default_lanes) noexcept;

@@ -7,7 +7,8 @@
 // holds the stripe lock next (a writer, or a reader whose buffer filled and
 // whose try_lock succeeded) applies the records.
 //
-// Lanes. An instance has a power-of-two number of lanes, each 16 records,
+// Lanes. An instance has a power-of-two number of lanes (its owner's choice:
+// W-TinyLFU gives a small instance fewer, wtinylfu.hpp), each 16 records,
 // aligned to cache lines; a thread uses lane thread_ordinal() % lanes
 // (threadmap/detail/counter.hpp), so as long as there are no more threads
 // than lanes each lane has one writer and a reader's append writes only
@@ -53,6 +54,8 @@ class read_buffer {
  public:
   static constexpr unsigned slots = 16;  // power of two
   static constexpr unsigned max_lanes = 64;
+  /// What a lane costs (its layout is below).
+  static constexpr std::size_t lane_bytes = 3 * cache_line;
 
   read_buffer() = default;
   ~read_buffer();
@@ -120,7 +123,7 @@ class read_buffer {
     // consumer is reading.
     alignas(cache_line) std::atomic<std::uint64_t> records[slots];
   };
-  static_assert(sizeof(lane) == 3 * cache_line);
+  static_assert(sizeof(lane) == lane_bytes);
 
   lane* lanes_array_ = nullptr;
   unsigned lanes_ = 0;

@@ -19,8 +19,13 @@
 // the number of increments the truncation lost, and the running count is
 // corrected by it before it is halved too.
 //
-// Size: one block per 16 entries of capacity (at least one), 4 bytes an
-// entry, 8 counters per entry across the four rows.
+// Size: the owner says how many blocks (at least one); W-TinyLFU gives it
+// what is left of 4 bytes an entry once its fixed costs are paid
+// (wtinylfu.hpp), so a block covers a little more than 16 entries of
+// capacity and a key's counters are a little more shared than at 8 per
+// entry. The block count need not be a power of two: the block is picked by
+// multiply-shift range reduction. bytes() counts the allocation, the line
+// spent on aligning the blocks included.
 //
 // The hash it takes is the low 32 bits of the key's 64-bit hash, which is
 // what a read record carries (policy.hpp). Everything is 32-bit arithmetic
@@ -55,8 +60,17 @@ class frequency_sketch {
     std::uint32_t rows;
   };
 
-  /// Sized for `capacity` entries; false when memory is refused.
-  bool init(std::size_t capacity) noexcept;
+  /// The blocks a budget of `bytes` pays for, the alignment line included
+  /// (at least one block, whatever the budget).
+  static std::size_t blocks_for(std::size_t bytes) noexcept {
+    return bytes >= 2 * block_bytes ? bytes / block_bytes - 1 : 1;
+  }
+  /// `blocks` blocks (at least one), aging after ten increments per entry of
+  /// `capacity`; false when memory is refused.
+  bool init(std::size_t capacity, std::size_t blocks) noexcept;
+  /// One block per 16 entries of `capacity` (tests, and a sketch with no
+  /// budget to meet).
+  bool init(std::size_t capacity) noexcept { return init(capacity, capacity / entries_per_block); }
   counters locate(std::uint32_t hash) const noexcept { return {block_of(hash), rows(hash)}; }
   void increment(std::uint32_t hash) noexcept { increment(locate(hash)); }
   /// Inline: a drain applies sixteen records in a row.
@@ -77,7 +91,8 @@ class frequency_sketch {
   /// Every counter to zero (the owner's clear()).
   void reset() noexcept;
 
-  std::size_t bytes() const noexcept { return blocks_ * block_bytes; }
+  /// The allocation: the blocks and the line that aligns them.
+  std::size_t bytes() const noexcept { return (blocks_ + 1) * block_bytes; }
   std::size_t blocks() const noexcept { return blocks_; }
   std::uint64_t sample() const noexcept { return sample_; }
   /// Increments since the last halving (corrected for its truncation).

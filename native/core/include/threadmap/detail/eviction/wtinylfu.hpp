@@ -39,10 +39,19 @@
 // applying any: the misses overlap instead of following one another.
 // Misses are not recorded (policy.hpp says why): inserts count new keys.
 //
-// Memory for capacity C: C nodes of 8 bytes, the sketch's 4 bytes an entry
-// (one 64-byte block per 16 entries), the table's 4-byte handle: 16 bytes
-// when C is a multiple of 16, less otherwise; plus lanes x 192 bytes of read
-// buffer and the object, per instance.
+// Memory for capacity C: at most 16 bytes an entry in all once C is at
+// least min_budget_capacity. Per entry the nodes take 8 and the table's
+// handle 4; per instance the read buffers take 192 bytes a lane and the
+// object its size. The sketch gets what is left of 16 x C (sketch_blocks):
+// a little under 4 bytes an entry when C is large, less when it is small,
+// since the fixed part is the same for every instance. The lanes are the
+// owner's number, halved while they would cost more than a byte an entry
+// (lanes_for): a small instance, one stripe of a small striped cache, has
+// few readers at a time, and a lane it cannot pay for comes out of its
+// sketch. The sketch never falls below 2 bytes an entry, where hit ratios
+// start to fall fast (docs/benchmarks.md): below min_budget_capacity that
+// floor and the fixed part are more than the budget, by at most a few
+// hundred bytes an instance.
 #pragma once
 
 #include <atomic>
@@ -63,6 +72,25 @@ class wtinylfu_policy final : public policy {
   /// The main region's protected share, in percent (Caffeine's 80).
   static constexpr std::size_t protected_percent = 80;
   static constexpr unsigned main_max_ref = 3;
+  /// Everything the policy may cost per entry of capacity (policy.hpp's
+  /// per_entry(), the table's handle included).
+  static constexpr std::size_t budget_per_entry = 16;
+  /// What is spent per entry before the sketch: a node and the handle.
+  static constexpr std::size_t fixed_per_entry = 8 + sizeof(handle);
+
+  /// The lanes an instance of `capacity` gets when asked for `lanes`.
+  static unsigned lanes_for(std::size_t capacity, unsigned lanes) noexcept;
+  /// The sketch never gets fewer blocks than one per this many entries
+  /// (half the counters of 4 bytes an entry), budget or not.
+  static constexpr std::size_t floor_entries_per_block = 2 * frequency_sketch::entries_per_block;
+  /// The sketch's blocks for `capacity` entries and `lanes` lanes asked for.
+  static std::size_t sketch_blocks(std::size_t capacity, unsigned lanes) noexcept;
+  /// What an instance of `capacity` with `lanes` asked for allocates: the
+  /// figure memory() reports, object and handles included.
+  static std::size_t bytes_for(std::size_t capacity, unsigned lanes) noexcept;
+  /// The capacity from which on bytes_for is at most budget_per_entry an
+  /// entry, with `lanes` asked for.
+  static std::size_t min_budget_capacity(unsigned lanes) noexcept;
 
   wtinylfu_policy() noexcept : policy(true) {}
 
