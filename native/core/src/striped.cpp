@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "threadmap/detail/flat_table_probe.hpp"
 #include "threadmap/detail/hash.hpp"
 #include "threadmap/detail/numa.hpp"
 #include "threadmap/epoch.hpp"
@@ -226,8 +227,15 @@ bool striped_map<Lock, Mode>::peek(bytes key, std::string* out, std::uint64_t* r
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
   const std::uint64_t h = hash_bytes(key);
-  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, 0, false, now());
+  if (opts_.expires()) return get_timed(h, key, out, revision, 0, false);
   return get_hashed(h, key, out, revision, 0, false);
+}
+
+template <class Lock, read_mode Mode>
+bool striped_map<Lock, Mode>::get_timed(std::uint64_t h, bytes key, std::string* out,
+                                        std::uint64_t* revision, std::uint64_t unless,
+                                        bool use) const {
+  return get_hashed<true>(h, key, out, revision, unless, use, now());
 }
 
 template <class Lock, read_mode Mode>
@@ -236,7 +244,7 @@ bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* re
   if (key.size() > max_key_bytes) return false;
   epoch::guard g;
   const std::uint64_t h = hash_bytes(key);
-  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, unless, true, now());
+  if (opts_.expires()) return get_timed(h, key, out, revision, unless, true);
   return get_hashed(h, key, out, revision, unless);
 }
 
@@ -298,23 +306,26 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
   detail::eviction::handle handle = detail::eviction::no_handle;
   // Only maps that evict ask for the handle, and only a use records it.
   detail::eviction::handle* want = use && s.policy ? &handle : nullptr;
-  const bool found = [&] {
-    if constexpr (Mode == read_mode::optimistic) {
-      for (int i = 0; i < optimistic_attempts; ++i) {
-        if (const std::optional<bool> r =
-                s.table.template try_get<Timed>(h, key, out, revision, unless, want, now, deadline))
-          return *r;
-        cpu_relax();
-      }
+  // Written without a lambda: GCC kept one as a frame of its own, which
+  // is what inlining this function is for (flat_table_probe.hpp).
+  std::optional<bool> r;
+  if constexpr (Mode == read_mode::optimistic) {
+    for (int i = 0; i < optimistic_attempts; ++i) {
+      r = s.table.template try_get<Timed>(h, key, out, revision, unless, want, now, deadline);
+      if (r) break;
+      cpu_relax();
     }
+  }
+  if (!r) {
     if constexpr (Mode == read_mode::shared) {
       std::shared_lock lock(s.lock);
-      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
+      r = s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
     } else {
       std::lock_guard lock(s.lock);
-      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
+      r = s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
     }
-  }();
+  }
+  const bool found = *r;
   if (want) {
     // After the lookup validated (and after any lock is released).
     // A policy that counts its reads (stats().reads) counts this hit.

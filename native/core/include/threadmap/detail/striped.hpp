@@ -253,11 +253,19 @@ class striped_map final : public concurrent_map, private detail::cow_units {
     return stripes_[hash_stripe(hash, count_)];
   }
   /// `use`: a get (records the read with the policy and counts it), not a peek.
-  /// Timed (maps that expire): `now` is the call's clock reading.
+  /// Timed (maps that expire): `now` is the call's clock reading. Always
+  /// inlined, with the table's lookup (flat_table_probe.hpp): a get is one
+  /// frame, its own.
   template <bool Timed = false>
-  bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
-                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0, bool use = true,
-                  std::uint64_t now = 0, std::uint64_t* deadline = nullptr) const;
+  [[gnu::always_inline]] inline bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
+                                                std::uint64_t* revision = nullptr,
+                                                std::uint64_t unless = 0, bool use = true,
+                                                std::uint64_t now = 0,
+                                                std::uint64_t* deadline = nullptr) const;
+  /// get_hashed<true> at now(), for get and peek of a map that expires: a
+  /// frame of its own, so the untimed lookup inlined beside it stays small.
+  [[gnu::noinline]] bool get_timed(std::uint64_t hash, bytes key, std::string* out,
+                                   std::uint64_t* revision, std::uint64_t unless, bool use) const;
   /// Maps that expire: the clock in ms (at least 1); 0 elsewhere.
   std::uint64_t now() const noexcept;
   void record(stripe& s, detail::eviction::handle h, std::uint64_t hash) const noexcept;
