@@ -205,13 +205,34 @@ bool striped_map<Lock, Mode>::get_versioned(bytes key, std::string* out, std::ui
 }
 
 template <class Lock, read_mode Mode>
-void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
+void striped_map<Lock, Mode>::record(stripe& s, bool found, detail::eviction::handle h,
                                      std::uint64_t hash) const noexcept {
+  // A policy that counts its reads (stats().reads) counts this hit.
+  if (!found) {
+    counts_->misses.add(1);
+    return;
+  }
+  if (!s.policy->counts_reads()) counts_->hits.add(1);
   // Never wait: a full lane is drained by whoever gets the lock first.
   if (s.policy->record_read(h, hash) != detail::eviction::offer::drain) return;
   if (!s.lock.try_lock()) return;
   s.policy->drain_own();
   s.lock.unlock();
+}
+
+template <class Lock, read_mode Mode>
+template <bool Timed>
+bool striped_map<Lock, Mode>::get_locked(const stripe& s, std::uint64_t h, bytes key,
+                                         std::string* out, std::uint64_t* revision,
+                                         std::uint64_t unless, detail::eviction::handle* want,
+                                         std::uint64_t now, std::uint64_t* deadline) const {
+  if constexpr (Mode == read_mode::shared) {
+    std::shared_lock lock(s.lock);
+    return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
+  } else {
+    std::lock_guard lock(s.lock);
+    return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
+  }
 }
 
 template <class Lock, read_mode Mode>
@@ -308,34 +329,20 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
   detail::eviction::handle* want = use && s.policy ? &handle : nullptr;
   // Written without a lambda: GCC kept one as a frame of its own, which
   // is what inlining this function is for (flat_table_probe.hpp).
-  std::optional<bool> r;
+  bool found;
   if constexpr (Mode == read_mode::optimistic) {
+    std::optional<bool> r;
     for (int i = 0; i < optimistic_attempts; ++i) {
       r = s.table.template try_get<Timed>(h, key, out, revision, unless, want, now, deadline);
       if (r) break;
       cpu_relax();
     }
+    found = r ? *r : get_locked_cold<Timed>(s, h, key, out, revision, unless, want, now, deadline);
+  } else {
+    found = get_locked<Timed>(s, h, key, out, revision, unless, want, now, deadline);
   }
-  if (!r) {
-    if constexpr (Mode == read_mode::shared) {
-      std::shared_lock lock(s.lock);
-      r = s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
-    } else {
-      std::lock_guard lock(s.lock);
-      r = s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
-    }
-  }
-  const bool found = *r;
-  if (want) {
-    // After the lookup validated (and after any lock is released).
-    // A policy that counts its reads (stats().reads) counts this hit.
-    if (!found) {
-      counts_->misses.add(1);
-    } else {
-      if (!s.policy->counts_reads()) counts_->hits.add(1);
-      record(s, handle, h);
-    }
-  }
+  // After the lookup validated (and after any lock is released).
+  if (want) record(s, found, handle, h);
   return found;
 }
 

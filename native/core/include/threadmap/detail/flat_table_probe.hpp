@@ -132,7 +132,9 @@ struct group_tags {
     return m;
 #endif
   }
-  std::uint32_t free_slots() const noexcept { return ~full_slots() & 0xFFFF; }
+  std::uint32_t free_slots() const noexcept {
+    return ~full_slots() & 0xFFFF;
+  }
 };
 
 // Linear probing over groups, from the home group (hash_group): visits each group once in
@@ -302,7 +304,8 @@ inline constexpr std::size_t npos_probe = ~std::size_t{0};
 inline constexpr std::size_t abort_probe = ~std::size_t{0} - 1;
 
 template <class Visit>
-[[gnu::always_inline]] inline std::size_t probe(const table_array* t, std::uint64_t hash, Visit&& visit) {
+[[gnu::always_inline]] inline std::size_t probe(const table_array* t, std::uint64_t hash,
+                                                Visit&& visit) {
   const std::uint8_t tag = tag_of(hash);
   probe_seq seq(hash, t->groups);
   for (std::size_t n = 0; n < t->groups; ++n, seq.next()) {
@@ -338,7 +341,8 @@ inline void prefetch_lines(const char* g, std::index_sequence<Line...>) noexcept
 // count cost more than the prefetches themselves (docs/benchmarks.md, "The
 // flat table's read path").
 template <std::size_t Words>
-[[gnu::always_inline]] inline void prefetch_home_slots(const table_array* t, std::uint64_t hash) noexcept {
+[[gnu::always_inline]] inline void prefetch_home_slots(const table_array* t,
+                                                       std::uint64_t hash) noexcept {
   if (t->groups < prefetch_min_groups) return;
   const char* g = reinterpret_cast<const char*>(
       t->slot_of<Words>(hash_group(hash, t->groups) * flat_table::group_size));

@@ -162,8 +162,11 @@ class striped_map final : public concurrent_map, private detail::cow_units {
   striped_map(const options& opts, strategy_kind kind, unsigned stripes);
   ~striped_map() override;
 
-  bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
-           std::uint64_t unless = 0) const override;
+  /// Flattened: the hash, the epoch guard and the whole lookup are one
+  /// frame (flat_table_probe.hpp says why); the timed, locked and
+  /// eviction paths stay calls.
+  [[gnu::flatten]] bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
+                            std::uint64_t unless = 0) const override;
   bool peek(bytes key, std::string* out, std::uint64_t* revision = nullptr) const override;
   std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
@@ -268,7 +271,24 @@ class striped_map final : public concurrent_map, private detail::cow_units {
                                    std::uint64_t* revision, std::uint64_t unless, bool use) const;
   /// Maps that expire: the clock in ms (at least 1); 0 elsewhere.
   std::uint64_t now() const noexcept;
-  void record(stripe& s, detail::eviction::handle h, std::uint64_t hash) const noexcept;
+  /// Maps that evict: counts a get's outcome and records a hit's read with
+  /// the policy. Out of line, as the locked read below: what a get inlines
+  /// is only the optimistic lookup.
+  [[gnu::noinline]] void record(stripe& s, bool found, detail::eviction::handle h,
+                                std::uint64_t hash) const noexcept;
+  /// The lookup under the stripe lock (shared for rwlock): mutex's and
+  /// rwlock's every read, the optimistic reader's last resort.
+  template <bool Timed>
+  bool get_locked(const stripe& s, std::uint64_t hash, bytes key, std::string* out,
+                  std::uint64_t* revision, std::uint64_t unless, detail::eviction::handle* want,
+                  std::uint64_t now, std::uint64_t* deadline) const;
+  template <bool Timed>
+  [[gnu::noinline]] bool get_locked_cold(const stripe& s, std::uint64_t hash, bytes key,
+                                         std::string* out, std::uint64_t* revision,
+                                         std::uint64_t unless, detail::eviction::handle* want,
+                                         std::uint64_t now, std::uint64_t* deadline) const {
+    return get_locked<Timed>(s, hash, key, out, revision, unless, want, now, deadline);
+  }
   /// get_many (use) and peek_many (not), pipelined over the batch.
   void lookup_many(const bytes* keys, std::size_t n, std::string* out, bool* found, bool use) const;
   void make_policies();
