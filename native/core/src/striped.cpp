@@ -246,27 +246,26 @@ std::uint64_t striped_map<Lock, Mode>::now() const noexcept {
 template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::peek(bytes key, std::string* out, std::uint64_t* revision) const {
   if (key.size() > max_key_bytes) return false;
+  if (opts_.expires()) return get_timed<false>(key, out, revision, 0);
   epoch::guard g;
-  const std::uint64_t h = hash_bytes(key);
-  if (opts_.expires()) return get_timed(h, key, out, revision, 0, false);
-  return get_hashed(h, key, out, revision, 0, false);
+  return get_hashed(hash_bytes(key), key, out, revision, 0, false);
 }
 
 template <class Lock, read_mode Mode>
-bool striped_map<Lock, Mode>::get_timed(std::uint64_t h, bytes key, std::string* out,
-                                        std::uint64_t* revision, std::uint64_t unless,
-                                        bool use) const {
-  return get_hashed<true>(h, key, out, revision, unless, use, now());
+template <bool Use>
+bool striped_map<Lock, Mode>::get_timed(bytes key, std::string* out, std::uint64_t* revision,
+                                        std::uint64_t unless) const {
+  epoch::guard g;
+  return get_hashed<true>(hash_bytes(key), key, out, revision, unless, Use, now());
 }
 
 template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* revision,
                                   std::uint64_t unless) const {
   if (key.size() > max_key_bytes) return false;
+  if (opts_.expires()) return get_timed<true>(key, out, revision, unless);
   epoch::guard g;
-  const std::uint64_t h = hash_bytes(key);
-  if (opts_.expires()) return get_timed(h, key, out, revision, unless, true);
-  return get_hashed(h, key, out, revision, unless);
+  return get_hashed(hash_bytes(key), key, out, revision, unless);
 }
 
 template <class Lock, read_mode Mode>

@@ -265,10 +265,13 @@ class striped_map final : public concurrent_map, private detail::cow_units {
                                                 std::uint64_t unless = 0, bool use = true,
                                                 std::uint64_t now = 0,
                                                 std::uint64_t* deadline = nullptr) const;
-  /// get_hashed<true> at now(), for get and peek of a map that expires: a
-  /// frame of its own, so the untimed lookup inlined beside it stays small.
-  [[gnu::noinline]] bool get_timed(std::uint64_t hash, bytes key, std::string* out,
-                                   std::uint64_t* revision, std::uint64_t unless, bool use) const;
+  /// get and peek (`Use`) of a map that expires: guard, hash and
+  /// get_hashed<true> at now() in a frame of their own, so the untimed
+  /// lookup inlined into get stays small (and takes its arguments in
+  /// registers).
+  template <bool Use>
+  [[gnu::noinline]] bool get_timed(bytes key, std::string* out, std::uint64_t* revision,
+                                   std::uint64_t unless) const;
   /// Maps that expire: the clock in ms (at least 1); 0 elsewhere.
   std::uint64_t now() const noexcept;
   /// Maps that evict: counts a get's outcome and records a hit's read with
