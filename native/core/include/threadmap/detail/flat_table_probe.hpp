@@ -5,15 +5,24 @@
 // Why a header. A get on a striped map is a hash, an epoch guard, a stripe
 // choice, a few optimistic attempts and the probe. Written as separate
 // functions in separate files, the calls between them (the strategy's
-// per-mode helper, the table's try_get, the value's copy) were frames and
-// argument plumbing that the work itself did not need: a third of the
-// instructions of a get on a large table (docs/benchmarks.md, "The inlined
-// read path"). Here the array layout (table_array), the slot formats'
-// reading half (slot_copy, slot_view), the probe loop (probe) and the
-// reader's lookup (flat_table::try_get) are visible to the strategy, which
-// inlines all of it into its get. Writers, growth and everything that
-// changes the array stay in flat_table.cpp: they run under a lock and are
-// not the read path.
+// per-mode helper, the table's try_get, the value's copy into a string)
+// were frames and argument plumbing that the work itself did not need
+// (docs/benchmarks.md, "The inlined read path", has the figures). Here the
+// array layout (table_array), the slot formats' reading half (slot_copy,
+// slot_view), the probe loop (probe) and the reader's lookup
+// (flat_table::try_get) are visible to the strategy, which inlines all of
+// it into its get. Writers, growth and everything that changes the array
+// stay in flat_table.cpp: they run under a lock and are not the read path.
+//
+// What is inlined is chosen, not left to the compiler: once the lookup is
+// inlined, GCC's growth limits stop it inlining the smaller helpers around
+// it (the hash, the epoch guard, the probe loop, the value copy), each of
+// which then costs a frame. So try_get, probe, prefetch_home_slots and
+// copy_value are always_inline, striped_map::get is flattened, and the
+// paths a get seldom takes (the locked read after spoiled attempts, a
+// timed or evicting map's extra work, a value of a new width) are calls
+// marked noinline, which keeps the inlined body, and its register
+// pressure, to the common path.
 //
 // The invariants are the flat table's (threadmap/detail/flat_table.hpp, the
 // essay there has the layout and the seqlock protocol); what this header
