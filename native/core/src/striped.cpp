@@ -222,16 +222,15 @@ void striped_map<Lock, Mode>::record(stripe& s, bool found, detail::eviction::ha
 
 template <class Lock, read_mode Mode>
 template <bool Timed>
-bool striped_map<Lock, Mode>::get_locked(const stripe& s, std::uint64_t h, bytes key,
-                                         std::string* out, std::uint64_t* revision,
-                                         std::uint64_t unless, detail::eviction::handle* want,
-                                         std::uint64_t now, std::uint64_t* deadline) const {
+bool striped_map<Lock, Mode>::get_locked(const stripe& s, const read_args& a) const {
   if constexpr (Mode == read_mode::shared) {
     std::shared_lock lock(s.lock);
-    return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
+    return s.table.template get_locked<Timed>(a.hash, a.key, a.out, a.revision, a.unless, a.want,
+                                              a.now, a.deadline);
   } else {
     std::lock_guard lock(s.lock);
-    return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
+    return s.table.template get_locked<Timed>(a.hash, a.key, a.out, a.revision, a.unless, a.want,
+                                              a.now, a.deadline);
   }
 }
 
@@ -336,9 +335,10 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
       if (r) break;
       cpu_relax();
     }
-    found = r ? *r : get_locked_cold<Timed>(s, h, key, out, revision, unless, want, now, deadline);
+    found =
+        r ? *r : get_locked_cold<Timed>(s, {h, key, out, revision, unless, want, now, deadline});
   } else {
-    found = get_locked<Timed>(s, h, key, out, revision, unless, want, now, deadline);
+    found = get_locked<Timed>(s, {h, key, out, revision, unless, want, now, deadline});
   }
   // After the lookup validated (and after any lock is released).
   if (want) record(s, found, handle, h);

@@ -279,18 +279,27 @@ class striped_map final : public concurrent_map, private detail::cow_units {
   /// is only the optimistic lookup.
   [[gnu::noinline]] void record(stripe& s, bool found, detail::eviction::handle h,
                                 std::uint64_t hash) const noexcept;
+  /// A get's request, as the locked read takes it: by reference, so the
+  /// call to it from an inlined optimistic get passes two registers rather
+  /// than ten arguments, some on the stack (which cost that get a frame
+  /// pointer and spills on every call, taken or not).
+  struct read_args {
+    std::uint64_t hash;
+    bytes key;
+    std::string* out;
+    std::uint64_t* revision;
+    std::uint64_t unless;
+    detail::eviction::handle* want;
+    std::uint64_t now;
+    std::uint64_t* deadline;
+  };
   /// The lookup under the stripe lock (shared for rwlock): mutex's and
   /// rwlock's every read, the optimistic reader's last resort.
   template <bool Timed>
-  bool get_locked(const stripe& s, std::uint64_t hash, bytes key, std::string* out,
-                  std::uint64_t* revision, std::uint64_t unless, detail::eviction::handle* want,
-                  std::uint64_t now, std::uint64_t* deadline) const;
+  bool get_locked(const stripe& s, const read_args& a) const;
   template <bool Timed>
-  [[gnu::noinline]] bool get_locked_cold(const stripe& s, std::uint64_t hash, bytes key,
-                                         std::string* out, std::uint64_t* revision,
-                                         std::uint64_t unless, detail::eviction::handle* want,
-                                         std::uint64_t now, std::uint64_t* deadline) const {
-    return get_locked<Timed>(s, hash, key, out, revision, unless, want, now, deadline);
+  [[gnu::noinline]] bool get_locked_cold(const stripe& s, const read_args& a) const {
+    return get_locked<Timed>(s, a);
   }
   /// get_many (use) and peek_many (not), pipelined over the batch.
   void lookup_many(const bytes* keys, std::size_t n, std::string* out, bool* found, bool use) const;
