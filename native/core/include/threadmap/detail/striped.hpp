@@ -296,7 +296,7 @@ class striped_map final : public concurrent_map, private detail::cow_units {
   /// The lookup under the stripe lock (shared for rwlock): mutex's and
   /// rwlock's every read, the optimistic reader's last resort.
   template <bool Timed>
-  bool get_locked(const stripe& s, const read_args& a) const;
+  [[gnu::always_inline]] inline bool get_locked(const stripe& s, const read_args& a) const;
   template <bool Timed>
   [[gnu::noinline]] bool get_locked_cold(const stripe& s, const read_args& a) const {
     return get_locked<Timed>(s, a);
