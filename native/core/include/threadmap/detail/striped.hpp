@@ -280,8 +280,8 @@ class striped_map final : public concurrent_map, private detail::cow_units {
   [[gnu::noinline]] void record(stripe& s, bool found, detail::eviction::handle h,
                                 std::uint64_t hash) const noexcept;
   /// A get's request, as the locked read takes it: by reference, so the
-  /// call to it from an inlined optimistic get passes two registers rather
-  /// than ten arguments, some on the stack (which cost that get a frame
+  /// call to it from an inlined optimistic get passes three registers
+  /// rather than ten arguments, some on the stack (which cost that get a frame
   /// pointer and spills on every call, taken or not).
   struct read_args {
     std::uint64_t hash;
@@ -297,6 +297,7 @@ class striped_map final : public concurrent_map, private detail::cow_units {
   /// rwlock's every read, the optimistic reader's last resort.
   template <bool Timed>
   [[gnu::always_inline]] inline bool get_locked(const stripe& s, const read_args& a) const;
+  /// The same out of line: the optimistic get's rare path.
   template <bool Timed>
   [[gnu::noinline]] bool get_locked_cold(const stripe& s, const read_args& a) const {
     return get_locked<Timed>(s, a);
