@@ -110,6 +110,42 @@ STRATEGY_CASE("inline and out-of-line entries switch in place") {
   CHECK_EQ(m->size(), 3u);
 }
 
+STRATEGY_CASE("get into a reused buffer: every value width, the same or another") {
+  // A get copies a value into a buffer that already holds as many bytes in
+  // place (flat_table_probe.hpp, copy_value): every width around the
+  // inline limit, inline and behind a long key (out of line), into a
+  // buffer of the same width, a shorter one and a longer one.
+  auto m = make(cfg);
+  const std::string long_key(40, 'k');
+  auto value_of = [](std::size_t n, char salt) {
+    std::string v(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<char>(salt + i * 7);
+    return v;
+  };
+  for (std::size_t n = 0; n <= 40; ++n) {
+    for (const std::string& k : {key_of(static_cast<int>(n)), long_key + std::to_string(n)}) {
+      const std::string v = value_of(n, static_cast<char>(k.size()));
+      CHECK_EQ(m->put(k, v, nullptr), status::inserted);
+      for (const std::size_t held : {n, n + 1, n / 2}) {
+        std::string out(held, '\xee');
+        CHECK(m->get(k, &out));
+        CHECK_EQ(out, v);
+        CHECK_EQ(out.c_str()[out.size()], '\0');
+      }
+      std::string same(n, '\xee');
+      std::uint64_t rev = 0;
+      CHECK(m->get(k, &same, &rev));
+      // `unless` names the revision held: the buffer is left as it is.
+      std::string held(n, '\x55');
+      CHECK(m->get(k, &held, nullptr, rev));
+      CHECK_EQ(held, std::string(n, '\x55'));
+      // A miss leaves a same-width buffer alone too.
+      CHECK(!m->get(k + "?", &held));
+      CHECK_EQ(held, std::string(n, '\x55'));
+    }
+  }
+}
+
 STRATEGY_CASE("get_many agrees with get, in input order") {
   auto m = make(cfg);
   for (int i = 0; i < 5000; i += 2) m->put(key_of(i), std::string(i % 40, 'v'), nullptr);

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "threadmap/detail/flat_table_probe.hpp"
 #include "threadmap/detail/hash.hpp"
 #include "threadmap/detail/numa.hpp"
 #include "threadmap/epoch.hpp"
@@ -204,13 +205,33 @@ bool striped_map<Lock, Mode>::get_versioned(bytes key, std::string* out, std::ui
 }
 
 template <class Lock, read_mode Mode>
-void striped_map<Lock, Mode>::record(stripe& s, detail::eviction::handle h,
+void striped_map<Lock, Mode>::record(stripe& s, bool found, detail::eviction::handle h,
                                      std::uint64_t hash) const noexcept {
+  // A policy that counts its reads (stats().reads) counts this hit.
+  if (!found) {
+    counts_->misses.add(1);
+    return;
+  }
+  if (!s.policy->counts_reads()) counts_->hits.add(1);
   // Never wait: a full lane is drained by whoever gets the lock first.
   if (s.policy->record_read(h, hash) != detail::eviction::offer::drain) return;
   if (!s.lock.try_lock()) return;
   s.policy->drain_own();
   s.lock.unlock();
+}
+
+template <class Lock, read_mode Mode>
+template <bool Timed>
+bool striped_map<Lock, Mode>::get_locked(const stripe& s, const read_args& a) const {
+  if constexpr (Mode == read_mode::shared) {
+    std::shared_lock lock(s.lock);
+    return s.table.template get_locked<Timed>(a.hash, a.key, a.out, a.revision, a.unless, a.want,
+                                              a.now, a.deadline);
+  } else {
+    std::lock_guard lock(s.lock);
+    return s.table.template get_locked<Timed>(a.hash, a.key, a.out, a.revision, a.unless, a.want,
+                                              a.now, a.deadline);
+  }
 }
 
 template <class Lock, read_mode Mode>
@@ -224,20 +245,26 @@ std::uint64_t striped_map<Lock, Mode>::now() const noexcept {
 template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::peek(bytes key, std::string* out, std::uint64_t* revision) const {
   if (key.size() > max_key_bytes) return false;
+  if (opts_.expires()) return get_timed<false>(key, out, revision, 0);
   epoch::guard g;
-  const std::uint64_t h = hash_bytes(key);
-  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, 0, false, now());
-  return get_hashed(h, key, out, revision, 0, false);
+  return get_hashed(hash_bytes(key), key, out, revision, 0, false);
+}
+
+template <class Lock, read_mode Mode>
+template <bool Use>
+bool striped_map<Lock, Mode>::get_timed(bytes key, std::string* out, std::uint64_t* revision,
+                                        std::uint64_t unless) const {
+  epoch::guard g;
+  return get_hashed<true>(hash_bytes(key), key, out, revision, unless, Use, now());
 }
 
 template <class Lock, read_mode Mode>
 bool striped_map<Lock, Mode>::get(bytes key, std::string* out, std::uint64_t* revision,
                                   std::uint64_t unless) const {
   if (key.size() > max_key_bytes) return false;
+  if (opts_.expires()) return get_timed<true>(key, out, revision, unless);
   epoch::guard g;
-  const std::uint64_t h = hash_bytes(key);
-  if (opts_.expires()) return get_hashed<true>(h, key, out, revision, unless, true, now());
-  return get_hashed(h, key, out, revision, unless);
+  return get_hashed(hash_bytes(key), key, out, revision, unless);
 }
 
 template <class Lock, read_mode Mode>
@@ -298,33 +325,23 @@ bool striped_map<Lock, Mode>::get_hashed(std::uint64_t h, bytes key, std::string
   detail::eviction::handle handle = detail::eviction::no_handle;
   // Only maps that evict ask for the handle, and only a use records it.
   detail::eviction::handle* want = use && s.policy ? &handle : nullptr;
-  const bool found = [&] {
-    if constexpr (Mode == read_mode::optimistic) {
-      for (int i = 0; i < optimistic_attempts; ++i) {
-        if (const std::optional<bool> r =
-                s.table.template try_get<Timed>(h, key, out, revision, unless, want, now, deadline))
-          return *r;
-        cpu_relax();
-      }
+  // Written without a lambda: GCC kept one as a frame of its own, which
+  // is what inlining this function is for (flat_table_probe.hpp).
+  bool found;
+  if constexpr (Mode == read_mode::optimistic) {
+    std::optional<bool> r;
+    for (int i = 0; i < optimistic_attempts; ++i) {
+      r = s.table.template try_get<Timed>(h, key, out, revision, unless, want, now, deadline);
+      if (r) break;
+      cpu_relax();
     }
-    if constexpr (Mode == read_mode::shared) {
-      std::shared_lock lock(s.lock);
-      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
-    } else {
-      std::lock_guard lock(s.lock);
-      return s.table.template get_locked<Timed>(h, key, out, revision, unless, want, now, deadline);
-    }
-  }();
-  if (want) {
-    // After the lookup validated (and after any lock is released).
-    // A policy that counts its reads (stats().reads) counts this hit.
-    if (!found) {
-      counts_->misses.add(1);
-    } else {
-      if (!s.policy->counts_reads()) counts_->hits.add(1);
-      record(s, handle, h);
-    }
+    found =
+        r ? *r : get_locked_cold<Timed>(s, {h, key, out, revision, unless, want, now, deadline});
+  } else {
+    found = get_locked<Timed>(s, {h, key, out, revision, unless, want, now, deadline});
   }
+  // After the lookup validated (and after any lock is released).
+  if (want) record(s, found, handle, h);
   return found;
 }
 

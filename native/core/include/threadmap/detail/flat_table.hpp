@@ -273,11 +273,13 @@ class flat_table {
   /// Timed (timed tables only; the untimed instance is the lookup of every
   /// other table, with nothing of expiry in it): an entry whose deadline is
   /// at or before `now` is absent; `deadline` gets the entry's (0: none).
+  /// Defined in threadmap/detail/flat_table_probe.hpp and always inlined:
+  /// a strategy's get compiles it into its own body (that header's essay).
   template <bool Timed = false>
-  std::optional<bool> try_get(std::uint64_t hash, bytes key, std::string* out,
-                              std::uint64_t* revision = nullptr, std::uint64_t unless = 0,
-                              eviction::handle* handle = nullptr, std::uint64_t now = 0,
-                              std::uint64_t* deadline = nullptr) const;
+  [[gnu::always_inline]] inline std::optional<bool> try_get(
+      std::uint64_t hash, bytes key, std::string* out, std::uint64_t* revision = nullptr,
+      std::uint64_t unless = 0, eviction::handle* handle = nullptr, std::uint64_t now = 0,
+      std::uint64_t* deadline = nullptr) const;
 
   /// Batch lookups overlap their cache misses in stages: first the key's
   /// tag group is prefetched, a few keys later the slot its tag points to,

@@ -13,10 +13,14 @@ namespace threadmap {
 /// Asks for the cache line holding `p` (for reading or writing: on x86-64
 /// both are prefetcht0, as GCC emits for either without -mprfchw).
 inline void prefetch(const void* p) noexcept {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  // The address goes in a register, not as a memory operand: `*p` as an
-  // operand would let the compiler assume p points to an object (and drop a
-  // later null check).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  // The address is an address operand ("p", printed with %a), not a memory
+  // operand: `*p` as an operand would let the compiler assume p points to
+  // an object (and drop a later null check). Unlike a register operand, it
+  // lets GCC fold a constant offset into the instruction, so a run of
+  // prefetches from one base is one instruction each.
+  asm volatile("prefetcht0 %a0" : : "p"(p));
+#elif defined(__x86_64__) && defined(__clang__)
   asm volatile("prefetcht0 (%0)" : : "r"(p));
 #else
   __builtin_prefetch(p);

@@ -162,8 +162,11 @@ class striped_map final : public concurrent_map, private detail::cow_units {
   striped_map(const options& opts, strategy_kind kind, unsigned stripes);
   ~striped_map() override;
 
-  bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
-           std::uint64_t unless = 0) const override;
+  /// Flattened: the hash, the epoch guard and the whole lookup are one
+  /// frame (flat_table_probe.hpp says why); the timed, locked and
+  /// eviction paths stay calls.
+  [[gnu::flatten]] bool get(bytes key, std::string* out, std::uint64_t* revision = nullptr,
+                            std::uint64_t unless = 0) const override;
   bool peek(bytes key, std::string* out, std::uint64_t* revision = nullptr) const override;
   std::uint64_t revision() const override { return clock_.latest(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
@@ -253,14 +256,52 @@ class striped_map final : public concurrent_map, private detail::cow_units {
     return stripes_[hash_stripe(hash, count_)];
   }
   /// `use`: a get (records the read with the policy and counts it), not a peek.
-  /// Timed (maps that expire): `now` is the call's clock reading.
+  /// Timed (maps that expire): `now` is the call's clock reading. Always
+  /// inlined, with the table's lookup (flat_table_probe.hpp): a get is one
+  /// frame, its own.
   template <bool Timed = false>
-  bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
-                  std::uint64_t* revision = nullptr, std::uint64_t unless = 0, bool use = true,
-                  std::uint64_t now = 0, std::uint64_t* deadline = nullptr) const;
+  [[gnu::always_inline]] inline bool get_hashed(std::uint64_t hash, bytes key, std::string* out,
+                                                std::uint64_t* revision = nullptr,
+                                                std::uint64_t unless = 0, bool use = true,
+                                                std::uint64_t now = 0,
+                                                std::uint64_t* deadline = nullptr) const;
+  /// get and peek (`Use`) of a map that expires: guard, hash and
+  /// get_hashed<true> at now() in a frame of their own, so the untimed
+  /// lookup inlined into get stays small (and takes its arguments in
+  /// registers).
+  template <bool Use>
+  [[gnu::noinline]] bool get_timed(bytes key, std::string* out, std::uint64_t* revision,
+                                   std::uint64_t unless) const;
   /// Maps that expire: the clock in ms (at least 1); 0 elsewhere.
   std::uint64_t now() const noexcept;
-  void record(stripe& s, detail::eviction::handle h, std::uint64_t hash) const noexcept;
+  /// Maps that evict: counts a get's outcome and records a hit's read with
+  /// the policy. Out of line, as the locked read below: what a get inlines
+  /// is only the optimistic lookup.
+  [[gnu::noinline]] void record(stripe& s, bool found, detail::eviction::handle h,
+                                std::uint64_t hash) const noexcept;
+  /// A get's request, as the locked read takes it: by reference, so the
+  /// call to it from an inlined optimistic get passes three registers
+  /// rather than ten arguments, some on the stack (which cost that get a frame
+  /// pointer and spills on every call, taken or not).
+  struct read_args {
+    std::uint64_t hash;
+    bytes key;
+    std::string* out;
+    std::uint64_t* revision;
+    std::uint64_t unless;
+    detail::eviction::handle* want;
+    std::uint64_t now;
+    std::uint64_t* deadline;
+  };
+  /// The lookup under the stripe lock (shared for rwlock): mutex's and
+  /// rwlock's every read, the optimistic reader's last resort.
+  template <bool Timed>
+  [[gnu::always_inline]] inline bool get_locked(const stripe& s, const read_args& a) const;
+  /// The same out of line: the optimistic get's rare path.
+  template <bool Timed>
+  [[gnu::noinline]] bool get_locked_cold(const stripe& s, const read_args& a) const {
+    return get_locked<Timed>(s, a);
+  }
   /// get_many (use) and peek_many (not), pipelined over the batch.
   void lookup_many(const bytes* keys, std::size_t n, std::string* out, bool* found, bool use) const;
   void make_policies();
