@@ -249,9 +249,13 @@ export class RecordWriter {
   }
 
   #array(a: unknown[], depth: number): boolean {
-    // Object.keys counts holes and other own properties at once.
-    if (!Array.isArray(a) || Object.keys(a).length !== a.length) return false
+    // Object.keys lists the indices present, ascending, then the other
+    // fields: dense with nothing else when there are n keys and the n-th is
+    // n - 1 (the count alone takes a hole and a field for two elements).
+    if (!Array.isArray(a)) return false
     const n = a.length
+    const keys = Object.keys(a)
+    if (keys.length !== n || (n !== 0 && keys[n - 1] !== String(n - 1))) return false
     writeLength(n, 0x90, 0xdc)
     for (let i = 0; i < n; i++) if (!this.#value(a[i], depth + 1)) return false
     return true

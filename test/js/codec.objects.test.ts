@@ -108,6 +108,9 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
     }
     const sparse = [1, , 3] // eslint-disable-line no-sparse-arrays
     const decorated = Object.assign([1, 2], { extra: 'x' })
+    // As many keys as elements: a hole and a field (Object.keys' count alone misses it).
+    const sparseDecorated = Object.assign([1, , 3], { extra: 'x' }) // eslint-disable-line no-sparse-arrays
+    const holeAtEnd = Object.assign([1, 2, , ], { extra: 'x' }) // eslint-disable-line no-sparse-arrays
     const longSurrogate = `a${'\ud800'.repeat(80)}`
     const cases: Record<string, unknown> = {
       negativeZero: { a: -0 },
@@ -125,6 +128,8 @@ describe.each(OBJECT_TYPES)('objects (values %s)', (values) => {
       rootClassInstance: new Point(3, 4),
       sparse: { a: sparse },
       arrayWithProperty: { a: decorated },
+      sparseWithProperty: { a: sparseDecorated },
+      holeAtEndWithProperty: { a: holeAtEnd },
       protoKey: JSON.parse('{"__proto__": {"x": 1}, "y": 2}') as unknown,
       loneSurrogateValue: { s: 'x\udc00' },
       longLoneSurrogate: { s: longSurrogate },
