@@ -71,6 +71,11 @@ class Transition {
 
 let chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK)
 let view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length)
+// chunk's ArrayBuffer, and where chunk begins in it: a result is a
+// Uint8Array made on them, which costs less than chunk.subarray (whose
+// species lookup and FastBuffer constructor run on every encode).
+let chunkBuffer: ArrayBuffer = chunk.buffer as ArrayBuffer
+let chunkOffset = chunk.byteOffset
 let start = 0 // where the value being written begins
 let pos = 0 // where the next byte goes
 // Objects met in this value: see meet().
@@ -86,6 +91,8 @@ function room(n: number): void {
   chunk.copy(next, 0, start, pos)
   chunk = next
   view = new DataView(next.buffer, next.byteOffset, next.length)
+  chunkBuffer = next.buffer as ArrayBuffer
+  chunkOffset = next.byteOffset
   start = 0
   pos = used
 }
@@ -126,7 +133,7 @@ export class RecordWriter {
    * that arrive during an encode (from a getter) away from it.
    */
   encode(value: object): Uint8Array | null {
-    return this.#write(value) ? chunk.subarray(start, pos) : null
+    return this.#write(value) ? new Uint8Array(chunkBuffer, chunkOffset + start, pos - start) : null
   }
 
   /**
@@ -385,41 +392,46 @@ function writeString(s: string): boolean {
     return true
   }
   // Short: a fixstr header when the characters are fewer than 32, moved
-  // over by one byte if the UTF-8 turns out to be 32 bytes or more.
+  // over by one byte if the UTF-8 turns out to be 32 bytes or more. The
+  // bytes go through a local: the module's `chunk` is a context slot, loaded
+  // again at every store.
   const header = n < 32 ? 1 : 2
   room(2 + 3 * n)
-  let p = pos + header
+  const out = chunk
+  const at = pos
+  let p = at + header
   for (let i = 0; i < n; i++) {
     let c = s.charCodeAt(i)
     if (c < 0x80) {
-      chunk[p++] = c
+      out[p++] = c
     } else if (c < 0x800) {
-      chunk[p++] = (c >> 6) | 0xc0
-      chunk[p++] = (c & 0x3f) | 0x80
+      out[p++] = (c >> 6) | 0xc0
+      out[p++] = (c & 0x3f) | 0x80
     } else if ((c & 0xf800) !== 0xd800) {
-      chunk[p++] = (c >> 12) | 0xe0
-      chunk[p++] = ((c >> 6) & 0x3f) | 0x80
-      chunk[p++] = (c & 0x3f) | 0x80
+      out[p++] = (c >> 12) | 0xe0
+      out[p++] = ((c >> 6) & 0x3f) | 0x80
+      out[p++] = (c & 0x3f) | 0x80
     } else {
       const d = i + 1 < n ? s.charCodeAt(i + 1) : 0
       if (c > 0xdbff || (d & 0xfc00) !== 0xdc00) return false // a lone surrogate
       c = 0x10000 + ((c & 0x3ff) << 10) + (d & 0x3ff)
       i++
-      chunk[p++] = (c >> 18) | 0xf0
-      chunk[p++] = ((c >> 12) & 0x3f) | 0x80
-      chunk[p++] = ((c >> 6) & 0x3f) | 0x80
-      chunk[p++] = (c & 0x3f) | 0x80
+      out[p++] = (c >> 18) | 0xf0
+      out[p++] = ((c >> 12) & 0x3f) | 0x80
+      out[p++] = ((c >> 6) & 0x3f) | 0x80
+      out[p++] = (c & 0x3f) | 0x80
     }
   }
-  const length = p - pos - header
+  const length = p - at - header
   if (length < 32) {
-    chunk[pos++] = 0xa0 | length // header is 1: 32 characters make 32 bytes at least
+    out[at] = 0xa0 | length // header is 1: 32 characters make 32 bytes at least
+    pos = at + 1 + length
   } else {
-    if (header === 1) chunk.copyWithin(pos + 2, pos + 1, p)
-    chunk[pos++] = 0xd9
-    chunk[pos++] = length
+    if (header === 1) out.copyWithin(at + 2, at + 1, p)
+    out[at] = 0xd9
+    out[at + 1] = length
+    pos = at + 2 + length
   }
-  pos += length
   return true
 }
 

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util'
 import * as v8 from 'node:v8'
 
 import fc from 'fast-check'
+import { Unpackr } from 'msgpackr'
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
@@ -425,6 +426,45 @@ describe('the record writer', () => {
     expect(second.buffer).toBe(first.buffer)
     expect(second.byteOffset).toBe(first.byteOffset + first.length)
     expect(Buffer.from(first).equals(kept)).toBe(true)
+  })
+  test('strings of every length to past the short-string limit, in every UTF-8 width, across chunks', () => {
+    const w = new RecordWriter(() => -1)
+    const unpackr = new Unpackr({ mapsAsObjects: true })
+    // One code unit of each UTF-8 width, a surrogate pair, and a mix; a
+    // string of n units of an alphabet repeats it and cuts it at n (a pair
+    // cut in half ends in a lone surrogate, which goes to v8.serialize).
+    const alphabets = ['a', 'é', '€', '😀', 'a😀é€x']
+    const lone = ['\ud800', '\udc00']
+    const kept: [Uint8Array, Uint8Array, string][] = []
+    // Enough values that the writer takes several chunks: results straddle
+    // where one ends, and every result handed out earlier stays intact.
+    for (let round = 0; round < 12; round++) {
+      for (let n = 0; n <= 80; n++) {
+        for (const alphabet of alphabets) {
+          const s = alphabet.repeat(n).slice(0, n)
+          const last = s.charCodeAt(n - 1)
+          const cut = n > 0 && last >= 0xd800 && last <= 0xdbff
+          const bytes = w.encode({ s })
+          if (cut) {
+            expect(bytes, `${n} of ${alphabet}`).toBeNull()
+            continue
+          }
+          expect(bytes, `${n} of ${alphabet}`).not.toBeNull()
+          expect(unpackr.unpack(bytes!), `${n} of ${alphabet}`).toEqual({ s })
+          kept.push([bytes!, Buffer.from(bytes!), s])
+        }
+        for (const l of lone) {
+          const at = n === 0 ? 0 : (n * 7) % (n + 1)
+          const s = 'a'.repeat(n).slice(0, at) + l + 'é'.repeat(n).slice(at)
+          expect(w.encode({ s }), `${JSON.stringify(l)} at ${at} of ${s.length}`).toBeNull()
+        }
+      }
+    }
+    expect(new Set(kept.map(([bytes]) => bytes.buffer)).size).toBeGreaterThan(1)
+    for (const [bytes, copy, s] of kept) {
+      expect(Buffer.from(bytes).equals(copy), s).toBe(true)
+      expect(unpackr.unpack(bytes)).toEqual({ s })
+    }
   })
 })
 
