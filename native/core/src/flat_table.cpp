@@ -87,16 +87,23 @@ blob* new_blob(bytes key, bytes value) {
 // Builds the slot words for an entry; allocates the blob when it does not fit
 // inline. The caller has charged blob::size_for(key, value) when needed.
 // `limit`: the table's inline_limit() (18 bytes where the slot keeps a handle).
-slot_view make_slot(std::uint64_t hash, bytes key, bytes value, std::size_t limit) {
+// The inline slot words of an entry that fits (key.size() + value.size() <=
+// the inline limit): byte 0 the key length, byte 1 the value length, then the
+// bytes, the rest zero.
+inline slot_view pack_inline(bytes key, bytes value) noexcept {
   slot_view s{};
-  if (key.size() + value.size() <= limit) {
-    auto* b = reinterpret_cast<unsigned char*>(s.w);
-    b[0] = static_cast<unsigned char>(key.size());
-    b[1] = static_cast<unsigned char>(value.size());
-    if (!key.empty()) std::memcpy(b + 2, key.data(), key.size());
-    if (!value.empty()) std::memcpy(b + 2 + key.size(), value.data(), value.size());
-    return s;
-  }
+  auto* b = reinterpret_cast<unsigned char*>(s.w);
+  b[0] = static_cast<unsigned char>(key.size());
+  b[1] = static_cast<unsigned char>(value.size());
+  copy_short(b + 2, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
+             value.size());
+  return s;
+}
+
+slot_view make_slot(std::uint64_t hash, bytes key, bytes value, std::size_t limit) {
+  if (key.size() + value.size() <= limit) return pack_inline(key, value);
+  slot_view s{};
   s.w[0] = blob_marker;
   s.w[1] = reinterpret_cast<std::uint64_t>(new_blob(key, value));
   s.w[2] = hash;
@@ -119,10 +126,16 @@ inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
   return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
 }
 
+// Unrolled (as slot_copy::load): GCC kept the loop, with its counter and
+// branch, in every write.
+template <std::size_t Words, std::size_t... K>
+inline void store_words(std::uint64_t* d, const slot_copy<Words>& s,
+                        std::index_sequence<K...>) noexcept {
+  (store_word(d + K, s.w[K]), ...);
+}
 template <std::size_t Words>
 void store_slot(table_array* t, std::size_t i, const slot_copy<Words>& s) noexcept {
-  std::uint64_t* d = t->slot(i);
-  for (std::size_t k = 0; k < Words; ++k) store_word(d + k, s.w[k]);
+  store_words(t->slot(i), s, std::make_index_sequence<Words>{});
 }
 
 // A pointer_table slot: the key inline (byte 0 its length) or in a blob with
@@ -289,19 +302,6 @@ flat_table::~flat_table() {
 std::size_t flat_table::capacity() const noexcept {
   const table_array* t = array_.load(std::memory_order_acquire);
   return t ? t->capacity() : 0;
-}
-
-void flat_table::begin_write() noexcept {
-  if (write_depth_ == 0) settle_all();  // before anything changes (the essay)
-  if (write_depth_++ != 0) return;
-  version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // Orders the odd version before the data stores that follow (seqlock writer).
-  std::atomic_thread_fence(std::memory_order_release);
-}
-
-void flat_table::end_write() noexcept {
-  if (--write_depth_ != 0) return;
-  version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 void flat_table::prefetch_group(std::uint64_t hash) const noexcept {
@@ -627,6 +627,21 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   table_array* t = array_.load(std::memory_order_relaxed);
   slot_view old;
   old.load(t, index);
+  if (!old.is_blob() && key.size() + value.size() <= inline_limit_) {
+    // Inline over inline (a number over a number): nothing to charge,
+    // allocate, release or retire, and nothing that can fail.
+    slot_view s = pack_inline(key, value);
+    if (evict_) {
+      set_handle(s, handle_of(old));
+      evict_->on_update(handle_of(old), hash);
+    }
+    begin_write();
+    s.w[rev_word] = clock.next();
+    store_slot(t, index, s);
+    if (timed_ && !keep_write_) store_word(t->deadline(index), deadline_);
+    end_write();
+    return status::ok;
+  }
   // Only growth over the blob it replaces is reserved, so at the limit a
   // value no longer than the present one is still accepted (the old blob
   // leaves the budget now and is freed once no reader can hold it).
@@ -681,12 +696,13 @@ std::uint64_t flat_table::remove(std::size_t index, memory_budget& budget, revis
 status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,
                        memory_budget& budget, revision_clock& clock) {
   const found f = find_live(hash, key, budget, clock);
-  const table_array* t = array_.load(std::memory_order_relaxed);
   if (!f.present()) return insert_new(hash, key, value, budget, clock);
+  if (!old) return overwrite(f.index, hash, key, value, budget, clock);
+  // The old value leaves only if the overwrite happens (memory_limit: nothing changed).
   std::string previous;
-  if (old) read_value(t, f.index, &previous);
+  read_value(array_.load(std::memory_order_relaxed), f.index, &previous);
   const status st = overwrite(f.index, hash, key, value, budget, clock);
-  if (st == status::ok && old) old->swap(previous);
+  if (st == status::ok) old->swap(previous);
   return st;
 }
 

@@ -436,8 +436,19 @@ class flat_table {
   void remove_victim(std::size_t index, memory_budget& budget, revision_clock& clock);
   bool rebuild(std::size_t groups, memory_budget& budget);
 
-  void begin_write() noexcept;
-  void end_write() noexcept;
+  // Inline: every write opens one, and the call was a tenth of an overwrite's
+  // instructions (docs/benchmarks.md, "The write path").
+  void begin_write() noexcept {
+    if (write_depth_ == 0) settle_all();  // before anything changes (the essay)
+    if (write_depth_++ != 0) return;
+    version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // Orders the odd version before the data stores that follow (seqlock writer).
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  void end_write() noexcept {
+    if (--write_depth_ != 0) return;
+    version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   /// begin_write's copy for the claims (rare: out of line).
   void copy_claims() noexcept;
   void copy_into(unit_claim& c) const noexcept;

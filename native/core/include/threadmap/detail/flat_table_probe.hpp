@@ -371,11 +371,11 @@ template <std::size_t Words>
 [[gnu::noinline]] inline void assign_value(std::string& out, bytes v) {
   out.assign(v.data(), v.size());
 }
-[[gnu::always_inline]] inline void copy_value(std::string& out, bytes v) {
-  const std::size_t n = v.size();
-  if (n != out.size() || n > flat_table::inline_bytes) return assign_value(out, v);
-  const auto* src = reinterpret_cast<const unsigned char*>(v.data());
-  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+// dst[0..n) = src[0..n) for n <= 24 with overlapping word copies: no call
+// into the C library's memcpy for the short lengths of an inline entry
+// (the copy-out below; a writer packing an inline slot, flat_table.cpp).
+[[gnu::always_inline]] inline void copy_short(unsigned char* dst, const unsigned char* src,
+                                              std::size_t n) noexcept {
   if (n >= 8) {
     const std::uint64_t a = load64(src), b = load64(src + n - 8), c = n > 16 ? load64(src + 8) : 0;
     std::memcpy(dst, &a, 8);
@@ -389,6 +389,12 @@ template <std::size_t Words>
   } else {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
   }
+}
+[[gnu::always_inline]] inline void copy_value(std::string& out, bytes v) {
+  const std::size_t n = v.size();
+  if (n != out.size() || n > flat_table::inline_bytes) return assign_value(out, v);
+  copy_short(reinterpret_cast<unsigned char*>(out.data()),
+             reinterpret_cast<const unsigned char*>(v.data()), n);
 }
 
 // Whether a deadline word (0: none) is at or before `now`: the one test of
