@@ -629,12 +629,19 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   old.load(t, index);
   if (!old.is_blob() && key.size() + value.size() <= inline_limit_) {
     // Inline over inline (a number over a number): nothing to charge,
-    // allocate, release or retire, and nothing that can fail.
-    slot_view s = pack_inline(key, value);
-    if (evict_) {
-      set_handle(s, handle_of(old));
-      evict_->on_update(handle_of(old), hash);
+    // allocate, release or retire, and nothing that can fail. A value of
+    // the old one's width (the usual overwrite) is written over it in the
+    // old words: the key, the lengths, the zero tail and the handle stay.
+    slot_view s = old;
+    auto* b = reinterpret_cast<unsigned char*>(s.w);
+    if (b[1] == value.size()) {
+      copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
+                 value.size());
+    } else {
+      s = pack_inline(key, value);
+      if (evict_) set_handle(s, handle_of(old));
     }
+    if (evict_) evict_->on_update(handle_of(old), hash);
     begin_write();
     s.w[rev_word] = clock.next();
     store_slot(t, index, s);
