@@ -87,20 +87,6 @@ blob* new_blob(bytes key, bytes value) {
 // Builds the slot words for an entry; allocates the blob when it does not fit
 // inline. The caller has charged blob::size_for(key, value) when needed.
 // `limit`: the table's inline_limit() (18 bytes where the slot keeps a handle).
-// The inline slot words of an entry that fits (key.size() + value.size() <=
-// the inline limit): byte 0 the key length, byte 1 the value length, then the
-// bytes, the rest zero.
-inline slot_view pack_inline(bytes key, bytes value) noexcept {
-  slot_view s{};
-  auto* b = reinterpret_cast<unsigned char*>(s.w);
-  b[0] = static_cast<unsigned char>(key.size());
-  b[1] = static_cast<unsigned char>(value.size());
-  copy_short(b + 2, reinterpret_cast<const unsigned char*>(key.data()), key.size());
-  copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
-             value.size());
-  return s;
-}
-
 slot_view make_slot(std::uint64_t hash, bytes key, bytes value, std::size_t limit) {
   if (key.size() + value.size() <= limit) return pack_inline(key, value);
   slot_view s{};
@@ -114,28 +100,11 @@ inline std::size_t blob_bytes_for(bytes key, bytes value, std::size_t limit) noe
   return key.size() + value.size() <= limit ? 0 : blob::size_for(key, value);
 }
 
-// The setter of handle_of (flat_table_probe.hpp).
-inline void set_handle(slot_view& s, eviction::handle h) noexcept {
-  std::uint64_t& w = s.w[s.is_blob() ? 0 : 2];
-  w = (w & 0xFFFFFFFFu) | (std::uint64_t{h} << 32);
-}
 constexpr std::size_t evicting_inline_bytes = 18;
 static_assert(2 + evicting_inline_bytes <= 20, "an inline entry must end before the handle");
 
 inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
   return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
-}
-
-// Unrolled (as slot_copy::load): GCC kept the loop, with its counter and
-// branch, in every write.
-template <std::size_t Words, std::size_t... K>
-inline void store_words(std::uint64_t* d, const slot_copy<Words>& s,
-                        std::index_sequence<K...>) noexcept {
-  (store_word(d + K, s.w[K]), ...);
-}
-template <std::size_t Words>
-void store_slot(table_array* t, std::size_t i, const slot_copy<Words>& s) noexcept {
-  store_words(t->slot(i), s, std::make_index_sequence<Words>{});
 }
 
 // A pointer_table slot: the key inline (byte 0 its length) or in a blob with
@@ -628,25 +597,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   slot_view old;
   old.load(t, index);
   if (!old.is_blob() && key.size() + value.size() <= inline_limit_) {
-    // Inline over inline (a number over a number): nothing to charge,
-    // allocate, release or retire, and nothing that can fail. A value of
-    // the old one's width (the usual overwrite) is written over it in the
-    // old words: the key, the lengths, the zero tail and the handle stay.
-    slot_view s = old;
-    auto* b = reinterpret_cast<unsigned char*>(s.w);
-    if (b[1] == value.size()) {
-      copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
-                 value.size());
-    } else {
-      s = pack_inline(key, value);
-      if (evict_) set_handle(s, handle_of(old));
-    }
-    if (evict_) evict_->on_update(handle_of(old), hash);
-    begin_write();
-    s.w[rev_word] = clock.next();
-    store_slot(t, index, s);
-    if (timed_ && !keep_write_) store_word(t->deadline(index), deadline_);
-    end_write();
+    overwrite_inline(t, index, old, hash, key, value, clock);
     return status::ok;
   }
   // Only growth over the blob it replaces is reserved, so at the limit a
@@ -702,7 +653,12 @@ std::uint64_t flat_table::remove(std::size_t index, memory_budget& budget, revis
 
 status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,
                        memory_budget& budget, revision_clock& clock) {
-  const found f = find_live(hash, key, budget, clock);
+  return put_inline(hash, key, value, old, budget, clock);
+}
+
+status flat_table::put_probed(std::uint64_t hash, bytes key, bytes value, std::string* old,
+                              memory_budget& budget, revision_clock& clock, std::size_t index) {
+  const found f = index == unprobed ? find_live(hash, key, budget, clock) : found{index};
   if (!f.present()) return insert_new(hash, key, value, budget, clock);
   if (!old) return overwrite(f.index, hash, key, value, budget, clock);
   // The old value leaves only if the overwrite happens (memory_limit: nothing changed).
