@@ -74,13 +74,23 @@ void table_array::destroy_with_blobs(void* p) noexcept {
 namespace {
 
 // An immutable copy of key and value; the caller has charged its size.
+// Short ones (a 16-byte key, an 8-byte value) with word copies, not a
+// call into the C library.
+inline void copy_bytes(unsigned char* dst, bytes src) noexcept {
+  if (src.size() <= 24) {
+    copy_short(dst, reinterpret_cast<const unsigned char*>(src.data()), src.size());
+  } else {
+    std::memcpy(dst, src.data(), src.size());
+  }
+}
+
 blob* new_blob(bytes key, bytes value) {
   auto* bl = static_cast<blob*>(allocate(blob::size_for(key, value)));
   if (!bl) throw std::bad_alloc();
   bl->klen = static_cast<std::uint32_t>(key.size());
   bl->vlen = static_cast<std::uint32_t>(value.size());
-  if (!key.empty()) std::memcpy(bl->data(), key.data(), key.size());
-  if (!value.empty()) std::memcpy(bl->data() + key.size(), value.data(), value.size());
+  copy_bytes(bl->data(), key);
+  copy_bytes(bl->data() + key.size(), value);
   return bl;
 }
 
@@ -88,15 +98,8 @@ blob* new_blob(bytes key, bytes value) {
 // inline. The caller has charged blob::size_for(key, value) when needed.
 // `limit`: the table's inline_limit() (18 bytes where the slot keeps a handle).
 slot_view make_slot(std::uint64_t hash, bytes key, bytes value, std::size_t limit) {
+  if (key.size() + value.size() <= limit) return pack_inline(key, value);
   slot_view s{};
-  if (key.size() + value.size() <= limit) {
-    auto* b = reinterpret_cast<unsigned char*>(s.w);
-    b[0] = static_cast<unsigned char>(key.size());
-    b[1] = static_cast<unsigned char>(value.size());
-    if (!key.empty()) std::memcpy(b + 2, key.data(), key.size());
-    if (!value.empty()) std::memcpy(b + 2 + key.size(), value.data(), value.size());
-    return s;
-  }
   s.w[0] = blob_marker;
   s.w[1] = reinterpret_cast<std::uint64_t>(new_blob(key, value));
   s.w[2] = hash;
@@ -107,22 +110,11 @@ inline std::size_t blob_bytes_for(bytes key, bytes value, std::size_t limit) noe
   return key.size() + value.size() <= limit ? 0 : blob::size_for(key, value);
 }
 
-// The setter of handle_of (flat_table_probe.hpp).
-inline void set_handle(slot_view& s, eviction::handle h) noexcept {
-  std::uint64_t& w = s.w[s.is_blob() ? 0 : 2];
-  w = (w & 0xFFFFFFFFu) | (std::uint64_t{h} << 32);
-}
 constexpr std::size_t evicting_inline_bytes = 18;
 static_assert(2 + evicting_inline_bytes <= 20, "an inline entry must end before the handle");
 
 inline std::size_t blob_bytes_of(const slot_view& s) noexcept {
   return s.is_blob() ? sizeof(blob) + s.out_of_line()->klen + s.out_of_line()->vlen : 0;
-}
-
-template <std::size_t Words>
-void store_slot(table_array* t, std::size_t i, const slot_copy<Words>& s) noexcept {
-  std::uint64_t* d = t->slot(i);
-  for (std::size_t k = 0; k < Words; ++k) store_word(d + k, s.w[k]);
 }
 
 // A pointer_table slot: the key inline (byte 0 its length) or in a blob with
@@ -289,19 +281,6 @@ flat_table::~flat_table() {
 std::size_t flat_table::capacity() const noexcept {
   const table_array* t = array_.load(std::memory_order_acquire);
   return t ? t->capacity() : 0;
-}
-
-void flat_table::begin_write() noexcept {
-  if (write_depth_ == 0) settle_all();  // before anything changes (the essay)
-  if (write_depth_++ != 0) return;
-  version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // Orders the odd version before the data stores that follow (seqlock writer).
-  std::atomic_thread_fence(std::memory_order_release);
-}
-
-void flat_table::end_write() noexcept {
-  if (--write_depth_ != 0) return;
-  version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 void flat_table::prefetch_group(std::uint64_t hash) const noexcept {
@@ -627,6 +606,10 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   table_array* t = array_.load(std::memory_order_relaxed);
   slot_view old;
   old.load(t, index);
+  if (!old.is_blob() && key.size() + value.size() <= inline_limit_) {
+    overwrite_inline(t, index, old, hash, key, value, clock);
+    return status::ok;
+  }
   // Only growth over the blob it replaces is reserved, so at the limit a
   // value no longer than the present one is still accepted (the old blob
   // leaves the budget now and is freed once no reader can hold it).
@@ -680,13 +663,19 @@ std::uint64_t flat_table::remove(std::size_t index, memory_budget& budget, revis
 
 status flat_table::put(std::uint64_t hash, bytes key, bytes value, std::string* old,
                        memory_budget& budget, revision_clock& clock) {
-  const found f = find_live(hash, key, budget, clock);
-  const table_array* t = array_.load(std::memory_order_relaxed);
+  return put_inline(hash, key, value, old, budget, clock);
+}
+
+status flat_table::put_probed(std::uint64_t hash, bytes key, bytes value, std::string* old,
+                              memory_budget& budget, revision_clock& clock, std::size_t index) {
+  const found f = index == unprobed ? find_live(hash, key, budget, clock) : found{index};
   if (!f.present()) return insert_new(hash, key, value, budget, clock);
+  if (!old) return overwrite(f.index, hash, key, value, budget, clock);
+  // The old value leaves only if the overwrite happens (memory_limit: nothing changed).
   std::string previous;
-  if (old) read_value(t, f.index, &previous);
+  read_value(array_.load(std::memory_order_relaxed), f.index, &previous);
   const status st = overwrite(f.index, hash, key, value, budget, clock);
-  if (st == status::ok && old) old->swap(previous);
+  if (st == status::ok) old->swap(previous);
   return st;
 }
 

@@ -450,7 +450,7 @@ status striped_map<Lock, Mode>::put_for(bytes key, bytes value, std::string* old
   return write(
       key, value.size(),
       [&](detail::flat_table& t, std::uint64_t h) {
-        return t.put(h, key, value, old, *budget_, clock_);
+        return t.put_inline(h, key, value, old, *budget_, clock_);
       },
       ttl_ms);
 }

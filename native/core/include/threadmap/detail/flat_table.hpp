@@ -254,6 +254,9 @@ class cow_units {
 
 /// The array behind a flat_table: header, tags, slots in one allocation.
 struct table_array;
+namespace flat_probe {
+struct slot_view;  // a copy of one slot's words (flat_table_probe.hpp)
+}  // namespace flat_probe
 
 class flat_table {
  public:
@@ -298,6 +301,13 @@ class flat_table {
                   std::uint64_t* deadline = nullptr) const;
   status put(std::uint64_t hash, bytes key, bytes value, std::string* old, memory_budget& budget,
              revision_clock& clock);
+  /// put() compiled into the caller (defined in flat_table_probe.hpp, which
+  /// the caller includes; put() is this, out of line): the probe and the
+  /// overwrite of an inline entry by an inline one (a number by a number)
+  /// become part of the owner's write; everything else is put_probed.
+  [[gnu::always_inline]] inline status put_inline(std::uint64_t hash, bytes key, bytes value,
+                                                  std::string* old, memory_budget& budget,
+                                                  revision_clock& clock);
   status put_if_absent(std::uint64_t hash, bytes key, bytes value, std::string* existing,
                        memory_budget& budget, revision_clock& clock);
   status compare_and_set(std::uint64_t hash, bytes key, const bytes* expected, const bytes* desired,
@@ -430,14 +440,37 @@ class flat_table {
                     revision_clock& clock);
   status overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
                    memory_budget& budget, revision_clock& clock);
+  /// overwrite() of the inline entry `old` (slot `index` of `t`) by an inline
+  /// one: nothing to charge, allocate or retire, and nothing can fail.
+  /// Defined in flat_table_probe.hpp (put inlines it).
+  [[gnu::always_inline]] inline void overwrite_inline(table_array* t, std::size_t index,
+                                                      const flat_probe::slot_view& old,
+                                                      std::uint64_t hash, bytes key, bytes value,
+                                                      revision_clock& clock);
+  /// put's general path: `index` the key's slot, npos (absent) or unprobed
+  /// (put has not looked: find_live, which also reaps an expired entry).
+  static constexpr std::size_t unprobed = npos - 1;
+  status put_probed(std::uint64_t hash, bytes key, bytes value, std::string* old,
+                    memory_budget& budget, revision_clock& clock, std::size_t index);
   /// Answers the revision the removal drew.
   std::uint64_t remove(std::size_t index, memory_budget& budget, revision_clock& clock);
   /// remove() of the policy's victim, handed to the thread's sink if any.
   void remove_victim(std::size_t index, memory_budget& budget, revision_clock& clock);
   bool rebuild(std::size_t groups, memory_budget& budget);
 
-  void begin_write() noexcept;
-  void end_write() noexcept;
+  // Inline: every write opens one, and the call was a tenth of an overwrite's
+  // instructions (docs/benchmarks.md, "The write path").
+  void begin_write() noexcept {
+    if (write_depth_ == 0) settle_all();  // before anything changes (the essay)
+    if (write_depth_++ != 0) return;
+    version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    // Orders the odd version before the data stores that follow (seqlock writer).
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  void end_write() noexcept {
+    if (--write_depth_ != 0) return;
+    version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   /// begin_write's copy for the claims (rare: out of line).
   void copy_claims() noexcept;
   void copy_into(unit_claim& c) const noexcept;

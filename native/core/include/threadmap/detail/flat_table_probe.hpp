@@ -371,11 +371,11 @@ template <std::size_t Words>
 [[gnu::noinline]] inline void assign_value(std::string& out, bytes v) {
   out.assign(v.data(), v.size());
 }
-[[gnu::always_inline]] inline void copy_value(std::string& out, bytes v) {
-  const std::size_t n = v.size();
-  if (n != out.size() || n > flat_table::inline_bytes) return assign_value(out, v);
-  const auto* src = reinterpret_cast<const unsigned char*>(v.data());
-  auto* dst = reinterpret_cast<unsigned char*>(out.data());
+// dst[0..n) = src[0..n) for n <= 24 with overlapping word copies: no call
+// into the C library's memcpy for the short lengths of an inline entry
+// (the copy-out below; a writer packing an inline slot, flat_table.cpp).
+[[gnu::always_inline]] inline void copy_short(unsigned char* dst, const unsigned char* src,
+                                              std::size_t n) noexcept {
   if (n >= 8) {
     const std::uint64_t a = load64(src), b = load64(src + n - 8), c = n > 16 ? load64(src + 8) : 0;
     std::memcpy(dst, &a, 8);
@@ -389,6 +389,46 @@ template <std::size_t Words>
   } else {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
   }
+}
+[[gnu::always_inline]] inline void copy_value(std::string& out, bytes v) {
+  const std::size_t n = v.size();
+  if (n != out.size() || n > flat_table::inline_bytes) return assign_value(out, v);
+  copy_short(reinterpret_cast<unsigned char*>(out.data()),
+             reinterpret_cast<const unsigned char*>(v.data()), n);
+}
+
+// The writers' slot helpers (flat_table.cpp, and the inline put below).
+
+// The inline slot words of an entry that fits (key.size() + value.size() <=
+// the inline limit): byte 0 the key length, byte 1 the value length, then the
+// bytes, the rest zero.
+inline slot_view pack_inline(bytes key, bytes value) noexcept {
+  slot_view s{};
+  auto* b = reinterpret_cast<unsigned char*>(s.w);
+  b[0] = static_cast<unsigned char>(key.size());
+  b[1] = static_cast<unsigned char>(value.size());
+  copy_short(b + 2, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
+             value.size());
+  return s;
+}
+
+// The setter of handle_of.
+inline void set_handle(slot_view& s, eviction::handle h) noexcept {
+  std::uint64_t& w = s.w[s.is_blob() ? 0 : 2];
+  w = (w & 0xFFFFFFFFu) | (std::uint64_t{h} << 32);
+}
+
+// Unrolled (as slot_copy::load): GCC kept the loop, with its counter and
+// branch, in every write.
+template <std::size_t Words, std::size_t... K>
+inline void store_words(std::uint64_t* d, const slot_copy<Words>& s,
+                        std::index_sequence<K...>) noexcept {
+  (store_word(d + K, s.w[K]), ...);
+}
+template <std::size_t Words>
+inline void store_slot(table_array* t, std::size_t i, const slot_copy<Words>& s) noexcept {
+  store_words(t->slot(i), s, std::make_index_sequence<Words>{});
 }
 
 // Whether a deadline word (0: none) is at or before `now`: the one test of
@@ -454,6 +494,55 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
   if (handle) *handle = handle_of(s);
   if (out && (unless == 0 || s.w[rev_word] != unless)) copy_value(*out, s.value());
   return true;
+}
+
+// The write path's common case compiled into the owner's write, as try_get
+// is into its get: a writer holding the lock probes for the key and, when it
+// finds an inline entry that an inline one replaces (a number over a
+// number), overwrites it here. Everything else (an absent key, a blob on
+// either side, a timed table, a caller that wants the old value) goes to
+// put_probed with what the probe found, so no key is probed twice.
+status flat_table::put_inline(std::uint64_t hash, bytes key, bytes value, std::string* old,
+                              memory_budget& budget, revision_clock& clock) {
+  using namespace flat_probe;
+  table_array* t = array_.load(std::memory_order_relaxed);
+  // Timed: find_live reaps an expired entry first; `old`: a copy that only
+  // an overwrite that happens hands over. Both in put_probed.
+  if (!t || timed_ || old) return put_probed(hash, key, value, old, budget, clock, unprobed);
+  prefetch_home_slots<slot_view::words>(t, hash);
+  slot_view s;
+  const std::size_t i = probe(t, hash, [&](std::size_t idx) {
+    s.load(t, idx);
+    return s.holds(hash, key) ? 1 : 0;
+  });
+  if (i == npos_probe) return put_probed(hash, key, value, old, budget, clock, npos);
+  if (s.is_blob() || key.size() + value.size() > inline_limit_)
+    return put_probed(hash, key, value, old, budget, clock, i);
+  overwrite_inline(t, i, s, hash, key, value, clock);
+  return status::ok;
+}
+
+void flat_table::overwrite_inline(table_array* t, std::size_t index,
+                                  const flat_probe::slot_view& old, std::uint64_t hash, bytes key,
+                                  bytes value, revision_clock& clock) {
+  using namespace flat_probe;
+  // A value of the old one's width (the usual overwrite) is written over it
+  // in the old words: the key, the lengths, the zero tail and the handle stay.
+  slot_view s = old;
+  auto* b = reinterpret_cast<unsigned char*>(s.w);
+  if (b[1] == value.size()) {
+    copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
+               value.size());
+  } else {
+    s = pack_inline(key, value);
+    if (evict_) set_handle(s, handle_of(old));
+  }
+  if (evict_) evict_->on_update(handle_of(old), hash);
+  begin_write();
+  s.w[rev_word] = clock.next();  // inside the section: the write's linearization point
+  store_slot(t, index, s);
+  if (timed_ && !keep_write_) store_word(t->deadline(index), deadline_);
+  end_write();
 }
 
 }  // namespace threadmap::detail
