@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -922,13 +924,21 @@ STRATEGY_CASE(
         });
     });
   std::atomic<int> bad{0};
+  // What the first wrong observation was, printed if there was one.
+  std::mutex first_mu;
+  std::string first;
+  const auto wrong = [&](const std::string& what) {
+    if (bad.fetch_add(1) != 0) return;
+    const std::lock_guard<std::mutex> l(first_mu);
+    first = what;
+  };
   std::vector<std::thread> readers;
   for (int r = 0; r < 2; ++r)
     readers.emplace_back([&, r] {
       for (int i = 0; i < 40; ++i) {
         auto s = snapshot::take(m);
         if (!s) {
-          ++bad;
+          wrong("take() returned no snapshot");
           continue;
         }
         if ((i + r) % 3 != 0) {  // else closed with every claim still pending
@@ -936,18 +946,25 @@ STRATEGY_CASE(
             const std::string* a = s->find("a" + num(t));
             const std::string* b = s->find("b" + num(t));
             if (!a || !b) {
-              ++bad;
+              wrong(std::string("writer ") + num(t) + (a ? "" : ": a missing") +
+                    (b ? "" : ": b missing"));
               continue;
             }
             const std::uint64_t x = std::stoull(*a), y = std::stoull(*b);
-            if (x != y && x != y + 1) ++bad;
+            if (x != y && x != y + 1)
+              wrong("writer " + num(t) + ": a " + *a + ", b " + *b + " at revision " +
+                    std::to_string(s->revision()));
           }
-          if (s->size() != fill + 4 || contents(*s).size() != fill + 4) ++bad;
+          const std::size_t size = s->size(), listed = contents(*s).size();
+          if (size != fill + 4 || listed != fill + 4)
+            wrong("size() " + std::to_string(size) + ", entries " + std::to_string(listed));
         }
         s->close();
       }
     });
   for (auto& x : readers) x.join();
+  if (bad.load() != 0)
+    std::fprintf(stderr, "  %d wrong, the first: %s\n", bad.load(), first.c_str());
   CHECK_EQ(bad.load(), 0);
   auto kept = snapshot::take(m);  // taken under the writers, read after the map closed
   REQUIRE(kept);
