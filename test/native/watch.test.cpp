@@ -17,6 +17,7 @@
 #include "check.hpp"
 #include "snapshot_support.hpp"
 #include "threadmap/detail/flat_table.hpp"
+#include "threadmap/detail/lockfree.hpp"
 #include "threadmap/epoch.hpp"
 #include "threadmap/registry.hpp"
 #include "threadmap/snapshot.hpp"
@@ -893,6 +894,93 @@ TEST_CASE("snapshot: closing one under writers leaves the map and the log right"
 TEST_MAIN
 
 // --- lazy snapshots (snapshot.hpp, LAZY) ------------------------------------------
+
+// The log's activation against a write in flight (watch.hpp, ACTIVATION): a
+// lockfree write draws its revision before the CAS that makes it take
+// effect. Writer A parks in its CAS window holding the plain pointer, so the
+// first subscription's swap waits for it; writer B starts after the swap
+// (through the wrapper) and parks in its CAS window too, its revision drawn;
+// then A is let go and the log starts, at a revision at or above B's, so
+// B's event will be dropped. The snapshot taken by that subscription must
+// then hold B's write: before activation waited for B, take() returned
+// while B was parked, its copy read the old value, and the snapshot said
+// "every write up to revision R" without B's, for good.
+namespace {
+struct two_parkers {
+  static inline std::atomic<int> parked_a{0}, parked_b{0};
+  static inline std::atomic<bool> release_a{false}, release_b{false};
+  static inline thread_local int role = 0;  // 1: writer A, 2: writer B
+  static void hook(int site) {
+    if (site != threadmap::lockfree_test::cas_window || role == 0) return;
+    std::atomic<int>& parked = role == 1 ? parked_a : parked_b;
+    std::atomic<bool>& release = role == 1 ? release_a : release_b;
+    if (parked.exchange(1) != 0) return;  // once per writer
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  static bool wait(std::atomic<int>& flag) {
+    for (int i = 0; i < 60000 && !flag.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return flag.load() != 0;
+  }
+};
+}  // namespace
+
+TEST_CASE("snapshot: a lockfree write in flight while the log starts is in the snapshot") {
+  using threadmap::lockfree_test::set_pause_hook;
+  threadmap::options o;
+  o.strategy = threadmap::strategy_kind::lockfree;
+  auto m = threadmap::registry::create(o, "string", "string");
+  with_map(*m, [](concurrent_map& c) {
+    c.put("a", "a0", nullptr);
+    return c.put("b", "b0", nullptr);
+  });
+  const concurrent_map* plain = with_map(*m, [](concurrent_map& c) { return &c; });
+  set_pause_hook(&two_parkers::hook);
+  std::thread a([&] {
+    two_parkers::role = 1;
+    with_map(*m, [](concurrent_map& c) { return c.put("a", "a1", nullptr); });
+  });
+  REQUIRE(two_parkers::wait(two_parkers::parked_a));
+  std::unique_ptr<snapshot> s;
+  std::atomic<bool> taken{false};
+  std::thread taker([&] {
+    s = snapshot::take(m, 0, snapshot::copying::eager);
+    taken.store(true);
+  });
+  // The swap to the wrapper is published before take() waits for A.
+  bool swapped = false;
+  for (int i = 0; i < 60000 && !swapped; ++i) {
+    swapped = with_map(*m, [&](concurrent_map& c) { return &c != plain; });
+    if (!swapped) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(swapped);
+  std::thread b([&] {
+    two_parkers::role = 2;
+    with_map(*m, [](concurrent_map& c) { return c.put("b", "b1", nullptr); });
+  });
+  REQUIRE(two_parkers::wait(two_parkers::parked_b));
+  two_parkers::release_a.store(true);
+  a.join();
+  // take() returns now only if it does not wait for B: give it the time.
+  for (int i = 0; i < 300 && !taken.load(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  two_parkers::release_b.store(true);
+  b.join();
+  taker.join();
+  set_pause_hook(nullptr);
+  REQUIRE(s);
+  std::string now;
+  std::uint64_t b_revision = 0;
+  REQUIRE(with_map(*m, [&](concurrent_map& c) { return c.peek("b", &now, &b_revision); }));
+  CHECK_EQ(now, std::string("b1"));
+  const std::string* in_snapshot = s->find("b");
+  REQUIRE(in_snapshot);
+  // The snapshot is every write up to its revision: B's is one of them.
+  CHECK(s->revision() >= b_revision);
+  CHECK_EQ(*in_snapshot, std::string("b1"));
+  CHECK_EQ(*s->find("a"), std::string("a1"));
+  s->close();
+}
 
 // Snapshots taken, read and closed in two threads while two writers write,
 // then one left open across the map's close: each one holds the writers'

@@ -423,12 +423,20 @@ change_log::opened change_log::subscribe(watch_filter filter, std::uint64_t from
       return o;
     }
     epoch::synchronize();
-    std::lock_guard lock(ring_);
-    events_.clear();
-    bytes_ = 0;
-    start_ = compacted_ = map_->revision();
-    limit_ = s->buffer_bytes_;
-    active_ = true;
+    {
+      std::lock_guard lock(ring_);
+      events_.clear();
+      bytes_ = 0;
+      start_ = compacted_ = map_->revision();
+      limit_ = s->buffer_bytes_;
+      active_ = true;
+    }
+    // And wait once more, for the wrapped writes that drew a revision at or
+    // below the start (their events are dropped) but may not have taken
+    // effect yet: on lockfree, ordered and readmostly a write draws before
+    // the CAS that publishes it. Once they have, nothing the log leaves out
+    // is still to happen when subscribe returns (watch.hpp, ACTIVATION).
+    epoch::synchronize();
   }
   std::lock_guard lock(ring_);
   o.revision = map_->revision();

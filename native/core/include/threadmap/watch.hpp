@@ -79,6 +79,14 @@
 // read, so every write with a revision above `start` is logged; events that
 // arrive with a revision <= start (a wrapped write between the swap and
 // `active`) are dropped, so the log holds exactly the writes above start.
+// A dropped write may still be in flight when start is read: on lockfree,
+// ordered and readmostly a write draws its revision before the CAS that
+// makes it take effect. So activation waits once more (a second
+// epoch::synchronize() after `active`): when subscribe returns, every write
+// the log dropped has taken effect, and a copy of the map made after it
+// (a snapshot's) sees them. Without that wait a snapshot could miss such a
+// write for good: its copy read the key before the CAS, and its event was
+// dropped.
 // Deactivation swaps back and empties the ring; wrapped writes still in
 // flight then append to an inactive log, which drops them, and a later
 // activation's synchronize waits for them before it reads its start.
