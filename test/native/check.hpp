@@ -65,6 +65,12 @@ inline std::vector<strategy_config> strategies() {
   return v;
 }
 
+/// The strategies whose units are flat tables (threadmap/detail/flat_table.hpp).
+inline bool flat_table_strategy(threadmap::strategy_kind k) {
+  return k == threadmap::strategy_kind::mutex || k == threadmap::strategy_kind::rwlock ||
+         k == threadmap::strategy_kind::striped;
+}
+
 /// `n` scaled by the environment variable `var` (a factor; default 1): the
 /// sanitizer runs lower the stress and growth sizes this way
 /// (scripts/test-native.sh). Never less than 1.

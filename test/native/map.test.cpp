@@ -99,15 +99,129 @@ STRATEGY_CASE("inline and out-of-line entries switch in place") {
   CHECK_EQ(m->put(long_key, "1", nullptr), status::inserted);  // long key, short value
   CHECK(m->get(long_key, &out));
   CHECK_EQ(out, std::string("1"));
-  // Exactly at the inline limit (22 bytes) and one past it.
-  const std::string k11(11, 'a'), v11(11, 'b'), v12(12, 'c');
-  CHECK_EQ(m->put(k11, v11, nullptr), status::inserted);
-  CHECK(m->get(k11, &out));
-  CHECK_EQ(out, v11);
-  CHECK_EQ(m->put(k11, v12, nullptr), status::ok);
-  CHECK(m->get(k11, &out));
-  CHECK_EQ(out, v12);
+  // At the narrow inline limit (22 bytes), the wide ones (23, 24) and past them.
+  const std::string k11(11, 'a');
+  for (const std::size_t vn : {11, 12, 13, 14, 11}) {
+    const std::string v(vn, static_cast<char>('a' + vn));
+    CHECK(m->put(k11, v, nullptr) != status::memory_limit);
+    CHECK(m->get(k11, &out));
+    CHECK_EQ(out, v);
+  }
   CHECK_EQ(m->size(), 3u);
+}
+
+STRATEGY_CASE("wide inline entries: 23 and 24 bytes, keys that begin with the blob marker") {
+  // A flat table keeps key and value of 23 or 24 bytes inline from byte 0
+  // of the slot, the lengths above the revision (flat_table.hpp): a key
+  // whose first byte is 0x80, the marker of a blob slot, must still be read
+  // as a key, on lookups, growth (which rehashes every inline key), scans,
+  // overwrites into every other form, erasure and destruction (which frees
+  // blobs: a wide slot taken for one would free its key bytes, which ASan
+  // reports). Revisions read from a wide slot are the write's, not the
+  // lengths above them.
+  auto m = make(cfg);
+  std::map<std::string, std::string> model;
+  auto key_for = [](std::size_t i, std::size_t len) {
+    std::string k(len, '\0');
+    for (std::size_t j = 0; j < len; ++j) k[j] = static_cast<char>(0x80 + (i >> (j % 4 * 8)) + j);
+    if (len) k[0] = '\x80';
+    return k;
+  };
+  std::uint64_t last = m->revision();
+  std::size_t i = 0;
+  for (std::size_t klen = 0; klen <= 24; ++klen) {
+    for (const std::size_t total : {23, 24}) {
+      if (klen > total) continue;
+      for (int copies = 0; copies < 60; ++copies, ++i) {
+        const std::string k = klen ? key_for(i, klen) : std::string();
+        if (model.count(k)) continue;
+        const std::string v(total - klen, static_cast<char>(i));
+        CHECK_EQ(m->put(k, v, nullptr), status::inserted);
+        model[k] = v;
+        std::uint64_t rev = 0;
+        std::string out;
+        CHECK(m->get(k, &out, &rev));
+        CHECK_EQ(out, v);
+        CHECK(rev > last);
+        CHECK_EQ(rev, m->revision());
+        last = rev;
+      }
+    }
+  }
+  // Keys whose length is a byte 0 of another form (128: the blob marker;
+  // 192 and up: wide ones) among them, out of line.
+  for (std::size_t len = 120; len <= 255; ++len) {
+    const std::string k = key_for(len, len), v(len % 7, 'v');
+    CHECK_EQ(m->put(k, v, nullptr), status::inserted);
+    model[k] = v;
+  }
+  CHECK(model.size() > 1000);  // grown several times on the way
+  CHECK(collect(*m) == model);
+  // Every entry read back after growth, then overwritten: the same width,
+  // narrow, a blob, and wide again.
+  int n = 0;
+  for (auto& [k, v] : model) {
+    std::string out;
+    CHECK(m->get(k, &out));
+    CHECK_EQ(out, v);
+    const std::size_t widths[] = {v.size(), k.size() <= 22 ? 22 - k.size() : 0, 40, v.size()};
+    const std::string next(widths[n % 4], static_cast<char>(n));
+    std::string old;
+    CHECK_EQ(m->put(k, next, &old), status::ok);
+    CHECK_EQ(old, v);
+    std::uint64_t rev = 0;
+    CHECK(m->get(k, &out, &rev));
+    CHECK_EQ(out, next);
+    CHECK_EQ(rev, m->revision());
+    v = next;
+    ++n;
+  }
+  CHECK(collect(*m) == model);
+  n = 0;
+  for (auto it = model.begin(); it != model.end(); ++n) {
+    if (n % 2) {
+      ++it;
+      continue;
+    }
+    std::string old;
+    CHECK_EQ(m->erase(it->first, &old), status::ok);
+    CHECK_EQ(old, it->second);
+    it = model.erase(it);
+  }
+  CHECK(collect(*m) == model);
+  CHECK_EQ(m->size(), model.size());
+}
+
+TEST_CASE("wide inline entries cost a flat table no blob; an evicting one keeps them in blobs") {
+  // 16-byte keys with 8-byte values: as many bytes as the same keys with
+  // 6-byte values (narrow inline: the array alone) in a table that does not
+  // evict; in one that does (18 inline bytes beside the handle) they are
+  // blobs.
+  for (const tmtest::strategy_config& c : tmtest::strategies()) {
+    if (!tmtest::flat_table_strategy(c.opts.strategy)) continue;
+    tmtest::current() = c.name;
+    auto narrow = make_map(c.opts), wide = make_map(c.opts);
+    options o = c.opts;
+    o.max_entries = 5000;
+    auto evicting = make_map(o);
+    for (int i = 0; i < 2000; ++i) {
+      const std::string v = i64_bytes(i);
+      const std::string k16 = i64_bytes(i) + i64_bytes(~i);
+      CHECK_EQ(narrow->put(k16, v.substr(0, 6), nullptr), status::inserted);
+      CHECK_EQ(wide->put(k16, v, nullptr), status::inserted);
+      CHECK_EQ(evicting->put(k16, v, nullptr), status::inserted);
+    }
+    CHECK_EQ(wide->stats().bytes, narrow->stats().bytes);
+    CHECK(evicting->stats().bytes >= narrow->stats().bytes + 2000 * (16 + 8));
+    for (int i = 0; i < 2000; ++i) {
+      std::string a, b;
+      const std::string k16 = i64_bytes(i) + i64_bytes(~i);
+      CHECK(wide->get(k16, &a));
+      CHECK(evicting->get(k16, &b));
+      CHECK_EQ(a, i64_bytes(i));
+      CHECK_EQ(b, i64_bytes(i));
+    }
+  }
 }
 
 STRATEGY_CASE("get into a reused buffer: every value width, the same or another") {
@@ -158,9 +272,7 @@ STRATEGY_CASE("overwrite: every inline width over every other, and over and into
     for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<char>(salt + i * 5);
     return v;
   };
-  const bool flat = cfg.opts.strategy == strategy_kind::striped ||
-                    cfg.opts.strategy == strategy_kind::mutex ||
-                    cfg.opts.strategy == strategy_kind::rwlock;
+  const bool flat = tmtest::flat_table_strategy(cfg.opts.strategy);
   for (const std::size_t kn : {std::size_t{1}, std::size_t{8}, std::size_t{13}, std::size_t{21}}) {
     const std::string k = std::string(kn, 'k') + std::to_string(kn);
     const std::string key = k.substr(k.size() - kn);
@@ -184,7 +296,8 @@ STRATEGY_CASE("overwrite: every inline width over every other, and over and into
         CHECK(next > rev);
         rev = next;
         CHECK_EQ(m->size(), size);
-        if (flat && kn + (b == 0 ? a : b - 1) <= 22 && kn + b <= 22)
+        // Inline to inline (narrow or wide, up to 24 bytes): no blob charged.
+        if (flat && kn + (b == 0 ? a : b - 1) <= 24 && kn + b <= 24)
           CHECK_EQ(m->stats().bytes, bytes);
       }
       CHECK_EQ(m->erase(key, nullptr), status::ok);

@@ -53,12 +53,8 @@ inline std::map<std::string, std::string> contents(threadmap::snapshot& s) {
 // with four stripes (a unit can then be copied or lost while others are not).
 inline std::vector<strategy_config> flat_table_configs() {
   std::vector<strategy_config> v;
-  for (const strategy_config& c : strategies()) {
-    const threadmap::strategy_kind k = c.opts.strategy;
-    if (k == threadmap::strategy_kind::mutex || k == threadmap::strategy_kind::rwlock ||
-        k == threadmap::strategy_kind::striped)
-      v.push_back(c);
-  }
+  for (const strategy_config& c : strategies())
+    if (flat_table_strategy(c.opts.strategy)) v.push_back(c);
   threadmap::options o;
   o.strategy = threadmap::strategy_kind::striped;
   o.stripes = 4;

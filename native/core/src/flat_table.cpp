@@ -321,7 +321,7 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
     if (deadline_passed(dl, now)) return false;
     if (deadline) *deadline = dl;
   }
-  const std::uint64_t r = load_word(t->slot(f.index) + rev_word);
+  const std::uint64_t r = load_word(t->slot(f.index) + rev_word) >> rev_shift;
   if (revision) *revision = r;
   if (handle) {
     slot_view s;
@@ -590,7 +590,7 @@ status flat_table::insert_new(std::uint64_t hash, bytes key, bytes value, memory
   }
   const std::size_t i = free_slot_for(t, hash);
   const bool was_empty = t->tags(i / group_size).match(tag_empty) & (1u << (i % group_size));
-  s.w[rev_word] = clock.next();  // inside the section: the write's linearization point
+  s.stamp(clock.next());  // inside the section: the write's linearization point
   store_slot(t, i, s);
   if (timed_) store_word(t->deadline(i), deadline_);
   t->set_tag(i, tag_of(hash));
@@ -606,7 +606,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
   table_array* t = array_.load(std::memory_order_relaxed);
   slot_view old;
   old.load(t, index);
-  if (!old.is_blob() && key.size() + value.size() <= inline_limit_) {
+  if (inline_over(old, key, value)) {
     overwrite_inline(t, index, old, hash, key, value, clock);
     return status::ok;
   }
@@ -629,7 +629,7 @@ status flat_table::overwrite(std::size_t index, std::uint64_t hash, bytes key, b
     evict_->on_update(handle_of(old), hash);
   }
   begin_write();
-  s.w[rev_word] = clock.next();
+  s.stamp(clock.next());
   store_slot(t, index, s);
   if (timed_ && !keep_write_) store_word(t->deadline(index), deadline_);
   end_write();

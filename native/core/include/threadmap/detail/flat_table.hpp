@@ -21,14 +21,20 @@
 //
 // A slot is four 64-bit words, 32 bytes, so a slot never straddles a cache
 // line. Short entries (key and value together at most 22 bytes: 8-byte
-// numbers, short strings) live inline in words 0-2: byte 0 the key length,
-// byte 1 the value length, then the bytes. Longer ones live in an immutable
+// numbers, short strings) live inline in words 0-2, narrow: byte 0 the key
+// length, byte 1 the value length, then the bytes. Entries of 23 or 24
+// bytes (a 16-byte key with an 8-byte value) live inline too, wide: byte 0
+// says so (0xC0 and up, with the key length) and the bytes run from byte 1
+// into the low byte of word 3 (flat_table_probe.hpp, wide_marker). Longer
+// ones live in an immutable
 // out-of-line blob: byte 0 is 0x80, word 1 the blob pointer, word 2 the full
-// hash (so rehashing and most mismatches never touch the blob). Word 3 is the
+// hash (so rehashing and most mismatches never touch the blob). Word 3 above
+// its low byte is the
 // entry's revision (threadmap/detail/revision.hpp), drawn inside the write
 // section that stores the slot, so a reader that validates its copy has the
 // value and its revision from one instant; an 8-byte key with an 8-byte value
-// has key, value and revision on one line.
+// has key, value and revision on one line, and so has a 16-byte key with
+// one.
 //
 // Concurrency protocol (a seqlock). The writer, holding the owner's lock,
 // makes the version odd, mutates, and makes it even again; every word it
@@ -57,7 +63,7 @@
 // A table whose owner evicts is given the owner's policy (set_eviction) and
 // keeps each entry's 32-bit policy handle in its slot: in the upper half of
 // word 2 of an inline slot, whose key and value then get 18 bytes instead
-// of 22 (so the handle costs no word: the 4 bytes per entry the policy's
+// of 24, never the wide form (so the handle costs no word: the 4 bytes per entry the policy's
 // memory figures count), and in the upper half of word 0 of a blob slot,
 // above the marker byte. Tables that do not evict keep 22 inline bytes and
 // never read those bits. The handle is copied with the slot, so growth
@@ -261,7 +267,7 @@ struct slot_view;  // a copy of one slot's words (flat_table_probe.hpp)
 class flat_table {
  public:
   static constexpr std::size_t group_size = 16;
-  static constexpr std::size_t inline_bytes = 22;
+  static constexpr std::size_t inline_bytes = 24;  // key + value kept inline, at most
 
   flat_table() = default;
   ~flat_table();
@@ -382,7 +388,8 @@ class flat_table {
   /// table holds an entry or is shared; null (the default): no eviction.
   void set_eviction(eviction::policy* p) noexcept;
   eviction::policy* eviction_policy() const noexcept { return evict_; }
-  /// Largest key + value kept inline: inline_bytes, or 18 when evicting.
+  /// Largest key + value kept inline: inline_bytes, or 18 when evicting
+  /// (the handle takes word 2's upper half, so no wide entries).
   std::size_t inline_limit() const noexcept { return inline_limit_; }
   /// Removes the policy's chosen victim (evict()); false when it has none.
   /// Writers: the owner evicts from another stripe's table this way when
@@ -440,6 +447,10 @@ class flat_table {
                     revision_clock& clock);
   status overwrite(std::size_t index, std::uint64_t hash, bytes key, bytes value,
                    memory_budget& budget, revision_clock& clock);
+  /// Whether `key` -> `value` replaces the entry `old` inline (both fit the
+  /// slot): then overwrite_inline. Defined in flat_table_probe.hpp.
+  [[gnu::always_inline]] inline bool inline_over(const flat_probe::slot_view& old, bytes key,
+                                                 bytes value) const noexcept;
   /// overwrite() of the inline entry `old` (slot `index` of `t`) by an inline
   /// one: nothing to charge, allocate or retire, and nothing can fail.
   /// Defined in flat_table_probe.hpp (put inlines it).

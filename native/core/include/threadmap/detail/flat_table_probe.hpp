@@ -83,6 +83,19 @@ inline constexpr std::size_t header_bytes = 64;    // keeps the tags on a line b
 inline constexpr std::size_t flat_words = 4;
 inline constexpr std::size_t pointer_words = 3;
 inline constexpr std::size_t rev_word = 3;
+// Byte 0 of a flat_table slot says its form. Below 0x80: a narrow inline
+// entry, byte 0 the key length, byte 1 the value length, then at most 22
+// bytes. 0x80: a blob. 0xC0 and above: a wide inline entry, key and value
+// together 23 or 24 bytes (a 16-byte key with an 8-byte value) from byte 1
+// on, the 24th in byte 24, the low byte of word 3; byte 0 is 0xC0 | 0x20
+// when they are 23 | the key length. Word 3 above its low byte is the
+// revision, so revisions stay below 2^56 (threadmap/detail/revision.hpp,
+// BOUND).
+inline constexpr std::uint8_t wide_marker = 0xC0;
+inline constexpr std::uint8_t wide_short = 0x20;  // 23 bytes, not 24
+inline constexpr unsigned rev_shift = 8;
+inline constexpr std::size_t narrow_bytes = 22;
+inline constexpr std::size_t wide_bytes = 24;
 
 struct blob {
   std::uint32_t klen;
@@ -237,7 +250,7 @@ static_assert(sizeof(table_array) <= flat_probe::header_bytes,
 
 namespace flat_probe {
 
-// a[0..n) == b[0..n) for the n <= 22 bytes of an inline key, without a call
+// a[0..n) == b[0..n) for the n <= 24 bytes of an inline key, without a call
 // into the C library's memcmp (a call that perf showed in every short get).
 // Overlapping fixed-size loads cover every length; none reads past n.
 inline bool equal_short(const unsigned char* a, const unsigned char* b, std::size_t n) noexcept {
@@ -277,23 +290,40 @@ struct slot_copy {
   blob* out_of_line() const noexcept { return reinterpret_cast<blob*>(w[1]); }
 };
 
-// A flat_table slot: key and value inline, or both in a blob with the hash
-// in word 2.
+// A flat_table slot: key and value inline (narrow or wide), or both in a
+// blob with the hash in word 2.
 struct slot_view : slot_copy<flat_words> {
+  bool is_narrow() const noexcept { return raw()[0] < blob_marker; }
+  bool is_wide() const noexcept { return raw()[0] >= wide_marker; }
+  std::size_t wide_key_size() const noexcept { return raw()[0] & 0x1F; }
+  std::size_t wide_size() const noexcept { return raw()[0] & wide_short ? 23 : wide_bytes; }
+  std::uint64_t revision() const noexcept { return w[rev_word] >> rev_shift; }
+  // Sets the revision; keeps word 3's low byte (a wide entry's last byte).
+  void stamp(std::uint64_t revision) noexcept {
+    w[rev_word] = (revision << rev_shift) | (w[rev_word] & 0xFF);
+  }
   bytes key() const noexcept {
+    if (is_narrow()) return {reinterpret_cast<const char*>(raw()) + 2, raw()[0]};
     if (is_blob()) return out_of_line()->key();
-    return {reinterpret_cast<const char*>(raw()) + 2, raw()[0]};
+    return {reinterpret_cast<const char*>(raw()) + 1, wide_key_size()};
   }
   bytes value() const noexcept {
+    if (is_narrow()) return {reinterpret_cast<const char*>(raw()) + 2 + raw()[0], raw()[1]};
     if (is_blob()) return out_of_line()->value();
-    return {reinterpret_cast<const char*>(raw()) + 2 + raw()[0], raw()[1]};
+    const std::size_t k = wide_key_size();
+    return {reinterpret_cast<const char*>(raw()) + 1 + k, wide_size() - k};
   }
   std::uint64_t hash() const noexcept { return is_blob() ? w[2] : hash_bytes(key()); }
-  // May the key be `key`? Decides without following the blob pointer when it can.
+  // May the key be `key`? Decides without following the blob pointer when it
+  // can. A narrow key's length (at most 22) is never a blob's or a wide
+  // entry's byte 0, so the narrow test comes first and alone; a longer key
+  // (128 would be the blob marker) is compared with a length no byte has.
   bool may_hold(std::uint64_t hash, bytes key) const noexcept {
-    if (is_blob()) return w[2] == hash;
-    return raw()[0] == key.size() &&
-           equal_short(raw() + 2, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+    const std::size_t narrow = key.size() <= narrow_bytes ? key.size() : 0x100;
+    if (raw()[0] == narrow) return equal_short(raw() + 2, k, key.size());
+    if (raw()[0] == blob_marker) return w[2] == hash;
+    return is_wide() && wide_key_size() == key.size() && equal_short(raw() + 1, k, key.size());
   }
   bool holds(std::uint64_t hash, bytes key) const noexcept {
     if (!may_hold(hash, key)) return false;
@@ -400,16 +430,23 @@ template <std::size_t Words>
 // The writers' slot helpers (flat_table.cpp, and the inline put below).
 
 // The inline slot words of an entry that fits (key.size() + value.size() <=
-// the inline limit): byte 0 the key length, byte 1 the value length, then the
-// bytes, the rest zero.
+// the inline limit): narrow up to 22 bytes (byte 0 the key length, byte 1 the
+// value length, then the bytes, the rest zero), wide above (byte 0 the form,
+// then the bytes). The revision is the caller's (stamp).
 inline slot_view pack_inline(bytes key, bytes value) noexcept {
   slot_view s{};
   auto* b = reinterpret_cast<unsigned char*>(s.w);
-  b[0] = static_cast<unsigned char>(key.size());
-  b[1] = static_cast<unsigned char>(value.size());
-  copy_short(b + 2, reinterpret_cast<const unsigned char*>(key.data()), key.size());
-  copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
-             value.size());
+  const std::size_t n = key.size() + value.size();
+  if (__builtin_expect(n > narrow_bytes, 0)) {
+    b[0] = static_cast<unsigned char>(wide_marker | (n == 23 ? wide_short : 0) | key.size());
+    b += 1;
+  } else {
+    b[0] = static_cast<unsigned char>(key.size());
+    b[1] = static_cast<unsigned char>(value.size());
+    b += 2;
+  }
+  copy_short(b, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  copy_short(b + key.size(), reinterpret_cast<const unsigned char*>(value.data()), value.size());
   return s;
 }
 
@@ -490,9 +527,9 @@ std::optional<bool> flat_table::try_get(std::uint64_t hash, bytes key, std::stri
     if (out) copy_value(*out, s.value());
     return true;
   }
-  if (revision) *revision = s.w[rev_word];
+  if (revision) *revision = s.revision();
   if (handle) *handle = handle_of(s);
-  if (out && (unless == 0 || s.w[rev_word] != unless)) copy_value(*out, s.value());
+  if (out && (unless == 0 || s.revision() != unless)) copy_value(*out, s.value());
   return true;
 }
 
@@ -516,10 +553,14 @@ status flat_table::put_inline(std::uint64_t hash, bytes key, bytes value, std::s
     return s.holds(hash, key) ? 1 : 0;
   });
   if (i == npos_probe) return put_probed(hash, key, value, old, budget, clock, npos);
-  if (s.is_blob() || key.size() + value.size() > inline_limit_)
-    return put_probed(hash, key, value, old, budget, clock, i);
+  if (!inline_over(s, key, value)) return put_probed(hash, key, value, old, budget, clock, i);
   overwrite_inline(t, i, s, hash, key, value, clock);
   return status::ok;
+}
+
+bool flat_table::inline_over(const flat_probe::slot_view& old, bytes key,
+                             bytes value) const noexcept {
+  return !old.is_blob() && key.size() + value.size() <= inline_limit_;
 }
 
 void flat_table::overwrite_inline(table_array* t, std::size_t index,
@@ -527,19 +568,20 @@ void flat_table::overwrite_inline(table_array* t, std::size_t index,
                                   bytes value, revision_clock& clock) {
   using namespace flat_probe;
   // A value of the old one's width (the usual overwrite) is written over it
-  // in the old words: the key, the lengths, the zero tail and the handle stay.
+  // in the old words, where old.value() points: the key, the lengths (and
+  // so the form), the zero tail and the handle stay.
   slot_view s = old;
-  auto* b = reinterpret_cast<unsigned char*>(s.w);
-  if (b[1] == value.size()) {
-    copy_short(b + 2 + key.size(), reinterpret_cast<const unsigned char*>(value.data()),
-               value.size());
+  const bytes was = s.value();
+  if (was.size() == value.size()) {
+    copy_short(reinterpret_cast<unsigned char*>(const_cast<char*>(was.data())),
+               reinterpret_cast<const unsigned char*>(value.data()), value.size());
   } else {
     s = pack_inline(key, value);
     if (evict_) set_handle(s, handle_of(old));
   }
   if (evict_) evict_->on_update(handle_of(old), hash);
   begin_write();
-  s.w[rev_word] = clock.next();  // inside the section: the write's linearization point
+  s.stamp(clock.next());  // inside the section: the write's linearization point
   store_slot(t, index, s);
   if (timed_ && !keep_write_) store_word(t->deadline(index), deadline_);
   end_write();

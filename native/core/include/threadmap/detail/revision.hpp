@@ -62,6 +62,11 @@
 // clear, which no entry keeps, from the thread that made it: every write
 // draws last the revision it publishes (a failed CAS draws again). One
 // store to initial-exec TLS per write.
+// BOUND. Revisions stay below 2^56: the flat table keeps a wide entry's last
+// byte in the low byte of the word that holds its revision (flat_table.hpp). At a
+// billion writes a second to one map that is more than two years; the
+// JavaScript layer, which reads revisions as numbers, is exact only below
+// 2^53 anyway.
 // THREADMAP_UNSHARED_REVISIONS (bench builds only) replaces it with a
 // per-thread counter: the same instructions without the shared line, which
 // breaks R1-R4 and exists only to measure what the shared line costs.
