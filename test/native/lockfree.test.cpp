@@ -19,6 +19,7 @@
 
 #include "../support/lincheck.hpp"
 #include "check.hpp"
+#include "parking.hpp"
 #include "threadmap/detail/hash.hpp"
 #include "threadmap/detail/lockfree.hpp"
 #include "threadmap/epoch.hpp"
@@ -75,34 +76,8 @@ class watchdog {
   std::thread thread_;
 };
 
-// Parks the victim thread the first time it reaches `site`, until released.
-struct parker {
-  static inline std::atomic<int> site{0};
-  static inline std::atomic<bool> parked{false};
-  static inline std::atomic<bool> release{false};
-  static inline thread_local bool victim = false;
-
-  static void hook(int s) {
-    if (!victim || s != site.load() || parked.load()) return;
-    parked.store(true);
-    while (!release.load()) std::this_thread::sleep_for(1ms);
-  }
-  static void arm(int s) {
-    site.store(s);
-    parked.store(false);
-    release.store(false);
-    lockfree_test::set_pause_hook(&hook);
-  }
-  static void disarm() {
-    release.store(true);
-    lockfree_test::set_pause_hook(nullptr);
-  }
-  // Waits until the victim parks; false if it never does.
-  static bool wait_parked() {
-    for (int i = 0; i < 60000 && !parked.load(); ++i) std::this_thread::sleep_for(1ms);
-    return parked.load();
-  }
-};
+// The one thread each of these tests parks (role 1).
+using parker = tmtest::parking<1>;
 
 std::string key_of(const char* p, long i) {
   return p + std::to_string(i);
@@ -199,14 +174,14 @@ void parked_victim(int site, bool erase_preloaded) {
   parker::arm(site);
   std::atomic<long> victim_keys{0};
   std::thread victim([&] {
-    parker::victim = true;
-    for (long i = 0; i < 1000000 && !parker::parked.load(); ++i) {
+    parker::role = 1;
+    for (long i = 0; i < 1000000 && !parker::is_parked(1); ++i) {
       m.put(key_of("v", i), val_of(i, 0), nullptr);
       victim_keys.store(i + 1);
     }
-    parker::victim = false;
+    parker::role = 0;
   });
-  REQUIRE(parker::wait_parked());
+  REQUIRE(parker::wait_parked(1));
   // The victim's completed puts; the parked one is not visible yet.
   for (long i = 0; i < victim_keys.load(); ++i) model[key_of("v", i)] = val_of(i, 0);
   {
@@ -268,11 +243,11 @@ TEST_CASE("lockfree: a CAS on the very slot a parked thread is writing") {
   status victim_status{};
   std::string victim_old;
   std::thread victim([&] {
-    parker::victim = true;
+    parker::role = 1;
     victim_status = m.put("k", "victim", &victim_old);
-    parker::victim = false;
+    parker::role = 0;
   });
-  REQUIRE(parker::wait_parked());
+  REQUIRE(parker::wait_parked(1));
   {
     watchdog dog("writes to a key a parked thread is writing", 120);
     std::string out;
@@ -302,11 +277,11 @@ TEST_CASE("lockfree: writes while clear() is between its two steps land above it
   const std::uint64_t before = m.revision();
   parker::arm(lockfree_test::clear_window);
   std::thread clearer([&] {
-    parker::victim = true;
+    parker::role = 1;
     m.clear();
-    parker::victim = false;
+    parker::role = 0;
   });
-  REQUIRE(parker::wait_parked());
+  REQUIRE(parker::wait_parked(1));
   std::vector<std::uint64_t> drawn;
   const long writes = 50;
   {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "parking.hpp"
 #include "snapshot_support.hpp"
 #include "threadmap/detail/flat_table.hpp"
 #include "threadmap/detail/lockfree.hpp"
@@ -905,28 +906,9 @@ TEST_MAIN
 // then hold B's write: before activation waited for B, take() returned
 // while B was parked, its copy read the old value, and the snapshot said
 // "every write up to revision R" without B's, for good.
-namespace {
-struct two_parkers {
-  static inline std::atomic<int> parked_a{0}, parked_b{0};
-  static inline std::atomic<bool> release_a{false}, release_b{false};
-  static inline thread_local int role = 0;  // 1: writer A, 2: writer B
-  static void hook(int site) {
-    if (site != threadmap::lockfree_test::cas_window || role == 0) return;
-    std::atomic<int>& parked = role == 1 ? parked_a : parked_b;
-    std::atomic<bool>& release = role == 1 ? release_a : release_b;
-    if (parked.exchange(1) != 0) return;  // once per writer
-    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  static bool wait(std::atomic<int>& flag) {
-    for (int i = 0; i < 60000 && !flag.load(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    return flag.load() != 0;
-  }
-};
-}  // namespace
+using two_parkers = tmtest::parking<2>;  // role 1: writer A, 2: writer B
 
 TEST_CASE("snapshot: a lockfree write in flight while the log starts is in the snapshot") {
-  using threadmap::lockfree_test::set_pause_hook;
   threadmap::options o;
   o.strategy = threadmap::strategy_kind::lockfree;
   auto m = threadmap::registry::create(o, "string", "string");
@@ -935,12 +917,12 @@ TEST_CASE("snapshot: a lockfree write in flight while the log starts is in the s
     return c.put("b", "b0", nullptr);
   });
   const concurrent_map* plain = with_map(*m, [](concurrent_map& c) { return &c; });
-  set_pause_hook(&two_parkers::hook);
+  two_parkers::arm(threadmap::lockfree_test::cas_window);
   std::thread a([&] {
     two_parkers::role = 1;
     with_map(*m, [](concurrent_map& c) { return c.put("a", "a1", nullptr); });
   });
-  REQUIRE(two_parkers::wait(two_parkers::parked_a));
+  REQUIRE(two_parkers::wait_parked(1));
   std::unique_ptr<snapshot> s;
   std::atomic<bool> taken{false};
   std::thread taker([&] {
@@ -958,16 +940,16 @@ TEST_CASE("snapshot: a lockfree write in flight while the log starts is in the s
     two_parkers::role = 2;
     with_map(*m, [](concurrent_map& c) { return c.put("b", "b1", nullptr); });
   });
-  REQUIRE(two_parkers::wait(two_parkers::parked_b));
-  two_parkers::release_a.store(true);
+  REQUIRE(two_parkers::wait_parked(2));
+  two_parkers::release(1);
   a.join();
   // take() returns now only if it does not wait for B: give it the time.
   for (int i = 0; i < 300 && !taken.load(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  two_parkers::release_b.store(true);
+  two_parkers::release(2);
   b.join();
   taker.join();
-  set_pause_hook(nullptr);
+  two_parkers::disarm();
   REQUIRE(s);
   std::string now;
   std::uint64_t b_revision = 0;
