@@ -69,13 +69,10 @@ class Transition {
   constructor(readonly chars: number) {}
 }
 
+// A chunk is the whole of its ArrayBuffer (allocUnsafeSlow: not from the
+// pool), so a position in it is one in chunk.buffer too.
 let chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK)
-let view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length)
-// chunk's ArrayBuffer, and where chunk begins in it: a result is a
-// Uint8Array made on them, which costs less than chunk.subarray (whose
-// species lookup and FastBuffer constructor run on every encode).
-let chunkBuffer: ArrayBuffer = chunk.buffer as ArrayBuffer
-let chunkOffset = chunk.byteOffset
+let view = new DataView(chunk.buffer, 0, chunk.length)
 let start = 0 // where the value being written begins
 let pos = 0 // where the next byte goes
 // Objects met in this value: see meet().
@@ -90,9 +87,7 @@ function room(n: number): void {
   const next = Buffer.allocUnsafeSlow(Math.max(CHUNK, 2 * (used + n)))
   chunk.copy(next, 0, start, pos)
   chunk = next
-  view = new DataView(next.buffer, next.byteOffset, next.length)
-  chunkBuffer = next.buffer as ArrayBuffer
-  chunkOffset = next.byteOffset
+  view = new DataView(next.buffer, 0, next.length)
   start = 0
   pos = used
 }
@@ -127,13 +122,20 @@ export class RecordWriter {
   }
 
   /**
-   * The value's bytes (a view valid until the thread's next CHUNK of output
-   * is used up, which is long after any caller has passed it on), or null
-   * when it must take v8.serialize. Not reentrant: the caller keeps values
-   * that arrive during an encode (from a getter) away from it.
+   * Writes the value into this thread's output; false when it must take
+   * v8.serialize (nothing of it is then kept). Its bytes are then
+   * written(), or writtenBuffer()[writtenStart(), writtenEnd()) for a caller
+   * that hands them on without a view, until the next write of this thread.
+   * Not reentrant: the caller keeps values that arrive during a write (from
+   * a getter) away from it.
    */
+  write(value: object): boolean {
+    return this.#write(value)
+  }
+
+  /** write(), and the value's bytes as written() gives them; null when it must take v8.serialize. */
   encode(value: object): Uint8Array | null {
-    return this.#write(value) ? new Uint8Array(chunkBuffer, chunkOffset + start, pos - start) : null
+    return this.#write(value) ? written() : null
   }
 
   /**
@@ -267,6 +269,32 @@ export class RecordWriter {
     for (let i = 0; i < n; i++) if (!this.#value(a[i], depth + 1)) return false
     return true
   }
+}
+
+/**
+ * The bytes of the thread's last write(): a Uint8Array on its chunk, valid
+ * until the thread's next CHUNK of output is used up, which is long after
+ * any caller has passed it on (a batch encodes all its values first). Made
+ * on the ArrayBuffer, which costs less than chunk.subarray (whose species
+ * lookup and FastBuffer constructor would run on every encode).
+ */
+export function written(): Uint8Array {
+  return new Uint8Array(chunk.buffer, start, pos - start)
+}
+
+/** The ArrayBuffer of the thread's last write() (a view of it: written()). */
+export function writtenBuffer(): ArrayBuffer {
+  return chunk.buffer as ArrayBuffer
+}
+
+/** Where the last write()'s bytes begin in writtenBuffer(). */
+export function writtenStart(): number {
+  return start
+}
+
+/** Where the last write()'s bytes end in writtenBuffer(). */
+export function writtenEnd(): number {
+  return pos
 }
 
 // A map or array header: fix form below 16, else 16- or 32-bit (`wide`, wide + 1).
