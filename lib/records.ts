@@ -30,6 +30,11 @@
 
 import { types } from 'node:util'
 
+// Module constants: `types` is a property of node:util's exports, which are
+// in dictionary mode, so `types.isProxy` in the walk was a LoadIC call per
+// object (docs/benchmarks.md, "The set of an object, in place").
+const { isDate, isProxy } = types
+
 // Deeper values go to v8.serialize (the writer recurses).
 const MAX_DEPTH = 64
 // Objects whose field names add up to more characters go to v8.serialize:
@@ -60,17 +65,25 @@ const UNKNOWN = -2
 class Transition {
   id = UNKNOWN
   readonly next = new Map<string, Transition>()
-  // The last field name followed from here and where it led: objects of
-  // one shape walk the tree with a pointer compare per field (field names
-  // from for-in are internalized strings) instead of a Map lookup.
+  // The last two field names followed from here and where they led, the
+  // latest first: objects of one shape walk the tree with a pointer compare
+  // per field (field names from for-in are internalized strings) instead of
+  // a Map lookup, and so do two shapes that alternate (a nested object's
+  // first field starts at the root as its parent's does); written only when
+  // the latest changes.
   lastKey: string | undefined = undefined
   lastNext: Transition | undefined = undefined
+  priorKey: string | undefined = undefined
+  priorNext: Transition | undefined = undefined
   // The characters of the field names up to here.
   constructor(readonly chars: number) {}
 }
 
 // A chunk is the whole of its ArrayBuffer (allocUnsafeSlow: not from the
-// pool), so a position in it is one in chunk.buffer too.
+// pool), so a position in it is one in chunk.buffer too. (chunk.buffer is
+// not kept in a variable of its own: optimized code reads it inline, and
+// counted, keeping it saved nothing; docs/benchmarks.md, "The set of an
+// object, in place".)
 let chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK)
 let view = new DataView(chunk.buffer, 0, chunk.length)
 let start = 0 // where the value being written begins
@@ -209,10 +222,10 @@ export class RecordWriter {
   }
 
   #object(v: object, depth: number): boolean {
-    if (depth > MAX_DEPTH || !meet(v) || types.isProxy(v)) return false
+    if (depth > MAX_DEPTH || !meet(v) || isProxy(v)) return false
     const proto: unknown = Object.getPrototypeOf(v)
     if (proto === Array.prototype) return this.#array(v as unknown[], depth)
-    if (proto === Date.prototype) return types.isDate(v) && writeDate(v as Date)
+    if (proto === Date.prototype) return isDate(v) && writeDate(v as Date)
     if (proto !== Object.prototype && proto !== null) return false
     const o = v as Record<string, unknown>
     // The field names, walked down the transition tree (a field list is
@@ -223,15 +236,22 @@ export class RecordWriter {
     let node = this.#root
     let n = 0
     for (const k in o) {
-      let next = node.lastKey === k ? node.lastNext : node.next.get(k)
-      if (next === undefined) {
-        const chars = node.chars + k.length
-        if (chars > MAX_KEY_CHARS || k === '__proto__' || !isWellFormed.call(k)) return false
-        next = new Transition(chars)
-        node.next.set(k, next)
+      let next: Transition | undefined
+      if (node.lastKey === k) {
+        next = node.lastNext as Transition
+      } else {
+        next = node.priorKey === k ? node.priorNext : node.next.get(k)
+        if (next === undefined) {
+          const chars = node.chars + k.length
+          if (chars > MAX_KEY_CHARS || k === '__proto__' || !isWellFormed.call(k)) return false
+          next = new Transition(chars)
+          node.next.set(k, next)
+        }
+        node.priorKey = node.lastKey
+        node.priorNext = node.lastNext
+        node.lastKey = k
+        node.lastNext = next
       }
-      node.lastKey = k
-      node.lastNext = next
       node = next
       n++
     }
