@@ -28,7 +28,7 @@ import { markAsUntransferable } from 'node:worker_threads'
 
 import type { Options as PackrOptions, Packr } from 'msgpackr'
 
-import { RecordWriter } from './records'
+import { RecordWriter, written } from './records'
 import { addon, io, IO_LAYOUT, type NativeMap, type ValueTypeName, type Wire } from './native'
 
 /**
@@ -39,9 +39,23 @@ import { addon, io, IO_LAYOUT, type NativeMap, type ValueTypeName, type Wire } f
 export const OBJECT_OUT: unique symbol = Symbol('threadmap.objectOut')
 export type ObjectOut = typeof OBJECT_OUT
 
+/**
+ * What ValueCodec.encodeHere answers for a value the record writer took:
+ * its bytes are in the writer's output (records.ts: writtenBuffer(),
+ * writtenStart(), writtenEnd()) until this thread's next encode.
+ */
+export const WRITTEN: unique symbol = Symbol('threadmap.written')
+export type Written = typeof WRITTEN
+
 export interface ValueCodec {
   /** `index`: the value's place in a batch, for error messages. */
   encode(value: unknown, index?: number): Wire
+  /**
+   * encode(), except that an object the record writer takes is left in its
+   * output (WRITTEN) instead of becoming a Uint8Array: set hands the addon
+   * where it lies (ioSetWritten), so no typed array is made per set.
+   */
+  encodeHere(value: unknown): Wire | Written
   decode(wire: Wire | ObjectOut): unknown
   /** Whether `undefined` is a storable value (and so not the same as "absent"). */
   readonly storesUndefined: boolean
@@ -79,6 +93,9 @@ const json: ValueCodec = {
       )
     }
     return text
+  },
+  encodeHere(value) {
+    return json.encode(value)
   },
   decode(wire) {
     return JSON.parse(wire as string) as unknown
@@ -226,18 +243,24 @@ class ObjectCodec {
   }
 
   encode(value: object, index?: number): Uint8Array {
+    const bytes = this.encodeHere(value, index)
+    return bytes === WRITTEN ? written() : bytes
+  }
+
+  // The record writer's output (WRITTEN), or v8.serialize's bytes.
+  encodeHere(value: object, index?: number): Uint8Array | Written {
     // A getter of the value may store another object meanwhile: the writer
     // serves one value at a time, so a value that arrives during another's
     // encoding goes through v8.serialize.
     if (v8Only || encoding) return serialize(value, index)
-    let bytes: Uint8Array | null
+    let ok: boolean
     encoding = true
     try {
-      bytes = this.#writer.encode(value)
+      ok = this.#writer.write(value)
     } finally {
       encoding = false
     }
-    return bytes ?? serialize(value, index)
+    return ok ? WRITTEN : serialize(value, index)
   }
 
   decode(wire: Uint8Array | ObjectOut): unknown {
@@ -277,6 +300,9 @@ function structured(objects: ObjectCodec): ValueCodec {
     encode(value, index) {
       return isObject(value) ? objects.encode(value, index) : serialize(value, index)
     },
+    encodeHere(value) {
+      return isObject(value) ? objects.encodeHere(value) : serialize(value)
+    },
     decode(wire) {
       return objects.decode(wire as Uint8Array | ObjectOut)
     },
@@ -291,6 +317,9 @@ function any(objects: ObjectCodec): ValueCodec {
   return {
     encode(value, index) {
       return isObject(value) ? objects.encode(value, index) : (value as Wire)
+    },
+    encodeHere(value) {
+      return isObject(value) ? objects.encodeHere(value) : (value as Wire)
     },
     decode(wire) {
       return wire === OBJECT_OUT || wire instanceof Uint8Array ? objects.decode(wire) : wire

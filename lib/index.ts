@@ -3,7 +3,7 @@
 
 import { inspect, type InspectOptions } from 'node:util'
 
-import { OBJECT_OUT, valueCodec, type ObjectOut, type ValueCodec } from './codecs'
+import { OBJECT_OUT, valueCodec, WRITTEN, type ObjectOut, type ValueCodec } from './codecs'
 import { fetchArguments, fetchMissing, type FetchMethod, type FetchOptions } from './fetch'
 import {
   addon,
@@ -17,6 +17,7 @@ import {
   type Wire,
 } from './native'
 import { ReadCache } from './read-cache'
+import { written, writtenBuffer, writtenEnd, writtenStart } from './records'
 import { Snapshot, type SnapshotOptions } from './snapshot'
 import { Watcher, type WatchOptions } from './watch'
 import type {
@@ -215,6 +216,7 @@ const {
   versionIndex: IO_VERSION_INDEX,
   versionLow: IO_VERSION_LOW,
   versionHigh: IO_VERSION_HIGH,
+  valueOffset: IO_VALUE_OFFSET,
 } = IO_LAYOUT
 const IO_NUMBER_KEYS: readonly string[] = addon.ioLayout.numberKeys
 const IO_NUMBER_VALUES: readonly string[] = addon.ioLayout.numberValues
@@ -239,6 +241,8 @@ const {
   ioGetCachedK,
   ioSet,
   ioSetK,
+  ioSetWritten,
+  ioSetWrittenK,
   ioHas,
   ioHasK,
   ioDelete,
@@ -494,9 +498,14 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * that many ms from now (0: never) instead of after the map's ttl.
    */
   set(key: K, value: V, options?: SetOptions): this {
-    // Encode first: a codec may run user code (toJSON), which may use the io buffer.
-    const wire = this.#encode(value)
+    // Encode first: a codec may run user code (toJSON), which may use the io
+    // buffer. An object the record writer took stays in its output (WRITTEN)
+    // and the addon reads it there (ioSetWritten), with no user code between
+    // the encode and that call: options' getters run only after it became a
+    // view, since they may encode meanwhile.
+    let wire = this.#codec === null ? (value as Wire) : this.#codec.encodeHere(value)
     if (options !== undefined) {
+      if (wire === WRITTEN) wire = written()
       const ttl = ttlOption(options, 'set(key, value, options)')
       if (ttl !== undefined) {
         addon.setTTL(this.#ref, key as Wire, wire, ttl)
@@ -504,7 +513,12 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
       }
     }
     const inIo = ioKey(this.#ref, this.#numberKeys, key)
-    if (this.#numberValues && typeof wire === 'number') {
+    if (wire === WRITTEN) {
+      io[IO_VALUE_OFFSET] = writtenStart()
+      io[IO_VALUE] = writtenEnd() - writtenStart()
+      if (inIo) ioSetWritten(writtenBuffer())
+      else ioSetWrittenK(key as Wire, writtenBuffer())
+    } else if (this.#numberValues && typeof wire === 'number') {
       io[IO_VALUE] = wire
       if (inIo) ioSet()
       else ioSetK(key as Wire)

@@ -305,6 +305,8 @@ export interface NativeIoLayout {
   readonly versionIndex: number
   readonly versionLow: number
   readonly versionHigh: number
+  /** ioSetWritten's: where the value's bytes begin in its ArrayBuffer (their length: `value`). */
+  readonly valueOffset: number
   /** The buffer's length in doubles. */
   readonly slots: number
   /** What the reference slot holds between calls. */
@@ -407,6 +409,11 @@ export interface Addon {
   ioGetK<M = undefined>(key: Wire, missing?: M): Wire | M
   ioHasK(key: Wire): boolean
   ioSetK(key: Wire, value?: Wire): boolean
+  // set of an object the record writer left in its output (lib/codecs.ts,
+  // WRITTEN): its bytes are buffer[io valueOffset, + io value), read in place
+  // (io_protocol.hpp, "Objects in").
+  ioSetWritten(buffer: ArrayBuffer): boolean
+  ioSetWrittenK(key: Wire, buffer: ArrayBuffer): boolean
   ioDeleteK(key: Wire): boolean
   ioAddK(key: Wire, delta: number): number
   ioAddK(key: Wire, delta: bigint): bigint
@@ -524,7 +531,8 @@ export const IO_LAYOUT = Object.freeze({
   versionIndex: 4,
   versionLow: 5,
   versionHigh: 6,
-  slots: 7,
+  valueOffset: 7,
+  slots: 8,
   noRef: -1,
 } as const)
 

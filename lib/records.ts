@@ -30,6 +30,11 @@
 
 import { types } from 'node:util'
 
+// Module constants: `types` is a property of node:util's exports, which are
+// in dictionary mode, so `types.isProxy` in the walk was a LoadIC call per
+// object (docs/benchmarks.md, "The set of an object, in place").
+const { isDate, isProxy } = types
+
 // Deeper values go to v8.serialize (the writer recurses).
 const MAX_DEPTH = 64
 // Objects whose field names add up to more characters go to v8.serialize:
@@ -60,22 +65,27 @@ const UNKNOWN = -2
 class Transition {
   id = UNKNOWN
   readonly next = new Map<string, Transition>()
-  // The last field name followed from here and where it led: objects of
-  // one shape walk the tree with a pointer compare per field (field names
-  // from for-in are internalized strings) instead of a Map lookup.
+  // The last two field names followed from here and where they led, the
+  // latest first: objects of one shape walk the tree with a pointer compare
+  // per field (field names from for-in are internalized strings) instead of
+  // a Map lookup, and so do two shapes that alternate (a nested object's
+  // first field starts at the root as its parent's does); written only when
+  // the latest changes.
   lastKey: string | undefined = undefined
   lastNext: Transition | undefined = undefined
+  priorKey: string | undefined = undefined
+  priorNext: Transition | undefined = undefined
   // The characters of the field names up to here.
   constructor(readonly chars: number) {}
 }
 
+// A chunk is the whole of its ArrayBuffer (allocUnsafeSlow: not from the
+// pool), so a position in it is one in chunk.buffer too. (chunk.buffer is
+// not kept in a variable of its own: optimized code reads it inline, and
+// counted, keeping it saved nothing; docs/benchmarks.md, "The set of an
+// object, in place".)
 let chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK)
-let view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length)
-// chunk's ArrayBuffer, and where chunk begins in it: a result is a
-// Uint8Array made on them, which costs less than chunk.subarray (whose
-// species lookup and FastBuffer constructor run on every encode).
-let chunkBuffer: ArrayBuffer = chunk.buffer as ArrayBuffer
-let chunkOffset = chunk.byteOffset
+let view = new DataView(chunk.buffer, 0, chunk.length)
 let start = 0 // where the value being written begins
 let pos = 0 // where the next byte goes
 // Objects met in this value: see meet().
@@ -90,9 +100,7 @@ function room(n: number): void {
   const next = Buffer.allocUnsafeSlow(Math.max(CHUNK, 2 * (used + n)))
   chunk.copy(next, 0, start, pos)
   chunk = next
-  view = new DataView(next.buffer, next.byteOffset, next.length)
-  chunkBuffer = next.buffer as ArrayBuffer
-  chunkOffset = next.byteOffset
+  view = new DataView(next.buffer, 0, next.length)
   start = 0
   pos = used
 }
@@ -127,13 +135,20 @@ export class RecordWriter {
   }
 
   /**
-   * The value's bytes (a view valid until the thread's next CHUNK of output
-   * is used up, which is long after any caller has passed it on), or null
-   * when it must take v8.serialize. Not reentrant: the caller keeps values
-   * that arrive during an encode (from a getter) away from it.
+   * Writes the value into this thread's output; false when it must take
+   * v8.serialize (nothing of it is then kept). Its bytes are then
+   * written(), or writtenBuffer()[writtenStart(), writtenEnd()) for a caller
+   * that hands them on without a view, until the next write of this thread.
+   * Not reentrant: the caller keeps values that arrive during a write (from
+   * a getter) away from it.
    */
+  write(value: object): boolean {
+    return this.#write(value)
+  }
+
+  /** write(), and the value's bytes as written() gives them; null when it must take v8.serialize. */
   encode(value: object): Uint8Array | null {
-    return this.#write(value) ? new Uint8Array(chunkBuffer, chunkOffset + start, pos - start) : null
+    return this.#write(value) ? written() : null
   }
 
   /**
@@ -207,10 +222,10 @@ export class RecordWriter {
   }
 
   #object(v: object, depth: number): boolean {
-    if (depth > MAX_DEPTH || !meet(v) || types.isProxy(v)) return false
+    if (depth > MAX_DEPTH || !meet(v) || isProxy(v)) return false
     const proto: unknown = Object.getPrototypeOf(v)
     if (proto === Array.prototype) return this.#array(v as unknown[], depth)
-    if (proto === Date.prototype) return types.isDate(v) && writeDate(v as Date)
+    if (proto === Date.prototype) return isDate(v) && writeDate(v as Date)
     if (proto !== Object.prototype && proto !== null) return false
     const o = v as Record<string, unknown>
     // The field names, walked down the transition tree (a field list is
@@ -221,15 +236,22 @@ export class RecordWriter {
     let node = this.#root
     let n = 0
     for (const k in o) {
-      let next = node.lastKey === k ? node.lastNext : node.next.get(k)
-      if (next === undefined) {
-        const chars = node.chars + k.length
-        if (chars > MAX_KEY_CHARS || k === '__proto__' || !isWellFormed.call(k)) return false
-        next = new Transition(chars)
-        node.next.set(k, next)
+      let next: Transition | undefined
+      if (node.lastKey === k) {
+        next = node.lastNext as Transition
+      } else {
+        next = node.priorKey === k ? node.priorNext : node.next.get(k)
+        if (next === undefined) {
+          const chars = node.chars + k.length
+          if (chars > MAX_KEY_CHARS || k === '__proto__' || !isWellFormed.call(k)) return false
+          next = new Transition(chars)
+          node.next.set(k, next)
+        }
+        node.priorKey = node.lastKey
+        node.priorNext = node.lastNext
+        node.lastKey = k
+        node.lastNext = next
       }
-      node.lastKey = k
-      node.lastNext = next
       node = next
       n++
     }
@@ -267,6 +289,32 @@ export class RecordWriter {
     for (let i = 0; i < n; i++) if (!this.#value(a[i], depth + 1)) return false
     return true
   }
+}
+
+/**
+ * The bytes of the thread's last write(): a Uint8Array on its chunk, valid
+ * until the thread's next CHUNK of output is used up, which is long after
+ * any caller has passed it on (a batch encodes all its values first). Made
+ * on the ArrayBuffer, which costs less than chunk.subarray (whose species
+ * lookup and FastBuffer constructor would run on every encode).
+ */
+export function written(): Uint8Array {
+  return new Uint8Array(chunk.buffer, start, pos - start)
+}
+
+/** The ArrayBuffer of the thread's last write() (a view of it: written()). */
+export function writtenBuffer(): ArrayBuffer {
+  return chunk.buffer as ArrayBuffer
+}
+
+/** Where the last write()'s bytes begin in writtenBuffer(). */
+export function writtenStart(): number {
+  return start
+}
+
+/** Where the last write()'s bytes end in writtenBuffer(). */
+export function writtenEnd(): number {
+  return pos
 }
 
 // A map or array header: fix form below 16, else 16- or 32-bit (`wide`, wide + 1).

@@ -492,6 +492,19 @@ void encode(napi_env env, napi_value v, codec c, role r, byte_buffer& out) {
   append(env, v, c, r, out, no_index);
 }
 
+void encode_object_bytes(napi_env env, std::string_view bytes, codec c, byte_buffer& out) {
+  const item it{role::value, no_index};
+  out.clear();
+  if (c == codec::any)
+    out.push(any_tag::structured);
+  else if (c != codec::structured)
+    throw_type_error(env, std::string("threadmap: encoded objects are stored in maps whose values "
+                                      "are 'any' or 'structured'; this map's values are '") +
+                              to_string(c) + "'");
+  check_size(env, out.size() + bytes.size(), it);
+  out.append(bytes.data(), bytes.size());
+}
+
 void encode_key(napi_env env, napi_value v, codec c, byte_buffer& out, const char* label) {
   out.clear();
   append_as<role::key>(env, v, c, out, no_index, label);

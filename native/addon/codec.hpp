@@ -62,6 +62,11 @@ const std::vector<codec>& codecs(role r);
 // key or value); one past the core's size limits is a RangeError; `out` is
 // then unspecified.
 void encode(napi_env env, napi_value v, codec c, role r, byte_buffer& out);
+// Bytes the TypeScript layer encoded an object to (lib/records.ts), into
+// `out` (cleared first) as encode() puts a Uint8Array of them: under
+// 'structured' as they are, under 'any' behind its tag; a TypeError on a map
+// of any other value type, a RangeError past the size limit.
+void encode_object_bytes(napi_env env, std::string_view bytes, codec c, byte_buffer& out);
 // Batches: append one element's encoding to `out`. `index` names the element
 // in error messages ("key at index 7 must be ...").
 void append(napi_env env, napi_value v, codec c, role r, byte_buffer& out, std::size_t index);

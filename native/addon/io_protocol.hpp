@@ -27,6 +27,9 @@
 //   version_index_slot, version_low_slot, version_high_slot
 //               native       the read cache's get: where its read lies
 //                            (Write versions, below)
+//   value_offset_slot JS     ioSetWritten: where the value's bytes begin in
+//                            its ArrayBuffer argument; value_slot holds how
+//                            many there are (Objects in, below)
 //
 // The io functions come in two forms: ioGet, ioHas, ioSet, ioDelete, ioAdd
 // read the key from key_slot; ioGetK ... take it as their first argument
@@ -79,6 +82,23 @@
 // TypeScript layer in a thread holds a view of the same buffer, and a replaced
 // buffer would leave the other views reading stale bytes.
 //
+// Objects in. A set of an object under 'any' or 'structured' would hand the
+// addon a new Uint8Array of the record writer's bytes (lib/records.ts), made
+// only to be read once. So set passes the writer's ArrayBuffer itself, which
+// the writer keeps (a chunk, replaced when full, never detached by us), and
+// where the bytes lie in value_offset_slot and value_slot:
+// ioSetWritten(buffer) and ioSetWrittenK(key, buffer) store
+// buffer[offset, offset + length) as a Uint8Array of those bytes would be
+// stored. Nothing is registered with the addon, so a chunk replaced, a
+// second copy of the TypeScript layer in the thread, or a worker need
+// nothing of it; the buffer is an argument, so it stays alive for the call.
+// The call checks that the range is whole numbers inside the buffer (a
+// detached one has length 0) and that the map's values are 'any' or
+// 'structured'; the bytes are copied before anything else runs. The
+// TypeScript layer writes the slots right before the call, after the encode,
+// so a value a getter stored during the encode (which the writer does not
+// take: it goes through v8.serialize) never moves them.
+//
 // Read cache. Maps with readCache get through ioGetCached/ioGetCachedK,
 // which take `missing`, the objects-out marker and an `unchanged` marker:
 // when the entry's revision equals revision_slot, the call copies nothing and
@@ -120,7 +140,8 @@ inline constexpr std::size_t revision_slot = 3;
 inline constexpr std::size_t version_index_slot = 4;
 inline constexpr std::size_t version_low_slot = 5;
 inline constexpr std::size_t version_high_slot = 6;
-inline constexpr std::size_t slots = 7;
+inline constexpr std::size_t value_offset_slot = 7;
+inline constexpr std::size_t slots = 8;
 // What ref_slot holds between calls: no map has it.
 inline constexpr double no_ref = -1;
 
@@ -142,6 +163,7 @@ inline constexpr slot_name slot_names[] = {
     {"versionIndex", version_index_slot},
     {"versionLow", version_low_slot},
     {"versionHigh", version_high_slot},
+    {"valueOffset", value_offset_slot},
 };
 static_assert(std::size(slot_names) == slots, "slot_names must name every slot");
 // The object buffer's size; a longer object arrives as a Uint8Array.
@@ -169,6 +191,7 @@ struct io_buffer {
   double version_index = 0;
   double version_low = 0;
   double version_high = 0;
+  double value_offset = 0;
 };
 static_assert(offsetof(io_buffer, ref) == io::ref_slot * sizeof(double));
 static_assert(offsetof(io_buffer, key) == io::key_slot * sizeof(double));
@@ -177,6 +200,7 @@ static_assert(offsetof(io_buffer, revision) == io::revision_slot * sizeof(double
 static_assert(offsetof(io_buffer, version_index) == io::version_index_slot * sizeof(double));
 static_assert(offsetof(io_buffer, version_low) == io::version_low_slot * sizeof(double));
 static_assert(offsetof(io_buffer, version_high) == io::version_high_slot * sizeof(double));
+static_assert(offsetof(io_buffer, value_offset) == io::value_offset_slot * sizeof(double));
 static_assert(sizeof(io_buffer) == io::slots * sizeof(double));
 
 enum class io_kind : std::uint8_t {

@@ -311,6 +311,27 @@ void value_of(const NativeMap& m, const call& c, scratch& s) {
   encode(c.env, c[2], m.values(), role::value, s.value);
 }
 
+// ioSetWritten's value (io_protocol.hpp, "Objects in"): the bytes of the
+// ArrayBuffer c[2] that the io buffer's value_offset_slot and value_slot name.
+void written_value(const NativeMap& m, const call& c, scratch& s) {
+  void* data = nullptr;
+  std::size_t n = 0;
+  const napi_status st = napi_get_arraybuffer_info(c.env, c[2], &data, &n);
+  if (st == napi_invalid_arg)
+    throw_type_error(c.env, "threadmap: ioSetWritten needs an ArrayBuffer");
+  check(c.env, st);
+  const double at = c.data->io->value_offset, length = c.data->io->value;
+  // Whole numbers inside the buffer (NaN fails every comparison; a detached
+  // buffer's length is 0).
+  if (!(at >= 0 && length >= 1 && at + length <= static_cast<double>(n)) || at != std::floor(at) ||
+      length != std::floor(length))
+    throw_range_error(c.env, "threadmap: ioSetWritten: the io buffer names no bytes of the buffer");
+  encode_object_bytes(c.env,
+                      bytes(static_cast<const char*>(data) + static_cast<std::size_t>(at),
+                            static_cast<std::size_t>(length)),
+                      m.values(), s.value);
+}
+
 // The value the core copied into s.out. An io call on a map whose values
 // travel in the io buffer leaves it in the value slot and returns undefined:
 // no handle, no number allocation.
@@ -553,6 +574,12 @@ struct set_op : stores_value, answers_flag<statuses(status::inserted), statuses(
   status apply(concurrent_map& m, bytes key, scratch& s) {
     return m.put(key, s.value.view(), nullptr);
   }
+};
+
+// ioSetWritten(buffer), ioSetWrittenK(key, buffer): set_op with the value
+// read in place (written_value).
+struct set_written_op : set_op {
+  void encode_values(const NativeMap& m, const call& c, scratch& s) { written_value(m, c, s); }
 };
 
 // The atomic writes take a ttl as their last argument (ttl_arg), so each
@@ -1220,6 +1247,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       io_fn<keyed<get_cached_op>, 3, true>("ioGetCached", d),
       io_fn<keyed<has_op>, 0, true>("ioHas", d),
       io_fn<keyed<set_op>, 1, true>("ioSet", d),
+      io_fn<keyed<set_written_op>, 1, true>("ioSetWritten", d),
       io_fn<keyed<delete_op>, 0, true>("ioDelete", d),
       io_fn<keyed<add_op>, 1, true>("ioAdd", d),
       io_fn<keyed<get_op>, 1, false>("ioGetK", d),
@@ -1227,6 +1255,7 @@ void NativeMap::export_functions(Napi::Env env, Napi::Object exports) {
       io_fn<keyed<get_cached_op>, 3, false>("ioGetCachedK", d),
       io_fn<keyed<has_op>, 0, false>("ioHasK", d),
       io_fn<keyed<set_op>, 1, false>("ioSetK", d),
+      io_fn<keyed<set_written_op>, 1, false>("ioSetWrittenK", d),
       io_fn<keyed<delete_op>, 0, false>("ioDeleteK", d),
       io_fn<keyed<add_op>, 1, false>("ioAddK", d),
   };

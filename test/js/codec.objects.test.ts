@@ -427,6 +427,30 @@ describe('the record writer', () => {
     expect(second.byteOffset).toBe(first.byteOffset + first.length)
     expect(Buffer.from(first).equals(kept)).toBe(true)
   })
+  test('shapes that share field names, in every order and interleaved, nested and not: each decodes to its own fields', () => {
+    // The writer's transition tree caches the last two steps taken from each
+    // node; a wrong step reaches a node resolved for another field list.
+    const names = ['a', 'b', 'c', 'd']
+    const shapes: string[][] = [[]]
+    for (const n of names) for (const s of shapes.slice()) if (s.length < 3) shapes.push([...s, n], [n, ...s])
+    const map = new ThreadMap<string, unknown>(null, { keys: 'string', values: 'any' })
+    let r = 7
+    const next = (): number => {
+      r = (r * 1103515245 + 12345) & 0x7fffffff
+      return r
+    }
+    for (let i = 0; i < 3000; i++) {
+      const shape = shapes[next() % shapes.length] as string[]
+      const inner = shapes[next() % shapes.length] as string[]
+      const x: Record<string, unknown> = Object.fromEntries(shape.map((k, j) => [k, j]))
+      if (i % 2 === 0) x.n = Object.fromEntries(inner.map((k, j) => [k, `${j}`]))
+      map.set(`k${i}`, x)
+      expect(map.get(`k${i}`)).toEqual(x)
+    }
+    expect(viaV8(map, 'k2999')).toBe(false)
+    map.close()
+  })
+
   test('strings of every length to past the short-string limit, in every UTF-8 width, across chunks', () => {
     const w = new RecordWriter(() => -1)
     const unpackr = new Unpackr({ mapsAsObjects: true })
