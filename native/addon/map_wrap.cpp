@@ -316,10 +316,12 @@ void value_of(const NativeMap& m, const call& c, scratch& s) {
 void written_value(const NativeMap& m, const call& c, scratch& s) {
   void* data = nullptr;
   std::size_t n = 0;
-  const napi_status st = napi_get_arraybuffer_info(c.env, c[2], &data, &n);
-  if (st == napi_invalid_arg)
-    throw_type_error(c.env, "threadmap: ioSetWritten needs an ArrayBuffer");
-  check(c.env, st);
+  // napi_get_arraybuffer_info alone would take a SharedArrayBuffer on Node
+  // 22 and later (and refuse it on 20): ask first, so every version refuses.
+  bool is_buffer = false;
+  check(c.env, napi_is_arraybuffer(c.env, c[2], &is_buffer));
+  if (!is_buffer) throw_type_error(c.env, "threadmap: ioSetWritten needs an ArrayBuffer");
+  check(c.env, napi_get_arraybuffer_info(c.env, c[2], &data, &n));
   const double at = c.data->io->value_offset, length = c.data->io->value;
   // Whole numbers inside the buffer (NaN fails every comparison; a detached
   // buffer's length is 0).
