@@ -505,16 +505,16 @@ class flat_table {
   // (striped stripe or mutex map) puts this object on its own cache line.
   std::atomic<std::uint64_t> version_{0};
   std::atomic<table_array*> array_{nullptr};
-  // A lazy snapshot's claims (owner's lock): beside the version, which
-  // every write section touches anyway.
+  // A lazy snapshot's claims (owner's lock) and the depth of write
+  // sections: beside the version, which every write section touches anyway.
   unit_claim* claims_ = nullptr;
+  unsigned write_depth_ = 0;  // nesting of write sections (writer only; every write)
   // Written by the writer only; read relaxed by size() and stats().
   std::atomic<std::size_t> size_{0};
   std::atomic<std::size_t> bytes_{0};
   std::atomic<std::uint64_t> resizes_{0};
-  std::size_t used_ = 0;      // full + deleted slots (writer only)
-  unsigned write_depth_ = 0;  // nesting of write sections (writer only)
-  numa::policy policy_{};     // placement of new arrays (writer only)
+  std::size_t used_ = 0;   // full + deleted slots (writer only)
+  numa::policy policy_{};  // placement of new arrays (writer only)
   // Set before the table is shared, then read-only.
   eviction::policy* evict_ = nullptr;
   std::size_t inline_limit_ = inline_bytes;
