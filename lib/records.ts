@@ -3,7 +3,7 @@
 //
 // What it writes, msgpackr's decoder (with the map's structure list) reads
 // back as exactly what v8.deserialize(v8.serialize(value)) would give; what
-// it cannot promise that for, it refuses (encode returns null) and the
+// it cannot promise that for, it refuses (write returns false) and the
 // caller takes v8.serialize. Checking while writing is one walk over the
 // value where a check followed by msgpackr's own encoder was two (every
 // field read twice, getters run twice); docs/benchmarks.md, "Objects", has
@@ -146,13 +146,8 @@ export class RecordWriter {
     return this.#write(value)
   }
 
-  /** write(), and the value's bytes as written() gives them; null when it must take v8.serialize. */
-  encode(value: object): Uint8Array | null {
-    return this.#write(value) ? written() : null
-  }
-
   /**
-   * Whether encode() would take `value`, keeping none of its bytes (the
+   * Whether write() would take `value`, keeping none of its bytes (the
    * output position goes back to where it was).
    */
   fits(value: object): boolean {
