@@ -100,6 +100,7 @@ const OPTION_NAMES: readonly string[] = [
   'evict',
   'ttl',
   'noUpdateTTL',
+  'revisions',
 ] satisfies (keyof ThreadMapOptions)[]
 
 /** The strategies this build of the addon offers (options.strategy also takes 'auto'). */
@@ -436,15 +437,26 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * write that changes the map (set, a setIfAbsent or compareAndSet that
    * changes it, add, delete, each changed entry of a batch, clear) takes the
    * next one, in every thread; one that returned before another began has
-   * the smaller. Exact up to 2^53 writes.
+   * the smaller. Exact up to 2^53 writes. A TypeError on a map made with
+   * `revisions: false`.
    */
   get revision(): number {
+    this.#needRevisions('revision')
     return addon.revision(this.#ref)
   }
 
-  /** The revision of the write that gave the entry its value; undefined when absent. */
+  /**
+   * The revision of the write that gave the entry its value; undefined when
+   * absent. A TypeError on a map made with `revisions: false`.
+   */
   revisionOf(key: K): number | undefined {
+    this.#needRevisions('revisionOf()')
     return addon.revisionOf(this.#ref, key as Wire)
+  }
+
+  #needRevisions(what: string): void {
+    if (!this.#info.revisions)
+      throw new TypeError(`threadmap: ${what} needs revisions, and this map was made with revisions: false`)
   }
 
   get(key: K): V | undefined {

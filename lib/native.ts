@@ -82,6 +82,8 @@ export interface NativeInfo {
   ref: MapRef
   /** The readCache option the map was made with (0: none). */
   readCache: number
+  /** The revisions option the map was made with. */
+  revisions: boolean
 }
 
 /**

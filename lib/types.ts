@@ -107,6 +107,14 @@ export interface ThreadMapOptions<
    * that attaches gets its own cache of this size.
    */
   readCache?: number
+  /**
+   * Whether the map keeps revisions; default true. `false` saves every write
+   * its step of the map's one revision counter, a cache line all writing
+   * threads share (see "Revisions" in the README): `revision`,
+   * `revisionOf()`, `watch()`, `snapshot()` and `readCache` then throw a
+   * TypeError. Strategies 'mutex', 'rwlock' and 'striped' ('auto') only.
+   */
+  revisions?: boolean
 }
 
 /**

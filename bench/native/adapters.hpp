@@ -67,10 +67,10 @@ struct key_hash {
 template <class K>
 class threadmap_adapter {
  public:
-  threadmap_adapter(threadmap::strategy_kind s, const threadmap::numa::policy& numa) {
-    threadmap::options o;
+  /// `base`: the bench's map options (numa_policy, revisions); the strategy is `s`.
+  threadmap_adapter(threadmap::strategy_kind s, const threadmap::options& base) {
+    threadmap::options o = base;
     o.strategy = s;
-    o.numa_policy = numa;
     map_ = threadmap::make_map(o);
   }
 

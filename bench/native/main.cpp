@@ -91,6 +91,10 @@ const char* usage = R"(usage: threadmap-bench [flags]   (npm run bench:native --
                       the main thread, which fills the maps, to CPUS[0]
   --no-counters         do not open perf_event counters
   --no-false-sharing    skip the false-sharing experiment
+  --no-revisions        make the maps of the strategies that can skip them
+                        (mutex, rwlock, striped) with options::revisions false:
+                        no write steps the map's shared revision counter, as
+                        the peers keep none; the others keep theirs
   --retry-starved=2     rerun a run up to N times when a thread waited for a CPU
                         (run queue, /proc/thread-self/schedstat) over 20% of the
                         window: another process had the CPU; keep the attempt
@@ -129,6 +133,7 @@ struct options {
   std::uint64_t fixed_ops = 0, warmup_ops = 0;
   std::vector<std::string> workload_args;  // as given, for the cachegrind reruns
   threadmap::numa::policy numa;            // --numa
+  bool revisions = true;                   // --no-revisions: threadmap maps without them
   bool flood = false;                      // --flood: flood.cpp instead of the suite
   bool levers = false;                     // --levers: levers.cpp instead of the suite
   flood_options flood_opts;
@@ -285,6 +290,8 @@ options parse(int argc, char** argv) {
       o.counters = false;
     } else if (a == "--no-false-sharing") {
       o.false_sharing = false;
+    } else if (a == "--no-revisions") {
+      o.revisions = false;
     } else if (a == "--cachegrind") {
       o.cachegrind = true;
     } else if (key == "--cg-ops") {
@@ -390,13 +397,21 @@ struct contender_of final : contender {
   }
 };
 
+// The options every threadmap contender's map starts from.
+threadmap::options map_options(const options& o) {
+  threadmap::options m;
+  m.numa_policy = o.numa;
+  m.revisions = o.revisions;
+  return m;
+}
+
 template <class K>
 std::unique_ptr<contender> make_contender_k(const std::string& name,
-                                            const threadmap::numa::policy& numa) {
+                                            const threadmap::options& base) {
   std::unique_ptr<contender> c;
   threadmap::strategy_kind k;
   if (threadmap::parse_strategy(name, k))
-    c = std::make_unique<contender_of<K, threadmap_adapter<K>>>(k, numa);
+    c = std::make_unique<contender_of<K, threadmap_adapter<K>>>(k, base);
 #if THREADMAP_BENCH_HAVE_TBB
   if (name == "tbb") c = std::make_unique<contender_of<K, tbb_adapter<K>>>();
 #endif
@@ -417,9 +432,9 @@ std::unique_ptr<contender> make_contender_k(const std::string& name,
 }
 
 std::unique_ptr<contender> make_contender(const std::string& name, key_kind k,
-                                          const threadmap::numa::policy& numa) {
-  return k == key_kind::int64 ? make_contender_k<int_key>(name, numa)
-                              : make_contender_k<str_key>(name, numa);
+                                          const threadmap::options& base) {
+  return k == key_kind::int64 ? make_contender_k<int_key>(name, base)
+                              : make_contender_k<str_key>(name, base);
 }
 
 // --- aggregation and report -------------------------------------------------
@@ -654,7 +669,7 @@ std::size_t ring_length(std::uint64_t n) {
 
 // The one run of the cachegrind mode: fill, warm up, fixed count, no output.
 int fixed_run(const options& o) {
-  const auto c = make_contender(o.contenders.at(0), o.keys.at(0), o.numa);
+  const auto c = make_contender(o.contenders.at(0), o.keys.at(0), map_options(o));
   if (!c) return 3;
   const std::uint64_t n = o.sizes.at(0);
   c->fill(n);
@@ -745,6 +760,9 @@ int main(int argc, char** argv) {
       "a barrier; contenders interleaved, order rotated each round\n",
       o.rounds, o.duration_ms, o.warmup_ms);
   std::printf("placement %s, %s\n", numa_text.c_str(), pins.header().c_str());
+  std::printf("revisions %s\n", o.revisions
+                                    ? "kept by every threadmap map (the default)"
+                                    : "off where a strategy can skip them (--no-revisions)");
   std::printf(
       "latency   1 op in %u timed alone (monotonic clock, median overhead %.0f ns, included in the "
       "percentiles)\n",
@@ -768,7 +786,7 @@ int main(int argc, char** argv) {
       continue;
     }
     try {
-      make_contender(c, key_kind::int64, o.numa);
+      make_contender(c, key_kind::int64, map_options(o));
     } catch (const std::exception& e) {
       std::printf("strategy  %s: skipped, make_map failed: %s\n", c.c_str(), e.what());
       continue;
@@ -823,7 +841,7 @@ int main(int argc, char** argv) {
                    size_label(n).c_str(), to_string(kk), names.size());
       std::vector<std::unique_ptr<contender>> cs;
       for (const auto& name : names) {
-        auto c = make_contender(name, kk, o.numa);
+        auto c = make_contender(name, kk, map_options(o));
         const std::uint64_t t0 = now_ns();
         c->fill(n);
         const double ns = static_cast<double>(now_ns() - t0);
@@ -961,6 +979,7 @@ int main(int argc, char** argv) {
           "--sizes=" + std::to_string(o.sizes[0]),
           std::string("--keys=") + (o.keys[0] == key_kind::int64 ? "int" : "str"),
           "--numa=" + numa_label(o.numa)};
+      if (!o.revisions) job.workload_args.emplace_back("--no-revisions");
       job.ops = o.cg_ops;
       job.ll = o.cg_ll;
       job.warmup_ops = std::max<std::uint64_t>(o.cg_ops / 2, 10000);
@@ -1023,9 +1042,9 @@ int main(int argc, char** argv) {
         ",\"latencyEvery\":" + std::to_string(o.latency_every) +
         ",\"retryStarved\":" + std::to_string(o.retry_starved) +
         ",\"pin\":" + (o.pin ? "true" : "false") + ",\"numa\":" + json_str(numa_label(o.numa)) +
-        "},\"pinning\":" + pins.json() + ",\"placement\":[" + placement_json_all +
-        "],\"events\":[" + events_json + "],\"skipped\":[" + skipped_json + "],\"fill\":[" +
-        fill_json + "],\"results\":[";
+        ",\"revisions\":" + (o.revisions ? "true" : "false") + "},\"pinning\":" + pins.json() +
+        ",\"placement\":[" + placement_json_all + "],\"events\":[" + events_json +
+        "],\"skipped\":[" + skipped_json + "],\"fill\":[" + fill_json + "],\"results\":[";
     for (std::size_t i = 0; i < all.size(); ++i) j += (i ? "," : "") + figure_json(all[i]);
     j += "],\"falseSharing\":" + fs_json + ",\"cachegrind\":" + cg_json + "}\n";
     std::ofstream out(o.json);

@@ -889,6 +889,7 @@ Napi::Value NativeMap::Info(const Napi::CallbackInfo& info) {
   o.Set("strategy", Napi::String::New(env, threadmap::to_string(m->shared_->opts().strategy)));
   o.Set("ref", Napi::Number::New(env, m->ref_));
   o.Set("readCache", Napi::Number::New(env, static_cast<double>(m->shared_->opts().read_cache)));
+  o.Set("revisions", Napi::Boolean::New(env, m->shared_->opts().revisions));
   return o;
 }
 

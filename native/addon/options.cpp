@@ -128,6 +128,12 @@ const std::vector<option_row>& option_table() {
                      throw_type_error(env, "threadmap: options.noUpdateTTL must be a boolean");
                    p.core.no_update_ttl = v.As<Napi::Boolean>().Value();
                  }});
+    t.push_back({"revisions", kind::own, std::nullopt, nullptr,
+                 [](Napi::Env env, Napi::Value v, parsed_options& p) {
+                   if (!v.IsBoolean())
+                     throw_type_error(env, "threadmap: options.revisions must be a boolean");
+                   p.core.revisions = v.As<Napi::Boolean>().Value();
+                 }});
     t.push_back({"readCache", kind::count, std::nullopt,
                  [](parsed_options& p, std::size_t n) { p.core.read_cache = n; }});
     t.push_back({"numa", kind::own, std::nullopt, nullptr,
@@ -199,6 +205,16 @@ void read_options(Napi::Env env, Napi::Value arg, parsed_options& p) {
                               to_string(p.core.strategy) + "'");
   if (p.core.no_update_ttl && !p.core.expires())
     throw_type_error(env, "threadmap: options.noUpdateTTL needs options.ttl (0: no default ttl)");
+  // A map without revisions: a strategy whose writes can skip the clock, and
+  // nothing that reads revisions.
+  if (!p.core.revisions && !supports_skipping_revisions(p.core.strategy))
+    throw_type_error(env, std::string("threadmap: options.revisions false needs the ") +
+                              strategies_where(supports_skipping_revisions) +
+                              " strategy (or 'auto'), not '" + to_string(p.core.strategy) + "'");
+  if (!p.core.revisions && p.core.read_cache != 0)
+    throw_type_error(env,
+                     "threadmap: options.readCache needs revisions (it checks them), so it cannot "
+                     "be used with revisions false");
   // The read cache (lib/read-cache.ts) keys a JS Map by the key itself, and
   // bytes keys compare by content, not identity.
   if (p.core.read_cache != 0 && p.keys == codec::bytes)

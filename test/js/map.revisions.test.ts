@@ -5,6 +5,9 @@ import { describe, expect, test } from 'vitest'
 import { ThreadMap } from '../../lib/index'
 import { runWorker, STRATEGIES } from './helpers'
 
+// The strategies that can skip revisions (supports_skipping_revisions in the core).
+const SKIPPING = ['mutex', 'rwlock', 'striped']
+
 describe.each(STRATEGIES)('revisions (%s)', (strategy) => {
   function make<V>(values: 'any' | 'number' | 'json' = 'any'): ThreadMap<string, V> {
     return new ThreadMap<string, V>(null, { keys: 'string', values, strategy: strategy as never })
@@ -92,6 +95,81 @@ describe.each(STRATEGIES)('revisions (%s)', (strategy) => {
     // The main thread reads the revisions the workers' last writes left.
     const w0 = results[0].revisions
     expect(map.revisionOf('w0:13')).toBe(w0[w0.length - 1])
+    map.close()
+  })
+})
+
+function withoutRevisions(strategy: string) {
+  return { keys: 'string', values: 'any', strategy: strategy as never, revisions: false } as const
+}
+
+describe.each(STRATEGIES.filter((s) => !SKIPPING.includes(s)))('revisions: false (%s)', (strategy) => {
+  test('is refused with a TypeError naming the strategies that can', () => {
+    const options = withoutRevisions(strategy)
+    expect(() => new ThreadMap(null, options)).toThrow(TypeError)
+    expect(() => new ThreadMap(null, options)).toThrow(
+      `options.revisions false needs the 'mutex', 'striped' or 'rwlock' strategy (or 'auto'), not '${strategy}'`,
+    )
+  })
+})
+
+describe.each(STRATEGIES.filter((s) => SKIPPING.includes(s)))('revisions: false (%s)', (strategy) => {
+  const options = withoutRevisions(strategy)
+
+  test('stores every write; revision, revisionOf, watch and snapshot are TypeErrors', () => {
+    const map = new ThreadMap<string, unknown>(null, options)
+    map.set('a', { x: 1 })
+    map.set('b', 'x'.repeat(200))
+    map.add('n', 2)
+    map.add('n', 3)
+    map.delete('b')
+    expect(map.get('a')).toEqual({ x: 1 })
+    expect(map.get('n')).toBe(5)
+    expect(map.size).toBe(2)
+    expect(() => map.revision).toThrow(TypeError)
+    expect(() => map.revision).toThrow('revision needs revisions, and this map was made with revisions: false')
+    expect(() => map.revisionOf('a')).toThrow(TypeError)
+    expect(() => map.watch()).toThrow(TypeError)
+    expect(() => map.watch()).toThrow('watch() needs revisions')
+    expect(() => map.snapshot()).toThrow(TypeError)
+    expect(() => map.snapshot()).toThrow('snapshot() needs revisions')
+    // Refused calls changed nothing: the map still takes writes and reads.
+    map.set('c', [1, 2])
+    expect([...map.keys()].sort()).toEqual(['a', 'c', 'n'])
+    map.close()
+  })
+
+  test('revisions must be a boolean, and readCache needs revisions', () => {
+    expect(() => new ThreadMap(null, { ...options, revisions: 0 as never })).toThrow(TypeError)
+    expect(() => new ThreadMap(null, { ...options, revisions: 0 as never })).toThrow(
+      'options.revisions must be a boolean',
+    )
+    expect(() => new ThreadMap(null, { ...options, readCache: 10 })).toThrow(TypeError)
+    expect(() => new ThreadMap(null, { ...options, readCache: 10 })).toThrow('options.readCache needs revisions')
+    const auto = new ThreadMap<string, number>(null, { keys: 'string', values: 'number', revisions: false })
+    auto.set('a', 1)
+    expect(auto.get('a')).toBe(1)
+    auto.close()
+    const on = new ThreadMap<string, number>(null, { ...options, values: 'number', revisions: true })
+    on.set('a', 1)
+    expect(on.revision).toBe(1)
+    on.close()
+  })
+
+  test('workers share the map and its refusal', async () => {
+    const map = new ThreadMap<string, unknown>(null, options)
+    const results = await Promise.all(
+      [0, 1].map((id) =>
+        runWorker<{ error: string; wrote: number }>('revisions-off.mjs', { handle: map.handle(), id, rounds: 500 }),
+      ),
+    )
+    for (const r of results) {
+      expect(r.error).toBe('TypeError')
+      expect(r.wrote).toBe(500)
+    }
+    for (const id of [0, 1])
+      for (let i = 0; i < 500; i++) expect(map.get(`w${id}:${i}`)).toEqual({ id, i })
+    expect(map.size).toBe(1000)
     map.close()
   })
 })

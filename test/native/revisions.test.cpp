@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -253,6 +254,96 @@ STRATEGY_CASE("revisions: deletes and clears advance the map's revision under co
     }
   });
   CHECK_EQ(bad[0] + bad[1], 0);
+}
+
+// options::revisions false: the flat-table strategies keep none (every
+// revision 0, the clock's line never written) and stay a correct map; the
+// others, and a read cache, refuse it.
+STRATEGY_CASE("revisions: a map made without them stores every write and reports 0") {
+  options o = cfg.opts;
+  CHECK(make_map(o)->keeps_revisions());
+  o.revisions = false;
+  const auto refused = [](const options& v) {
+    try {
+      make_map(v);
+    } catch (const std::invalid_argument&) {
+      return true;
+    }
+    return false;
+  };
+  if (!supports_skipping_revisions(o.strategy)) {
+    CHECK(refused(o));
+    return;
+  }
+  options cached = o;
+  cached.read_cache = 10;
+  CHECK(refused(cached));
+  // Unbounded, bounded (evicts) and timed (expires): every write path.
+  options bounded = o, timed = o;
+  bounded.max_entries = 64;
+  timed.ttl = 0;
+  for (const options& v : {o, bounded, timed}) {
+    auto m = make_map(v);
+    CHECK(!m->keeps_revisions());
+    std::map<std::string, std::string> model;
+    // Narrow (at most 22 bytes), wide (23-24: the last byte shares the
+    // revision's word) and out-of-line entries.
+    for (int i = 0; i < 40; ++i) {
+      const std::string k = "key" + std::to_string(i);
+      const std::string val(i % 3 == 0 ? 4 : i % 3 == 1 ? 24 - k.size() : 90, char('a' + i % 26));
+      CHECK_EQ(m->put(k, val, nullptr), status::inserted);
+      model[k] = val;
+    }
+    for (int i = 0; i < 40; i += 2) {
+      const std::string k = "key" + std::to_string(i);
+      const std::string val = model[k] + "!";
+      CHECK_EQ(m->put(k, val, nullptr), status::ok);
+      model[k] = val;
+    }
+    const std::string k3 = "key3", was = model[k3], next = "cas";
+    const bytes expected = was, desired = next;
+    CHECK_EQ(m->compare_and_set(k3, &expected, &desired, nullptr), status::ok);
+    model[k3] = next;
+    CHECK_EQ(m->erase("key5", nullptr), status::ok);
+    model.erase("key5");
+    counter d{}, r{};
+    d.i = 5;
+    CHECK_EQ(m->add("count", counter_kind::i64, d, "", &r), status::inserted);
+    CHECK_EQ(m->add("count", counter_kind::i64, d, "", &r), status::ok);
+    CHECK_EQ(r.i, 10);
+    CHECK_EQ(m->size(), model.size() + 1);
+    for (const auto& [k, val] : model) {
+      std::string out;
+      std::uint64_t rev = 99;
+      CHECK(m->get(k, &out, &rev));
+      CHECK_EQ(out, val);
+      CHECK_EQ(rev, 0u);
+      CHECK_EQ(m->revision_of(k), 0u);
+    }
+    CHECK_EQ(m->revision(), 0u);
+    // Past max_entries: the bounded map evicts (its victims draw 0 too).
+    for (int i = 0; i < 100; ++i) m->put("more" + std::to_string(i), "v", nullptr);
+    if (v.max_entries) CHECK(m->size() <= v.max_entries);
+    m->clear();
+    CHECK_EQ(m->size(), 0u);
+    CHECK_EQ(m->revision(), 0u);
+  }
+  // Two writers: every write lands, and the clock never moves.
+  auto m = make_map(o);
+  tmtest::run_threads(2, [&](int t) {
+    for (int i = 0; i < 20000; ++i) {
+      const std::string k = std::to_string(t) + ":" + std::to_string(i % 500);
+      m->put(k, std::to_string(i), nullptr);
+    }
+  });
+  CHECK_EQ(m->size(), 1000u);
+  for (int t = 0; t < 2; ++t)
+    for (int i = 0; i < 500; ++i) {
+      std::string out;
+      CHECK(m->get(std::to_string(t) + ":" + std::to_string(i), &out));
+      CHECK_EQ(out, std::to_string(19500 + i));
+    }
+  CHECK_EQ(m->revision(), 0u);
 }
 
 int main(int argc, char** argv) {

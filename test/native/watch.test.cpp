@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,37 @@ std::string num(std::uint64_t i) {
 }
 
 }  // namespace
+
+STRATEGY_CASE(
+    "watch: a map made without revisions refuses watch and snapshots, and changes nothing") {
+  if (!supports_skipping_revisions(cfg.opts.strategy)) return;  // revisions.test.cpp: refused
+  tmtest::strategy_config off = cfg;
+  off.opts.revisions = false;
+  auto m = make(off);
+  concurrent_map* plain = with_map(*m, [](concurrent_map& c) { return &c; });
+  with_map(*m, [](concurrent_map& c) { return c.put("a", "1", nullptr); });
+  auto log = m->watch_log();
+  bool refused = false;
+  try {
+    log->subscribe({}, 0, 0, nullptr);
+  } catch (const std::invalid_argument&) {
+    refused = true;
+  }
+  CHECK(refused);
+  refused = false;
+  try {
+    snapshot::take(m);
+  } catch (const std::invalid_argument&) {
+    refused = true;
+  }
+  CHECK(refused);
+  // Nothing was wrapped or activated, and the map still works.
+  CHECK(!log->active());
+  CHECK(with_map(*m, [](concurrent_map& c) { return &c; }) == plain);
+  CHECK_EQ(with_map(*m, [](concurrent_map& c) { return c.put("b", "2", nullptr); }),
+           status::inserted);
+  CHECK_EQ(with_map(*m, [](concurrent_map& c) { return c.size(); }), 2u);
+}
 
 STRATEGY_CASE("watch: no wrapper until watched, and none after the last watcher") {
   auto m = make(cfg);

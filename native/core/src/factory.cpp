@@ -22,6 +22,11 @@ std::unique_ptr<concurrent_map> make_map(const options& opts) {
   if (opts.expires() && !supports_expiry(opts.strategy))
     throw std::invalid_argument(std::string("threadmap: the '") + to_string(opts.strategy) +
                                 "' strategy cannot expire entries");
+  if (!opts.revisions && !supports_skipping_revisions(opts.strategy))
+    throw std::invalid_argument(std::string("threadmap: the '") + to_string(opts.strategy) +
+                                "' strategy keeps revisions");
+  if (!opts.revisions && opts.read_cache)
+    throw std::invalid_argument("threadmap: the read cache needs revisions");
   if (opts.ttl && *opts.ttl > max_ttl_ms)
     throw std::invalid_argument("threadmap: ttl is longer than max_ttl_ms");
   switch (opts.strategy) {

@@ -321,14 +321,12 @@ bool flat_table::get_locked(std::uint64_t hash, bytes key, std::string* out,
     if (deadline_passed(dl, now)) return false;
     if (deadline) *deadline = dl;
   }
-  const std::uint64_t r = load_word(t->slot(f.index) + rev_word) >> rev_shift;
-  if (revision) *revision = r;
-  if (handle) {
-    slot_view s;
-    s.load(t, f.index);
-    *handle = handle_of(s);
-  }
-  if (unless == 0 || r != unless) read_value(t, f.index, out);
+  // One load of the slot for all of it, as the optimistic read (try_get).
+  slot_view s;
+  s.load(t, f.index);
+  if (revision) *revision = s.revision();
+  if (handle) *handle = handle_of(s);
+  if (out && (unless == 0 || s.revision() != unless)) copy_value(*out, s.value());
   return true;
 }
 template bool flat_table::get_locked<false>(std::uint64_t, bytes, std::string*, std::uint64_t*,

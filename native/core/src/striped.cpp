@@ -106,7 +106,8 @@ striped_map<Lock, Mode>::striped_map(const options& opts, strategy_kind kind, un
       kind_(kind),
       count_(stripe_count(opts, stripes)),
       stripes_(new stripe[count_]),
-      budget_(opts.max_memory) {
+      budget_(opts.max_memory),
+      clock_(opts.revisions) {
   check_numa_policy(opts.numa_policy);
   // 0: the real clock (no test has taken it over).
   manual_now_->store(opts.manual_clock ? 1 : 0, std::memory_order_relaxed);

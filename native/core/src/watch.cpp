@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <stdexcept>
 
 #include "threadmap/detail/flat_table.hpp"
 #include "threadmap/detail/hash.hpp"
@@ -129,6 +130,7 @@ class watched_map final : public concurrent_map {
     return m_.get_versioned(key, out, revision, unless, pin);
   }
   std::uint64_t revision() const override { return m_.revision(); }
+  bool keeps_revisions() const noexcept override { return m_.keeps_revisions(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
     m_.get_many(keys, n, out, found);
   }
@@ -395,6 +397,12 @@ bool change_log::active() const noexcept {
 change_log::opened change_log::subscribe(watch_filter filter, std::uint64_t from_revision,
                                          std::size_t buffer_bytes, std::function<void()> notify) {
   std::lock_guard hub(hub_);
+  // Events are ordered and resumed by revision (watch.hpp): a map that keeps
+  // none cannot be watched. Before the subscription is made, whose
+  // destructor would take hub_; close() sets closed_ under hub_, and a map
+  // not closed is alive.
+  if (!closed_ && !map_->keeps_revisions())
+    throw std::invalid_argument("threadmap: a map made without revisions cannot be watched");
   opened o;
   // Made before anything changes, so bad_alloc leaves the log as it was.
   std::shared_ptr<subscription> s(new subscription);

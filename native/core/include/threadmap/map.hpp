@@ -119,6 +119,14 @@ constexpr bool supports_eviction(strategy_kind s) noexcept {
 constexpr bool supports_expiry(strategy_kind s) noexcept {
   return supports_eviction(s);
 }
+/// The strategies whose maps can be made without revisions
+/// (options::revisions false): the flat-table ones, whose writes draw under
+/// their stripe lock and whose slots need no revision to stay correct.
+/// lockfree, ordered and readmostly keep theirs: their compare-and-swap
+/// paths tell deleted states apart by the revision they carry.
+constexpr bool supports_skipping_revisions(strategy_kind s) noexcept {
+  return supports_eviction(s);
+}
 /// The longest ttl, in milliseconds (2^53 - 1: every JavaScript integer).
 inline constexpr std::uint64_t max_ttl_ms = (std::uint64_t{1} << 53) - 1;
 /// remaining_ttl's answer for an entry that never expires.
@@ -142,6 +150,12 @@ struct options {
   // Values each thread's read cache keeps (0: none). The binding's; the core
   // only carries it with the map, so every thread that attaches uses it.
   std::size_t read_cache = 0;
+  // Revisions (the clock of threadmap/detail/revision.hpp). false: the map
+  // keeps none (strategies where supports_skipping_revisions): no write
+  // touches the clock's shared line, every revision is 0, and watch,
+  // snapshots and the read cache refuse the map (the factory refuses
+  // read_cache with it).
+  bool revisions = true;
   key_order order = key_order::bytes;  // ordered only: how keys sort
   // Eviction (strategies where supports_eviction). A map evicts when
   // max_entries is set (with `evict`, else default_eviction) or when `evict`
@@ -296,8 +310,12 @@ class concurrent_map {
   }
 
   /// The last revision drawn: every write that returned before this call
-  /// has a revision no larger (0: nothing was ever written).
+  /// has a revision no larger (0: nothing was ever written, or the map
+  /// keeps no revisions).
   virtual std::uint64_t revision() const = 0;
+  /// Whether the map keeps revisions (options::revisions): false, every
+  /// revision it reports is 0, and watch and snapshots refuse it.
+  virtual bool keeps_revisions() const noexcept { return true; }
 
   /// Batch lookup: found[i] = get(keys[i], out ? &out[i] : nullptr) for
   /// i < n. Each lookup is linearizable on its own (the batch is not one

@@ -239,7 +239,8 @@ class change_log : public std::enable_shared_from_this<change_log> {
   };
   /// A subscription from `from_revision` (0: from now), waking through
   /// `notify`. Must be called outside an epoch guard (activation waits for
-  /// the calls in flight). Throws std::bad_alloc and changes nothing then.
+  /// the calls in flight). Throws std::bad_alloc and changes nothing then,
+  /// and std::invalid_argument for a map without revisions.
   opened subscribe(watch_filter filter, std::uint64_t from_revision, std::size_t buffer_bytes,
                    std::function<void()> notify);
 

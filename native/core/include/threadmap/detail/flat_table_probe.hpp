@@ -95,7 +95,8 @@ inline constexpr std::uint8_t wide_marker = 0xC0;
 inline constexpr std::uint8_t wide_short = 0x20;  // 23 bytes, not 24
 inline constexpr unsigned rev_shift = 8;
 inline constexpr std::size_t narrow_bytes = 22;
-inline constexpr std::size_t wide_bytes = 24;
+// The wide form is the longest inline entry.
+inline constexpr std::size_t wide_bytes = flat_table::inline_bytes;
 
 struct blob {
   std::uint32_t klen;

@@ -67,6 +67,14 @@
 // billion writes a second to one map that is more than two years; the
 // JavaScript layer, which reads revisions as numbers, is exact only below
 // 2^53 anyway.
+// A MAP WITHOUT REVISIONS (options::revisions false; mutex, rwlock and
+// striped only: supports_skipping_revisions in map.hpp). Its clock is made
+// off and next() returns 0 without touching the counter: no write stores to
+// the shared line, which then stays in every core's cache, read-only. Such a
+// map promises none of R1-R4: every entry and every write carries 0. The
+// consumers of revisions refuse it (watch, snapshots, the read cache, the
+// binding's revision and revisionOf), and the flat table's use of the word
+// (a wide entry's last byte beside it) is unchanged by 0.
 // THREADMAP_UNSHARED_REVISIONS (bench builds only) replaces it with a
 // per-thread counter: the same instructions without the shared line, which
 // breaks R1-R4 and exists only to measure what the shared line costs.
@@ -89,8 +97,13 @@ inline thread_local std::uint64_t t_last_drawn = 0;
 
 class alignas(cache_line) revision_clock {
  public:
-  /// Stamps one write: a revision larger than every one drawn before.
+  /// `on` false: a map that keeps no revisions (every draw is 0).
+  explicit revision_clock(bool on = true) noexcept : on_(on) {}
+
+  /// Stamps one write: a revision larger than every one drawn before (0 on
+  /// a clock that is off).
   std::uint64_t next() noexcept {
+    if (!on_) return 0;
 #ifdef THREADMAP_UNSHARED_REVISIONS
     thread_local std::uint64_t own = 0;
     return t_last_drawn = ++own;
@@ -102,13 +115,20 @@ class alignas(cache_line) revision_clock {
   static std::uint64_t last_drawn() noexcept {
     return t_last_drawn;
   }
-  /// The last revision drawn (0 before any write).
+  /// The last revision drawn (0 before any write, and always when off).
   std::uint64_t latest() const noexcept {
     return last_.load(std::memory_order_acquire);
+  }
+  /// Whether the map keeps revisions.
+  bool on() const noexcept {
+    return on_;
   }
 
  private:
   std::atomic<std::uint64_t> last_{0};
+  // Beside the counter: when on, a write takes the line for the fetch_add
+  // anyway; when off, nothing writes the line.
+  const bool on_;
 };
 
 static_assert(sizeof(revision_clock) == cache_line);

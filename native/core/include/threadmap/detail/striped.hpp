@@ -169,6 +169,7 @@ class striped_map final : public concurrent_map, private detail::cow_units {
                             std::uint64_t unless = 0) const override;
   bool peek(bytes key, std::string* out, std::uint64_t* revision = nullptr) const override;
   std::uint64_t revision() const override { return clock_.latest(); }
+  bool keeps_revisions() const noexcept override { return clock_.on(); }
   void get_many(const bytes* keys, std::size_t n, std::string* out, bool* found) const override {
     lookup_many(keys, n, out, found, true);
   }
