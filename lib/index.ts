@@ -454,6 +454,11 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
     return addon.revisionOf(this.#ref, key as Wire)
   }
 
+  /** Whether the map keeps revisions (the `revisions` option it was made with). */
+  get keepsRevisions(): boolean {
+    return this.#info.revisions
+  }
+
   #needRevisions(what: string): void {
     if (!this.#info.revisions)
       throw new TypeError(`threadmap: ${what} needs revisions, and this map was made with revisions: false`)

@@ -118,6 +118,7 @@ describe.each(STRATEGIES.filter((s) => SKIPPING.includes(s)))('revisions: false 
 
   test('stores every write; revision, revisionOf, watch and snapshot are TypeErrors', () => {
     const map = new ThreadMap<string, unknown>(null, options)
+    expect(map.keepsRevisions).toBe(false)
     map.set('a', { x: 1 })
     map.set('b', 'x'.repeat(200))
     map.add('n', 2)
@@ -152,6 +153,7 @@ describe.each(STRATEGIES.filter((s) => SKIPPING.includes(s)))('revisions: false 
     auto.close()
     const on = new ThreadMap<string, number>(null, { ...options, values: 'number', revisions: true })
     on.set('a', 1)
+    expect(on.keepsRevisions).toBe(true)
     expect(on.revision).toBe(1)
     on.close()
   })
@@ -160,11 +162,12 @@ describe.each(STRATEGIES.filter((s) => SKIPPING.includes(s)))('revisions: false 
     const map = new ThreadMap<string, unknown>(null, options)
     const results = await Promise.all(
       [0, 1].map((id) =>
-        runWorker<{ error: string; wrote: number }>('revisions-off.mjs', { handle: map.handle(), id, rounds: 500 }),
+        runWorker<{ error: string; wrote: number; keeps: boolean }>('revisions-off.mjs', { handle: map.handle(), id, rounds: 500 }),
       ),
     )
     for (const r of results) {
       expect(r.error).toBe('TypeError')
+      expect(r.keeps).toBe(false)
       expect(r.wrote).toBe(500)
     }
     for (const id of [0, 1])

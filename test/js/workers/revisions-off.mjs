@@ -17,4 +17,4 @@ for (let i = 0; i < rounds; i++) {
   map.set(`w${id}:${i}`, { id, i })
   wrote++
 }
-parentPort.postMessage({ type: 'result', error, wrote })
+parentPort.postMessage({ type: 'result', error, wrote, keeps: map.keepsRevisions })
