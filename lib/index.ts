@@ -441,7 +441,6 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * `revisions: false`.
    */
   get revision(): number {
-    this.#needRevisions('revision')
     return addon.revision(this.#ref)
   }
 
@@ -450,18 +449,12 @@ export class ThreadMap<K = unknown, V = unknown> implements Map<K, V> {
    * absent. A TypeError on a map made with `revisions: false`.
    */
   revisionOf(key: K): number | undefined {
-    this.#needRevisions('revisionOf()')
     return addon.revisionOf(this.#ref, key as Wire)
   }
 
   /** Whether the map keeps revisions (the `revisions` option it was made with). */
   get keepsRevisions(): boolean {
     return this.#info.revisions
-  }
-
-  #needRevisions(what: string): void {
-    if (!this.#info.revisions)
-      throw new TypeError(`threadmap: ${what} needs revisions, and this map was made with revisions: false`)
   }
 
   get(key: K): V | undefined {

@@ -127,6 +127,12 @@ void NativeMap::release() noexcept {
   shared_.reset();
 }
 
+void NativeMap::need_revisions(napi_env env, const char* what) const {
+  if (!shared(env).opts().revisions)
+    throw_type_error(env, std::string("threadmap: ") + what +
+                              " needs revisions, and this map was made with revisions: false");
+}
+
 void NativeMap::throw_closed(napi_env env) const {
   if (!shared_ && !closed_)
     throw_error(env, "threadmap: map " + std::to_string(id_) +
@@ -550,6 +556,7 @@ struct revision_of_op : op {
   static constexpr const char* name = "revisionOf";
   static constexpr bool copies_values = false;
   std::uint64_t rev = 0;
+  void read_args(const NativeMap& m, const call& c) { m.need_revisions(c.env, "revisionOf()"); }
   status apply(concurrent_map& m, bytes key, scratch&) {
     return m.peek(key, nullptr, &rev) ? status::ok : status::not_found;  // not a use
   }
@@ -805,6 +812,7 @@ napi_value NativeMap::Size(const call& c, scratch&) {
 }
 
 napi_value NativeMap::Revision(const call& c, scratch&) {
+  need_revisions(c.env, "revision");
   std::uint64_t r;
   {
     epoch::guard g;

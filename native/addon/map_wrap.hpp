@@ -106,6 +106,11 @@ class NativeMap : public Napi::ObjectWrap<NativeMap>, public env_resource {
     return *shared_;
   }
 
+  // What reads revisions (revision, revisionOf, watch, snapshot) on a map
+  // made with revisions: false: a TypeError naming `what`, before anything
+  // is read or opened.
+  void need_revisions(napi_env env, const char* what) const;
+
  private:
   void init(const Napi::CallbackInfo& info);
   [[noreturn]] void throw_closed(napi_env env) const;

@@ -179,19 +179,11 @@ watch_filter filter_arg(Napi::Env env, const NativeMap& m, Napi::Value mode_v, N
   throw_range_error(env, "threadmap: unknown watch filter mode");
 }
 
-// Watch and snapshots order events by revision: a map without them
-// (options.revisions false) is refused before anything is read or opened.
-void need_revisions(Napi::Env env, NativeMap& m, const char* what) {
-  if (!m.shared(env).opts().revisions)
-    throw_type_error(env, std::string("threadmap: ") + what +
-                              " needs revisions, and this map was made with revisions: false");
-}
-
 Napi::Value WatchOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   watch_env& we = env_of(info);
   NativeMap* m = unwrap_tagged<NativeMap>(env, info[0], "threadmap: watch: the map");
-  need_revisions(env, *m, "watch()");
+  m->need_revisions(env, "watch()");
   watch_filter filter = filter_arg(env, *m, info[1], info[2], we.key);
   std::uint64_t from = 0;
   if (!info[3].IsUndefined()) {
@@ -292,7 +284,7 @@ Napi::Value SnapshotOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   watch_env& we = env_of(info);
   NativeMap* m = unwrap_tagged<NativeMap>(env, info[0], "threadmap: snapshot: the map");
-  need_revisions(env, *m, "snapshot()");
+  m->need_revisions(env, "snapshot()");
   const std::size_t buffer = buffer_arg(env, info[1]);
   if (!info[2].IsUndefined() && !info[2].IsBoolean())
     throw_type_error(env, "threadmap: snapshot: eager must be a boolean");
