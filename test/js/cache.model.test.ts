@@ -10,6 +10,8 @@ import { describe, expect, test } from 'vitest'
 import { ThreadMap } from '../../lib/index'
 import { addon, EVICTION_NAMES } from '../../lib/native'
 
+import { FLAT_TABLE_STRATEGIES } from './helpers'
+
 type Op =
   | { op: 'set'; key: number; value: number }
   | { op: 'get'; key: number }
@@ -25,7 +27,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 )
 
 describe('a bounded map keeps the promises of its reference model', () => {
-  for (const strategy of ['mutex', 'rwlock', 'striped'] as const) {
+  for (const strategy of FLAT_TABLE_STRATEGIES) {
     for (const evict of EVICTION_NAMES) {
       test(`${strategy} / ${evict}`, () => {
         fc.assert(
@@ -155,7 +157,7 @@ function check(
 }
 
 describe('a bounded map that expires keeps the promises of its reference model', () => {
-  for (const strategy of ['mutex', 'rwlock', 'striped'] as const) {
+  for (const strategy of FLAT_TABLE_STRATEGIES) {
     for (const evict of EVICTION_NAMES) {
       test(`${strategy} / ${evict}`, () => {
         fc.assert(

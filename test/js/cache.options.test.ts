@@ -6,7 +6,9 @@ import { describe, expect, test } from 'vitest'
 import { liveMaps, STRATEGIES, ThreadMap, type ThreadMapOptions } from '../../lib/index'
 import { EVICTION_NAMES } from '../../lib/native'
 
-const EVICTING = ['mutex', 'rwlock', 'striped'] as const
+import { FLAT_TABLE_STRATEGIES } from './helpers'
+
+const EVICTING = FLAT_TABLE_STRATEGIES
 
 describe('bad input creates nothing', () => {
   const cases: [ThreadMapOptions, ErrorConstructor, RegExp][] = [

@@ -9,9 +9,9 @@
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap, type WatchEvent } from '../../lib/index'
-import { timed } from './helpers'
+import { timed, FLAT_TABLE_STRATEGIES } from './helpers'
 
-const EXPIRING = ['mutex', 'rwlock', 'striped'] as const
+const EXPIRING = FLAT_TABLE_STRATEGIES
 
 type Writer = (map: ThreadMap<string, number>, key: string, value: number, ttl: number) => void
 

@@ -11,9 +11,9 @@ import { describe, expect, test } from 'vitest'
 
 import { liveMaps, STRATEGIES, ThreadMap, type ThreadMapOptions, type WatchEvent } from '../../lib/index'
 import { addon } from '../../lib/native'
-import { message, startWorker, exited, timed } from './helpers'
+import { message, startWorker, exited, timed, FLAT_TABLE_STRATEGIES } from './helpers'
 
-const EXPIRING = ['mutex', 'rwlock', 'striped'] as const
+const EXPIRING = FLAT_TABLE_STRATEGIES
 
 describe.each(EXPIRING)('ttl on %s', (strategy) => {
   test('every read path hides an expired entry at once', () => {

@@ -11,6 +11,13 @@ import { addon } from '../../lib/native'
 /** Every suite runs over every strategy the addon was built with. */
 export const STRATEGIES = BUILT
 
+/**
+ * The strategies whose units are flat tables (the core's supports_eviction,
+ * supports_expiry and supports_skipping_revisions; tmtest::flat_table_strategy
+ * in the native tests): eviction, expiry, lazy snapshots and revisions: false.
+ */
+export const FLAT_TABLE_STRATEGIES = ['mutex', 'rwlock', 'striped'] as const
+
 /** A map made with `options` (a `ttl`) on its stopped test clock, which moves only when advance() is called. */
 export function timed<K, V>(options: ThreadMapOptions): { map: ThreadMap<K, V>; advance: (ms: number) => void } {
   const map = new ThreadMap<K, V>(null, options)

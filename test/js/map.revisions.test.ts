@@ -3,10 +3,10 @@
 import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
-import { runWorker, STRATEGIES } from './helpers'
+import { FLAT_TABLE_STRATEGIES, runWorker, STRATEGIES } from './helpers'
 
 // The strategies that can skip revisions (supports_skipping_revisions in the core).
-const SKIPPING = ['mutex', 'rwlock', 'striped']
+const SKIPPING: readonly string[] = FLAT_TABLE_STRATEGIES
 
 describe.each(STRATEGIES)('revisions (%s)', (strategy) => {
   function make<V>(values: 'any' | 'number' | 'json' = 'any'): ThreadMap<string, V> {

@@ -12,9 +12,9 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap, type ThreadMapOptions } from '../../lib/index'
 import { addon } from '../../lib/native'
-import { exited, message, startWorker, STRATEGIES } from './helpers'
+import { exited, message, startWorker, STRATEGIES, FLAT_TABLE_STRATEGIES } from './helpers'
 
-const LAZY = (['mutex', 'rwlock', 'striped'] as const).filter((s) => STRATEGIES.includes(s))
+const LAZY = FLAT_TABLE_STRATEGIES.filter((s) => STRATEGIES.includes(s))
 
 function fill(map: ThreadMap<string, number>, n: number, offset = 0): Map<string, number> {
   const model = new Map<string, number>()

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap, WATCH_EVENT_TYPES, WatchCompactedError, type WatchEvent } from '../../lib/index'
 import { addon } from '../../lib/native'
-import { STRATEGIES } from './helpers'
+import { STRATEGIES, FLAT_TABLE_STRATEGIES } from './helpers'
 
 async function take<K, V>(it: AsyncIterator<WatchEvent<K, V>>, n: number): Promise<WatchEvent<K, V>[]> {
   const out: WatchEvent<K, V>[] = []
@@ -198,7 +198,7 @@ describe('watch: bad input is a TypeError or RangeError that changes nothing', (
 // Maps that evict log each victim as an `evict` event, ordered with the
 // key's other events, so a watcher replaying the feed and a snapshot both
 // end at the map's contents.
-describe.each(['mutex', 'rwlock', 'striped'] as const)('watch and snapshot of a cache on %s', (strategy) => {
+describe.each(FLAT_TABLE_STRATEGIES)('watch and snapshot of a cache on %s', (strategy) => {
   function replay(events: WatchEvent<string, string>[], into: Map<string, string>): Map<string, string> {
     for (const e of events) {
       if (e.type === 'set') into.set(e.key as string, e.value as string)

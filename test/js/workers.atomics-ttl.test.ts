@@ -24,9 +24,9 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
 import { addon } from '../../lib/native'
-import { exited, message, startWorker } from './helpers'
+import { exited, message, startWorker, FLAT_TABLE_STRATEGIES } from './helpers'
 
-const EXPIRING = ['mutex', 'rwlock', 'striped'] as const
+const EXPIRING = FLAT_TABLE_STRATEGIES
 const WORKERS = 3
 const ROUNDS = 200
 // Counters for add; keys for setIfAbsent, and as many for getOrSet.

@@ -5,10 +5,10 @@ import { describe, expect, test } from 'vitest'
 
 import { ThreadMap } from '../../lib/index'
 import { EVICTION_NAMES } from '../../lib/native'
-import { exited, message, runWorker, startWorker } from './helpers'
+import { exited, message, runWorker, startWorker, FLAT_TABLE_STRATEGIES } from './helpers'
 
 describe('workers on a full cache', () => {
-  for (const strategy of ['mutex', 'rwlock', 'striped'] as const) {
+  for (const strategy of FLAT_TABLE_STRATEGIES) {
     for (const evict of EVICTION_NAMES) {
       test(`${strategy} / ${evict}`, async () => {
         const bound = 200

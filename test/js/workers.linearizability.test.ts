@@ -9,13 +9,13 @@ import { describe, expect, test } from 'vitest'
 import { ThreadMap } from '../../lib/index'
 import { addon, EVICTION_NAMES } from '../../lib/native'
 import { type LincheckOperation, loadLab } from '../../native/lab'
-import { runWorker, STRATEGIES } from './helpers'
+import { runWorker, STRATEGIES, FLAT_TABLE_STRATEGIES } from './helpers'
 
 const lab = loadLab()
 
 const WORKERS = 3
 
-const EVICTING = ['mutex', 'rwlock', 'striped'] as const
+const EVICTING = FLAT_TABLE_STRATEGIES
 
 interface Cache {
   maxEntries: number
